@@ -1,0 +1,439 @@
+/*
+ * confiture.h — public API of libconfiture, a PostgreSQL schema-migration
+ * library compatible with the Python tool of the same name (v0.9.4 layout,
+ * configuration and tb_confiture tracking table).
+ *
+ * Conventions
+ *   - Functions that can fail return 0 on success and -1 on failure.  On
+ *     failure they store a newly allocated cf_error in *err (when err is not
+ *     NULL); the caller owns it and releases it with cf_error_free().
+ *   - Every object returned through an out-parameter is owned by the caller
+ *     and has exactly one matching free function, named on the function.
+ *   - The library never prints and never calls exit().  On out-of-memory it
+ *     calls abort(): there is no sane partial result to return.
+ *   - Strings are UTF-8.  Anything that may contain a password (URLs,
+ *     conninfo strings) is redacted before it reaches an error message.
+ */
+#ifndef CONFITURE_H
+#define CONFITURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CF_VERSION "0.1.0"
+
+/* Exit codes shared by the CLI and documented in the README and man page. */
+#define CF_EXIT_OK 0
+#define CF_EXIT_FAILURE 1 /* migration failure, pending (status), check error */
+#define CF_EXIT_USAGE 2	  /* usage, configuration or connection error */
+
+/* ------------------------------------------------------------------------
+ * Errors and diagnostics (error.c)
+ * ------------------------------------------------------------------------ */
+
+typedef enum cf_error_kind {
+	CF_ERR_INTERNAL = 0,
+	CF_ERR_USAGE,	   /* bad arguments */
+	CF_ERR_CONFIG,	   /* configuration file or environment */
+	CF_ERR_IO,	   /* file system */
+	CF_ERR_CONNECT,	   /* cannot reach or authenticate to the server */
+	CF_ERR_TRACKING,   /* tracking table missing privileges / wrong shape */
+	CF_ERR_LOCK,	   /* advisory lock not obtained in time */
+	CF_ERR_FILE,	   /* a migration file is invalid (syntax, encoding, ...) */
+	CF_ERR_CHECKSUM,   /* an applied migration was edited afterwards */
+	CF_ERR_SQL,	   /* the server rejected a migration statement */
+} cf_error_kind;
+
+typedef enum cf_severity {
+	CF_SEV_ERROR = 0,
+	CF_SEV_WARNING,
+	CF_SEV_NOTICE,
+} cf_severity;
+
+/*
+ * One diagnostic: an error or a warning, in PostgreSQL's three parts
+ * (primary message, detail, hint) plus where it happened.  All strings are
+ * owned by the struct; any of them but message may be NULL.
+ */
+typedef struct cf_error {
+	cf_error_kind kind;
+	cf_severity severity;
+	char *message;	 /* primary: what went wrong, one line */
+	char *detail;	 /* the facts */
+	char *hint;	 /* what to do */
+	char *context;	 /* server CONTEXT line(s), if any */
+	char sqlstate[6]; /* "" when not from the server */
+	char *file;	 /* file the error is about, or NULL */
+	int line;	 /* 1-based; 0 when unknown */
+	int column;	 /* 1-based, in characters; 0 when unknown */
+	char *statement; /* the SQL statement involved, or NULL */
+	int statement_index; /* 1-based index in its file; 0 when n/a */
+	char *code;	 /* short stable identifier, e.g. "duplicate-version" */
+} cf_error;
+
+/* Frees an error and everything it owns.  NULL is fine. */
+void cf_error_free(cf_error *err);
+
+/* Exit code (CF_EXIT_*) that an error of this kind maps to. */
+int cf_error_exit_code(const cf_error *err);
+
+/* A growable list of diagnostics; the list owns its errors. */
+typedef struct cf_error_list {
+	cf_error **items;
+	size_t n;
+	size_t alloc;
+} cf_error_list;
+
+#define CF_ERROR_LIST_INIT {NULL, 0, 0}
+void cf_error_list_init(cf_error_list *list);
+/* Takes ownership of err. */
+void cf_error_list_add(cf_error_list *list, cf_error *err);
+/* Frees every error and the array; the list is left empty and reusable. */
+void cf_error_list_release(cf_error_list *list);
+size_t cf_error_list_count(const cf_error_list *list, cf_severity sev);
+
+/* ------------------------------------------------------------------------
+ * URLs and secrets (url.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Returns a copy of a connection URL or conninfo string with any password
+ * replaced by "***".  Handles postgresql:// and postgres:// URLs (user:pw@),
+ * "password=" query parameters and key=value conninfo strings.  Caller frees.
+ */
+char *cf_redact_url(const char *url_or_conninfo);
+
+/* ------------------------------------------------------------------------
+ * Configuration (config.c)
+ * ------------------------------------------------------------------------ */
+
+#define CF_DEFAULT_TRACKING_TABLE "tb_confiture"
+#define CF_DEFAULT_LOCK_TIMEOUT_MS 30000
+#define CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS 5000
+#define CF_DEFAULT_PREFLIGHT_STATEMENT_TIMEOUT_MS 300000
+
+/*
+ * An environment's configuration, read from db/environments/<name>.yaml.
+ * Fields are read-only for callers; free with cf_config_free().
+ */
+typedef struct cf_config {
+	char *path;	      /* file it was read from; NULL when built in code */
+	char *name;	      /* "name:" key, or the env name */
+	char *database_url;   /* libpq URL or conninfo; may hold a password */
+	char **include_dirs;  /* NULL-terminated */
+	char *tracking_table; /* as written, e.g. "tb_confiture" or "ops.tb_x" */
+	char *tracking_schema; /* parsed schema part, or NULL */
+	char *tracking_name;   /* parsed table part */
+	int lock_timeout_ms;   /* migration.locking.timeout_ms */
+	bool locking_enabled;  /* migration.locking.enabled (default true) */
+	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
+	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
+	cf_error_list warnings; /* unknown keys etc., with file:line */
+} cf_config;
+
+/*
+ * Reads and validates a configuration file.  ${VAR} references are
+ * expanded from the environment; an unset variable is an error naming it.
+ * YAML errors carry file:line:col.  On success *out is the caller's; free it
+ * with cf_config_free().
+ */
+int cf_config_load(const char *path, cf_config **out, cf_error **err);
+
+/*
+ * Resolves an environment name to <project_dir>/db/environments/<name>.yaml
+ * and loads it.  The name must be a plain name (no '/', no leading '.').
+ */
+int cf_config_load_env(const char *project_dir, const char *env_name,
+		       cf_config **out, cf_error **err);
+
+/* A configuration with defaults only (no file), for URL-only use. */
+cf_config *cf_config_new_default(void);
+
+/*
+ * Replaces the database URL (for --database-url / CONFITURE_DATABASE_URL).
+ * Validates the scheme when it looks like a URL.
+ */
+int cf_config_set_database_url(cf_config *cfg, const char *url, cf_error **err);
+
+/* Parses "name" or "schema.name" (identifiers, optionally double-quoted). */
+int cf_config_set_tracking_table(cf_config *cfg, const char *table,
+				 cf_error **err);
+
+void cf_config_free(cf_config *cfg);
+
+/* ------------------------------------------------------------------------
+ * SQL scripts: splitting and classification (script.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct cf_statement {
+	size_t offset;	/* byte offset in the script text of the first token
+			 * (leading whitespace and comments skipped) */
+	size_t length;	/* bytes up to and including the last token, and the
+			 * terminating ';' if any */
+	int line;	/* 1-based line of the first token */
+	int column;	/* 1-based column (characters) of the first token */
+	char *node;	/* parse-node name, e.g. "CreateStmt" */
+	bool transaction_control; /* BEGIN, COMMIT, SAVEPOINT, ... */
+	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
+					* or NULL; static storage */
+} cf_statement;
+
+/*
+ * A parsed migration script.  text is the file content (NUL-terminated,
+ * validated UTF-8 without NUL bytes).  When the whole file was wrapped in
+ * BEGIN ... COMMIT the wrapper statements are dropped from stmts and
+ * wrapper_stripped is set.
+ */
+typedef struct cf_script {
+	char *path;
+	char *text;
+	size_t text_len;
+	cf_statement *stmts;
+	size_t n_stmts;
+	bool wrapper_stripped;
+	bool no_transaction_marker; /* "-- confiture:no-transaction" */
+	bool transactional; /* false when the marker or any statement needs
+			     * autocommit */
+	char *parse_tree;   /* libpg_query JSON parse tree of the whole text,
+			     * for analysis; NULL if parsing failed */
+} cf_script;
+
+/*
+ * Parses a script.  Problems (syntax errors, meta-commands, transaction
+ * control, non-transactional statements, the stripped wrapper) are appended
+ * to problems with file:line:col; the function returns -1 when any of them
+ * is an error.  *out is set whenever the text could be read as UTF-8 (even
+ * when it has errors) and must be freed with cf_script_free().
+ */
+int cf_script_parse(const char *path, const char *text, size_t len,
+		    cf_script **out, cf_error_list *problems);
+
+/* Reads and parses a file; same contract as cf_script_parse(). */
+int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
+
+void cf_script_free(cf_script *script);
+
+/*
+ * Converts a PostgreSQL error position (1-based, in characters, relative to
+ * statement stmt) into a 1-based line and column of the script.
+ */
+void cf_script_position(const cf_script *script, const cf_statement *stmt,
+			int char_pos, int *line, int *column);
+
+/* ------------------------------------------------------------------------
+ * Migration files (migration.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct cf_migration {
+	char *version;	 /* text before the first '_' */
+	char *name;	 /* text between the first '_' and ".up.sql" */
+	char *up_path;	 /* NULL for a .py migration */
+	char *down_path; /* NULL when there is no .down.sql */
+	char *py_path;	 /* set for unsupported Python migrations */
+	char checksum[65]; /* SHA-256 hex of the .up.sql bytes; "" if unread */
+	cf_script *up;	 /* parsed by cf_migration_set_parse(); else NULL */
+	cf_script *down;
+} cf_migration;
+
+typedef struct cf_migration_set {
+	char *dir;
+	cf_migration *items; /* ordered by version */
+	size_t n;
+	cf_error_list problems; /* discovery and parse diagnostics */
+} cf_migration_set;
+
+/*
+ * Lists dir for migration files and orders them by version (numerically
+ * when every version is all digits, bytewise otherwise).  Duplicate versions,
+ * over-long versions, .py migrations and stray names are recorded in
+ * set->problems; the call fails (-1, *err set) only when the directory
+ * cannot be read.  Free *out with cf_migration_set_free().
+ */
+int cf_migration_set_discover(const char *dir, cf_migration_set **out,
+			      cf_error **err);
+
+/*
+ * Reads, checksums and parses every .up.sql (and .down.sql when with_down)
+ * file.  Problems go to set->problems.  Returns -1 when any error-severity
+ * problem exists in the set (including discovery ones).
+ */
+int cf_migration_set_parse(cf_migration_set *set, bool with_down);
+
+/* Index of a version in the set, or -1. */
+long cf_migration_set_find(const cf_migration_set *set, const char *version);
+
+/* Compares two versions with the set's ordering rule. */
+int cf_version_compare(const char *a, const char *b, bool numeric);
+
+void cf_migration_set_free(cf_migration_set *set);
+
+/* SHA-256 of a buffer as 64 lowercase hex digits plus NUL (checksum.c). */
+void cf_sha256_hex(const void *data, size_t len, char out[65]);
+
+/*
+ * The advisory-lock key the Python tool uses for a database: the first four
+ * bytes of SHA-256(dbname) as a big-endian integer, & 0x7FFFFFFF (lock.c).
+ */
+#define CF_LOCK_CLASS_ID 1751936052
+int32_t cf_lock_key(const char *dbname);
+
+/* ------------------------------------------------------------------------
+ * Sessions: the high-level API used by the CLI (session.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct cf_session cf_session;
+
+typedef struct cf_session_options {
+	const char *project_dir;    /* default "." */
+	const char *env_name;	    /* --env; mutually exclusive with config */
+	const char *config_path;    /* -c/--config */
+	const char *database_url;   /* --database-url; overrides the file */
+	const char *migrations_dir; /* default <project_dir>/db/migrations */
+} cf_session_options;
+
+/*
+ * Loads configuration (env file, config path, or URL/CONFITURE_DATABASE_URL
+ * alone) and discovers migration files.  Does not connect.  Free with
+ * cf_session_free().
+ */
+int cf_session_open(const cf_session_options *opts, cf_session **out,
+		    cf_error **err);
+
+/* Borrowed views; valid until cf_session_free(). */
+const cf_config *cf_session_config(const cf_session *s);
+cf_migration_set *cf_session_migrations(cf_session *s);
+/* The database URL with any password redacted (borrowed). */
+const char *cf_session_redacted_url(const cf_session *s);
+
+void cf_session_free(cf_session *s);
+
+typedef enum cf_migration_state {
+	CF_STATE_PENDING = 0,
+	CF_STATE_APPLIED,
+	CF_STATE_APPLIED_MISSING_FILE, /* row in tracking table, no file */
+} cf_migration_state;
+
+typedef struct cf_status_entry {
+	char *version;
+	char *name;
+	cf_migration_state state;
+	char *applied_at;	/* ISO 8601, or NULL */
+	int execution_time_ms;	/* -1 when unknown */
+	char *checksum_db;	/* recorded checksum, or NULL */
+	char *checksum_file;	/* current file checksum, or NULL */
+	bool checksum_mismatch;
+} cf_status_entry;
+
+typedef struct cf_status {
+	cf_status_entry *entries; /* ordered by version */
+	size_t n;
+	size_t applied;
+	size_t pending;
+	bool tracking_table_exists;
+} cf_status;
+
+/* Reads the tracking table and joins it with the files.  Free with
+ * cf_status_free(). */
+int cf_session_status(cf_session *s, cf_status **out, cf_error **err);
+void cf_status_free(cf_status *st);
+
+typedef enum cf_outcome_kind {
+	CF_OUTCOME_OK = 0,
+	CF_OUTCOME_FAILED,
+	CF_OUTCOME_SKIPPED,
+} cf_outcome_kind;
+
+/* What happened to one migration in a run. */
+typedef struct cf_outcome {
+	const cf_migration *migration; /* borrowed from the session's set */
+	cf_outcome_kind kind;
+	double elapsed_ms;
+	cf_error *error;      /* owned; set when FAILED */
+	char *skipped_reason; /* owned; set when SKIPPED */
+	bool autocommit;      /* ran outside a transaction */
+} cf_outcome;
+
+/* Progress callbacks; any may be NULL.  Called synchronously. */
+typedef struct cf_progress {
+	void *arg;
+	void (*migration_start)(void *arg, const cf_migration *m, bool down);
+	void (*migration_done)(void *arg, const cf_outcome *o, bool down);
+	void (*warning)(void *arg, const cf_error *w);
+} cf_progress;
+
+typedef enum cf_checksum_policy {
+	CF_CHECKSUM_FAIL = 0,
+	CF_CHECKSUM_WARN,
+	CF_CHECKSUM_IGNORE,
+} cf_checksum_policy;
+
+typedef struct cf_run_options {
+	const char *target;	 /* up: last version to apply; NULL = all */
+	int steps;		 /* down: how many to roll back (default 1) */
+	bool dry_run;		 /* up/down: validate and list, do not execute */
+	cf_checksum_policy on_checksum_mismatch;
+	const char *through;	 /* baseline: last version to record */
+} cf_run_options;
+
+typedef struct cf_run_result {
+	cf_outcome *outcomes;
+	size_t n;
+	size_t succeeded;
+	size_t failed;
+	bool dry_run;
+	cf_error_list warnings;
+} cf_run_result;
+
+void cf_run_result_free(cf_run_result *r);
+
+/*
+ * Applies pending migrations in version order, each in its own transaction
+ * committed together with its tracking row (autocommit for
+ * non-transactional ones).  Stops at the first failure, which is reported as
+ * an outcome (return value 0, result->failed == 1); -1 with *err is for
+ * errors before any migration ran (config, connection, lock, invalid files,
+ * checksum mismatch).  Free *out with cf_run_result_free().
+ */
+int cf_session_up(cf_session *s, const cf_run_options *opts,
+		  const cf_progress *progress, cf_run_result **out,
+		  cf_error **err);
+
+/* Rolls back the last opts->steps applied migrations with their .down.sql. */
+int cf_session_down(cf_session *s, const cf_run_options *opts,
+		    const cf_progress *progress, cf_run_result **out,
+		    cf_error **err);
+
+/* Records migrations up to opts->through as applied without running them. */
+int cf_session_baseline(cf_session *s, const cf_run_options *opts,
+			const cf_progress *progress, cf_run_result **out,
+			cf_error **err);
+
+/* ------------------------------------------------------------------------
+ * Project scaffolding (scaffold.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Creates db/migrations, db/environments/local.yaml and db/schema under
+ * project_dir, never overwriting a file.  Paths created are appended to
+ * created (NULL-terminated, caller frees each and the array) when not NULL.
+ */
+int cf_scaffold_project(const char *project_dir, char ***created,
+			cf_error **err);
+
+/*
+ * Writes <dir>/<YYYYMMDDHHMMSS>_<name>.up.sql and .down.sql.  name must be
+ * [a-z0-9_]+.  *up_path and *down_path are the caller's to free.
+ */
+int cf_generate_migration(const char *dir, const char *name, char **up_path,
+			  char **down_path, cf_error **err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CONFITURE_H */

@@ -1,0 +1,2 @@
+/* cli.h — placeholder */
+#include "confiture.h"

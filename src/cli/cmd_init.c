@@ -1,0 +1,2 @@
+/* cmd_init.c — placeholder */
+#include "cli.h"

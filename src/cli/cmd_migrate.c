@@ -1,0 +1,2 @@
+/* cmd_migrate.c — placeholder */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* cmd_migrate_baseline.c — placeholder */
+#include "cli.h"

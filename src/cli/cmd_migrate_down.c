@@ -1,0 +1,2 @@
+/* cmd_migrate_down.c — placeholder */
+#include "cli.h"

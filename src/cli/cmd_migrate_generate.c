@@ -1,0 +1,2 @@
+/* cmd_migrate_generate.c — placeholder */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* cmd_migrate_status.c — placeholder */
+#include "cli.h"

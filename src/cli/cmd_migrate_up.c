@@ -1,0 +1,2 @@
+/* cmd_migrate_up.c — placeholder */
+#include "cli.h"

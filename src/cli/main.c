@@ -1,0 +1,2 @@
+#include "cli.h"
+int main(void) { return 0; }

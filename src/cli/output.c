@@ -1,0 +1,2 @@
+/* output.c — placeholder */
+#include "cli.h"

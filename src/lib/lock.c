@@ -1,0 +1,2 @@
+/* lock.c — placeholder, being written */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* migration.c — placeholder, being written */
+#include "internal.h"

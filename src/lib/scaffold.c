@@ -1,0 +1,2 @@
+/* scaffold.c — placeholder, being written */
+#include "internal.h"

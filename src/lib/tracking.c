@@ -1,0 +1,2 @@
+/* tracking.c — placeholder, being written */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* url.c — placeholder, being written */
+#include "internal.h"
