@@ -1,2 +1,86 @@
+/*
+ * main.c — entry point: global options, then dispatch through the command
+ * table to one cmd_* function per command.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
 #include "cli.h"
-int main(void) { return 0; }
+
+struct cli_command {
+	const char *name;
+	cli_cmd_fn fn;
+	const char *summary;
+};
+
+static const struct cli_command commands[] = {
+	{"init", cmd_init, "create db/migrations and an example environment"},
+	{"migrate", cmd_migrate, "status, up, down, baseline, generate"},
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: confiture [--color=auto|always|never] [--version] [--help]\n"
+		"                 <command> [<args>]\n\n"
+		"PostgreSQL schema migrations, compatible with the Python confiture.\n\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nexit codes: 0 success, 1 migration failure or pending, 2 usage, configuration or connection error\n"
+		"See 'confiture <command> --help' and man confiture(1).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char **args = (const char **)argv;
+	enum cli_color color = CLI_COLOR_AUTO;
+	int i = 1;
+	int rc;
+
+	for (; i < argc && args[i][0] == '-'; i++) {
+		const char *a = args[i];
+
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			printf("confiture %s\n", CF_VERSION);
+			return 0;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strncmp(a, "--color=", 8) == 0) {
+			if (strcmp(a + 8, "always") == 0)
+				color = CLI_COLOR_ALWAYS;
+			else if (strcmp(a + 8, "never") == 0)
+				color = CLI_COLOR_NEVER;
+			else if (strcmp(a + 8, "auto") == 0)
+				color = CLI_COLOR_AUTO;
+			else {
+				fprintf(stderr, "error: invalid value for --color: '%s'\nhint: use auto, always or never\n", a + 8);
+				return CF_EXIT_USAGE;
+			}
+		} else {
+			fprintf(stderr, "error: unknown option '%s'\n", a);
+			usage(stderr);
+			return CF_EXIT_USAGE;
+		}
+	}
+	cli_color_setup(color);
+	if (i >= argc) {
+		usage(stderr);
+		return CF_EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(commands[c].name, args[i]) == 0) {
+			rc = commands[c].fn(argc - i, args + i);
+			pg_query_exit();
+			return rc;
+		}
+	}
+	fprintf(stderr, "error: unknown command '%s'\n", args[i]);
+	usage(stderr);
+	return CF_EXIT_USAGE;
+}

@@ -13,6 +13,8 @@
 #include "confiture.h"
 
 #define CF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CF_STRINGIFY_(x) #x
+#define CF_STRINGIFY(x) CF_STRINGIFY_(x)
 
 /* alloc.c: allocation that never returns NULL (abort() on out-of-memory) */
 void *cf_malloc(size_t size);
