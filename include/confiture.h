@@ -414,6 +414,100 @@ int cf_session_baseline(cf_session *s, const cf_run_options *opts,
 			cf_error **err);
 
 /* ------------------------------------------------------------------------
+ * Preflight: replay pending migrations on a disposable database
+ * (preflight.c, preflight_clone.c, analysis.c)
+ * ------------------------------------------------------------------------ */
+
+typedef enum cf_preflight_mode {
+	CF_PREFLIGHT_AUTO = 0,	/* clone when possible, else savepoint */
+	CF_PREFLIGHT_CLONE,	/* CREATE DATABASE ... TEMPLATE, then drop */
+	CF_PREFLIGHT_SAVEPOINT, /* one transaction, always rolled back */
+} cf_preflight_mode;
+
+typedef struct cf_preflight_options {
+	const char *since;	    /* keep versions >= since; NULL = all */
+	cf_preflight_mode mode;
+	bool allow_non_transactional; /* savepoint mode: run them anyway */
+	int lock_timeout_ms;	    /* < 0: environment file or default */
+	int statement_timeout_ms;   /* < 0: environment file or default */
+} cf_preflight_options;
+
+typedef enum cf_cause {
+	CF_CAUSE_NONE = 0,	 /* passed or skipped */
+	CF_CAUSE_ROOT,		 /* failed on its own */
+	CF_CAUSE_CONSEQUENCE,	 /* failed because an earlier one failed */
+} cf_cause;
+
+/* One pending migration in a preflight: static facts and, when replayed,
+ * the outcome and its diagnosis. */
+typedef struct cf_preflight_migration {
+	const cf_migration *migration; /* borrowed from the session's set */
+	bool has_down;
+	bool transactional;
+	char **non_transactional; /* NULL-terminated descriptions */
+	bool replayed;		  /* part of the against run */
+	cf_outcome outcome;	  /* valid when replayed */
+	cf_cause cause;
+	long caused_by;		  /* index in migrations[] or -1 */
+	bool artifact;		  /* failure only exists in one-transaction replay */
+	char *artifact_reason;
+} cf_preflight_migration;
+
+typedef struct cf_duplicate_version {
+	char *version;
+	char **files; /* NULL-terminated, sorted */
+} cf_duplicate_version;
+
+typedef struct cf_preflight_result {
+	/* static */
+	cf_preflight_migration *migrations; /* the pending set, in order */
+	size_t n;
+	cf_error_list problems;	  /* static errors and warnings */
+	cf_duplicate_version *duplicates;
+	size_t n_duplicates;
+	char **checksum_mismatches; /* versions; NULL-terminated */
+	bool checksum_verified;
+	bool static_ok;		  /* no static errors */
+	size_t static_warnings;
+	/* against */
+	bool against_run;
+	char *against_url;	  /* redacted */
+	cf_preflight_mode mode;	  /* the mode used (never AUTO) */
+	char *fallback_reason;	  /* why AUTO chose savepoint, or NULL */
+	bool db_consumed;
+	size_t total, passed, failed, skipped;
+	size_t root_causes, consequences, artifacts;
+	bool all_passed;
+	char *closing;		  /* e.g. "clone dropped" */
+	bool interrupted;
+	cf_error_list notes;	  /* cleanup notes (restored roles, ...) */
+} cf_preflight_result;
+
+/*
+ * Runs the static checks on the pending migrations and, when against_url is
+ * not NULL, replays them on a disposable copy (clone mode) or inside a
+ * transaction that is rolled back (savepoint mode), continuing past
+ * failures.  The pending set is what the session's database has not
+ * applied when the session has one (read only), narrowed by opts->since.
+ * Returns 0 with a result whenever the checks ran (failures are in the
+ * result); -1 with *err for usage, configuration and connection errors.
+ * Free *out with cf_preflight_result_free().
+ */
+int cf_session_preflight(cf_session *s, const char *against_url,
+			 const cf_preflight_options *opts,
+			 const cf_progress *progress, cf_preflight_result **out,
+			 cf_error **err);
+
+void cf_preflight_result_free(cf_preflight_result *r);
+
+/*
+ * Asks a running preflight (or up/down) to stop: cancels the statement in
+ * flight and makes the run clean up and return.  Async-signal-safe; meant
+ * for SIGINT/SIGTERM handlers.
+ */
+void cf_cancel(void);
+
+/* ------------------------------------------------------------------------
  * Project scaffolding (scaffold.c)
  * ------------------------------------------------------------------------ */
 

@@ -4,9 +4,42 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 
 #include "db.h"
+
+/* What cf_cancel() acts on; written by the main flow, read by handlers. */
+static PGcancel *volatile cancel_handle;
+static volatile sig_atomic_t cancel_flag;
+
+void
+cf_cancel_register(PGconn *conn)
+{
+	PGcancel *old = cancel_handle;
+
+	cancel_handle = conn ? PQgetCancel(conn) : NULL;
+	if (old)
+		PQfreeCancel(old);
+}
+
+bool
+cf_cancel_requested(void)
+{
+	return cancel_flag != 0;
+}
+
+void
+cf_cancel(void)
+{
+	char buf[256];
+	PGcancel *c = cancel_handle;
+
+	cancel_flag = 1;
+	/* PQcancel is documented as safe to call from a signal handler */
+	if (c)
+		PQcancel(c, buf, sizeof(buf));
+}
 
 double
 cf_now_ms(void)
@@ -54,8 +87,15 @@ int
 cf_db_connect(const char *conninfo, const char *options, PGconn **out,
 	      cf_error **err)
 {
-	const char *keys[4];
-	const char *vals[4];
+	return cf_db_connect_db(conninfo, NULL, options, out, err);
+}
+
+int
+cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
+		 PGconn **out, cf_error **err)
+{
+	const char *keys[5];
+	const char *vals[5];
 	int k = 0;
 	PGconn *conn;
 	char *errmsg = NULL;
@@ -92,6 +132,11 @@ cf_db_connect(const char *conninfo, const char *options, PGconn **out,
 	if (options && *options) {
 		keys[k] = "options";
 		vals[k++] = options;
+	}
+	/* libpq: a later "dbname" overrides the one the URL expanded to */
+	if (dbname) {
+		keys[k] = "dbname";
+		vals[k++] = dbname;
 	}
 	keys[k] = NULL;
 	vals[k] = NULL;

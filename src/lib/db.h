@@ -18,6 +18,9 @@
  */
 int cf_db_connect(const char *conninfo, const char *options, PGconn **out,
 		  cf_error **err);
+/* Same server and credentials as conninfo, but database dbname. */
+int cf_db_connect_db(const char *conninfo, const char *dbname,
+		     const char *options, PGconn **out, cf_error **err);
 /* Runs a command that returns no rows; PGRES_COMMAND_OK or TUPLES_OK. */
 int cf_db_exec(PGconn *conn, const char *sql, cf_error **err);
 /* Like cf_db_exec, with text parameters. */
@@ -32,6 +35,10 @@ cf_error *cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind);
 char *cf_db_name(PGconn *conn);
 /* Monotonic milliseconds. */
 double cf_now_ms(void);
+/* Makes conn the connection cf_cancel() interrupts (NULL: none). */
+void cf_cancel_register(PGconn *conn);
+/* True once cf_cancel() was called. */
+bool cf_cancel_requested(void);
 
 /* advisory.c (the key itself is cf_lock_key() in lock.c) */
 
@@ -101,9 +108,12 @@ typedef struct cf_engine {
 	/* Non-transactional migrations: run in autocommit when true,
 	 * otherwise report them as skipped. */
 	bool allow_autocommit;
-	/* Called before each statement is sent; may be NULL. */
-	void (*before_statement)(void *arg, const cf_migration *m,
-				 const cf_statement *st, size_t index);
+	/* Called before each statement is sent; may be NULL.  Returning -1
+	 * (with *err set) refuses the statement: the migration fails with
+	 * that error and the statement is never sent. */
+	int (*before_statement)(void *arg, const cf_migration *m,
+				const cf_script *script, size_t index,
+				cf_error **err);
 	void *hook_arg;
 	/* Set by the engine when a migration ran in autocommit: the target
 	 * holds committed work outside any unit. */

@@ -72,8 +72,24 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	const char *pos;
 	int line = st->line, column = st->column;
 
-	if (e->before_statement)
-		e->before_statement(e->hook_arg, m, st, index);
+	if (cf_cancel_requested()) {
+		ce = cf_error_new(CF_ERR_INTERNAL, "interrupted before statement %zu", index + 1);
+		cf_error_set_code(ce, "interrupted");
+		cf_error_set_where(ce, script->path, st->line, st->column);
+		ce->statement = sql;
+		ce->statement_index = (int)index + 1;
+		*err = ce;
+		return -1;
+	}
+	if (e->before_statement &&
+	    e->before_statement(e->hook_arg, m, script, index, &ce) < 0) {
+		if (!ce->file)
+			cf_error_set_where(ce, script->path, st->line, st->column);
+		ce->statement = sql;
+		ce->statement_index = (int)index + 1;
+		*err = ce;
+		return -1;
+	}
 	res = PQexec(e->conn, sql);
 	status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||

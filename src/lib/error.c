@@ -101,6 +101,22 @@ cf_fail(cf_error **err, cf_error *e)
 	return -1;
 }
 
+cf_error *
+cf_error_copy(const cf_error *src)
+{
+	cf_error *e = cf_new(cf_error);
+
+	*e = *src;
+	e->message = cf_strdup(src->message);
+	e->detail = cf_strdup(src->detail);
+	e->hint = cf_strdup(src->hint);
+	e->context = cf_strdup(src->context);
+	e->file = cf_strdup(src->file);
+	e->statement = cf_strdup(src->statement);
+	e->code = cf_strdup(src->code);
+	return e;
+}
+
 void
 cf_error_free(cf_error *e)
 {

@@ -59,6 +59,8 @@ void cf_error_set_detail(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
 void cf_error_set_hint(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
 void cf_error_set_where(cf_error *e, const char *file, int line, int column);
 void cf_error_set_code(cf_error *e, const char *code);
+/* A deep copy; caller frees. */
+cf_error *cf_error_copy(const cf_error *e);
 /* Stores e in *err if err is non-NULL, else frees it; returns -1. */
 int cf_fail(cf_error **err, cf_error *e);
 

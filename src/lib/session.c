@@ -108,7 +108,10 @@ cf_session_connect(cf_session *s, cf_error **err)
 		cf_error_set_hint(e, "pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
 		return cf_fail(err, e);
 	}
-	return cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn, err);
+	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn, err) < 0)
+		return -1;
+	cf_cancel_register(s->conn);
+	return 0;
 }
 
 void
@@ -117,8 +120,10 @@ cf_session_disconnect(cf_session *s)
 	if (s->locked && s->conn && PQstatus(s->conn) == CONNECTION_OK)
 		cf_lock_release(s->conn);
 	s->locked = false;
-	if (s->conn)
+	if (s->conn) {
+		cf_cancel_register(NULL);
 		PQfinish(s->conn);
+	}
 	s->conn = NULL;
 }
 

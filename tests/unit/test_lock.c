@@ -1,22 +1,100 @@
+/*
+ * test_lock.c — unit tests for the SHA-256 helper (checksum.c) and the
+ * advisory-lock key shared with the Python tool (lock.c).
+ *
+ * Expected values are the published SHA-256 test vectors and keys computed
+ * independently with Python's hashlib, the way the Python tool does.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
 static void
-test_placeholder(void **state)
+test_sha256_vectors(void **state)
 {
+	static const struct {
+		const char *data;
+		size_t len;
+		const char *hex;
+	} cases[] = {
+		{"", 0,
+		 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"abc", 3,
+		 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+		 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+		{"caf\xC3\xA9", 5,
+		 "850f7dc43910ff890f8879c0ed26fe697c93a067ad93a7d50f466a7028a9bf4e"},
+		/* embedded NUL: the length counts, not strlen */
+		{"a\0b", 3,
+		 "59b271ae1bbcb1d31d41929817f4b16fb439eb4f31520b5ad1d5ce98920a7138"},
+	};
+	char out[65];
+
 	(void)state;
-	assert_true(1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'X', sizeof(out));
+		cf_sha256_hex(cases[i].data, cases[i].len, out);
+		assert_string_equal(out, cases[i].hex);
+	}
+}
+
+static void
+test_sha256_million_a(void **state)
+{
+	size_t len = 1000000;
+	char *data = cf_malloc(len);
+	char out[65];
+
+	(void)state;
+	memset(data, 'a', len);
+	cf_sha256_hex(data, len, out);
+	assert_string_equal(out, "cdc76e5c9914fb9281a1c7e284d73e67"
+			    "f1809a48a497200e046d39ccc7112cd0");
+	free(data);
+}
+
+static void
+test_lock_key_vectors(void **state)
+{
+	static const struct {
+		const char *dbname;
+		int32_t key;
+	} cases[] = {
+		{"app", 561172188},
+		{"postgres", 692237180},
+		{"myapp_production", 415139148},
+		/* first byte >= 0x80: the sign bit is cleared */
+		{"tb_confiture", 2114025273},
+		{"", 1672528962},
+		{"\xC3\xA9", 1251562878},	/* "é", UTF-8 bytes */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int32_t got = cf_lock_key(cases[i].dbname);
+
+		if (got != cases[i].key)
+			fail_msg("cf_lock_key('%s') = %d, want %d",
+				 cases[i].dbname, got, cases[i].key);
+		assert_true(got >= 0);
+	}
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholder),
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_sha256_million_a),
+		cmocka_unit_test(test_lock_key_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,22 +1,237 @@
+/*
+ * test_text.c — unit tests for the UTF-8, position and quoting helpers
+ * (text.c) and the string buffer (strbuf.c).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
+/* A byte string with explicit length, so NUL and bad bytes fit in tables. */
+#define BYTES(s) s, sizeof(s) - 1
+
 static void
-test_placeholder(void **state)
+test_utf8_valid(void **state)
 {
+	static const struct {
+		const char *what;
+		const char *s;
+		size_t len;
+		bool valid;
+		size_t bad;	/* first bad byte when !valid */
+	} cases[] = {
+		{"empty", BYTES(""), true, 0},
+		{"ascii", BYTES("SELECT 1;\n"), true, 0},
+		{"nul byte is ASCII", BYTES("a\0b"), true, 0},
+		{"2-byte", BYTES("caf\xC3\xA9"), true, 0},
+		{"3-byte", BYTES("\xE2\x82\xAC"), true, 0},
+		{"4-byte", BYTES("\xF0\x9F\x8D\x93"), true, 0},
+		{"U+10FFFF", BYTES("\xF4\x8F\xBF\xBF"), true, 0},
+		{"U+FFFF", BYTES("\xEF\xBF\xBF"), true, 0},
+		{"U+D7FF", BYTES("\xED\x9F\xBF"), true, 0},
+		{"U+E000", BYTES("\xEE\x80\x80"), true, 0},
+		{"lone continuation", BYTES("ab\x80"), false, 2},
+		{"overlong 2-byte C0", BYTES("x\xC0\xAF"), false, 1},
+		{"overlong 2-byte C1", BYTES("\xC1\xBF"), false, 0},
+		{"overlong 3-byte", BYTES("\xE0\x80\xAF"), false, 0},
+		{"overlong 3-byte max", BYTES("\xE0\x9F\xBF"), false, 0},
+		{"overlong 4-byte", BYTES("\xF0\x80\x80\xAF"), false, 0},
+		{"surrogate low", BYTES("ok\xED\xA0\x80"), false, 2},
+		{"surrogate high", BYTES("\xED\xBF\xBF"), false, 0},
+		{"beyond U+10FFFF", BYTES("\xF4\x90\x80\x80"), false, 0},
+		{"F5 lead", BYTES("\xF5\x80\x80\x80"), false, 0},
+		{"FF byte", BYTES("abc\xFF"), false, 3},
+		{"truncated 2-byte", BYTES("caf\xC3"), false, 3},
+		{"truncated 3-byte", BYTES("\xE2\x82"), false, 0},
+		{"truncated 4-byte", BYTES("x\xF0\x9F\x8D"), false, 1},
+		{"bad continuation", BYTES("\xE2\x28\xA1"), false, 0},
+		{"latin-1 e-acute", BYTES("caf\xE9 au lait"), false, 3},
+	};
+
 	(void)state;
-	assert_true(1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t bad = 999;
+		bool got = cf_utf8_valid(cases[i].s, cases[i].len, &bad);
+
+		if (got != cases[i].valid)
+			fail_msg("%s: valid = %d, want %d", cases[i].what,
+				 got, cases[i].valid);
+		if (!got && bad != cases[i].bad)
+			fail_msg("%s: bad offset %zu, want %zu",
+				 cases[i].what, bad, cases[i].bad);
+		/* bad_offset may be NULL */
+		assert_int_equal(cf_utf8_valid(cases[i].s, cases[i].len, NULL),
+				 cases[i].valid);
+	}
+	/* only len bytes are looked at */
+	assert_true(cf_utf8_valid("ab\xFF", 2, NULL));
+}
+
+static void
+test_text_line_col(void **state)
+{
+	static const char text[] =
+		"ab\n\xC3\xA9t\xC3\xA9 x\n\n\xF0\x9F\x8D\x93z";
+	static const struct {
+		size_t off;
+		int line, column;
+	} cases[] = {
+		{0, 1, 1},
+		{1, 1, 2},
+		{2, 1, 3},	/* the newline itself */
+		{3, 2, 1},
+		{5, 2, 2},	/* after the 2-byte "é" */
+		{6, 2, 3},
+		{8, 2, 4},
+		{9, 2, 5},
+		{10, 2, 6},
+		{11, 3, 1},
+		{12, 4, 1},
+		{16, 4, 2},	/* after the 4-byte emoji */
+		{17, 4, 3},	/* end of text */
+		{100, 4, 3},	/* past the end: stops at NUL */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int line = 0, col = 0;
+
+		cf_text_line_col(text, cases[i].off, &line, &col);
+		if (line != cases[i].line || col != cases[i].column)
+			fail_msg("offset %zu: %d:%d, want %d:%d", cases[i].off,
+				 line, col, cases[i].line, cases[i].column);
+	}
+}
+
+static void
+test_utf8_char_offset(void **state)
+{
+	static const char s[] = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x8D\x93z";
+	static const struct {
+		size_t nchars;
+		size_t offset;
+	} cases[] = {
+		{0, 0}, {1, 1}, {2, 3}, {3, 6}, {4, 10}, {5, 11}, {6, 11},
+		{1000, 11},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t got = cf_utf8_char_offset(s, sizeof(s) - 1,
+						 cases[i].nchars);
+
+		if (got != cases[i].offset)
+			fail_msg("char %zu: offset %zu, want %zu",
+				 cases[i].nchars, got, cases[i].offset);
+	}
+	/* clamped to len even in the middle of a character */
+	assert_int_equal(cf_utf8_char_offset(s, 2, 5), 2);
+	assert_int_equal(cf_utf8_char_offset(s, 0, 3), 0);
+}
+
+static void
+test_quote(void **state)
+{
+	static const struct {
+		const char *in, *ident, *literal;
+	} cases[] = {
+		{"tb_confiture", "\"tb_confiture\"", "'tb_confiture'"},
+		{"", "\"\"", "''"},
+		{"My Table", "\"My Table\"", "'My Table'"},
+		{"a\"b", "\"a\"\"b\"", "'a\"b'"},
+		{"it's", "\"it's\"", "'it''s'"},
+		{"''", "\"''\"", "''''''"},
+		{"caf\xC3\xA9", "\"caf\xC3\xA9\"", "'caf\xC3\xA9'"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *id = cf_quote_ident(cases[i].in);
+		char *lit = cf_quote_literal(cases[i].in);
+
+		assert_string_equal(id, cases[i].ident);
+		assert_string_equal(lit, cases[i].literal);
+		free(id);
+		free(lit);
+	}
+}
+
+static void
+test_strbuf(void **state)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	char *s;
+
+	(void)state;
+	assert_string_equal(cf_strbuf_str(&sb), "");
+	cf_strbuf_addstr(&sb, "abc");
+	cf_strbuf_addch(&sb, '-');
+	cf_strbuf_addf(&sb, "%d/%s", 42, "x");
+	cf_strbuf_add(&sb, "\0yz", 3);
+	assert_int_equal(sb.len, 11);
+	assert_memory_equal(sb.buf, "abc-42/x\0yz", 12);
+	cf_strbuf_reset(&sb);
+	assert_int_equal(sb.len, 0);
+	assert_string_equal(cf_strbuf_str(&sb), "");
+	for (int i = 0; i < 1000; i++)
+		cf_strbuf_addch(&sb, (char)('a' + i % 26));
+	assert_int_equal(sb.len, 1000);
+	assert_int_equal(strlen(sb.buf), 1000);
+	s = cf_strbuf_detach(&sb);
+	assert_null(sb.buf);
+	assert_int_equal(sb.len, 0);
+	assert_int_equal(s[999], 'a' + 999 % 26);
+	free(s);
+
+	/* detach of an empty buffer still returns a string */
+	s = cf_strbuf_detach(&sb);
+	assert_string_equal(s, "");
+	free(s);
+	cf_strbuf_addf(&sb, "%s", "");
+	assert_string_equal(cf_strbuf_str(&sb), "");
+	cf_strbuf_release(&sb);
+	assert_null(sb.buf);
+}
+
+static void
+test_read_file(void **state)
+{
+	static const char path[] = "fixtures/migration/ok/2_add_email.up.sql";
+	static const char content[] =
+		"ALTER TABLE users ADD COLUMN email text;\n";
+	char *data = NULL;
+	size_t len = 0;
+	cf_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(cf_read_file(path, &data, &len, &err), 0);
+	assert_int_equal(len, sizeof(content) - 1);
+	assert_string_equal(data, content);
+	free(data);
+
+	assert_int_equal(cf_read_file("fixtures/no/such/file", &data, &len,
+				      &err), -1);
+	assert_int_equal(err->kind, CF_ERR_IO);
+	assert_non_null(strstr(err->message, "'fixtures/no/such/file'"));
+	cf_error_free(err);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholder),
+		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_text_line_col),
+		cmocka_unit_test(test_utf8_char_offset),
+		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_strbuf),
+		cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,2 @@
+/* analysis.c — placeholder, being written */
+#include "analysis.h"
