@@ -240,10 +240,19 @@ typedef struct cf_migration {
 	cf_script *down;
 } cf_migration;
 
+/* A version claimed by more than one file. */
+typedef struct cf_duplicate_version {
+	char *version;
+	char **files; /* NULL-terminated file names, sorted */
+} cf_duplicate_version;
+
 typedef struct cf_migration_set {
 	char *dir;
 	cf_migration *items; /* ordered by version */
 	size_t n;
+	bool numeric;	     /* every version is all digits: numeric order */
+	cf_duplicate_version *duplicates; /* the files behind each duplicate */
+	size_t n_duplicates;
 	cf_error_list problems; /* discovery and parse diagnostics */
 } cf_migration_set;
 
@@ -452,11 +461,6 @@ typedef struct cf_preflight_migration {
 	bool artifact;		  /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 } cf_preflight_migration;
-
-typedef struct cf_duplicate_version {
-	char *version;
-	char **files; /* NULL-terminated, sorted */
-} cf_duplicate_version;
 
 typedef struct cf_preflight_result {
 	/* static */

@@ -21,6 +21,7 @@ static const struct cli_subcommand subcommands[] = {
 	{"down", cmd_migrate_down, "roll back the last applied migrations"},
 	{"baseline", cmd_migrate_baseline, "record migrations as applied without running them"},
 	{"generate", cmd_migrate_generate, "write a new pair of migration files"},
+	{"preflight", cmd_migrate_preflight, "check and replay pending migrations on a disposable database"},
 };
 
 static void

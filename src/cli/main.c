@@ -2,6 +2,7 @@
  * main.c — entry point: global options, then dispatch through the command
  * table to one cmd_* function per command.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,38 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{"init", cmd_init, "create db/migrations and an example environment"},
-	{"migrate", cmd_migrate, "status, up, down, baseline, generate"},
+	{"migrate", cmd_migrate, "status, up, down, baseline, generate, preflight"},
 };
+
+/*
+ * SIGINT/SIGTERM: the first one cancels the statement in flight and lets the
+ * command clean up (roll back, drop a clone) and exit; a second one kills.
+ */
+static void
+on_signal(int sig)
+{
+	static volatile sig_atomic_t seen;
+
+	if (seen) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	seen = 1;
+	cf_cancel();
+}
+
+static void
+install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static void
 usage(FILE *out)
@@ -69,12 +100,17 @@ main(int argc, char **argv)
 		}
 	}
 	cli_color_setup(color);
+	install_signal_handlers();
 	if (i >= argc) {
 		usage(stderr);
 		return CF_EXIT_USAGE;
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, args[i]) == 0) {
+			/* pg_query_exit() crashes when libpg_query never set up
+			 * its memory context (commands that parse no SQL), so
+			 * make sure it exists before releasing it. */
+			pg_query_init();
 			rc = commands[c].fn(argc - i, args + i);
 			pg_query_exit();
 			return rc;

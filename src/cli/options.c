@@ -40,12 +40,38 @@ cli_print_usage(FILE *out, const struct cli_usage *usage)
 	fprintf(out, "  -h, --help                    show this help\n");
 }
 
+/*
+ * Length of the command part of a synopsis line: the leading words up to
+ * the first placeholder or option ("confiture migrate up [--env ..." gives
+ * "confiture migrate up").
+ */
+static int
+command_len(const char *synopsis)
+{
+	const char *p = synopsis, *end = synopsis;
+
+	while (*p) {
+		const char *w = p;
+
+		while (*p && *p != ' ')
+			p++;
+		if (*w == '[' || *w == '-' || *w == '<' || (*w >= 'A' && *w <= 'Z'))
+			break;
+		end = p;
+		while (*p == ' ')
+			p++;
+	}
+	return (int)(end - synopsis);
+}
+
+/* Prints a usage error with a pointer to the command's --help. */
 static int
 opt_error(const struct cli_usage *usage, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "confiture: error: ");
+	fprintf(stderr, "%serror:%s ", cli_c(stderr, "red"), cli_c(stderr, "reset"));
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nhint: see '%s --help'\n", usage->synopsis[0]);
+	fprintf(stderr, "\nhint: see '%.*s --help'\n",
+		command_len(usage->synopsis[0]), usage->synopsis[0]);
 	return CLI_PARSE_ERROR;
 }
 
@@ -74,7 +100,8 @@ set_value(const struct cli_usage *usage, const struct cli_option *o,
 				*(const char **)o->value = *c;
 				return 0;
 			}
-		fprintf(stderr, "confiture: error: invalid value '%s' for option '%s'\n", val, shown);
+		fprintf(stderr, "%serror:%s invalid value '%s' for option '%s'\n",
+			cli_c(stderr, "red"), cli_c(stderr, "reset"), val, shown);
 		fprintf(stderr, "hint: choose one of:");
 		for (const char *const *c = o->choices; *c; c++)
 			fprintf(stderr, " %s", *c);

@@ -105,8 +105,79 @@ file_line(const char *path, int n)
 	return NULL;
 }
 
+/* True when the word w[0..len) is a secret YAML key ("password:"). */
+static bool
+is_password_key(const char *w, size_t len)
+{
+	while (len > 0 && (w[len - 1] == ':' || w[len - 1] == '"' || w[len - 1] == '\''))
+		len--;
+	while (len > 0 && (*w == '"' || *w == '\'' || *w == '-')) {
+		w++;
+		len--;
+	}
+	return (len == 8 && strncasecmp(w, "password", 8) == 0) ||
+		(len == 11 && strncasecmp(w, "sslpassword", 11) == 0);
+}
+
+/*
+ * Hides secrets in a line of a configuration file before it is shown as an
+ * excerpt: the value of a "password:" key, and the password of every URL or
+ * "password=" in it.  Words are split at white space and quotes.  Returns
+ * a new string (the caller frees it), or NULL when out of memory.
+ */
+static char *
+redact_config_line(const char *line)
+{
+	char *out = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&out, &size);
+	const char *p = line;
+
+	if (!mem)
+		return NULL;
+	while (*p) {
+		size_t n = strcspn(p, " \t\"'");
+		char *word, *red = NULL;
+
+		if (n == 0) {
+			fputc(*p++, mem);
+			continue;
+		}
+		word = strndup(p, n);
+		p += n;
+		if (word && is_password_key(word, n) && word[n - 1] == ':') {
+			fprintf(mem, "%s ***", word);
+			p += strlen(p);
+		} else if (word && (strstr(word, "://") || strchr(word, '@') ||
+				    strcasestr(word, "password"))) {
+			red = cf_redact_url(word);
+			fputs(red, mem);
+		} else if (word) {
+			fputs(word, mem);
+		}
+		free(red);
+		free(word);
+	}
+	if (fclose(mem) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Whether an excerpt of path is shown as is: SQL files are, configuration
+ * files are redacted first. */
+static bool
+is_sql_file(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 4 && strcmp(path + n - 4, ".sql") == 0;
+}
+
 /* Prints "   4 | text" and a caret under the column (columns count
- * characters; tabs are kept so the caret lines up). */
+ * characters; tabs are kept so the caret lines up).  Lines of
+ * configuration files have their secrets hidden first. */
 static void
 print_excerpt(FILE *f, const cf_error *e)
 {
@@ -118,6 +189,14 @@ print_excerpt(FILE *f, const cf_error *e)
 	text = file_line(e->file, e->line);
 	if (!text)
 		return;
+	if (!is_sql_file(e->file)) {
+		char *red = redact_config_line(text);
+
+		free(text);
+		if (!red)
+			return;
+		text = red;
+	}
 	fprintf(f, "  %s%5d |%s %s\n", cli_c(f, "dim"), e->line, cli_c(f, "reset"), text);
 	if (e->column > 0) {
 		fprintf(f, "  %s      |%s ", cli_c(f, "dim"), cli_c(f, "reset"));

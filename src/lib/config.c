@@ -67,7 +67,7 @@ parse_ident(const char **pp, const char **why)
 			}
 			cf_strbuf_addch(&sb, *p++);
 		}
-		p++;		/* closing quote */
+		p++; /* closing quote */
 		if (sb.len == 0) {
 			*why = "zero-length quoted identifier";
 			goto fail;
@@ -76,13 +76,14 @@ parse_ident(const char **pp, const char **why)
 		if (!(isalpha((unsigned char)*p) && (unsigned char)*p < 0x80) &&
 		    *p != '_') {
 			*why = *p ? "an identifier must start with a letter or "
-				    "'_'"
-				  : "missing identifier";
+				    "'_'" :
+				    "missing identifier";
 			goto fail;
 		}
 		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '$')
-			cf_strbuf_addch(&sb, (char)tolower((unsigned char)*p++));
+			cf_strbuf_addch(&sb,
+					(char)tolower((unsigned char)*p++));
 	}
 	if (sb.len > MAX_IDENT_BYTES) {
 		*why = "an identifier may not be longer than 63 bytes";
@@ -129,8 +130,8 @@ parse_table_name(const char *table, char **schema, char **name,
 		return -1;
 	}
 	if (*p != '\0') {
-		*why = *p == '.' ? "at most one '.' (schema.table) is allowed"
-				 : "only letters, digits, '_' and '$' may "
+		*why = *p == '.' ? "at most one '.' (schema.table) is allowed" :
+				   "only letters, digits, '_' and '$' may "
 				   "follow the first character of an unquoted "
 				   "identifier";
 		free(first);
@@ -153,8 +154,7 @@ parse_table_name(const char *table, char **schema, char **name,
  * unchanged.
  */
 int
-cf_config_set_tracking_table(cf_config *cfg, const char *table,
-			     cf_error **err)
+cf_config_set_tracking_table(cf_config *cfg, const char *table, cf_error **err)
 {
 	char *schema = NULL;
 	char *name = NULL;
@@ -163,19 +163,21 @@ cf_config_set_tracking_table(cf_config *cfg, const char *table,
 
 	if (!table || !*table) {
 		e = cf_error_new(CF_ERR_CONFIG, "tracking table name is empty");
-		cf_error_set_hint(e, "use a name like '%s' or "
-				     "'schema.%s'",
+		cf_error_set_hint(e,
+				  "use a name like '%s' or "
+				  "'schema.%s'",
 				  CF_DEFAULT_TRACKING_TABLE,
 				  CF_DEFAULT_TRACKING_TABLE);
 		cf_error_set_code(e, "invalid-tracking-table");
 		return cf_fail(err, e);
 	}
 	if (parse_table_name(table, &schema, &name, &why) < 0) {
-		e = cf_error_new(CF_ERR_CONFIG, "invalid tracking table name '%s'",
-				 table);
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "invalid tracking table name '%s'", table);
 		cf_error_set_detail(e, "%s", why);
-		cf_error_set_hint(e, "use a name like '%s' or 'schema.%s'; "
-				     "double-quote any other identifier",
+		cf_error_set_hint(e,
+				  "use a name like '%s' or 'schema.%s'; "
+				  "double-quote any other identifier",
 				  CF_DEFAULT_TRACKING_TABLE,
 				  CF_DEFAULT_TRACKING_TABLE);
 		cf_error_set_code(e, "invalid-tracking-table");
@@ -290,7 +292,8 @@ cf_config_free(cf_config *cfg)
 
 /*
  * Expands s[0..len) from the environment and returns a new string (caller
- * frees), or NULL with *e set (an error without location).
+ * frees), or NULL with *e set (an error without location).  When secret is
+ * set (the value may hold a password) messages do not quote the value.
  *
  *   ${VAR}          the value of VAR; an error when VAR is unset (set but
  *                   empty expands to "")
@@ -303,7 +306,7 @@ cf_config_free(cf_config *cfg)
  * [A-Za-z_][A-Za-z0-9_]*.
  */
 static char *
-expand_env(const char *s, size_t len, cf_error **e)
+expand_env(const char *s, size_t len, bool secret, cf_error **e)
 {
 	cf_strbuf sb = CF_STRBUF_INIT;
 	size_t i = 0;
@@ -335,23 +338,30 @@ expand_env(const char *s, size_t len, cf_error **e)
 			*e = cf_error_new(CF_ERR_CONFIG,
 					  "unterminated '${' in configuration "
 					  "value");
-			cf_error_set_hint(*e, "close the reference with '}', or "
-					      "write '$${' for a literal '${'");
+			cf_error_set_hint(*e,
+					  "close the reference with '}', or "
+					  "write '$${' for a literal '${'");
 			goto fail;
 		}
 		k = start;
 		if (k < j && (isalpha((unsigned char)s[k]) || s[k] == '_'))
-			while (k < j && (isalnum((unsigned char)s[k]) ||
-					 s[k] == '_'))
+			while (k < j &&
+			       (isalnum((unsigned char)s[k]) || s[k] == '_'))
 				k++;
-		if (k == start ||
-		    (k < j && !(j - k >= 2 && s[k] == ':' && s[k + 1] == '-'))) {
-			*e = cf_error_new(CF_ERR_CONFIG,
-					  "invalid variable reference '%.*s'",
-					  (int)(j + 1 - i), s + i);
-			cf_error_set_hint(*e, "write ${NAME} or ${NAME:-default}, "
-					      "where NAME is letters, digits "
-					      "and '_'");
+		if (k == start || (k < j && !(j - k >= 2 && s[k] == ':' &&
+					      s[k + 1] == '-'))) {
+			if (secret)
+				*e = cf_error_new(CF_ERR_CONFIG,
+						  "invalid variable reference");
+			else
+				*e = cf_error_new(
+					CF_ERR_CONFIG,
+					"invalid variable reference '%.*s'",
+					(int)(j + 1 - i), s + i);
+			cf_error_set_hint(*e,
+					  "write ${NAME} or ${NAME:-default}, "
+					  "where NAME is letters, digits "
+					  "and '_'");
 			goto fail;
 		}
 		has_default = (k < j);
@@ -362,11 +372,12 @@ expand_env(const char *s, size_t len, cf_error **e)
 		} else if (has_default) {
 			cf_strbuf_add(&sb, s + k + 2, j - (k + 2));
 		} else {
-			*e = cf_error_new(CF_ERR_CONFIG,
-					  "environment variable '%s' is not set",
-					  name);
-			cf_error_set_hint(*e, "set %s, or give a default with "
-					      "${%s:-value}",
+			*e = cf_error_new(
+				CF_ERR_CONFIG,
+				"environment variable '%s' is not set", name);
+			cf_error_set_hint(*e,
+					  "set %s, or give a default with "
+					  "${%s:-value}",
 					  name, name);
 			cf_error_set_code(*e, "unset-variable");
 			free(name);
@@ -390,12 +401,12 @@ fail:
 typedef struct loader {
 	const char *path;
 	cf_config *cfg;
-	cf_error *err;		/* the first error; loading stops there */
+	cf_error *err; /* the first error; loading stops there */
 } loader;
 
 /* The database: block, kept apart until we know database_url is absent. */
 typedef struct db_block {
-	struct fy_node *key;	/* NULL when there is no block */
+	struct fy_node *key; /* NULL when there is no block */
 	char *host;
 	char *database;
 	char *user;
@@ -415,18 +426,26 @@ node_where(struct fy_node *node, int *line, int *column)
 	while (node) {
 		if (fy_node_is_scalar(node)) {
 			struct fy_token *t = fy_node_get_scalar_token(node);
-			const struct fy_mark *m = t ? fy_token_start_mark(t)
-						    : NULL;
+			const struct fy_mark *m = t ? fy_token_start_mark(t) :
+						      NULL;
 
 			if (m) {
+				enum fy_node_style style = fy_node_get_style(
+					node);
+
 				*line = m->line + 1;
 				*column = m->column + 1;
+				/* the mark is past the opening quote */
+				if ((style == FYNS_SINGLE_QUOTED ||
+				     style == FYNS_DOUBLE_QUOTED) &&
+				    *column > 1)
+					(*column)--;
 			}
 			return;
 		} else if (fy_node_is_mapping(node)) {
 			void *iter = NULL;
-			struct fy_node_pair *pair =
-				fy_node_mapping_iterate(node, &iter);
+			struct fy_node_pair *pair = fy_node_mapping_iterate(
+				node, &iter);
 
 			node = pair ? fy_node_pair_key(pair) : NULL;
 		} else {
@@ -480,11 +499,28 @@ node_kind(struct fy_node *node)
 	return "a scalar";
 }
 
-/* True when a value counts as absent (no node, "", "~" or "null"). */
+/*
+ * True when a value counts as absent: no node, or a plain (unquoted)
+ * scalar that YAML reads as null ("", "~", "null", "Null", "NULL").
+ */
 static bool
 is_absent(struct fy_node *val)
 {
-	return !val || fy_node_is_null(val);
+	static const char *const nulls[] = {"~", "null", "Null", "NULL"};
+	const char *s;
+	size_t len;
+
+	if (!val || fy_node_is_null(val))
+		return true;
+	if (!fy_node_is_scalar(val) || fy_node_get_style(val) != FYNS_PLAIN)
+		return false;
+	s = fy_node_get_scalar(val, &len);
+	if (!s || len == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strlen(nulls[i]) == len && memcmp(s, nulls[i], len) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -518,7 +554,10 @@ scalar_text(loader *ld, const char *keypath, struct fy_node *key,
 				 keypath);
 		return fail_at(ld, key, val, e);
 	}
-	*out = expand_env(s, len, &e);
+	*out = expand_env(s, len,
+			  strcmp(keypath, "database_url") == 0 ||
+				  strcmp(keypath, "database.password") == 0,
+			  &e);
 	if (!*out) {
 		cf_error_set_detail(e, "in the value of '%s'", keypath);
 		return fail_at(ld, key, val, e);
@@ -560,9 +599,9 @@ get_int(loader *ld, const char *keypath, struct fy_node *key,
 	if (!s)
 		return 0;
 	errno = 0;
-	v = (s[0] == '-' || isdigit((unsigned char)s[0]))
-		    ? strtol(s, &end, 10)
-		    : 0;
+	v = (s[0] == '-' || isdigit((unsigned char)s[0])) ?
+		    strtol(s, &end, 10) :
+		    0;
 	if (!(s[0] == '-' || isdigit((unsigned char)s[0])) || *end != '\0' ||
 	    errno == ERANGE || v < min || v > max) {
 		e = cf_error_new(CF_ERR_CONFIG,
@@ -631,11 +670,12 @@ get_string_list(loader *ld, const char *keypath, struct fy_node *key,
 	if (is_absent(val))
 		return 0;
 	if (!fy_node_is_sequence(val)) {
-		e = cf_error_new(CF_ERR_CONFIG, "'%s' must be a list of strings",
-				 keypath);
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "'%s' must be a list of strings", keypath);
 		cf_error_set_detail(e, "found %s", node_kind(val));
-		cf_error_set_hint(e, "write one '- dir' item per line below "
-				     "'%s:'",
+		cf_error_set_hint(e,
+				  "write one '- dir' item per line below "
+				  "'%s:'",
 				  keypath);
 		cf_error_set_code(e, "wrong-type");
 		return fail_at(ld, key, val, e);
@@ -721,8 +761,8 @@ static void
 warn_unknown_key(loader *ld, const char *prefix, const char *name,
 		 struct fy_node *key, const char *known)
 {
-	cf_error *w = cf_warning_new("unknown configuration key '%s%s'",
-				     prefix, name);
+	cf_error *w = cf_warning_new("unknown configuration key '%s%s'", prefix,
+				     name);
 
 	cf_error_set_code(w, "unknown-key");
 	cf_error_set_detail(w, "the key is ignored");
@@ -831,8 +871,9 @@ parse_preflight(loader *ld, struct fy_node *map)
 				     val, 0, INT_MAX,
 				     &ld->cfg->preflight_statement_timeout_ms);
 		else
-			warn_unknown_key(ld, "preflight.", name, key,
-					 "lock_timeout_ms, statement_timeout_ms");
+			warn_unknown_key(
+				ld, "preflight.", name, key,
+				"lock_timeout_ms, statement_timeout_ms");
 		if (rc < 0)
 			return -1;
 	}
@@ -870,8 +911,9 @@ parse_database(loader *ld, struct fy_node *map, db_block *db)
 			rc = get_string(ld, "database.password", key, val,
 					&db->password);
 		else
-			warn_unknown_key(ld, "database.", name, key,
-					 "host, port, database, user, password");
+			warn_unknown_key(
+				ld, "database.", name, key,
+				"host, port, database, user, password");
 		if (rc < 0)
 			return -1;
 	}
@@ -929,7 +971,7 @@ database_block_url(const db_block *db)
 	return cf_strbuf_detach(&sb);
 }
 
-#define TOP_LEVEL_KEYS \
+#define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
 	"migration, preflight"
 
@@ -1008,8 +1050,8 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
  * excerpt lines that follow are dropped (they may show a password).
  */
 typedef struct diag_capture {
-	char *message;	/* parser message without position, or NULL */
-	int line;	/* 1-based; 0 when the message had no position */
+	char *message; /* parser message without position, or NULL */
+	int line;      /* 1-based; 0 when the message had no position */
 	int column;
 } diag_capture;
 
@@ -1052,8 +1094,8 @@ diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 		/* positionless text ("... failed"): keep only as a fallback */
 		if (!cap->message && len > 0 && buf[0] != '\n') {
 			nl = memchr(buf, '\n', len);
-			cap->message = cf_strndup(buf, nl ? (size_t)(nl - buf)
-							  : len);
+			cap->message = cf_strndup(buf, nl ? (size_t)(nl - buf) :
+							    len);
 		}
 		return;
 	}
@@ -1068,8 +1110,8 @@ diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 		line = -1;
 	}
 	free(cap->message);
-	cap->message = cf_strndup(msg, nl ? (size_t)(nl - msg)
-					  : len - (size_t)(msg - buf));
+	cap->message = cf_strndup(msg, nl ? (size_t)(nl - msg) :
+					    len - (size_t)(msg - buf));
 	cap->line = line > 0 && column > 0 ? line : 0;
 	cap->column = line > 0 && column > 0 ? column : 0;
 }
@@ -1109,20 +1151,45 @@ file_stem(const char *path)
 	return cf_strndup(base, len);
 }
 
+/* A parsed file: the document lives as long as its parser. */
+typedef struct yaml_input {
+	struct fy_parser *parser;
+	struct fy_document *doc;
+} yaml_input;
+
+/* Frees what parse_yaml() produced.  Fine on a zeroed struct. */
+static void
+yaml_input_release(yaml_input *in)
+{
+	if (in->doc)
+		fy_parse_document_destroy(in->parser, in->doc);
+	if (in->parser)
+		fy_parser_destroy(in->parser);
+	in->doc = NULL;
+	in->parser = NULL;
+}
+
 /*
- * Parses text into a YAML document with libfyaml, quietly.  On failure
- * returns NULL with *err located at the parser's line:col.
+ * Parses text (which must outlive *in) as a single YAML document with
+ * libfyaml, quietly, aliases resolved.  On failure returns -1 with *err
+ * located at the parser's line:col: syntax errors, an empty file, or a
+ * second document ("---"), which the Python tool's yaml.safe_load()
+ * rejects too.
  */
-static struct fy_document *
-parse_yaml(const char *path, const char *text, size_t len, cf_error **err)
+static int
+parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
+	   cf_error **err)
 {
 	diag_capture cap = {NULL, 0, 0};
 	struct fy_diag_cfg dcfg;
 	struct fy_parse_cfg pcfg;
 	struct fy_diag *diag;
-	struct fy_document *doc;
+	struct fy_document *extra = NULL;
+	bool failed;
 	cf_error *e;
 
+	in->parser = NULL;
+	in->doc = NULL;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
 	dcfg.output_fn = diag_output;
@@ -1135,41 +1202,58 @@ parse_yaml(const char *path, const char *text, size_t len, cf_error **err)
 	dcfg.show_module = false;
 	diag = fy_diag_create(&dcfg);
 	if (!diag)
-		abort();	/* out of memory */
+		abort(); /* out of memory */
 
 	memset(&pcfg, 0, sizeof(pcfg));
 	pcfg.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
 	pcfg.diag = diag;
-	doc = fy_document_build_from_string(&pcfg, text, len);
-	if (doc && fy_diag_got_error(diag)) {
-		fy_document_destroy(doc);
-		doc = NULL;
-	}
+	in->parser = fy_parser_create(&pcfg);
+	if (!in->parser || fy_parser_set_string(in->parser, text, len) != 0)
+		abort(); /* out of memory */
+	in->doc = fy_parse_load_document(in->parser);
+	if (in->doc && !fy_diag_got_error(diag))
+		extra = fy_parse_load_document(in->parser);
+	failed = fy_diag_got_error(diag) || !in->doc || extra;
 	fy_diag_unref(diag);
-	if (doc) {
+	if (!failed) {
 		free(cap.message);
-		return doc;
+		return 0;
 	}
 
-	if (yaml_is_blank(text)) {
-		e = cf_error_new(CF_ERR_CONFIG, "configuration file '%s' is "
-						"empty",
+	if (extra) {
+		int line;
+		int column;
+
+		node_where(fy_document_root(extra), &line, &column);
+		e = cf_error_new(CF_ERR_CONFIG, "more than one YAML document");
+		cf_error_set_where(e, path, line, column);
+		cf_error_set_hint(e, "remove the '---' line and keep one "
+				     "document per file");
+		fy_parse_document_destroy(in->parser, extra);
+	} else if (!cap.message && yaml_is_blank(text)) {
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "configuration file '%s' is "
+				 "empty",
 				 path);
 		cf_error_set_hint(e, "add at least a database_url: line");
 		cf_error_set_where(e, path, 0, 0);
 	} else {
-		e = cf_error_new(CF_ERR_CONFIG, "invalid YAML in '%s': %s",
-				 path,
+		e = cf_error_new(CF_ERR_CONFIG, "invalid YAML: %s",
 				 cap.message ? cap.message : "cannot parse");
 		cf_error_set_where(e, path, cap.line, cap.column);
-		cf_error_set_hint(e, "check the indentation and quoting "
-				     "around line %d",
-				  cap.line > 0 ? cap.line : 1);
+		if (cap.message && strcmp(cap.message, "duplicate key") == 0)
+			cf_error_set_hint(e, "a key may appear only once in a "
+					     "mapping");
+		else
+			cf_error_set_hint(e,
+					  "check the indentation and "
+					  "quoting around line %d",
+					  cap.line > 0 ? cap.line : 1);
 	}
 	cf_error_set_code(e, "yaml-syntax");
 	free(cap.message);
-	cf_fail(err, e);
-	return NULL;
+	yaml_input_release(in);
+	return cf_fail(err, e);
 }
 
 /* Reads path; a missing file is a configuration error. */
@@ -1199,8 +1283,9 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 
 		cf_text_line_col(*text, bad, &line, &column);
 		cf_error_set_where(e, path, line, column);
-		cf_error_set_detail(e, "invalid byte sequence at byte offset "
-				       "%zu",
+		cf_error_set_detail(e,
+				    "invalid byte sequence at byte offset "
+				    "%zu",
 				    bad);
 		cf_error_set_hint(e, "save the file as UTF-8");
 		free(*text);
@@ -1220,7 +1305,7 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 {
 	char *text = NULL;
 	size_t len;
-	struct fy_document *doc;
+	yaml_input in;
 	struct fy_node *root;
 	struct fy_node *url_key = NULL;
 	db_block db = {NULL, NULL, NULL, NULL, NULL, 5432};
@@ -1229,31 +1314,41 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 
 	*out = NULL;
 	if (!path || !*path)
-		return cf_fail(err, cf_error_new(CF_ERR_USAGE, "no configuration "
-							       "file given"));
+		return cf_fail(err,
+			       cf_error_new(CF_ERR_USAGE, "no configuration "
+							  "file given"));
 	if (read_config_file(path, &text, &len, err) < 0)
 		return -1;
-	doc = parse_yaml(path, text, len, err);
-	if (!doc) {
+	if (parse_yaml(path, text, len, &in, err) < 0) {
 		free(text);
 		return -1;
 	}
 
-	root = fy_document_root(doc);
-	if (!root || !fy_node_is_mapping(root)) {
+	root = fy_document_root(in.doc);
+	if (is_absent(root)) {
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "configuration file '%s' is empty",
+					   path);
+
+		cf_error_set_hint(e, "add at least a database_url: line");
+		cf_error_set_where(e, path, 0, 0);
+		cf_error_set_code(e, "yaml-syntax");
+		cf_fail(err, e);
+		goto done;
+	}
+	if (!fy_node_is_mapping(root)) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG,
 					   "the top level of '%s' must be a "
 					   "mapping",
 					   path);
-		int line = 1;
-		int column = 1;
+		int line;
+		int column;
 
-		if (root)
-			node_where(root, &line, &column);
-		cf_error_set_detail(e, "found %s",
-				    root ? node_kind(root) : "nothing");
-		cf_error_set_hint(e, "write 'key: value' lines, e.g. "
-				     "database_url: postgresql://localhost/mydb");
+		node_where(root, &line, &column);
+		cf_error_set_detail(e, "found %s", node_kind(root));
+		cf_error_set_hint(e,
+				  "write 'key: value' lines, e.g. "
+				  "database_url: postgresql://localhost/mydb");
 		cf_error_set_where(e, path, line > 0 ? line : 1,
 				   column > 0 ? column : 1);
 		cf_error_set_code(e, "wrong-type");
@@ -1291,7 +1386,7 @@ done:
 	free(db.database);
 	free(db.user);
 	free(db.password);
-	fy_document_destroy(doc);
+	yaml_input_release(&in);
 	free(text);
 	return rc;
 }
@@ -1309,8 +1404,8 @@ valid_env_name(const char *name)
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!(c < 0x80 && (isalnum(c) || c == '_' || c == '.' ||
-				   c == '-')))
+		if (!(c < 0x80 &&
+		      (isalnum(c) || c == '_' || c == '.' || c == '-')))
 			return false;
 	}
 	return strstr(name, "..") == NULL;
@@ -1402,19 +1497,20 @@ cf_config_load_env(const char *project_dir, const char *env_name,
 		e = cf_error_new(CF_ERR_CONFIG, "environment '%s' not found",
 				 env_name);
 		cf_error_set_detail(e, "file '%s' does not exist", path);
-		if (envs && len > 5 &&
-		    strcmp(env_name + len - 5, ".yaml") == 0)
-			cf_error_set_hint(e, "leave out the .yaml suffix: "
-					     "--env %.*s (available "
-					     "environments: %s)",
+		if (envs && len > 5 && strcmp(env_name + len - 5, ".yaml") == 0)
+			cf_error_set_hint(e,
+					  "leave out the .yaml suffix: "
+					  "--env %.*s (available "
+					  "environments: %s)",
 					  (int)(len - 5), env_name, envs);
 		else if (envs)
 			cf_error_set_hint(e, "available environments: %s",
 					  envs);
 		else
-			cf_error_set_hint(e, "no environments exist in '%s'; "
-					     "run 'confiture init' to create "
-					     "one",
+			cf_error_set_hint(e,
+					  "no environments exist in '%s'; "
+					  "run 'confiture init' to create "
+					  "one",
 					  dir);
 		cf_error_set_code(e, "env-not-found");
 		free(envs);

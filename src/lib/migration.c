@@ -340,6 +340,32 @@ set_is_numeric(const cf_migration *items, size_t n)
 	return true;
 }
 
+/* Adds m's file to the duplicate entry of first's version. */
+static void
+record_duplicate(cf_migration_set *set, const cf_migration *first,
+		 const cf_migration *m)
+{
+	cf_duplicate_version *d = NULL;
+	size_t nf = 0;
+
+	if (set->n_duplicates > 0 &&
+	    strcmp(set->duplicates[set->n_duplicates - 1].version, first->version) == 0)
+		d = &set->duplicates[set->n_duplicates - 1];
+	if (!d) {
+		set->duplicates = cf_reallocarray(set->duplicates, set->n_duplicates + 1,
+						  sizeof(*set->duplicates));
+		d = &set->duplicates[set->n_duplicates++];
+		d->version = cf_strdup(first->version);
+		d->files = cf_calloc(2, sizeof(char *));
+		d->files[0] = cf_strdup(base_name(migration_path(first)));
+	}
+	while (d->files[nf])
+		nf++;
+	d->files = cf_reallocarray(d->files, nf + 2, sizeof(char *));
+	d->files[nf] = cf_strdup(base_name(migration_path(m)));
+	d->files[nf + 1] = NULL;
+}
+
 /*
  * Sorts the set and drops every migration whose version equals the one
  * kept before it, recording a "duplicate-version" problem naming both.
@@ -351,6 +377,7 @@ order_and_dedupe(cf_migration_set *set)
 	bool numeric = set_is_numeric(set->items, set->n);
 	size_t kept = 0;
 
+	set->numeric = numeric;
 	if (set->n > 1)
 		qsort(set->items, set->n, sizeof(cf_migration),
 		      numeric ? compare_numeric : compare_bytewise);
@@ -379,6 +406,7 @@ order_and_dedupe(cf_migration_set *set)
 					base_name(migration_path(first)),
 					base_name(migration_path(m)));
 			cf_error_set_hint(e, "rename one of them");
+			record_duplicate(set, first, m);
 			migration_release(m);
 			continue;
 		}
@@ -610,6 +638,13 @@ cf_migration_set_free(cf_migration_set *set)
 		migration_release(&set->items[i]);
 	free(set->items);
 	free(set->dir);
+	for (size_t i = 0; i < set->n_duplicates; i++) {
+		for (size_t f = 0; set->duplicates[i].files[f]; f++)
+			free(set->duplicates[i].files[f]);
+		free(set->duplicates[i].files);
+		free(set->duplicates[i].version);
+	}
+	free(set->duplicates);
 	cf_error_list_release(&set->problems);
 	free(set);
 }

@@ -11,20 +11,10 @@
 #include "db.h"
 #include "session_internal.h"
 
-static bool
-set_is_numeric(const cf_migration_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		for (const char *p = set->items[i].version; *p; p++)
-			if (*p < '0' || *p > '9')
-				return false;
-	return true;
-}
-
 bool
 cf_session_numeric(const cf_session *s)
 {
-	return set_is_numeric(s->set);
+	return s->set->numeric;
 }
 
 int

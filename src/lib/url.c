@@ -93,37 +93,37 @@ url_prefix_len(const char *s)
 }
 
 /*
- * Redacts "password=" and "sslpassword=" values in a URL query string
- * (without its '?'), appending the result to sb.
+ * Redacts "password=" and "sslpassword=" values in the part of a URL after
+ * its user information, appending the result to sb.  The text is split at
+ * every '?' and '&', not only in the query proper: when the user
+ * information swallowed a '?' (see redact_url()) the parameters that
+ * follow must still be found.  Host and path segments hold no secret key
+ * and are copied.
  */
 static void
-redact_url_query(cf_strbuf *sb, const char *query)
+redact_url_params(cf_strbuf *sb, const char *s)
 {
-	const char *p = query;
+	const char *p = s;
 
 	while (*p) {
-		const char *end = strchr(p, '&');
-		const char *eq;
-		size_t plen;
+		size_t plen = strcspn(p, "?&");
+		const char *eq = memchr(p, '=', plen);
 
-		if (!end)
-			end = p + strlen(p);
-		plen = (size_t)(end - p);
-		eq = memchr(p, '=', plen);
 		if (eq && is_secret_url_key(p, (size_t)(eq - p))) {
 			cf_strbuf_add(sb, p, (size_t)(eq - p) + 1);
 			cf_strbuf_addstr(sb, REDACTED);
 		} else {
 			cf_strbuf_add(sb, p, plen);
 		}
-		if (*end == '&')
-			cf_strbuf_addch(sb, *end++);
-		p = end;
+		p += plen;
+		if (*p)
+			cf_strbuf_addch(sb, *p++);
 	}
 }
 
 /*
- * Redacts a URL.  The user information ends at the LAST '@' after the
+ * Redacts a URL whose "scheme://" is url[0..prefix) (prefix may be 0 for
+ * a mistyped URL).  The user information ends at the LAST '@' after the
  * scheme, so a password holding a raw '@' is hidden completely; the price is
  * that an '@' in the path or query of a URL makes everything before it look
  * like user information, which is hidden too when it holds a ':'.  The
@@ -137,7 +137,6 @@ redact_url(const char *url, size_t prefix)
 	const char *rest = url + prefix;
 	const char *at = strrchr(rest, '@');
 	const char *host = rest;
-	const char *query;
 
 	cf_strbuf_add(&sb, url, prefix);
 	if (at) {
@@ -152,13 +151,7 @@ redact_url(const char *url, size_t prefix)
 		cf_strbuf_addch(&sb, '@');
 		host = at + 1;
 	}
-	query = strchr(host, '?');
-	if (!query) {
-		cf_strbuf_addstr(&sb, host);
-		return cf_strbuf_detach(&sb);
-	}
-	cf_strbuf_add(&sb, host, (size_t)(query - host) + 1);
-	redact_url_query(&sb, query + 1);
+	redact_url_params(&sb, host);
 	return cf_strbuf_detach(&sb);
 }
 
@@ -269,24 +262,53 @@ redact_conninfo(const char *s)
 	return cf_strbuf_detach(&sb);
 }
 
-/* Dispatches on the form of s: URL (after optional white space) or conninfo. */
+/*
+ * True when s starts like a conninfo string: a keyword, then '=' — or a
+ * secret keyword on its own ("password secret" forgot its '=').
+ */
+static bool
+looks_like_conninfo(const char *s)
+{
+	const char *p = s;
+
+	if (!isalpha((unsigned char)*p) && *p != '_')
+		return false;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (is_secret_key(s, (size_t)(p - s)) &&
+	    (*p == '\0' || isspace((unsigned char)*p)))
+		return true;
+	while (isspace((unsigned char)*p))
+		p++;
+	return *p == '=';
+}
+
+/*
+ * Dispatches on the form of s (after optional white space): a URL, a
+ * conninfo string, or something else.  Something else holding an '@'
+ * (a mistyped URL such as "postgresql:/u:pw@h" or a bare "u:pw@h") is
+ * redacted as if it were all user information and host; anything else is
+ * copied.
+ */
 static char *
 redact(const char *s)
 {
 	const char *p = s;
 	size_t prefix;
+	char *url;
+	char *res;
 
 	while (isspace((unsigned char)*p))
 		p++;
 	prefix = url_prefix_len(p);
-	if (prefix > 0) {
-		char *url = redact_url(p, prefix);
-		char *res = cf_asprintf("%.*s%s", (int)(p - s), s, url);
-
-		free(url);
-		return res;
-	}
-	return redact_conninfo(s);
+	if (prefix == 0 && (*p == '\0' || looks_like_conninfo(p)))
+		return redact_conninfo(s);
+	if (prefix == 0 && !strchr(p, '@'))
+		return cf_strdup(s);
+	url = redact_url(p, prefix);
+	res = cf_asprintf("%.*s%s", (int)(p - s), s, url);
+	free(url);
+	return res;
 }
 
 /*

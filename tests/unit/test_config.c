@@ -199,7 +199,7 @@ test_url_and_block(void **state)
 	cf_config_free(cfg);
 }
 
-/* Aliases are resolved; the anchor's key is merely unknown. */
+/* Aliases and merge keys are resolved; the anchor's key is merely unknown. */
 static void
 test_alias(void **state)
 {
@@ -209,8 +209,13 @@ test_alias(void **state)
 	assert_int_equal(cf_config_load(FIX "alias.yaml", &cfg, NULL), 0);
 	assert_int_equal(cfg->preflight_lock_timeout_ms, 100);
 	assert_int_equal(cfg->preflight_statement_timeout_ms, 200);
-	assert_int_equal(cfg->warnings.n, 1);
+	assert_int_equal(cfg->lock_timeout_ms, 7); /* merge key */
+	assert_false(cfg->locking_enabled);
+	/* x-timeouts, and the merged keys unknown in migration.locking */
+	assert_int_equal(cfg->warnings.n, 3);
 	assert_string_equal(cfg->warnings.items[0]->code, "unknown-key");
+	assert_contains(cfg->warnings.items[1]->message, "'migration.locking.");
+	assert_contains(cfg->warnings.items[2]->message, "'migration.locking.");
 	cf_config_free(cfg);
 }
 
@@ -294,6 +299,9 @@ test_env_bad_reference(void **state)
 		{"name: ${}\n", "invalid variable reference '${}'"},
 		{"name: ${1X}\n", "invalid variable reference '${1X}'"},
 		{"name: ${A-b}\n", "invalid variable reference '${A-b}'"},
+		/* a password is never quoted */
+		{"database_url: ${topsecret x}\n",
+		 "invalid variable reference"},
 	};
 	char tmpl[] = "/tmp/cf_test_config_XXXXXX";
 	char *dir = mkdtemp(tmpl);
@@ -308,8 +316,10 @@ test_env_bad_reference(void **state)
 		assert_int_equal(cf_config_load(path, &cfg, &err), -1);
 		assert_null(cfg);
 		assert_contains(err->message, cases[i].message);
+		assert_no_secret(err, "topsecret");
 		assert_int_equal(err->line, 1);
-		assert_int_equal(err->column, 7);
+		assert_int_equal(err->column, strchr(cases[i].yaml, '$') -
+						      cases[i].yaml + 1);
 		cf_error_free(err);
 		free(path);
 	}
@@ -330,8 +340,9 @@ test_yaml_syntax_error(void **state)
 		int line;
 		int column;
 	} cases[] = {
-		{FIX "syntax.yaml", "double-quoted scalar without closing quote",
-		 4, 19},
+		/* libfyaml points at the first character after the quote */
+		{FIX "syntax.yaml",
+		 "double-quoted scalar without closing quote", 4, 20},
 		{FIX "duplicate.yaml", "duplicate key", 3, 1},
 	};
 	char tmpl[] = "/tmp/cf_test_stderr_XXXXXX";
@@ -365,7 +376,7 @@ test_yaml_syntax_error(void **state)
 	dup2(saved, 2);
 	close(saved);
 	assert_int_equal(fstat(fd, &st), 0);
-	assert_int_equal(st.st_size, 0);	/* the library printed nothing */
+	assert_int_equal(st.st_size, 0); /* the library printed nothing */
 	close(fd);
 	unlink(tmpl);
 }
@@ -433,8 +444,9 @@ test_wrong_types(void **state)
 		{"preflight:\n  statement_timeout_ms: 99999999999\n",
 		 "'preflight.statement_timeout_ms' must be an integer", 2, 25},
 		{"name: [a, b]\n", "'name' must be a string", 1, 1},
-		{"database:\n  port: 99999\n", "'database.port' must be an "
-					       "integer between 1 and 65535",
+		{"database:\n  port: 99999\n",
+		 "'database.port' must be an "
+		 "integer between 1 and 65535",
 		 2, 9},
 		{"database: postgres\n", "'database' must be a mapping", 1, 11},
 		{"migration:\n  tracking_table: 1bad\n",
@@ -443,13 +455,16 @@ test_wrong_types(void **state)
 		 "invalid tracking table name 'a.b.c'", 2, 19},
 		{"database_url: mysql://u:topsecret@h/db\n",
 		 "invalid database URL 'mysql://u:***@h/db'", 1, 15},
-		{"database_url: localhost\n", "invalid database URL 'localhost'",
-		 1, 15},
+		{"database_url: localhost\n",
+		 "invalid database URL 'localhost'", 1, 15},
 		{"database_url: ''\n", "database URL is empty", 1, 15},
 		{"- a\n- b\n", "must be a mapping", 1, 3},
 		{"just a string\n", "must be a mapping", 1, 1},
 		{"# only a comment\n\n", "is empty", 0, 0},
-		{"? [a]\n: 1\n", "keys must be plain strings", 1, 3},
+		{"---\n", "is empty", 0, 0},
+		{"a: 1\n---\nb: 2\n", "more than one YAML document", 3, 1},
+		{"name: *nope\n", "invalid YAML: invalid alias", 1, 8},
+		{"? [a]\n: 1\n", "keys must be plain strings", 1, 4},
 		{"name: \"a\\0b\"\n", "contains a NUL character", 1, 7},
 		{"name: \xff\n", "not valid UTF-8", 1, 7},
 	};
@@ -504,6 +519,10 @@ test_missing_file(void **state)
  * Setters
  * ------------------------------------------------------------------------ */
 
+#define A15 "aaaaaaaaaaaaaaa"
+#define A16 "aaaaaaaaaaaaaaaa"
+
+/* Identifier rules: 63 bytes, bare or double-quoted, at most one dot. */
 static void
 test_tracking_table_names(void **state)
 {
@@ -522,11 +541,8 @@ test_tracking_table_names(void **state)
 		{"\"a\"\"b\"", true, NULL, "a\"b"},
 		{"\"my.schema\".t", true, "my.schema", "t"},
 		{"s.\"T\"", true, "s", "T"},
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		 true, NULL,
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		 false, NULL, NULL},
+		{A16 A16 A16 A15, true, NULL, A16 A16 A16 A15},
+		{A16 A16 A16 A16, false, NULL, NULL},
 		{"", false, NULL, NULL},
 		{"1abc", false, NULL, NULL},
 		{"$abc", false, NULL, NULL},
@@ -546,13 +562,15 @@ test_tracking_table_names(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cf_config *cfg = cf_config_new_default();
 		cf_error *err = NULL;
-		int rc = cf_config_set_tracking_table(cfg, cases[i].input, &err);
+		int rc = cf_config_set_tracking_table(cfg, cases[i].input,
+						      &err);
 
 		if ((rc == 0) != cases[i].ok)
 			fail_msg("row %zu '%s': rc %d", i, cases[i].input, rc);
 		if (cases[i].ok) {
 			assert_null(err);
-			assert_string_equal(cfg->tracking_table, cases[i].input);
+			assert_string_equal(cfg->tracking_table,
+					    cases[i].input);
 			if (cases[i].schema)
 				assert_string_equal(cfg->tracking_schema,
 						    cases[i].schema);
@@ -578,7 +596,7 @@ test_set_database_url(void **state)
 	static const struct {
 		const char *url;
 		bool ok;
-		const char *shown;	/* expected in the message */
+		const char *shown; /* expected in the message */
 	} cases[] = {
 		{"postgresql://u:pw@h/db", true, NULL},
 		{"postgres://h/db", true, NULL},
@@ -622,8 +640,7 @@ test_load_env(void **state)
 	cf_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(cf_config_load_env(FIX "project", "local", &cfg,
-					    &err),
+	assert_int_equal(cf_config_load_env(FIX "project", "local", &cfg, &err),
 			 0);
 	assert_string_equal(cfg->name, "local");
 	assert_string_equal(cfg->path,
@@ -632,9 +649,8 @@ test_load_env(void **state)
 			    "postgresql://localhost/app_local");
 	cf_config_free(cfg);
 
-	assert_int_equal(cf_config_load_env(FIX "project", "staging", &cfg,
-					    &err),
-			 0);
+	assert_int_equal(
+		cf_config_load_env(FIX "project", "staging", &cfg, &err), 0);
 	assert_string_equal(cfg->name, "Staging");
 	cf_config_free(cfg);
 }
@@ -643,8 +659,8 @@ static void
 test_bad_env_names(void **state)
 {
 	static const char *const bad[] = {
-		"", "../etc", "a/b", ".hidden", "-x", "_x", "a..b", "a b",
-		"n\xc3\xa4me", "local/../../x",
+		"",   "../etc", "a/b", ".hidden",     "-x",
+		"_x", "a..b",	"a b", "n\xc3\xa4me", "local/../../x",
 	};
 
 	(void)state;
@@ -654,9 +670,9 @@ test_bad_env_names(void **state)
 		char *expected = cf_asprintf("invalid environment name '%s'",
 					     bad[i]);
 
-		assert_int_equal(cf_config_load_env(FIX "project", bad[i], &cfg,
-						    &err),
-				 -1);
+		assert_int_equal(
+			cf_config_load_env(FIX "project", bad[i], &cfg, &err),
+			-1);
 		assert_null(cfg);
 		assert_int_equal(err->kind, CF_ERR_USAGE);
 		assert_string_equal(err->message, expected);
@@ -676,9 +692,8 @@ test_missing_env(void **state)
 
 	(void)state;
 	/* valid names that do not exist; hint lists what does */
-	assert_int_equal(cf_config_load_env(FIX "project", "prod-eu.1", &cfg,
-					    &err),
-			 -1);
+	assert_int_equal(
+		cf_config_load_env(FIX "project", "prod-eu.1", &cfg, &err), -1);
 	assert_null(cfg);
 	assert_int_equal(err->kind, CF_ERR_CONFIG);
 	assert_string_equal(err->message, "environment 'prod-eu.1' not found");
@@ -688,9 +703,9 @@ test_missing_env(void **state)
 				       "staging");
 	cf_error_free(err);
 
-	assert_int_equal(cf_config_load_env(FIX "project", "local.yaml", &cfg,
-					    &err),
-			 -1);
+	assert_int_equal(
+		cf_config_load_env(FIX "project", "local.yaml", &cfg, &err),
+		-1);
 	assert_contains(err->hint, "--env local");
 	cf_error_free(err);
 

@@ -15,7 +15,7 @@
 typedef struct redact_case {
 	const char *input;
 	const char *expected;
-	const char *secret;	/* must not survive redaction; NULL if none */
+	const char *secret; /* must not survive redaction; NULL if none */
 } redact_case;
 
 static const redact_case redact_cases[] = {
@@ -37,8 +37,7 @@ static const redact_case redact_cases[] = {
 	 "pa/ss"},
 	{"postgresql://user:pa?ss@host/db", "postgresql://user:***@host/db",
 	 "pa?ss"},
-	{"postgresql://:secret@host/db", "postgresql://:***@host/db",
-	 "secret"},
+	{"postgresql://:secret@host/db", "postgresql://:***@host/db", "secret"},
 	{"postgresql://u:secret@[::1]:5432/db",
 	 "postgresql://u:***@[::1]:5432/db", "secret"},
 	{"postgresql://u:secret@h1:5432,h2:5433/db?target_session_attrs=any",
@@ -53,16 +52,14 @@ static const redact_case redact_cases[] = {
 	 "postgresql://host/db?pass%77ord=***", "secret"},
 	{"postgresql://host/db?sslpassword=secret",
 	 "postgresql://host/db?sslpassword=***", "secret"},
-	{"  postgresql://u:secret@h/db", "  postgresql://u:***@h/db",
-	 "secret"},
+	{"  postgresql://u:secret@h/db", "  postgresql://u:***@h/db", "secret"},
 	/* conninfo */
 	{"", "", NULL},
 	{"host=localhost password=secret dbname=db",
 	 "host=localhost password=*** dbname=db", "secret"},
 	{"host=h password='s e c' user=u", "host=h password=*** user=u",
 	 "s e c"},
-	{"password='it\\'s secret' user=u", "password=*** user=u",
-	 "secret"},
+	{"password='it\\'s secret' user=u", "password=*** user=u", "secret"},
 	{"password = secret port=5432", "password = *** port=5432", "secret"},
 	{"PASSWORD=secret", "PASSWORD=***", "secret"},
 	{"password=sec\\ ret host=h", "password=*** host=h", "ret"},
@@ -72,11 +69,17 @@ static const redact_case redact_cases[] = {
 	{"password secret", "password ***", "secret"},
 	{"dbname=postgresql://u:secret@h/db host=x",
 	 "dbname='postgresql://u:***@h/db' host=x", "secret"},
-	{"dbname='host=h password=secret'",
-	 "dbname='host=h password=***'", "secret"},
+	{"dbname='host=h password=secret'", "dbname='host=h password=***'",
+	 "secret"},
 	{"host=h dbname=app application_name='a password=b'",
 	 "host=h dbname=app application_name='a password=b'", NULL},
+	/* neither URL nor conninfo */
 	{"mydb", "mydb", NULL},
+	{"localhost:5432", "localhost:5432", NULL},
+	{"postgresql:/u:secret@h/db", "postgresql:***@h/db", "secret"},
+	{"user:secret@host/db", "user:***@host/db", "secret"},
+	{"postgresql:/h/db?x=1@2&password=secret",
+	 "postgresql:***@2&password=***", "secret"},
 };
 
 /* Every row: exact output, and the secret is gone. */
@@ -120,6 +123,57 @@ test_redact_prefers_hiding(void **state)
 	free(got);
 }
 
+/*
+ * Property: whatever bytes a password holds, written into a URL (raw) or a
+ * conninfo string (quoted or backslash-escaped as libpq reads it), none of
+ * it survives.  Deterministic pseudo-random passwords of 6..20 bytes.
+ */
+static void
+test_redact_random_passwords(void **state)
+{
+	static const char alphabet[] = "abcXYZ019@:/?#&=%' \\\"+;,[]~$";
+	unsigned int seed = 12345;
+
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		char pw[21];
+		size_t len;
+		cf_strbuf esc = CF_STRBUF_INIT;
+		char *inputs[3];
+
+		seed = seed * 1103515245u + 12345u;
+		len = 6 + (seed >> 16) % 15;
+		for (size_t j = 0; j < len; j++) {
+			seed = seed * 1103515245u + 12345u;
+			pw[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		pw[len] = '\0';
+		for (const char *p = pw; *p; p++) {
+			if (*p == '\'' || *p == '\\' || *p == ' ')
+				cf_strbuf_addch(&esc, '\\');
+			cf_strbuf_addch(&esc, *p);
+		}
+		inputs[0] = cf_asprintf("postgresql://user:%s@host:5432/db"
+					"?sslmode=require",
+					pw);
+		inputs[1] = cf_asprintf("host=h password='%s' dbname=db",
+					cf_strbuf_str(&esc));
+		inputs[2] = cf_asprintf("user=u password=%s port=5432",
+					cf_strbuf_str(&esc));
+		for (int k = 0; k < 3; k++) {
+			char *got = cf_redact_url(inputs[k]);
+
+			if (strstr(got, pw))
+				fail_msg(
+					"password '%s' left in '%s' (from '%s')",
+					pw, got, inputs[k]);
+			free(got);
+			free(inputs[k]);
+		}
+		cf_strbuf_release(&esc);
+	}
+}
+
 int
 main(void)
 {
@@ -127,6 +181,7 @@ main(void)
 		cmocka_unit_test(test_redact_table),
 		cmocka_unit_test(test_redact_null),
 		cmocka_unit_test(test_redact_prefers_hiding),
+		cmocka_unit_test(test_redact_random_passwords),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,361 @@
+/*
+ * cmd_migrate_preflight.c — `confiture migrate preflight`: renders the
+ * static checks and the replay report, in text or in the Python tool's
+ * JSON envelope {"static": ..., "against": ...}.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const mode_choices[] = {"auto", "clone", "savepoint", NULL};
+
+static const char *
+mode_name(cf_preflight_mode m)
+{
+	return m == CF_PREFLIGHT_CLONE ? "clone" : m == CF_PREFLIGHT_SAVEPOINT ? "savepoint" : "auto";
+}
+
+static bool
+all_reversible(const cf_preflight_result *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->migrations[i].has_down)
+			return false;
+	return true;
+}
+
+static bool
+all_transactional(const cf_preflight_result *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->migrations[i].transactional)
+			return false;
+	return true;
+}
+
+/* The Python tool's definition, plus "no static errors". */
+static bool
+safe_to_deploy(const cf_preflight_result *r)
+{
+	return r->static_ok && all_reversible(r) && all_transactional(r) &&
+	       r->n_duplicates == 0 && !r->checksum_mismatches[0];
+}
+
+static json_t *
+strv_json(char **v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *
+static_json(const cf_preflight_result *r)
+{
+	json_t *o = json_object(), *list = json_array(), *dups = json_object();
+
+	json_object_set_new(o, "safe_to_deploy", json_boolean(safe_to_deploy(r)));
+	json_object_set_new(o, "all_reversible", json_boolean(all_reversible(r)));
+	json_object_set_new(o, "all_transactional", json_boolean(all_transactional(r)));
+	json_object_set_new(o, "has_duplicates", json_boolean(r->n_duplicates > 0));
+	json_object_set_new(o, "has_checksum_mismatches", json_boolean(r->checksum_mismatches[0] != NULL));
+	json_object_set_new(o, "checksum_verified", json_boolean(r->checksum_verified));
+	for (size_t i = 0; i < r->n; i++) {
+		const cf_preflight_migration *pm = &r->migrations[i];
+		const cf_migration *m = pm->migration;
+		json_t *j = json_object();
+
+		json_object_set_new(j, "version", json_string(m->version));
+		json_object_set_new(j, "name", json_string(m->name));
+		json_object_set_new(j, "has_down", json_boolean(pm->has_down));
+		json_object_set_new(j, "reversible", json_boolean(pm->has_down));
+		json_object_set_new(j, "fully_transactional", json_boolean(pm->transactional));
+		json_object_set_new(j, "non_transactional_statements", strv_json(pm->non_transactional));
+		json_object_set_new(j, "checksum", m->checksum[0] ? json_string(m->checksum) : json_null());
+		json_array_append_new(list, j);
+	}
+	json_object_set_new(o, "migrations", list);
+	for (size_t i = 0; i < r->n_duplicates; i++)
+		json_object_set_new(dups, r->duplicates[i].version, strv_json(r->duplicates[i].files));
+	json_object_set_new(o, "duplicate_versions", dups);
+	json_object_set_new(o, "checksum_mismatches", strv_json(r->checksum_mismatches));
+	/* additions */
+	json_object_set_new(o, "errors", json_integer((json_int_t)(r->problems.n - r->static_warnings)));
+	json_object_set_new(o, "warnings", json_integer((json_int_t)r->static_warnings));
+	json_object_set_new(o, "problems", cli_problems_json(&r->problems));
+	return o;
+}
+
+static void
+set_str(json_t *o, const char *k, const char *v)
+{
+	json_object_set_new(o, k, v ? json_string(v) : json_null());
+}
+
+static void
+set_int(json_t *o, const char *k, int v)
+{
+	json_object_set_new(o, k, v > 0 ? json_integer(v) : json_null());
+}
+
+static json_t *
+against_json(const cf_preflight_result *r)
+{
+	json_t *o = json_object(), *list = json_array();
+
+	set_str(o, "against_url", r->against_url);
+	json_object_set_new(o, "all_passed", json_boolean(r->all_passed));
+	json_object_set_new(o, "total", json_integer((json_int_t)r->total));
+	json_object_set_new(o, "passed", json_integer((json_int_t)r->passed));
+	json_object_set_new(o, "failed", json_integer((json_int_t)r->failed));
+	json_object_set_new(o, "skipped", json_integer((json_int_t)r->skipped));
+	json_object_set_new(o, "db_consumed", json_boolean(r->db_consumed));
+	for (size_t i = 0; i < r->n; i++) {
+		const cf_preflight_migration *pm = &r->migrations[i];
+		const cf_outcome *oc = &pm->outcome;
+		const cf_error *e = oc->error;
+		json_t *j = json_object();
+
+		set_str(j, "version", pm->migration->version);
+		set_str(j, "name", pm->migration->name);
+		json_object_set_new(j, "success", json_boolean(oc->kind == CF_OUTCOME_OK));
+		set_str(j, "error", e ? e->message : NULL);
+		json_object_set_new(j, "skipped", json_boolean(oc->kind == CF_OUTCOME_SKIPPED));
+		set_str(j, "skipped_reason", oc->skipped_reason);
+		json_object_set_new(j, "execution_time_ms", json_integer((json_int_t)(oc->elapsed_ms + 0.5)));
+		/* additions */
+		set_str(j, "sqlstate", e && e->sqlstate[0] ? e->sqlstate : NULL);
+		set_str(j, "message", e ? e->message : NULL);
+		set_str(j, "detail", e ? e->detail : NULL);
+		set_str(j, "hint", e ? e->hint : NULL);
+		set_str(j, "context", e ? e->context : NULL);
+		set_str(j, "file", e ? e->file : NULL);
+		set_int(j, "line", e ? e->line : 0);
+		set_int(j, "column", e ? e->column : 0);
+		set_int(j, "statement_index", e ? e->statement_index : 0);
+		set_str(j, "cause", oc->kind != CF_OUTCOME_FAILED ? NULL :
+			pm->cause == CF_CAUSE_CONSEQUENCE ? "consequence" : "root");
+		set_str(j, "caused_by", pm->caused_by >= 0 ? r->migrations[pm->caused_by].migration->version : NULL);
+		json_object_set_new(j, "artifact", json_boolean(pm->artifact));
+		set_str(j, "artifact_reason", pm->artifact_reason);
+		json_object_set_new(j, "autocommit", json_boolean(oc->autocommit));
+		json_array_append_new(list, j);
+	}
+	json_object_set_new(o, "migrations", list);
+	set_str(o, "mode", mode_name(r->mode));
+	set_str(o, "fallback_reason", r->fallback_reason);
+	json_object_set_new(o, "root_causes", json_integer((json_int_t)r->root_causes));
+	json_object_set_new(o, "consequences", json_integer((json_int_t)r->consequences));
+	json_object_set_new(o, "artifacts", json_integer((json_int_t)r->artifacts));
+	json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
+	set_str(o, "closing", r->closing);
+	json_object_set_new(o, "notes", cli_problems_json(&r->notes));
+	return o;
+}
+
+static void
+print_static(const cf_preflight_result *r)
+{
+	FILE *f = stdout;
+	size_t errors = r->problems.n - r->static_warnings;
+
+	fprintf(f, "%sPreflight%s: %zu pending migration%s\n", cli_c(f, "bold"), cli_c(f, "reset"),
+		r->n, r->n == 1 ? "" : "s");
+	fflush(f);
+	cli_print_problems(stderr, &r->problems);
+	fprintf(f, "  static checks: %s%zu error%s%s, %zu warning%s%s\n",
+		cli_c(f, errors ? "red" : "green"), errors, errors == 1 ? "" : "s", cli_c(f, "reset"),
+		r->static_warnings, r->static_warnings == 1 ? "" : "s",
+		r->checksum_verified ? "; checksums of applied migrations verified" : "");
+}
+
+/* One line per migration; full error blocks for root causes only. */
+static void
+print_replay(const cf_preflight_result *r)
+{
+	FILE *f = stdout;
+
+	fprintf(f, "\n%sReplay%s on %s (%s mode)\n", cli_c(f, "bold"), cli_c(f, "reset"),
+		r->against_url, mode_name(r->mode));
+	if (r->fallback_reason)
+		fprintf(f, "  %snote:%s clone mode not possible: %s; using savepoint mode\n",
+			cli_c(f, "yellow"), cli_c(f, "reset"), r->fallback_reason);
+	for (size_t i = 0; i < r->n; i++) {
+		const cf_preflight_migration *pm = &r->migrations[i];
+		const cf_outcome *o = &pm->outcome;
+		const cf_migration *m = pm->migration;
+
+		switch (o->kind) {
+		case CF_OUTCOME_OK:
+			fprintf(f, "  %s✓%s %s %s  %s%.0f ms%s%s\n", cli_c(f, "green"), cli_c(f, "reset"),
+				m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
+				o->autocommit ? "  (autocommit)" : "");
+			break;
+		case CF_OUTCOME_SKIPPED:
+			fprintf(f, "  %s-%s %s %s  skipped: %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
+				m->version, m->name, o->skipped_reason);
+			break;
+		case CF_OUTCOME_FAILED:
+			if (pm->cause == CF_CAUSE_CONSEQUENCE) {
+				fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  consequence of %s: %s\n",
+					cli_c(f, "red"), cli_c(f, "reset"), m->version, m->name,
+					cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
+					r->migrations[pm->caused_by].migration->version, o->error->message);
+				break;
+			}
+			fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  %s\n", cli_c(f, "red"), cli_c(f, "reset"),
+				m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
+				pm->artifact ? "artifact of savepoint mode" : "root cause");
+			cli_print_error(f, o->error);
+			if (pm->artifact)
+				fprintf(f, "  %sartifact:%s %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
+					pm->artifact_reason);
+			break;
+		}
+	}
+}
+
+static void
+print_summary(const cf_preflight_result *r)
+{
+	FILE *f = stdout;
+
+	if (r->failed) {
+		fprintf(f, "\n%s%zu failed: %zu root cause%s, %zu consequence%s%s", cli_c(f, "red"),
+			r->failed, r->root_causes, r->root_causes == 1 ? "" : "s",
+			r->consequences, r->consequences == 1 ? "" : "s", cli_c(f, "reset"));
+		if (r->artifacts)
+			fprintf(f, " (%zu artifact%s of savepoint mode)", r->artifacts, r->artifacts == 1 ? "" : "s");
+		fprintf(f, "; %zu passed, %zu skipped\n", r->passed, r->skipped);
+		for (size_t i = 0; i < r->n; i++) {
+			const cf_preflight_migration *pm = &r->migrations[i];
+
+			if (pm->outcome.kind != CF_OUTCOME_FAILED || pm->cause == CF_CAUSE_CONSEQUENCE)
+				continue;
+			fprintf(f, "  %s %s: %s\n", pm->migration->version, pm->migration->name,
+				pm->outcome.error->message);
+			for (size_t k = i + 1; k < r->n; k++) {
+				const cf_preflight_migration *c = &r->migrations[k];
+				long root = c->caused_by;
+
+				if (c->outcome.kind != CF_OUTCOME_FAILED || c->cause != CF_CAUSE_CONSEQUENCE)
+					continue;
+				while (root >= 0 && r->migrations[root].cause == CF_CAUSE_CONSEQUENCE)
+					root = r->migrations[root].caused_by;
+				if (root != (long)i)
+					continue;
+				fprintf(f, "      └ %s %s  (consequence)\n", c->migration->version,
+					c->migration->name);
+			}
+		}
+	} else if (!r->interrupted) {
+		fprintf(f, "\n%sAll %zu migration%s passed%s%s\n", cli_c(f, "green"), r->passed,
+			r->passed == 1 ? "" : "s", cli_c(f, "reset"),
+			r->skipped ? " (some skipped)" : "");
+	}
+	if (r->interrupted)
+		fprintf(f, "%sinterrupted%s: the remaining migrations were not replayed\n",
+			cli_c(f, "red"), cli_c(f, "reset"));
+	fflush(f);
+	cli_print_problems(stderr, &r->notes);
+	if (r->closing)
+		fprintf(f, "%s\n", r->closing);
+}
+
+static void
+on_done(void *arg, const cf_outcome *o, bool down)
+{
+	(void)arg;
+	(void)o;
+	(void)down;
+}
+
+int
+cmd_migrate_preflight(int argc, const char **argv)
+{
+	struct cli_env_opts eo = {.format = "text"};
+	const char *against = NULL, *since = NULL, *mode = "auto";
+	bool allow_nt = false, strict = false;
+	int lock_timeout = -1, statement_timeout = -1;
+	const struct cli_option options[] = {
+		OPT_STRING(0, "against", &against, "URL", "replay on this disposable database (never written in clone mode)"),
+		CLI_ENV_OPTIONS(&eo),
+		OPT_STRING(0, "since", &since, "VERSION", "only versions >= VERSION"),
+		OPT_CHOICE(0, "mode", &mode, "MODE", "auto (default), clone or savepoint", mode_choices),
+		OPT_BOOL(0, "allow-non-transactional", &allow_nt, "savepoint mode: run non-transactional migrations (consumes the database)"),
+		OPT_INT(0, "lock-timeout", &lock_timeout, "MS", "lock_timeout for replayed statements (default 5000)"),
+		OPT_INT(0, "statement-timeout", &statement_timeout, "MS", "statement_timeout for replayed statements (default 300000)"),
+		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json", cli_format_choices),
+		OPT_BOOL(0, "strict", &strict, "warnings fail too"),
+		OPT_END(),
+	};
+	static const char *const synopsis[] = {
+		"confiture migrate preflight [--against URL] [--env NAME | -c PATH] [--since VERSION]\n"
+		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
+		"           [--statement-timeout MS] [--format text|json] [--strict]",
+		NULL};
+	const struct cli_usage usage = {synopsis,
+		"Checks the pending migrations statically (syntax, duplicates, checksums,\n"
+		"transaction control, non-transactional statements, missing .down.sql) and,\n"
+		"with --against, replays them on a disposable copy of production's schema,\n"
+		"reporting every failure with the database's own error and its root cause.\n\n"
+		"Pending migrations are those the --env database has not applied (it is only\n"
+		"read); without --env every file is pending. Clone mode copies the --against\n"
+		"database with CREATE DATABASE ... TEMPLATE and drops the copy; savepoint mode\n"
+		"replays inside one transaction that is rolled back.\n\n"
+		"Exit status: 0 all passed, 1 failures or static errors, 2 usage, config or\n"
+		"connection errors.",
+		options};
+	cf_preflight_options po = {0};
+	cf_progress progress = {0};
+	cf_session *s = NULL;
+	cf_preflight_result *r = NULL;
+	cf_error *err = NULL;
+	int npos, rc;
+
+	rc = cli_parse(argc, argv, &usage, &npos);
+	if (rc != CLI_PARSE_OK)
+		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
+	if (npos > 0) {
+		cli_error("unexpected argument '%s'", argv[0]);
+		return CF_EXIT_USAGE;
+	}
+	po.since = since;
+	po.mode = strcmp(mode, "clone") == 0 ? CF_PREFLIGHT_CLONE :
+		strcmp(mode, "savepoint") == 0 ? CF_PREFLIGHT_SAVEPOINT : CF_PREFLIGHT_AUTO;
+	po.allow_non_transactional = allow_nt;
+	po.lock_timeout_ms = lock_timeout;
+	po.statement_timeout_ms = statement_timeout;
+	progress.migration_done = on_done;
+	if ((rc = cli_open_session(&eo, &s)) != 0)
+		return rc;
+	if (cf_session_preflight(s, against, &po, &progress, &r, &err) < 0) {
+		rc = cli_fail(err, cli_json(&eo));
+		cf_session_free(s);
+		return rc;
+	}
+	if (cli_json(&eo)) {
+		json_t *doc = json_object();
+
+		json_object_set_new(doc, "static", static_json(r));
+		json_object_set_new(doc, "against", r->against_run ? against_json(r) : json_null());
+		cli_json_print(doc);
+	} else {
+		print_static(r);
+		if (r->against_run) {
+			print_replay(r);
+			print_summary(r);
+		}
+	}
+	if (r->interrupted)
+		rc = CF_EXIT_USAGE;
+	else if (!r->static_ok || !r->all_passed || (strict && r->static_warnings))
+		rc = CF_EXIT_FAILURE;
+	else
+		rc = CF_EXIT_OK;
+	cf_preflight_result_free(r);
+	cf_session_free(s);
+	return rc;
+}

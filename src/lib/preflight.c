@@ -1,0 +1,692 @@
+/*
+ * preflight.c — `migrate preflight`: static checks on the pending
+ * migrations, then a replay on a disposable database that continues past
+ * failures and says which failures are root causes.
+ *
+ * The replay goes through cf_engine_apply(), the same code `migrate up`
+ * uses; only the unit (own transaction vs savepoint), the target connection
+ * and the bookkeeping differ.  Preflight never writes tracking rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <pg_query.h>
+
+#include "analysis.h"
+#include "cluster.h"
+#include "session_internal.h"
+
+typedef struct preflight_run {
+	cf_session *s;
+	const cf_preflight_options *opts;
+	const cf_progress *progress;
+	cf_preflight_result *r;
+	const char *against_url;
+	char *conn_options;
+	int lock_timeout_ms;
+	int statement_timeout_ms;
+	/* clone mode */
+	PGconn *maint;
+	cf_cluster_snapshot *snap;
+	char *clone_name;
+	char *against_db;
+} preflight_run;
+
+/* ---- pending set and static checks ---- */
+
+static bool
+path_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool
+belongs_to(const cf_error *e, const cf_migration *m)
+{
+	return path_eq(e->file, m->up_path) || path_eq(e->file, m->down_path) ||
+	       path_eq(e->file, m->py_path);
+}
+
+/* The first error-severity problem of a migration's files, or NULL. */
+static const cf_error *
+first_error(const cf_preflight_result *r, const cf_migration *m)
+{
+	for (size_t i = 0; i < r->problems.n; i++) {
+		const cf_error *e = r->problems.items[i];
+
+		if (e->severity == CF_SEV_ERROR && belongs_to(e, m) &&
+		    !(e->code && strcmp(e->code, "duplicate-version") == 0))
+			return e;
+	}
+	return NULL;
+}
+
+static char **
+strv_add(char **v, size_t *n, char *s)
+{
+	v = cf_reallocarray(v, *n + 2, sizeof(char *));
+	v[(*n)++] = s;
+	v[*n] = NULL;
+	return v;
+}
+
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Groups duplicate-version problems into {version, files}. */
+static void
+collect_duplicates(cf_preflight_result *r, const cf_migration_set *set)
+{
+	for (size_t i = 0; i < set->n_duplicates; i++) {
+		const cf_duplicate_version *d = &set->duplicates[i];
+		cf_duplicate_version *copy;
+		size_t nf = 0;
+
+		r->duplicates = cf_reallocarray(r->duplicates, r->n_duplicates + 1,
+						sizeof(cf_duplicate_version));
+		copy = &r->duplicates[r->n_duplicates++];
+		copy->version = cf_strdup(d->version);
+		copy->files = NULL;
+		for (size_t f = 0; d->files && d->files[f]; f++)
+			copy->files = strv_add(copy->files, &nf, cf_strdup(d->files[f]));
+	}
+}
+
+/*
+ * Reads the environment's tracking table (read only) to find what is
+ * pending, verifying checksums of applied files.  Without a database every
+ * file is pending.
+ */
+static int
+find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
+{
+	cf_session *s = pr->s;
+	cf_preflight_result *r = pr->r;
+	cf_error_list found = CF_ERROR_LIST_INIT;
+	size_t nm = 0;
+
+	memset(applied, 0, sizeof(*applied));
+	if (s->cfg->database_url && *s->cfg->database_url) {
+		if (cf_session_connect(s, err) < 0)
+			return -1;
+		if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), applied, err) < 0) {
+			cf_session_disconnect(s);
+			return -1;
+		}
+		cf_session_disconnect(s);
+		r->checksum_verified = true;
+		cf_session_verify_checksums(s, applied, CF_CHECKSUM_FAIL, &found);
+		for (size_t i = 0; i < found.n; i++) {
+			const char *file = found.items[i]->file;
+			long idx = -1;
+
+			for (size_t k = 0; k < s->set->n; k++)
+				if (path_eq(s->set->items[k].up_path, file))
+					idx = (long)k;
+			if (idx >= 0)
+				r->checksum_mismatches = strv_add(r->checksum_mismatches, &nm,
+								  cf_strdup(s->set->items[idx].version));
+			cf_error_list_add(&r->problems, found.items[i]);
+		}
+		free(found.items);
+	}
+	if (!r->checksum_mismatches)
+		r->checksum_mismatches = cf_calloc(1, sizeof(char *));
+
+	r->migrations = cf_calloc(s->set->n ? s->set->n : 1, sizeof(cf_preflight_migration));
+	for (size_t i = 0; i < s->set->n; i++) {
+		const cf_migration *m = &s->set->items[i];
+		cf_preflight_migration *pm;
+
+		if (cf_applied_find(applied, m->version))
+			continue;
+		if (pr->opts->since &&
+		    cf_version_compare(m->version, pr->opts->since, cf_session_numeric(s)) < 0)
+			continue;
+		pm = &r->migrations[r->n++];
+		pm->migration = m;
+		pm->caused_by = -1;
+	}
+	return 0;
+}
+
+static void
+static_checks(preflight_run *pr)
+{
+	cf_session *s = pr->s;
+	cf_preflight_result *r = pr->r;
+	cf_migration_set *set = s->set;
+
+	cf_migration_set_parse(set, true);
+	/* Problems of pending files, and set-wide ones (duplicates, names). */
+	for (size_t i = 0; i < set->problems.n; i++) {
+		const cf_error *e = set->problems.items[i];
+		bool keep = !e->file || (e->code && strcmp(e->code, "duplicate-version") == 0);
+
+		for (size_t k = 0; !keep && k < r->n; k++)
+			keep = belongs_to(e, r->migrations[k].migration);
+		if (keep)
+			cf_error_list_add(&r->problems, cf_error_copy(e));
+	}
+	collect_duplicates(r, set);
+	for (size_t k = 0; k < r->n; k++) {
+		cf_preflight_migration *pm = &r->migrations[k];
+		const cf_migration *m = pm->migration;
+		size_t nn = 0;
+
+		pm->has_down = m->down_path != NULL;
+		pm->transactional = !m->up || m->up->transactional;
+		pm->non_transactional = cf_calloc(1, sizeof(char *));
+		for (size_t j = 0; m->up && j < m->up->n_stmts; j++)
+			if (m->up->stmts[j].non_transactional)
+				pm->non_transactional = strv_add(pm->non_transactional, &nn,
+					cf_asprintf("%s (line %d)", m->up->stmts[j].non_transactional,
+						    m->up->stmts[j].line));
+		if (m->up && m->up->no_transaction_marker && nn == 0)
+			pm->non_transactional = strv_add(pm->non_transactional, &nn,
+							 cf_strdup("-- confiture:no-transaction marker"));
+		if (!pm->has_down && m->up_path) {
+			cf_error *w = cf_error_new(CF_ERR_FILE,
+						   "migration %s (%s) has no .down.sql: it cannot be rolled back",
+						   m->version, m->name);
+
+			w->severity = CF_SEV_WARNING;
+			cf_error_set_code(w, "missing-down");
+			cf_error_set_where(w, m->up_path, 0, 0);
+			cf_error_set_hint(w, "add %s_%s.down.sql next to it", m->version, m->name);
+			cf_error_list_add(&r->problems, w);
+		}
+	}
+	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
+	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
+}
+
+/* ---- replay ---- */
+
+/* Explains the timeouts when one fires, so nobody waits for a hung lock. */
+static void
+explain_timeouts(preflight_run *pr, cf_error *e)
+{
+	if (strcmp(e->sqlstate, "55P03") == 0) {
+		cf_error_set_hint(e, "another session holds a lock this statement needs; preflight gave up after %d ms (--lock-timeout or preflight.lock_timeout_ms)",
+				  pr->lock_timeout_ms);
+		cf_error_set_code(e, "lock-timeout");
+	} else if (strcmp(e->sqlstate, "57014") == 0 && strstr(e->message, "statement timeout")) {
+		cf_error_set_hint(e, "the statement ran longer than %d ms (--statement-timeout or preflight.statement_timeout_ms)",
+				  pr->statement_timeout_ms);
+		cf_error_set_code(e, "statement-timeout");
+	}
+}
+
+/* Clone-mode guard: refuse statements whose effect the snapshot cannot
+ * undo (dropping a database or tablespace that exists on the server). */
+static int
+guard_statement(void *arg, const cf_migration *m, const cf_script *script,
+		size_t index, cf_error **err)
+{
+	preflight_run *pr = arg;
+	const cf_statement *st = &script->stmts[index];
+	PgQueryParseResult pq;
+	json_t *doc, *stmt;
+	char *sql;
+	int rc = 0;
+
+	(void)m;
+	if (!pr->snap || !st->node ||
+	    (strcmp(st->node, "DropdbStmt") != 0 && strcmp(st->node, "DropTableSpaceStmt") != 0))
+		return 0;
+	sql = cf_strndup(script->text + st->offset, st->length);
+	pq = pg_query_parse(sql);
+	free(sql);
+	if (pq.error) {
+		pg_query_free_parse_result(pq);
+		return 0;
+	}
+	doc = json_loads(pq.parse_tree, 0, NULL);
+	pg_query_free_parse_result(pq);
+	stmt = json_object_get(json_array_get(json_object_get(doc, "stmts"), 0), "stmt");
+	if (stmt)
+		rc = cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err);
+	json_decref(doc);
+	return rc;
+}
+
+static void
+fail_with_copy(cf_preflight_migration *pm, const cf_error *e)
+{
+	pm->outcome.kind = CF_OUTCOME_FAILED;
+	pm->outcome.error = cf_error_copy(e);
+}
+
+static void
+skip(cf_preflight_migration *pm, const char *reason)
+{
+	pm->outcome.migration = pm->migration;
+	pm->outcome.kind = CF_OUTCOME_SKIPPED;
+	pm->outcome.skipped_reason = cf_strdup(reason);
+}
+
+static void
+notify(const preflight_run *pr, const cf_preflight_migration *pm)
+{
+	if (pr->progress && pr->progress->migration_done)
+		pr->progress->migration_done(pr->progress->arg, &pm->outcome, false);
+}
+
+/* Reconnects to the clone after its backend died, so the rest can run. */
+typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
+
+/*
+ * Replays every pending migration on conn with the engine configured by the
+ * caller.  Static errors are failures without a replay (the file cannot be
+ * sent).  Stops early only when interrupted or the connection is lost for
+ * good.
+ */
+static void
+replay(preflight_run *pr, cf_engine *engine, PGconn **conn, reconnect_fn reconnect)
+{
+	cf_preflight_result *r = pr->r;
+	const char *stop_reason = NULL;
+
+	for (size_t i = 0; i < r->n; i++) {
+		cf_preflight_migration *pm = &r->migrations[i];
+		const cf_error *static_err = first_error(r, pm->migration);
+
+		pm->replayed = true;
+		pm->outcome.migration = pm->migration;
+		if (stop_reason) {
+			skip(pm, stop_reason);
+		} else if (static_err || !pm->migration->up) {
+			if (static_err)
+				fail_with_copy(pm, static_err);
+			else
+				skip(pm, "no .up.sql file");
+		} else {
+			engine->conn = *conn;
+			if (cf_engine_apply(engine, pm->migration, false, &pm->outcome) < 0)
+				explain_timeouts(pr, pm->outcome.error);
+			if (engine->consumed)
+				r->db_consumed = true;
+		}
+		notify(pr, pm);
+		if (cf_cancel_requested()) {
+			r->interrupted = true;
+			stop_reason = "interrupted";
+		} else if (!stop_reason && PQstatus(*conn) != CONNECTION_OK) {
+			if (!reconnect || reconnect(pr, conn) < 0)
+				stop_reason = "the connection to the preflight database was lost";
+		}
+	}
+}
+
+static char *
+timeout_options(const preflight_run *pr)
+{
+	return cf_asprintf("-c lock_timeout=%d -c statement_timeout=%d",
+			   pr->lock_timeout_ms, pr->statement_timeout_ms);
+}
+
+/* ---- savepoint mode ---- */
+
+static int
+run_savepoint(preflight_run *pr, cf_error **err)
+{
+	PGconn *conn = NULL;
+	cf_engine engine;
+
+	if (cf_db_connect(pr->against_url, pr->conn_options, &conn, err) < 0)
+		return -1;
+	cf_cancel_register(conn);
+	if (cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", err) < 0) {
+		cf_cancel_register(NULL);
+		PQfinish(conn);
+		return -1;
+	}
+	memset(&engine, 0, sizeof(engine));
+	engine.unit = CF_UNIT_SAVEPOINT;
+	engine.allow_autocommit = pr->opts->allow_non_transactional;
+	replay(pr, &engine, &conn, NULL);
+	/* Never commit: everything replayed is rolled back here. */
+	if (PQstatus(conn) == CONNECTION_OK)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	cf_cancel_register(NULL);
+	PQfinish(conn);
+	pr->r->closing = cf_strdup(pr->r->db_consumed
+		? "Database consumed: non-transactional migrations were committed — re-provision it before the next preflight"
+		: "Rolled back — preflight DB unchanged");
+	return 0;
+}
+
+/* ---- clone mode ---- */
+
+/*
+ * Checks that cloning can work.  Returns 0 when it can, 1 with *reason when
+ * it cannot (auto mode then falls back), -1 on connection errors.
+ */
+static int
+clone_possible(preflight_run *pr, char **reason, cf_error **err)
+{
+	PGconn *conn;
+	PGresult *res;
+	int rc = 0;
+
+	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0)
+		return -1;
+	pr->against_db = cf_strdup(PQdb(conn));
+	res = cf_db_query(conn,
+			  "SELECT r.rolsuper OR r.rolcreatedb,"
+			  " (SELECT count(*) FROM pg_stat_activity a"
+			  "   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()),"
+			  " current_user"
+			  " FROM pg_roles r WHERE r.rolname = current_user",
+			  0, NULL, err);
+	if (!res) {
+		PQfinish(conn);
+		return -1;
+	}
+	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
+		*reason = cf_asprintf("role '%s' may not create databases (needs CREATEDB)",
+				      PQntuples(res) == 1 ? PQgetvalue(res, 0, 2) : "?");
+		rc = 1;
+	} else if (atoi(PQgetvalue(res, 0, 1)) > 0) {
+		*reason = cf_asprintf("%s other session%s connected to '%s' (CREATE DATABASE ... TEMPLATE needs none)",
+				      PQgetvalue(res, 0, 1),
+				      atoi(PQgetvalue(res, 0, 1)) == 1 ? " is" : "s are",
+				      pr->against_db);
+		rc = 1;
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
+static int
+clone_connect(preflight_run *pr, PGconn **conn)
+{
+	cf_error *e = NULL;
+
+	if (*conn)
+		PQfinish(*conn);
+	*conn = NULL;
+	if (cf_db_connect_db(pr->against_url, pr->clone_name, pr->conn_options, conn, &e) < 0) {
+		cf_error_free(e);
+		return -1;
+	}
+	cf_cancel_register(*conn);
+	return 0;
+}
+
+/* Makes the clone; 1 with *reason when the server refuses in a way auto
+ * mode can fall back from. */
+static int
+clone_create(preflight_run *pr, char **reason, cf_error **err)
+{
+	char *sql, *qclone, *qsrc;
+	cf_error *e = NULL;
+	int rc = 0;
+
+	if (cf_db_connect_db(pr->against_url, "postgres", NULL, &pr->maint, &e) < 0) {
+		cf_error_free(e);
+		e = NULL;
+		if (cf_db_connect_db(pr->against_url, "template1", NULL, &pr->maint, &e) < 0) {
+			*reason = cf_asprintf("cannot connect to a maintenance database (postgres or template1): %s",
+					      e->detail ? e->detail : e->message);
+			cf_error_free(e);
+			return 1;
+		}
+	}
+	if (cf_cluster_snapshot_take(pr->maint, &pr->snap, &e) < 0) {
+		*reason = cf_asprintf("cannot read the server's roles and databases: %s", e->message);
+		cf_error_free(e);
+		return 1;
+	}
+	pr->clone_name = cf_asprintf("cf_preflight_%d_%08lx", (int)getpid(),
+				     (unsigned long)random() & 0xffffffffUL);
+	qclone = cf_quote_ident(pr->clone_name);
+	qsrc = cf_quote_ident(pr->against_db);
+	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s", qclone, qsrc);
+	cf_cancel_register(pr->maint);
+	if (cf_db_exec(pr->maint, sql, &e) < 0) {
+		*reason = cf_asprintf("CREATE DATABASE ... TEMPLATE %s failed: %s", pr->against_db, e->message);
+		cf_error_free(e);
+		free(pr->clone_name);
+		pr->clone_name = NULL;
+		rc = 1;
+	}
+	cf_cancel_register(NULL);
+	free(sql);
+	free(qclone);
+	free(qsrc);
+	(void)err;
+	return rc;
+}
+
+static void
+clone_cleanup(preflight_run *pr)
+{
+	cf_error *e = NULL;
+
+	if (!pr->maint)
+		return;
+	if (pr->clone_name) {
+		char *q = cf_quote_ident(pr->clone_name);
+		char *sql = cf_asprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", q);
+
+		if (cf_db_exec(pr->maint, sql, &e) < 0) {
+			e->severity = CF_SEV_WARNING;
+			cf_error_set_hint(e, "drop it by hand: DROP DATABASE %s", q);
+			cf_error_list_add(&pr->r->notes, e);
+			e = NULL;
+		}
+		free(sql);
+		free(q);
+	}
+	if (pr->snap && cf_cluster_snapshot_restore(pr->maint, pr->snap, &pr->r->notes, &e) < 0) {
+		e->severity = CF_SEV_WARNING;
+		cf_error_list_add(&pr->r->notes, e);
+	}
+	cf_cluster_snapshot_free(pr->snap);
+	pr->snap = NULL;
+	PQfinish(pr->maint);
+	pr->maint = NULL;
+}
+
+static int
+run_clone(preflight_run *pr)
+{
+	PGconn *conn = NULL;
+	cf_engine engine;
+
+	if (clone_connect(pr, &conn) < 0) {
+		cf_error *e = cf_error_new(CF_ERR_CONNECT, "cannot connect to the clone '%s'", pr->clone_name);
+
+		cf_error_list_add(&pr->r->notes, e);
+		return -1;
+	}
+	memset(&engine, 0, sizeof(engine));
+	engine.unit = CF_UNIT_TRANSACTION;
+	engine.allow_autocommit = true; /* the clone is disposable */
+	engine.before_statement = guard_statement;
+	engine.hook_arg = pr;
+	replay(pr, &engine, &conn, clone_connect);
+	cf_cancel_register(NULL);
+	PQfinish(conn);
+	pr->r->db_consumed = false; /* the clone is, the against DB is not */
+	return 0;
+}
+
+/* ---- orchestration ---- */
+
+static void
+label_causes(cf_preflight_result *r)
+{
+	cf_failure_view *v = cf_calloc(r->n ? r->n : 1, sizeof(cf_failure_view));
+	cf_cause_label *labels = cf_calloc(r->n ? r->n : 1, sizeof(cf_cause_label));
+
+	for (size_t i = 0; i < r->n; i++) {
+		v[i].script = r->migrations[i].migration->up;
+		v[i].kind = r->migrations[i].outcome.kind;
+		v[i].error = r->migrations[i].outcome.error;
+		labels[i].caused_by = -1;
+	}
+	cf_analyze_failures(v, r->n, r->mode == CF_PREFLIGHT_SAVEPOINT, labels);
+	for (size_t i = 0; i < r->n; i++) {
+		cf_preflight_migration *pm = &r->migrations[i];
+
+		pm->cause = labels[i].cause;
+		pm->caused_by = labels[i].caused_by;
+		pm->artifact = labels[i].artifact;
+		pm->artifact_reason = labels[i].artifact_reason;
+	}
+	free(v);
+	free(labels);
+}
+
+static void
+count(cf_preflight_result *r)
+{
+	r->total = r->n;
+	for (size_t i = 0; i < r->n; i++) {
+		const cf_preflight_migration *pm = &r->migrations[i];
+
+		switch (pm->outcome.kind) {
+		case CF_OUTCOME_OK:
+			r->passed++;
+			break;
+		case CF_OUTCOME_SKIPPED:
+			r->skipped++;
+			break;
+		case CF_OUTCOME_FAILED:
+			r->failed++;
+			if (pm->artifact)
+				r->artifacts++;
+			if (pm->cause == CF_CAUSE_CONSEQUENCE)
+				r->consequences++;
+			else
+				r->root_causes++;
+			break;
+		}
+	}
+	r->all_passed = r->failed == 0 && !r->interrupted;
+}
+
+static int
+run_against(preflight_run *pr, cf_error **err)
+{
+	cf_preflight_result *r = pr->r;
+	const cf_config *cfg = pr->s->cfg;
+	char *reason = NULL;
+	int rc;
+
+	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ? pr->opts->lock_timeout_ms
+		: cfg->preflight_lock_timeout_ms;
+	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ? pr->opts->statement_timeout_ms
+		: cfg->preflight_statement_timeout_ms;
+	pr->conn_options = timeout_options(pr);
+	r->against_run = true;
+	r->against_url = cf_redact_url(pr->against_url);
+
+	if (pr->opts->mode != CF_PREFLIGHT_SAVEPOINT) {
+		rc = clone_possible(pr, &reason, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			rc = clone_create(pr, &reason, err);
+		if (rc == 0) {
+			r->mode = CF_PREFLIGHT_CLONE;
+			rc = run_clone(pr);
+			clone_cleanup(pr);
+			r->closing = cf_asprintf("clone dropped — %s unchanged", pr->against_db);
+			return 0;
+		}
+		clone_cleanup(pr);
+		if (pr->opts->mode == CF_PREFLIGHT_CLONE) {
+			cf_error *e = cf_error_new(CF_ERR_USAGE, "clone mode is not possible: %s", reason);
+
+			cf_error_set_hint(e, "grant CREATEDB, disconnect other sessions, or use --mode savepoint");
+			free(reason);
+			return cf_fail(err, e);
+		}
+		r->fallback_reason = reason;
+	}
+	r->mode = CF_PREFLIGHT_SAVEPOINT;
+	return run_savepoint(pr, err);
+}
+
+int
+cf_session_preflight(cf_session *s, const char *against_url,
+		     const cf_preflight_options *opts, const cf_progress *progress,
+		     cf_preflight_result **out, cf_error **err)
+{
+	preflight_run pr;
+	cf_applied_list applied;
+	int rc = 0;
+
+	*out = NULL;
+	memset(&pr, 0, sizeof(pr));
+	pr.s = s;
+	pr.opts = opts;
+	pr.progress = progress;
+	pr.against_url = against_url;
+	pr.r = cf_new(cf_preflight_result);
+	pr.r->mode = opts->mode;
+
+	if (find_pending(&pr, &applied, err) < 0) {
+		cf_applied_list_release(&applied);
+		cf_preflight_result_free(pr.r);
+		return -1;
+	}
+	cf_applied_list_release(&applied);
+	static_checks(&pr);
+	if (against_url) {
+		rc = run_against(&pr, err);
+		if (rc == 0)
+			label_causes(pr.r);
+	}
+	count(pr.r);
+	free(pr.conn_options);
+	free(pr.clone_name);
+	free(pr.against_db);
+	if (rc < 0) {
+		cf_preflight_result_free(pr.r);
+		return -1;
+	}
+	*out = pr.r;
+	return 0;
+}
+
+void
+cf_preflight_result_free(cf_preflight_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		cf_preflight_migration *pm = &r->migrations[i];
+
+		strv_free(pm->non_transactional);
+		cf_error_free(pm->outcome.error);
+		free(pm->outcome.skipped_reason);
+		free(pm->artifact_reason);
+	}
+	free(r->migrations);
+	cf_error_list_release(&r->problems);
+	for (size_t i = 0; i < r->n_duplicates; i++) {
+		free(r->duplicates[i].version);
+		strv_free(r->duplicates[i].files);
+	}
+	free(r->duplicates);
+	strv_free(r->checksum_mismatches);
+	free(r->against_url);
+	free(r->fallback_reason);
+	free(r->closing);
+	cf_error_list_release(&r->notes);
+	free(r);
+}
