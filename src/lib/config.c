@@ -685,7 +685,13 @@ get_string_list(loader *ld, const char *keypath, struct fy_node *key,
 	while ((item = fy_node_sequence_iterate(val, &iter))) {
 		char *path = cf_asprintf("%s[%zu]", keypath, n);
 		char *s = NULL;
-		int rc = scalar_text(ld, path, item, item, "a string", &s);
+		int rc;
+
+		/* The Python tool also takes {path: dir, recursive: ...} */
+		if (fy_node_is_mapping(item) &&
+		    fy_node_mapping_lookup_by_string(item, "path", FY_NT))
+			item = fy_node_mapping_lookup_by_string(item, "path", FY_NT);
+		rc = scalar_text(ld, path, item, item, "a string", &s);
 
 		if (rc == 0 && !s) {
 			e = cf_error_new(CF_ERR_CONFIG, "'%s' must be a string",
@@ -756,12 +762,40 @@ key_name(loader *ld, struct fy_node *key, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Keys of the Python tool (v0.9.4) that configure features this tool does
+ * not have (schema builds, seeds, tunnels, view helpers...): accepted
+ * silently so that a shared environment file draws no warnings.
+ */
+static bool
+python_only_key(const char *prefix, const char *name)
+{
+	static const char *const top[] = {
+		"superuser_dirs", "superuser_post_dirs", "build", "seed",
+		"ssh_tunnel", NULL};
+	static const char *const migration[] = {
+		"strict_mode", "view_helpers", "migration_generators",
+		"snapshot_history", "snapshots_dir", "live_snapshot",
+		"rebuild_threshold", NULL};
+	const char *const *list = strcmp(prefix, "") == 0 ? top :
+		strcmp(prefix, "migration.") == 0 ? migration : NULL;
+
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* Warns about an unknown key, listing the known ones at that level. */
 static void
 warn_unknown_key(loader *ld, const char *prefix, const char *name,
 		 struct fy_node *key, const char *known)
 {
-	cf_error *w = cf_warning_new("unknown configuration key '%s%s'", prefix,
+	cf_error *w;
+
+	if (python_only_key(prefix, name))
+		return;
+	w = cf_warning_new("unknown configuration key '%s%s'", prefix,
 				     name);
 
 	cf_error_set_code(w, "unknown-key");
@@ -974,6 +1008,7 @@ database_block_url(const db_block *db)
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
 	"migration, preflight"
+
 
 /* The top-level mapping. */
 static int
@@ -1486,9 +1521,11 @@ cf_config_load_env(const char *project_dir, const char *env_name,
 		cf_error_set_code(e, "invalid-env-name");
 		return cf_fail(err, e);
 	}
-	if (!project_dir || !*project_dir)
-		project_dir = ".";
-	dir = cf_asprintf("%s/db/environments", project_dir);
+	/* "db/environments", not "./db/environments", in messages */
+	if (!project_dir || !*project_dir || strcmp(project_dir, ".") == 0)
+		dir = cf_strdup("db/environments");
+	else
+		dir = cf_asprintf("%s/db/environments", project_dir);
 	path = cf_asprintf("%s/%s.yaml", dir, env_name);
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
 		char *envs = list_environments(dir);

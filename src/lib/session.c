@@ -58,7 +58,8 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 	if (opts->migrations_dir)
 		dir = cf_strdup(opts->migrations_dir);
 	else
-		dir = cf_asprintf("%s/db/migrations", project);
+		dir = strcmp(project, ".") == 0 ? cf_strdup("db/migrations")
+					       : cf_asprintf("%s/db/migrations", project);
 	rc = cf_migration_set_discover(dir, &s->set, err);
 	free(dir);
 	if (rc < 0) {
