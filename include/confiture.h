@@ -424,7 +424,7 @@ int cf_session_baseline(cf_session *s, const cf_run_options *opts,
 
 /* ------------------------------------------------------------------------
  * Preflight: replay pending migrations on a disposable database
- * (preflight.c, preflight_clone.c, analysis.c)
+ * (preflight.c, cluster.c, analysis.c)
  * ------------------------------------------------------------------------ */
 
 typedef enum cf_preflight_mode {
@@ -439,6 +439,7 @@ typedef struct cf_preflight_options {
 	bool allow_non_transactional; /* savepoint mode: run them anyway */
 	int lock_timeout_ms;	    /* < 0: environment file or default */
 	int statement_timeout_ms;   /* < 0: environment file or default */
+	bool file_copy;		    /* clone with STRATEGY FILE_COPY (PG 15+) */
 } cf_preflight_options;
 
 typedef enum cf_cause {
@@ -510,6 +511,109 @@ void cf_preflight_result_free(cf_preflight_result *r);
  * for SIGINT/SIGTERM handlers.
  */
 void cf_cancel(void);
+
+/* ------------------------------------------------------------------------
+ * Provisioning a disposable database: embedded server (server.c), schema
+ * dumps (dump.c) and the template cache (cache.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * An embedded throwaway PostgreSQL cluster that confiture starts itself:
+ * initdb in the cache directory, Unix socket only, fsync off,
+ * max_locks_per_transaction raised.  Runs as the invoking user; as root as
+ * the "postgres" system user.
+ */
+typedef struct cf_server cf_server;
+
+typedef struct cf_server_options {
+	const char *cache_dir;	/* NULL: $XDG_CACHE_HOME/confiture or
+				 * ~/.cache/confiture */
+	int major_version;	/* wanted server major (e.g. 15); 0 = newest
+				 * installed */
+	const char *bindir;	/* force a bin directory; NULL = search PATH,
+				 * pg_config --bindir, /usr/lib/postgresql */
+} cf_server_options;
+
+/*
+ * Starts the embedded cluster for opts->major_version (creating it on first
+ * use) or attaches to it when it is already running (kept warm by an
+ * earlier --keep-server).  Free with cf_server_release(), which stops it
+ * unless keep is true.
+ */
+int cf_server_start(const cf_server_options *opts, cf_server **out,
+		    cf_error **err);
+/* libpq URL for database dbname on the server (borrowed until release;
+ * each call overwrites the previous one). */
+const char *cf_server_url(cf_server *srv, const char *dbname);
+int cf_server_major(const cf_server *srv);
+/* Directory of the server binaries in use (pg_dump, psql, pg_restore). */
+const char *cf_server_bindir(const cf_server *srv);
+void cf_server_release(cf_server *srv, bool keep);
+/* Stops a kept-warm embedded cluster, if one is running; *stopped tells. */
+int cf_server_stop_running(const cf_server_options *opts, bool *stopped,
+			   cf_error **err);
+
+/* Where disposable databases come from. */
+typedef struct cf_provision_options {
+	const char *dump_path;	/* --from-dump: plain SQL, custom or directory
+				 * format */
+	const char *server_url; /* --server: existing server; NULL = embedded */
+	bool keep_server;	/* --keep-server */
+	bool no_cache;		/* --no-cache: load into a one-off database */
+	bool keep_owners;	/* load OWNER/GRANT too (default: like
+				 * pg_restore --no-owner --no-privileges) */
+	const char *cache_dir;	/* NULL: default cache directory */
+} cf_provision_options;
+
+/* The loaded schema, ready to be cloned by a clone-mode preflight. */
+typedef struct cf_provisioned {
+	char *against_url;	/* template database URL (may hold a password
+				 * of --server) */
+	char *template_name;
+	bool cache_hit;
+	double load_ms;		/* time to load the dump (0 on a hit) */
+	double server_start_ms;
+	cf_error_list notes;	/* what was skipped while loading (roles...) */
+	/* private */
+	cf_server *server;
+	bool drop_template;	/* --no-cache: drop it on release */
+	bool keep_server;
+} cf_provisioned;
+
+/*
+ * Makes a database holding the dump's schema: starts the embedded server
+ * (or uses opts->server_url), then reuses the cached template for this dump
+ * content and server version, or loads the dump into a new template.
+ * Dump load errors are CF_ERR_CONFIG with the dump's file:line.  Release
+ * with cf_provisioned_release().
+ */
+int cf_provision(const cf_provision_options *opts, cf_provisioned **out,
+		 cf_error **err);
+void cf_provisioned_release(cf_provisioned *p);
+
+/* Runs pg_dump --schema-only against url (read only) into a new file in
+ * the cache directory; *dump_path is the caller's to free (and unlink). */
+int cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
+		   char **dump_path, cf_error **err);
+
+/* One cached template. */
+typedef struct cf_cache_entry {
+	char *template_name;
+	char *dump_hash;
+	int server_major;
+	char *created_at;
+	char *last_used_at;
+	long long size_bytes;
+} cf_cache_entry;
+
+/* Lists cached templates; free with cf_cache_entries_free(). */
+int cf_cache_list(const char *cache_dir, cf_cache_entry **entries, size_t *n,
+		  cf_error **err);
+void cf_cache_entries_free(cf_cache_entry *entries, size_t n);
+/* Drops every cached template and stops and removes embedded clusters. */
+int cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err);
+/* The cache directory in use (caller frees). */
+char *cf_cache_dir(const char *override);
 
 /* ------------------------------------------------------------------------
  * Project scaffolding (scaffold.c)

@@ -3,7 +3,9 @@
  * static checks and the replay report, in text or in the Python tool's
  * JSON envelope {"static": ..., "against": ...}.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -264,6 +266,104 @@ print_summary(const cf_preflight_result *r)
 		fprintf(f, "%s\n", r->closing);
 }
 
+struct provision_args {
+	const char *from_dump;
+	const char *from_env;
+	const char *server;
+	const char *cache_dir;
+	const char *project_dir;
+	bool keep_server;
+	bool no_cache;
+	bool keep_owners;
+};
+
+/*
+ * Makes the disposable database for --from-dump / --from-env.  Returns 0,
+ * or the exit code after printing the error.  *dump_tmp is a pg_dump file
+ * made for --from-env, to delete afterwards.
+ */
+static int
+provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp, bool json)
+{
+	cf_provision_options popts = {0};
+	cf_error *err = NULL;
+	const char *dump = a->from_dump;
+
+	if (a->from_env) {
+		cf_config *cfg = NULL;
+		char *dir = cf_cache_dir(a->cache_dir);
+		int rc;
+
+		if (cf_config_load_env(a->project_dir ? a->project_dir : ".", a->from_env, &cfg, &err) < 0) {
+			free(dir);
+			return cli_fail(err, json);
+		}
+		if (!cfg->database_url) {
+			cf_config_free(cfg);
+			free(dir);
+			cli_error("environment '%s' has no database_url to dump", a->from_env);
+			return CF_EXIT_USAGE;
+		}
+		rc = cf_dump_schema(cfg->database_url, NULL, dir, dump_tmp, &err);
+		cf_config_free(cfg);
+		free(dir);
+		if (rc < 0)
+			return cli_fail(err, json);
+		dump = *dump_tmp;
+	}
+	popts.dump_path = dump;
+	popts.server_url = a->server;
+	popts.keep_server = a->keep_server;
+	popts.no_cache = a->no_cache;
+	popts.keep_owners = a->keep_owners;
+	popts.cache_dir = a->cache_dir;
+	if (cf_provision(&popts, out, &err) < 0)
+		return cli_fail(err, json);
+	return 0;
+}
+
+static void
+release_provision(cf_provisioned *p, char *dump_tmp)
+{
+	if (p)
+		cf_provisioned_release(p);
+	if (dump_tmp) {
+		unlink(dump_tmp);
+		free(dump_tmp);
+	}
+}
+
+static json_t *
+provision_json(const cf_provisioned *p)
+{
+	json_t *o = json_object();
+	char *url = cf_redact_url(p->against_url);
+
+	json_object_set_new(o, "template", json_string(p->template_name));
+	json_object_set_new(o, "cache_hit", json_boolean(p->cache_hit));
+	json_object_set_new(o, "load_ms", json_integer((json_int_t)(p->load_ms + 0.5)));
+	json_object_set_new(o, "server_start_ms", json_integer((json_int_t)(p->server_start_ms + 0.5)));
+	json_object_set_new(o, "url", json_string(url));
+	json_object_set_new(o, "notes", cli_problems_json(&p->notes));
+	free(url);
+	return o;
+}
+
+static void
+print_provision(const cf_provisioned *p)
+{
+	FILE *f = stdout;
+
+	if (p->cache_hit)
+		fprintf(f, "%sSchema%s: cached template %s (cache hit)\n", cli_c(f, "bold"),
+			cli_c(f, "reset"), p->template_name);
+	else
+		fprintf(f, "%sSchema%s: dump loaded into template %s in %.0f ms\n", cli_c(f, "bold"),
+			cli_c(f, "reset"), p->template_name, p->load_ms);
+	fflush(f);
+	cli_print_problems(stderr, &p->notes);
+}
+
 static void
 on_done(void *arg, const cf_outcome *o, bool down)
 {
@@ -277,10 +377,19 @@ cmd_migrate_preflight(int argc, const char **argv)
 {
 	struct cli_env_opts eo = {.format = "text"};
 	const char *against = NULL, *since = NULL, *mode = "auto";
-	bool allow_nt = false, strict = false;
+	const char *from_dump = NULL, *from_env = NULL, *server = NULL, *cache_dir = NULL;
+	bool allow_nt = false, strict = false, keep_server = false, no_cache = false;
+	bool keep_owners = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	const struct cli_option options[] = {
 		OPT_STRING(0, "against", &against, "URL", "replay on this disposable database (never written in clone mode)"),
+		OPT_STRING(0, "from-dump", &from_dump, "FILE", "replay on a copy of this pg_dump --schema-only (plain, custom or directory format)"),
+		OPT_STRING(0, "from-env", &from_env, "NAME", "pg_dump --schema-only that environment's database (read only), then as --from-dump"),
+		OPT_STRING(0, "server", &server, "URL", "with --from-*: load on this server (needs CREATEDB) instead of an embedded one"),
+		OPT_BOOL(0, "keep-server", &keep_server, "keep the embedded server running for the next run ('confiture server stop')"),
+		OPT_BOOL(0, "no-cache", &no_cache, "load the dump afresh instead of reusing a cached template"),
+		OPT_BOOL(0, "keep-owners", &keep_owners, "load OWNER/GRANT statements too (default: like pg_restore --no-owner --no-privileges)"),
+		OPT_STRING(0, "cache-dir", &cache_dir, "DIR", "template cache (default $XDG_CACHE_HOME/confiture)"),
 		CLI_ENV_OPTIONS(&eo),
 		OPT_STRING(0, "since", &since, "VERSION", "only versions >= VERSION"),
 		OPT_CHOICE(0, "mode", &mode, "MODE", "auto (default), clone or savepoint", mode_choices),
@@ -292,7 +401,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 		OPT_END(),
 	};
 	static const char *const synopsis[] = {
-		"confiture migrate preflight [--against URL] [--env NAME | -c PATH] [--since VERSION]\n"
+		"confiture migrate preflight [--against URL | --from-dump FILE | --from-env NAME]\n"
+		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
 		"           [--statement-timeout MS] [--format text|json] [--strict]",
 		NULL};
@@ -305,6 +415,9 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"read); without --env every file is pending. Clone mode copies the --against\n"
 		"database with CREATE DATABASE ... TEMPLATE and drops the copy; savepoint mode\n"
 		"replays inside one transaction that is rolled back.\n\n"
+		"--from-dump and --from-env need no database of yours: the dump is loaded into\n"
+		"a template on an embedded throwaway PostgreSQL (or --server) and cached, so a\n"
+		"repeat run only clones it.\n\n"
 		"Exit status: 0 all passed, 1 failures or static errors, 2 usage, config or\n"
 		"connection errors.",
 		options};
@@ -312,6 +425,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 	cf_progress progress = {0};
 	cf_session *s = NULL;
 	cf_preflight_result *r = NULL;
+	cf_provisioned *prov = NULL;
+	char *dump_tmp = NULL;
 	cf_error *err = NULL;
 	int npos, rc;
 
@@ -329,10 +444,35 @@ cmd_migrate_preflight(int argc, const char **argv)
 	po.lock_timeout_ms = lock_timeout;
 	po.statement_timeout_ms = statement_timeout;
 	progress.migration_done = on_done;
+	if ((from_dump || from_env) && against) {
+		cli_error("--against cannot be combined with --from-dump or --from-env");
+		return CF_EXIT_USAGE;
+	}
+	if (from_dump && from_env) {
+		cli_error("--from-dump and --from-env cannot be used together");
+		return CF_EXIT_USAGE;
+	}
+	if (!from_dump && !from_env && (server || keep_server || no_cache || keep_owners)) {
+		cli_error("--server, --keep-server, --no-cache and --keep-owners go with --from-dump or --from-env");
+		return CF_EXIT_USAGE;
+	}
 	if ((rc = cli_open_session(&eo, &s)) != 0)
 		return rc;
+	if (from_dump || from_env) {
+		struct provision_args pa = {from_dump, from_env, server, cache_dir, eo.project_dir,
+					    keep_server, no_cache, keep_owners};
+
+		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) != 0) {
+			cf_session_free(s);
+			return rc;
+		}
+		against = prov->against_url;
+		po.mode = CF_PREFLIGHT_CLONE;
+		po.file_copy = true;
+	}
 	if (cf_session_preflight(s, against, &po, &progress, &r, &err) < 0) {
 		rc = cli_fail(err, cli_json(&eo));
+		release_provision(prov, dump_tmp);
 		cf_session_free(s);
 		return rc;
 	}
@@ -341,8 +481,12 @@ cmd_migrate_preflight(int argc, const char **argv)
 
 		json_object_set_new(doc, "static", static_json(r));
 		json_object_set_new(doc, "against", r->against_run ? against_json(r) : json_null());
+		if (prov)
+			json_object_set_new(doc, "provision", provision_json(prov));
 		cli_json_print(doc);
 	} else {
+		if (prov)
+			print_provision(prov);
 		print_static(r);
 		if (r->against_run) {
 			print_replay(r);
@@ -356,6 +500,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	else
 		rc = CF_EXIT_OK;
 	cf_preflight_result_free(r);
+	release_provision(prov, dump_tmp);
 	cf_session_free(s);
 	return rc;
 }

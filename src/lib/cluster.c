@@ -1,45 +1,1744 @@
-/* cluster.c — placeholder until the snapshot/restore lands */
+/*
+ * cluster.c — snapshot and restore of a server's cluster-wide state.
+ *
+ * A clone-mode preflight replays migrations in a copy of the target
+ * database, but some statements reach past any one database: roles and
+ * their memberships, per-role and per-database settings, databases,
+ * tablespaces, privileges and comments on those, ALTER SYSTEM.  Such changes
+ * are committed on the server and survive dropping the clone.
+ * cf_cluster_snapshot_take() records that state before the replay;
+ * cf_cluster_snapshot_restore() compares afterwards and undoes every
+ * difference it can, reporting each action as a note.
+ * cf_cluster_guard_statement() refuses, before it runs, a statement whose
+ * effect could not be undone.
+ *
+ * Objects are matched by oid, so a rename is seen as a rename.  A role that
+ * has to be recreated gets a new oid: the restore maps snapshot oids to
+ * current ones before it fixes owners, memberships, settings and
+ * privileges.  The restore re-reads the server between phases rather than
+ * tracking what each statement changed.
+ */
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
 
 #include "cluster.h"
 
+typedef struct cl_role {
+	Oid oid;
+	char *name;
+	bool super, inherit, createrole, createdb, login, replication,
+		bypassrls;
+	int connlimit;
+	char *validuntil; /* UTC text, 'infinity', or NULL for none */
+	char *password;	  /* hash; NULL when none or unknown */
+	char *comment;
+} cl_role;
+
+typedef struct cl_member {
+	Oid role, member, grantor;
+	bool admin, inherit, set; /* inherit, set: PostgreSQL 16 on */
+} cl_member;
+
+/* One pg_db_role_setting row: 0 means "all" for either key. */
+typedef struct cl_setting {
+	Oid db, role;
+	char **items; /* "name=value" */
+	size_t n;
+} cl_setting;
+
+typedef struct cl_database {
+	Oid oid;
+	char *name;
+	Oid owner;
+	int connlimit;
+	bool allowconn, istemplate;
+	Oid tablespace;
+	char *comment;
+} cl_database;
+
+typedef struct cl_tablespace {
+	Oid oid;
+	char *name;
+	Oid owner;
+	char *location;
+	char **options; /* "name=value" */
+	size_t n_options;
+	char *comment;
+} cl_tablespace;
+
+/* One exploded privilege on a database ('d') or tablespace ('t'). */
+typedef struct cl_acl {
+	char kind;
+	Oid obj, grantor, grantee; /* grantee 0 is PUBLIC */
+	char *priv;
+	bool grantable;
+} cl_acl;
+
+/* One setting in postgresql.auto.conf. */
+typedef struct cl_sysset {
+	char *name;
+	char *value;
+} cl_sysset;
+
 struct cf_cluster_snapshot {
-	int unused;
+	int version; /* server_version_num */
+	char *user;
+	Oid user_oid;
+	bool superuser;
+	bool passwords_known; /* pg_authid was readable */
+	bool system_known;    /* pg_file_settings was readable */
+	cl_role *roles;
+	size_t n_roles, a_roles;
+	cl_member *members;
+	size_t n_members, a_members;
+	cl_setting *settings;
+	size_t n_settings, a_settings;
+	cl_database *dbs;
+	size_t n_dbs, a_dbs;
+	cl_tablespace *tss;
+	size_t n_tss, a_tss;
+	cl_acl *acls;
+	size_t n_acls, a_acls;
+	cl_sysset *sys;
+	size_t n_sys, a_sys;
+	char **keep;
+	size_t n_keep, a_keep;
 };
 
-int
-cf_cluster_snapshot_take(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
+/* ------------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------------ */
+
+/* Field as a new string, NULL for SQL NULL. */
+static char *
+fval(const PGresult *r, int row, int col)
 {
-	(void)conn;
-	(void)err;
-	*out = cf_new(cf_cluster_snapshot);
+	return PQgetisnull(r, row, col) ? NULL
+					 : cf_strdup(PQgetvalue(r, row, col));
+}
+
+static bool
+fbool(const PGresult *r, int row, int col)
+{
+	return PQgetvalue(r, row, col)[0] == 't';
+}
+
+static Oid
+foid(const PGresult *r, int row, int col)
+{
+	return (Oid)strtoul(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int
+fint(const PGresult *r, int row, int col)
+{
+	return atoi(PQgetvalue(r, row, col));
+}
+
+/*
+ * Parses a JSON array of strings (array_to_json(text[])::text) into a new
+ * array of new strings; NULL or malformed text gives an empty array.
+ */
+static void
+json_strings(const char *text, char ***items, size_t *n)
+{
+	json_t *doc;
+	size_t alloc = 0;
+
+	*items = NULL;
+	*n = 0;
+	if (!text || !(doc = json_loads(text, 0, NULL)))
+		return;
+	for (size_t i = 0; i < json_array_size(doc); i++) {
+		const char *s = json_string_value(json_array_get(doc, i));
+
+		if (!s)
+			continue;
+		CF_GROW(*items, alloc, *n + 1);
+		(*items)[(*n)++] = cf_strdup(s);
+	}
+	json_decref(doc);
+}
+
+static void
+free_strings(char **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+/* Runs a catalog query; NULL with *err on failure. */
+static PGresult *
+catalog_query(PGconn *conn, const char *sql, cf_error **err)
+{
+	cf_error *e = NULL;
+	PGresult *r = cf_db_query(conn, sql, 0, NULL, &e);
+
+	if (!r) {
+		e->kind = PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT
+							   : CF_ERR_SQL;
+		cf_error_set_hint(e, "the preflight reads pg_roles, pg_auth_members, pg_db_role_setting, pg_database and pg_tablespace through the maintenance connection");
+		cf_fail(err, e);
+	}
+	return r;
+}
+
+static const char role_sql_authid[] =
+	"SELECT a.oid, a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole,"
+	" a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls,"
+	" a.rolconnlimit,"
+	" CASE WHEN a.rolvaliduntil IS NULL THEN NULL"
+	"  WHEN pg_catalog.isfinite(a.rolvaliduntil)"
+	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
+	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
+	"  ELSE a.rolvaliduntil::text END,"
+	" a.rolpassword, pg_catalog.shobj_description(a.oid, 'pg_authid')"
+	" FROM pg_catalog.pg_authid a ORDER BY a.oid";
+
+static const char role_sql_roles[] =
+	"SELECT a.oid, a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole,"
+	" a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls,"
+	" a.rolconnlimit,"
+	" CASE WHEN a.rolvaliduntil IS NULL THEN NULL"
+	"  WHEN pg_catalog.isfinite(a.rolvaliduntil)"
+	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
+	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
+	"  ELSE a.rolvaliduntil::text END,"
+	" NULL::text, pg_catalog.shobj_description(a.oid, 'pg_authid')"
+	" FROM pg_catalog.pg_roles a ORDER BY a.oid";
+
+static int
+read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn, s->passwords_known ? role_sql_authid
+							     : role_sql_roles,
+				    err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_role *x;
+
+		CF_GROW(s->roles, s->a_roles, s->n_roles + 1);
+		x = &s->roles[s->n_roles++];
+		memset(x, 0, sizeof(*x));
+		x->oid = foid(r, i, 0);
+		x->name = fval(r, i, 1);
+		x->super = fbool(r, i, 2);
+		x->inherit = fbool(r, i, 3);
+		x->createrole = fbool(r, i, 4);
+		x->createdb = fbool(r, i, 5);
+		x->login = fbool(r, i, 6);
+		x->replication = fbool(r, i, 7);
+		x->bypassrls = fbool(r, i, 8);
+		x->connlimit = fint(r, i, 9);
+		x->validuntil = fval(r, i, 10);
+		x->password = fval(r, i, 11);
+		x->comment = fval(r, i, 12);
+	}
+	PQclear(r);
 	return 0;
+}
+
+static int
+read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn, s->version >= 160000 ?
+		"SELECT roleid, member, grantor, admin_option, inherit_option,"
+		" set_option FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3" :
+		"SELECT roleid, member, grantor, admin_option, true, true"
+		" FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3", err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_member *x;
+
+		CF_GROW(s->members, s->a_members, s->n_members + 1);
+		x = &s->members[s->n_members++];
+		x->role = foid(r, i, 0);
+		x->member = foid(r, i, 1);
+		x->grantor = foid(r, i, 2);
+		x->admin = fbool(r, i, 3);
+		x->inherit = fbool(r, i, 4);
+		x->set = fbool(r, i, 5);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn,
+		"SELECT setdatabase, setrole,"
+		" pg_catalog.array_to_json(setconfig)::text"
+		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2", err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_setting *x;
+		const char *j = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
+
+		CF_GROW(s->settings, s->a_settings, s->n_settings + 1);
+		x = &s->settings[s->n_settings++];
+		x->db = foid(r, i, 0);
+		x->role = foid(r, i, 1);
+		json_strings(j, &x->items, &x->n);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn,
+		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
+		" datistemplate, dattablespace,"
+		" pg_catalog.shobj_description(oid, 'pg_database')"
+		" FROM pg_catalog.pg_database ORDER BY oid", err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_database *x;
+
+		CF_GROW(s->dbs, s->a_dbs, s->n_dbs + 1);
+		x = &s->dbs[s->n_dbs++];
+		x->oid = foid(r, i, 0);
+		x->name = fval(r, i, 1);
+		x->owner = foid(r, i, 2);
+		x->connlimit = fint(r, i, 3);
+		x->allowconn = fbool(r, i, 4);
+		x->istemplate = fbool(r, i, 5);
+		x->tablespace = foid(r, i, 6);
+		x->comment = fval(r, i, 7);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn,
+		"SELECT oid, spcname, spcowner,"
+		" pg_catalog.pg_tablespace_location(oid),"
+		" pg_catalog.array_to_json(spcoptions)::text,"
+		" pg_catalog.shobj_description(oid, 'pg_tablespace')"
+		" FROM pg_catalog.pg_tablespace ORDER BY oid", err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_tablespace *x;
+		const char *j = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
+
+		CF_GROW(s->tss, s->a_tss, s->n_tss + 1);
+		x = &s->tss[s->n_tss++];
+		x->oid = foid(r, i, 0);
+		x->name = fval(r, i, 1);
+		x->owner = foid(r, i, 2);
+		x->location = fval(r, i, 3);
+		json_strings(j, &x->options, &x->n_options);
+		x->comment = fval(r, i, 5);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Privileges as effective rows: a NULL acl reads as the owner's default. */
+static int
+read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(conn,
+		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
+		" a.is_grantable FROM pg_catalog.pg_database d,"
+		" pg_catalog.aclexplode(COALESCE(d.datacl,"
+		"  pg_catalog.acldefault('d', d.datdba))) a"
+		" UNION ALL "
+		"SELECT 't', t.oid, a.grantor, a.grantee, a.privilege_type,"
+		" a.is_grantable FROM pg_catalog.pg_tablespace t,"
+		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
+		"  pg_catalog.acldefault('t', t.spcowner))) a", err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_acl *x;
+
+		CF_GROW(s->acls, s->a_acls, s->n_acls + 1);
+		x = &s->acls[s->n_acls++];
+		x->kind = PQgetvalue(r, i, 0)[0];
+		x->obj = foid(r, i, 1);
+		x->grantor = foid(r, i, 2);
+		x->grantee = foid(r, i, 3);
+		x->priv = fval(r, i, 4);
+		x->grantable = fbool(r, i, 5);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * ALTER SYSTEM settings: the rows of pg_file_settings that come from
+ * postgresql.auto.conf, the last one winning as in the server.  Unreadable
+ * (not a superuser, no grant) is not an error: system_known stays false.
+ */
+static int
+read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	cf_error *e = NULL;
+	PGresult *r = cf_db_query(conn,
+		"SELECT name, setting FROM pg_catalog.pg_file_settings"
+		" WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
+		" AND setting IS NOT NULL ORDER BY seqno", 0, NULL, &e);
+
+	if (!r) {
+		if (PQstatus(conn) == CONNECTION_BAD) {
+			e->kind = CF_ERR_CONNECT;
+			return cf_fail(err, e);
+		}
+		cf_error_free(e);
+		s->system_known = false;
+		return 0;
+	}
+	s->system_known = true;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *name = PQgetvalue(r, i, 0);
+		cl_sysset *x = NULL;
+
+		for (size_t k = 0; k < s->n_sys; k++)
+			if (strcasecmp(s->sys[k].name, name) == 0)
+				x = &s->sys[k];
+		if (!x) {
+			CF_GROW(s->sys, s->a_sys, s->n_sys + 1);
+			x = &s->sys[s->n_sys++];
+			x->name = cf_strdup(name);
+			x->value = NULL;
+		}
+		free(x->value);
+		x->value = fval(r, i, 1);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Reads everything into a new snapshot; the caller frees it. */
+static int
+read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
+{
+	cf_cluster_snapshot *s = cf_new(cf_cluster_snapshot);
+	PGresult *r;
+
+	*out = NULL;
+	s->version = PQserverVersion(conn);
+	r = catalog_query(conn,
+		"SELECT current_user, r.oid, r.rolsuper,"
+		" pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')"
+		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", err);
+	if (!r)
+		goto fail;
+	if (PQntuples(r) == 1) {
+		s->user = fval(r, 0, 0);
+		s->user_oid = foid(r, 0, 1);
+		s->superuser = fbool(r, 0, 2);
+		s->passwords_known = fbool(r, 0, 3);
+	}
+	PQclear(r);
+	if (read_roles(conn, s, err) < 0 || read_members(conn, s, err) < 0 ||
+	    read_settings(conn, s, err) < 0 ||
+	    read_databases(conn, s, err) < 0 ||
+	    read_tablespaces(conn, s, err) < 0 || read_acls(conn, s, err) < 0 ||
+	    read_system(conn, s, err) < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	cf_cluster_snapshot_free(s);
+	return -1;
+}
+
+int
+cf_cluster_snapshot_take(PGconn *conn, cf_cluster_snapshot **out,
+			 cf_error **err)
+{
+	return read_state(conn, out, err);
+}
+
+void
+cf_cluster_snapshot_keep_database(cf_cluster_snapshot *snap, const char *name)
+{
+	CF_GROW(snap->keep, snap->a_keep, snap->n_keep + 1);
+	snap->keep[snap->n_keep++] = cf_strdup(name);
+}
+
+void
+cf_cluster_snapshot_free(cf_cluster_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->user);
+	for (size_t i = 0; i < s->n_roles; i++) {
+		free(s->roles[i].name);
+		free(s->roles[i].validuntil);
+		free(s->roles[i].password);
+		free(s->roles[i].comment);
+	}
+	free(s->roles);
+	free(s->members);
+	for (size_t i = 0; i < s->n_settings; i++)
+		free_strings(s->settings[i].items, s->settings[i].n);
+	free(s->settings);
+	for (size_t i = 0; i < s->n_dbs; i++) {
+		free(s->dbs[i].name);
+		free(s->dbs[i].comment);
+	}
+	free(s->dbs);
+	for (size_t i = 0; i < s->n_tss; i++) {
+		free(s->tss[i].name);
+		free(s->tss[i].location);
+		free_strings(s->tss[i].options, s->tss[i].n_options);
+		free(s->tss[i].comment);
+	}
+	free(s->tss);
+	for (size_t i = 0; i < s->n_acls; i++)
+		free(s->acls[i].priv);
+	free(s->acls);
+	for (size_t i = 0; i < s->n_sys; i++) {
+		free(s->sys[i].name);
+		free(s->sys[i].value);
+	}
+	free(s->sys);
+	free_strings(s->keep, s->n_keep);
+	free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Lookups
+ * ------------------------------------------------------------------------ */
+
+static const cl_role *
+role_by_oid(const cf_cluster_snapshot *s, Oid oid)
+{
+	for (size_t i = 0; i < s->n_roles; i++)
+		if (s->roles[i].oid == oid)
+			return &s->roles[i];
+	return NULL;
+}
+
+static const cl_role *
+role_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_roles; i++)
+		if (strcmp(s->roles[i].name, name) == 0)
+			return &s->roles[i];
+	return NULL;
+}
+
+static const cl_database *
+db_by_oid(const cf_cluster_snapshot *s, Oid oid)
+{
+	for (size_t i = 0; i < s->n_dbs; i++)
+		if (s->dbs[i].oid == oid)
+			return &s->dbs[i];
+	return NULL;
+}
+
+static const cl_database *
+db_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_dbs; i++)
+		if (strcmp(s->dbs[i].name, name) == 0)
+			return &s->dbs[i];
+	return NULL;
+}
+
+static const cl_tablespace *
+ts_by_oid(const cf_cluster_snapshot *s, Oid oid)
+{
+	for (size_t i = 0; i < s->n_tss; i++)
+		if (s->tss[i].oid == oid)
+			return &s->tss[i];
+	return NULL;
+}
+
+static const cl_tablespace *
+ts_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_tss; i++)
+		if (strcmp(s->tss[i].name, name) == 0)
+			return &s->tss[i];
+	return NULL;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+strings_eq(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Rendering values
+ * ------------------------------------------------------------------------ */
+
+/* Settings whose value is a list of quoted items (as pg_dump knows them). */
+static bool
+is_list_quote(const char *name)
+{
+	static const char *const names[] = {
+		"local_preload_libraries", "search_path",
+		"session_preload_libraries", "shared_preload_libraries",
+		"temp_tablespaces", "unix_socket_directories", NULL,
+	};
+
+	for (int i = 0; names[i]; i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Appends a setting's stored value as SQL: one literal, or for list
+ * settings (stored as `a, "B c"`) one literal per item, like pg_dump.
+ */
+static void
+add_value(cf_strbuf *sb, const char *name, const char *value)
+{
+	const char *p = value;
+	bool first = true;
+
+	if (!is_list_quote(name)) {
+		char *q = cf_quote_literal(value);
+
+		cf_strbuf_addstr(sb, q);
+		free(q);
+		return;
+	}
+	for (;;) {
+		cf_strbuf item = CF_STRBUF_INIT;
+		char *q;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (*p == '"') {
+			for (p++; *p; p++) {
+				if (*p == '"') {
+					if (p[1] != '"')
+						break;
+					p++;
+				}
+				cf_strbuf_addch(&item, *p);
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p && *p != ',' && *p != ' ' && *p != '\t' &&
+			       *p != '\n')
+				cf_strbuf_addch(&item, *p++);
+		}
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!first)
+			cf_strbuf_addstr(sb, ", ");
+		first = false;
+		q = cf_quote_literal(cf_strbuf_str(&item));
+		cf_strbuf_addstr(sb, q);
+		free(q);
+		cf_strbuf_release(&item);
+		if (*p != ',')
+			break;
+		p++;
+	}
+}
+
+/* Appends `"name" TO value` from a stored "name=value" item. */
+static void
+add_set_item(cf_strbuf *sb, const char *item)
+{
+	const char *eq = strchr(item, '=');
+	char *name = eq ? cf_strndup(item, (size_t)(eq - item))
+			: cf_strdup(item);
+	char *q = cf_quote_ident(name);
+
+	cf_strbuf_addf(sb, "%s TO ", q);
+	add_value(sb, name, eq ? eq + 1 : "");
+	free(q);
+	free(name);
+}
+
+/* ------------------------------------------------------------------------
+ * Restoring
+ * ------------------------------------------------------------------------ */
+
+typedef struct restore_ctx {
+	PGconn *conn;
+	const cf_cluster_snapshot *snap;
+	cf_cluster_snapshot *cur; /* the server now; re-read between phases */
+	cf_error_list *notes;
+	Oid *map;      /* snapshot role index -> oid now; 0 when missing */
+	bool broken;   /* the connection was lost */
+	cf_error *err; /* why, when broken */
+} restore_ctx;
+
+#define ACT_QUIET 0x1  /* no note on failure (a later pass retries) */
+#define ACT_SECRET 0x2 /* the statement holds a password hash */
+
+/*
+ * Runs one undo statement.  sql, done and failed are taken (and freed).  On
+ * success a notice with done; on failure a warning with failed and the
+ * server's words, unless ACT_QUIET.  Returns 0 or -1.
+ */
+static int
+act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
+{
+	cf_error *e = NULL;
+	int rc = 0;
+
+	if (c->broken) {
+		rc = -1;
+	} else if (cf_db_exec(c->conn, sql, &e) == 0) {
+		cf_error *n = cf_error_new(CF_ERR_SQL, "%s", done);
+
+		n->severity = CF_SEV_NOTICE;
+		cf_error_set_code(n, "cluster-restored");
+		if (!(flags & ACT_SECRET))
+			n->statement = cf_strdup(sql);
+		cf_error_list_add(c->notes, n);
+	} else if (PQstatus(c->conn) == CONNECTION_BAD) {
+		c->broken = true;
+		e->kind = CF_ERR_CONNECT;
+		c->err = e;
+		e = NULL;
+		rc = -1;
+	} else {
+		rc = -1;
+		if (!(flags & ACT_QUIET)) {
+			cf_error *w = cf_error_new(CF_ERR_SQL, "%s", failed);
+
+			w->severity = CF_SEV_WARNING;
+			cf_error_set_code(w, "cluster-not-restored");
+			if (e->detail)
+				cf_error_set_detail(w, "%s: %s", e->message,
+						    e->detail);
+			else
+				cf_error_set_detail(w, "%s", e->message);
+			memcpy(w->sqlstate, e->sqlstate, sizeof(w->sqlstate));
+			if (!(flags & ACT_SECRET))
+				w->statement = cf_strdup(sql);
+			cf_error_set_hint(w, "the server keeps this change from the preflight; undo it by hand");
+			cf_error_list_add(c->notes, w);
+		}
+	}
+	cf_error_free(e);
+	free(sql);
+	free(done);
+	free(failed);
+	return rc;
+}
+
+/* Adds a warning that no statement can fix.  Takes message. */
+static void
+warn(restore_ctx *c, char *message, const char *hint)
+{
+	cf_error *w = cf_error_new(CF_ERR_SQL, "%s", message);
+
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, "cluster-not-restored");
+	if (hint)
+		cf_error_set_hint(w, "%s", hint);
+	cf_error_list_add(c->notes, w);
+	free(message);
+}
+
+/* Replaces c->cur with a fresh read of the server. */
+static int
+reread(restore_ctx *c)
+{
+	cf_error *e = NULL;
+
+	if (c->broken)
+		return -1;
+	cf_cluster_snapshot_free(c->cur);
+	c->cur = NULL;
+	if (read_state(c->conn, &c->cur, &e) < 0) {
+		c->broken = true;
+		c->err = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The oid now of the snapshot's role oid; 0 for 0 (PUBLIC, "all"), and 0
+ * with *ok false when the role is gone. */
+static Oid
+map_role(const restore_ctx *c, Oid old, bool *ok)
+{
+	if (old == 0)
+		return 0;
+	for (size_t i = 0; i < c->snap->n_roles; i++)
+		if (c->snap->roles[i].oid == old) {
+			if (!c->map[i])
+				*ok = false;
+			return c->map[i];
+		}
+	*ok = false;
+	return 0;
+}
+
+/* Role name now, quoted; "PUBLIC" for 0.  Caller frees. */
+static char *
+qrole(const restore_ctx *c, Oid oid)
+{
+	const cl_role *r = role_by_oid(c->cur, oid);
+
+	if (oid == 0)
+		return cf_strdup("PUBLIC");
+	return r ? cf_quote_ident(r->name) : cf_asprintf("%u", oid);
+}
+
+static const char *
+rname(const restore_ctx *c, Oid oid)
+{
+	const cl_role *r = role_by_oid(c->cur, oid);
+
+	if (oid == 0)
+		return "PUBLIC";
+	return r ? r->name : "?";
+}
+
+/* Is a role now one that the snapshot does not know (created since)? */
+static bool
+role_is_new(const restore_ctx *c, Oid oid)
+{
+	if (role_by_oid(c->snap, oid))
+		return false;
+	for (size_t i = 0; i < c->snap->n_roles; i++)
+		if (c->map[i] == oid)
+			return false;
+	return true;
+}
+
+/* One warning when part of the state was unreadable for this user. */
+static void
+restore_unknown(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap;
+	cf_error *w;
+
+	if (s->passwords_known && s->system_known)
+		return;
+	w = cf_error_new(CF_ERR_SQL, "cluster-wide changes were only partly checked as role '%s'",
+			 s->user ? s->user : "?");
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, "cluster-not-restored");
+	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so changes a replayed migration made to %s are not undone",
+			    s->passwords_known ? "" : "role password hashes (pg_authid)",
+			    !s->passwords_known && !s->system_known ? " and " : "",
+			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)",
+			    !s->passwords_known && !s->system_known ? "them" : "it");
+	cf_error_set_hint(w, "run preflight as a superuser to have every cluster-wide change checked and undone");
+	cf_error_list_add(c->notes, w);
+}
+
+static void
+restore_system(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	bool changed = false;
+
+	if (!s->system_known || !now->system_known)
+		return;
+	for (size_t i = 0; i < now->n_sys; i++) {
+		const cl_sysset *n = &now->sys[i], *o = NULL;
+		char *q = cf_quote_ident(n->name);
+		cf_strbuf sb = CF_STRBUF_INIT;
+
+		for (size_t k = 0; k < s->n_sys; k++)
+			if (strcasecmp(s->sys[k].name, n->name) == 0)
+				o = &s->sys[k];
+		if (!o) {
+			changed |= act(c, 0, cf_asprintf("ALTER SYSTEM RESET %s", q),
+				       cf_asprintf("reset ALTER SYSTEM setting '%s' set by a replayed migration", n->name),
+				       cf_asprintf("cannot reset ALTER SYSTEM setting '%s' set by a replayed migration", n->name)) == 0;
+		} else if (strcmp(o->value, n->value) != 0) {
+			cf_strbuf_addf(&sb, "ALTER SYSTEM SET %s TO ", q);
+			add_value(&sb, o->name, o->value);
+			changed |= act(c, 0, cf_strbuf_detach(&sb),
+				       cf_asprintf("restored ALTER SYSTEM setting '%s' to '%s'", o->name, o->value),
+				       cf_asprintf("cannot restore ALTER SYSTEM setting '%s' to '%s'", o->name, o->value)) == 0;
+		}
+		free(q);
+	}
+	for (size_t k = 0; k < s->n_sys; k++) {
+		const cl_sysset *o = &s->sys[k];
+		bool found = false;
+		cf_strbuf sb = CF_STRBUF_INIT;
+		char *q;
+
+		for (size_t i = 0; i < now->n_sys; i++)
+			found |= strcasecmp(now->sys[i].name, o->name) == 0;
+		if (found)
+			continue;
+		q = cf_quote_ident(o->name);
+		cf_strbuf_addf(&sb, "ALTER SYSTEM SET %s TO ", q);
+		add_value(&sb, o->name, o->value);
+		changed |= act(c, 0, cf_strbuf_detach(&sb),
+			       cf_asprintf("restored ALTER SYSTEM setting '%s' reset by a replayed migration", o->name),
+			       cf_asprintf("cannot restore ALTER SYSTEM setting '%s' reset by a replayed migration", o->name)) == 0;
+		free(q);
+	}
+	if (changed)
+		act(c, 0, cf_strdup("SELECT pg_catalog.pg_reload_conf()"),
+		    cf_strdup("reloaded the server configuration"),
+		    cf_strdup("cannot reload the server configuration"));
+}
+
+static bool
+kept(const restore_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->snap->n_keep; i++)
+		if (strcmp(c->snap->keep[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Comment statement for a shared object; value NULL removes it. */
+static char *
+comment_sql(const char *kind, const char *qname, const char *value)
+{
+	char *lit = value ? cf_quote_literal(value) : cf_strdup("NULL");
+	char *sql = cf_asprintf("COMMENT ON %s %s IS %s", kind, qname, lit);
+
+	free(lit);
+	return sql;
+}
+
+/* Databases: drop new ones, put back names, options, tablespace, comment. */
+static void
+restore_databases(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < now->n_dbs; i++) {
+		const cl_database *n = &now->dbs[i];
+		const cl_database *o = db_by_oid(s, n->oid);
+		char *q = cf_quote_ident(n->name);
+		const char *name = n->name;
+		cf_strbuf sb = CF_STRBUF_INIT;
+
+		if (!o) {
+			if (!kept(c, n->name)) {
+				if (n->istemplate)
+					act(c, ACT_QUIET, cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE false", q),
+					    cf_asprintf("unmarked database '%s' as a template before dropping it", n->name),
+					    NULL);
+				act(c, 0, cf_asprintf("DROP DATABASE %s WITH (FORCE)", q),
+				    cf_asprintf("dropped database '%s' created by a replayed migration", n->name),
+				    cf_asprintf("cannot drop database '%s' created by a replayed migration", n->name));
+			}
+			free(q);
+			continue;
+		}
+		if (strcmp(o->name, n->name) != 0) {
+			char *qo = cf_quote_ident(o->name);
+
+			if (act(c, 0, cf_asprintf("ALTER DATABASE %s RENAME TO %s", q, qo),
+				cf_asprintf("renamed database '%s' back to '%s'", n->name, o->name),
+				cf_asprintf("cannot rename database '%s' back to '%s'", n->name, o->name)) == 0) {
+				free(q);
+				q = qo;
+				name = o->name;
+			} else {
+				free(qo);
+			}
+		}
+		if (o->allowconn != n->allowconn)
+			cf_strbuf_addf(&sb, " ALLOW_CONNECTIONS %s", o->allowconn ? "true" : "false");
+		if (o->connlimit != n->connlimit)
+			cf_strbuf_addf(&sb, " CONNECTION LIMIT %d", o->connlimit);
+		if (o->istemplate != n->istemplate)
+			cf_strbuf_addf(&sb, " IS_TEMPLATE %s", o->istemplate ? "true" : "false");
+		if (sb.len)
+			act(c, 0, cf_asprintf("ALTER DATABASE %s WITH%s", q, cf_strbuf_str(&sb)),
+			    cf_asprintf("restored the options of database '%s'", name),
+			    cf_asprintf("cannot restore the options of database '%s'", name));
+		cf_strbuf_release(&sb);
+		if (o->tablespace != n->tablespace) {
+			const cl_tablespace *t = ts_by_oid(now, o->tablespace);
+
+			if (t) {
+				char *qt = cf_quote_ident(t->name);
+
+				act(c, 0, cf_asprintf("ALTER DATABASE %s SET TABLESPACE %s", q, qt),
+				    cf_asprintf("moved database '%s' back to tablespace '%s'", name, t->name),
+				    cf_asprintf("cannot move database '%s' back to tablespace '%s'", name, t->name));
+				free(qt);
+			}
+		}
+		if (!str_eq(o->comment, n->comment))
+			act(c, 0, comment_sql("DATABASE", q, o->comment),
+			    cf_asprintf("restored the comment on database '%s'", name),
+			    cf_asprintf("cannot restore the comment on database '%s'", name));
+		free(q);
+	}
+	for (size_t i = 0; i < s->n_dbs; i++)
+		if (!db_by_oid(now, s->dbs[i].oid))
+			warn(c, cf_asprintf("database '%s' was dropped by a replayed migration and cannot be restored", s->dbs[i].name),
+			     "restore it from a backup");
+}
+
+/* Tablespaces: drop new ones, put back names, options and comments. */
+static void
+restore_tablespaces(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < now->n_tss; i++) {
+		const cl_tablespace *n = &now->tss[i];
+		const cl_tablespace *o = ts_by_oid(s, n->oid);
+		char *q = cf_quote_ident(n->name);
+		const char *name = n->name;
+
+		if (!o) {
+			act(c, 0, cf_asprintf("DROP TABLESPACE %s", q),
+			    cf_asprintf("dropped tablespace '%s' created by a replayed migration", n->name),
+			    cf_asprintf("cannot drop tablespace '%s' created by a replayed migration", n->name));
+			free(q);
+			continue;
+		}
+		if (strcmp(o->name, n->name) != 0) {
+			char *qo = cf_quote_ident(o->name);
+
+			if (act(c, 0, cf_asprintf("ALTER TABLESPACE %s RENAME TO %s", q, qo),
+				cf_asprintf("renamed tablespace '%s' back to '%s'", n->name, o->name),
+				cf_asprintf("cannot rename tablespace '%s' back to '%s'", n->name, o->name)) == 0) {
+				free(q);
+				q = qo;
+				name = o->name;
+			} else {
+				free(qo);
+			}
+		}
+		if (!strings_eq(o->options, o->n_options, n->options, n->n_options)) {
+			cf_strbuf sb = CF_STRBUF_INIT;
+
+			for (size_t k = 0; k < n->n_options; k++) {
+				const char *eq = strchr(n->options[k], '=');
+				char *opt = cf_strndup(n->options[k], eq ? (size_t)(eq - n->options[k]) : strlen(n->options[k]));
+				char *qopt = cf_quote_ident(opt);
+
+				cf_strbuf_addf(&sb, "%s%s", sb.len ? ", " : "RESET (", qopt);
+				free(qopt);
+				free(opt);
+			}
+			if (sb.len)
+				cf_strbuf_addstr(&sb, ")");
+			for (size_t k = 0; k < o->n_options; k++) {
+				const char *eq = strchr(o->options[k], '=');
+				char *opt = cf_strndup(o->options[k], eq ? (size_t)(eq - o->options[k]) : strlen(o->options[k]));
+				char *qopt = cf_quote_ident(opt);
+				char *lit = cf_quote_literal(eq ? eq + 1 : "");
+
+				if (k == 0)
+					cf_strbuf_addf(&sb, "%sALTER TABLESPACE %s SET (", sb.len ? "; " : "", q);
+				cf_strbuf_addf(&sb, "%s%s = %s", k ? ", " : "", qopt, lit);
+				free(lit);
+				free(qopt);
+				free(opt);
+			}
+			if (o->n_options)
+				cf_strbuf_addstr(&sb, ")");
+			/* RESET part needs its ALTER prefix */
+			if (n->n_options) {
+				char *body = cf_strbuf_detach(&sb);
+
+				cf_strbuf_addf(&sb, "ALTER TABLESPACE %s %s", q, body);
+				free(body);
+			}
+			act(c, 0, cf_strbuf_detach(&sb),
+			    cf_asprintf("restored the options of tablespace '%s'", name),
+			    cf_asprintf("cannot restore the options of tablespace '%s'", name));
+		}
+		if (!str_eq(o->comment, n->comment))
+			act(c, 0, comment_sql("TABLESPACE", q, o->comment),
+			    cf_asprintf("restored the comment on tablespace '%s'", name),
+			    cf_asprintf("cannot restore the comment on tablespace '%s'", name));
+		free(q);
+	}
+	for (size_t i = 0; i < s->n_tss; i++)
+		if (!ts_by_oid(now, s->tss[i].oid)) {
+			cf_error *w = cf_error_new(CF_ERR_SQL, "tablespace '%s' was dropped by a replayed migration and was not restored",
+						   s->tss[i].name);
+
+			w->severity = CF_SEV_WARNING;
+			cf_error_set_code(w, "cluster-not-restored");
+			cf_error_set_detail(w, "its location was '%s'", s->tss[i].location ? s->tss[i].location : "");
+			cf_error_set_hint(w, "recreate it by hand with CREATE TABLESPACE ... LOCATION, then restore its privileges");
+			cf_error_list_add(c->notes, w);
+		}
+}
+
+/* Drops roles created since; final is the last attempt (failures noted). */
+static void
+drop_new_roles(restore_ctx *c, bool final)
+{
+	for (size_t i = 0; i < c->cur->n_roles; i++) {
+		const cl_role *n = &c->cur->roles[i];
+		char *q;
+
+		if (!role_is_new(c, n->oid))
+			continue;
+		q = cf_quote_ident(n->name);
+		act(c, final ? 0 : ACT_QUIET, cf_asprintf("DROP ROLE %s", q),
+		    cf_asprintf("dropped role '%s' created by a replayed migration", n->name),
+		    cf_asprintf("cannot drop role '%s' created by a replayed migration", n->name));
+		free(q);
+	}
+}
+
+/* Appends the role attribute options of r (CREATE/ALTER ROLE syntax). */
+static void
+add_role_options(cf_strbuf *sb, const cl_role *r, const cl_role *was)
+{
+#define OPT(f, yes, no) \
+	if (!was || was->f != r->f) \
+		cf_strbuf_addstr(sb, r->f ? " " yes : " " no)
+	OPT(super, "SUPERUSER", "NOSUPERUSER");
+	OPT(inherit, "INHERIT", "NOINHERIT");
+	OPT(createrole, "CREATEROLE", "NOCREATEROLE");
+	OPT(createdb, "CREATEDB", "NOCREATEDB");
+	OPT(login, "LOGIN", "NOLOGIN");
+	OPT(replication, "REPLICATION", "NOREPLICATION");
+	OPT(bypassrls, "BYPASSRLS", "NOBYPASSRLS");
+#undef OPT
+	if (!was || was->connlimit != r->connlimit)
+		cf_strbuf_addf(sb, " CONNECTION LIMIT %d", r->connlimit);
+	if (r->validuntil && (!was || !str_eq(was->validuntil, r->validuntil))) {
+		char *lit = cf_quote_literal(r->validuntil);
+
+		cf_strbuf_addf(sb, " VALID UNTIL %s", lit);
+		free(lit);
+	}
+}
+
+/* Looks up a role's oid by name now; 0 when absent. */
+static Oid
+lookup_role_oid(restore_ctx *c, const char *name)
+{
+	const char *vals[1] = {name};
+	PGresult *r = cf_db_query(c->conn, "SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1",
+				  1, vals, NULL);
+	Oid oid = 0;
+
+	if (r && PQntuples(r) == 1)
+		oid = foid(r, 0, 0);
+	PQclear(r);
+	return oid;
+}
+
+/* Recreates roles dropped since; final is the last attempt. */
+static void
+recreate_roles(restore_ctx *c, bool final)
+{
+	const cf_cluster_snapshot *s = c->snap;
+
+	for (size_t i = 0; i < s->n_roles; i++) {
+		const cl_role *o = &s->roles[i];
+		cf_strbuf sb = CF_STRBUF_INIT;
+		char *q;
+
+		if (c->map[i] || c->broken)
+			continue;
+		q = cf_quote_ident(o->name);
+		cf_strbuf_addf(&sb, "CREATE ROLE %s WITH", q);
+		add_role_options(&sb, o, NULL);
+		if (o->password) {
+			char *lit = cf_quote_literal(o->password);
+
+			cf_strbuf_addf(&sb, " PASSWORD %s", lit);
+			free(lit);
+		}
+		if (act(c, (final ? 0 : ACT_QUIET) | ACT_SECRET, cf_strbuf_detach(&sb),
+			cf_asprintf("recreated role '%s' dropped by a replayed migration", o->name),
+			cf_asprintf("cannot recreate role '%s' dropped by a replayed migration", o->name)) == 0) {
+			c->map[i] = lookup_role_oid(c, o->name);
+			if (!s->passwords_known)
+				warn(c, cf_asprintf("role '%s' was recreated without its password", o->name),
+				     "set its password again with ALTER ROLE ... PASSWORD");
+			if (o->comment)
+				act(c, 0, comment_sql("ROLE", q, o->comment),
+				    cf_asprintf("restored the comment on role '%s'", o->name),
+				    cf_asprintf("cannot restore the comment on role '%s'", o->name));
+		}
+		free(q);
+	}
+}
+
+/* Roles that still exist: name, attributes, password, expiry, comment. */
+static void
+restore_role_attributes(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < s->n_roles; i++) {
+		const cl_role *o = &s->roles[i];
+		const cl_role *n = role_by_oid(now, o->oid);
+		char *q;
+		const char *name;
+		bool renamed = false;
+		cf_strbuf sb = CF_STRBUF_INIT;
+
+		if (!n)
+			continue;
+		q = cf_quote_ident(n->name);
+		name = n->name;
+		if (strcmp(o->name, n->name) != 0) {
+			char *qo = cf_quote_ident(o->name);
+
+			if (act(c, 0, cf_asprintf("ALTER ROLE %s RENAME TO %s", q, qo),
+				cf_asprintf("renamed role '%s' back to '%s'", n->name, o->name),
+				cf_asprintf("cannot rename role '%s' back to '%s'", n->name, o->name)) == 0) {
+				free(q);
+				q = qo;
+				name = o->name;
+				renamed = true;
+			} else {
+				free(qo);
+			}
+		}
+		add_role_options(&sb, o, n);
+		if (sb.len)
+			act(c, 0, cf_asprintf("ALTER ROLE %s WITH%s", q, cf_strbuf_str(&sb)),
+			    cf_asprintf("restored the attributes of role '%s'", name),
+			    cf_asprintf("cannot restore the attributes of role '%s'", name));
+		cf_strbuf_release(&sb);
+		if (!o->validuntil && n->validuntil) {
+			/* no ALTER ROLE syntax sets "no expiry" back to NULL */
+			char *sql = cf_asprintf("UPDATE pg_catalog.pg_authid SET rolvaliduntil = NULL WHERE oid = %u", o->oid);
+
+			act(c, 0, sql,
+			    cf_asprintf("removed the password expiry of role '%s'", name),
+			    cf_asprintf("cannot remove the password expiry of role '%s'", name));
+		}
+		/* renaming a role clears an MD5 password: set it again */
+		if (s->passwords_known && now->passwords_known &&
+		    (!str_eq(o->password, n->password) ||
+		     (renamed && o->password && strncmp(o->password, "md5", 3) == 0))) {
+			char *lit = o->password ? cf_quote_literal(o->password) : cf_strdup("NULL");
+
+			act(c, ACT_SECRET, cf_asprintf("ALTER ROLE %s PASSWORD %s", q, lit),
+			    cf_asprintf("restored the password of role '%s'", name),
+			    cf_asprintf("cannot restore the password of role '%s'", name));
+			free(lit);
+		}
+		if (!str_eq(o->comment, n->comment))
+			act(c, 0, comment_sql("ROLE", q, o->comment),
+			    cf_asprintf("restored the comment on role '%s'", name),
+			    cf_asprintf("cannot restore the comment on role '%s'", name));
+		free(q);
+	}
+}
+
+/* Owners of databases and tablespaces (a new role may own one). */
+static void
+restore_owners(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < now->n_dbs; i++) {
+		const cl_database *n = &now->dbs[i];
+		const cl_database *o = db_by_oid(s, n->oid);
+		bool ok = true;
+		Oid owner;
+
+		if (!o)
+			continue;
+		owner = map_role(c, o->owner, &ok);
+		if (ok && owner != n->owner) {
+			char *q = cf_quote_ident(n->name), *qr = qrole(c, owner);
+
+			act(c, 0, cf_asprintf("ALTER DATABASE %s OWNER TO %s", q, qr),
+			    cf_asprintf("gave database '%s' back to role '%s'", n->name, rname(c, owner)),
+			    cf_asprintf("cannot give database '%s' back to role '%s'", n->name, rname(c, owner)));
+			free(q);
+			free(qr);
+		}
+	}
+	for (size_t i = 0; i < now->n_tss; i++) {
+		const cl_tablespace *n = &now->tss[i];
+		const cl_tablespace *o = ts_by_oid(s, n->oid);
+		bool ok = true;
+		Oid owner;
+
+		if (!o)
+			continue;
+		owner = map_role(c, o->owner, &ok);
+		if (ok && owner != n->owner) {
+			char *q = cf_quote_ident(n->name), *qr = qrole(c, owner);
+
+			act(c, 0, cf_asprintf("ALTER TABLESPACE %s OWNER TO %s", q, qr),
+			    cf_asprintf("gave tablespace '%s' back to role '%s'", n->name, rname(c, owner)),
+			    cf_asprintf("cannot give tablespace '%s' back to role '%s'", n->name, rname(c, owner)));
+			free(q);
+			free(qr);
+		}
+	}
+}
+
+/* The object of an acl row now: kind keyword, name and owner. */
+static bool
+acl_object(const cf_cluster_snapshot *now, const cl_acl *a, const char **kw,
+	   const char **name, Oid *owner)
+{
+	if (a->kind == 'd') {
+		const cl_database *d = db_by_oid(now, a->obj);
+
+		if (!d)
+			return false;
+		*kw = "DATABASE";
+		*name = d->name;
+		*owner = d->owner;
+	} else {
+		const cl_tablespace *t = ts_by_oid(now, a->obj);
+
+		if (!t)
+			return false;
+		*kw = "TABLESPACE";
+		*name = t->name;
+		*owner = t->owner;
+	}
+	return true;
+}
+
+/*
+ * One GRANT or REVOKE on a database or tablespace, issued as the grantor
+ * (SET ROLE, undone with the statement's implicit transaction) unless the
+ * grantor owns the object.  what is "grant", "revoke" or "revoke-option".
+ */
+static void
+acl_act(restore_ctx *c, const cl_acl *a, Oid grantor, Oid grantee,
+	const char *what, bool grantable)
+{
+	const char *kw, *name;
+	Oid owner;
+	char *qo, *qg, *prefix, *sql;
+	const char *lkw;
+
+	if (!acl_object(c->cur, a, &kw, &name, &owner))
+		return;
+	lkw = a->kind == 'd' ? "database" : "tablespace";
+	qo = cf_quote_ident(name);
+	qg = qrole(c, grantee);
+	if (grantor != owner) {
+		char *qr = qrole(c, grantor);
+
+		prefix = cf_asprintf("SET LOCAL ROLE %s; ", qr);
+		free(qr);
+	} else {
+		prefix = cf_strdup("");
+	}
+	if (strcmp(what, "grant") == 0) {
+		sql = cf_asprintf("%sGRANT %s ON %s %s TO %s%s", prefix, a->priv, kw, qo, qg,
+				  grantable ? " WITH GRANT OPTION" : "");
+		act(c, 0, sql,
+		    cf_asprintf("restored privilege %s on %s '%s' to '%s'", a->priv, lkw, name, rname(c, grantee)),
+		    cf_asprintf("cannot restore privilege %s on %s '%s' to '%s'", a->priv, lkw, name, rname(c, grantee)));
+	} else {
+		sql = cf_asprintf("%sREVOKE %s%s ON %s %s FROM %s CASCADE", prefix,
+				  strcmp(what, "revoke-option") == 0 ? "GRANT OPTION FOR " : "",
+				  a->priv, kw, qo, qg);
+		act(c, 0, sql,
+		    cf_asprintf("revoked privilege %s on %s '%s' from '%s' granted by a replayed migration", a->priv, lkw, name, rname(c, grantee)),
+		    cf_asprintf("cannot revoke privilege %s on %s '%s' from '%s' granted by a replayed migration", a->priv, lkw, name, rname(c, grantee)));
+	}
+	free(prefix);
+	free(qo);
+	free(qg);
+}
+
+/* Privileges on databases and tablespaces, compared as exploded rows. */
+static void
+restore_acls(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	cl_acl *want = cf_calloc(s->n_acls + 1, sizeof(*want));
+	size_t n_want = 0;
+
+	/* the snapshot's rows in terms of today's oids */
+	for (size_t i = 0; i < s->n_acls; i++) {
+		cl_acl a = s->acls[i];
+		bool ok = true;
+		const char *kw, *name;
+		Oid owner;
+
+		a.grantor = map_role(c, a.grantor, &ok);
+		a.grantee = map_role(c, a.grantee, &ok);
+		if (ok && acl_object(now, &a, &kw, &name, &owner))
+			want[n_want++] = a;
+	}
+	for (size_t i = 0; i < now->n_acls; i++) {
+		const cl_acl *n = &now->acls[i];
+		const cl_acl *w = NULL;
+
+		for (size_t k = 0; k < n_want && !w; k++)
+			if (want[k].kind == n->kind && want[k].obj == n->obj &&
+			    want[k].grantor == n->grantor &&
+			    want[k].grantee == n->grantee &&
+			    strcmp(want[k].priv, n->priv) == 0)
+				w = &want[k];
+		if (!w)
+			acl_act(c, n, n->grantor, n->grantee, "revoke", false);
+		else if (n->grantable && !w->grantable)
+			acl_act(c, n, n->grantor, n->grantee, "revoke-option", false);
+	}
+	if (reread(c) < 0) {
+		free(want);
+		return;
+	}
+	now = c->cur;
+	for (size_t k = 0; k < n_want; k++) {
+		const cl_acl *w = &want[k];
+		const cl_acl *n = NULL;
+
+		for (size_t i = 0; i < now->n_acls && !n; i++)
+			if (now->acls[i].kind == w->kind &&
+			    now->acls[i].obj == w->obj &&
+			    now->acls[i].grantor == w->grantor &&
+			    now->acls[i].grantee == w->grantee &&
+			    strcmp(now->acls[i].priv, w->priv) == 0)
+				n = &now->acls[i];
+		if (!n || (w->grantable && !n->grantable))
+			acl_act(c, w, w->grantor, w->grantee, "grant", w->grantable);
+	}
+	free(want);
+}
+
+/* GRANT role TO member with the options of m (oids now). */
+static char *
+grant_sql(const restore_ctx *c, const cl_member *m)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	char *qr = qrole(c, m->role), *qm = qrole(c, m->member);
+
+	cf_strbuf_addf(&sb, "GRANT %s TO %s", qr, qm);
+	if (c->cur->version >= 160000)
+		cf_strbuf_addf(&sb, " WITH ADMIN %s, INHERIT %s, SET %s",
+			       m->admin ? "TRUE" : "FALSE",
+			       m->inherit ? "TRUE" : "FALSE",
+			       m->set ? "TRUE" : "FALSE");
+	else if (m->admin)
+		cf_strbuf_addstr(&sb, " WITH ADMIN OPTION");
+	if (m->grantor && m->grantor != c->cur->user_oid &&
+	    role_by_oid(c->cur, m->grantor)) {
+		char *qg = qrole(c, m->grantor);
+
+		cf_strbuf_addf(&sb, " GRANTED BY %s", qg);
+		free(qg);
+	}
+	free(qr);
+	free(qm);
+	return cf_strbuf_detach(&sb);
+}
+
+/*
+ * Role memberships.  Before PostgreSQL 16 a (role, member) pair has one
+ * row; from 16 on each grantor has its own.  A row that differs in any
+ * option is revoked and granted again as it was.
+ */
+static void
+restore_members(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	bool by_grantor = now->version >= 160000;
+	cl_member *want = cf_calloc(s->n_members + 1, sizeof(*want));
+	bool *done = NULL;
+	size_t n_want = 0;
+
+	for (size_t i = 0; i < s->n_members; i++) {
+		cl_member m = s->members[i];
+		bool ok = true, gok = true;
+
+		m.role = map_role(c, m.role, &ok);
+		m.member = map_role(c, m.member, &ok);
+		m.grantor = map_role(c, m.grantor, &gok);
+		if (ok)
+			want[n_want++] = m;
+	}
+	done = cf_calloc(n_want + 1, sizeof(*done));
+	for (size_t i = 0; i < now->n_members; i++) {
+		const cl_member *n = &now->members[i];
+		const cl_member *w = NULL;
+		size_t wi = 0;
+		char *qr, *qm, *sql;
+
+		for (size_t k = 0; k < n_want && !w; k++)
+			if (want[k].role == n->role &&
+			    want[k].member == n->member &&
+			    (!by_grantor || want[k].grantor == n->grantor)) {
+				w = &want[k];
+				wi = k;
+			}
+		if (w && w->admin == n->admin && w->grantor == n->grantor &&
+		    (!by_grantor || (w->inherit == n->inherit && w->set == n->set))) {
+			done[wi] = true;
+			continue;
+		}
+		qr = qrole(c, n->role);
+		qm = qrole(c, n->member);
+		if (by_grantor && n->grantor != now->user_oid) {
+			char *qg = qrole(c, n->grantor);
+
+			sql = cf_asprintf("REVOKE %s FROM %s GRANTED BY %s", qr, qm, qg);
+			free(qg);
+		} else {
+			sql = cf_asprintf("REVOKE %s FROM %s", qr, qm);
+		}
+		if (w) {
+			done[wi] = true;
+			if (act(c, 0, sql,
+				cf_asprintf("revoked membership of '%s' in role '%s' changed by a replayed migration", rname(c, n->member), rname(c, n->role)),
+				cf_asprintf("cannot revoke membership of '%s' in role '%s' changed by a replayed migration", rname(c, n->member), rname(c, n->role))) == 0)
+				act(c, 0, grant_sql(c, w),
+				    cf_asprintf("granted membership of '%s' in role '%s' back as it was", rname(c, w->member), rname(c, w->role)),
+				    cf_asprintf("cannot grant membership of '%s' in role '%s' back as it was", rname(c, w->member), rname(c, w->role)));
+		} else {
+			act(c, 0, sql,
+			    cf_asprintf("revoked membership of '%s' in role '%s' granted by a replayed migration", rname(c, n->member), rname(c, n->role)),
+			    cf_asprintf("cannot revoke membership of '%s' in role '%s' granted by a replayed migration", rname(c, n->member), rname(c, n->role)));
+		}
+		free(qr);
+		free(qm);
+	}
+	for (size_t k = 0; k < n_want; k++) {
+		const cl_member *w = &want[k];
+
+		if (done[k])
+			continue;
+		act(c, 0, grant_sql(c, w),
+		    cf_asprintf("restored membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)),
+		    cf_asprintf("cannot restore membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)));
+	}
+	free(done);
+	free(want);
+}
+
+/* The ALTER prefix for a pg_db_role_setting key, and a description. */
+static void
+setting_target(const restore_ctx *c, Oid db, Oid role, char **prefix,
+	       char **what)
+{
+	const cl_database *d = db ? db_by_oid(c->cur, db) : NULL;
+	char *qd = d ? cf_quote_ident(d->name) : NULL;
+	char *qr = role ? qrole(c, role) : NULL;
+
+	if (role && db) {
+		*prefix = cf_asprintf("ALTER ROLE %s IN DATABASE %s", qr, qd);
+		*what = cf_asprintf("role '%s' in database '%s'", rname(c, role), d->name);
+	} else if (role) {
+		*prefix = cf_asprintf("ALTER ROLE %s", qr);
+		*what = cf_asprintf("role '%s'", rname(c, role));
+	} else if (db) {
+		*prefix = cf_asprintf("ALTER DATABASE %s", qd);
+		*what = cf_asprintf("database '%s'", d->name);
+	} else {
+		*prefix = cf_strdup("ALTER ROLE ALL");
+		*what = cf_strdup("all roles");
+	}
+	free(qd);
+	free(qr);
+}
+
+/* Rewrites a settings row: RESET ALL, then SET each saved item. */
+static void
+write_setting(restore_ctx *c, Oid db, Oid role, const cl_setting *o)
+{
+	char *prefix, *what;
+	cf_strbuf sb = CF_STRBUF_INIT;
+
+	setting_target(c, db, role, &prefix, &what);
+	cf_strbuf_addf(&sb, "%s RESET ALL", prefix);
+	for (size_t k = 0; o && k < o->n; k++) {
+		cf_strbuf_addf(&sb, "; %s SET ", prefix);
+		add_set_item(&sb, o->items[k]);
+	}
+	/* one implicit transaction: all or nothing */
+	act(c, 0, cf_strbuf_detach(&sb),
+	    cf_asprintf("restored the settings of %s", what),
+	    cf_asprintf("cannot restore the settings of %s", what));
+	free(prefix);
+	free(what);
+}
+
+/* pg_db_role_setting rows: per role, per database, per role in database. */
+static void
+restore_settings(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	bool *seen = cf_calloc(s->n_settings + 1, sizeof(*seen));
+
+	for (size_t i = 0; i < now->n_settings; i++) {
+		const cl_setting *n = &now->settings[i], *o = NULL;
+
+		for (size_t k = 0; k < s->n_settings && !o; k++) {
+			bool ok = true;
+			Oid role = map_role(c, s->settings[k].role, &ok);
+
+			if (ok && role == n->role && s->settings[k].db == n->db) {
+				o = &s->settings[k];
+				seen[k] = true;
+			}
+		}
+		if (n->db && !db_by_oid(now, n->db))
+			continue;
+		if (!o || !strings_eq(o->items, o->n, n->items, n->n))
+			write_setting(c, n->db, n->role, o);
+	}
+	for (size_t k = 0; k < s->n_settings; k++) {
+		const cl_setting *o = &s->settings[k];
+		bool ok = true;
+		Oid role = map_role(c, o->role, &ok);
+
+		if (seen[k] || !ok || (o->db && !db_by_oid(now, o->db)))
+			continue;
+		write_setting(c, o->db, role, o);
+	}
+	free(seen);
 }
 
 int
 cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
 			    cf_error_list *notes, cf_error **err)
 {
-	(void)conn;
-	(void)snap;
-	(void)notes;
-	(void)err;
+	restore_ctx c = {conn, snap, NULL, notes, NULL, false, NULL};
+
+	c.map = cf_calloc(snap->n_roles + 1, sizeof(*c.map));
+	if (reread(&c) < 0)
+		goto out;
+	for (size_t i = 0; i < snap->n_roles; i++)
+		if (role_by_oid(c.cur, snap->roles[i].oid))
+			c.map[i] = snap->roles[i].oid;
+
+	restore_unknown(&c);
+	restore_system(&c);
+	/* databases and tablespaces first: new roles may own new ones */
+	restore_databases(&c);
+	if (reread(&c) < 0)
+		goto out;
+	restore_tablespaces(&c);
+	if (reread(&c) < 0)
+		goto out;
+	/* a first try at dropping new roles frees their names for the
+	 * recreated ones; what still owns or holds something is retried */
+	drop_new_roles(&c, false);
+	if (reread(&c) < 0)
+		goto out;
+	recreate_roles(&c, false);
+	if (reread(&c) < 0)
+		goto out;
+	restore_role_attributes(&c);
+	if (reread(&c) < 0)
+		goto out;
+	restore_owners(&c);
+	if (reread(&c) < 0)
+		goto out;
+	restore_acls(&c);
+	if (reread(&c) < 0)
+		goto out;
+	drop_new_roles(&c, true);
+	recreate_roles(&c, true);
+	if (reread(&c) < 0)
+		goto out;
+	restore_members(&c);
+	if (reread(&c) < 0)
+		goto out;
+	restore_settings(&c);
+out:
+	cf_cluster_snapshot_free(c.cur);
+	free(c.map);
+	if (c.broken) {
+		if (!c.err)
+			c.err = cf_error_new(CF_ERR_CONNECT, "lost the connection while restoring the server's cluster-wide state");
+		return cf_fail(err, c.err);
+	}
 	return 0;
 }
 
-void
-cf_cluster_snapshot_free(cf_cluster_snapshot *snap)
+/* ------------------------------------------------------------------------
+ * Guard
+ * ------------------------------------------------------------------------ */
+
+static int
+refuse(cf_error **err, const char *message, const char *name,
+       const char *detail)
 {
-	free(snap);
+	cf_error *e = cf_error_new(CF_ERR_SQL, message, name);
+
+	cf_error_set_code(e, "preflight-refused");
+	cf_error_set_detail(e, "%s", detail);
+	cf_error_set_hint(e, "preflight this migration against a disposable copy of the server (--against a scratch cluster), or in savepoint mode");
+	return cf_fail(err, e);
 }
 
 int
-cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt_json,
-			   const char *clone_name, cf_error **err)
+cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
+			   const void *stmt_json, const char *clone_name,
+			   cf_error **err)
 {
-	(void)snap;
-	(void)stmt_json;
-	(void)clone_name;
-	(void)err;
+	json_t *node = (json_t *)stmt_json, *in;
+	const char *name;
+
+	if (!snap || !json_is_object(node))
+		return 0;
+	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
+		node = in;
+	if ((in = json_object_get(node, "DropdbStmt"))) {
+		name = json_string_value(json_object_get(in, "dbname"));
+		if (name && !(clone_name && strcmp(name, clone_name) == 0) &&
+		    db_by_name(snap, name))
+			return refuse(err, "preflight refuses to drop database '%s' on the against server", name,
+				      "DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
+	} else if ((in = json_object_get(node, "DropTableSpaceStmt"))) {
+		name = json_string_value(json_object_get(in, "tablespacename"));
+		if (name && ts_by_name(snap, name))
+			return refuse(err, "preflight refuses to drop tablespace '%s' on the against server", name,
+				      "DROP TABLESPACE acts on the whole server, not on the clone, and a dropped tablespace is not restored afterwards");
+	} else if ((in = json_object_get(node, "DropRoleStmt"))) {
+		json_t *roles = json_object_get(in, "roles");
+
+		if (snap->passwords_known)
+			return 0;
+		for (size_t i = 0; i < json_array_size(roles); i++) {
+			json_t *spec = json_object_get(json_array_get(roles, i), "RoleSpec");
+
+			name = json_string_value(json_object_get(spec, "rolename"));
+			if (name && role_by_name(snap, name))
+				return refuse(err, "preflight refuses to drop role '%s' on the against server", name,
+					      "roles are shared by the whole server; the preflight cannot read password hashes as this user, so the role could not be recreated as it was");
+		}
+	} else if (json_object_get(node, "AlterSystemStmt")) {
+		if (!snap->system_known)
+			return refuse(err, "preflight refuses ALTER SYSTEM on the against server%s", "",
+				      "ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
+	}
 	return 0;
 }

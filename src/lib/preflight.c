@@ -452,7 +452,10 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 				     (unsigned long)random() & 0xffffffffUL);
 	qclone = cf_quote_ident(pr->clone_name);
 	qsrc = cf_quote_ident(pr->against_db);
-	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s", qclone, qsrc);
+	/* FILE_COPY copies the template's files instead of WAL-logging every
+	 * block: much faster for a schema of thousands of relations. */
+	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s%s", qclone, qsrc,
+			  pr->opts->file_copy ? " STRATEGY FILE_COPY" : "");
 	cf_cancel_register(pr->maint);
 	if (cf_db_exec(pr->maint, sql, &e) < 0) {
 		*reason = cf_asprintf("CREATE DATABASE ... TEMPLATE %s failed: %s", pr->against_db, e->message);

@@ -287,6 +287,24 @@ warn(const cf_progress *p, cf_run_result *r, cf_error *w)
 }
 
 /*
+ * Reports the file warnings (stripped wrapper, autocommit, ...) of a script
+ * about to run, so that they are seen when they matter and not on every
+ * later run.  The set keeps its own copies.
+ */
+static void
+warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
+	  const char *path)
+{
+	for (size_t i = 0; path && i < set->problems.n; i++) {
+		const cf_error *w = set->problems.items[i];
+
+		if (w->severity != CF_SEV_ERROR && w->file &&
+		    strcmp(w->file, path) == 0)
+			warn(p, r, cf_error_copy(w));
+	}
+}
+
+/*
  * Compares recorded checksums with the files.  A mismatch is an error under
  * CF_CHECKSUM_FAIL, a warning under WARN, nothing under IGNORE.
  */
@@ -410,6 +428,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		if (cf_applied_find(&applied, m->version))
 			continue;
 		o = &r->outcomes[r->n++];
+		warn_file(progress, r, s->set, m->up_path);
 		notify_start(progress, m, false);
 		if (opts->dry_run) {
 			o->migration = m;
@@ -485,6 +504,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 		const cf_migration *m = &s->set->items[cf_migration_set_find(s->set, applied.items[i].version)];
 		cf_outcome *o = &r->outcomes[r->n++];
 
+		warn_file(progress, r, s->set, m->down_path);
 		notify_start(progress, m, true);
 		if (opts->dry_run) {
 			o->migration = m;
