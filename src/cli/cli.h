@@ -74,6 +74,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a structured error (message, location, excerpt, detail, hint). */
 void cli_print_error(FILE *f, const cf_error *e);
+/* The same, every line prefixed with indent (to nest under a heading). */
+void cli_print_error_indented(FILE *f, const cf_error *e, const char *indent);
 /* Prints every diagnostic of a list, errors and warnings. */
 void cli_print_problems(FILE *f, const cf_error_list *list);
 /* A JSON object for an error (redaction already done by the library). */

@@ -33,7 +33,9 @@ cmd_migrate_generate(int argc, const char **argv)
 		return CF_EXIT_USAGE;
 	}
 	if (!dir) {
-		owned = cli_asprintf("%s/db/migrations", project ? project : ".");
+		/* same spelling as the session's paths: no "./" prefix */
+		owned = project ? cli_asprintf("%s/db/migrations", project)
+				: cli_asprintf("db/migrations");
 		dir = owned;
 	}
 	if (cf_generate_migration(dir, argv[0], &up, &down, &err) < 0) {

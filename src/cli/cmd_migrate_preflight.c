@@ -210,9 +210,9 @@ print_replay(const cf_preflight_result *r)
 			fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  %s\n", cli_c(f, "red"), cli_c(f, "reset"),
 				m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
 				pm->artifact ? "artifact of savepoint mode" : "root cause");
-			cli_print_error(f, o->error);
+			cli_print_error_indented(f, o->error, "      ");
 			if (pm->artifact)
-				fprintf(f, "  %sartifact:%s %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
+				fprintf(f, "        %sartifact:%s %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
 					pm->artifact_reason);
 			break;
 		}

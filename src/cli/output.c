@@ -179,7 +179,7 @@ is_sql_file(const char *path)
  * characters; tabs are kept so the caret lines up).  Lines of
  * configuration files have their secrets hidden first. */
 static void
-print_excerpt(FILE *f, const cf_error *e)
+print_excerpt(FILE *f, const cf_error *e, const char *in)
 {
 	char *text;
 	int col = 1;
@@ -197,9 +197,9 @@ print_excerpt(FILE *f, const cf_error *e)
 			return;
 		text = red;
 	}
-	fprintf(f, "  %s%5d |%s %s\n", cli_c(f, "dim"), e->line, cli_c(f, "reset"), text);
+	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(f, "dim"), e->line, cli_c(f, "reset"), text);
 	if (e->column > 0) {
-		fprintf(f, "  %s      |%s ", cli_c(f, "dim"), cli_c(f, "reset"));
+		fprintf(f, "%s  %s      |%s ", in, cli_c(f, "dim"), cli_c(f, "reset"));
 		for (const char *p = text; *p && col < e->column; p++) {
 			if (((unsigned char)*p & 0xC0) == 0x80)
 				continue;
@@ -212,15 +212,15 @@ print_excerpt(FILE *f, const cf_error *e)
 }
 
 void
-cli_print_error(FILE *f, const cf_error *e)
+cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 {
 	bool warning = e->severity == CF_SEV_WARNING;
 	const char *label = warning ? "warning" : (e->severity == CF_SEV_NOTICE ? "note" : "error");
 
-	fprintf(f, "%s%s:%s %s\n", cli_c(f, warning ? "yellow" : "red"), label,
+	fprintf(f, "%s%s%s:%s %s\n", in, cli_c(f, warning ? "yellow" : "red"), label,
 		cli_c(f, "reset"), e->message);
 	if (e->file) {
-		fprintf(f, "  %s-->%s %s", cli_c(f, "cyan"), cli_c(f, "reset"), e->file);
+		fprintf(f, "%s  %s-->%s %s", in, cli_c(f, "cyan"), cli_c(f, "reset"), e->file);
 		if (e->line > 0)
 			fprintf(f, ":%d", e->line);
 		if (e->column > 0)
@@ -228,16 +228,22 @@ cli_print_error(FILE *f, const cf_error *e)
 		if (e->statement_index > 0)
 			fprintf(f, " (statement %d)", e->statement_index);
 		fputc('\n', f);
-		print_excerpt(f, e);
+		print_excerpt(f, e, in);
 	}
 	if (e->sqlstate[0])
-		fprintf(f, "  SQLSTATE: %s\n", e->sqlstate);
+		fprintf(f, "%s  SQLSTATE: %s\n", in, e->sqlstate);
 	if (e->detail)
-		fprintf(f, "  DETAIL: %s\n", e->detail);
+		fprintf(f, "%s  DETAIL: %s\n", in, e->detail);
 	if (e->context)
-		fprintf(f, "  CONTEXT: %s\n", e->context);
+		fprintf(f, "%s  CONTEXT: %s\n", in, e->context);
 	if (e->hint)
-		fprintf(f, "  %sHINT:%s %s\n", cli_c(f, "bold"), cli_c(f, "reset"), e->hint);
+		fprintf(f, "%s  %sHINT:%s %s\n", in, cli_c(f, "bold"), cli_c(f, "reset"), e->hint);
+}
+
+void
+cli_print_error(FILE *f, const cf_error *e)
+{
+	cli_print_error_indented(f, e, "");
 }
 
 void

@@ -1007,6 +1007,18 @@ restore_databases(restore_ctx *c)
 			     "restore it from a backup");
 }
 
+/* The quoted name part of a stored "name=value" option.  Caller frees. */
+static char *
+option_name(const char *item)
+{
+	const char *eq = strchr(item, '=');
+	char *name = cf_strndup(item, eq ? (size_t)(eq - item) : strlen(item));
+	char *q = cf_quote_ident(name);
+
+	free(name);
+	return q;
+}
+
 /* Tablespaces: drop new ones, put back names, options and comments. */
 static void
 restore_tablespaces(restore_ctx *c)
@@ -1043,38 +1055,29 @@ restore_tablespaces(restore_ctx *c)
 			cf_strbuf sb = CF_STRBUF_INIT;
 
 			for (size_t k = 0; k < n->n_options; k++) {
-				const char *eq = strchr(n->options[k], '=');
-				char *opt = cf_strndup(n->options[k], eq ? (size_t)(eq - n->options[k]) : strlen(n->options[k]));
-				char *qopt = cf_quote_ident(opt);
+				char *opt = option_name(n->options[k]);
 
-				cf_strbuf_addf(&sb, "%s%s", sb.len ? ", " : "RESET (", qopt);
-				free(qopt);
+				if (k == 0)
+					cf_strbuf_addf(&sb, "ALTER TABLESPACE %s RESET (", q);
+				cf_strbuf_addf(&sb, "%s%s", k ? ", " : "", opt);
 				free(opt);
 			}
-			if (sb.len)
+			if (n->n_options)
 				cf_strbuf_addstr(&sb, ")");
 			for (size_t k = 0; k < o->n_options; k++) {
 				const char *eq = strchr(o->options[k], '=');
-				char *opt = cf_strndup(o->options[k], eq ? (size_t)(eq - o->options[k]) : strlen(o->options[k]));
-				char *qopt = cf_quote_ident(opt);
+				char *opt = option_name(o->options[k]);
 				char *lit = cf_quote_literal(eq ? eq + 1 : "");
 
 				if (k == 0)
-					cf_strbuf_addf(&sb, "%sALTER TABLESPACE %s SET (", sb.len ? "; " : "", q);
-				cf_strbuf_addf(&sb, "%s%s = %s", k ? ", " : "", qopt, lit);
+					cf_strbuf_addf(&sb, "%sALTER TABLESPACE %s SET (",
+						       sb.len ? "; " : "", q);
+				cf_strbuf_addf(&sb, "%s%s = %s", k ? ", " : "", opt, lit);
 				free(lit);
-				free(qopt);
 				free(opt);
 			}
 			if (o->n_options)
 				cf_strbuf_addstr(&sb, ")");
-			/* RESET part needs its ALTER prefix */
-			if (n->n_options) {
-				char *body = cf_strbuf_detach(&sb);
-
-				cf_strbuf_addf(&sb, "ALTER TABLESPACE %s %s", q, body);
-				free(body);
-			}
 			act(c, 0, cf_strbuf_detach(&sb),
 			    cf_asprintf("restored the options of tablespace '%s'", name),
 			    cf_asprintf("cannot restore the options of tablespace '%s'", name));
@@ -1481,6 +1484,9 @@ restore_members(restore_ctx *c)
 		m.role = map_role(c, m.role, &ok);
 		m.member = map_role(c, m.member, &ok);
 		m.grantor = map_role(c, m.grantor, &gok);
+		/* a grantor gone before the snapshot matches any (0) */
+		if (!gok)
+			m.grantor = 0;
 		if (ok)
 			want[n_want++] = m;
 	}
@@ -1494,11 +1500,13 @@ restore_members(restore_ctx *c)
 		for (size_t k = 0; k < n_want && !w; k++)
 			if (want[k].role == n->role &&
 			    want[k].member == n->member &&
-			    (!by_grantor || want[k].grantor == n->grantor)) {
+			    (!by_grantor || !want[k].grantor ||
+			     want[k].grantor == n->grantor)) {
 				w = &want[k];
 				wi = k;
 			}
-		if (w && w->admin == n->admin && w->grantor == n->grantor &&
+		if (w && w->admin == n->admin &&
+		    (!w->grantor || w->grantor == n->grantor) &&
 		    (!by_grantor || (w->inherit == n->inherit && w->set == n->set))) {
 			done[wi] = true;
 			continue;

@@ -83,6 +83,37 @@ scrub(char *msg, const char *password)
 	}
 }
 
+/*
+ * Scrubs a message about a string libpq could not parse: whole copies of
+ * the string become its redacted form, and the part cf_redact_url() hid
+ * (the password, found as what differs between the two) becomes "***"
+ * wherever libpq quoted a fragment containing it.  *msg may be replaced.
+ */
+static void
+scrub_string(char **msg, const char *conninfo, const char *redacted)
+{
+	size_t lc = strlen(conninfo), lr = strlen(redacted), pre = 0, suf = 0;
+	char *p, *secret;
+
+	if (!*msg || strcmp(conninfo, redacted) == 0)
+		return;
+	while ((p = strstr(*msg, conninfo)) != NULL) {
+		char *n = cf_asprintf("%.*s%s%s", (int)(p - *msg), *msg, redacted,
+				      p + lc);
+
+		free(*msg);
+		*msg = n;
+	}
+	while (pre < lc && pre < lr && conninfo[pre] == redacted[pre])
+		pre++;
+	while (suf < lc - pre && suf < lr - pre &&
+	       conninfo[lc - 1 - suf] == redacted[lr - 1 - suf])
+		suf++;
+	secret = cf_strndup(conninfo + pre, lc - pre - suf);
+	scrub(*msg, secret);
+	free(secret);
+}
+
 int
 cf_db_connect(const char *conninfo, const char *options, PGconn **out,
 	      cf_error **err)
@@ -112,6 +143,8 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 					   redacted);
 		char *m = chomp_dup(errmsg);
 
+		/* libpq quotes the string it could not parse */
+		scrub_string(&m, conninfo, redacted);
 		free(redacted);
 		cf_error_set_detail(e, "%s", m ? m : "unparsable");
 		cf_error_set_hint(e, "use a URL such as postgresql://user@host:5432/dbname");
@@ -163,34 +196,64 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 	return 0;
 }
 
+/*
+ * An error libpq made up itself (no server fields), typically a lost
+ * connection.  When the server said why before closing (FATAL:
+ * terminating connection due to administrator command), only the
+ * connection's message has it: that line becomes the message and libpq's
+ * own lines ("server closed the connection unexpectedly ...") the detail,
+ * so the message stays one line.
+ */
+static cf_error *
+libpq_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
+{
+	bool bad = PQstatus(conn) == CONNECTION_BAD;
+	const char *raw = bad || !res ? PQerrorMessage(conn) : PQresultErrorMessage(res);
+	const char *nl;
+	char *first, *p;
+	cf_strbuf rest = CF_STRBUF_INIT;
+	cf_error *e;
+
+	if ((!raw || !*raw) && res)
+		raw = PQresultErrorMessage(res);
+	if (!raw || !*raw)
+		raw = bad ? "lost connection to the server" : "unknown server error";
+	nl = strchr(raw, '\n');
+	first = nl ? cf_strndup(raw, (size_t)(nl - raw)) : chomp_dup(raw);
+	p = first;
+	if (strncmp(p, "FATAL:  ", 8) == 0 || strncmp(p, "ERROR:  ", 8) == 0)
+		p += 8;
+	e = cf_error_new(bad ? CF_ERR_CONNECT : kind, "%s", p);
+	for (const char *q = nl; q && *q;) {
+		while (*q == '\n' || *q == '\t' || *q == ' ')
+			q++;
+		nl = strchr(q, '\n');
+		if (*q) {
+			if (rest.len)
+				cf_strbuf_addch(&rest, ' ');
+			cf_strbuf_add(&rest, q, nl ? (size_t)(nl - q) : strlen(q));
+		}
+		q = nl;
+	}
+	if (rest.len)
+		cf_error_set_detail(e, "%s", rest.buf);
+	cf_strbuf_release(&rest);
+	free(first);
+	return e;
+}
+
 cf_error *
 cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 {
 	cf_error *e;
 	const char *f;
 
-	if (!res) {
-		char *m = chomp_dup(PQerrorMessage(conn));
-
-		e = cf_error_new(PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT : kind,
-				 "%s", m && *m ? m : "lost connection to the server");
-		free(m);
-		return e;
-	}
+	if (!res)
+		return libpq_error(conn, NULL, kind);
 	f = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (f) {
-		e = cf_error_new(kind, "%s", f);
-	} else {
-		char *m = chomp_dup(PQresultErrorMessage(res));
-
-		if (!m || !*m) {
-			free(m);
-			m = chomp_dup(PQerrorMessage(conn));
-		}
-		e = cf_error_new(PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT : kind,
-				 "%s", m && *m ? m : "unknown server error");
-		free(m);
-	}
+	if (!f)
+		return libpq_error(conn, res, kind);
+	e = cf_error_new(kind, "%s", f);
 	if ((f = PQresultErrorField(res, PG_DIAG_SQLSTATE)) != NULL) {
 		strncpy(e->sqlstate, f, 5);
 		e->sqlstate[5] = '\0';

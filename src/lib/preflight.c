@@ -134,6 +134,8 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 			if (idx >= 0)
 				r->checksum_mismatches = strv_add(r->checksum_mismatches, &nm,
 								  cf_strdup(s->set->items[idx].version));
+			/* preflight has no --on-checksum-mismatch to suggest */
+			cf_error_set_hint(found.items[i], "restore the file as it was applied and put the change in a new migration");
 			cf_error_list_add(&r->problems, found.items[i]);
 		}
 		free(found.items);
@@ -165,7 +167,7 @@ static_checks(preflight_run *pr)
 	cf_preflight_result *r = pr->r;
 	cf_migration_set *set = s->set;
 
-	cf_migration_set_parse(set, true);
+	/* The files were read and parsed by cf_session_preflight(). */
 	/* Problems of pending files, and set-wide ones (duplicates, names). */
 	for (size_t i = 0; i < set->problems.n; i++) {
 		const cf_error *e = set->problems.items[i];
@@ -642,6 +644,12 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	pr.r = cf_new(cf_preflight_result);
 	pr.r->mode = opts->mode;
 
+	/*
+	 * Read and checksum every file first: find_pending() compares the
+	 * checksums of applied files with the tracking table, and a file
+	 * not yet read has none (it would silently pass).
+	 */
+	cf_migration_set_parse(s->set, true);
 	if (find_pending(&pr, &applied, err) < 0) {
 		cf_applied_list_release(&applied);
 		cf_preflight_result_free(pr.r);

@@ -1,0 +1,2 @@
+ALTER TABLE customers DROP COLUMN email_verified;
+ALTER TABLE customers ALTER COLUMN email TYPE text;

@@ -1,0 +1,1 @@
+CREATE INDEX idx_customers_unverified ON customers (id) WHERE NOT email_verified;
