@@ -359,14 +359,17 @@ read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
 	PGresult *r = catalog_query(conn,
 		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable FROM pg_catalog.pg_database d,"
+		" a.is_grantable, a.n FROM pg_catalog.pg_database d,"
 		" pg_catalog.aclexplode(COALESCE(d.datacl,"
-		"  pg_catalog.acldefault('d', d.datdba))) a"
+		"  pg_catalog.acldefault('d', d.datdba))) WITH ORDINALITY"
+		"  a(grantor, grantee, privilege_type, is_grantable, n)"
 		" UNION ALL "
 		"SELECT 't', t.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable FROM pg_catalog.pg_tablespace t,"
+		" a.is_grantable, a.n FROM pg_catalog.pg_tablespace t,"
 		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
-		"  pg_catalog.acldefault('t', t.spcowner))) a", err);
+		"  pg_catalog.acldefault('t', t.spcowner))) WITH ORDINALITY"
+		"  a(grantor, grantee, privilege_type, is_grantable, n)"
+		" ORDER BY 1, 2, 7", err);
 
 	if (!r)
 		return -1;
@@ -1308,75 +1311,97 @@ restore_owners(restore_ctx *c)
 	}
 }
 
-/* The object of an acl row now: kind keyword, name and owner. */
 static bool
-acl_object(const cf_cluster_snapshot *now, const cl_acl *a, const char **kw,
-	   const char **name, Oid *owner)
+acl_eq(const cl_acl *a, const cl_acl *b)
 {
-	if (a->kind == 'd') {
-		const cl_database *d = db_by_oid(now, a->obj);
-
-		if (!d)
-			return false;
-		*kw = "DATABASE";
-		*name = d->name;
-		*owner = d->owner;
-	} else {
-		const cl_tablespace *t = ts_by_oid(now, a->obj);
-
-		if (!t)
-			return false;
-		*kw = "TABLESPACE";
-		*name = t->name;
-		*owner = t->owner;
-	}
-	return true;
+	return a->kind == b->kind && a->obj == b->obj &&
+	       a->grantor == b->grantor && a->grantee == b->grantee &&
+	       a->grantable == b->grantable && strcmp(a->priv, b->priv) == 0;
 }
 
 /*
- * One GRANT or REVOKE on a database or tablespace, issued as the grantor
- * (SET ROLE, undone with the statement's implicit transaction) unless the
- * grantor owns the object.  what is "grant", "revoke" or "revoke-option".
+ * Rebuilds the privileges of one database or tablespace when they differ
+ * from want (the snapshot's rows in today's oids, in acl order): revoke
+ * everything the owner granted, with CASCADE (every grant chain starts at
+ * the owner), then grant the saved rows in their order, each as its grantor
+ * (SET LOCAL ROLE when the grantor is not the owner), so that even the
+ * order of the acl items comes back.  One implicit transaction.
  */
 static void
-acl_act(restore_ctx *c, const cl_acl *a, Oid grantor, Oid grantee,
-	const char *what, bool grantable)
+restore_object_acl(restore_ctx *c, char kind, Oid obj, const char *name,
+		   Oid owner, const cl_acl *want, size_t n_want)
 {
-	const char *kw, *name;
-	Oid owner;
-	char *qo, *qg, *prefix, *sql;
-	const char *lkw;
+	const cf_cluster_snapshot *now = c->cur;
+	const char *kw = kind == 'd' ? "DATABASE" : "TABLESPACE";
+	const char *lkw = kind == 'd' ? "database" : "tablespace";
+	cf_strbuf revoke = CF_STRBUF_INIT, sb = CF_STRBUF_INIT;
+	size_t k = 0;
+	bool same = true;
+	char *q = cf_quote_ident(name);
 
-	if (!acl_object(c->cur, a, &kw, &name, &owner))
+	for (size_t i = 0; i < now->n_acls; i++) {
+		const cl_acl *n = &now->acls[i];
+
+		if (n->kind != kind || n->obj != obj)
+			continue;
+		while (k < n_want && (want[k].kind != kind || want[k].obj != obj))
+			k++;
+		if (k >= n_want || !acl_eq(&want[k], n))
+			same = false;
+		k++;
+		if (n->grantor == owner) {
+			bool dup = false;
+
+			for (size_t j = 0; j < i; j++)
+				dup |= now->acls[j].kind == kind &&
+				       now->acls[j].obj == obj &&
+				       now->acls[j].grantor == owner &&
+				       now->acls[j].grantee == n->grantee;
+			if (!dup) {
+				char *qg = qrole(c, n->grantee);
+
+				cf_strbuf_addf(&revoke, "%s%s", revoke.len ? ", " : "", qg);
+				free(qg);
+			}
+		}
+	}
+	for (; k < n_want; k++)
+		if (want[k].kind == kind && want[k].obj == obj)
+			same = false;
+	if (same) {
+		cf_strbuf_release(&revoke);
+		free(q);
 		return;
-	lkw = a->kind == 'd' ? "database" : "tablespace";
-	qo = cf_quote_ident(name);
-	qg = qrole(c, grantee);
-	if (grantor != owner) {
-		char *qr = qrole(c, grantor);
+	}
+	if (revoke.len)
+		cf_strbuf_addf(&sb, "REVOKE ALL ON %s %s FROM %s CASCADE", kw, q,
+			       cf_strbuf_str(&revoke));
+	for (k = 0; k < n_want; k++) {
+		const cl_acl *w = &want[k];
+		char *qg;
 
-		prefix = cf_asprintf("SET LOCAL ROLE %s; ", qr);
-		free(qr);
-	} else {
-		prefix = cf_strdup("");
+		if (w->kind != kind || w->obj != obj)
+			continue;
+		if (sb.len)
+			cf_strbuf_addstr(&sb, "; ");
+		if (w->grantor != owner) {
+			char *qr = qrole(c, w->grantor);
+
+			cf_strbuf_addf(&sb, "SET LOCAL ROLE %s; ", qr);
+			free(qr);
+		}
+		qg = qrole(c, w->grantee);
+		cf_strbuf_addf(&sb, "GRANT %s ON %s %s TO %s%s", w->priv, kw, q, qg,
+			       w->grantable ? " WITH GRANT OPTION" : "");
+		free(qg);
+		if (w->grantor != owner)
+			cf_strbuf_addstr(&sb, "; RESET ROLE");
 	}
-	if (strcmp(what, "grant") == 0) {
-		sql = cf_asprintf("%sGRANT %s ON %s %s TO %s%s", prefix, a->priv, kw, qo, qg,
-				  grantable ? " WITH GRANT OPTION" : "");
-		act(c, 0, sql,
-		    cf_asprintf("restored privilege %s on %s '%s' to '%s'", a->priv, lkw, name, rname(c, grantee)),
-		    cf_asprintf("cannot restore privilege %s on %s '%s' to '%s'", a->priv, lkw, name, rname(c, grantee)));
-	} else {
-		sql = cf_asprintf("%sREVOKE %s%s ON %s %s FROM %s CASCADE", prefix,
-				  strcmp(what, "revoke-option") == 0 ? "GRANT OPTION FOR " : "",
-				  a->priv, kw, qo, qg);
-		act(c, 0, sql,
-		    cf_asprintf("revoked privilege %s on %s '%s' from '%s' granted by a replayed migration", a->priv, lkw, name, rname(c, grantee)),
-		    cf_asprintf("cannot revoke privilege %s on %s '%s' from '%s' granted by a replayed migration", a->priv, lkw, name, rname(c, grantee)));
-	}
-	free(prefix);
-	free(qo);
-	free(qg);
+	act(c, 0, cf_strbuf_detach(&sb),
+	    cf_asprintf("restored the privileges on %s '%s'", lkw, name),
+	    cf_asprintf("cannot restore the privileges on %s '%s'", lkw, name));
+	cf_strbuf_release(&revoke);
+	free(q);
 }
 
 /* Privileges on databases and tablespaces, compared as exploded rows. */
@@ -1387,52 +1412,25 @@ restore_acls(restore_ctx *c)
 	cl_acl *want = cf_calloc(s->n_acls + 1, sizeof(*want));
 	size_t n_want = 0;
 
-	/* the snapshot's rows in terms of today's oids */
+	/* the snapshot's rows in terms of today's oids; a row naming a role
+	 * that could not be recreated is left out */
 	for (size_t i = 0; i < s->n_acls; i++) {
 		cl_acl a = s->acls[i];
 		bool ok = true;
-		const char *kw, *name;
-		Oid owner;
 
 		a.grantor = map_role(c, a.grantor, &ok);
 		a.grantee = map_role(c, a.grantee, &ok);
-		if (ok && acl_object(now, &a, &kw, &name, &owner))
+		if (ok)
 			want[n_want++] = a;
 	}
-	for (size_t i = 0; i < now->n_acls; i++) {
-		const cl_acl *n = &now->acls[i];
-		const cl_acl *w = NULL;
-
-		for (size_t k = 0; k < n_want && !w; k++)
-			if (want[k].kind == n->kind && want[k].obj == n->obj &&
-			    want[k].grantor == n->grantor &&
-			    want[k].grantee == n->grantee &&
-			    strcmp(want[k].priv, n->priv) == 0)
-				w = &want[k];
-		if (!w)
-			acl_act(c, n, n->grantor, n->grantee, "revoke", false);
-		else if (n->grantable && !w->grantable)
-			acl_act(c, n, n->grantor, n->grantee, "revoke-option", false);
-	}
-	if (reread(c) < 0) {
-		free(want);
-		return;
-	}
-	now = c->cur;
-	for (size_t k = 0; k < n_want; k++) {
-		const cl_acl *w = &want[k];
-		const cl_acl *n = NULL;
-
-		for (size_t i = 0; i < now->n_acls && !n; i++)
-			if (now->acls[i].kind == w->kind &&
-			    now->acls[i].obj == w->obj &&
-			    now->acls[i].grantor == w->grantor &&
-			    now->acls[i].grantee == w->grantee &&
-			    strcmp(now->acls[i].priv, w->priv) == 0)
-				n = &now->acls[i];
-		if (!n || (w->grantable && !n->grantable))
-			acl_act(c, w, w->grantor, w->grantee, "grant", w->grantable);
-	}
+	for (size_t i = 0; i < now->n_dbs; i++)
+		if (db_by_oid(s, now->dbs[i].oid))
+			restore_object_acl(c, 'd', now->dbs[i].oid, now->dbs[i].name,
+					   now->dbs[i].owner, want, n_want);
+	for (size_t i = 0; i < now->n_tss; i++)
+		if (ts_by_oid(s, now->tss[i].oid))
+			restore_object_acl(c, 't', now->tss[i].oid, now->tss[i].name,
+					   now->tss[i].owner, want, n_want);
 	free(want);
 }
 
