@@ -210,6 +210,11 @@ cli_run_command(int argc, const char **argv, const char *action)
 	ro.dry_run = dry_run;
 	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ? CF_CHECKSUM_WARN :
 		strcmp(on_mismatch, "ignore") == 0 ? CF_CHECKSUM_IGNORE : CF_CHECKSUM_FAIL;
+	if (is_down && steps < 1) {
+		cli_error("option '-n' must be at least 1");
+		fprintf(stderr, "hint: see 'confiture migrate down --help'\n");
+		return CF_EXIT_USAGE;
+	}
 	if (!is_up && !is_down && !through) {
 		cli_error("missing --through VERSION");
 		fprintf(stderr, "hint: see 'confiture migrate baseline --help'\n");

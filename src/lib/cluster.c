@@ -705,6 +705,7 @@ typedef struct restore_ctx {
 
 #define ACT_QUIET 0x1  /* no note on failure (a later pass retries) */
 #define ACT_SECRET 0x2 /* the statement holds a password hash */
+#define ACT_SILENT 0x4 /* no note on success (an intermediate step) */
 
 /*
  * Runs one undo statement.  sql, done and failed are taken (and freed).  On
@@ -720,7 +721,11 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 	if (c->broken) {
 		rc = -1;
 	} else if (cf_db_exec(c->conn, sql, &e) == 0) {
-		cf_error *n = cf_error_new(CF_ERR_SQL, "%s", done);
+		cf_error *n;
+
+		if (flags & ACT_SILENT)
+			goto out;
+		n = cf_error_new(CF_ERR_SQL, "%s", done);
 
 		n->severity = CF_SEV_NOTICE;
 		cf_error_set_code(n, "cluster-restored");
@@ -752,6 +757,7 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 			cf_error_list_add(c->notes, w);
 		}
 	}
+out:
 	cf_error_free(e);
 	free(sql);
 	free(done);
@@ -863,6 +869,104 @@ restore_unknown(restore_ctx *c)
 	cf_error_list_add(c->notes, w);
 }
 
+/* An object to rename back: its oid, its name now, its snapshot name. */
+typedef struct rename_item {
+	Oid oid;
+	const char *orig; /* name now, for messages */
+	char *now;	  /* name now, or the temporary name (owned) */
+	const char *to;
+	bool via_tmp;
+	bool done;
+} rename_item;
+
+/*
+ * Renames objects of one kind (kw "ROLE", "DATABASE", "TABLESPACE") back to
+ * their snapshot names.  Objects whose target name another of them holds
+ * now (swaps, chains) first get a temporary name; then the others are
+ * renamed, then the temporary ones.  Sets done on success.
+ */
+static void
+rename_back(restore_ctx *c, const char *kw, const char *lkw, rename_item *it,
+	    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		it[i].via_tmp = false;
+		for (size_t j = 0; j < n; j++)
+			it[i].via_tmp |= j != i && strcmp(it[i].to, it[j].now) == 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *tmp, *qf, *qt;
+
+		if (!it[i].via_tmp)
+			continue;
+		tmp = cf_asprintf("cf_restore_%u", it[i].oid);
+		qf = cf_quote_ident(it[i].now);
+		qt = cf_quote_ident(tmp);
+		if (act(c, ACT_SILENT, cf_asprintf("ALTER %s %s RENAME TO %s", kw, qf, qt), NULL,
+			cf_asprintf("cannot rename %s '%s' back to '%s'", lkw, it[i].orig, it[i].to)) == 0) {
+			free(it[i].now);
+			it[i].now = tmp;
+		} else {
+			it[i].via_tmp = false;
+			it[i].done = true; /* failed; already noted */
+			free(tmp);
+		}
+		free(qf);
+		free(qt);
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			char *qf, *qt;
+
+			if (it[i].done || it[i].via_tmp != (pass == 1))
+				continue;
+			qf = cf_quote_ident(it[i].now);
+			qt = cf_quote_ident(it[i].to);
+			it[i].done = act(c, 0, cf_asprintf("ALTER %s %s RENAME TO %s", kw, qf, qt),
+					 cf_asprintf("renamed %s '%s' back to '%s'", lkw, it[i].orig, it[i].to),
+					 cf_asprintf("cannot rename %s '%s' back to '%s'", lkw, it[i].orig, it[i].to)) == 0;
+			free(qf);
+			free(qt);
+		}
+	for (size_t i = 0; i < n; i++)
+		free(it[i].now);
+}
+
+/* Renames back the roles ('r'), databases ('d') or tablespaces ('t') whose
+ * name changed, then re-reads the server. */
+static void
+restore_names(restore_ctx *c, char kind)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	size_t cap = s->n_roles + s->n_dbs + s->n_tss + 1, n = 0;
+	rename_item *it = cf_calloc(cap, sizeof(*it));
+
+	for (size_t i = 0; kind == 'r' && i < s->n_roles; i++) {
+		const cl_role *x = role_by_oid(now, s->roles[i].oid);
+
+		if (x && strcmp(x->name, s->roles[i].name) != 0)
+			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->roles[i].name, false, false};
+	}
+	for (size_t i = 0; kind == 'd' && i < s->n_dbs; i++) {
+		const cl_database *x = db_by_oid(now, s->dbs[i].oid);
+
+		if (x && strcmp(x->name, s->dbs[i].name) != 0)
+			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->dbs[i].name, false, false};
+	}
+	for (size_t i = 0; kind == 't' && i < s->n_tss; i++) {
+		const cl_tablespace *x = ts_by_oid(now, s->tss[i].oid);
+
+		if (x && strcmp(x->name, s->tss[i].name) != 0)
+			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->tss[i].name, false, false};
+	}
+	if (n) {
+		rename_back(c, kind == 'r' ? "ROLE" : kind == 'd' ? "DATABASE" : "TABLESPACE",
+			    kind == 'r' ? "role" : kind == 'd' ? "database" : "tablespace", it, n);
+		reread(c);
+	}
+	free(it);
+}
+
 static void
 restore_system(restore_ctx *c)
 {
@@ -940,7 +1044,12 @@ comment_sql(const char *kind, const char *qname, const char *value)
 static void
 restore_databases(restore_ctx *c)
 {
-	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	const cf_cluster_snapshot *s = c->snap, *now;
+
+	restore_names(c, 'd');
+	if (c->broken)
+		return;
+	now = c->cur;
 
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
@@ -961,19 +1070,6 @@ restore_databases(restore_ctx *c)
 			}
 			free(q);
 			continue;
-		}
-		if (strcmp(o->name, n->name) != 0) {
-			char *qo = cf_quote_ident(o->name);
-
-			if (act(c, 0, cf_asprintf("ALTER DATABASE %s RENAME TO %s", q, qo),
-				cf_asprintf("renamed database '%s' back to '%s'", n->name, o->name),
-				cf_asprintf("cannot rename database '%s' back to '%s'", n->name, o->name)) == 0) {
-				free(q);
-				q = qo;
-				name = o->name;
-			} else {
-				free(qo);
-			}
 		}
 		if (o->allowconn != n->allowconn)
 			cf_strbuf_addf(&sb, " ALLOW_CONNECTIONS %s", o->allowconn ? "true" : "false");
@@ -1026,7 +1122,12 @@ option_name(const char *item)
 static void
 restore_tablespaces(restore_ctx *c)
 {
-	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	const cf_cluster_snapshot *s = c->snap, *now;
+
+	restore_names(c, 't');
+	if (c->broken)
+		return;
+	now = c->cur;
 
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
@@ -1040,19 +1141,6 @@ restore_tablespaces(restore_ctx *c)
 			    cf_asprintf("cannot drop tablespace '%s' created by a replayed migration", n->name));
 			free(q);
 			continue;
-		}
-		if (strcmp(o->name, n->name) != 0) {
-			char *qo = cf_quote_ident(o->name);
-
-			if (act(c, 0, cf_asprintf("ALTER TABLESPACE %s RENAME TO %s", q, qo),
-				cf_asprintf("renamed tablespace '%s' back to '%s'", n->name, o->name),
-				cf_asprintf("cannot rename tablespace '%s' back to '%s'", n->name, o->name)) == 0) {
-				free(q);
-				q = qo;
-				name = o->name;
-			} else {
-				free(qo);
-			}
 		}
 		if (!strings_eq(o->options, o->n_options, n->options, n->n_options)) {
 			cf_strbuf sb = CF_STRBUF_INIT;
@@ -1204,34 +1292,25 @@ recreate_roles(restore_ctx *c, bool final)
 static void
 restore_role_attributes(restore_ctx *c)
 {
-	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+	const cf_cluster_snapshot *s = c->snap, *now;
+	/* renaming clears an MD5 password; the re-read after the renames
+	 * shows that as a changed password */
+	restore_names(c, 'r');
+	if (c->broken)
+		return;
+	now = c->cur;
 
 	for (size_t i = 0; i < s->n_roles; i++) {
 		const cl_role *o = &s->roles[i];
 		const cl_role *n = role_by_oid(now, o->oid);
 		char *q;
 		const char *name;
-		bool renamed = false;
 		cf_strbuf sb = CF_STRBUF_INIT;
 
 		if (!n)
 			continue;
 		q = cf_quote_ident(n->name);
 		name = n->name;
-		if (strcmp(o->name, n->name) != 0) {
-			char *qo = cf_quote_ident(o->name);
-
-			if (act(c, 0, cf_asprintf("ALTER ROLE %s RENAME TO %s", q, qo),
-				cf_asprintf("renamed role '%s' back to '%s'", n->name, o->name),
-				cf_asprintf("cannot rename role '%s' back to '%s'", n->name, o->name)) == 0) {
-				free(q);
-				q = qo;
-				name = o->name;
-				renamed = true;
-			} else {
-				free(qo);
-			}
-		}
 		add_role_options(&sb, o, n);
 		if (sb.len)
 			act(c, 0, cf_asprintf("ALTER ROLE %s WITH%s", q, cf_strbuf_str(&sb)),
@@ -1246,10 +1325,8 @@ restore_role_attributes(restore_ctx *c)
 			    cf_asprintf("removed the password expiry of role '%s'", name),
 			    cf_asprintf("cannot remove the password expiry of role '%s'", name));
 		}
-		/* renaming a role clears an MD5 password: set it again */
 		if (s->passwords_known && now->passwords_known &&
-		    (!str_eq(o->password, n->password) ||
-		     (renamed && o->password && strncmp(o->password, "md5", 3) == 0))) {
+		    !str_eq(o->password, n->password)) {
 			char *lit = o->password ? cf_quote_literal(o->password) : cf_strdup("NULL");
 
 			act(c, ACT_SECRET, cf_asprintf("ALTER ROLE %s PASSWORD %s", q, lit),
