@@ -148,7 +148,7 @@ test_split(void **state)
 		cf_error_list problems = CF_ERROR_LIST_INIT;
 		cf_script *s = NULL;
 
-		print_message("split: %s\n", c->name);
+		print_message("# split: %s\n", c->name);
 		assert_int_equal(parse(c->sql, &s, &problems), 0);
 		assert_non_null(s);
 		assert_int_equal(problems.n, 0);
@@ -264,7 +264,7 @@ test_non_transactional(void **state)
 		cf_error_list problems = CF_ERROR_LIST_INIT;
 		cf_script *s = NULL;
 
-		print_message("non-transactional: %s\n", c->sql);
+		print_message("# non-transactional: case %zu\n", i);
 		assert_int_equal(parse(c->sql, &s, &problems), 0);
 		assert_int_equal(s->n_stmts, 1);
 		assert_string_equal(s->stmts[0].node, c->node);
@@ -374,7 +374,7 @@ test_transaction_control(void **state)
 					c->name);
 		char *sql = cf_asprintf("SELECT 1;\n  %s", c->sql);
 
-		print_message("transaction control: %s\n", c->sql);
+		print_message("# transaction control: case %zu\n", i);
 		assert_int_equal(parse(sql, &s, &problems), -1);
 		assert_non_null(s);
 		assert_int_equal(s->n_stmts, 2);
@@ -447,7 +447,7 @@ test_wrapper(void **state)
 		cf_error_list problems = CF_ERROR_LIST_INIT;
 		cf_script *s = NULL;
 
-		print_message("wrapper: %s\n", c->sql);
+		print_message("# wrapper: case %zu\n", i);
 		assert_int_equal(parse(c->sql, &s, &problems), c->rc);
 		assert_int_equal(s->wrapper_stripped, c->stripped);
 		assert_int_equal(s->n_stmts, c->n_stmts);
@@ -544,7 +544,7 @@ test_syntax_errors(void **state)
 		cf_script *s = NULL;
 		const cf_error *e;
 
-		print_message("syntax: %s\n", c->sql);
+		print_message("# syntax: case %zu\n", i);
 		assert_int_equal(parse(c->sql, &s, &problems), -1);
 		assert_non_null(s);
 		assert_null(s->parse_tree);
@@ -607,7 +607,7 @@ test_marker(void **state)
 		cf_error_list problems = CF_ERROR_LIST_INIT;
 		cf_script *s = NULL;
 
-		print_message("marker: %s\n", c->sql);
+		print_message("# marker: case %zu\n", i);
 		assert_int_equal(parse(c->sql, &s, &problems), 0);
 		assert_int_equal(s->no_transaction_marker, c->marker);
 		assert_int_equal(s->transactional, c->transactional);
@@ -647,7 +647,7 @@ test_encoding(void **state)
 		cf_script *s = (cf_script *)&problems; /* must be reset */
 		const cf_error *e;
 
-		print_message("encoding: case %zu\n", i);
+		print_message("# encoding: case %zu\n", i);
 		assert_int_equal(cf_script_parse("bad.sql", c->bytes, c->len,
 						 &s, &problems),
 				 -1);
@@ -697,7 +697,7 @@ test_position(void **state)
 		cf_script *s = NULL;
 		int line = -1, col = -1;
 
-		print_message("position: %s @%d\n", c->sql, c->char_pos);
+		print_message("# position: case %zu @%d\n", i, c->char_pos);
 		assert_int_equal(parse(c->sql, &s, NULL), 0);
 		assert_true(c->stmt < s->n_stmts);
 		cf_script_position(s, &s->stmts[c->stmt], c->char_pos, &line,
@@ -757,7 +757,7 @@ test_load(void **state)
 		cf_error_list problems = CF_ERROR_LIST_INIT;
 		cf_script *s = NULL;
 
-		print_message("load: %s\n", c->path);
+		print_message("# load: %s\n", c->path);
 		assert_int_equal(cf_script_load(c->path, &s, &problems), c->rc);
 		assert_int_equal(s != NULL, c->have_script);
 		if (s) {
