@@ -721,17 +721,15 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 	if (c->broken) {
 		rc = -1;
 	} else if (cf_db_exec(c->conn, sql, &e) == 0) {
-		cf_error *n;
+		if (!(flags & ACT_SILENT)) {
+			cf_error *n = cf_error_new(CF_ERR_SQL, "%s", done);
 
-		if (flags & ACT_SILENT)
-			goto out;
-		n = cf_error_new(CF_ERR_SQL, "%s", done);
-
-		n->severity = CF_SEV_NOTICE;
-		cf_error_set_code(n, "cluster-restored");
-		if (!(flags & ACT_SECRET))
-			n->statement = cf_strdup(sql);
-		cf_error_list_add(c->notes, n);
+			n->severity = CF_SEV_NOTICE;
+			cf_error_set_code(n, "cluster-restored");
+			if (!(flags & ACT_SECRET))
+				n->statement = cf_strdup(sql);
+			cf_error_list_add(c->notes, n);
+		}
 	} else if (PQstatus(c->conn) == CONNECTION_BAD) {
 		c->broken = true;
 		e->kind = CF_ERR_CONNECT;
@@ -757,7 +755,6 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 			cf_error_list_add(c->notes, w);
 		}
 	}
-out:
 	cf_error_free(e);
 	free(sql);
 	free(done);
@@ -860,11 +857,10 @@ restore_unknown(restore_ctx *c)
 			 s->user ? s->user : "?");
 	w->severity = CF_SEV_WARNING;
 	cf_error_set_code(w, "cluster-not-restored");
-	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so changes a replayed migration made to %s are not undone",
+	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone",
 			    s->passwords_known ? "" : "role password hashes (pg_authid)",
 			    !s->passwords_known && !s->system_known ? " and " : "",
-			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)",
-			    !s->passwords_known && !s->system_known ? "them" : "it");
+			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)");
 	cf_error_set_hint(w, "run preflight as a superuser to have every cluster-wide change checked and undone");
 	cf_error_list_add(c->notes, w);
 }
@@ -1526,8 +1522,10 @@ grant_sql(const restore_ctx *c, const cl_member *m)
 			       m->set ? "TRUE" : "FALSE");
 	else if (m->admin)
 		cf_strbuf_addstr(&sb, " WITH ADMIN OPTION");
-	if (m->grantor && m->grantor != c->cur->user_oid &&
-	    role_by_oid(c->cur, m->grantor)) {
+	/* only a superuser may name another grantor; others grant as
+	 * themselves (the membership is back, its grantor differs) */
+	if (c->cur->superuser && m->grantor &&
+	    m->grantor != c->cur->user_oid && role_by_oid(c->cur, m->grantor)) {
 		char *qg = qrole(c, m->grantor);
 
 		cf_strbuf_addf(&sb, " GRANTED BY %s", qg);
@@ -1580,8 +1578,9 @@ restore_members(restore_ctx *c)
 				w = &want[k];
 				wi = k;
 			}
+		/* a non-superuser cannot name a grantor: ignore that part */
 		if (w && w->admin == n->admin &&
-		    (!w->grantor || w->grantor == n->grantor) &&
+		    (!w->grantor || w->grantor == n->grantor || !now->superuser) &&
 		    (!by_grantor || (w->inherit == n->inherit && w->set == n->set))) {
 			done[wi] = true;
 			continue;
@@ -1691,8 +1690,6 @@ restore_settings(restore_ctx *c)
 				seen[k] = true;
 			}
 		}
-		if (n->db && !db_by_oid(now, n->db))
-			continue;
 		if (!o || !strings_eq(o->items, o->n, n->items, n->n))
 			write_setting(c, n->db, n->role, o);
 	}

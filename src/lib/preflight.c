@@ -243,7 +243,8 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 
 	(void)m;
 	if (!pr->snap || !st->node ||
-	    (strcmp(st->node, "DropdbStmt") != 0 && strcmp(st->node, "DropTableSpaceStmt") != 0))
+	    (strcmp(st->node, "DropdbStmt") != 0 && strcmp(st->node, "DropTableSpaceStmt") != 0 &&
+	     strcmp(st->node, "DropRoleStmt") != 0 && strcmp(st->node, "AlterSystemStmt") != 0))
 		return 0;
 	sql = cf_strndup(script->text + st->offset, st->length);
 	pq = pg_query_parse(sql);

@@ -148,6 +148,9 @@ test_expect_success 'bad option values: exit 2, nothing applied' '
 	expect_err_contains "expects a non-negative integer"
 	run_cf migrate down --env local --steps=-1
 	expect_rc 2
+	run_cf migrate down --env local -n 0
+	expect_rc 2
+	expect_err_contains "must be at least 1"
 	run_cf migrate up --env local --dry-run=yes
 	expect_rc 2
 	expect_err_contains "takes no value"
