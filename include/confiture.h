@@ -553,6 +553,24 @@ void cf_server_release(cf_server *srv, bool keep);
 int cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 			   cf_error **err);
 
+/* One embedded cluster of a cache directory, running or not. */
+typedef struct cf_server_info {
+	int major;
+	bool running;
+	long pid;	  /* postmaster pid, 0 when not running */
+	char *dir;	  /* <root>/<major>: everything of this cluster */
+	char *data_dir;
+	char *socket_dir; /* NULL when not running */
+	int port;	  /* 0 when not running */
+	char *version;	  /* server_version when running, else PG_VERSION */
+	char *url;	  /* database postgres; NULL when not running */
+} cf_server_info;
+
+/* Lists the embedded clusters; free with cf_server_info_free(). */
+int cf_server_list(const cf_server_options *opts, cf_server_info **out,
+		   size_t *n, cf_error **err);
+void cf_server_info_free(cf_server_info *info, size_t n);
+
 /* Where disposable databases come from. */
 typedef struct cf_provision_options {
 	const char *dump_path;	/* --from-dump: plain SQL, custom or directory

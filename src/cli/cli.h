@@ -124,6 +124,7 @@ bool cli_json(const struct cli_env_opts *o);
 
 typedef int (*cli_cmd_fn)(int argc, const char **argv);
 
+int cmd_cache(int argc, const char **argv);
 int cmd_init(int argc, const char **argv);
 int cmd_migrate(int argc, const char **argv);
 int cmd_migrate_status(int argc, const char **argv);
@@ -132,6 +133,7 @@ int cmd_migrate_down(int argc, const char **argv);
 int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
+int cmd_server(int argc, const char **argv);
 
 /* cmd_migrate_up.c: progress printing shared by up, down and baseline */
 struct cli_progress_state {

@@ -17,8 +17,10 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
+	{"cache", cmd_cache, "list or clear cached schema-dump templates"},
 	{"init", cmd_init, "create db/migrations and an example environment"},
 	{"migrate", cmd_migrate, "status, up, down, baseline, generate, preflight"},
+	{"server", cmd_server, "start, stop or inspect the embedded PostgreSQL server"},
 };
 
 /*

@@ -174,6 +174,18 @@ unit_commit(cf_engine *e, cf_error **err)
 
 	if (e->unit == CF_UNIT_TRANSACTION)
 		return cf_db_exec(e->conn, "COMMIT", err);
+	/*
+	 * A savepoint is not a COMMIT: deferred constraints would never be
+	 * checked.  Fire them now, as COMMIT would, inside a savepoint that
+	 * is then rolled back so that the next migration still sees them
+	 * deferred (rolling back a subtransaction restores the constraint
+	 * modes and un-fires its trigger events).
+	 */
+	if (cf_db_exec(e->conn, "SAVEPOINT cf_deferred_check; "
+		       "SET CONSTRAINTS ALL IMMEDIATE; "
+		       "ROLLBACK TO SAVEPOINT cf_deferred_check; "
+		       "RELEASE SAVEPOINT cf_deferred_check", err) < 0)
+		return -1;
 	sql = cf_asprintf("RELEASE SAVEPOINT %s", savepoint_name);
 	rc = cf_db_exec(e->conn, sql, err);
 	free(sql);
@@ -285,6 +297,8 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
 	}
 	if (unit_commit(e, &err) < 0) {
 		/* deferred constraints fire at COMMIT: a real failure */
+		if (!err->file)
+			cf_error_set_where(err, script->path, 0, 0);
 		set_failure(out, err);
 		unit_rollback(e);
 		out->elapsed_ms = cf_now_ms() - t0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -33,6 +34,8 @@ typedef struct preflight_run {
 	cf_cluster_snapshot *snap;
 	char *clone_name;
 	char *against_db;
+	char **created_dbs;	/* databases the replay created or renamed to */
+	size_t n_created_dbs;
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -228,6 +231,55 @@ explain_timeouts(preflight_run *pr, cf_error *e)
 	}
 }
 
+/*
+ * Remembers the name of a database a replayed statement creates (CREATE
+ * DATABASE, ALTER DATABASE ... RENAME TO): the restore drops those, and
+ * only those, of the databases that appeared during the run.  CREATE
+ * DATABASE cannot run inside a function, so the statements say it all.
+ */
+static void
+note_created_database(preflight_run *pr, json_t *stmt)
+{
+	json_t *n;
+	const char *name = NULL;
+
+	if ((n = json_object_get(stmt, "CreatedbStmt")) != NULL)
+		name = json_string_value(json_object_get(n, "dbname"));
+	else if ((n = json_object_get(stmt, "RenameStmt")) != NULL &&
+		 json_is_string(json_object_get(n, "renameType")) &&
+		 strcmp(json_string_value(json_object_get(n, "renameType")), "OBJECT_DATABASE") == 0)
+		name = json_string_value(json_object_get(n, "newname"));
+	if (name)
+		pr->created_dbs = strv_add(pr->created_dbs, &pr->n_created_dbs, cf_strdup(name));
+}
+
+/*
+ * Tells the restore to leave alone every database that appeared during the
+ * run without a replayed statement creating it: another session made it
+ * (a shared staging server), and dropping it would destroy its data.
+ */
+static void
+keep_foreign_databases(preflight_run *pr)
+{
+	cf_error *e = NULL;
+	PGresult *res = cf_db_query(pr->maint, "SELECT datname FROM pg_database", 0, NULL, &e);
+
+	if (!res) {
+		cf_error_free(e);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		bool ours = path_eq(name, pr->clone_name);
+
+		for (size_t k = 0; !ours && k < pr->n_created_dbs; k++)
+			ours = path_eq(name, pr->created_dbs[k]);
+		if (!ours)
+			cf_cluster_snapshot_keep_database(pr->snap, name);
+	}
+	PQclear(res);
+}
+
 /* Clone-mode guard: refuse statements whose effect the snapshot cannot
  * undo (dropping a database or tablespace that exists on the server). */
 static int
@@ -244,7 +296,8 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 	(void)m;
 	if (!pr->snap || !st->node ||
 	    (strcmp(st->node, "DropdbStmt") != 0 && strcmp(st->node, "DropTableSpaceStmt") != 0 &&
-	     strcmp(st->node, "DropRoleStmt") != 0 && strcmp(st->node, "AlterSystemStmt") != 0))
+	     strcmp(st->node, "DropRoleStmt") != 0 && strcmp(st->node, "AlterSystemStmt") != 0 &&
+	     strcmp(st->node, "CreatedbStmt") != 0 && strcmp(st->node, "RenameStmt") != 0))
 		return 0;
 	sql = cf_strndup(script->text + st->offset, st->length);
 	pq = pg_query_parse(sql);
@@ -258,6 +311,8 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 	stmt = json_object_get(json_array_get(json_object_get(doc, "stmts"), 0), "stmt");
 	if (stmt)
 		rc = cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err);
+	if (stmt && rc == 0)
+		note_created_database(pr, stmt);
 	json_decref(doc);
 	return rc;
 }
@@ -373,6 +428,7 @@ run_savepoint(preflight_run *pr, cf_error **err)
 /*
  * Checks that cloning can work.  Returns 0 when it can, 1 with *reason when
  * it cannot (auto mode then falls back), -1 on connection errors.
+ * Autovacuum workers do not count: CREATE DATABASE stops them itself.
  */
 static int
 clone_possible(preflight_run *pr, char **reason, cf_error **err)
@@ -384,16 +440,29 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0)
 		return -1;
 	pr->against_db = cf_strdup(PQdb(conn));
-	res = cf_db_query(conn,
-			  "SELECT r.rolsuper OR r.rolcreatedb,"
-			  " (SELECT count(*) FROM pg_stat_activity a"
-			  "   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()),"
-			  " current_user"
-			  " FROM pg_roles r WHERE r.rolname = current_user",
-			  0, NULL, err);
-	if (!res) {
-		PQfinish(conn);
-		return -1;
+	/*
+	 * A session that just disconnected (a previous preflight, the psql
+	 * that loaded the schema) lingers for a moment in pg_stat_activity:
+	 * look again for up to a second before giving up on cloning.
+	 */
+	for (int attempt = 0;; attempt++) {
+		res = cf_db_query(conn,
+				  "SELECT r.rolsuper OR r.rolcreatedb,"
+				  " (SELECT count(*) FROM pg_stat_activity a"
+				  "   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+				  "   AND a.backend_type <> 'autovacuum worker'),"
+				  " current_user"
+				  " FROM pg_roles r WHERE r.rolname = current_user",
+				  0, NULL, err);
+		if (!res) {
+			PQfinish(conn);
+			return -1;
+		}
+		if (attempt >= 10 || cf_cancel_requested() || PQntuples(res) != 1 ||
+		    atoi(PQgetvalue(res, 0, 1)) == 0)
+			break;
+		PQclear(res);
+		PQclear(PQexec(conn, "SELECT pg_sleep(0.1)"));
 	}
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
 		*reason = cf_asprintf("role '%s' may not create databases (needs CREATEDB)",
@@ -451,6 +520,8 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 		cf_error_free(e);
 		return 1;
 	}
+	/* seeded: two hosts' preflights may share a pid on one server */
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)pr);
 	pr->clone_name = cf_asprintf("cf_preflight_%d_%08lx", (int)getpid(),
 				     (unsigned long)random() & 0xffffffffUL);
 	qclone = cf_quote_ident(pr->clone_name);
@@ -495,6 +566,8 @@ clone_cleanup(preflight_run *pr)
 		free(sql);
 		free(q);
 	}
+	if (pr->snap)
+		keep_foreign_databases(pr);
 	if (pr->snap && cf_cluster_snapshot_restore(pr->maint, pr->snap, &pr->r->notes, &e) < 0) {
 		e->severity = CF_SEV_WARNING;
 		cf_error_list_add(&pr->r->notes, e);
@@ -551,6 +624,16 @@ label_causes(cf_preflight_result *r)
 		pm->caused_by = labels[i].caused_by;
 		pm->artifact = labels[i].artifact;
 		pm->artifact_reason = labels[i].artifact_reason;
+		/* SET TRANSACTION ISOLATION LEVEL first in a migration works
+		 * in a deploy (its own transaction), never in a savepoint */
+		if (r->mode == CF_PREFLIGHT_SAVEPOINT && !pm->artifact &&
+		    pm->outcome.kind == CF_OUTCOME_FAILED && pm->outcome.error &&
+		    strcmp(pm->outcome.error->sqlstate, "25001") == 0 &&
+		    pm->outcome.error->statement_index == 1 &&
+		    pm->cause == CF_CAUSE_ROOT) {
+			pm->artifact = true;
+			pm->artifact_reason = cf_strdup("savepoint mode replays every migration inside one transaction, where SET TRANSACTION can no longer come first; a real deploy gives each migration its own transaction (SQLSTATE 25001)");
+		}
 	}
 	free(v);
 	free(labels);
@@ -584,6 +667,21 @@ count(cf_preflight_result *r)
 	r->all_passed = r->failed == 0 && !r->interrupted;
 }
 
+/* Marks every migration skipped when the run stopped before replaying. */
+static void
+interrupted_before_replay(preflight_run *pr)
+{
+	cf_preflight_result *r = pr->r;
+
+	for (size_t i = 0; i < r->n; i++) {
+		r->migrations[i].replayed = true;
+		skip(&r->migrations[i], "interrupted");
+	}
+	r->interrupted = true;
+	r->closing = cf_asprintf("interrupted before the replay — %s unchanged",
+				 pr->against_db ? pr->against_db : "the preflight DB");
+}
+
 static int
 run_against(preflight_run *pr, cf_error **err)
 {
@@ -614,6 +712,13 @@ run_against(preflight_run *pr, cf_error **err)
 			return 0;
 		}
 		clone_cleanup(pr);
+		if (cf_cancel_requested()) {
+			/* SIGINT while cloning: stop, do not fall back */
+			free(reason);
+			r->mode = CF_PREFLIGHT_CLONE;
+			interrupted_before_replay(pr);
+			return 0;
+		}
 		if (pr->opts->mode == CF_PREFLIGHT_CLONE) {
 			cf_error *e = cf_error_new(CF_ERR_USAGE, "clone mode is not possible: %s", reason);
 
@@ -667,6 +772,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
+	strv_free(pr.created_dbs);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);
 		return -1;

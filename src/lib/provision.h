@@ -19,6 +19,9 @@
  */
 char *cf_pg_program(const char *name, const char *bindir);
 
+/* Appends " key='value'" (quoted for libpq) to a conninfo string. */
+void cf_conninfo_add(cf_strbuf *sb, const char *key, const char *value);
+
 /*
  * Splits a URL or conninfo string into a key=value conninfo without the
  * password (safe on a command line) and the password (NULL when none), for

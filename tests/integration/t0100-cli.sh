@@ -67,6 +67,33 @@ test_expect_success '--help on every command and subcommand: usage on stdout, ex
 	expect_db_untouched
 '
 
+test_expect_success 'every command listed by --help has its own --help (exit 0, stdout)' '
+	mkproject
+	run_cf --help
+	cmds=$(sed -n "/^commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p" "$TEST_TMP/out")
+	test -n "$cmds"
+	run_cf migrate --help
+	subs=$(sed -n "/^subcommands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p" "$TEST_TMP/out")
+	echo "$subs" | grep -x preflight >/dev/null || echo "$subs" | grep -x generate >/dev/null
+	n=0
+	for c in $cmds; do
+		run_cf $c --help
+		expect_rc 0
+		expect_out_matches "^usage: confiture $c( |$)"
+		expect_err_empty
+		n=$((n + 1))
+	done
+	for c in $subs; do
+		run_cf migrate $c --help
+		expect_rc 0
+		expect_out_matches "^usage: confiture migrate $c( |$)"
+		expect_err_empty
+		n=$((n + 1))
+	done
+	test "$n" -ge 7
+	expect_db_untouched
+'
+
 test_expect_success 'subcommand help documents its options' '
 	run_cf migrate up --help
 	for o in --env --config --database-url --migrations-dir --target \

@@ -34,6 +34,12 @@ t0210_cleanup()
 	psql_q postgres "ALTER SYSTEM RESET work_mem" >/dev/null 2>&1
 	psql_q postgres "DROP DATABASE IF EXISTS t0210_new_db WITH (FORCE)" >/dev/null 2>&1
 	psql_q postgres "DROP ROLE IF EXISTS t0210_new_role" >/dev/null 2>&1
+	psql_q postgres "DROP DATABASE IF EXISTS t0210_foreign" >/dev/null 2>&1
+	psql_q postgres "DROP ROLE IF EXISTS t0210_foreign_role" >/dev/null 2>&1
+	psql_q postgres "DROP DATABASE IF EXISTS t0210_pre WITH (FORCE)" >/dev/null 2>&1
+	for r in t0210_app t0210_victim t0210_app2 t0210_renamed t0210_attr; do
+		psql_q postgres "DROP ROLE IF EXISTS $r" >/dev/null 2>&1
+	done
 }
 trap 'rc=$?; t0210_cleanup; (exit $rc); tap_cleanup' EXIT
 
@@ -247,6 +253,41 @@ test_expect_success 'clone mode: roles and databases unchanged (CREATE ROLE, CRE
 
 test_expect_success 'clone mode: role attributes, memberships, database/role/system settings unchanged' '
 	diff -u "$TEST_TMP/cl-settings" "$TEST_TMP/cl-after-settings"
+'
+
+# Runs a clone-mode preflight whose 002 sleeps; while it sleeps another
+# session creates a database and a role, as on a shared staging server.
+test_expect_success 'clone mode: setup: objects created meanwhile by another session' '
+	psql_q postgres "DROP DATABASE IF EXISTS t0210_foreign" 2>/dev/null
+	psql_q postgres "DROP ROLE IF EXISTS t0210_foreign_role" 2>/dev/null
+	new_project
+	echo "CREATE DATABASE t0210_new_db;" >db/migrations/001_create_db.up.sql
+	echo "SELECT pg_sleep(2);" >db/migrations/002_sleep.up.sql
+	echo "CREATE ROLE t0210_new_role;" >db/migrations/003_create_role.up.sql
+	"$CONFITURE" migrate preflight --against "$URL" --mode clone >out 2>err &
+	pid=$!
+	for i in $(seq 50); do
+		n=$(psql_q postgres "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '\''%pg_sleep(2)%'\'' AND pid <> pg_backend_pid()")
+		[ "$n" = 0 ] || break
+		sleep 0.1
+	done
+	psql_q postgres "CREATE DATABASE t0210_foreign"
+	psql_q postgres "CREATE ROLE t0210_foreign_role"
+	rc=0
+	wait $pid || rc=$?
+	cat out err
+	expect_eq 0 "$rc" "exit code"
+	expect_no_clone
+	expect_eq "" "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname = '\''t0210_new_db'\''")" "database created by the replay"
+	expect_eq "" "$(psql_q postgres "SELECT rolname FROM pg_roles WHERE rolname = '\''t0210_new_role'\''")" "role created by the replay"
+'
+
+test_expect_success 'clone mode: a database another session created meanwhile is kept' '
+	expect_eq t0210_foreign "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname = '\''t0210_foreign'\''")"
+'
+
+test_expect_success 'clone mode: a role another session created meanwhile is kept' '
+	expect_eq t0210_foreign_role "$(psql_q postgres "SELECT rolname FROM pg_roles WHERE rolname = '\''t0210_foreign_role'\''")"
 '
 
 test_done

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# t0240-preflight-static.sh — the static half of preflight (no --against):
+# syntax errors with file:line:col, duplicate versions, Python migrations,
+# missing .down.sql, non-transactional statements with their line; and the
+# exit codes: 0 all passed, 1 failures / static errors / --strict warnings,
+# 2 usage, configuration and connection errors.
+. "$(dirname "$0")/../lib/tap.sh"
+
+unset CONFITURE_DATABASE_URL NO_COLOR
+
+PRE=$(new_db t0240_pre) || exit 1
+URL=$(db_url "$PRE")
+
+check_json()
+{
+	python3 -c '
+import json, sys
+def eq(actual, expected, what=""):
+    if actual != expected:
+        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
+d = json.load(open(sys.argv[1]))
+s = d["static"]
+exec(sys.argv[2])
+' "$TEST_TMP/out" "$1"
+}
+
+# A clean migration with its .down.sql.
+good()
+{
+	echo "CREATE TABLE t0240_$2 (x int);" >"db/migrations/$1_$2.up.sql"
+	echo "DROP TABLE t0240_$2;" >"db/migrations/$1_$2.down.sql"
+}
+
+test_expect_success 'no pending migration: exit 0' '
+	new_project
+	run_cf migrate preflight
+	expect_rc 0
+	expect_out_contains "0 pending migrations"
+	run_cf migrate preflight --against "$URL"
+	expect_rc 0
+'
+
+test_expect_success 'clean migrations: exit 0 without and with --against, --strict too' '
+	new_project
+	good 001 a
+	good 002 b
+	run_cf migrate preflight --strict
+	expect_rc 0
+	expect_out_contains "0 errors, 0 warnings"
+	expect_err_empty
+	run_cf migrate preflight --against "$URL" --strict --format json
+	expect_rc 0
+	check_json "
+eq(s[\"safe_to_deploy\"], True, \"safe_to_deploy\")
+eq(d[\"against\"][\"all_passed\"], True, \"all_passed\")
+eq(d[\"against\"][\"passed\"], 2, \"passed\")
+"
+'
+
+test_expect_success 'a failing migration: exit 1' '
+	new_project
+	good 001 a
+	echo "SELECT * FROM t0240_nowhere;" >db/migrations/002_bad.up.sql
+	echo "SELECT 1;" >db/migrations/002_bad.down.sql
+	run_cf migrate preflight
+	expect_rc 0
+	run_cf migrate preflight --against "$URL"
+	expect_rc 1
+'
+
+test_expect_success 'syntax error: exit 1 with file:line:col, without --against' '
+	new_project
+	good 001 a
+	printf "CREATE TABLE t0240_s (x int);\n\n-- typo below\nCREATE TABLE t0240_t (x int,, y int);\n" >db/migrations/002_syntax.up.sql
+	echo "SELECT 1;" >db/migrations/002_syntax.down.sql
+	run_cf migrate preflight
+	expect_rc 1
+	expect_err_contains "db/migrations/002_syntax.up.sql:4:29"
+	expect_err_contains "syntax error at or near \",\""
+	expect_out_contains "1 error"
+	run_cf migrate preflight --format json
+	expect_rc 1
+	check_json "
+errs = [p for p in s[\"problems\"] if p[\"severity\"] == \"error\"]
+eq(len(errs), 1, \"errors\")
+eq((errs[0][\"line\"], errs[0][\"column\"], errs[0][\"statement_index\"]), (4, 29, 2), \"position\")
+assert errs[0][\"file\"].endswith(\"002_syntax.up.sql\"), errs[0][\"file\"]
+eq(s[\"safe_to_deploy\"], False, \"safe_to_deploy\")
+eq(d[\"against\"], None, \"against\")
+"
+'
+
+test_expect_success 'syntax error with --against: that file fails unsent, the others replay' '
+	new_project
+	printf "CREATE TABLE t0240_t (x int,, y int);\n" >db/migrations/001_syntax.up.sql
+	good 002 b
+	run_cf migrate preflight --against "$URL" --format json
+	expect_rc 1
+	check_json "
+m = d[\"against\"][\"migrations\"]
+eq([(x[\"version\"], x[\"success\"]) for x in m], [(\"001\", False), (\"002\", True)], \"outcomes\")
+eq((m[0][\"line\"], m[0][\"column\"], m[0][\"sqlstate\"]), (1, 29, None), \"001 position\")
+"
+'
+
+test_expect_success 'duplicate versions: both files named, JSON duplicate_versions' '
+	new_project
+	good 001 a
+	echo "CREATE TABLE t0240_d1 (x int);" >db/migrations/002_first.up.sql
+	echo "CREATE TABLE t0240_d2 (x int);" >db/migrations/002_second.up.sql
+	run_cf migrate preflight
+	expect_rc 1
+	expect_err_contains "002_first.up.sql"
+	expect_err_contains "002_second.up.sql"
+	expect_err_contains "duplicate"
+	run_cf migrate preflight --format json
+	expect_rc 1
+	check_json "
+eq(s[\"has_duplicates\"], True, \"has_duplicates\")
+eq(s[\"duplicate_versions\"], {\"002\": [\"002_first.up.sql\", \"002_second.up.sql\"]}, \"duplicate_versions\")
+eq(s[\"safe_to_deploy\"], False, \"safe_to_deploy\")
+"
+'
+
+test_expect_success 'a Python migration is reported unsupported' '
+	new_project
+	good 001 a
+	printf "def up(conn):\n    pass\n" >db/migrations/002_data.py
+	run_cf migrate preflight
+	expect_rc 1
+	expect_err_contains "002_data.py"
+	expect_err_contains "Python migration"
+	expect_err_contains "not supported"
+	run_cf migrate preflight --against "$URL" --format json
+	expect_rc 1
+	check_json "
+m = d[\"against\"][\"migrations\"]
+eq([(x[\"version\"], x[\"success\"]) for x in m], [(\"001\", True), (\"002\", False)], \"outcomes\")
+assert \"not supported\" in m[1][\"error\"], m[1][\"error\"]
+"
+'
+
+test_expect_success 'missing .down.sql: a warning; exit 0, or 1 with --strict' '
+	new_project
+	good 001 a
+	echo "CREATE TABLE t0240_nd (x int);" >db/migrations/002_no_down.up.sql
+	run_cf migrate preflight
+	expect_rc 0
+	expect_err_contains "002"
+	expect_err_contains ".down.sql"
+	expect_out_contains "1 warning"
+	run_cf migrate preflight --strict
+	expect_rc 1
+	run_cf migrate preflight --against "$URL" --strict
+	expect_rc 1
+	run_cf migrate preflight --format json
+	check_json "
+eq(s[\"all_reversible\"], False, \"all_reversible\")
+eq([(m[\"version\"], m[\"has_down\"], m[\"reversible\"]) for m in s[\"migrations\"]],
+   [(\"001\", True, True), (\"002\", False, False)], \"has_down\")
+eq(s[\"safe_to_deploy\"], False, \"safe_to_deploy\")
+eq(s[\"warnings\"], 1, \"warnings\")
+"
+'
+
+test_expect_success 'non-transactional statements are listed with their line' '
+	new_project
+	good 001 a
+	printf "CREATE TABLE t0240_n (x int);\n\n-- concurrently\nCREATE INDEX CONCURRENTLY t0240_n_x ON t0240_n (x);\n" >db/migrations/002_nontx.up.sql
+	echo "DROP TABLE t0240_n;" >db/migrations/002_nontx.down.sql
+	run_cf migrate preflight
+	expect_rc 0
+	expect_err_contains "CREATE INDEX CONCURRENTLY"
+	expect_err_contains "db/migrations/002_nontx.up.sql:4:1"
+	run_cf migrate preflight --format json
+	expect_rc 0
+	check_json "
+eq(s[\"all_transactional\"], False, \"all_transactional\")
+m = s[\"migrations\"]
+eq((m[0][\"fully_transactional\"], m[0][\"non_transactional_statements\"]), (True, []), \"001\")
+eq((m[1][\"fully_transactional\"], m[1][\"non_transactional_statements\"]),
+   (False, [\"CREATE INDEX CONCURRENTLY (line 4)\"]), \"002\")
+eq(s[\"safe_to_deploy\"], False, \"safe_to_deploy\")
+"
+'
+
+test_expect_success 'exit 2: a malformed --against URL' '
+	new_project
+	good 001 a
+	run_cf migrate preflight --against "postgresql://u:pw@[bad"
+	expect_rc 2
+	expect_err_contains "invalid connection string"
+	expect_out_not_contains "✓"
+	run_cf migrate preflight --against "mysql://u@host/db"
+	expect_rc 2
+'
+
+test_expect_success 'exit 2: an unreachable server' '
+	new_project
+	good 001 a
+	run_cf migrate preflight --against "postgresql:///x?host=$TEST_TMP/no-socket-here&port=1"
+	expect_rc 2
+	expect_err_contains "cannot connect"
+	run_cf migrate preflight --against "$(db_url t0240_no_such_database)" --format json
+	expect_rc 2
+'
+
+test_expect_success 'exit 2: --env together with -c, an unknown env, an unknown --mode' '
+	new_project "$PRE"
+	good 001 a
+	run_cf migrate preflight --env local -c db/environments/local.yaml
+	expect_rc 2
+	expect_err_contains "--env"
+	run_cf migrate preflight --env nosuchenv
+	expect_rc 2
+	run_cf migrate preflight --against "$URL" --mode bogus
+	expect_rc 2
+	expect_err_contains "bogus"
+	run_cf migrate preflight --lock-timeout soon
+	expect_rc 2
+	run_cf migrate preflight stray-argument
+	expect_rc 2
+'
+
+test_done
