@@ -7,17 +7,27 @@
  * tablespaces, privileges and comments on those, ALTER SYSTEM.  Such changes
  * are committed on the server and survive dropping the clone.
  * cf_cluster_snapshot_take() records that state before the replay;
- * cf_cluster_snapshot_restore() compares afterwards and undoes every
- * difference it can, reporting each action as a note.
+ * cf_cluster_snapshot_restore() compares afterwards and undoes the
+ * differences it can, reporting each action as a note.
  * cf_cluster_guard_statement() refuses, before it runs, a statement whose
  * effect could not be undone.
+ *
+ * The server is shared: while the replay runs, other sessions create,
+ * change and drop roles and databases too, and those changes are not ours
+ * to undo.  A cf_cluster_scope collects what the replay touched — the
+ * shared objects its statements name (from their parse trees) and the
+ * transaction ids under which it wrote shared catalog rows (for dynamic
+ * SQL) — and the restore undoes a difference only when the scope
+ * attributes it to the replay: by name, or by the xmin of the catalog row
+ * that differs.  It decides that once, on its first read after the replay.
  *
  * Objects are matched by oid, so a rename is seen as a rename.  A role that
  * has to be recreated gets a new oid: the restore maps snapshot oids to
  * current ones before it fixes owners, memberships, settings and
  * privileges.  The restore re-reads the server between phases rather than
- * tracking what each statement changed.
+ * tracking what each of its statements changed.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,11 +45,14 @@ typedef struct cl_role {
 	char *validuntil; /* UTC text, 'infinity', or NULL for none */
 	char *password;	  /* hash; NULL when none or unknown */
 	char *comment;
+	uint32_t xmin;	   /* of the pg_authid row; 0 when unreadable */
+	uint32_t cmt_xmin; /* of the pg_shdescription row; 0 for none */
 } cl_role;
 
 typedef struct cl_member {
 	Oid role, member, grantor;
 	bool admin, inherit, set; /* inherit, set: PostgreSQL 16 on */
+	uint32_t xmin;
 } cl_member;
 
 /* One pg_db_role_setting row: 0 means "all" for either key. */
@@ -47,6 +60,7 @@ typedef struct cl_setting {
 	Oid db, role;
 	char **items; /* "name=value" */
 	size_t n;
+	uint32_t xmin;
 } cl_setting;
 
 typedef struct cl_database {
@@ -57,6 +71,7 @@ typedef struct cl_database {
 	bool allowconn, istemplate;
 	Oid tablespace;
 	char *comment;
+	uint32_t xmin, cmt_xmin;
 } cl_database;
 
 typedef struct cl_tablespace {
@@ -67,6 +82,7 @@ typedef struct cl_tablespace {
 	char **options; /* "name=value" */
 	size_t n_options;
 	char *comment;
+	uint32_t xmin, cmt_xmin;
 } cl_tablespace;
 
 /* One exploded privilege on a database ('d') or tablespace ('t'). */
@@ -138,6 +154,15 @@ fint(const PGresult *r, int row, int col)
 	return atoi(PQgetvalue(r, row, col));
 }
 
+/* A 32-bit transaction id (xmin::text); 0 for SQL NULL. */
+static uint32_t
+fxid(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	return (uint32_t)strtoull(PQgetvalue(r, row, col), NULL, 10);
+}
+
 /*
  * Parses a JSON array of strings (array_to_json(text[])::text) into a new
  * array of new strings; NULL or malformed text gives an empty array.
@@ -196,7 +221,10 @@ static const char role_sql_authid[] =
 	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
 	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
 	"  ELSE a.rolvaliduntil::text END,"
-	" a.rolpassword, pg_catalog.shobj_description(a.oid, 'pg_authid')"
+	" a.rolpassword, pg_catalog.shobj_description(a.oid, 'pg_authid'),"
+	" a.xmin::text, (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+	"  WHERE d.objoid = a.oid"
+	"  AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass)"
 	" FROM pg_catalog.pg_authid a ORDER BY a.oid";
 
 static const char role_sql_roles[] =
@@ -208,7 +236,10 @@ static const char role_sql_roles[] =
 	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
 	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
 	"  ELSE a.rolvaliduntil::text END,"
-	" NULL::text, pg_catalog.shobj_description(a.oid, 'pg_authid')"
+	" NULL::text, pg_catalog.shobj_description(a.oid, 'pg_authid'),"
+	" NULL::text, (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+	"  WHERE d.objoid = a.oid"
+	"  AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass)"
 	" FROM pg_catalog.pg_roles a ORDER BY a.oid";
 
 static int
@@ -239,6 +270,8 @@ read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->validuntil = fval(r, i, 10);
 		x->password = fval(r, i, 11);
 		x->comment = fval(r, i, 12);
+		x->xmin = fxid(r, i, 13);
+		x->cmt_xmin = fxid(r, i, 14);
 	}
 	PQclear(r);
 	return 0;
@@ -249,9 +282,11 @@ read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
 	PGresult *r = catalog_query(conn, s->version >= 160000 ?
 		"SELECT roleid, member, grantor, admin_option, inherit_option,"
-		" set_option FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3" :
-		"SELECT roleid, member, grantor, admin_option, true, true"
-		" FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3", err);
+		" set_option, xmin::text FROM pg_catalog.pg_auth_members"
+		" ORDER BY 1, 2, 3" :
+		"SELECT roleid, member, grantor, admin_option, true, true,"
+		" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3",
+		err);
 
 	if (!r)
 		return -1;
@@ -266,6 +301,7 @@ read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->admin = fbool(r, i, 3);
 		x->inherit = fbool(r, i, 4);
 		x->set = fbool(r, i, 5);
+		x->xmin = fxid(r, i, 6);
 	}
 	PQclear(r);
 	return 0;
@@ -276,7 +312,7 @@ read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
 	PGresult *r = catalog_query(conn,
 		"SELECT setdatabase, setrole,"
-		" pg_catalog.array_to_json(setconfig)::text"
+		" pg_catalog.array_to_json(setconfig)::text, xmin::text"
 		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2", err);
 
 	if (!r)
@@ -290,6 +326,7 @@ read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->db = foid(r, i, 0);
 		x->role = foid(r, i, 1);
 		json_strings(j, &x->items, &x->n);
+		x->xmin = fxid(r, i, 3);
 	}
 	PQclear(r);
 	return 0;
@@ -301,8 +338,11 @@ read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 	PGresult *r = catalog_query(conn,
 		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
 		" datistemplate, dattablespace,"
-		" pg_catalog.shobj_description(oid, 'pg_database')"
-		" FROM pg_catalog.pg_database ORDER BY oid", err);
+		" pg_catalog.shobj_description(oid, 'pg_database'), xmin::text,"
+		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+		"  WHERE d.objoid = db.oid"
+		"  AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass)"
+		" FROM pg_catalog.pg_database db ORDER BY oid", err);
 
 	if (!r)
 		return -1;
@@ -319,6 +359,8 @@ read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->istemplate = fbool(r, i, 5);
 		x->tablespace = foid(r, i, 6);
 		x->comment = fval(r, i, 7);
+		x->xmin = fxid(r, i, 8);
+		x->cmt_xmin = fxid(r, i, 9);
 	}
 	PQclear(r);
 	return 0;
@@ -331,8 +373,11 @@ read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		"SELECT oid, spcname, spcowner,"
 		" pg_catalog.pg_tablespace_location(oid),"
 		" pg_catalog.array_to_json(spcoptions)::text,"
-		" pg_catalog.shobj_description(oid, 'pg_tablespace')"
-		" FROM pg_catalog.pg_tablespace ORDER BY oid", err);
+		" pg_catalog.shobj_description(oid, 'pg_tablespace'), xmin::text,"
+		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+		"  WHERE d.objoid = ts.oid"
+		"  AND d.classoid = 'pg_catalog.pg_tablespace'::pg_catalog.regclass)"
+		" FROM pg_catalog.pg_tablespace ts ORDER BY oid", err);
 
 	if (!r)
 		return -1;
@@ -348,6 +393,8 @@ read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->location = fval(r, i, 3);
 		json_strings(j, &x->options, &x->n_options);
 		x->comment = fval(r, i, 5);
+		x->xmin = fxid(r, i, 6);
+		x->cmt_xmin = fxid(r, i, 7);
 	}
 	PQclear(r);
 	return 0;
@@ -690,17 +737,366 @@ add_set_item(cf_strbuf *sb, const char *item)
 }
 
 /* ------------------------------------------------------------------------
+ * Scope: what the replay touched
+ * ------------------------------------------------------------------------ */
+
+/* A shared object a replayed statement names: 'r' role, 'd' database,
+ * 't' tablespace, 's' ALTER SYSTEM setting. */
+typedef struct cl_name {
+	char kind;
+	char *name;
+} cl_name;
+
+struct cf_cluster_scope {
+	cl_name *names;
+	size_t n_names, a_names;
+	unsigned flags;	 /* CF_SCOPE_* */
+	uint32_t *xids;	 /* 32-bit, as xmin shows them */
+	size_t n_xids, a_xids;
+	char *clone;	 /* the clone database, never restored */
+};
+
+cf_cluster_scope *
+cf_cluster_scope_new(void)
+{
+	return cf_new(cf_cluster_scope);
+}
+
+void
+cf_cluster_scope_free(cf_cluster_scope *scope)
+{
+	if (!scope)
+		return;
+	for (size_t i = 0; i < scope->n_names; i++)
+		free(scope->names[i].name);
+	free(scope->names);
+	free(scope->xids);
+	free(scope->clone);
+	free(scope);
+}
+
+void
+cf_cluster_scope_set_clone(cf_cluster_scope *scope, const char *name)
+{
+	free(scope->clone);
+	scope->clone = name ? cf_strdup(name) : NULL;
+}
+
+/* Is (kind, name) recorded?  Setting names compare without case. */
+static bool
+scope_named(const cf_cluster_scope *scope, char kind, const char *name)
+{
+	if (!scope || !name)
+		return false;
+	for (size_t i = 0; i < scope->n_names; i++) {
+		const cl_name *x = &scope->names[i];
+
+		if (x->kind == kind &&
+		    (kind == 's' ? strcasecmp(x->name, name) == 0
+				 : strcmp(x->name, name) == 0))
+			return true;
+	}
+	return false;
+}
+
+bool
+cf_cluster_scope_has_name(const cf_cluster_scope *scope, char kind,
+			  const char *name)
+{
+	return scope_named(scope, kind, name);
+}
+
+unsigned
+cf_cluster_scope_flags(const cf_cluster_scope *scope)
+{
+	return scope ? scope->flags : 0;
+}
+
+bool
+cf_cluster_scope_has_xid(const cf_cluster_scope *scope, uint32_t xid)
+{
+	if (!scope || xid == 0)
+		return false;
+	for (size_t i = 0; i < scope->n_xids; i++)
+		if (scope->xids[i] == xid)
+			return true;
+	return false;
+}
+
+/* Records (kind, name) once; NULL or empty names are ignored. */
+static void
+scope_add(cf_cluster_scope *scope, char kind, const char *name)
+{
+	if (!name || !*name || scope_named(scope, kind, name))
+		return;
+	CF_GROW(scope->names, scope->a_names, scope->n_names + 1);
+	scope->names[scope->n_names].kind = kind;
+	scope->names[scope->n_names++].name = cf_strdup(name);
+}
+
+/* The string of a {"String": {"sval": ...}} node, or NULL. */
+static const char *
+sval(const json_t *node)
+{
+	return json_string_value(json_object_get(json_object_get(node, "String"), "sval"));
+}
+
+/*
+ * Records the role of a RoleSpec, bare or wrapped ({"RoleSpec": {...}}).
+ * CURRENT_USER, CURRENT_ROLE and SESSION_USER set CF_SCOPE_CURRENT_USER
+ * (the restore reads them as the snapshot's user); PUBLIC is no role.
+ */
+static void
+add_role_spec(cf_cluster_scope *scope, const json_t *spec)
+{
+	const json_t *in = json_object_get(spec, "RoleSpec");
+	const char *type;
+
+	if (in)
+		spec = in;
+	type = json_string_value(json_object_get(spec, "roletype"));
+	if (!type)
+		return;
+	if (strcmp(type, "ROLESPEC_CSTRING") == 0)
+		scope_add(scope, 'r', json_string_value(json_object_get(spec, "rolename")));
+	else if (strcmp(type, "ROLESPEC_PUBLIC") != 0)
+		scope->flags |= CF_SCOPE_CURRENT_USER;
+}
+
+/* Records every RoleSpec of a JSON array. */
+static void
+add_role_specs(cf_cluster_scope *scope, const json_t *list)
+{
+	for (size_t i = 0; i < json_array_size(list); i++)
+		add_role_spec(scope, json_array_get(list, i));
+}
+
+/* The roles of CREATE/ALTER ROLE options IN ROLE, ROLE, ADMIN (and
+ * ALTER GROUP ... ADD/DROP USER): memberships on either side. */
+static void
+add_option_roles(cf_cluster_scope *scope, const json_t *options)
+{
+	for (size_t i = 0; i < json_array_size(options); i++) {
+		const json_t *d = json_object_get(json_array_get(options, i), "DefElem");
+		const char *name = json_string_value(json_object_get(d, "defname"));
+
+		if (name && (strcmp(name, "addroleto") == 0 ||
+			     strcmp(name, "rolemembers") == 0 ||
+			     strcmp(name, "adminmembers") == 0))
+			add_role_specs(scope, json_object_get(json_object_get(json_object_get(d, "arg"), "List"), "items"));
+	}
+}
+
+/* The kind letter of an ObjectType for a shared object, or 0. */
+static char
+object_kind(const json_t *objtype)
+{
+	const char *t = json_string_value(objtype);
+
+	if (!t)
+		return 0;
+	if (strcmp(t, "OBJECT_ROLE") == 0)
+		return 'r';
+	if (strcmp(t, "OBJECT_DATABASE") == 0)
+		return 'd';
+	if (strcmp(t, "OBJECT_TABLESPACE") == 0)
+		return 't';
+	return 0;
+}
+
+void
+cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
+{
+	json_t *node = (json_t *)stmt_json, *in, *x;
+	const char *type;
+	char kind;
+
+	if (!scope || !json_is_object(node))
+		return;
+	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
+		node = in;
+	if (json_object_size(node) != 1)
+		return;
+	type = json_object_iter_key(json_object_iter(node));
+	x = json_object_iter_value(json_object_iter(node));
+
+#define IS(name) (strcmp(type, name) == 0)
+#define FIELD(key) json_object_get(x, key)
+#define STR(key) json_string_value(json_object_get(x, key))
+	if (IS("CreateRoleStmt")) {
+		scope_add(scope, 'r', STR("role"));
+		add_option_roles(scope, FIELD("options"));
+	} else if (IS("AlterRoleStmt")) {
+		add_role_spec(scope, FIELD("role"));
+		add_option_roles(scope, FIELD("options"));
+	} else if (IS("AlterRoleSetStmt")) {
+		/* no role: ALTER ROLE ALL [IN DATABASE d]; the database
+		 * alone names the rows of all roles in it */
+		if (FIELD("role"))
+			add_role_spec(scope, FIELD("role"));
+		else if (!STR("database"))
+			scope->flags |= CF_SCOPE_ALL_ROLES;
+		scope_add(scope, 'd', STR("database"));
+	} else if (IS("DropRoleStmt")) {
+		add_role_specs(scope, FIELD("roles"));
+	} else if (IS("GrantRoleStmt")) {
+		json_t *granted = FIELD("granted_roles");
+
+		for (size_t i = 0; i < json_array_size(granted); i++)
+			scope_add(scope, 'r', json_string_value(json_object_get(
+				json_object_get(json_array_get(granted, i), "AccessPriv"), "priv_name")));
+		add_role_specs(scope, FIELD("grantee_roles"));
+	} else if (IS("RenameStmt")) {
+		if ((kind = object_kind(FIELD("renameType")))) {
+			scope_add(scope, kind, STR("subname"));
+			scope_add(scope, kind, STR("newname"));
+		}
+	} else if (IS("CreatedbStmt") || IS("AlterDatabaseStmt") ||
+		   IS("AlterDatabaseSetStmt") || IS("DropdbStmt") ||
+		   IS("AlterDatabaseRefreshCollStmt")) {
+		scope_add(scope, 'd', STR("dbname"));
+	} else if (IS("AlterOwnerStmt")) {
+		if ((kind = object_kind(FIELD("objectType"))) && kind != 'r')
+			scope_add(scope, kind, sval(FIELD("object")));
+	} else if (IS("GrantStmt")) {
+		json_t *objects = FIELD("objects");
+
+		if ((kind = object_kind(FIELD("objtype"))) && kind != 'r')
+			for (size_t i = 0; i < json_array_size(objects); i++)
+				scope_add(scope, kind, sval(json_array_get(objects, i)));
+	} else if (IS("CreateTableSpaceStmt") ||
+		   IS("AlterTableSpaceOptionsStmt") ||
+		   IS("DropTableSpaceStmt")) {
+		scope_add(scope, 't', STR("tablespacename"));
+	} else if (IS("AlterSystemStmt")) {
+		json_t *set = FIELD("setstmt");
+		const char *k = json_string_value(json_object_get(set, "kind"));
+
+		if (k && strcmp(k, "VAR_RESET_ALL") == 0)
+			scope->flags |= CF_SCOPE_SYSTEM_ALL;
+		else
+			scope_add(scope, 's', json_string_value(json_object_get(set, "name")));
+	} else if (IS("CommentStmt") || IS("SecLabelStmt")) {
+		if ((kind = object_kind(FIELD("objtype"))))
+			scope_add(scope, kind, sval(FIELD("object")));
+	} else if (IS("ReassignOwnedStmt") || IS("DropOwnedStmt")) {
+		add_role_specs(scope, FIELD("roles"));
+	} else if (IS("DoStmt") || IS("CallStmt")) {
+		scope->flags |= CF_SCOPE_OPAQUE;
+	}
+#undef IS
+#undef FIELD
+#undef STR
+}
+
+void
+cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid)
+{
+	char *end;
+	unsigned long long v;
+	uint32_t x;
+
+	if (!scope || !xid || !*xid)
+		return;
+	v = strtoull(xid, &end, 10);
+	if (*end)
+		return;
+	/* xid8 = epoch << 32 | xid: xmin shows only the low 32 bits */
+	x = (uint32_t)(v & 0xffffffffULL);
+	if (x < 3 || cf_cluster_scope_has_xid(scope, x))
+		return;		/* 0-2 are invalid, bootstrap and frozen */
+	CF_GROW(scope->xids, scope->a_xids, scope->n_xids + 1);
+	scope->xids[scope->n_xids++] = x;
+}
+
+/*
+ * The xmin of every shared catalog row the current transaction of the
+ * connection (or one of its subtransactions) wrote: those rows are visible
+ * to it and their writer is still in progress.  pg_xact_status() takes an
+ * xid8, so each 32-bit xmin is widened to the xid8 nearest to the
+ * snapshot's xmax (within 2^31 either way, as every unfrozen xid is; our own
+ * subtransactions' xids can lie above xmax).
+ */
+static const char xact_rows_head[] =
+	"WITH n AS (SELECT pg_catalog.pg_snapshot_xmax("
+	"  pg_catalog.pg_current_snapshot())::text::bigint AS nx),"
+	" r AS (SELECT DISTINCT x::text::bigint AS x FROM ("
+	"  SELECT xmin AS x FROM pg_catalog.pg_database UNION ALL"
+	"  SELECT xmin FROM pg_catalog.pg_tablespace UNION ALL"
+	"  SELECT xmin FROM pg_catalog.pg_auth_members UNION ALL"
+	"  SELECT xmin FROM pg_catalog.pg_db_role_setting UNION ALL"
+	"  SELECT xmin FROM pg_catalog.pg_shdescription";
+static const char xact_rows_tail[] =
+	") s), w AS (SELECT r.x, n.nx + (r.x - (n.nx & 4294967295)"
+	"  + 6442450944) % 4294967296 - 2147483648 AS x8"
+	"  FROM r, n WHERE r.x >= 3)"
+	" SELECT x FROM w WHERE x8 >= 3 AND pg_catalog.pg_xact_status("
+	"  x8::text::pg_catalog.xid8) = 'in progress'";
+
+int
+cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
+				 cf_error **err)
+{
+	cf_error *e = NULL;
+	PGresult *r;
+	bool authid;
+	char *sql;
+
+	r = cf_db_query(conn, "SELECT pg_catalog.has_table_privilege("
+			"'pg_catalog.pg_authid', 'SELECT')", 0, NULL, &e);
+	if (!r)
+		return cf_fail(err, e);
+	authid = PQntuples(r) == 1 && fbool(r, 0, 0);
+	PQclear(r);
+	sql = cf_asprintf("%s%s%s", xact_rows_head,
+			  authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" : "",
+			  xact_rows_tail);
+	r = cf_db_query(conn, sql, 0, NULL, &e);
+	free(sql);
+	if (!r)
+		return cf_fail(err, e);
+	for (int i = 0; i < PQntuples(r); i++)
+		cf_cluster_scope_add_xid(scope, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
  * Restoring
  * ------------------------------------------------------------------------ */
+
+/* A growable list of oids. */
+typedef struct oid_list {
+	Oid *v;
+	size_t n, a;
+} oid_list;
+
+/* A (role, member, grantor) membership or (db, role) setting key. */
+typedef struct row_key {
+	Oid a, b, c;
+} row_key;
 
 typedef struct restore_ctx {
 	PGconn *conn;
 	const cf_cluster_snapshot *snap;
 	cf_cluster_snapshot *cur; /* the server now; re-read between phases */
+	const cf_cluster_scope *scope;
 	cf_error_list *notes;
 	Oid *map;      /* snapshot role index -> oid now; 0 when missing */
 	bool broken;   /* the connection was lost */
 	cf_error *err; /* why, when broken */
+	/*
+	 * What the replay did, decided once on the first read after it (the
+	 * restore's own statements change names and xmins later): snapshot
+	 * objects by index, new objects by oid, new or changed membership and
+	 * setting rows by key.
+	 */
+	bool *role_in, *db_in, *ts_in;
+	oid_list new_roles, new_dbs, new_tss;
+	row_key *members_in;
+	size_t n_members_in, a_members_in;
+	row_key *settings_in;
+	size_t n_settings_in, a_settings_in;
 } restore_ctx;
 
 #define ACT_QUIET 0x1  /* no note on failure (a later pass retries) */
@@ -844,6 +1240,206 @@ role_is_new(const restore_ctx *c, Oid oid)
 	return true;
 }
 
+/* ---- attribution: which differences are the replay's ---- */
+
+static void
+oid_add(oid_list *l, Oid oid)
+{
+	CF_GROW(l->v, l->a, l->n + 1);
+	l->v[l->n++] = oid;
+}
+
+static bool
+oid_in(const oid_list *l, Oid oid)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == oid)
+			return true;
+	return false;
+}
+
+static void
+key_add(row_key **keys, size_t *n, size_t *alloc, Oid a, Oid b, Oid k)
+{
+	CF_GROW(*keys, *alloc, *n + 1);
+	(*keys)[(*n)++] = (row_key){a, b, k};
+}
+
+static bool
+key_in(const row_key *keys, size_t n, Oid a, Oid b, Oid k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].a == a && keys[i].b == b && keys[i].c == k)
+			return true;
+	return false;
+}
+
+/* Is a role name in scope?  CURRENT_USER & co stand for the snapshot's
+ * user, the one the maintenance connection logged in as. */
+static bool
+role_named(const restore_ctx *c, const char *name)
+{
+	if (scope_named(c->scope, 'r', name))
+		return true;
+	return (c->scope->flags & CF_SCOPE_CURRENT_USER) && c->snap->user &&
+	       name && strcmp(name, c->snap->user) == 0;
+}
+
+static bool
+xid_in(const restore_ctx *c, uint32_t xid)
+{
+	return cf_cluster_scope_has_xid(c->scope, xid);
+}
+
+static bool
+is_clone(const restore_ctx *c, const char *name)
+{
+	return c->scope->clone && name && strcmp(c->scope->clone, name) == 0;
+}
+
+static bool kept(const restore_ctx *c, const char *name);
+
+/*
+ * Decides, on the first read after the replay, which objects and rows it
+ * touched: by name (snapshot name or name now), or by the xmin of the row
+ * now.  The restore's own statements change both later, so this is done
+ * once, before any of them.
+ */
+static void
+attribute(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	c->role_in = cf_calloc(s->n_roles + 1, sizeof(bool));
+	c->db_in = cf_calloc(s->n_dbs + 1, sizeof(bool));
+	c->ts_in = cf_calloc(s->n_tss + 1, sizeof(bool));
+	for (size_t i = 0; i < s->n_roles; i++) {
+		const cl_role *n = role_by_oid(now, s->roles[i].oid);
+
+		c->role_in[i] = role_named(c, s->roles[i].name) ||
+				(n && (role_named(c, n->name) ||
+				       xid_in(c, n->xmin) ||
+				       xid_in(c, n->cmt_xmin)));
+	}
+	for (size_t i = 0; i < now->n_roles; i++) {
+		const cl_role *n = &now->roles[i];
+
+		if (!role_by_oid(s, n->oid) &&
+		    (role_named(c, n->name) || xid_in(c, n->xmin) ||
+		     xid_in(c, n->cmt_xmin)))
+			oid_add(&c->new_roles, n->oid);
+	}
+	for (size_t i = 0; i < s->n_dbs; i++) {
+		const cl_database *o = &s->dbs[i];
+		const cl_database *n = db_by_oid(now, o->oid);
+
+		if (is_clone(c, o->name) || (n && is_clone(c, n->name)))
+			continue;
+		c->db_in[i] = scope_named(c->scope, 'd', o->name) ||
+			      (n && (scope_named(c->scope, 'd', n->name) ||
+				     xid_in(c, n->xmin) ||
+				     xid_in(c, n->cmt_xmin)));
+	}
+	for (size_t i = 0; i < now->n_dbs; i++) {
+		const cl_database *n = &now->dbs[i];
+
+		if (!db_by_oid(s, n->oid) && !is_clone(c, n->name) &&
+		    !kept(c, n->name) &&
+		    (scope_named(c->scope, 'd', n->name) ||
+		     xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)))
+			oid_add(&c->new_dbs, n->oid);
+	}
+	for (size_t i = 0; i < s->n_tss; i++) {
+		const cl_tablespace *o = &s->tss[i];
+		const cl_tablespace *n = ts_by_oid(now, o->oid);
+
+		c->ts_in[i] = scope_named(c->scope, 't', o->name) ||
+			      (n && (scope_named(c->scope, 't', n->name) ||
+				     xid_in(c, n->xmin) ||
+				     xid_in(c, n->cmt_xmin)));
+	}
+	for (size_t i = 0; i < now->n_tss; i++) {
+		const cl_tablespace *n = &now->tss[i];
+
+		if (!ts_by_oid(s, n->oid) &&
+		    (scope_named(c->scope, 't', n->name) ||
+		     xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)))
+			oid_add(&c->new_tss, n->oid);
+	}
+	for (size_t i = 0; i < now->n_members; i++) {
+		const cl_member *m = &now->members[i];
+
+		if (xid_in(c, m->xmin))
+			key_add(&c->members_in, &c->n_members_in, &c->a_members_in,
+				m->role, m->member, m->grantor);
+	}
+	for (size_t i = 0; i < now->n_settings; i++) {
+		const cl_setting *x = &now->settings[i];
+
+		if (xid_in(c, x->xmin))
+			key_add(&c->settings_in, &c->n_settings_in, &c->a_settings_in,
+				x->db, x->role, 0);
+	}
+}
+
+/* Is the role with this oid now one the replay touched? */
+static bool
+role_in_now(const restore_ctx *c, Oid oid)
+{
+	if (oid == 0)
+		return false;
+	for (size_t i = 0; i < c->snap->n_roles; i++)
+		if (c->map[i] == oid)
+			return c->role_in[i];
+	return oid_in(&c->new_roles, oid);
+}
+
+/* The same for a role of the snapshot, by its snapshot oid. */
+static bool
+role_in_snap(const restore_ctx *c, Oid oid)
+{
+	for (size_t i = 0; i < c->snap->n_roles; i++)
+		if (c->snap->roles[i].oid == oid)
+			return c->role_in[i];
+	return false;
+}
+
+/* Is the database with this oid (stable: never recreated) the replay's? */
+static bool
+db_in(const restore_ctx *c, Oid oid)
+{
+	if (oid == 0)
+		return false;
+	for (size_t i = 0; i < c->snap->n_dbs; i++)
+		if (c->snap->dbs[i].oid == oid)
+			return c->db_in[i];
+	return oid_in(&c->new_dbs, oid);
+}
+
+static bool
+ts_in(const restore_ctx *c, Oid oid)
+{
+	for (size_t i = 0; i < c->snap->n_tss; i++)
+		if (c->snap->tss[i].oid == oid)
+			return c->ts_in[i];
+	return oid_in(&c->new_tss, oid);
+}
+
+/* Is an ALTER SYSTEM setting the replay's? */
+static bool
+sys_in(const restore_ctx *c, const char *name)
+{
+	return (c->scope->flags & CF_SCOPE_SYSTEM_ALL) ||
+	       scope_named(c->scope, 's', name);
+}
+
+/* Did the replay record anything at all? */
+static bool
+scope_empty(const cf_cluster_scope *scope)
+{
+	return !scope->n_names && !scope->n_xids && !scope->flags;
+}
+
 /* One warning when part of the state was unreadable for this user. */
 static void
 restore_unknown(restore_ctx *c)
@@ -851,16 +1447,17 @@ restore_unknown(restore_ctx *c)
 	const cf_cluster_snapshot *s = c->snap;
 	cf_error *w;
 
-	if (s->passwords_known && s->system_known)
+	if ((s->passwords_known && s->system_known) || scope_empty(c->scope))
 		return;
 	w = cf_error_new(CF_ERR_SQL, "cluster-wide changes were only partly checked as role '%s'",
 			 s->user ? s->user : "?");
 	w->severity = CF_SEV_WARNING;
 	cf_error_set_code(w, "cluster-not-restored");
-	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone",
+	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone%s",
 			    s->passwords_known ? "" : "role password hashes (pg_authid)",
 			    !s->passwords_known && !s->system_known ? " and " : "",
-			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)");
+			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)",
+			    s->passwords_known ? "" : "; nor are roles that dynamic SQL (DO, CALL, functions) created or changed without naming them in a statement");
 	cf_error_set_hint(w, "run preflight as a superuser to have every cluster-wide change checked and undone");
 	cf_error_list_add(c->notes, w);
 }
@@ -940,19 +1537,19 @@ restore_names(restore_ctx *c, char kind)
 	for (size_t i = 0; kind == 'r' && i < s->n_roles; i++) {
 		const cl_role *x = role_by_oid(now, s->roles[i].oid);
 
-		if (x && strcmp(x->name, s->roles[i].name) != 0)
+		if (x && c->role_in[i] && strcmp(x->name, s->roles[i].name) != 0)
 			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->roles[i].name, false, false};
 	}
 	for (size_t i = 0; kind == 'd' && i < s->n_dbs; i++) {
 		const cl_database *x = db_by_oid(now, s->dbs[i].oid);
 
-		if (x && strcmp(x->name, s->dbs[i].name) != 0)
+		if (x && c->db_in[i] && strcmp(x->name, s->dbs[i].name) != 0)
 			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->dbs[i].name, false, false};
 	}
 	for (size_t i = 0; kind == 't' && i < s->n_tss; i++) {
 		const cl_tablespace *x = ts_by_oid(now, s->tss[i].oid);
 
-		if (x && strcmp(x->name, s->tss[i].name) != 0)
+		if (x && c->ts_in[i] && strcmp(x->name, s->tss[i].name) != 0)
 			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->tss[i].name, false, false};
 	}
 	if (n) {
@@ -973,9 +1570,12 @@ restore_system(restore_ctx *c)
 		return;
 	for (size_t i = 0; i < now->n_sys; i++) {
 		const cl_sysset *n = &now->sys[i], *o = NULL;
-		char *q = cf_quote_ident(n->name);
+		char *q;
 		cf_strbuf sb = CF_STRBUF_INIT;
 
+		if (!sys_in(c, n->name))
+			continue;
+		q = cf_quote_ident(n->name);
 		for (size_t k = 0; k < s->n_sys; k++)
 			if (strcasecmp(s->sys[k].name, n->name) == 0)
 				o = &s->sys[k];
@@ -1000,7 +1600,7 @@ restore_system(restore_ctx *c)
 
 		for (size_t i = 0; i < now->n_sys; i++)
 			found |= strcasecmp(now->sys[i].name, o->name) == 0;
-		if (found)
+		if (found || !sys_in(c, o->name))
 			continue;
 		q = cf_quote_ident(o->name);
 		cf_strbuf_addf(&sb, "ALTER SYSTEM SET %s TO ", q);
@@ -1050,12 +1650,16 @@ restore_databases(restore_ctx *c)
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
 		const cl_database *o = db_by_oid(s, n->oid);
-		char *q = cf_quote_ident(n->name);
+		char *q;
 		const char *name = n->name;
 		cf_strbuf sb = CF_STRBUF_INIT;
 
+		/* attribute() left out the clone and the kept databases */
+		if (!db_in(c, n->oid))
+			continue;
+		q = cf_quote_ident(n->name);
 		if (!o) {
-			if (!kept(c, n->name)) {
+			if (!kept(c, n->name) && !is_clone(c, n->name)) {
 				if (n->istemplate)
 					act(c, ACT_QUIET, cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE false", q),
 					    cf_asprintf("unmarked database '%s' as a template before dropping it", n->name),
@@ -1097,7 +1701,7 @@ restore_databases(restore_ctx *c)
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_dbs; i++)
-		if (!db_by_oid(now, s->dbs[i].oid))
+		if (c->db_in[i] && !db_by_oid(now, s->dbs[i].oid))
 			warn(c, cf_asprintf("database '%s' was dropped by a replayed migration and cannot be restored", s->dbs[i].name),
 			     "restore it from a backup");
 }
@@ -1128,9 +1732,12 @@ restore_tablespaces(restore_ctx *c)
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
 		const cl_tablespace *o = ts_by_oid(s, n->oid);
-		char *q = cf_quote_ident(n->name);
+		char *q;
 		const char *name = n->name;
 
+		if (!ts_in(c, n->oid))
+			continue;
+		q = cf_quote_ident(n->name);
 		if (!o) {
 			act(c, 0, cf_asprintf("DROP TABLESPACE %s", q),
 			    cf_asprintf("dropped tablespace '%s' created by a replayed migration", n->name),
@@ -1176,7 +1783,7 @@ restore_tablespaces(restore_ctx *c)
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_tss; i++)
-		if (!ts_by_oid(now, s->tss[i].oid)) {
+		if (c->ts_in[i] && !ts_by_oid(now, s->tss[i].oid)) {
 			cf_error *w = cf_error_new(CF_ERR_SQL, "tablespace '%s' was dropped by a replayed migration and was not restored",
 						   s->tss[i].name);
 
@@ -1196,7 +1803,7 @@ drop_new_roles(restore_ctx *c, bool final)
 		const cl_role *n = &c->cur->roles[i];
 		char *q;
 
-		if (!role_is_new(c, n->oid))
+		if (!role_is_new(c, n->oid) || !oid_in(&c->new_roles, n->oid))
 			continue;
 		q = cf_quote_ident(n->name);
 		act(c, final ? 0 : ACT_QUIET, cf_asprintf("DROP ROLE %s", q),
@@ -1257,7 +1864,7 @@ recreate_roles(restore_ctx *c, bool final)
 		cf_strbuf sb = CF_STRBUF_INIT;
 		char *q;
 
-		if (c->map[i] || c->broken)
+		if (c->map[i] || c->broken || !c->role_in[i])
 			continue;
 		q = cf_quote_ident(o->name);
 		cf_strbuf_addf(&sb, "CREATE ROLE %s WITH", q);
@@ -1303,7 +1910,7 @@ restore_role_attributes(restore_ctx *c)
 		const char *name;
 		cf_strbuf sb = CF_STRBUF_INIT;
 
-		if (!n)
+		if (!n || !c->role_in[i])
 			continue;
 		q = cf_quote_ident(n->name);
 		name = n->name;
@@ -1350,7 +1957,7 @@ restore_owners(restore_ctx *c)
 		bool ok = true;
 		Oid owner;
 
-		if (!o)
+		if (!o || !db_in(c, n->oid))
 			continue;
 		owner = map_role(c, o->owner, &ok);
 		if (ok && owner != n->owner) {
@@ -1369,7 +1976,7 @@ restore_owners(restore_ctx *c)
 		bool ok = true;
 		Oid owner;
 
-		if (!o)
+		if (!o || !ts_in(c, n->oid))
 			continue;
 		owner = map_role(c, o->owner, &ok);
 		if (ok && owner != n->owner) {
@@ -1497,11 +2104,11 @@ restore_acls(restore_ctx *c)
 			want[n_want++] = a;
 	}
 	for (size_t i = 0; i < now->n_dbs; i++)
-		if (db_by_oid(s, now->dbs[i].oid))
+		if (db_by_oid(s, now->dbs[i].oid) && db_in(c, now->dbs[i].oid))
 			restore_object_acl(c, 'd', now->dbs[i].oid, now->dbs[i].name,
 					   now->dbs[i].owner, want, n_want);
 	for (size_t i = 0; i < now->n_tss; i++)
-		if (ts_by_oid(s, now->tss[i].oid))
+		if (ts_by_oid(s, now->tss[i].oid) && ts_in(c, now->tss[i].oid))
 			restore_object_acl(c, 't', now->tss[i].oid, now->tss[i].name,
 					   now->tss[i].owner, want, n_want);
 	free(want);
@@ -1547,13 +2154,17 @@ restore_members(restore_ctx *c)
 	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
 	bool by_grantor = now->version >= 160000;
 	cl_member *want = cf_calloc(s->n_members + 1, sizeof(*want));
-	bool *done = NULL;
+	bool *done = NULL, *want_in;
 	size_t n_want = 0;
 
+	want_in = cf_calloc(s->n_members + 1, sizeof(*want_in));
 	for (size_t i = 0; i < s->n_members; i++) {
 		cl_member m = s->members[i];
 		bool ok = true, gok = true;
 
+		/* a row gone is the replay's when either role is */
+		want_in[n_want] = role_in_snap(c, m.role) ||
+				  role_in_snap(c, m.member);
 		m.role = map_role(c, m.role, &ok);
 		m.member = map_role(c, m.member, &ok);
 		m.grantor = map_role(c, m.grantor, &gok);
@@ -1578,6 +2189,14 @@ restore_members(restore_ctx *c)
 				w = &want[k];
 				wi = k;
 			}
+		/* another session's row: leave it, and what it replaced */
+		if (!role_in_now(c, n->role) && !role_in_now(c, n->member) &&
+		    !key_in(c->members_in, c->n_members_in, n->role, n->member,
+			    n->grantor)) {
+			if (w)
+				done[wi] = true;
+			continue;
+		}
 		/* a non-superuser cannot name a grantor: ignore that part */
 		if (w && w->admin == n->admin &&
 		    (!w->grantor || w->grantor == n->grantor || !now->superuser) &&
@@ -1614,13 +2233,14 @@ restore_members(restore_ctx *c)
 	for (size_t k = 0; k < n_want; k++) {
 		const cl_member *w = &want[k];
 
-		if (done[k])
+		if (done[k] || !want_in[k])
 			continue;
 		act(c, 0, grant_sql(c, w),
 		    cf_asprintf("restored membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)),
 		    cf_asprintf("cannot restore membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)));
 	}
 	free(done);
+	free(want_in);
 	free(want);
 }
 
@@ -1677,6 +2297,7 @@ restore_settings(restore_ctx *c)
 {
 	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
 	bool *seen = cf_calloc(s->n_settings + 1, sizeof(*seen));
+	bool all = c->scope->flags & CF_SCOPE_ALL_ROLES;
 
 	for (size_t i = 0; i < now->n_settings; i++) {
 		const cl_setting *n = &now->settings[i], *o = NULL;
@@ -1690,6 +2311,11 @@ restore_settings(restore_ctx *c)
 				seen[k] = true;
 			}
 		}
+		/* the replay's when its role or database is, or by xmin */
+		if (!role_in_now(c, n->role) && !db_in(c, n->db) &&
+		    !(all && !n->role && !n->db) &&
+		    !key_in(c->settings_in, c->n_settings_in, n->db, n->role, 0))
+			continue;
 		if (!o || !strings_eq(o->items, o->n, n->items, n->n))
 			write_setting(c, n->db, n->role, o);
 	}
@@ -1700,6 +2326,10 @@ restore_settings(restore_ctx *c)
 
 		if (seen[k] || !ok || (o->db && !db_by_oid(now, o->db)))
 			continue;
+		/* a row gone: by name only */
+		if (!role_in_snap(c, o->role) && !db_in(c, o->db) &&
+		    !(all && !o->role && !o->db))
+			continue;
 		write_setting(c, o->db, role, o);
 	}
 	free(seen);
@@ -1707,16 +2337,26 @@ restore_settings(restore_ctx *c)
 
 int
 cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
-			    cf_error_list *notes, cf_error **err)
+			    const cf_cluster_scope *scope, cf_error_list *notes,
+			    cf_error **err)
 {
-	restore_ctx c = {conn, snap, NULL, notes, NULL, false, NULL};
+	restore_ctx c;
 
+	/* no scope, nothing known to be ours: touch nothing */
+	if (!snap || !scope)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.conn = conn;
+	c.snap = snap;
+	c.scope = scope;
+	c.notes = notes;
 	c.map = cf_calloc(snap->n_roles + 1, sizeof(*c.map));
 	if (reread(&c) < 0)
 		goto out;
 	for (size_t i = 0; i < snap->n_roles; i++)
 		if (role_by_oid(c.cur, snap->roles[i].oid))
 			c.map[i] = snap->roles[i].oid;
+	attribute(&c);
 
 	restore_unknown(&c);
 	restore_system(&c);
@@ -1755,6 +2395,14 @@ cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
 out:
 	cf_cluster_snapshot_free(c.cur);
 	free(c.map);
+	free(c.role_in);
+	free(c.db_in);
+	free(c.ts_in);
+	free(c.new_roles.v);
+	free(c.new_dbs.v);
+	free(c.new_tss.v);
+	free(c.members_in);
+	free(c.settings_in);
 	if (c.broken) {
 		if (!c.err)
 			c.err = cf_error_new(CF_ERR_CONNECT, "lost the connection while restoring the server's cluster-wide state");

@@ -114,6 +114,9 @@ typedef struct cf_engine {
 	int (*before_statement)(void *arg, const cf_migration *m,
 				const cf_script *script, size_t index,
 				cf_error **err);
+	/* Called inside each migration's transaction just before it commits
+	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
+	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);
 	void *hook_arg;
 	/* Set by the engine when a migration ran in autocommit: the target
 	 * holds committed work outside any unit. */

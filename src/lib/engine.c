@@ -295,6 +295,12 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
 		out->elapsed_ms = cf_now_ms() - t0;
 		return -1;
 	}
+	if (e->before_commit && e->before_commit(e->hook_arg, e->conn, &err) < 0) {
+		set_failure(out, bookkeeping_error(err, m, "recording cluster-wide changes"));
+		unit_rollback(e);
+		out->elapsed_ms = cf_now_ms() - t0;
+		return -1;
+	}
 	if (unit_commit(e, &err) < 0) {
 		/* deferred constraints fire at COMMIT: a real failure */
 		if (!err->file)

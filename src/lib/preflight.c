@@ -34,8 +34,11 @@ typedef struct preflight_run {
 	cf_cluster_snapshot *snap;
 	char *clone_name;
 	char *against_db;
-	char **created_dbs;	/* databases the replay created or renamed to */
-	size_t n_created_dbs;
+	cf_cluster_scope *scope;   /* what the replay touched */
+	/* the parse tree of the script being replayed (statement_node()) */
+	const cf_script *tree_script;
+	json_t *tree;
+	size_t tree_pos;
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -176,8 +179,14 @@ static_checks(preflight_run *pr)
 		const cf_error *e = set->problems.items[i];
 		bool keep = !e->file || (e->code && strcmp(e->code, "duplicate-version") == 0);
 
-		for (size_t k = 0; !keep && k < r->n; k++)
-			keep = belongs_to(e, r->migrations[k].migration);
+		for (size_t k = 0; !keep && k < r->n; k++) {
+			const cf_migration *m = r->migrations[k].migration;
+
+			/* A .down.sql is not replayed: only its errors matter
+			 * here, not how it would run. */
+			keep = belongs_to(e, m) &&
+			       !(e->severity == CF_SEV_WARNING && path_eq(e->file, m->down_path));
+		}
 		if (keep)
 			cf_error_list_add(&r->problems, cf_error_copy(e));
 	}
@@ -232,89 +241,73 @@ explain_timeouts(preflight_run *pr, cf_error *e)
 }
 
 /*
- * Remembers the name of a database a replayed statement creates (CREATE
- * DATABASE, ALTER DATABASE ... RENAME TO): the restore drops those, and
- * only those, of the databases that appeared during the run.  CREATE
- * DATABASE cannot run inside a function, so the statements say it all.
+ * The parse node of a statement, from the script's whole-file parse tree
+ * (parsed once per file; statements are visited in order, so the search
+ * resumes where the last one was found).  Borrowed until the next call.
  */
-static void
-note_created_database(preflight_run *pr, json_t *stmt)
+static json_t *
+statement_node(preflight_run *pr, const cf_script *script, const cf_statement *st)
 {
-	json_t *n;
-	const char *name = NULL;
+	json_t *stmts;
+	size_t n;
 
-	if ((n = json_object_get(stmt, "CreatedbStmt")) != NULL)
-		name = json_string_value(json_object_get(n, "dbname"));
-	else if ((n = json_object_get(stmt, "RenameStmt")) != NULL &&
-		 json_is_string(json_object_get(n, "renameType")) &&
-		 strcmp(json_string_value(json_object_get(n, "renameType")), "OBJECT_DATABASE") == 0)
-		name = json_string_value(json_object_get(n, "newname"));
-	if (name)
-		pr->created_dbs = strv_add(pr->created_dbs, &pr->n_created_dbs, cf_strdup(name));
+	if (pr->tree_script != script) {
+		json_decref(pr->tree);
+		pr->tree = script->parse_tree ? json_loads(script->parse_tree, 0, NULL) : NULL;
+		pr->tree_script = script;
+		pr->tree_pos = 0;
+	}
+	stmts = json_object_get(pr->tree, "stmts");
+	n = json_array_size(stmts);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (pr->tree_pos + k) % n;
+		json_t *raw = json_array_get(stmts, i);
+		json_int_t loc = json_integer_value(json_object_get(raw, "stmt_location"));
+		json_int_t len = json_integer_value(json_object_get(raw, "stmt_len"));
+
+		/* the span includes leading comments; st->offset is the first
+		 * token, so it falls inside its statement's span */
+		if ((json_int_t)st->offset >= loc && (len == 0 || (json_int_t)st->offset < loc + len)) {
+			pr->tree_pos = i;
+			return json_object_get(raw, "stmt");
+		}
+	}
+	return NULL;
 }
 
 /*
- * Tells the restore to leave alone every database that appeared during the
- * run without a replayed statement creating it: another session made it
- * (a shared staging server), and dropping it would destroy its data.
+ * Clone mode, before each statement: refuse what the snapshot could not
+ * undo (dropping an existing database, tablespace, ...), and record the
+ * shared objects the statement names, so that the restore undoes the
+ * replay's own changes and nothing another session did meanwhile.
  */
-static void
-keep_foreign_databases(preflight_run *pr)
-{
-	cf_error *e = NULL;
-	PGresult *res = cf_db_query(pr->maint, "SELECT datname FROM pg_database", 0, NULL, &e);
-
-	if (!res) {
-		cf_error_free(e);
-		return;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *name = PQgetvalue(res, i, 0);
-		bool ours = path_eq(name, pr->clone_name);
-
-		for (size_t k = 0; !ours && k < pr->n_created_dbs; k++)
-			ours = path_eq(name, pr->created_dbs[k]);
-		if (!ours)
-			cf_cluster_snapshot_keep_database(pr->snap, name);
-	}
-	PQclear(res);
-}
-
-/* Clone-mode guard: refuse statements whose effect the snapshot cannot
- * undo (dropping a database or tablespace that exists on the server). */
 static int
 guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 		size_t index, cf_error **err)
 {
 	preflight_run *pr = arg;
-	const cf_statement *st = &script->stmts[index];
-	PgQueryParseResult pq;
-	json_t *doc, *stmt;
-	char *sql;
-	int rc = 0;
+	json_t *stmt;
 
 	(void)m;
-	if (!pr->snap || !st->node ||
-	    (strcmp(st->node, "DropdbStmt") != 0 && strcmp(st->node, "DropTableSpaceStmt") != 0 &&
-	     strcmp(st->node, "DropRoleStmt") != 0 && strcmp(st->node, "AlterSystemStmt") != 0 &&
-	     strcmp(st->node, "CreatedbStmt") != 0 && strcmp(st->node, "RenameStmt") != 0))
+	if (!pr->snap)
 		return 0;
-	sql = cf_strndup(script->text + st->offset, st->length);
-	pq = pg_query_parse(sql);
-	free(sql);
-	if (pq.error) {
-		pg_query_free_parse_result(pq);
+	stmt = statement_node(pr, script, &script->stmts[index]);
+	if (!stmt)
 		return 0;
-	}
-	doc = json_loads(pq.parse_tree, 0, NULL);
-	pg_query_free_parse_result(pq);
-	stmt = json_object_get(json_array_get(json_object_get(doc, "stmts"), 0), "stmt");
-	if (stmt)
-		rc = cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err);
-	if (stmt && rc == 0)
-		note_created_database(pr, stmt);
-	json_decref(doc);
-	return rc;
+	if (cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err) < 0)
+		return -1;
+	cf_cluster_scope_add_statement(pr->scope, stmt);
+	return 0;
+}
+
+/* Clone mode, before each migration commits: the transaction ids of the
+ * shared catalog rows it wrote (dynamic SQL in DO blocks and functions). */
+static int
+before_commit(void *arg, PGconn *conn, cf_error **err)
+{
+	preflight_run *pr = arg;
+
+	return pr->scope ? cf_cluster_scope_add_transaction(pr->scope, conn, err) : 0;
 }
 
 static void
@@ -434,35 +427,54 @@ static int
 clone_possible(preflight_run *pr, char **reason, cf_error **err)
 {
 	PGconn *conn;
-	PGresult *res;
+	PGresult *res = NULL;
+	const char *params[1];
+	cf_error *e = NULL;
 	int rc = 0;
 
+	/* Reachable at all?  A connection error here is the user's to fix. */
 	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0)
 		return -1;
 	pr->against_db = cf_strdup(PQdb(conn));
+	PQfinish(conn);
+
+	/*
+	 * Everything else is asked from a maintenance database: connecting to
+	 * the against database would itself be the "other session" that makes
+	 * a concurrent preflight's CREATE DATABASE ... TEMPLATE fail.
+	 */
+	if (cf_db_connect_db(pr->against_url, "postgres", NULL, &pr->maint, &e) < 0) {
+		cf_error_free(e);
+		e = NULL;
+		if (cf_db_connect_db(pr->against_url, "template1", NULL, &pr->maint, &e) < 0) {
+			*reason = cf_asprintf("cannot connect to a maintenance database (postgres or template1): %s",
+					      e->detail ? e->detail : e->message);
+			cf_error_free(e);
+			return 1;
+		}
+	}
+	params[0] = pr->against_db;
 	/*
 	 * A session that just disconnected (a previous preflight, the psql
 	 * that loaded the schema) lingers for a moment in pg_stat_activity:
 	 * look again for up to a second before giving up on cloning.
 	 */
 	for (int attempt = 0;; attempt++) {
-		res = cf_db_query(conn,
+		res = cf_db_query(pr->maint,
 				  "SELECT r.rolsuper OR r.rolcreatedb,"
 				  " (SELECT count(*) FROM pg_stat_activity a"
-				  "   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+				  "   WHERE a.datname = $1 AND a.pid <> pg_backend_pid()"
 				  "   AND a.backend_type <> 'autovacuum worker'),"
 				  " current_user"
 				  " FROM pg_roles r WHERE r.rolname = current_user",
-				  0, NULL, err);
-		if (!res) {
-			PQfinish(conn);
+				  1, params, err);
+		if (!res)
 			return -1;
-		}
 		if (attempt >= 10 || cf_cancel_requested() || PQntuples(res) != 1 ||
 		    atoi(PQgetvalue(res, 0, 1)) == 0)
 			break;
 		PQclear(res);
-		PQclear(PQexec(conn, "SELECT pg_sleep(0.1)"));
+		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.1)"));
 	}
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
 		*reason = cf_asprintf("role '%s' may not create databases (needs CREATEDB)",
@@ -476,7 +488,6 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 		rc = 1;
 	}
 	PQclear(res);
-	PQfinish(conn);
 	return rc;
 }
 
@@ -505,16 +516,6 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	cf_error *e = NULL;
 	int rc = 0;
 
-	if (cf_db_connect_db(pr->against_url, "postgres", NULL, &pr->maint, &e) < 0) {
-		cf_error_free(e);
-		e = NULL;
-		if (cf_db_connect_db(pr->against_url, "template1", NULL, &pr->maint, &e) < 0) {
-			*reason = cf_asprintf("cannot connect to a maintenance database (postgres or template1): %s",
-					      e->detail ? e->detail : e->message);
-			cf_error_free(e);
-			return 1;
-		}
-	}
 	if (cf_cluster_snapshot_take(pr->maint, &pr->snap, &e) < 0) {
 		*reason = cf_asprintf("cannot read the server's roles and databases: %s", e->message);
 		cf_error_free(e);
@@ -524,6 +525,8 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)pr);
 	pr->clone_name = cf_asprintf("cf_preflight_%d_%08lx", (int)getpid(),
 				     (unsigned long)random() & 0xffffffffUL);
+	pr->scope = cf_cluster_scope_new();
+	cf_cluster_scope_set_clone(pr->scope, pr->clone_name);
 	qclone = cf_quote_ident(pr->clone_name);
 	qsrc = cf_quote_ident(pr->against_db);
 	/* FILE_COPY copies the template's files instead of WAL-logging every
@@ -531,7 +534,15 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s%s", qclone, qsrc,
 			  pr->opts->file_copy ? " STRATEGY FILE_COPY" : "");
 	cf_cancel_register(pr->maint);
-	if (cf_db_exec(pr->maint, sql, &e) < 0) {
+	/* 55006: someone touched the template just now (another preflight's
+	 * check, a psql that is going away): try again for a few seconds. */
+	for (int attempt = 0; cf_db_exec(pr->maint, sql, &e) < 0 && attempt < 20 &&
+	     strcmp(e->sqlstate, "55006") == 0 && !cf_cancel_requested(); attempt++) {
+		cf_error_free(e);
+		e = NULL;
+		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
+	}
+	if (e) {
 		*reason = cf_asprintf("CREATE DATABASE ... TEMPLATE %s failed: %s", pr->against_db, e->message);
 		cf_error_free(e);
 		free(pr->clone_name);
@@ -566,14 +577,14 @@ clone_cleanup(preflight_run *pr)
 		free(sql);
 		free(q);
 	}
-	if (pr->snap)
-		keep_foreign_databases(pr);
-	if (pr->snap && cf_cluster_snapshot_restore(pr->maint, pr->snap, &pr->r->notes, &e) < 0) {
+	if (pr->snap && cf_cluster_snapshot_restore(pr->maint, pr->snap, pr->scope, &pr->r->notes, &e) < 0) {
 		e->severity = CF_SEV_WARNING;
 		cf_error_list_add(&pr->r->notes, e);
 	}
 	cf_cluster_snapshot_free(pr->snap);
 	pr->snap = NULL;
+	cf_cluster_scope_free(pr->scope);
+	pr->scope = NULL;
 	PQfinish(pr->maint);
 	pr->maint = NULL;
 }
@@ -594,6 +605,7 @@ run_clone(preflight_run *pr)
 	engine.unit = CF_UNIT_TRANSACTION;
 	engine.allow_autocommit = true; /* the clone is disposable */
 	engine.before_statement = guard_statement;
+	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
 	replay(pr, &engine, &conn, clone_connect);
 	cf_cancel_register(NULL);
@@ -772,7 +784,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
-	strv_free(pr.created_dbs);
+	json_decref(pr.tree);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);
 		return -1;
