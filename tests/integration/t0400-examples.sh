@@ -55,4 +55,21 @@ test_expect_success 'examples/preflight_api.c: the library API gives the same ve
 	grep -q "^4 passed, 3 failed (2 root causes), 0 skipped; clone dropped" out
 '
 
+test_expect_success 'make install layout: binary, libraries, header, pkg-config, man page; the example builds against it' '
+	build=$(cd "$BUILD_DIR" && pwd)
+	meson install -C "$build" --destdir "$TEST_TMP/dest" >install.log 2>&1
+	prefix=$(meson introspect "$build" --buildoptions | python3 -c "import json,sys; print([o[\"value\"] for o in json.load(sys.stdin) if o[\"name\"] == \"prefix\"][0])")
+	root="$TEST_TMP/dest$prefix"
+	[ -x "$root/bin/confiture" ]
+	[ -f "$root/include/confiture.h" ]
+	[ -f "$root/share/man/man1/confiture.1" ]
+	pc=$(find "$root" -name confiture.pc)
+	ls "$root"/lib*/*/libconfiture.so* "$root"/lib*/*/libconfiture.a >/dev/null 2>&1 || ls "$root"/lib*/libconfiture.so* >/dev/null
+	flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-variable=prefix="$root" --cflags --libs confiture)
+	cc -std=c17 -Wall -Werror -o api "$CF_SRC/examples/preflight_api.c" $flags
+	LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")") ./api >out 2>err || true
+	grep -q "usage:" err
+	"$root/bin/confiture" --version | grep -q "^confiture "
+'
+
 test_done
