@@ -439,7 +439,6 @@ typedef struct cf_preflight_options {
 	bool allow_non_transactional; /* savepoint mode: run them anyway */
 	int lock_timeout_ms;	    /* < 0: environment file or default */
 	int statement_timeout_ms;   /* < 0: environment file or default */
-	bool file_copy;		    /* clone with STRATEGY FILE_COPY (PG 15+) */
 } cf_preflight_options;
 
 typedef enum cf_cause {

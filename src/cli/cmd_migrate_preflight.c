@@ -463,12 +463,12 @@ cmd_migrate_preflight(int argc, const char **argv)
 					    keep_server, no_cache, keep_owners};
 
 		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) != 0) {
+			release_provision(prov, dump_tmp);
 			cf_session_free(s);
 			return rc;
 		}
 		against = prov->against_url;
 		po.mode = CF_PREFLIGHT_CLONE;
-		po.file_copy = true;
 	}
 	if (cf_session_preflight(s, against, &po, &progress, &r, &err) < 0) {
 		rc = cli_fail(err, cli_json(&eo));

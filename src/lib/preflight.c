@@ -529,10 +529,11 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	cf_cluster_scope_set_clone(pr->scope, pr->clone_name);
 	qclone = cf_quote_ident(pr->clone_name);
 	qsrc = cf_quote_ident(pr->against_db);
-	/* FILE_COPY copies the template's files instead of WAL-logging every
-	 * block: much faster for a schema of thousands of relations. */
+	/* FILE_COPY (PostgreSQL 15+) copies the template's files instead of
+	 * WAL-logging every block: 2.4 s -> 1.2 s for 2,000 tables, and no
+	 * slower for a small schema (docs/performance.md). */
 	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s%s", qclone, qsrc,
-			  pr->opts->file_copy ? " STRATEGY FILE_COPY" : "");
+			  PQserverVersion(pr->maint) >= 150000 ? " STRATEGY FILE_COPY" : "");
 	cf_cancel_register(pr->maint);
 	/* 55006: someone touched the template just now (another preflight's
 	 * check, a psql that is going away): try again for a few seconds. */
