@@ -842,6 +842,22 @@ out:
 	return rc;
 }
 
+/* Fails early, before any server starts, when the dump does not exist;
+ * cf_dump_open() reads it later. */
+static int
+check_dump_exists(const char *path, cf_error **err)
+{
+	struct stat st;
+	cf_error *e;
+
+	if (stat(path, &st) == 0)
+		return 0;
+	e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
+	cf_error_set_detail(e, "%s", strerror(errno));
+	cf_error_set_hint(e, "make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
+	return cf_fail(err, e);
+}
+
 int
 cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 	     cf_error **err)
@@ -854,6 +870,8 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 	*out = NULL;
 	if (!opts || !opts->dump_path)
 		return cf_fail(err, cf_error_new(CF_ERR_USAGE, "no schema dump to provision from"));
+	if (check_dump_exists(opts->dump_path, err) < 0)
+		return -1;
 	pp = cf_new(struct provisioned_priv);
 	pp->tpl_lock_fd = -1;
 	p = &pp->pub;
@@ -1148,6 +1166,35 @@ empty_cache_dir(const char *cache)
 	free(tag);
 }
 
+/*
+ * Removes the stopped embedded clusters of the cache.  As root they live
+ * outside it (/var/tmp/confiture-postgres/<hash>/<major>), where
+ * empty_cache_dir() does not reach; the emptied <hash> directory goes too.
+ * A cluster still running (it could not be stopped) stays.
+ */
+static void
+remove_clusters(const char *cache)
+{
+	cf_server_options so = {cache, 0, NULL};
+	cf_server_info *info = NULL;
+	size_t n = 0;
+
+	if (cf_server_list(&so, &info, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *slash;
+
+		if (info[i].running)
+			continue;
+		remove_tree(info[i].dir);
+		if ((slash = strrchr(info[i].dir, '/')) != NULL && slash != info[i].dir) {
+			*slash = '\0';
+			rmdir(info[i].dir); /* only when empty */
+		}
+	}
+	cf_server_info_free(info, n);
+}
+
 int
 cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 {
@@ -1198,6 +1245,8 @@ cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 
 		cf_server_stop_running(&so, &stopped, NULL);
 	}
+	if (!first)
+		remove_clusters(cache);
 	empty_cache_dir(cache);
 	if (json_array_size(keep) > 0)
 		index_save(cache, keep, NULL);

@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +237,17 @@ cf_run_program(const char *const *argv, const char *const *env,
 	char buf[8192];
 	ssize_t n;
 	int ws;
+	double forwarded_at = 0;
+	bool killed = false;
 
 	*status = -1;
 	*stderr_text = NULL;
+	if (cf_cancel_requested()) {
+		/* interrupted before it started: as if SIGINT had stopped it */
+		*status = 128 + SIGINT;
+		*stderr_text = cf_strdup("");
+		return 0;
+	}
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return cf_fail(err, cf_error_new(CF_ERR_INTERNAL, "cannot create a pipe: %s", strerror(errno)));
 	fflush(NULL);
@@ -267,7 +276,30 @@ cf_run_program(const char *const *argv, const char *const *env,
 		_exit(127);
 	}
 	close(fds[1]);
-	while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
+	/*
+	 * Read its stderr until it exits.  A cf_cancel() (SIGINT to us only,
+	 * not to our process group) is passed on as SIGINT, so psql cancels
+	 * its statement and stops; one that lingers is killed after 5 s.
+	 */
+	for (;;) {
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		int pr = poll(&pfd, 1, 100);
+
+		if (cf_cancel_requested() && forwarded_at == 0) {
+			kill(pid, SIGINT);
+			forwarded_at = cf_now_ms();
+		} else if (forwarded_at > 0 && !killed && cf_now_ms() - forwarded_at > 5000) {
+			kill(pid, SIGKILL);
+			killed = true;
+		}
+		if (pr <= 0) {
+			if (pr == 0 || errno == EINTR)
+				continue;
+			break;
+		}
+		n = read(fds[0], buf, sizeof(buf));
+		if (n == 0)
+			break;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -408,7 +440,13 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 
 		rc = cf_run_program(argv, env, NULL, &status, &errtext, err);
 	}
-	if (rc == 0 && status != 0) {
+	if (rc == 0 && status != 0 && cf_cancel_requested()) {
+		char *red = cf_redact_url(url);
+
+		unlink(path);
+		rc = cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while dumping the schema of '%s'", red));
+		free(red);
+	} else if (rc == 0 && status != 0) {
 		char *red = cf_redact_url(url);
 		bool conn = strstr(errtext, "connection to server") ||
 			    strstr(errtext, "could not connect") ||
@@ -884,7 +922,9 @@ run_pg_restore(cf_dump *d, const char *bindir, const char *tmp_dir,
 
 		rc = cf_run_program(argv, NULL, NULL, &status, &errtext, err);
 	}
-	if (rc == 0 && status != 0) {
+	if (rc == 0 && status != 0 && cf_cancel_requested()) {
+		rc = cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while reading dump '%s' with pg_restore", d->path));
+	} else if (rc == 0 && status != 0) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'", d->path);
 
 		cf_error_set_detail(e, "pg_restore failed: %s", *chomp(errtext) ? errtext : "no message");
