@@ -886,11 +886,27 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 		if (maintenance_url(opts->server_url, &c.maint_url, err) < 0)
 			goto out;
 	} else {
-		cf_server_options so = {c.cache, 0, NULL};
+		/* The dump's own major when its binaries are installed, so
+		 * the replay sees the server production runs; else the
+		 * newest installed, with a note. */
+		int major = cf_dump_source_major(opts->dump_path);
+		cf_server_options so = {c.cache, major, NULL};
 		double t0 = cf_now_ms();
+		cf_error *e = NULL;
 
 		c.embedded = true;
-		if (cf_server_start(&so, &p->server, err) < 0)
+		if (major > 0 && cf_server_start(&so, &p->server, &e) < 0) {
+			cf_error *n = cf_error_new(CF_ERR_CONFIG,
+						   "the dump comes from PostgreSQL %d, whose server binaries are not installed: using the newest installed version",
+						   major);
+
+			n->severity = CF_SEV_NOTICE;
+			cf_error_set_hint(n, "install postgresql-%d for a replay on the same major version as production", major);
+			cf_error_list_add(&p->notes, n);
+			cf_error_free(e);
+			so.major_version = 0;
+		}
+		if (!p->server && cf_server_start(&so, &p->server, err) < 0)
 			goto out;
 		p->server_start_ms = cf_now_ms() - t0;
 		c.bindir = cf_server_bindir(p->server);

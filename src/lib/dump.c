@@ -402,6 +402,27 @@ password_env(const char *password)
 }
 
 int
+cf_dump_source_major(const char *path)
+{
+	static const char marker[] = "-- Dumped from database version ";
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int major = 0;
+
+	if (!f)
+		return 0;
+	/* pg_dump writes it within the first few lines of the header */
+	for (int i = 0; i < 40 && fgets(line, sizeof(line), f); i++) {
+		if (strncmp(line, marker, sizeof(marker) - 1) == 0) {
+			major = atoi(line + sizeof(marker) - 1);
+			break;
+		}
+	}
+	fclose(f);
+	return major >= 10 ? major : 0;
+}
+
+int
 cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 	       char **dump_path, cf_error **err)
 {

@@ -89,6 +89,13 @@ int cf_dump_open(const char *path, const char *bindir, const char *tmp_dir,
 void cf_dump_free(cf_dump *d);
 
 /*
+ * The PostgreSQL major version a plain-format dump was taken from ("--
+ * Dumped from database version 15.20" in its header), or 0 when unknown
+ * (custom and directory formats, hand-written SQL, versions before 10).
+ */
+int cf_dump_source_major(const char *path);
+
+/*
  * Loads the dump into database dbname of the server that url reaches,
  * with psql (from bindir or the usual places), through the owner and
  * privilege filter, inside one transaction when single_txn.  A load error

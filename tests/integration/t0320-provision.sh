@@ -489,4 +489,19 @@ test_expect_success 'cache clear drops the templates and removes the embedded cl
 	expect_eq 0 "$(postmasters "$CACHE")"
 '
 
+test_expect_success 'the embedded server matches the dump'"'"'s major version, or says it cannot' '
+	cd "$CF_SRC/examples/shop"
+	run_cf migrate preflight --from-dump production-schema.sql --since 004 --cache-dir "$TEST_TMP/mcache"
+	expect_rc 1
+	expect_err_not_contains "server binaries are not installed"
+	sed "s/^-- Dumped from database version 15\.[0-9]*/-- Dumped from database version 99.1/" production-schema.sql >"$TEST_TMP/v99.sql"
+	grep -q "version 99.1" "$TEST_TMP/v99.sql"
+	run_cf migrate preflight --from-dump "$TEST_TMP/v99.sql" --since 004 --cache-dir "$TEST_TMP/mcache"
+	expect_rc 1
+	expect_err_contains "the dump comes from PostgreSQL 99, whose server binaries are not installed"
+	expect_err_contains "install postgresql-99"
+	expect_out_contains "3 failed: 2 root causes, 1 consequence"
+	"$CONFITURE" cache clear --cache-dir "$TEST_TMP/mcache" >/dev/null
+'
+
 test_done
