@@ -38,15 +38,15 @@ extern "C" {
 
 typedef enum cf_error_kind {
 	CF_ERR_INTERNAL = 0,
-	CF_ERR_USAGE,	   /* bad arguments */
-	CF_ERR_CONFIG,	   /* configuration file or environment */
-	CF_ERR_IO,	   /* file system */
-	CF_ERR_CONNECT,	   /* cannot reach or authenticate to the server */
-	CF_ERR_TRACKING,   /* tracking table missing privileges / wrong shape */
-	CF_ERR_LOCK,	   /* advisory lock not obtained in time */
-	CF_ERR_FILE,	   /* a migration file is invalid (syntax, encoding, ...) */
-	CF_ERR_CHECKSUM,   /* an applied migration was edited afterwards */
-	CF_ERR_SQL,	   /* the server rejected a migration statement */
+	CF_ERR_USAGE,	 /* bad arguments */
+	CF_ERR_CONFIG,	 /* configuration file or environment */
+	CF_ERR_IO,	 /* file system */
+	CF_ERR_CONNECT,	 /* cannot reach or authenticate to the server */
+	CF_ERR_TRACKING, /* tracking table missing privileges / wrong shape */
+	CF_ERR_LOCK,	 /* advisory lock not obtained in time */
+	CF_ERR_FILE, /* a migration file is invalid (syntax, encoding, ...) */
+	CF_ERR_CHECKSUM, /* an applied migration was edited afterwards */
+	CF_ERR_SQL,	 /* the server rejected a migration statement */
 } cf_error_kind;
 
 typedef enum cf_severity {
@@ -63,17 +63,17 @@ typedef enum cf_severity {
 typedef struct cf_error {
 	cf_error_kind kind;
 	cf_severity severity;
-	char *message;	 /* primary: what went wrong, one line */
-	char *detail;	 /* the facts */
-	char *hint;	 /* what to do */
-	char *context;	 /* server CONTEXT line(s), if any */
-	char sqlstate[6]; /* "" when not from the server */
-	char *file;	 /* file the error is about, or NULL */
-	int line;	 /* 1-based; 0 when unknown */
-	int column;	 /* 1-based, in characters; 0 when unknown */
-	char *statement; /* the SQL statement involved, or NULL */
+	char *message;	     /* primary: what went wrong, one line */
+	char *detail;	     /* the facts */
+	char *hint;	     /* what to do */
+	char *context;	     /* server CONTEXT line(s), if any */
+	char sqlstate[6];    /* "" when not from the server */
+	char *file;	     /* file the error is about, or NULL */
+	int line;	     /* 1-based; 0 when unknown */
+	int column;	     /* 1-based, in characters; 0 when unknown */
+	char *statement;     /* the SQL statement involved, or NULL */
 	int statement_index; /* 1-based index in its file; 0 when n/a */
-	char *code;	 /* short stable identifier, e.g. "duplicate-version" */
+	char *code; /* short stable identifier, e.g. "duplicate-version" */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -89,7 +89,10 @@ typedef struct cf_error_list {
 	size_t alloc;
 } cf_error_list;
 
-#define CF_ERROR_LIST_INIT {NULL, 0, 0}
+#define CF_ERROR_LIST_INIT \
+	{                  \
+		NULL, 0, 0 \
+	}
 void cf_error_list_init(cf_error_list *list);
 /* Takes ownership of err. */
 void cf_error_list_add(cf_error_list *list, cf_error *err);
@@ -122,9 +125,9 @@ char *cf_redact_url(const char *url_or_conninfo);
  * Fields are read-only for callers; free with cf_config_free().
  */
 typedef struct cf_config {
-	char *path;	      /* file it was read from; NULL when built in code */
-	char *name;	      /* "name:" key, or the env name */
-	char *database_url;   /* libpq URL or conninfo; may hold a password */
+	char *path;	    /* file it was read from; NULL when built in code */
+	char *name;	    /* "name:" key, or the env name */
+	char *database_url; /* libpq URL or conninfo; may hold a password */
 	char **include_dirs;  /* NULL-terminated */
 	char *tracking_table; /* as written, e.g. "tb_confiture" or "ops.tb_x" */
 	char *tracking_schema; /* parsed schema part, or NULL */
@@ -171,14 +174,14 @@ void cf_config_free(cf_config *cfg);
  * ------------------------------------------------------------------------ */
 
 typedef struct cf_statement {
-	size_t offset;	/* byte offset in the script text of the first token
+	size_t offset; /* byte offset in the script text of the first token
 			 * (leading whitespace and comments skipped) */
-	size_t length;	/* bytes up to and including the last token, and the
+	size_t length; /* bytes up to and including the last token, and the
 			 * terminating ';' if any */
-	int line;	/* 1-based line of the first token */
-	int column;	/* 1-based column (characters) of the first token */
-	char *node;	/* parse-node name, e.g. "CreateStmt" */
-	bool transaction_control; /* BEGIN, COMMIT, SAVEPOINT, ... */
+	int line;      /* 1-based line of the first token */
+	int column;    /* 1-based column (characters) of the first token */
+	char *node;    /* parse-node name, e.g. "CreateStmt" */
+	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
 } cf_statement;
@@ -230,13 +233,13 @@ void cf_script_position(const cf_script *script, const cf_statement *stmt,
  * ------------------------------------------------------------------------ */
 
 typedef struct cf_migration {
-	char *version;	 /* text before the first '_' */
-	char *name;	 /* text between the first '_' and ".up.sql" */
-	char *up_path;	 /* NULL for a .py migration */
-	char *down_path; /* NULL when there is no .down.sql */
-	char *py_path;	 /* set for unsupported Python migrations */
+	char *version;	   /* text before the first '_' */
+	char *name;	   /* text between the first '_' and ".up.sql" */
+	char *up_path;	   /* NULL for a .py migration */
+	char *down_path;   /* NULL when there is no .down.sql */
+	char *py_path;	   /* set for unsupported Python migrations */
 	char checksum[65]; /* SHA-256 hex of the .up.sql bytes; "" if unread */
-	cf_script *up;	 /* parsed by cf_migration_set_parse(); else NULL */
+	cf_script *up;	   /* parsed by cf_migration_set_parse(); else NULL */
 	cf_script *down;
 } cf_migration;
 
@@ -250,7 +253,7 @@ typedef struct cf_migration_set {
 	char *dir;
 	cf_migration *items; /* ordered by version */
 	size_t n;
-	bool numeric;	     /* every version is all digits: numeric order */
+	bool numeric; /* every version is all digits: numeric order */
 	cf_duplicate_version *duplicates; /* the files behind each duplicate */
 	size_t n_duplicates;
 	cf_error_list problems; /* discovery and parse diagnostics */
@@ -331,10 +334,10 @@ typedef struct cf_status_entry {
 	char *version;
 	char *name;
 	cf_migration_state state;
-	char *applied_at;	/* ISO 8601, or NULL */
-	int execution_time_ms;	/* -1 when unknown */
-	char *checksum_db;	/* recorded checksum, or NULL */
-	char *checksum_file;	/* current file checksum, or NULL */
+	char *applied_at;      /* ISO 8601, or NULL */
+	int execution_time_ms; /* -1 when unknown */
+	char *checksum_db;     /* recorded checksum, or NULL */
+	char *checksum_file;   /* current file checksum, or NULL */
 	bool checksum_mismatch;
 } cf_status_entry;
 
@@ -382,11 +385,11 @@ typedef enum cf_checksum_policy {
 } cf_checksum_policy;
 
 typedef struct cf_run_options {
-	const char *target;	 /* up: last version to apply; NULL = all */
-	int steps;		 /* down: how many to roll back (default 1) */
-	bool dry_run;		 /* up/down: validate and list, do not execute */
+	const char *target; /* up: last version to apply; NULL = all */
+	int steps;	    /* down: how many to roll back (default 1) */
+	bool dry_run;	    /* up/down: validate and list, do not execute */
 	cf_checksum_policy on_checksum_mismatch;
-	const char *through;	 /* baseline: last version to record */
+	const char *through; /* baseline: last version to record */
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -434,17 +437,17 @@ typedef enum cf_preflight_mode {
 } cf_preflight_mode;
 
 typedef struct cf_preflight_options {
-	const char *since;	    /* keep versions >= since; NULL = all */
+	const char *since; /* keep versions >= since; NULL = all */
 	cf_preflight_mode mode;
 	bool allow_non_transactional; /* savepoint mode: run them anyway */
-	int lock_timeout_ms;	    /* < 0: environment file or default */
-	int statement_timeout_ms;   /* < 0: environment file or default */
+	int lock_timeout_ms;	      /* < 0: environment file or default */
+	int statement_timeout_ms;     /* < 0: environment file or default */
 } cf_preflight_options;
 
 typedef enum cf_cause {
-	CF_CAUSE_NONE = 0,	 /* passed or skipped */
-	CF_CAUSE_ROOT,		 /* failed on its own */
-	CF_CAUSE_CONSEQUENCE,	 /* failed because an earlier one failed */
+	CF_CAUSE_NONE = 0,    /* passed or skipped */
+	CF_CAUSE_ROOT,	      /* failed on its own */
+	CF_CAUSE_CONSEQUENCE, /* failed because an earlier one failed */
 } cf_cause;
 
 /* One pending migration in a preflight: static facts and, when replayed,
@@ -457,8 +460,8 @@ typedef struct cf_preflight_migration {
 	bool replayed;		  /* part of the against run */
 	cf_outcome outcome;	  /* valid when replayed */
 	cf_cause cause;
-	long caused_by;		  /* index in migrations[] or -1 */
-	bool artifact;		  /* failure only exists in one-transaction replay */
+	long caused_by; /* index in migrations[] or -1 */
+	bool artifact;	/* failure only exists in one-transaction replay */
 	char *artifact_reason;
 } cf_preflight_migration;
 
@@ -466,25 +469,25 @@ typedef struct cf_preflight_result {
 	/* static */
 	cf_preflight_migration *migrations; /* the pending set, in order */
 	size_t n;
-	cf_error_list problems;	  /* static errors and warnings */
+	cf_error_list problems; /* static errors and warnings */
 	cf_duplicate_version *duplicates;
 	size_t n_duplicates;
 	char **checksum_mismatches; /* versions; NULL-terminated */
 	bool checksum_verified;
-	bool static_ok;		  /* no static errors */
+	bool static_ok; /* no static errors */
 	size_t static_warnings;
 	/* against */
 	bool against_run;
-	char *against_url;	  /* redacted */
-	cf_preflight_mode mode;	  /* the mode used (never AUTO) */
-	char *fallback_reason;	  /* why AUTO chose savepoint, or NULL */
+	char *against_url;	/* redacted */
+	cf_preflight_mode mode; /* the mode used (never AUTO) */
+	char *fallback_reason;	/* why AUTO chose savepoint, or NULL */
 	bool db_consumed;
 	size_t total, passed, failed, skipped;
 	size_t root_causes, consequences, artifacts;
 	bool all_passed;
-	char *closing;		  /* e.g. "clone dropped" */
+	char *closing; /* e.g. "clone dropped" */
 	bool interrupted;
-	cf_error_list notes;	  /* cleanup notes (restored roles, ...) */
+	cf_error_list notes; /* cleanup notes (restored roles, ...) */
 } cf_preflight_result;
 
 /*
@@ -525,11 +528,11 @@ void cf_cancel(void);
 typedef struct cf_server cf_server;
 
 typedef struct cf_server_options {
-	const char *cache_dir;	/* NULL: $XDG_CACHE_HOME/confiture or
+	const char *cache_dir; /* NULL: $XDG_CACHE_HOME/confiture or
 				 * ~/.cache/confiture */
-	int major_version;	/* wanted server major (e.g. 15); 0 = newest
+	int major_version;     /* wanted server major (e.g. 15); 0 = newest
 				 * installed */
-	const char *bindir;	/* force a bin directory; NULL = search PATH,
+	const char *bindir;    /* force a bin directory; NULL = search PATH,
 				 * pg_config --bindir, /usr/lib/postgresql */
 } cf_server_options;
 
@@ -556,8 +559,8 @@ int cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 typedef struct cf_server_info {
 	int major;
 	bool running;
-	long pid;	  /* postmaster pid, 0 when not running */
-	char *dir;	  /* <root>/<major>: everything of this cluster */
+	long pid;  /* postmaster pid, 0 when not running */
+	char *dir; /* <root>/<major>: everything of this cluster */
 	char *data_dir;
 	char *socket_dir; /* NULL when not running */
 	int port;	  /* 0 when not running */
@@ -584,16 +587,16 @@ typedef struct cf_provision_options {
 
 /* The loaded schema, ready to be cloned by a clone-mode preflight. */
 typedef struct cf_provisioned {
-	char *against_url;	/* template database URL (may hold a password
+	char *against_url; /* template database URL (may hold a password
 				 * of --server) */
 	char *template_name;
 	bool cache_hit;
-	double load_ms;		/* time to load the dump (0 on a hit) */
+	double load_ms; /* time to load the dump (0 on a hit) */
 	double server_start_ms;
-	cf_error_list notes;	/* what was skipped while loading (roles...) */
+	cf_error_list notes; /* what was skipped while loading (roles...) */
 	/* private */
 	cf_server *server;
-	bool drop_template;	/* --no-cache: drop it on release */
+	bool drop_template; /* --no-cache: drop it on release */
 	bool keep_server;
 } cf_provisioned;
 

@@ -33,11 +33,26 @@ struct cli_option {
 	const char *const *choices; /* NULL-terminated, for CHOICE */
 };
 
-#define OPT_BOOL(s, l, v, h) {CLI_OPT_BOOL, (s), (l), (v), NULL, (h), NULL}
-#define OPT_STRING(s, l, v, a, h) {CLI_OPT_STRING, (s), (l), (v), (a), (h), NULL}
-#define OPT_INT(s, l, v, a, h) {CLI_OPT_INT, (s), (l), (v), (a), (h), NULL}
-#define OPT_CHOICE(s, l, v, a, h, c) {CLI_OPT_CHOICE, (s), (l), (v), (a), (h), (c)}
-#define OPT_END() {CLI_OPT_END, 0, NULL, NULL, NULL, NULL, NULL}
+#define OPT_BOOL(s, l, v, h)                                 \
+	{                                                    \
+		CLI_OPT_BOOL, (s), (l), (v), NULL, (h), NULL \
+	}
+#define OPT_STRING(s, l, v, a, h)                             \
+	{                                                     \
+		CLI_OPT_STRING, (s), (l), (v), (a), (h), NULL \
+	}
+#define OPT_INT(s, l, v, a, h)                             \
+	{                                                  \
+		CLI_OPT_INT, (s), (l), (v), (a), (h), NULL \
+	}
+#define OPT_CHOICE(s, l, v, a, h, c)                         \
+	{                                                    \
+		CLI_OPT_CHOICE, (s), (l), (v), (a), (h), (c) \
+	}
+#define OPT_END()                                            \
+	{                                                    \
+		CLI_OPT_END, 0, NULL, NULL, NULL, NULL, NULL \
+	}
 
 /* A command's usage: synopsis lines, a description paragraph, options. */
 struct cli_usage {
@@ -63,12 +78,18 @@ void cli_print_usage(FILE *out, const struct cli_usage *usage);
 
 /* ---- output.c: colour, messages, errors, JSON */
 
-enum cli_color { CLI_COLOR_AUTO = 0, CLI_COLOR_ALWAYS, CLI_COLOR_NEVER };
+enum cli_color {
+	CLI_COLOR_AUTO = 0,
+	CLI_COLOR_ALWAYS,
+	CLI_COLOR_NEVER
+};
 
 /* Decides once whether stdout/stderr get colour (TTY, NO_COLOR, --color). */
 void cli_color_setup(enum cli_color mode);
 /* Escape sequences, or "" when colour is off for that stream. */
-const char *cli_c(FILE *f, const char *what); /* "red" "green" "yellow" "bold" "dim" "reset" */
+const char *
+cli_c(FILE *f,
+      const char *what); /* "red" "green" "yellow" "bold" "dim" "reset" */
 
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -103,17 +124,18 @@ struct cli_env_opts {
 
 extern const char *const cli_format_choices[];
 
-#define CLI_ENV_OPTIONS(o)                                                      \
-	OPT_STRING('e', "env", &(o)->env, "NAME",                               \
-		   "environment: db/environments/NAME.yaml"),                   \
-	OPT_STRING('c', "config", &(o)->config, "PATH",                         \
-		   "environment file to use instead of --env"),                 \
-	OPT_STRING(0, "database-url", &(o)->database_url, "URL",                \
-		   "database URL (overrides the file and CONFITURE_DATABASE_URL)"), \
-	OPT_STRING(0, "migrations-dir", &(o)->migrations_dir, "DIR",            \
-		   "migration files (default db/migrations)"),                  \
-	OPT_STRING('C', "project-dir", &(o)->project_dir, "DIR",                \
-		   "project root holding db/ (default .)")
+#define CLI_ENV_OPTIONS(o)                                                               \
+	OPT_STRING('e', "env", &(o)->env, "NAME",                                        \
+		   "environment: db/environments/NAME.yaml"),                            \
+		OPT_STRING('c', "config", &(o)->config, "PATH",                          \
+			   "environment file to use instead of --env"),                  \
+		OPT_STRING(                                                              \
+			0, "database-url", &(o)->database_url, "URL",                    \
+			"database URL (overrides the file and CONFITURE_DATABASE_URL)"), \
+		OPT_STRING(0, "migrations-dir", &(o)->migrations_dir, "DIR",             \
+			   "migration files (default db/migrations)"),                   \
+		OPT_STRING('C', "project-dir", &(o)->project_dir, "DIR",                 \
+			   "project root holding db/ (default .)")
 
 /* Opens a session from the shared options; prints errors; returns exit code
  * (0 on success). */

@@ -30,13 +30,18 @@ cache_list(int argc, const char **argv)
 {
 	const char *format = "text", *cache_dir = NULL;
 	const struct cli_option options[] = {
-		OPT_CHOICE('f', "format", &format, "FORMAT", "text or json", cli_format_choices),
-		OPT_STRING(0, "cache-dir", &cache_dir, "DIR",
-			   "cache directory (default $XDG_CACHE_HOME/confiture or ~/.cache/confiture)"),
+		OPT_CHOICE('f', "format", &format, "FORMAT", "text or json",
+			   cli_format_choices),
+		OPT_STRING(
+			0, "cache-dir", &cache_dir, "DIR",
+			"cache directory (default $XDG_CACHE_HOME/confiture or ~/.cache/confiture)"),
 		OPT_END(),
 	};
-	static const char *const synopsis[] = {"confiture cache list [--format text|json] [--cache-dir DIR]", NULL};
-	const struct cli_usage usage = {synopsis,
+	static const char *const synopsis[] = {
+		"confiture cache list [--format text|json] [--cache-dir DIR]",
+		NULL};
+	const struct cli_usage usage = {
+		synopsis,
 		"Lists the template databases made from schema dumps by\n"
 		"'migrate preflight --from-dump', most recently used first. At most\n"
 		"3 are kept per server (CONFITURE_CACHE_MAX overrides).",
@@ -65,12 +70,21 @@ cache_list(int argc, const char **argv)
 		for (size_t i = 0; i < n; i++) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "template", json_string(v[i].template_name));
-			json_object_set_new(o, "dump_hash", json_string(v[i].dump_hash));
-			json_object_set_new(o, "server_major", json_integer(v[i].server_major));
-			json_object_set_new(o, "created_at", json_string(v[i].created_at));
-			json_object_set_new(o, "last_used_at", json_string(v[i].last_used_at));
-			json_object_set_new(o, "size_bytes", v[i].size_bytes >= 0 ? json_integer(v[i].size_bytes) : json_null());
+			json_object_set_new(o, "template",
+					    json_string(v[i].template_name));
+			json_object_set_new(o, "dump_hash",
+					    json_string(v[i].dump_hash));
+			json_object_set_new(o, "server_major",
+					    json_integer(v[i].server_major));
+			json_object_set_new(o, "created_at",
+					    json_string(v[i].created_at));
+			json_object_set_new(o, "last_used_at",
+					    json_string(v[i].last_used_at));
+			json_object_set_new(
+				o, "size_bytes",
+				v[i].size_bytes >= 0 ?
+					json_integer(v[i].size_bytes) :
+					json_null());
 			json_array_append_new(list, o);
 		}
 		json_object_set_new(doc, "cache_dir", json_string(dir));
@@ -81,14 +95,17 @@ cache_list(int argc, const char **argv)
 		FILE *o = stdout;
 		char buf[32];
 
-		fprintf(o, "%sTemplate cache%s  %s\n", cli_c(o, "bold"), cli_c(o, "reset"), dir);
+		fprintf(o, "%sTemplate cache%s  %s\n", cli_c(o, "bold"),
+			cli_c(o, "reset"), dir);
 		if (n == 0) {
 			fprintf(o, "  no cached templates\n");
 		} else {
-			fprintf(o, "  %-24s %-5s %-9s %-25s %s\n", "TEMPLATE", "PG", "SIZE", "LAST USED", "DUMP SHA-256");
+			fprintf(o, "  %-24s %-5s %-9s %-25s %s\n", "TEMPLATE",
+				"PG", "SIZE", "LAST USED", "DUMP SHA-256");
 			for (size_t i = 0; i < n; i++)
-				fprintf(o, "  %-24s %-5d %-9s %-25s %.16s\n", v[i].template_name,
-					v[i].server_major, human_size(v[i].size_bytes, buf),
+				fprintf(o, "  %-24s %-5d %-9s %-25s %.16s\n",
+					v[i].template_name, v[i].server_major,
+					human_size(v[i].size_bytes, buf),
 					v[i].last_used_at, v[i].dump_hash);
 		}
 		fprintf(o, "%zu template%s\n", n, n == 1 ? "" : "s");
@@ -103,12 +120,15 @@ cache_clear(int argc, const char **argv)
 {
 	const char *cache_dir = NULL;
 	const struct cli_option options[] = {
-		OPT_STRING(0, "cache-dir", &cache_dir, "DIR",
-			   "cache directory (default $XDG_CACHE_HOME/confiture or ~/.cache/confiture)"),
+		OPT_STRING(
+			0, "cache-dir", &cache_dir, "DIR",
+			"cache directory (default $XDG_CACHE_HOME/confiture or ~/.cache/confiture)"),
 		OPT_END(),
 	};
-	static const char *const synopsis[] = {"confiture cache clear [--cache-dir DIR]", NULL};
-	const struct cli_usage usage = {synopsis,
+	static const char *const synopsis[] = {
+		"confiture cache clear [--cache-dir DIR]", NULL};
+	const struct cli_usage usage = {
+		synopsis,
 		"Drops every cached template database, stops a kept-warm embedded\n"
 		"server and empties the cache directory.",
 		options};
@@ -124,7 +144,8 @@ cache_clear(int argc, const char **argv)
 		return CF_EXIT_USAGE;
 	}
 	rc = cf_cache_clear(cache_dir, &removed, &err);
-	printf("removed %zu cached template%s\n", removed, removed == 1 ? "" : "s");
+	printf("removed %zu cached template%s\n", removed,
+	       removed == 1 ? "" : "s");
 	if (rc < 0)
 		return cli_fail(err, false);
 	return CF_EXIT_OK;
@@ -134,10 +155,10 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: confiture cache <subcommand> [<options>]\n\n"
-		"subcommands:\n"
-		"  list       list cached template databases\n"
-		"  clear      drop them and empty the cache directory\n"
-		"\nSee 'confiture cache <subcommand> --help'.\n");
+		     "subcommands:\n"
+		     "  list       list cached template databases\n"
+		     "  clear      drop them and empty the cache directory\n"
+		     "\nSee 'confiture cache <subcommand> --help'.\n");
 }
 
 int

@@ -11,7 +11,8 @@ cmd_init(int argc, const char **argv)
 {
 	const struct cli_option options[] = {OPT_END()};
 	static const char *const synopsis[] = {"confiture init [DIR]", NULL};
-	const struct cli_usage usage = {synopsis,
+	const struct cli_usage usage = {
+		synopsis,
 		"Creates the project layout in DIR (default .): db/migrations,\n"
 		"db/environments/local.yaml and db/schema. Existing files are kept.",
 		options};

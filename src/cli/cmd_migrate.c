@@ -19,17 +19,23 @@ static const struct cli_subcommand subcommands[] = {
 	{"status", cmd_migrate_status, "list applied and pending migrations"},
 	{"up", cmd_migrate_up, "apply pending migrations"},
 	{"down", cmd_migrate_down, "roll back the last applied migrations"},
-	{"baseline", cmd_migrate_baseline, "record migrations as applied without running them"},
-	{"generate", cmd_migrate_generate, "write a new pair of migration files"},
-	{"preflight", cmd_migrate_preflight, "check and replay pending migrations on a disposable database"},
+	{"baseline", cmd_migrate_baseline,
+	 "record migrations as applied without running them"},
+	{"generate", cmd_migrate_generate,
+	 "write a new pair of migration files"},
+	{"preflight", cmd_migrate_preflight,
+	 "check and replay pending migrations on a disposable database"},
 };
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: confiture migrate <subcommand> [<options>]\n\nsubcommands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(out,
+		"usage: confiture migrate <subcommand> [<options>]\n\nsubcommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
+		fprintf(out, "  %-10s %s\n", subcommands[i].name,
+			subcommands[i].summary);
 	fprintf(out, "\nSee 'confiture migrate <subcommand> --help'.\n");
 }
 
@@ -44,7 +50,8 @@ cmd_migrate(int argc, const char **argv)
 		usage(stdout);
 		return CF_EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
 		if (strcmp(subcommands[i].name, argv[1]) == 0)
 			return subcommands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "error: unknown subcommand 'migrate %s'\n", argv[1]);

@@ -14,7 +14,9 @@ static const char *const mode_choices[] = {"auto", "clone", "savepoint", NULL};
 static const char *
 mode_name(cf_preflight_mode m)
 {
-	return m == CF_PREFLIGHT_CLONE ? "clone" : m == CF_PREFLIGHT_SAVEPOINT ? "savepoint" : "auto";
+	return m == CF_PREFLIGHT_CLONE	   ? "clone" :
+	       m == CF_PREFLIGHT_SAVEPOINT ? "savepoint" :
+					     "auto";
 }
 
 static bool
@@ -58,12 +60,18 @@ static_json(const cf_preflight_result *r)
 {
 	json_t *o = json_object(), *list = json_array(), *dups = json_object();
 
-	json_object_set_new(o, "safe_to_deploy", json_boolean(safe_to_deploy(r)));
-	json_object_set_new(o, "all_reversible", json_boolean(all_reversible(r)));
-	json_object_set_new(o, "all_transactional", json_boolean(all_transactional(r)));
-	json_object_set_new(o, "has_duplicates", json_boolean(r->n_duplicates > 0));
-	json_object_set_new(o, "has_checksum_mismatches", json_boolean(r->checksum_mismatches[0] != NULL));
-	json_object_set_new(o, "checksum_verified", json_boolean(r->checksum_verified));
+	json_object_set_new(o, "safe_to_deploy",
+			    json_boolean(safe_to_deploy(r)));
+	json_object_set_new(o, "all_reversible",
+			    json_boolean(all_reversible(r)));
+	json_object_set_new(o, "all_transactional",
+			    json_boolean(all_transactional(r)));
+	json_object_set_new(o, "has_duplicates",
+			    json_boolean(r->n_duplicates > 0));
+	json_object_set_new(o, "has_checksum_mismatches",
+			    json_boolean(r->checksum_mismatches[0] != NULL));
+	json_object_set_new(o, "checksum_verified",
+			    json_boolean(r->checksum_verified));
 	for (size_t i = 0; i < r->n; i++) {
 		const cf_preflight_migration *pm = &r->migrations[i];
 		const cf_migration *m = pm->migration;
@@ -72,20 +80,30 @@ static_json(const cf_preflight_result *r)
 		json_object_set_new(j, "version", json_string(m->version));
 		json_object_set_new(j, "name", json_string(m->name));
 		json_object_set_new(j, "has_down", json_boolean(pm->has_down));
-		json_object_set_new(j, "reversible", json_boolean(pm->has_down));
-		json_object_set_new(j, "fully_transactional", json_boolean(pm->transactional));
-		json_object_set_new(j, "non_transactional_statements", strv_json(pm->non_transactional));
-		json_object_set_new(j, "checksum", m->checksum[0] ? json_string(m->checksum) : json_null());
+		json_object_set_new(j, "reversible",
+				    json_boolean(pm->has_down));
+		json_object_set_new(j, "fully_transactional",
+				    json_boolean(pm->transactional));
+		json_object_set_new(j, "non_transactional_statements",
+				    strv_json(pm->non_transactional));
+		json_object_set_new(j, "checksum",
+				    m->checksum[0] ? json_string(m->checksum) :
+						     json_null());
 		json_array_append_new(list, j);
 	}
 	json_object_set_new(o, "migrations", list);
 	for (size_t i = 0; i < r->n_duplicates; i++)
-		json_object_set_new(dups, r->duplicates[i].version, strv_json(r->duplicates[i].files));
+		json_object_set_new(dups, r->duplicates[i].version,
+				    strv_json(r->duplicates[i].files));
 	json_object_set_new(o, "duplicate_versions", dups);
-	json_object_set_new(o, "checksum_mismatches", strv_json(r->checksum_mismatches));
+	json_object_set_new(o, "checksum_mismatches",
+			    strv_json(r->checksum_mismatches));
 	/* additions */
-	json_object_set_new(o, "errors", json_integer((json_int_t)(r->problems.n - r->static_warnings)));
-	json_object_set_new(o, "warnings", json_integer((json_int_t)r->static_warnings));
+	json_object_set_new(
+		o, "errors",
+		json_integer((json_int_t)(r->problems.n - r->static_warnings)));
+	json_object_set_new(o, "warnings",
+			    json_integer((json_int_t)r->static_warnings));
 	json_object_set_new(o, "problems", cli_problems_json(&r->problems));
 	return o;
 }
@@ -122,13 +140,19 @@ against_json(const cf_preflight_result *r)
 
 		set_str(j, "version", pm->migration->version);
 		set_str(j, "name", pm->migration->name);
-		json_object_set_new(j, "success", json_boolean(oc->kind == CF_OUTCOME_OK));
+		json_object_set_new(j, "success",
+				    json_boolean(oc->kind == CF_OUTCOME_OK));
 		set_str(j, "error", e ? e->message : NULL);
-		json_object_set_new(j, "skipped", json_boolean(oc->kind == CF_OUTCOME_SKIPPED));
+		json_object_set_new(
+			j, "skipped",
+			json_boolean(oc->kind == CF_OUTCOME_SKIPPED));
 		set_str(j, "skipped_reason", oc->skipped_reason);
-		json_object_set_new(j, "execution_time_ms", json_integer((json_int_t)(oc->elapsed_ms + 0.5)));
+		json_object_set_new(
+			j, "execution_time_ms",
+			json_integer((json_int_t)(oc->elapsed_ms + 0.5)));
 		/* additions */
-		set_str(j, "sqlstate", e && e->sqlstate[0] ? e->sqlstate : NULL);
+		set_str(j, "sqlstate",
+			e && e->sqlstate[0] ? e->sqlstate : NULL);
 		set_str(j, "message", e ? e->message : NULL);
 		set_str(j, "detail", e ? e->detail : NULL);
 		set_str(j, "hint", e ? e->hint : NULL);
@@ -137,20 +161,29 @@ against_json(const cf_preflight_result *r)
 		set_int(j, "line", e ? e->line : 0);
 		set_int(j, "column", e ? e->column : 0);
 		set_int(j, "statement_index", e ? e->statement_index : 0);
-		set_str(j, "cause", oc->kind != CF_OUTCOME_FAILED ? NULL :
-			pm->cause == CF_CAUSE_CONSEQUENCE ? "consequence" : "root");
-		set_str(j, "caused_by", pm->caused_by >= 0 ? r->migrations[pm->caused_by].migration->version : NULL);
+		set_str(j, "cause",
+			oc->kind != CF_OUTCOME_FAILED	  ? NULL :
+			pm->cause == CF_CAUSE_CONSEQUENCE ? "consequence" :
+							    "root");
+		set_str(j, "caused_by",
+			pm->caused_by >= 0 ?
+				r->migrations[pm->caused_by].migration->version :
+				NULL);
 		json_object_set_new(j, "artifact", json_boolean(pm->artifact));
 		set_str(j, "artifact_reason", pm->artifact_reason);
-		json_object_set_new(j, "autocommit", json_boolean(oc->autocommit));
+		json_object_set_new(j, "autocommit",
+				    json_boolean(oc->autocommit));
 		json_array_append_new(list, j);
 	}
 	json_object_set_new(o, "migrations", list);
 	set_str(o, "mode", mode_name(r->mode));
 	set_str(o, "fallback_reason", r->fallback_reason);
-	json_object_set_new(o, "root_causes", json_integer((json_int_t)r->root_causes));
-	json_object_set_new(o, "consequences", json_integer((json_int_t)r->consequences));
-	json_object_set_new(o, "artifacts", json_integer((json_int_t)r->artifacts));
+	json_object_set_new(o, "root_causes",
+			    json_integer((json_int_t)r->root_causes));
+	json_object_set_new(o, "consequences",
+			    json_integer((json_int_t)r->consequences));
+	json_object_set_new(o, "artifacts",
+			    json_integer((json_int_t)r->artifacts));
 	json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
 	set_str(o, "closing", r->closing);
 	json_object_set_new(o, "notes", cli_problems_json(&r->notes));
@@ -163,14 +196,17 @@ print_static(const cf_preflight_result *r)
 	FILE *f = stdout;
 	size_t errors = r->problems.n - r->static_warnings;
 
-	fprintf(f, "%sPreflight%s: %zu pending migration%s\n", cli_c(f, "bold"), cli_c(f, "reset"),
-		r->n, r->n == 1 ? "" : "s");
+	fprintf(f, "%sPreflight%s: %zu pending migration%s\n", cli_c(f, "bold"),
+		cli_c(f, "reset"), r->n, r->n == 1 ? "" : "s");
 	fflush(f);
 	cli_print_problems(stderr, &r->problems);
 	fprintf(f, "  static checks: %s%zu error%s%s, %zu warning%s%s\n",
-		cli_c(f, errors ? "red" : "green"), errors, errors == 1 ? "" : "s", cli_c(f, "reset"),
-		r->static_warnings, r->static_warnings == 1 ? "" : "s",
-		r->checksum_verified ? "; checksums of applied migrations verified" : "");
+		cli_c(f, errors ? "red" : "green"), errors,
+		errors == 1 ? "" : "s", cli_c(f, "reset"), r->static_warnings,
+		r->static_warnings == 1 ? "" : "s",
+		r->checksum_verified ?
+			"; checksums of applied migrations verified" :
+			"");
 }
 
 /* One line per migration; full error blocks for root causes only. */
@@ -179,11 +215,13 @@ print_replay(const cf_preflight_result *r)
 {
 	FILE *f = stdout;
 
-	fprintf(f, "\n%sReplay%s on %s (%s mode)\n", cli_c(f, "bold"), cli_c(f, "reset"),
-		r->against_url, mode_name(r->mode));
+	fprintf(f, "\n%sReplay%s on %s (%s mode)\n", cli_c(f, "bold"),
+		cli_c(f, "reset"), r->against_url, mode_name(r->mode));
 	if (r->fallback_reason)
-		fprintf(f, "  %snote:%s clone mode not possible: %s; using savepoint mode\n",
-			cli_c(f, "yellow"), cli_c(f, "reset"), r->fallback_reason);
+		fprintf(f,
+			"  %snote:%s clone mode not possible: %s; using savepoint mode\n",
+			cli_c(f, "yellow"), cli_c(f, "reset"),
+			r->fallback_reason);
 	for (size_t i = 0; i < r->n; i++) {
 		const cf_preflight_migration *pm = &r->migrations[i];
 		const cf_outcome *o = &pm->outcome;
@@ -191,28 +229,39 @@ print_replay(const cf_preflight_result *r)
 
 		switch (o->kind) {
 		case CF_OUTCOME_OK:
-			fprintf(f, "  %s✓%s %s %s  %s%.0f ms%s%s\n", cli_c(f, "green"), cli_c(f, "reset"),
-				m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
+			fprintf(f, "  %s✓%s %s %s  %s%.0f ms%s%s\n",
+				cli_c(f, "green"), cli_c(f, "reset"),
+				m->version, m->name, cli_c(f, "dim"),
+				o->elapsed_ms, cli_c(f, "reset"),
 				o->autocommit ? "  (autocommit)" : "");
 			break;
 		case CF_OUTCOME_SKIPPED:
-			fprintf(f, "  %s-%s %s %s  skipped: %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
+			fprintf(f, "  %s-%s %s %s  skipped: %s\n",
+				cli_c(f, "yellow"), cli_c(f, "reset"),
 				m->version, m->name, o->skipped_reason);
 			break;
 		case CF_OUTCOME_FAILED:
 			if (pm->cause == CF_CAUSE_CONSEQUENCE) {
-				fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  consequence of %s: %s\n",
-					cli_c(f, "red"), cli_c(f, "reset"), m->version, m->name,
-					cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
-					r->migrations[pm->caused_by].migration->version, o->error->message);
+				fprintf(f,
+					"  %s✗%s %s %s  %s%.0f ms%s  consequence of %s: %s\n",
+					cli_c(f, "red"), cli_c(f, "reset"),
+					m->version, m->name, cli_c(f, "dim"),
+					o->elapsed_ms, cli_c(f, "reset"),
+					r->migrations[pm->caused_by]
+						.migration->version,
+					o->error->message);
 				break;
 			}
-			fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  %s\n", cli_c(f, "red"), cli_c(f, "reset"),
-				m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
-				pm->artifact ? "artifact of savepoint mode" : "root cause");
+			fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  %s\n",
+				cli_c(f, "red"), cli_c(f, "reset"), m->version,
+				m->name, cli_c(f, "dim"), o->elapsed_ms,
+				cli_c(f, "reset"),
+				pm->artifact ? "artifact of savepoint mode" :
+					       "root cause");
 			cli_print_error_indented(f, o->error, "      ");
 			if (pm->artifact)
-				fprintf(f, "        %sartifact:%s %s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
+				fprintf(f, "        %sartifact:%s %s\n",
+					cli_c(f, "yellow"), cli_c(f, "reset"),
 					pm->artifact_reason);
 			break;
 		}
@@ -225,40 +274,52 @@ print_summary(const cf_preflight_result *r)
 	FILE *f = stdout;
 
 	if (r->failed) {
-		fprintf(f, "\n%s%zu failed: %zu root cause%s, %zu consequence%s%s", cli_c(f, "red"),
-			r->failed, r->root_causes, r->root_causes == 1 ? "" : "s",
-			r->consequences, r->consequences == 1 ? "" : "s", cli_c(f, "reset"));
+		fprintf(f,
+			"\n%s%zu failed: %zu root cause%s, %zu consequence%s%s",
+			cli_c(f, "red"), r->failed, r->root_causes,
+			r->root_causes == 1 ? "" : "s", r->consequences,
+			r->consequences == 1 ? "" : "s", cli_c(f, "reset"));
 		if (r->artifacts)
-			fprintf(f, " (%zu artifact%s of savepoint mode)", r->artifacts, r->artifacts == 1 ? "" : "s");
-		fprintf(f, "; %zu passed, %zu skipped\n", r->passed, r->skipped);
+			fprintf(f, " (%zu artifact%s of savepoint mode)",
+				r->artifacts, r->artifacts == 1 ? "" : "s");
+		fprintf(f, "; %zu passed, %zu skipped\n", r->passed,
+			r->skipped);
 		for (size_t i = 0; i < r->n; i++) {
 			const cf_preflight_migration *pm = &r->migrations[i];
 
-			if (pm->outcome.kind != CF_OUTCOME_FAILED || pm->cause == CF_CAUSE_CONSEQUENCE)
+			if (pm->outcome.kind != CF_OUTCOME_FAILED ||
+			    pm->cause == CF_CAUSE_CONSEQUENCE)
 				continue;
-			fprintf(f, "  %s %s: %s\n", pm->migration->version, pm->migration->name,
+			fprintf(f, "  %s %s: %s\n", pm->migration->version,
+				pm->migration->name,
 				pm->outcome.error->message);
 			for (size_t k = i + 1; k < r->n; k++) {
-				const cf_preflight_migration *c = &r->migrations[k];
+				const cf_preflight_migration *c =
+					&r->migrations[k];
 				long root = c->caused_by;
 
-				if (c->outcome.kind != CF_OUTCOME_FAILED || c->cause != CF_CAUSE_CONSEQUENCE)
+				if (c->outcome.kind != CF_OUTCOME_FAILED ||
+				    c->cause != CF_CAUSE_CONSEQUENCE)
 					continue;
-				while (root >= 0 && r->migrations[root].cause == CF_CAUSE_CONSEQUENCE)
+				while (root >= 0 &&
+				       r->migrations[root].cause ==
+					       CF_CAUSE_CONSEQUENCE)
 					root = r->migrations[root].caused_by;
 				if (root != (long)i)
 					continue;
-				fprintf(f, "      └ %s %s  (consequence)\n", c->migration->version,
+				fprintf(f, "      └ %s %s  (consequence)\n",
+					c->migration->version,
 					c->migration->name);
 			}
 		}
 	} else if (!r->interrupted) {
-		fprintf(f, "\n%sAll %zu migration%s passed%s%s\n", cli_c(f, "green"), r->passed,
-			r->passed == 1 ? "" : "s", cli_c(f, "reset"),
-			r->skipped ? " (some skipped)" : "");
+		fprintf(f, "\n%sAll %zu migration%s passed%s%s\n",
+			cli_c(f, "green"), r->passed, r->passed == 1 ? "" : "s",
+			cli_c(f, "reset"), r->skipped ? " (some skipped)" : "");
 	}
 	if (r->interrupted)
-		fprintf(f, "%sinterrupted%s: the remaining migrations were not replayed\n",
+		fprintf(f,
+			"%sinterrupted%s: the remaining migrations were not replayed\n",
 			cli_c(f, "red"), cli_c(f, "reset"));
 	fflush(f);
 	cli_print_problems(stderr, &r->notes);
@@ -283,7 +344,8 @@ struct provision_args {
  * made for --from-env, to delete afterwards.
  */
 static int
-provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp, bool json)
+provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp,
+	  bool json)
 {
 	cf_provision_options popts = {0};
 	cf_error *err = NULL;
@@ -294,17 +356,21 @@ provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp,
 		char *dir = cf_cache_dir(a->cache_dir);
 		int rc;
 
-		if (cf_config_load_env(a->project_dir ? a->project_dir : ".", a->from_env, &cfg, &err) < 0) {
+		if (cf_config_load_env(a->project_dir ? a->project_dir : ".",
+				       a->from_env, &cfg, &err) < 0) {
 			free(dir);
 			return cli_fail(err, json);
 		}
 		if (!cfg->database_url) {
 			cf_config_free(cfg);
 			free(dir);
-			cli_error("environment '%s' has no database_url to dump", a->from_env);
+			cli_error(
+				"environment '%s' has no database_url to dump",
+				a->from_env);
 			return CF_EXIT_USAGE;
 		}
-		rc = cf_dump_schema(cfg->database_url, NULL, dir, dump_tmp, &err);
+		rc = cf_dump_schema(cfg->database_url, NULL, dir, dump_tmp,
+				    &err);
 		cf_config_free(cfg);
 		free(dir);
 		if (rc < 0)
@@ -341,8 +407,11 @@ provision_json(const cf_provisioned *p)
 
 	json_object_set_new(o, "template", json_string(p->template_name));
 	json_object_set_new(o, "cache_hit", json_boolean(p->cache_hit));
-	json_object_set_new(o, "load_ms", json_integer((json_int_t)(p->load_ms + 0.5)));
-	json_object_set_new(o, "server_start_ms", json_integer((json_int_t)(p->server_start_ms + 0.5)));
+	json_object_set_new(o, "load_ms",
+			    json_integer((json_int_t)(p->load_ms + 0.5)));
+	json_object_set_new(
+		o, "server_start_ms",
+		json_integer((json_int_t)(p->server_start_ms + 0.5)));
 	json_object_set_new(o, "url", json_string(url));
 	json_object_set_new(o, "notes", cli_problems_json(&p->notes));
 	free(url);
@@ -355,11 +424,13 @@ print_provision(const cf_provisioned *p)
 	FILE *f = stdout;
 
 	if (p->cache_hit)
-		fprintf(f, "%sSchema%s: cached template %s (cache hit)\n", cli_c(f, "bold"),
-			cli_c(f, "reset"), p->template_name);
+		fprintf(f, "%sSchema%s: cached template %s (cache hit)\n",
+			cli_c(f, "bold"), cli_c(f, "reset"), p->template_name);
 	else
-		fprintf(f, "%sSchema%s: dump loaded into template %s in %.0f ms\n", cli_c(f, "bold"),
-			cli_c(f, "reset"), p->template_name, p->load_ms);
+		fprintf(f,
+			"%sSchema%s: dump loaded into template %s in %.0f ms\n",
+			cli_c(f, "bold"), cli_c(f, "reset"), p->template_name,
+			p->load_ms);
 	fflush(f);
 	cli_print_problems(stderr, &p->notes);
 }
@@ -377,26 +448,51 @@ cmd_migrate_preflight(int argc, const char **argv)
 {
 	struct cli_env_opts eo = {.format = "text"};
 	const char *against = NULL, *since = NULL, *mode = "auto";
-	const char *from_dump = NULL, *from_env = NULL, *server = NULL, *cache_dir = NULL;
-	bool allow_nt = false, strict = false, keep_server = false, no_cache = false;
+	const char *from_dump = NULL, *from_env = NULL, *server = NULL,
+		   *cache_dir = NULL;
+	bool allow_nt = false, strict = false, keep_server = false,
+	     no_cache = false;
 	bool keep_owners = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	const struct cli_option options[] = {
-		OPT_STRING(0, "against", &against, "URL", "replay on this disposable database (never written in clone mode)"),
-		OPT_STRING(0, "from-dump", &from_dump, "FILE", "replay on a copy of this pg_dump --schema-only (plain, custom or directory format)"),
-		OPT_STRING(0, "from-env", &from_env, "NAME", "pg_dump --schema-only that environment's database (read only), then as --from-dump"),
-		OPT_STRING(0, "server", &server, "URL", "with --from-*: load on this server (needs CREATEDB) instead of an embedded one"),
-		OPT_BOOL(0, "keep-server", &keep_server, "keep the embedded server running for the next run ('confiture server stop')"),
-		OPT_BOOL(0, "no-cache", &no_cache, "load the dump afresh instead of reusing a cached template"),
-		OPT_BOOL(0, "keep-owners", &keep_owners, "load OWNER/GRANT statements too (default: like pg_restore --no-owner --no-privileges)"),
-		OPT_STRING(0, "cache-dir", &cache_dir, "DIR", "template cache (default $XDG_CACHE_HOME/confiture)"),
+		OPT_STRING(
+			0, "against", &against, "URL",
+			"replay on this disposable database (never written in clone mode)"),
+		OPT_STRING(
+			0, "from-dump", &from_dump, "FILE",
+			"replay on a copy of this pg_dump --schema-only (plain, custom or directory format)"),
+		OPT_STRING(
+			0, "from-env", &from_env, "NAME",
+			"pg_dump --schema-only that environment's database (read only), then as --from-dump"),
+		OPT_STRING(
+			0, "server", &server, "URL",
+			"with --from-*: load on this server (needs CREATEDB) instead of an embedded one"),
+		OPT_BOOL(
+			0, "keep-server", &keep_server,
+			"keep the embedded server running for the next run ('confiture server stop')"),
+		OPT_BOOL(
+			0, "no-cache", &no_cache,
+			"load the dump afresh instead of reusing a cached template"),
+		OPT_BOOL(
+			0, "keep-owners", &keep_owners,
+			"load OWNER/GRANT statements too (default: like pg_restore --no-owner --no-privileges)"),
+		OPT_STRING(
+			0, "cache-dir", &cache_dir, "DIR",
+			"template cache (default $XDG_CACHE_HOME/confiture)"),
 		CLI_ENV_OPTIONS(&eo),
-		OPT_STRING(0, "since", &since, "VERSION", "only versions >= VERSION"),
-		OPT_CHOICE(0, "mode", &mode, "MODE", "auto (default), clone or savepoint", mode_choices),
-		OPT_BOOL(0, "allow-non-transactional", &allow_nt, "savepoint mode: run non-transactional migrations (consumes the database)"),
-		OPT_INT(0, "lock-timeout", &lock_timeout, "MS", "lock_timeout for replayed statements (default 5000)"),
-		OPT_INT(0, "statement-timeout", &statement_timeout, "MS", "statement_timeout for replayed statements (default 300000)"),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json", cli_format_choices),
+		OPT_STRING(0, "since", &since, "VERSION",
+			   "only versions >= VERSION"),
+		OPT_CHOICE(0, "mode", &mode, "MODE",
+			   "auto (default), clone or savepoint", mode_choices),
+		OPT_BOOL(
+			0, "allow-non-transactional", &allow_nt,
+			"savepoint mode: run non-transactional migrations (consumes the database)"),
+		OPT_INT(0, "lock-timeout", &lock_timeout, "MS",
+			"lock_timeout for replayed statements (default 5000)"),
+		OPT_INT(0, "statement-timeout", &statement_timeout, "MS",
+			"statement_timeout for replayed statements (default 300000)"),
+		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
+			   cli_format_choices),
 		OPT_BOOL(0, "strict", &strict, "warnings fail too"),
 		OPT_END(),
 	};
@@ -406,7 +502,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
 		"           [--statement-timeout MS] [--format text|json] [--strict]",
 		NULL};
-	const struct cli_usage usage = {synopsis,
+	const struct cli_usage usage = {
+		synopsis,
 		"Checks the pending migrations statically (syntax, duplicates, checksums,\n"
 		"transaction control, non-transactional statements, missing .down.sql) and,\n"
 		"with --against, replays them on a disposable copy of production's schema,\n"
@@ -438,31 +535,37 @@ cmd_migrate_preflight(int argc, const char **argv)
 		return CF_EXIT_USAGE;
 	}
 	po.since = since;
-	po.mode = strcmp(mode, "clone") == 0 ? CF_PREFLIGHT_CLONE :
-		strcmp(mode, "savepoint") == 0 ? CF_PREFLIGHT_SAVEPOINT : CF_PREFLIGHT_AUTO;
+	po.mode = strcmp(mode, "clone") == 0	 ? CF_PREFLIGHT_CLONE :
+		  strcmp(mode, "savepoint") == 0 ? CF_PREFLIGHT_SAVEPOINT :
+						   CF_PREFLIGHT_AUTO;
 	po.allow_non_transactional = allow_nt;
 	po.lock_timeout_ms = lock_timeout;
 	po.statement_timeout_ms = statement_timeout;
 	progress.migration_done = on_done;
 	if ((from_dump || from_env) && against) {
-		cli_error("--against cannot be combined with --from-dump or --from-env");
+		cli_error(
+			"--against cannot be combined with --from-dump or --from-env");
 		return CF_EXIT_USAGE;
 	}
 	if (from_dump && from_env) {
 		cli_error("--from-dump and --from-env cannot be used together");
 		return CF_EXIT_USAGE;
 	}
-	if (!from_dump && !from_env && (server || keep_server || no_cache || keep_owners)) {
-		cli_error("--server, --keep-server, --no-cache and --keep-owners go with --from-dump or --from-env");
+	if (!from_dump && !from_env &&
+	    (server || keep_server || no_cache || keep_owners)) {
+		cli_error(
+			"--server, --keep-server, --no-cache and --keep-owners go with --from-dump or --from-env");
 		return CF_EXIT_USAGE;
 	}
 	if ((rc = cli_open_session(&eo, &s)) != 0)
 		return rc;
 	if (from_dump || from_env) {
-		struct provision_args pa = {from_dump, from_env, server, cache_dir, eo.project_dir,
-					    keep_server, no_cache, keep_owners};
+		struct provision_args pa = {
+			from_dump,	from_env,    server,   cache_dir,
+			eo.project_dir, keep_server, no_cache, keep_owners};
 
-		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) != 0) {
+		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) !=
+		    0) {
 			release_provision(prov, dump_tmp);
 			cf_session_free(s);
 			return rc;
@@ -480,9 +583,12 @@ cmd_migrate_preflight(int argc, const char **argv)
 		json_t *doc = json_object();
 
 		json_object_set_new(doc, "static", static_json(r));
-		json_object_set_new(doc, "against", r->against_run ? against_json(r) : json_null());
+		json_object_set_new(doc, "against",
+				    r->against_run ? against_json(r) :
+						     json_null());
 		if (prov)
-			json_object_set_new(doc, "provision", provision_json(prov));
+			json_object_set_new(doc, "provision",
+					    provision_json(prov));
 		cli_json_print(doc);
 	} else {
 		if (prov)
@@ -495,7 +601,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 	}
 	if (r->interrupted)
 		rc = CF_EXIT_USAGE;
-	else if (!r->static_ok || !r->all_passed || (strict && r->static_warnings))
+	else if (!r->static_ok || !r->all_passed ||
+		 (strict && r->static_warnings))
 		rc = CF_EXIT_FAILURE;
 	else
 		rc = CF_EXIT_OK;

@@ -27,21 +27,25 @@ on_done(void *arg, const cf_outcome *o, bool down)
 		return;
 	switch (o->kind) {
 	case CF_OUTCOME_OK:
-		fprintf(f, "  %s✓%s %s %s  %s%.0f ms%s%s\n", cli_c(f, "green"), cli_c(f, "reset"),
-			m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"),
+		fprintf(f, "  %s✓%s %s %s  %s%.0f ms%s%s\n", cli_c(f, "green"),
+			cli_c(f, "reset"), m->version, m->name, cli_c(f, "dim"),
+			o->elapsed_ms, cli_c(f, "reset"),
 			o->autocommit ? "  (autocommit)" : "");
 		break;
 	case CF_OUTCOME_SKIPPED:
-		fprintf(f, "  %s-%s %s %s  %s(%s)%s\n", cli_c(f, "yellow"), cli_c(f, "reset"),
-			m->version, m->name, cli_c(f, "dim"), o->skipped_reason, cli_c(f, "reset"));
+		fprintf(f, "  %s-%s %s %s  %s(%s)%s\n", cli_c(f, "yellow"),
+			cli_c(f, "reset"), m->version, m->name, cli_c(f, "dim"),
+			o->skipped_reason, cli_c(f, "reset"));
 		break;
 	case CF_OUTCOME_FAILED:
-		fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s\n", cli_c(f, "red"), cli_c(f, "reset"),
-			m->version, m->name, cli_c(f, "dim"), o->elapsed_ms, cli_c(f, "reset"));
+		fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s\n", cli_c(f, "red"),
+			cli_c(f, "reset"), m->version, m->name, cli_c(f, "dim"),
+			o->elapsed_ms, cli_c(f, "reset"));
 		fflush(f);
 		cli_print_error(stderr, o->error);
 		if (o->autocommit)
-			fprintf(stderr, "  note: this migration ran in autocommit; statements before the failing one were committed\n");
+			fprintf(stderr,
+				"  note: this migration ran in autocommit; statements before the failing one were committed\n");
 		break;
 	}
 	fflush(f);
@@ -74,20 +78,31 @@ cli_run_result_json(const cf_run_result *r, const char *action)
 	for (size_t i = 0; i < r->n; i++) {
 		const cf_outcome *o = &r->outcomes[i];
 		json_t *m = json_object();
-		const char *status = o->kind == CF_OUTCOME_OK ? "ok" :
-			o->kind == CF_OUTCOME_FAILED ? "failed" : "skipped";
+		const char *status = o->kind == CF_OUTCOME_OK	  ? "ok" :
+				     o->kind == CF_OUTCOME_FAILED ? "failed" :
+								    "skipped";
 
-		json_object_set_new(m, "version", json_string(o->migration->version));
+		json_object_set_new(m, "version",
+				    json_string(o->migration->version));
 		json_object_set_new(m, "name", json_string(o->migration->name));
 		json_object_set_new(m, "status", json_string(status));
-		json_object_set_new(m, "execution_time_ms", json_integer((json_int_t)(o->elapsed_ms + 0.5)));
-		json_object_set_new(m, "autocommit", json_boolean(o->autocommit));
-		json_object_set_new(m, "skipped_reason", o->skipped_reason ? json_string(o->skipped_reason) : json_null());
-		json_object_set_new(m, "error", o->error ? cli_error_json(o->error) : json_null());
+		json_object_set_new(
+			m, "execution_time_ms",
+			json_integer((json_int_t)(o->elapsed_ms + 0.5)));
+		json_object_set_new(m, "autocommit",
+				    json_boolean(o->autocommit));
+		json_object_set_new(m, "skipped_reason",
+				    o->skipped_reason ?
+					    json_string(o->skipped_reason) :
+					    json_null());
+		json_object_set_new(m, "error",
+				    o->error ? cli_error_json(o->error) :
+					       json_null());
 		json_array_append_new(list, m);
 	}
 	json_object_set_new(doc, "migrations", list);
-	json_object_set_new(doc, "succeeded", json_integer((json_int_t)r->succeeded));
+	json_object_set_new(doc, "succeeded",
+			    json_integer((json_int_t)r->succeeded));
 	json_object_set_new(doc, "failed", json_integer((json_int_t)r->failed));
 	json_object_set_new(doc, "warnings", cli_problems_json(&r->warnings));
 	return doc;
@@ -113,7 +128,8 @@ fail_before_run(cf_session *s, cf_error *err, bool json)
 		json_t *doc = json_object();
 
 		json_object_set_new(doc, "error", cli_error_json(err));
-		json_object_set_new(doc, "problems", cli_problems_json(&set->problems));
+		json_object_set_new(doc, "problems",
+				    cli_problems_json(&set->problems));
 		cli_json_print(doc);
 	}
 	cli_print_problems(stderr, &set->problems);
@@ -141,33 +157,52 @@ cli_run_command(int argc, const char **argv, const char *action)
 	const char *target = NULL, *through = NULL, *on_mismatch = "fail";
 	bool dry_run = false;
 	int steps = 1;
-	bool is_up = strcmp(action, "up") == 0, is_down = strcmp(action, "down") == 0;
+	bool is_up = strcmp(action, "up") == 0,
+	     is_down = strcmp(action, "down") == 0;
 	const struct cli_option up_options[] = {
 		CLI_ENV_OPTIONS(&eo),
-		OPT_STRING(0, "target", &target, "VERSION", "apply up to and including VERSION"),
-		OPT_BOOL(0, "dry-run", &dry_run, "validate and list what would run; change nothing"),
-		OPT_CHOICE(0, "on-checksum-mismatch", &on_mismatch, "POLICY",
-			   "fail (default), warn or ignore when applied files were edited", checksum_choices),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json", cli_format_choices),
+		OPT_STRING(0, "target", &target, "VERSION",
+			   "apply up to and including VERSION"),
+		OPT_BOOL(0, "dry-run", &dry_run,
+			 "validate and list what would run; change nothing"),
+		OPT_CHOICE(
+			0, "on-checksum-mismatch", &on_mismatch, "POLICY",
+			"fail (default), warn or ignore when applied files were edited",
+			checksum_choices),
+		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
+			   cli_format_choices),
 		OPT_END(),
 	};
 	const struct cli_option down_options[] = {
 		CLI_ENV_OPTIONS(&eo),
-		OPT_INT('n', "steps", &steps, "N", "how many migrations to roll back (default 1)"),
-		OPT_BOOL(0, "dry-run", &dry_run, "list what would be rolled back; change nothing"),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json", cli_format_choices),
+		OPT_INT('n', "steps", &steps, "N",
+			"how many migrations to roll back (default 1)"),
+		OPT_BOOL(0, "dry-run", &dry_run,
+			 "list what would be rolled back; change nothing"),
+		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
+			   cli_format_choices),
 		OPT_END(),
 	};
 	const struct cli_option baseline_options[] = {
 		CLI_ENV_OPTIONS(&eo),
-		OPT_STRING(0, "through", &through, "VERSION", "record every migration up to and including VERSION"),
-		OPT_BOOL(0, "dry-run", &dry_run, "list what would be recorded; change nothing"),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json", cli_format_choices),
+		OPT_STRING(
+			0, "through", &through, "VERSION",
+			"record every migration up to and including VERSION"),
+		OPT_BOOL(0, "dry-run", &dry_run,
+			 "list what would be recorded; change nothing"),
+		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
+			   cli_format_choices),
 		OPT_END(),
 	};
-	static const char *const up_syn[] = {"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--format text|json]", NULL};
-	static const char *const down_syn[] = {"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--format text|json]", NULL};
-	static const char *const base_syn[] = {"confiture migrate baseline --through VERSION [--env NAME | -c PATH] [--dry-run] [--format text|json]", NULL};
+	static const char *const up_syn[] = {
+		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--format text|json]",
+		NULL};
+	static const char *const down_syn[] = {
+		"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--format text|json]",
+		NULL};
+	static const char *const base_syn[] = {
+		"confiture migrate baseline --through VERSION [--env NAME | -c PATH] [--dry-run] [--format text|json]",
+		NULL};
 	struct cli_usage usage;
 	cf_run_options ro = {0};
 	cf_progress progress;
@@ -178,7 +213,8 @@ cli_run_command(int argc, const char **argv, const char *action)
 	int npos, rc;
 
 	if (is_up)
-		usage = (struct cli_usage){up_syn,
+		usage = (struct cli_usage){
+			up_syn,
 			"Applies pending migrations in version order. Each runs in its own\n"
 			"transaction together with its tracking row; a file with a\n"
 			"non-transactional statement (CREATE INDEX CONCURRENTLY, VACUUM, ...)\n"
@@ -187,12 +223,14 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"files are verified. Stops at the first failure.",
 			up_options};
 	else if (is_down)
-		usage = (struct cli_usage){down_syn,
+		usage = (struct cli_usage){
+			down_syn,
 			"Rolls back the last N applied migrations (newest first) by running\n"
 			"their .down.sql files and deleting their tracking rows.",
 			down_options};
 	else
-		usage = (struct cli_usage){base_syn,
+		usage = (struct cli_usage){
+			base_syn,
 			"Records migrations up to VERSION as applied without running them,\n"
 			"for a database whose schema already has them.",
 			baseline_options};
@@ -208,8 +246,11 @@ cli_run_command(int argc, const char **argv, const char *action)
 	ro.through = through;
 	ro.steps = steps;
 	ro.dry_run = dry_run;
-	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ? CF_CHECKSUM_WARN :
-		strcmp(on_mismatch, "ignore") == 0 ? CF_CHECKSUM_IGNORE : CF_CHECKSUM_FAIL;
+	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ?
+					  CF_CHECKSUM_WARN :
+				  strcmp(on_mismatch, "ignore") == 0 ?
+					  CF_CHECKSUM_IGNORE :
+					  CF_CHECKSUM_FAIL;
 	if (is_down && steps < 1) {
 		cli_error("option '-n' must be at least 1");
 		fprintf(stderr, "hint: see 'confiture migrate down --help'\n");
@@ -217,7 +258,8 @@ cli_run_command(int argc, const char **argv, const char *action)
 	}
 	if (!is_up && !is_down && !through) {
 		cli_error("missing --through VERSION");
-		fprintf(stderr, "hint: see 'confiture migrate baseline --help'\n");
+		fprintf(stderr,
+			"hint: see 'confiture migrate baseline --help'\n");
 		return CF_EXIT_USAGE;
 	}
 	if ((rc = cli_open_session(&eo, &s)) != 0)
@@ -238,20 +280,27 @@ cli_run_command(int argc, const char **argv, const char *action)
 	if (pst.json) {
 		cli_json_print(cli_run_result_json(r, action));
 	} else {
-		const char *verb = is_up ? "applied" : is_down ? "rolled back" : "recorded";
+		const char *verb = is_up   ? "applied" :
+				   is_down ? "rolled back" :
+					     "recorded";
 
 		if (r->n == 0)
-			printf("nothing to do: %s\n", is_up ? "database is up to date" :
-			       is_down ? "no applied migrations" : "all are recorded already");
+			printf("nothing to do: %s\n",
+			       is_up   ? "database is up to date" :
+			       is_down ? "no applied migrations" :
+					 "all are recorded already");
 		else if (r->dry_run)
 			printf("dry run: %zu migration%s would be %s; nothing was changed\n",
 			       r->n, r->n == 1 ? "" : "s", verb);
 		else if (r->failed)
 			printf("%s%zu %s, 1 failed%s; later migrations were not attempted\n",
-			       cli_c(stdout, "red"), r->succeeded, verb, cli_c(stdout, "reset"));
+			       cli_c(stdout, "red"), r->succeeded, verb,
+			       cli_c(stdout, "reset"));
 		else
-			printf("%s%zu migration%s %s%s\n", cli_c(stdout, "green"), r->succeeded,
-			       r->succeeded == 1 ? "" : "s", verb, cli_c(stdout, "reset"));
+			printf("%s%zu migration%s %s%s\n",
+			       cli_c(stdout, "green"), r->succeeded,
+			       r->succeeded == 1 ? "" : "s", verb,
+			       cli_c(stdout, "reset"));
 	}
 	rc = cli_run_exit(r);
 	cf_run_result_free(r);

@@ -19,8 +19,10 @@ struct cli_command {
 static const struct cli_command commands[] = {
 	{"cache", cmd_cache, "list or clear cached schema-dump templates"},
 	{"init", cmd_init, "create db/migrations and an example environment"},
-	{"migrate", cmd_migrate, "status, up, down, baseline, generate, preflight"},
-	{"server", cmd_server, "start, stop or inspect the embedded PostgreSQL server"},
+	{"migrate", cmd_migrate,
+	 "status, up, down, baseline, generate, preflight"},
+	{"server", cmd_server,
+	 "start, stop or inspect the embedded PostgreSQL server"},
 };
 
 /*
@@ -62,8 +64,10 @@ usage(FILE *out)
 		"PostgreSQL schema migrations, compatible with the Python confiture.\n\n"
 		"commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nexit codes: 0 success, 1 migration failure or pending, 2 usage, configuration or connection error\n"
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out,
+		"\nexit codes: 0 success, 1 migration failure or pending, 2 usage, configuration or connection error\n"
 		"See 'confiture <command> --help' and man confiture(1).\n");
 }
 
@@ -92,7 +96,9 @@ main(int argc, char **argv)
 			else if (strcmp(a + 8, "auto") == 0)
 				color = CLI_COLOR_AUTO;
 			else {
-				fprintf(stderr, "error: invalid value for --color: '%s'\nhint: use auto, always or never\n", a + 8);
+				fprintf(stderr,
+					"error: invalid value for --color: '%s'\nhint: use auto, always or never\n",
+					a + 8);
 				return CF_EXIT_USAGE;
 			}
 		} else {

@@ -16,7 +16,8 @@ print_option(FILE *out, const struct cli_option *o)
 	int n = 0;
 
 	if (o->short_name)
-		n = snprintf(left, sizeof(left), "  -%c, --%s", o->short_name, o->long_name);
+		n = snprintf(left, sizeof(left), "  -%c, --%s", o->short_name,
+			     o->long_name);
 	else
 		n = snprintf(left, sizeof(left), "      --%s", o->long_name);
 	if (o->argh && n > 0 && (size_t)n < sizeof(left))
@@ -31,11 +32,13 @@ void
 cli_print_usage(FILE *out, const struct cli_usage *usage)
 {
 	for (const char *const *s = usage->synopsis; *s; s++)
-		fprintf(out, "%s %s\n", s == usage->synopsis ? "usage:" : "   or:", *s);
+		fprintf(out, "%s %s\n",
+			s == usage->synopsis ? "usage:" : "   or:", *s);
 	if (usage->description)
 		fprintf(out, "\n%s\n", usage->description);
 	fprintf(out, "\noptions:\n");
-	for (const struct cli_option *o = usage->options; o && o->type != CLI_OPT_END; o++)
+	for (const struct cli_option *o = usage->options;
+	     o && o->type != CLI_OPT_END; o++)
 		print_option(out, o);
 	fprintf(out, "  -h, --help                    show this help\n");
 }
@@ -55,7 +58,8 @@ command_len(const char *synopsis)
 
 		while (*p && *p != ' ')
 			p++;
-		if (*w == '[' || *w == '-' || *w == '<' || (*w >= 'A' && *w <= 'Z'))
+		if (*w == '[' || *w == '-' || *w == '<' ||
+		    (*w >= 'A' && *w <= 'Z'))
 			break;
 		end = p;
 		while (*p == ' ')
@@ -68,7 +72,8 @@ command_len(const char *synopsis)
 static int
 opt_error(const struct cli_usage *usage, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "%serror:%s ", cli_c(stderr, "red"), cli_c(stderr, "reset"));
+	fprintf(stderr, "%serror:%s ", cli_c(stderr, "red"),
+		cli_c(stderr, "reset"));
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nhint: see '%.*s --help'\n",
 		command_len(usage->synopsis[0]), usage->synopsis[0]);
@@ -90,7 +95,10 @@ set_value(const struct cli_usage *usage, const struct cli_option *o,
 		errno = 0;
 		v = strtol(val, &end, 10);
 		if (errno || *end || end == val || v < 0 || v > INT_MAX)
-			return opt_error(usage, "option '%s' expects a non-negative integer", shown);
+			return opt_error(
+				usage,
+				"option '%s' expects a non-negative integer",
+				shown);
 		*(int *)o->value = (int)v;
 		return 0;
 	}
@@ -100,8 +108,10 @@ set_value(const struct cli_usage *usage, const struct cli_option *o,
 				*(const char **)o->value = *c;
 				return 0;
 			}
-		fprintf(stderr, "%serror:%s invalid value '%s' for option '%s'\n",
-			cli_c(stderr, "red"), cli_c(stderr, "reset"), val, shown);
+		fprintf(stderr,
+			"%serror:%s invalid value '%s' for option '%s'\n",
+			cli_c(stderr, "red"), cli_c(stderr, "reset"), val,
+			shown);
 		fprintf(stderr, "hint: choose one of:");
 		for (const char *const *c = o->choices; *c; c++)
 			fprintf(stderr, " %s", *c);
@@ -113,8 +123,7 @@ set_value(const struct cli_usage *usage, const struct cli_option *o,
 }
 
 int
-cli_parse(int argc, const char **argv, const struct cli_usage *usage,
-	  int *npos)
+cli_parse(int argc, const char **argv, const struct cli_usage *usage, int *npos)
 {
 	int pos = 0;
 	bool options_done = false;
@@ -141,32 +150,41 @@ cli_parse(int argc, const char **argv, const struct cli_usage *usage,
 			const char *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
 
-			for (const struct cli_option *o = usage->options; o && o->type != CLI_OPT_END; o++)
-				if (o->long_name && strlen(o->long_name) == len &&
+			for (const struct cli_option *o = usage->options;
+			     o && o->type != CLI_OPT_END; o++)
+				if (o->long_name &&
+				    strlen(o->long_name) == len &&
 				    strncmp(o->long_name, name, len) == 0)
 					match = o;
 			if (!match)
-				return opt_error(usage, "unknown option '%s'", arg);
+				return opt_error(usage, "unknown option '%s'",
+						 arg);
 			if (eq)
 				val = eq + 1;
 		} else {
-			for (const struct cli_option *o = usage->options; o && o->type != CLI_OPT_END; o++)
+			for (const struct cli_option *o = usage->options;
+			     o && o->type != CLI_OPT_END; o++)
 				if (o->short_name == arg[1])
 					match = o;
 			if (!match)
-				return opt_error(usage, "unknown option '%s'", arg);
+				return opt_error(usage, "unknown option '%s'",
+						 arg);
 			if (arg[2])
 				val = arg + 2;
 		}
 		if (match->type == CLI_OPT_BOOL) {
 			if (val)
-				return opt_error(usage, "option '%s' takes no value", arg);
+				return opt_error(usage,
+						 "option '%s' takes no value",
+						 arg);
 			*(bool *)match->value = true;
 			continue;
 		}
 		if (!val) {
 			if (i + 1 >= argc)
-				return opt_error(usage, "option '%s' requires a value", arg);
+				return opt_error(usage,
+						 "option '%s' requires a value",
+						 arg);
 			val = argv[++i];
 		}
 		if (set_value(usage, match, val, arg) < 0)

@@ -38,8 +38,9 @@ cli_c(FILE *f, const char *what)
 	static const struct {
 		const char *name, *seq;
 	} codes[] = {
-		{"red", "\033[31m"}, {"green", "\033[32m"}, {"yellow", "\033[33m"},
-		{"cyan", "\033[36m"}, {"bold", "\033[1m"}, {"dim", "\033[2m"},
+		{"red", "\033[31m"},	{"green", "\033[32m"},
+		{"yellow", "\033[33m"}, {"cyan", "\033[36m"},
+		{"bold", "\033[1m"},	{"dim", "\033[2m"},
 		{"reset", "\033[0m"},
 	};
 	bool on = (f == stdout && color_out) || (f == stderr && color_err);
@@ -55,7 +56,8 @@ cli_c(FILE *f, const char *what)
 static void
 vmessage(const char *label, const char *color, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s%s:%s ", cli_c(stderr, color), label, cli_c(stderr, "reset"));
+	fprintf(stderr, "%s%s:%s ", cli_c(stderr, color), label,
+		cli_c(stderr, "reset"));
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -94,7 +96,8 @@ file_line(const char *path, int n)
 		return NULL;
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		if (++i == n) {
-			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			while (len > 0 &&
+			       (line[len - 1] == '\n' || line[len - 1] == '\r'))
 				line[--len] = '\0';
 			fclose(f);
 			return line;
@@ -109,14 +112,15 @@ file_line(const char *path, int n)
 static bool
 is_password_key(const char *w, size_t len)
 {
-	while (len > 0 && (w[len - 1] == ':' || w[len - 1] == '"' || w[len - 1] == '\''))
+	while (len > 0 &&
+	       (w[len - 1] == ':' || w[len - 1] == '"' || w[len - 1] == '\''))
 		len--;
 	while (len > 0 && (*w == '"' || *w == '\'' || *w == '-')) {
 		w++;
 		len--;
 	}
 	return (len == 8 && strncasecmp(w, "password", 8) == 0) ||
-		(len == 11 && strncasecmp(w, "sslpassword", 11) == 0);
+	       (len == 11 && strncasecmp(w, "sslpassword", 11) == 0);
 }
 
 /*
@@ -197,9 +201,11 @@ print_excerpt(FILE *f, const cf_error *e, const char *in)
 			return;
 		text = red;
 	}
-	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(f, "dim"), e->line, cli_c(f, "reset"), text);
+	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(f, "dim"), e->line,
+		cli_c(f, "reset"), text);
 	if (e->column > 0) {
-		fprintf(f, "%s  %s      |%s ", in, cli_c(f, "dim"), cli_c(f, "reset"));
+		fprintf(f, "%s  %s      |%s ", in, cli_c(f, "dim"),
+			cli_c(f, "reset"));
 		for (const char *p = text; *p && col < e->column; p++) {
 			if (((unsigned char)*p & 0xC0) == 0x80)
 				continue;
@@ -215,12 +221,15 @@ void
 cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 {
 	bool warning = e->severity == CF_SEV_WARNING;
-	const char *label = warning ? "warning" : (e->severity == CF_SEV_NOTICE ? "note" : "error");
+	const char *label = warning ? "warning" :
+				      (e->severity == CF_SEV_NOTICE ? "note" :
+								      "error");
 
-	fprintf(f, "%s%s%s:%s %s\n", in, cli_c(f, warning ? "yellow" : "red"), label,
-		cli_c(f, "reset"), e->message);
+	fprintf(f, "%s%s%s:%s %s\n", in, cli_c(f, warning ? "yellow" : "red"),
+		label, cli_c(f, "reset"), e->message);
 	if (e->file) {
-		fprintf(f, "%s  %s-->%s %s", in, cli_c(f, "cyan"), cli_c(f, "reset"), e->file);
+		fprintf(f, "%s  %s-->%s %s", in, cli_c(f, "cyan"),
+			cli_c(f, "reset"), e->file);
 		if (e->line > 0)
 			fprintf(f, ":%d", e->line);
 		if (e->column > 0)
@@ -237,7 +246,8 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 	if (e->context)
 		fprintf(f, "%s  CONTEXT: %s\n", in, e->context);
 	if (e->hint)
-		fprintf(f, "%s  %sHINT:%s %s\n", in, cli_c(f, "bold"), cli_c(f, "reset"), e->hint);
+		fprintf(f, "%s  %sHINT:%s %s\n", in, cli_c(f, "bold"),
+			cli_c(f, "reset"), e->hint);
 }
 
 void
@@ -264,8 +274,10 @@ cli_error_json(const cf_error *e)
 {
 	json_t *o = json_object();
 
-	set_str(o, "severity", e->severity == CF_SEV_WARNING ? "warning" :
-		e->severity == CF_SEV_NOTICE ? "notice" : "error");
+	set_str(o, "severity",
+		e->severity == CF_SEV_WARNING ? "warning" :
+		e->severity == CF_SEV_NOTICE  ? "notice" :
+						"error");
 	set_str(o, "code", e->code);
 	set_str(o, "message", e->message);
 	set_str(o, "detail", e->detail);
@@ -273,10 +285,15 @@ cli_error_json(const cf_error *e)
 	set_str(o, "context", e->context);
 	set_str(o, "sqlstate", e->sqlstate[0] ? e->sqlstate : NULL);
 	set_str(o, "file", e->file);
-	json_object_set_new(o, "line", e->line > 0 ? json_integer(e->line) : json_null());
-	json_object_set_new(o, "column", e->column > 0 ? json_integer(e->column) : json_null());
+	json_object_set_new(o, "line",
+			    e->line > 0 ? json_integer(e->line) : json_null());
+	json_object_set_new(o, "column",
+			    e->column > 0 ? json_integer(e->column) :
+					    json_null());
 	json_object_set_new(o, "statement_index",
-			    e->statement_index > 0 ? json_integer(e->statement_index) : json_null());
+			    e->statement_index > 0 ?
+				    json_integer(e->statement_index) :
+				    json_null());
 	set_str(o, "statement", e->statement);
 	return o;
 }

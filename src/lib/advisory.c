@@ -23,11 +23,13 @@ cf_lock_acquire(PGconn *conn, int timeout_ms, cf_error **err)
 	/* lock_timeout bounds the wait on the heavyweight advisory lock;
 	 * set_config(..., false) so the lock call itself is not in a
 	 * transaction that later commands must end. */
-	if (cf_db_exec_params(conn, "SELECT set_config('lock_timeout', $1, false)",
-			      1, params + 1, err) < 0)
+	if (cf_db_exec_params(conn,
+			      "SELECT set_config('lock_timeout', $1, false)", 1,
+			      params + 1, err) < 0)
 		return -1;
 	res = cf_db_query(conn,
-			  "SELECT pg_advisory_lock(" CF_STRINGIFY(CF_LOCK_CLASS_ID) ", $1::int)",
+			  "SELECT pg_advisory_lock(" CF_STRINGIFY(
+				  CF_LOCK_CLASS_ID) ", $1::int)",
 			  1, params, &e);
 	if (res)
 		PQclear(res);
@@ -35,13 +37,18 @@ cf_lock_acquire(PGconn *conn, int timeout_ms, cf_error **err)
 	PQclear(PQexec(conn, "RESET lock_timeout"));
 	if (!res) {
 		if (strcmp(e->sqlstate, "55P03") == 0) {
-			cf_error *le = cf_error_new(CF_ERR_LOCK,
-						    "could not acquire the migration lock within %d ms",
-						    timeout_ms);
+			cf_error *le = cf_error_new(
+				CF_ERR_LOCK,
+				"could not acquire the migration lock within %d ms",
+				timeout_ms);
 
-			cf_error_set_detail(le, "another migration process holds advisory lock (%d, %d) on database '%s'",
-					    CF_LOCK_CLASS_ID, (int)k, PQdb(conn));
-			cf_error_set_hint(le, "wait for it to finish, or raise migration.locking.timeout_ms");
+			cf_error_set_detail(
+				le,
+				"another migration process holds advisory lock (%d, %d) on database '%s'",
+				CF_LOCK_CLASS_ID, (int)k, PQdb(conn));
+			cf_error_set_hint(
+				le,
+				"wait for it to finish, or raise migration.locking.timeout_ms");
 			cf_error_free(e);
 			e = le;
 		}
@@ -58,6 +65,7 @@ cf_lock_release(PGconn *conn)
 
 	snprintf(key, sizeof(key), "%d", (int)cf_lock_key(PQdb(conn)));
 	PQclear(PQexecParams(conn,
-			     "SELECT pg_advisory_unlock(" CF_STRINGIFY(CF_LOCK_CLASS_ID) ", $1::int)",
+			     "SELECT pg_advisory_unlock(" CF_STRINGIFY(
+				     CF_LOCK_CLASS_ID) ", $1::int)",
 			     1, NULL, params, NULL, NULL, 0));
 }

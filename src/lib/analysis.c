@@ -22,9 +22,9 @@
 #include "analysis.h"
 
 typedef enum name_kind {
-	NK_OBJECT = 0,	   /* relation, column, type, function, role, ... */
-	NK_SCHEMA,	   /* a schema */
-	NK_ENUM_VALUE,	   /* an enum value that exists when the type does */
+	NK_OBJECT = 0,	     /* relation, column, type, function, role, ... */
+	NK_SCHEMA,	     /* a schema */
+	NK_ENUM_VALUE,	     /* an enum value that exists when the type does */
 	NK_ENUM_VALUE_ADDED, /* an enum value added by ALTER TYPE ADD VALUE */
 } name_kind;
 
@@ -32,7 +32,7 @@ typedef enum name_kind {
 typedef struct name_ref {
 	name_kind kind;
 	char *name;
-	char *owner;	/* enum type of an enum value, else NULL */
+	char *owner; /* enum type of an enum value, else NULL */
 } name_ref;
 
 typedef struct name_list {
@@ -41,7 +41,10 @@ typedef struct name_list {
 	size_t alloc;
 } name_list;
 
-#define NAME_LIST_INIT {NULL, 0, 0}
+#define NAME_LIST_INIT     \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 /* Frees the names of a list and its array; the list is left empty. */
 static void
@@ -58,8 +61,7 @@ name_list_release(name_list *l)
 
 /* Adds a copy of name (and owner) unless NULL, empty or already there. */
 static void
-name_list_add(name_list *l, name_kind kind, const char *name,
-	      const char *owner)
+name_list_add(name_list *l, name_kind kind, const char *name, const char *owner)
 {
 	if (!name || !*name)
 		return;
@@ -104,8 +106,8 @@ name_list_flatten(const name_list *l)
 	out = cf_calloc(2 * l->n + 1, sizeof(char *));
 	for (size_t pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < l->n; i++) {
-			const char *s = pass == 0 ? l->items[i].name
-						  : l->items[i].owner;
+			const char *s = pass == 0 ? l->items[i].name :
+						    l->items[i].owner;
 			bool dup = false;
 
 			if (!s)
@@ -192,7 +194,8 @@ provide_create(name_list *out, json_t *body)
 
 	name_list_add(out, NK_OBJECT,
 		      jstr(json_object_get(body, "relation"), "relname"), NULL);
-	json_array_foreach(json_object_get(body, "tableElts"), i, elt) {
+	json_array_foreach(json_object_get(body, "tableElts"), i, elt)
+	{
 		const char *tag = node_tag(elt, &b);
 
 		if (!tag)
@@ -200,8 +203,7 @@ provide_create(name_list *out, json_t *body)
 		if (strcmp(tag, "ColumnDef") == 0)
 			provide_column(out, b);
 		else if (strcmp(tag, "Constraint") == 0)
-			name_list_add(out, NK_OBJECT, jstr(b, "conname"),
-				      NULL);
+			name_list_add(out, NK_OBJECT, jstr(b, "conname"), NULL);
 	}
 }
 
@@ -212,7 +214,8 @@ provide_alter_table(name_list *out, json_t *body)
 	json_t *cmd;
 	size_t i;
 
-	json_array_foreach(json_object_get(body, "cmds"), i, cmd) {
+	json_array_foreach(json_object_get(body, "cmds"), i, cmd)
+	{
 		json_t *c = json_object_get(cmd, "AlterTableCmd");
 		const char *sub = jstr(c, "subtype");
 		json_t *def = json_object_get(c, "def");
@@ -294,8 +297,8 @@ provide_node(name_list *out, json_t *node)
 		 * gives an existing one a new name */
 		s = last_sval(json_object_get(b, "typeName"));
 		name_list_add(out,
-			      jstr(b, "oldVal") ? NK_ENUM_VALUE
-						: NK_ENUM_VALUE_ADDED,
+			      jstr(b, "oldVal") ? NK_ENUM_VALUE :
+						  NK_ENUM_VALUE_ADDED,
 			      jstr(b, "newVal"), s);
 	} else if (strcmp(tag, "CreateRangeStmt") == 0) {
 		name_list_add(out, NK_OBJECT,
@@ -312,7 +315,7 @@ provide_node(name_list *out, json_t *node)
 			      last_sval(json_object_get(b, "funcname")), NULL);
 	} else if (strcmp(tag, "CreateSchemaStmt") == 0) {
 		s = jstr(b, "schemaname");
-		if (!s)	/* CREATE SCHEMA AUTHORIZATION role */
+		if (!s) /* CREATE SCHEMA AUTHORIZATION role */
 			s = jstr(json_object_get(b, "authrole"), "rolename");
 		name_list_add(out, NK_SCHEMA, s, NULL);
 		json_array_foreach(json_object_get(b, "schemaElts"), i, x)
@@ -320,8 +323,8 @@ provide_node(name_list *out, json_t *node)
 	} else if (strcmp(tag, "RenameStmt") == 0) {
 		s = jstr(b, "renameType");
 		name_list_add(out,
-			      s && strcmp(s, "OBJECT_SCHEMA") == 0 ? NK_SCHEMA
-								   : NK_OBJECT,
+			      s && strcmp(s, "OBJECT_SCHEMA") == 0 ? NK_SCHEMA :
+								     NK_OBJECT,
 			      jstr(b, "newname"), NULL);
 	} else if (strcmp(tag, "AlterTableStmt") == 0) {
 		provide_alter_table(out, b);
@@ -420,7 +423,7 @@ add_qualified(name_list *out, const char *s, size_t len, name_kind kind,
 		while (i < len && s[i] != '.')
 			cf_strbuf_addch(&parts[1], s[i++]);
 		if (i < len)
-			i++;	/* the dot */
+			i++; /* the dot */
 	}
 	name_list_add(out, kind, cf_strbuf_str(&parts[1]), owner);
 	if (with_schema && parts[0].len > 0)
@@ -701,8 +704,8 @@ label_artifact(const cf_failure_view *v, const name_list *provides, size_t i,
 					"using it after COMMIT, which a real "
 					"deploy does between migrations "
 					"(SQLSTATE 55P04)",
-					want.items[0].name,
-					want.items[0].owner, who);
+					want.items[0].name, want.items[0].owner,
+					who);
 				free(who);
 			}
 		}
@@ -742,8 +745,7 @@ find_cause(const cf_failure_view *v, const name_list *provides, size_t i)
 	error_missing(v[i].error, &missing);
 	for (size_t m = 0; m < missing.n; m++) {
 		for (size_t j = i; j-- > 0;) {
-			if (!list_provides(&provides[j], &missing.items[m],
-					   -1))
+			if (!list_provides(&provides[j], &missing.items[m], -1))
 				continue;
 			if (v[j].kind != CF_OUTCOME_OK && (long)j > best)
 				best = (long)j;
@@ -775,8 +777,7 @@ cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		label->cause = CF_CAUSE_ROOT;
 		if (!v[i].error)
 			continue;
-		if (one_transaction &&
-		    label_artifact(v, provides, i, label))
+		if (one_transaction && label_artifact(v, provides, i, label))
 			continue;
 		cause = find_cause(v, provides, i);
 		if (cause >= 0) {

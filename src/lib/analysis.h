@@ -17,7 +17,7 @@ typedef struct cf_failure_view {
 /* The verdict for one migration; zero-initialised by the caller. */
 typedef struct cf_cause_label {
 	cf_cause cause;
-	long caused_by;	       /* index of the direct cause, or -1 */
+	long caused_by; /* index of the direct cause, or -1 */
 	bool artifact;
 	char *artifact_reason; /* owned by the caller after the call */
 } cf_cause_label;

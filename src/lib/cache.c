@@ -73,11 +73,11 @@ struct prov_ctx {
 	const cf_provision_options *opts;
 	char *cache;
 	char *tmp_dir;
-	char *maint_url;   /* server URL for the maintenance database */
+	char *maint_url;    /* server URL for the maintenance database */
 	const char *bindir; /* the embedded server's, or NULL */
-	PGconn *conn;	   /* maintenance connection */
+	PGconn *conn;	    /* maintenance connection */
 	int version_num;
-	char *server_id;   /* index key of the server */
+	char *server_id; /* index key of the server */
 	bool embedded;
 	cf_dump *dump;
 };
@@ -92,7 +92,8 @@ cf_cache_dir(const char *override)
 		return cf_strdup(override);
 	if (xdg && xdg[0] == '/')
 		return cf_asprintf("%s/confiture", xdg);
-	return cf_asprintf("%s/.cache/confiture", home && *home ? home : "/tmp");
+	return cf_asprintf("%s/.cache/confiture",
+			   home && *home ? home : "/tmp");
 }
 
 /* Creates the cache directory and its subdirectories and tag. */
@@ -108,7 +109,8 @@ ensure_cache_dir(const char *cache, cf_error **err)
 	if (access(p, F_OK) != 0 && (f = fopen(p, "we")) != NULL) {
 		fputs("Signature: 8a477f597d28d172789f06886806bc55\n"
 		      "# This file is a cache directory tag created by confiture.\n"
-		      "# Remove everything here with: confiture cache clear\n", f);
+		      "# Remove everything here with: confiture cache clear\n",
+		      f);
 		fclose(f);
 	}
 	free(p);
@@ -135,7 +137,8 @@ lock_file(const char *path, int op, cf_error **err)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot open lock file '%s'", path);
+		cf_error *e = cf_error_new(CF_ERR_IO,
+					   "cannot open lock file '%s'", path);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		return cf_fail(err, e);
@@ -150,9 +153,14 @@ lock_file(const char *path, int op, cf_error **err)
 		if (saved == EWOULDBLOCK)
 			return -1;
 		if (saved == EINTR)
-			return cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while waiting for the template cache lock"));
+			return cf_fail(
+				err,
+				cf_error_new(
+					CF_ERR_CONFIG,
+					"interrupted while waiting for the template cache lock"));
 		{
-			cf_error *e = cf_error_new(CF_ERR_IO, "cannot lock '%s'", path);
+			cf_error *e = cf_error_new(CF_ERR_IO,
+						   "cannot lock '%s'", path);
 
 			cf_error_set_detail(e, "%s", strerror(saved));
 			return cf_fail(err, e);
@@ -244,7 +252,8 @@ index_save(const char *cache, json_t *templates, cf_error **err)
 				"templates", templates);
 	int rc = 0;
 
-	if (!doc || json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
+	if (!doc ||
+	    json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
 	    rename(tmp, p) < 0) {
 		cf_error *e = cf_error_new(CF_ERR_IO, "cannot write '%s'", p);
 
@@ -273,7 +282,8 @@ index_find(json_t *arr, const char *server_id, const char *tpl)
 	size_t i;
 	json_t *o;
 
-	json_array_foreach(arr, i, o) {
+	json_array_foreach(arr, i, o)
+	{
 		if (strcmp(jstr(o, "server"), server_id) == 0 &&
 		    strcmp(jstr(o, "template"), tpl) == 0)
 			return (long)i;
@@ -311,8 +321,7 @@ has_state(const cf_error *e, const char *code)
  * other errors.
  */
 static int
-drop_database(PGconn *conn, const char *name, bool was_template,
-	      cf_error **err)
+drop_database(PGconn *conn, const char *name, bool was_template, cf_error **err)
 {
 	char *q = cf_quote_ident(name);
 	char *sql;
@@ -320,7 +329,8 @@ drop_database(PGconn *conn, const char *name, bool was_template,
 	int rc = 1;
 
 	if (was_template) {
-		sql = cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE false", q);
+		sql = cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE false",
+				  q);
 		if (exec_sql(conn, sql, &e) < 0 && !has_state(e, "3D000")) {
 			free(sql);
 			free(q);
@@ -333,8 +343,9 @@ drop_database(PGconn *conn, const char *name, bool was_template,
 	sql = cf_asprintf("DROP DATABASE IF EXISTS %s", q);
 	if (exec_sql(conn, sql, &e) < 0) {
 		if (has_state(e, "55006")) {
-			char *back = cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE %s",
-						 q, was_template ? "true" : "false");
+			char *back = cf_asprintf(
+				"ALTER DATABASE %s WITH IS_TEMPLATE %s", q,
+				was_template ? "true" : "false");
 
 			cf_error_free(e);
 			exec_sql(conn, back, NULL);
@@ -378,15 +389,22 @@ note_skipped(cf_provisioned *p, const cf_dump *d, long owners, long privs)
 
 	if (owners + privs == 0) {
 		if (d->format != CF_DUMP_PLAIN && !d->keep_owners) {
-			e = cf_warning_new("loaded dump '%s' with pg_restore --no-owner --no-privileges", d->path);
-			cf_error_set_detail(e, "owners and privileges of the dump are not reproduced: roles it names need not exist");
+			e = cf_warning_new(
+				"loaded dump '%s' with pg_restore --no-owner --no-privileges",
+				d->path);
+			cf_error_set_detail(
+				e,
+				"owners and privileges of the dump are not reproduced: roles it names need not exist");
 			add_note(p, e);
 		}
 		return;
 	}
-	e = cf_warning_new("skipped %ld ownership and %ld privilege statement%s of dump '%s'",
-			   owners, privs, owners + privs == 1 ? "" : "s", d->path);
-	cf_error_set_detail(e, "like pg_restore --no-owner --no-privileges: ALTER ... OWNER TO, GRANT, REVOKE and ALTER DEFAULT PRIVILEGES were left out, so the roles they name need not exist on the server");
+	e = cf_warning_new(
+		"skipped %ld ownership and %ld privilege statement%s of dump '%s'",
+		owners, privs, owners + privs == 1 ? "" : "s", d->path);
+	cf_error_set_detail(
+		e,
+		"like pg_restore --no-owner --no-privileges: ALTER ... OWNER TO, GRANT, REVOKE and ALTER DEFAULT PRIVILEGES were left out, so the roles they name need not exist on the server");
 	add_note(p, e);
 }
 
@@ -404,12 +422,16 @@ load_into(struct prov_ctx *c, cf_provisioned *p, const char *name,
 
 	if (create_database(c->conn, name, err) < 0)
 		return -1;
-	rc = cf_dump_load(c->dump, c->bindir, c->maint_url, name, c->version_num,
-			  c->tmp_dir, true, st, &e);
+	rc = cf_dump_load(c->dump, c->bindir, c->maint_url, name,
+			  c->version_num, c->tmp_dir, true, st, &e);
 	if (rc < 0 && has_state(e, "53200")) {
-		cf_error *n = cf_warning_new("loaded dump '%s' statement by statement", c->dump->path);
+		cf_error *n = cf_warning_new(
+			"loaded dump '%s' statement by statement",
+			c->dump->path);
 
-		cf_error_set_detail(n, "in one transaction the server ran out of lock slots (max_locks_per_transaction)");
+		cf_error_set_detail(
+			n,
+			"in one transaction the server ran out of lock slots (max_locks_per_transaction)");
 		add_note(p, n);
 		cf_error_free(e);
 		e = NULL;
@@ -417,8 +439,9 @@ load_into(struct prov_ctx *c, cf_provisioned *p, const char *name,
 		    create_database(c->conn, name, &e) < 0)
 			rc = -1;
 		else
-			rc = cf_dump_load(c->dump, c->bindir, c->maint_url, name,
-					  c->version_num, c->tmp_dir, false, st, &e);
+			rc = cf_dump_load(c->dump, c->bindir, c->maint_url,
+					  name, c->version_num, c->tmp_dir,
+					  false, st, &e);
 	}
 	if (rc < 0) {
 		drop_database(c->conn, name, false, NULL);
@@ -432,7 +455,8 @@ static long long
 database_size(PGconn *conn, const char *name)
 {
 	const char *vals[1] = {name};
-	PGresult *res = cf_db_query(conn, "SELECT pg_database_size($1)", 1, vals, NULL);
+	PGresult *res = cf_db_query(conn, "SELECT pg_database_size($1)", 1,
+				    vals, NULL);
 	long long v = -1;
 
 	if (res && PQntuples(res) == 1)
@@ -450,8 +474,7 @@ database_size(PGconn *conn, const char *name)
  * notes, not errors.
  */
 static void
-evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx,
-      const char *keep_name)
+evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx, const char *keep_name)
 {
 	PGresult *res;
 	struct cand {
@@ -462,11 +485,13 @@ evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx,
 	int max = cache_max();
 	json_t *o;
 
-	res = cf_db_query(c->conn,
-			  "SELECT datname, datistemplate FROM pg_database "
-			  "WHERE datname LIKE 'cf\\_tpl\\_%' AND datname NOT LIKE '%\\_tmp\\_%' "
-			  "AND shobj_description(oid, 'pg_database') LIKE '" COMMENT_PREFIX "%'",
-			  0, NULL, NULL);
+	res = cf_db_query(
+		c->conn,
+		"SELECT datname, datistemplate FROM pg_database "
+		"WHERE datname LIKE 'cf\\_tpl\\_%' AND datname NOT LIKE '%\\_tmp\\_%' "
+		"AND shobj_description(oid, 'pg_database') LIKE '" COMMENT_PREFIX
+		"%'",
+		0, NULL, NULL);
 	if (!res)
 		return;
 	/* forget entries whose template is gone */
@@ -477,7 +502,8 @@ evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx,
 		if (strcmp(jstr(o, "server"), c->server_id) != 0)
 			continue;
 		for (int r = 0; r < PQntuples(res); r++)
-			if (strcmp(PQgetvalue(res, r, 0), jstr(o, "template")) == 0)
+			if (strcmp(PQgetvalue(res, r, 0),
+				   jstr(o, "template")) == 0)
 				found = true;
 		if (!found)
 			json_array_remove(idx, i);
@@ -493,20 +519,25 @@ evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx,
 			continue;
 		CF_GROW(cands, alloc, n + 1);
 		cands[n].name = cf_strdup(name);
-		cands[n].last = k >= 0 ? jstr(json_array_get(idx, (size_t)k), "last_used_at") : "";
+		cands[n].last = k >= 0 ? jstr(json_array_get(idx, (size_t)k),
+					      "last_used_at") :
+					 "";
 		n++;
 	}
 	PQclear(res);
 	/* oldest first (insertion sort: a handful of entries) */
 	for (i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(cands[j - 1].last, cands[j].last) > 0; j--) {
+		for (size_t j = i;
+		     j > 0 && strcmp(cands[j - 1].last, cands[j].last) > 0;
+		     j--) {
 			struct cand t = cands[j];
 
 			cands[j] = cands[j - 1];
 			cands[j - 1] = t;
 		}
 	for (i = 0, total = n + 1; i < n && total > (size_t)max; i++) {
-		char *lp = template_lock_path(c->cache, c->server_id, cands[i].name);
+		char *lp = template_lock_path(c->cache, c->server_id,
+					      cands[i].name);
 		int fd = lock_file(lp, LOCK_EX | LOCK_NB, NULL);
 		cf_error *e = NULL;
 		int d;
@@ -524,7 +555,9 @@ evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx,
 			unlink(lp);
 			total--;
 		} else if (d < 0) {
-			cf_error *note = cf_warning_new("cannot evict cached template '%s'", cands[i].name);
+			cf_error *note = cf_warning_new(
+				"cannot evict cached template '%s'",
+				cands[i].name);
 
 			cf_error_set_detail(note, "%s", e->message);
 			add_note(p, note);
@@ -550,7 +583,8 @@ maintenance_url(const char *server_url, char **out, cf_error **err)
 	PQfreemem(errmsg);
 	if (opts) {
 		for (PQconninfoOption *o = opts; o->keyword; o++)
-			if (strcmp(o->keyword, "dbname") == 0 && o->val && *o->val)
+			if (strcmp(o->keyword, "dbname") == 0 && o->val &&
+			    *o->val)
 				has_db = true;
 		PQconninfoFree(opts);
 	}
@@ -588,11 +622,12 @@ connect_server(struct prov_ctx *c, cf_error **err)
 
 	if (connect_quiet(c->maint_url, &c->conn, err) < 0)
 		return -1;
-	res = cf_db_query(c->conn,
-			  "SELECT current_setting('server_version_num')::int, "
-			  "(SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user), "
-			  "current_user",
-			  0, NULL, &e);
+	res = cf_db_query(
+		c->conn,
+		"SELECT current_setting('server_version_num')::int, "
+		"(SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user), "
+		"current_user",
+		0, NULL, &e);
 	if (!res) {
 		e->kind = CF_ERR_CONNECT;
 		return cf_fail(err, e);
@@ -601,23 +636,33 @@ connect_server(struct prov_ctx *c, cf_error **err)
 	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
 		char *red = cf_redact_url(c->maint_url);
 
-		e = cf_error_new(CF_ERR_CONFIG, "role '%s' cannot create databases on '%s'",
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "role '%s' cannot create databases on '%s'",
 				 PQgetvalue(res, 0, 2), red);
-		cf_error_set_detail(e, "a schema dump is loaded into a new template database, which needs the CREATEDB privilege");
-		cf_error_set_hint(e, "ALTER ROLE %s CREATEDB, or use --server with a role that has it", PQgetvalue(res, 0, 2));
+		cf_error_set_detail(
+			e,
+			"a schema dump is loaded into a new template database, which needs the CREATEDB privilege");
+		cf_error_set_hint(
+			e,
+			"ALTER ROLE %s CREATEDB, or use --server with a role that has it",
+			PQgetvalue(res, 0, 2));
 		free(red);
 		PQclear(res);
 		return cf_fail(err, e);
 	}
 	PQclear(res);
 	if (c->embedded) {
-		c->server_id = cf_asprintf("embedded PostgreSQL %d", c->version_num / 10000);
+		c->server_id = cf_asprintf("embedded PostgreSQL %d",
+					   c->version_num / 10000);
 	} else {
 		cf_strbuf sb = CF_STRBUF_INIT;
 
-		cf_conninfo_add(&sb, "host", PQhost(c->conn) ? PQhost(c->conn) : "");
-		cf_conninfo_add(&sb, "port", PQport(c->conn) ? PQport(c->conn) : "");
-		cf_conninfo_add(&sb, "user", PQuser(c->conn) ? PQuser(c->conn) : "");
+		cf_conninfo_add(&sb, "host",
+				PQhost(c->conn) ? PQhost(c->conn) : "");
+		cf_conninfo_add(&sb, "port",
+				PQport(c->conn) ? PQport(c->conn) : "");
+		cf_conninfo_add(&sb, "user",
+				PQuser(c->conn) ? PQuser(c->conn) : "");
 		c->server_id = cf_strbuf_detach(&sb);
 	}
 	return 0;
@@ -627,8 +672,9 @@ connect_server(struct prov_ctx *c, cf_error **err)
 static void
 cache_key(const struct prov_ctx *c, char key[65], char **tpl)
 {
-	char *s = cf_asprintf("confiture-template-v1\nserver_version_num=%d\nkeep_owners=%d\ndump=%s\n",
-			      c->version_num, c->opts->keep_owners ? 1 : 0, c->dump->hash);
+	char *s = cf_asprintf(
+		"confiture-template-v1\nserver_version_num=%d\nkeep_owners=%d\ndump=%s\n",
+		c->version_num, c->opts->keep_owners ? 1 : 0, c->dump->hash);
 
 	cf_sha256_hex(s, strlen(s), key);
 	free(s);
@@ -638,18 +684,19 @@ cache_key(const struct prov_ctx *c, char key[65], char **tpl)
 /* Whether template tpl exists with key in its comment; *exists tells
  * whether a database of that name exists at all. */
 static int
-template_matches(PGconn *conn, const char *tpl, const char *key,
-		 bool *exists, bool *is_template, cf_error **err)
+template_matches(PGconn *conn, const char *tpl, const char *key, bool *exists,
+		 bool *is_template, cf_error **err)
 {
 	const char *vals[1] = {tpl};
 	PGresult *res;
 	bool match = false;
 	cf_error *e = NULL;
 
-	res = cf_db_query(conn,
-			  "SELECT datistemplate, coalesce(shobj_description(oid, 'pg_database'), '') "
-			  "FROM pg_database WHERE datname = $1",
-			  1, vals, &e);
+	res = cf_db_query(
+		conn,
+		"SELECT datistemplate, coalesce(shobj_description(oid, 'pg_database'), '') "
+		"FROM pg_database WHERE datname = $1",
+		1, vals, &e);
 	if (!res) {
 		e->kind = CF_ERR_CONNECT;
 		return cf_fail(err, e);
@@ -673,10 +720,12 @@ wait_unused(PGconn *conn, const char *name)
 	const char *vals[1] = {name};
 
 	for (int i = 0; i < 250; i++) {
-		PGresult *res = cf_db_query(conn,
-					    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
-					    1, vals, NULL);
-		bool busy = res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0;
+		PGresult *res = cf_db_query(
+			conn,
+			"SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+			1, vals, NULL);
+		bool busy = res && PQntuples(res) == 1 &&
+			    atoi(PQgetvalue(res, 0, 0)) > 0;
 
 		PQclear(res);
 		if (!busy)
@@ -688,11 +737,12 @@ wait_unused(PGconn *conn, const char *name)
 /* Renames the loaded database to tpl and marks it a template.  1 when
  * another process published tpl first (ours is dropped). */
 static int
-publish(struct prov_ctx *c, const char *tmp, const char *tpl,
-	const char *key, cf_error **err)
+publish(struct prov_ctx *c, const char *tmp, const char *tpl, const char *key,
+	cf_error **err)
 {
 	char *qt = cf_quote_ident(tmp), *qn = cf_quote_ident(tpl);
-	char *comment = cf_asprintf(COMMENT_PREFIX " key=%s dump=%s", key, c->dump->hash);
+	char *comment = cf_asprintf(COMMENT_PREFIX " key=%s dump=%s", key,
+				    c->dump->hash);
 	char *qc = cf_quote_literal(comment);
 	char *sql = cf_asprintf("ALTER DATABASE %s RENAME TO %s", qt, qn);
 	cf_error *e = NULL;
@@ -710,8 +760,9 @@ publish(struct prov_ctx *c, const char *tmp, const char *tpl,
 		goto done;
 	}
 	free(sql);
-	sql = cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE true; COMMENT ON DATABASE %s IS %s",
-			  qn, qn, qc);
+	sql = cf_asprintf(
+		"ALTER DATABASE %s WITH IS_TEMPLATE true; COMMENT ON DATABASE %s IS %s",
+		qn, qn, qc);
 	rc = exec_sql(c->conn, sql, err);
 done:
 	free(sql);
@@ -767,7 +818,8 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 		return -1;
 	}
 	idx = index_load(c->cache);
-	if ((m = template_matches(c->conn, tpl, key, &exists, &is_tpl, err)) < 0)
+	if ((m = template_matches(c->conn, tpl, key, &exists, &is_tpl, err)) <
+	    0)
 		goto out;
 	if (m == 1) {
 		p->cache_hit = true;
@@ -777,9 +829,13 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 
 		if (exists && drop_database(c->conn, tpl, is_tpl, err) != 1) {
 			if (err && !*err) {
-				cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot replace stale template '%s'", tpl);
+				cf_error *e = cf_error_new(
+					CF_ERR_CONFIG,
+					"cannot replace stale template '%s'",
+					tpl);
 
-				cf_error_set_detail(e, "it is in use by another session");
+				cf_error_set_detail(
+					e, "it is in use by another session");
 				cf_fail(err, e);
 			}
 			goto out;
@@ -796,37 +852,39 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 		p->load_ms = m == 1 ? 0 : cf_now_ms() - t0;
 		if ((k = index_find(idx, c->server_id, tpl)) >= 0)
 			json_array_remove(idx, (size_t)k);
-		entry = json_pack("{s:s, s:s, s:b, s:i, s:i, s:s, s:s, s:b, s:s, s:s, s:I, s:I}",
-				  "template", tpl, "server", c->server_id,
-				  "embedded", c->embedded,
-				  "server_major", c->version_num / 10000,
-				  "server_version_num", c->version_num,
-				  "key", key, "dump_hash", c->dump->hash,
-				  "keep_owners", c->opts->keep_owners,
-				  "source", source, "created_at", now,
-				  "skipped_owner", (json_int_t)st.owner_stmts,
-				  "skipped_privilege", (json_int_t)st.privilege_stmts);
+		entry = json_pack(
+			"{s:s, s:s, s:b, s:i, s:i, s:s, s:s, s:b, s:s, s:s, s:I, s:I}",
+			"template", tpl, "server", c->server_id, "embedded",
+			c->embedded, "server_major", c->version_num / 10000,
+			"server_version_num", c->version_num, "key", key,
+			"dump_hash", c->dump->hash, "keep_owners",
+			c->opts->keep_owners, "source", source, "created_at",
+			now, "skipped_owner", (json_int_t)st.owner_stmts,
+			"skipped_privilege", (json_int_t)st.privilege_stmts);
 		json_array_append_new(idx, entry);
 	}
 	/* (re)build the entry of a template found on the server only */
 	if ((k = index_find(idx, c->server_id, tpl)) < 0) {
-		entry = json_pack("{s:s, s:s, s:b, s:i, s:i, s:s, s:s, s:b, s:s, s:s}",
-				  "template", tpl, "server", c->server_id,
-				  "embedded", c->embedded,
-				  "server_major", c->version_num / 10000,
-				  "server_version_num", c->version_num,
-				  "key", key, "dump_hash", c->dump->hash,
-				  "keep_owners", c->opts->keep_owners,
-				  "source", source, "created_at", now);
+		entry = json_pack(
+			"{s:s, s:s, s:b, s:i, s:i, s:s, s:s, s:b, s:s, s:s}",
+			"template", tpl, "server", c->server_id, "embedded",
+			c->embedded, "server_major", c->version_num / 10000,
+			"server_version_num", c->version_num, "key", key,
+			"dump_hash", c->dump->hash, "keep_owners",
+			c->opts->keep_owners, "source", source, "created_at",
+			now);
 		json_array_append_new(idx, entry);
 		k = (long)json_array_size(idx) - 1;
 	}
 	entry = json_array_get(idx, (size_t)k);
 	json_object_set_new(entry, "last_used_at", json_string(now));
-	json_object_set_new(entry, "size_bytes", json_integer(database_size(c->conn, tpl)));
+	json_object_set_new(entry, "size_bytes",
+			    json_integer(database_size(c->conn, tpl)));
 	note_skipped(p, c->dump,
-		     (long)json_integer_value(json_object_get(entry, "skipped_owner")),
-		     (long)json_integer_value(json_object_get(entry, "skipped_privilege")));
+		     (long)json_integer_value(
+			     json_object_get(entry, "skipped_owner")),
+		     (long)json_integer_value(
+			     json_object_get(entry, "skipped_privilege")));
 	/* hold the template against eviction until release */
 	lp = template_lock_path(c->cache, c->server_id, tpl);
 	pp->tpl_lock_fd = lock_file(lp, LOCK_SH, NULL);
@@ -854,7 +912,9 @@ check_dump_exists(const char *path, cf_error **err)
 		return 0;
 	e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
 	cf_error_set_detail(e, "%s", strerror(errno));
-	cf_error_set_hint(e, "make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
+	cf_error_set_hint(
+		e,
+		"make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
 	return cf_fail(err, e);
 }
 
@@ -869,7 +929,9 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 
 	*out = NULL;
 	if (!opts || !opts->dump_path)
-		return cf_fail(err, cf_error_new(CF_ERR_USAGE, "no schema dump to provision from"));
+		return cf_fail(
+			err, cf_error_new(CF_ERR_USAGE,
+					  "no schema dump to provision from"));
 	if (check_dump_exists(opts->dump_path, err) < 0)
 		return -1;
 	pp = cf_new(struct provisioned_priv);
@@ -896,12 +958,16 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 
 		c.embedded = true;
 		if (major > 0 && cf_server_start(&so, &p->server, &e) < 0) {
-			cf_error *n = cf_error_new(CF_ERR_CONFIG,
-						   "the dump comes from PostgreSQL %d, whose server binaries are not installed: using the newest installed version",
-						   major);
+			cf_error *n = cf_error_new(
+				CF_ERR_CONFIG,
+				"the dump comes from PostgreSQL %d, whose server binaries are not installed: using the newest installed version",
+				major);
 
 			n->severity = CF_SEV_NOTICE;
-			cf_error_set_hint(n, "install postgresql-%d for a replay on the same major version as production", major);
+			cf_error_set_hint(
+				n,
+				"install postgresql-%d for a replay on the same major version as production",
+				major);
 			cf_error_list_add(&p->notes, n);
 			cf_error_free(e);
 			so.major_version = 0;
@@ -914,15 +980,16 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 	}
 	if (connect_server(&c, err) < 0)
 		goto out;
-	if (cf_dump_open(opts->dump_path, c.bindir, c.tmp_dir, opts->keep_owners,
-			 &c.dump, err) < 0)
+	if (cf_dump_open(opts->dump_path, c.bindir, c.tmp_dir,
+			 opts->keep_owners, &c.dump, err) < 0)
 		goto out;
 	if (opts->no_cache)
 		rc = provision_oneoff(&c, pp, err);
 	else
 		rc = provision_cached(&c, pp, err);
 	if (rc == 0)
-		rc = cf_url_for_db(c.maint_url, p->template_name, &p->against_url, err);
+		rc = cf_url_for_db(c.maint_url, p->template_name,
+				   &p->against_url, err);
 out:
 	if (c.conn)
 		PQfinish(c.conn);
@@ -979,18 +1046,23 @@ cf_cache_list(const char *cache_dir, cf_cache_entry **entries, size_t *n,
 	cf_cache_entry *v = cf_calloc(count ? count : 1, sizeof(*v));
 
 	(void)err;
-	json_array_foreach(idx, i, o) {
+	json_array_foreach(idx, i, o)
+	{
 		v[k].template_name = cf_strdup(jstr(o, "template"));
 		v[k].dump_hash = cf_strdup(jstr(o, "dump_hash"));
-		v[k].server_major = (int)json_integer_value(json_object_get(o, "server_major"));
+		v[k].server_major = (int)json_integer_value(
+			json_object_get(o, "server_major"));
 		v[k].created_at = cf_strdup(jstr(o, "created_at"));
 		v[k].last_used_at = cf_strdup(jstr(o, "last_used_at"));
-		v[k].size_bytes = (long long)json_integer_value(json_object_get(o, "size_bytes"));
+		v[k].size_bytes = (long long)json_integer_value(
+			json_object_get(o, "size_bytes"));
 		k++;
 	}
 	/* most recently used first */
 	for (i = 1; i < k; i++)
-		for (size_t j = i; j > 0 && strcmp(v[j - 1].last_used_at, v[j].last_used_at) < 0; j--) {
+		for (size_t j = i; j > 0 && strcmp(v[j - 1].last_used_at,
+						   v[j].last_used_at) < 0;
+		     j--) {
 			cf_cache_entry t = v[j];
 
 			v[j] = v[j - 1];
@@ -1017,8 +1089,7 @@ cf_cache_entries_free(cf_cache_entry *entries, size_t n)
 
 /* nftw callback: removes a file or an (emptied) directory. */
 static int
-remove_entry(const char *path, const struct stat *st, int type,
-	     struct FTW *ftw)
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
 	(void)ftw;
@@ -1056,11 +1127,13 @@ clear_embedded(const char *cache, int major, size_t *removed, cf_error **err)
 		cf_server_release(srv, false);
 		return -1;
 	}
-	res = cf_db_query(conn,
-			  "SELECT datname, datistemplate FROM pg_database "
-			  "WHERE shobj_description(oid, 'pg_database') LIKE '" COMMENT_PREFIX "%' "
-			  "OR datname LIKE 'cf\\_tpl\\_%\\_tmp\\_%' OR datname LIKE 'cf\\_oneoff\\_%'",
-			  0, NULL, err);
+	res = cf_db_query(
+		conn,
+		"SELECT datname, datistemplate FROM pg_database "
+		"WHERE shobj_description(oid, 'pg_database') LIKE '" COMMENT_PREFIX
+		"%' "
+		"OR datname LIKE 'cf\\_tpl\\_%\\_tmp\\_%' OR datname LIKE 'cf\\_oneoff\\_%'",
+		0, NULL, err);
 	if (!res) {
 		rc = -1;
 	} else {
@@ -1068,13 +1141,23 @@ clear_embedded(const char *cache, int major, size_t *removed, cf_error **err)
 			const char *name = PQgetvalue(res, r, 0);
 			cf_error *e = NULL;
 
-			if (drop_database(conn, name, strcmp(PQgetvalue(res, r, 1), "t") == 0, &e) == 1) {
-				if (strncmp(name, "cf_tpl_", 7) == 0 && !strstr(name, "_tmp_"))
+			if (drop_database(conn, name,
+					  strcmp(PQgetvalue(res, r, 1), "t") ==
+						  0,
+					  &e) == 1) {
+				if (strncmp(name, "cf_tpl_", 7) == 0 &&
+				    !strstr(name, "_tmp_"))
 					(*removed)++;
 			} else if (rc == 0) {
-				cf_error *f = cf_error_new(CF_ERR_CONFIG, "cannot drop cached template '%s'", name);
+				cf_error *f = cf_error_new(
+					CF_ERR_CONFIG,
+					"cannot drop cached template '%s'",
+					name);
 
-				cf_error_set_detail(f, "%s", e ? e->message : "it is in use by another session");
+				cf_error_set_detail(
+					f, "%s",
+					e ? e->message :
+					    "it is in use by another session");
 				rc = cf_fail(err, f);
 			}
 			cf_error_free(e);
@@ -1090,8 +1173,8 @@ clear_embedded(const char *cache, int major, size_t *removed, cf_error **err)
  * *removed; entries it could not drop are copied to keep.  -1 with *err
  * when the server cannot be reached or a template cannot be dropped. */
 static int
-clear_server(const char *server_id, json_t *idx, json_t *keep,
-	     size_t *removed, cf_error **err)
+clear_server(const char *server_id, json_t *idx, json_t *keep, size_t *removed,
+	     cf_error **err)
 {
 	PGconn *conn = NULL;
 	char *url;
@@ -1102,14 +1185,16 @@ clear_server(const char *server_id, json_t *idx, json_t *keep,
 	url = cf_asprintf("%s dbname=postgres", server_id);
 	if (connect_quiet(url, &conn, err) < 0) {
 		free(url);
-		json_array_foreach(idx, i, o) {
+		json_array_foreach(idx, i, o)
+		{
 			if (strcmp(jstr(o, "server"), server_id) == 0)
 				json_array_append(keep, o);
 		}
 		return -1;
 	}
 	free(url);
-	json_array_foreach(idx, i, o) {
+	json_array_foreach(idx, i, o)
+	{
 		cf_error *e = NULL;
 		int d;
 
@@ -1121,11 +1206,16 @@ clear_server(const char *server_id, json_t *idx, json_t *keep,
 		} else {
 			json_array_append(keep, o);
 			if (rc == 0) {
-				cf_error *f = cf_error_new(CF_ERR_CONFIG, "cannot drop cached template '%s'",
-							   jstr(o, "template"));
+				cf_error *f = cf_error_new(
+					CF_ERR_CONFIG,
+					"cannot drop cached template '%s'",
+					jstr(o, "template"));
 
-				cf_error_set_detail(f, "%s (on %s)", e ? e->message : "it is in use by another session",
-						    server_id);
+				cf_error_set_detail(
+					f, "%s (on %s)",
+					e ? e->message :
+					    "it is in use by another session",
+					server_id);
 				rc = cf_fail(err, f);
 			}
 		}
@@ -1155,7 +1245,8 @@ first_of_server(json_t *idx, size_t i)
 static void
 empty_cache_dir(const char *cache)
 {
-	static const char *const known[] = {"templates.json", "tmp", "dumps", "locks", "servers", NULL};
+	static const char *const known[] = {
+		"templates.json", "tmp", "dumps", "locks", "servers", NULL};
 	char *tag = cf_asprintf("%s/CACHEDIR.TAG", cache), *p;
 
 	if (access(tag, F_OK) == 0) {
@@ -1163,8 +1254,10 @@ empty_cache_dir(const char *cache)
 		struct dirent *de;
 
 		while (d && (de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-			    strcmp(de->d_name, "lock") == 0 || strcmp(de->d_name, "CACHEDIR.TAG") == 0)
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0 ||
+			    strcmp(de->d_name, "lock") == 0 ||
+			    strcmp(de->d_name, "CACHEDIR.TAG") == 0)
 				continue;
 			p = cf_asprintf("%s/%s", cache, de->d_name);
 			remove_tree(p);
@@ -1203,7 +1296,8 @@ remove_clusters(const char *cache)
 		if (info[i].running)
 			continue;
 		remove_tree(info[i].dir);
-		if ((slash = strrchr(info[i].dir, '/')) != NULL && slash != info[i].dir) {
+		if ((slash = strrchr(info[i].dir, '/')) != NULL &&
+		    slash != info[i].dir) {
 			*slash = '\0';
 			rmdir(info[i].dir); /* only when empty */
 		}
@@ -1233,7 +1327,8 @@ cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 		return -1;
 	}
 	idx = index_load(cache);
-	json_array_foreach(idx, i, o) {
+	json_array_foreach(idx, i, o)
+	{
 		cf_error *e = NULL;
 		bool embedded = json_is_true(json_object_get(o, "embedded"));
 		int rc;
@@ -1241,14 +1336,16 @@ cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 		if (!first_of_server(idx, i))
 			continue;
 		if (embedded) {
-			int major = (int)json_integer_value(json_object_get(o, "server_major"));
+			int major = (int)json_integer_value(
+				json_object_get(o, "server_major"));
 			cf_server_options so = {cache, major, NULL};
 			bool stopped;
 
 			rc = clear_embedded(cache, major, removed, &e);
 			cf_server_stop_running(&so, &stopped, NULL);
 		} else {
-			rc = clear_server(jstr(o, "server"), idx, keep, removed, &e);
+			rc = clear_server(jstr(o, "server"), idx, keep, removed,
+					  &e);
 		}
 		if (rc < 0 && !first)
 			first = e;

@@ -132,8 +132,8 @@ struct cf_cluster_snapshot {
 static char *
 fval(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? NULL
-					 : cf_strdup(PQgetvalue(r, row, col));
+	return PQgetisnull(r, row, col) ? NULL :
+					  cf_strdup(PQgetvalue(r, row, col));
 }
 
 static bool
@@ -204,9 +204,11 @@ catalog_query(PGconn *conn, const char *sql, cf_error **err)
 	PGresult *r = cf_db_query(conn, sql, 0, NULL, &e);
 
 	if (!r) {
-		e->kind = PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT
-							   : CF_ERR_SQL;
-		cf_error_set_hint(e, "the preflight reads pg_roles, pg_auth_members, pg_db_role_setting, pg_database and pg_tablespace through the maintenance connection");
+		e->kind = PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT :
+							     CF_ERR_SQL;
+		cf_error_set_hint(
+			e,
+			"the preflight reads pg_roles, pg_auth_members, pg_db_role_setting, pg_database and pg_tablespace through the maintenance connection");
 		cf_fail(err, e);
 	}
 	return r;
@@ -245,9 +247,9 @@ static const char role_sql_roles[] =
 static int
 read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn, s->passwords_known ? role_sql_authid
-							     : role_sql_roles,
-				    err);
+	PGresult *r = catalog_query(
+		conn, s->passwords_known ? role_sql_authid : role_sql_roles,
+		err);
 
 	if (!r)
 		return -1;
@@ -280,12 +282,14 @@ read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn, s->version >= 160000 ?
-		"SELECT roleid, member, grantor, admin_option, inherit_option,"
-		" set_option, xmin::text FROM pg_catalog.pg_auth_members"
-		" ORDER BY 1, 2, 3" :
-		"SELECT roleid, member, grantor, admin_option, true, true,"
-		" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3",
+	PGresult *r = catalog_query(
+		conn,
+		s->version >= 160000 ?
+			"SELECT roleid, member, grantor, admin_option, inherit_option,"
+			" set_option, xmin::text FROM pg_catalog.pg_auth_members"
+			" ORDER BY 1, 2, 3" :
+			"SELECT roleid, member, grantor, admin_option, true, true,"
+			" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3",
 		err);
 
 	if (!r)
@@ -310,16 +314,19 @@ read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn,
+	PGresult *r = catalog_query(
+		conn,
 		"SELECT setdatabase, setrole,"
 		" pg_catalog.array_to_json(setconfig)::text, xmin::text"
-		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2", err);
+		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2",
+		err);
 
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_setting *x;
-		const char *j = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
+		const char *j = PQgetisnull(r, i, 2) ? NULL :
+						       PQgetvalue(r, i, 2);
 
 		CF_GROW(s->settings, s->a_settings, s->n_settings + 1);
 		x = &s->settings[s->n_settings++];
@@ -335,14 +342,16 @@ read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn,
+	PGresult *r = catalog_query(
+		conn,
 		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
 		" datistemplate, dattablespace,"
 		" pg_catalog.shobj_description(oid, 'pg_database'), xmin::text,"
 		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
 		"  WHERE d.objoid = db.oid"
 		"  AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_database db ORDER BY oid", err);
+		" FROM pg_catalog.pg_database db ORDER BY oid",
+		err);
 
 	if (!r)
 		return -1;
@@ -369,7 +378,8 @@ read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn,
+	PGresult *r = catalog_query(
+		conn,
 		"SELECT oid, spcname, spcowner,"
 		" pg_catalog.pg_tablespace_location(oid),"
 		" pg_catalog.array_to_json(spcoptions)::text,"
@@ -377,13 +387,15 @@ read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
 		"  WHERE d.objoid = ts.oid"
 		"  AND d.classoid = 'pg_catalog.pg_tablespace'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_tablespace ts ORDER BY oid", err);
+		" FROM pg_catalog.pg_tablespace ts ORDER BY oid",
+		err);
 
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_tablespace *x;
-		const char *j = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
+		const char *j = PQgetisnull(r, i, 4) ? NULL :
+						       PQgetvalue(r, i, 4);
 
 		CF_GROW(s->tss, s->a_tss, s->n_tss + 1);
 		x = &s->tss[s->n_tss++];
@@ -404,7 +416,8 @@ read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	PGresult *r = catalog_query(conn,
+	PGresult *r = catalog_query(
+		conn,
 		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
 		" a.is_grantable, a.n FROM pg_catalog.pg_database d,"
 		" pg_catalog.aclexplode(COALESCE(d.datacl,"
@@ -416,7 +429,8 @@ read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
 		"  pg_catalog.acldefault('t', t.spcowner))) WITH ORDINALITY"
 		"  a(grantor, grantee, privilege_type, is_grantable, n)"
-		" ORDER BY 1, 2, 7", err);
+		" ORDER BY 1, 2, 7",
+		err);
 
 	if (!r)
 		return -1;
@@ -445,10 +459,12 @@ static int
 read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
 	cf_error *e = NULL;
-	PGresult *r = cf_db_query(conn,
+	PGresult *r = cf_db_query(
+		conn,
 		"SELECT name, setting FROM pg_catalog.pg_file_settings"
 		" WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
-		" AND setting IS NOT NULL ORDER BY seqno", 0, NULL, &e);
+		" AND setting IS NOT NULL ORDER BY seqno",
+		0, NULL, &e);
 
 	if (!r) {
 		if (PQstatus(conn) == CONNECTION_BAD) {
@@ -489,10 +505,12 @@ read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
 
 	*out = NULL;
 	s->version = PQserverVersion(conn);
-	r = catalog_query(conn,
+	r = catalog_query(
+		conn,
 		"SELECT current_user, r.oid, r.rolsuper,"
 		" pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')"
-		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", err);
+		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+		err);
 	if (!r)
 		goto fail;
 	if (PQntuples(r) == 1) {
@@ -656,9 +674,13 @@ static bool
 is_list_quote(const char *name)
 {
 	static const char *const names[] = {
-		"local_preload_libraries", "search_path",
-		"session_preload_libraries", "shared_preload_libraries",
-		"temp_tablespaces", "unix_socket_directories", NULL,
+		"local_preload_libraries",
+		"search_path",
+		"session_preload_libraries",
+		"shared_preload_libraries",
+		"temp_tablespaces",
+		"unix_socket_directories",
+		NULL,
 	};
 
 	for (int i = 0; names[i]; i++)
@@ -726,8 +748,8 @@ static void
 add_set_item(cf_strbuf *sb, const char *item)
 {
 	const char *eq = strchr(item, '=');
-	char *name = eq ? cf_strndup(item, (size_t)(eq - item))
-			: cf_strdup(item);
+	char *name = eq ? cf_strndup(item, (size_t)(eq - item)) :
+			  cf_strdup(item);
 	char *q = cf_quote_ident(name);
 
 	cf_strbuf_addf(sb, "%s TO ", q);
@@ -750,10 +772,10 @@ typedef struct cl_name {
 struct cf_cluster_scope {
 	cl_name *names;
 	size_t n_names, a_names;
-	unsigned flags;	 /* CF_SCOPE_* */
-	uint32_t *xids;	 /* 32-bit, as xmin shows them */
+	unsigned flags; /* CF_SCOPE_* */
+	uint32_t *xids; /* 32-bit, as xmin shows them */
 	size_t n_xids, a_xids;
-	char *clone;	 /* the clone database, never restored */
+	char *clone; /* the clone database, never restored */
 };
 
 cf_cluster_scope *
@@ -792,8 +814,8 @@ scope_named(const cf_cluster_scope *scope, char kind, const char *name)
 		const cl_name *x = &scope->names[i];
 
 		if (x->kind == kind &&
-		    (kind == 's' ? strcasecmp(x->name, name) == 0
-				 : strcmp(x->name, name) == 0))
+		    (kind == 's' ? strcasecmp(x->name, name) == 0 :
+				   strcmp(x->name, name) == 0))
 			return true;
 	}
 	return false;
@@ -838,7 +860,8 @@ scope_add(cf_cluster_scope *scope, char kind, const char *name)
 static const char *
 sval(const json_t *node)
 {
-	return json_string_value(json_object_get(json_object_get(node, "String"), "sval"));
+	return json_string_value(
+		json_object_get(json_object_get(node, "String"), "sval"));
 }
 
 /*
@@ -858,7 +881,8 @@ add_role_spec(cf_cluster_scope *scope, const json_t *spec)
 	if (!type)
 		return;
 	if (strcmp(type, "ROLESPEC_CSTRING") == 0)
-		scope_add(scope, 'r', json_string_value(json_object_get(spec, "rolename")));
+		scope_add(scope, 'r',
+			  json_string_value(json_object_get(spec, "rolename")));
 	else if (strcmp(type, "ROLESPEC_PUBLIC") != 0)
 		scope->flags |= CF_SCOPE_CURRENT_USER;
 }
@@ -877,13 +901,21 @@ static void
 add_option_roles(cf_cluster_scope *scope, const json_t *options)
 {
 	for (size_t i = 0; i < json_array_size(options); i++) {
-		const json_t *d = json_object_get(json_array_get(options, i), "DefElem");
-		const char *name = json_string_value(json_object_get(d, "defname"));
+		const json_t *d = json_object_get(json_array_get(options, i),
+						  "DefElem");
+		const char *name = json_string_value(
+			json_object_get(d, "defname"));
 
 		if (name && (strcmp(name, "addroleto") == 0 ||
 			     strcmp(name, "rolemembers") == 0 ||
 			     strcmp(name, "adminmembers") == 0))
-			add_role_specs(scope, json_object_get(json_object_get(json_object_get(d, "arg"), "List"), "items"));
+			add_role_specs(
+				scope,
+				json_object_get(
+					json_object_get(
+						json_object_get(d, "arg"),
+						"List"),
+					"items"));
 	}
 }
 
@@ -943,8 +975,12 @@ cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
 		json_t *granted = FIELD("granted_roles");
 
 		for (size_t i = 0; i < json_array_size(granted); i++)
-			scope_add(scope, 'r', json_string_value(json_object_get(
-				json_object_get(json_array_get(granted, i), "AccessPriv"), "priv_name")));
+			scope_add(scope, 'r',
+				  json_string_value(json_object_get(
+					  json_object_get(
+						  json_array_get(granted, i),
+						  "AccessPriv"),
+					  "priv_name")));
 		add_role_specs(scope, FIELD("grantee_roles"));
 	} else if (IS("RenameStmt")) {
 		if ((kind = object_kind(FIELD("renameType")))) {
@@ -963,7 +999,8 @@ cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
 
 		if ((kind = object_kind(FIELD("objtype"))) && kind != 'r')
 			for (size_t i = 0; i < json_array_size(objects); i++)
-				scope_add(scope, kind, sval(json_array_get(objects, i)));
+				scope_add(scope, kind,
+					  sval(json_array_get(objects, i)));
 	} else if (IS("CreateTableSpaceStmt") ||
 		   IS("AlterTableSpaceOptionsStmt") ||
 		   IS("DropTableSpaceStmt")) {
@@ -975,7 +1012,9 @@ cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
 		if (k && strcmp(k, "VAR_RESET_ALL") == 0)
 			scope->flags |= CF_SCOPE_SYSTEM_ALL;
 		else
-			scope_add(scope, 's', json_string_value(json_object_get(set, "name")));
+			scope_add(scope, 's',
+				  json_string_value(
+					  json_object_get(set, "name")));
 	} else if (IS("CommentStmt") || IS("SecLabelStmt")) {
 		if ((kind = object_kind(FIELD("objtype"))))
 			scope_add(scope, kind, sval(FIELD("object")));
@@ -1004,7 +1043,7 @@ cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid)
 	/* xid8 = epoch << 32 | xid: xmin shows only the low 32 bits */
 	x = (uint32_t)(v & 0xffffffffULL);
 	if (x < 3 || cf_cluster_scope_has_xid(scope, x))
-		return;		/* 0-2 are invalid, bootstrap and frozen */
+		return; /* 0-2 are invalid, bootstrap and frozen */
 	CF_GROW(scope->xids, scope->a_xids, scope->n_xids + 1);
 	scope->xids[scope->n_xids++] = x;
 }
@@ -1042,15 +1081,19 @@ cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
 	bool authid;
 	char *sql;
 
-	r = cf_db_query(conn, "SELECT pg_catalog.has_table_privilege("
-			"'pg_catalog.pg_authid', 'SELECT')", 0, NULL, &e);
+	r = cf_db_query(conn,
+			"SELECT pg_catalog.has_table_privilege("
+			"'pg_catalog.pg_authid', 'SELECT')",
+			0, NULL, &e);
 	if (!r)
 		return cf_fail(err, e);
 	authid = PQntuples(r) == 1 && fbool(r, 0, 0);
 	PQclear(r);
-	sql = cf_asprintf("%s%s%s", xact_rows_head,
-			  authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" : "",
-			  xact_rows_tail);
+	sql = cf_asprintf(
+		"%s%s%s", xact_rows_head,
+		authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" :
+			 "",
+		xact_rows_tail);
 	r = cf_db_query(conn, sql, 0, NULL, &e);
 	free(sql);
 	if (!r)
@@ -1147,7 +1190,9 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 			memcpy(w->sqlstate, e->sqlstate, sizeof(w->sqlstate));
 			if (!(flags & ACT_SECRET))
 				w->statement = cf_strdup(sql);
-			cf_error_set_hint(w, "the server keeps this change from the preflight; undo it by hand");
+			cf_error_set_hint(
+				w,
+				"the server keeps this change from the preflight; undo it by hand");
 			cf_error_list_add(c->notes, w);
 		}
 	}
@@ -1336,9 +1381,9 @@ attribute(restore_ctx *c)
 		if (is_clone(c, o->name) || (n && is_clone(c, n->name)))
 			continue;
 		c->db_in[i] = scope_named(c->scope, 'd', o->name) ||
-			      (n && (scope_named(c->scope, 'd', n->name) ||
-				     xid_in(c, n->xmin) ||
-				     xid_in(c, n->cmt_xmin)));
+			      (n &&
+			       (scope_named(c->scope, 'd', n->name) ||
+				xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)));
 	}
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
@@ -1354,9 +1399,9 @@ attribute(restore_ctx *c)
 		const cl_tablespace *n = ts_by_oid(now, o->oid);
 
 		c->ts_in[i] = scope_named(c->scope, 't', o->name) ||
-			      (n && (scope_named(c->scope, 't', n->name) ||
-				     xid_in(c, n->xmin) ||
-				     xid_in(c, n->cmt_xmin)));
+			      (n &&
+			       (scope_named(c->scope, 't', n->name) ||
+				xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)));
 	}
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
@@ -1370,15 +1415,16 @@ attribute(restore_ctx *c)
 		const cl_member *m = &now->members[i];
 
 		if (xid_in(c, m->xmin))
-			key_add(&c->members_in, &c->n_members_in, &c->a_members_in,
-				m->role, m->member, m->grantor);
+			key_add(&c->members_in, &c->n_members_in,
+				&c->a_members_in, m->role, m->member,
+				m->grantor);
 	}
 	for (size_t i = 0; i < now->n_settings; i++) {
 		const cl_setting *x = &now->settings[i];
 
 		if (xid_in(c, x->xmin))
-			key_add(&c->settings_in, &c->n_settings_in, &c->a_settings_in,
-				x->db, x->role, 0);
+			key_add(&c->settings_in, &c->n_settings_in,
+				&c->a_settings_in, x->db, x->role, 0);
 	}
 }
 
@@ -1449,16 +1495,25 @@ restore_unknown(restore_ctx *c)
 
 	if ((s->passwords_known && s->system_known) || scope_empty(c->scope))
 		return;
-	w = cf_error_new(CF_ERR_SQL, "cluster-wide changes were only partly checked as role '%s'",
-			 s->user ? s->user : "?");
+	w = cf_error_new(
+		CF_ERR_SQL,
+		"cluster-wide changes were only partly checked as role '%s'",
+		s->user ? s->user : "?");
 	w->severity = CF_SEV_WARNING;
 	cf_error_set_code(w, "cluster-not-restored");
-	cf_error_set_detail(w, "%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone%s",
-			    s->passwords_known ? "" : "role password hashes (pg_authid)",
-			    !s->passwords_known && !s->system_known ? " and " : "",
-			    s->system_known ? "" : "ALTER SYSTEM settings (pg_file_settings)",
-			    s->passwords_known ? "" : "; nor are roles that dynamic SQL (DO, CALL, functions) created or changed without naming them in a statement");
-	cf_error_set_hint(w, "run preflight as a superuser to have every cluster-wide change checked and undone");
+	cf_error_set_detail(
+		w,
+		"%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone%s",
+		s->passwords_known ? "" : "role password hashes (pg_authid)",
+		!s->passwords_known && !s->system_known ? " and " : "",
+		s->system_known ? "" :
+				  "ALTER SYSTEM settings (pg_file_settings)",
+		s->passwords_known ?
+			"" :
+			"; nor are roles that dynamic SQL (DO, CALL, functions) created or changed without naming them in a statement");
+	cf_error_set_hint(
+		w,
+		"run preflight as a superuser to have every cluster-wide change checked and undone");
 	cf_error_list_add(c->notes, w);
 }
 
@@ -1485,7 +1540,8 @@ rename_back(restore_ctx *c, const char *kw, const char *lkw, rename_item *it,
 	for (size_t i = 0; i < n; i++) {
 		it[i].via_tmp = false;
 		for (size_t j = 0; j < n; j++)
-			it[i].via_tmp |= j != i && strcmp(it[i].to, it[j].now) == 0;
+			it[i].via_tmp |= j != i &&
+					 strcmp(it[i].to, it[j].now) == 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *tmp, *qf, *qt;
@@ -1495,8 +1551,11 @@ rename_back(restore_ctx *c, const char *kw, const char *lkw, rename_item *it,
 		tmp = cf_asprintf("cf_restore_%u", it[i].oid);
 		qf = cf_quote_ident(it[i].now);
 		qt = cf_quote_ident(tmp);
-		if (act(c, ACT_SILENT, cf_asprintf("ALTER %s %s RENAME TO %s", kw, qf, qt), NULL,
-			cf_asprintf("cannot rename %s '%s' back to '%s'", lkw, it[i].orig, it[i].to)) == 0) {
+		if (act(c, ACT_SILENT,
+			cf_asprintf("ALTER %s %s RENAME TO %s", kw, qf, qt),
+			NULL,
+			cf_asprintf("cannot rename %s '%s' back to '%s'", lkw,
+				    it[i].orig, it[i].to)) == 0) {
 			free(it[i].now);
 			it[i].now = tmp;
 		} else {
@@ -1515,9 +1574,15 @@ rename_back(restore_ctx *c, const char *kw, const char *lkw, rename_item *it,
 				continue;
 			qf = cf_quote_ident(it[i].now);
 			qt = cf_quote_ident(it[i].to);
-			it[i].done = act(c, 0, cf_asprintf("ALTER %s %s RENAME TO %s", kw, qf, qt),
-					 cf_asprintf("renamed %s '%s' back to '%s'", lkw, it[i].orig, it[i].to),
-					 cf_asprintf("cannot rename %s '%s' back to '%s'", lkw, it[i].orig, it[i].to)) == 0;
+			it[i].done =
+				act(c, 0,
+				    cf_asprintf("ALTER %s %s RENAME TO %s", kw,
+						qf, qt),
+				    cf_asprintf("renamed %s '%s' back to '%s'",
+						lkw, it[i].orig, it[i].to),
+				    cf_asprintf(
+					    "cannot rename %s '%s' back to '%s'",
+					    lkw, it[i].orig, it[i].to)) == 0;
 			free(qf);
 			free(qt);
 		}
@@ -1537,24 +1602,37 @@ restore_names(restore_ctx *c, char kind)
 	for (size_t i = 0; kind == 'r' && i < s->n_roles; i++) {
 		const cl_role *x = role_by_oid(now, s->roles[i].oid);
 
-		if (x && c->role_in[i] && strcmp(x->name, s->roles[i].name) != 0)
-			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->roles[i].name, false, false};
+		if (x && c->role_in[i] &&
+		    strcmp(x->name, s->roles[i].name) != 0)
+			it[n++] = (rename_item){
+				x->oid,		  x->name, cf_strdup(x->name),
+				s->roles[i].name, false,   false};
 	}
 	for (size_t i = 0; kind == 'd' && i < s->n_dbs; i++) {
 		const cl_database *x = db_by_oid(now, s->dbs[i].oid);
 
 		if (x && c->db_in[i] && strcmp(x->name, s->dbs[i].name) != 0)
-			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->dbs[i].name, false, false};
+			it[n++] = (rename_item){
+				x->oid,		x->name, cf_strdup(x->name),
+				s->dbs[i].name, false,	 false};
 	}
 	for (size_t i = 0; kind == 't' && i < s->n_tss; i++) {
 		const cl_tablespace *x = ts_by_oid(now, s->tss[i].oid);
 
 		if (x && c->ts_in[i] && strcmp(x->name, s->tss[i].name) != 0)
-			it[n++] = (rename_item){x->oid, x->name, cf_strdup(x->name), s->tss[i].name, false, false};
+			it[n++] = (rename_item){
+				x->oid,		x->name, cf_strdup(x->name),
+				s->tss[i].name, false,	 false};
 	}
 	if (n) {
-		rename_back(c, kind == 'r' ? "ROLE" : kind == 'd' ? "DATABASE" : "TABLESPACE",
-			    kind == 'r' ? "role" : kind == 'd' ? "database" : "tablespace", it, n);
+		rename_back(c,
+			    kind == 'r' ? "ROLE" :
+			    kind == 'd' ? "DATABASE" :
+					  "TABLESPACE",
+			    kind == 'r' ? "role" :
+			    kind == 'd' ? "database" :
+					  "tablespace",
+			    it, n);
 		reread(c);
 	}
 	free(it);
@@ -1580,15 +1658,26 @@ restore_system(restore_ctx *c)
 			if (strcasecmp(s->sys[k].name, n->name) == 0)
 				o = &s->sys[k];
 		if (!o) {
-			changed |= act(c, 0, cf_asprintf("ALTER SYSTEM RESET %s", q),
-				       cf_asprintf("reset ALTER SYSTEM setting '%s' set by a replayed migration", n->name),
-				       cf_asprintf("cannot reset ALTER SYSTEM setting '%s' set by a replayed migration", n->name)) == 0;
+			changed |=
+				act(c, 0,
+				    cf_asprintf("ALTER SYSTEM RESET %s", q),
+				    cf_asprintf(
+					    "reset ALTER SYSTEM setting '%s' set by a replayed migration",
+					    n->name),
+				    cf_asprintf(
+					    "cannot reset ALTER SYSTEM setting '%s' set by a replayed migration",
+					    n->name)) == 0;
 		} else if (strcmp(o->value, n->value) != 0) {
 			cf_strbuf_addf(&sb, "ALTER SYSTEM SET %s TO ", q);
 			add_value(&sb, o->name, o->value);
-			changed |= act(c, 0, cf_strbuf_detach(&sb),
-				       cf_asprintf("restored ALTER SYSTEM setting '%s' to '%s'", o->name, o->value),
-				       cf_asprintf("cannot restore ALTER SYSTEM setting '%s' to '%s'", o->name, o->value)) == 0;
+			changed |=
+				act(c, 0, cf_strbuf_detach(&sb),
+				    cf_asprintf(
+					    "restored ALTER SYSTEM setting '%s' to '%s'",
+					    o->name, o->value),
+				    cf_asprintf(
+					    "cannot restore ALTER SYSTEM setting '%s' to '%s'",
+					    o->name, o->value)) == 0;
 		}
 		free(q);
 	}
@@ -1605,9 +1694,14 @@ restore_system(restore_ctx *c)
 		q = cf_quote_ident(o->name);
 		cf_strbuf_addf(&sb, "ALTER SYSTEM SET %s TO ", q);
 		add_value(&sb, o->name, o->value);
-		changed |= act(c, 0, cf_strbuf_detach(&sb),
-			       cf_asprintf("restored ALTER SYSTEM setting '%s' reset by a replayed migration", o->name),
-			       cf_asprintf("cannot restore ALTER SYSTEM setting '%s' reset by a replayed migration", o->name)) == 0;
+		changed |=
+			act(c, 0, cf_strbuf_detach(&sb),
+			    cf_asprintf(
+				    "restored ALTER SYSTEM setting '%s' reset by a replayed migration",
+				    o->name),
+			    cf_asprintf(
+				    "cannot restore ALTER SYSTEM setting '%s' reset by a replayed migration",
+				    o->name)) == 0;
 		free(q);
 	}
 	if (changed)
@@ -1661,26 +1755,45 @@ restore_databases(restore_ctx *c)
 		if (!o) {
 			if (!kept(c, n->name) && !is_clone(c, n->name)) {
 				if (n->istemplate)
-					act(c, ACT_QUIET, cf_asprintf("ALTER DATABASE %s WITH IS_TEMPLATE false", q),
-					    cf_asprintf("unmarked database '%s' as a template before dropping it", n->name),
+					act(c, ACT_QUIET,
+					    cf_asprintf(
+						    "ALTER DATABASE %s WITH IS_TEMPLATE false",
+						    q),
+					    cf_asprintf(
+						    "unmarked database '%s' as a template before dropping it",
+						    n->name),
 					    NULL);
-				act(c, 0, cf_asprintf("DROP DATABASE %s WITH (FORCE)", q),
-				    cf_asprintf("dropped database '%s' created by a replayed migration", n->name),
-				    cf_asprintf("cannot drop database '%s' created by a replayed migration", n->name));
+				act(c, 0,
+				    cf_asprintf("DROP DATABASE %s WITH (FORCE)",
+						q),
+				    cf_asprintf(
+					    "dropped database '%s' created by a replayed migration",
+					    n->name),
+				    cf_asprintf(
+					    "cannot drop database '%s' created by a replayed migration",
+					    n->name));
 			}
 			free(q);
 			continue;
 		}
 		if (o->allowconn != n->allowconn)
-			cf_strbuf_addf(&sb, " ALLOW_CONNECTIONS %s", o->allowconn ? "true" : "false");
+			cf_strbuf_addf(&sb, " ALLOW_CONNECTIONS %s",
+				       o->allowconn ? "true" : "false");
 		if (o->connlimit != n->connlimit)
-			cf_strbuf_addf(&sb, " CONNECTION LIMIT %d", o->connlimit);
+			cf_strbuf_addf(&sb, " CONNECTION LIMIT %d",
+				       o->connlimit);
 		if (o->istemplate != n->istemplate)
-			cf_strbuf_addf(&sb, " IS_TEMPLATE %s", o->istemplate ? "true" : "false");
+			cf_strbuf_addf(&sb, " IS_TEMPLATE %s",
+				       o->istemplate ? "true" : "false");
 		if (sb.len)
-			act(c, 0, cf_asprintf("ALTER DATABASE %s WITH%s", q, cf_strbuf_str(&sb)),
-			    cf_asprintf("restored the options of database '%s'", name),
-			    cf_asprintf("cannot restore the options of database '%s'", name));
+			act(c, 0,
+			    cf_asprintf("ALTER DATABASE %s WITH%s", q,
+					cf_strbuf_str(&sb)),
+			    cf_asprintf("restored the options of database '%s'",
+					name),
+			    cf_asprintf(
+				    "cannot restore the options of database '%s'",
+				    name));
 		cf_strbuf_release(&sb);
 		if (o->tablespace != n->tablespace) {
 			const cl_tablespace *t = ts_by_oid(now, o->tablespace);
@@ -1688,21 +1801,34 @@ restore_databases(restore_ctx *c)
 			if (t) {
 				char *qt = cf_quote_ident(t->name);
 
-				act(c, 0, cf_asprintf("ALTER DATABASE %s SET TABLESPACE %s", q, qt),
-				    cf_asprintf("moved database '%s' back to tablespace '%s'", name, t->name),
-				    cf_asprintf("cannot move database '%s' back to tablespace '%s'", name, t->name));
+				act(c, 0,
+				    cf_asprintf(
+					    "ALTER DATABASE %s SET TABLESPACE %s",
+					    q, qt),
+				    cf_asprintf(
+					    "moved database '%s' back to tablespace '%s'",
+					    name, t->name),
+				    cf_asprintf(
+					    "cannot move database '%s' back to tablespace '%s'",
+					    name, t->name));
 				free(qt);
 			}
 		}
 		if (!str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("DATABASE", q, o->comment),
-			    cf_asprintf("restored the comment on database '%s'", name),
-			    cf_asprintf("cannot restore the comment on database '%s'", name));
+			    cf_asprintf("restored the comment on database '%s'",
+					name),
+			    cf_asprintf(
+				    "cannot restore the comment on database '%s'",
+				    name));
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_dbs; i++)
 		if (c->db_in[i] && !db_by_oid(now, s->dbs[i].oid))
-			warn(c, cf_asprintf("database '%s' was dropped by a replayed migration and cannot be restored", s->dbs[i].name),
+			warn(c,
+			     cf_asprintf(
+				     "database '%s' was dropped by a replayed migration and cannot be restored",
+				     s->dbs[i].name),
 			     "restore it from a backup");
 }
 
@@ -1740,19 +1866,27 @@ restore_tablespaces(restore_ctx *c)
 		q = cf_quote_ident(n->name);
 		if (!o) {
 			act(c, 0, cf_asprintf("DROP TABLESPACE %s", q),
-			    cf_asprintf("dropped tablespace '%s' created by a replayed migration", n->name),
-			    cf_asprintf("cannot drop tablespace '%s' created by a replayed migration", n->name));
+			    cf_asprintf(
+				    "dropped tablespace '%s' created by a replayed migration",
+				    n->name),
+			    cf_asprintf(
+				    "cannot drop tablespace '%s' created by a replayed migration",
+				    n->name));
 			free(q);
 			continue;
 		}
-		if (!strings_eq(o->options, o->n_options, n->options, n->n_options)) {
+		if (!strings_eq(o->options, o->n_options, n->options,
+				n->n_options)) {
 			cf_strbuf sb = CF_STRBUF_INIT;
 
 			for (size_t k = 0; k < n->n_options; k++) {
 				char *opt = option_name(n->options[k]);
 
 				if (k == 0)
-					cf_strbuf_addf(&sb, "ALTER TABLESPACE %s RESET (", q);
+					cf_strbuf_addf(
+						&sb,
+						"ALTER TABLESPACE %s RESET (",
+						q);
 				cf_strbuf_addf(&sb, "%s%s", k ? ", " : "", opt);
 				free(opt);
 			}
@@ -1764,33 +1898,50 @@ restore_tablespaces(restore_ctx *c)
 				char *lit = cf_quote_literal(eq ? eq + 1 : "");
 
 				if (k == 0)
-					cf_strbuf_addf(&sb, "%sALTER TABLESPACE %s SET (",
-						       sb.len ? "; " : "", q);
-				cf_strbuf_addf(&sb, "%s%s = %s", k ? ", " : "", opt, lit);
+					cf_strbuf_addf(
+						&sb,
+						"%sALTER TABLESPACE %s SET (",
+						sb.len ? "; " : "", q);
+				cf_strbuf_addf(&sb, "%s%s = %s", k ? ", " : "",
+					       opt, lit);
 				free(lit);
 				free(opt);
 			}
 			if (o->n_options)
 				cf_strbuf_addstr(&sb, ")");
 			act(c, 0, cf_strbuf_detach(&sb),
-			    cf_asprintf("restored the options of tablespace '%s'", name),
-			    cf_asprintf("cannot restore the options of tablespace '%s'", name));
+			    cf_asprintf(
+				    "restored the options of tablespace '%s'",
+				    name),
+			    cf_asprintf(
+				    "cannot restore the options of tablespace '%s'",
+				    name));
 		}
 		if (!str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("TABLESPACE", q, o->comment),
-			    cf_asprintf("restored the comment on tablespace '%s'", name),
-			    cf_asprintf("cannot restore the comment on tablespace '%s'", name));
+			    cf_asprintf(
+				    "restored the comment on tablespace '%s'",
+				    name),
+			    cf_asprintf(
+				    "cannot restore the comment on tablespace '%s'",
+				    name));
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_tss; i++)
 		if (c->ts_in[i] && !ts_by_oid(now, s->tss[i].oid)) {
-			cf_error *w = cf_error_new(CF_ERR_SQL, "tablespace '%s' was dropped by a replayed migration and was not restored",
-						   s->tss[i].name);
+			cf_error *w = cf_error_new(
+				CF_ERR_SQL,
+				"tablespace '%s' was dropped by a replayed migration and was not restored",
+				s->tss[i].name);
 
 			w->severity = CF_SEV_WARNING;
 			cf_error_set_code(w, "cluster-not-restored");
-			cf_error_set_detail(w, "its location was '%s'", s->tss[i].location ? s->tss[i].location : "");
-			cf_error_set_hint(w, "recreate it by hand with CREATE TABLESPACE ... LOCATION, then restore its privileges");
+			cf_error_set_detail(
+				w, "its location was '%s'",
+				s->tss[i].location ? s->tss[i].location : "");
+			cf_error_set_hint(
+				w,
+				"recreate it by hand with CREATE TABLESPACE ... LOCATION, then restore its privileges");
 			cf_error_list_add(c->notes, w);
 		}
 }
@@ -1807,8 +1958,12 @@ drop_new_roles(restore_ctx *c, bool final)
 			continue;
 		q = cf_quote_ident(n->name);
 		act(c, final ? 0 : ACT_QUIET, cf_asprintf("DROP ROLE %s", q),
-		    cf_asprintf("dropped role '%s' created by a replayed migration", n->name),
-		    cf_asprintf("cannot drop role '%s' created by a replayed migration", n->name));
+		    cf_asprintf(
+			    "dropped role '%s' created by a replayed migration",
+			    n->name),
+		    cf_asprintf(
+			    "cannot drop role '%s' created by a replayed migration",
+			    n->name));
 		free(q);
 	}
 }
@@ -1817,9 +1972,9 @@ drop_new_roles(restore_ctx *c, bool final)
 static void
 add_role_options(cf_strbuf *sb, const cl_role *r, const cl_role *was)
 {
-#define OPT(f, yes, no) \
+#define OPT(f, yes, no)             \
 	if (!was || was->f != r->f) \
-		cf_strbuf_addstr(sb, r->f ? " " yes : " " no)
+	cf_strbuf_addstr(sb, r->f ? " " yes : " " no)
 	OPT(super, "SUPERUSER", "NOSUPERUSER");
 	OPT(inherit, "INHERIT", "NOINHERIT");
 	OPT(createrole, "CREATEROLE", "NOCREATEROLE");
@@ -1830,7 +1985,8 @@ add_role_options(cf_strbuf *sb, const cl_role *r, const cl_role *was)
 #undef OPT
 	if (!was || was->connlimit != r->connlimit)
 		cf_strbuf_addf(sb, " CONNECTION LIMIT %d", r->connlimit);
-	if (r->validuntil && (!was || !str_eq(was->validuntil, r->validuntil))) {
+	if (r->validuntil &&
+	    (!was || !str_eq(was->validuntil, r->validuntil))) {
 		char *lit = cf_quote_literal(r->validuntil);
 
 		cf_strbuf_addf(sb, " VALID UNTIL %s", lit);
@@ -1843,8 +1999,10 @@ static Oid
 lookup_role_oid(restore_ctx *c, const char *name)
 {
 	const char *vals[1] = {name};
-	PGresult *r = cf_db_query(c->conn, "SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1",
-				  1, vals, NULL);
+	PGresult *r = cf_db_query(
+		c->conn,
+		"SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1", 1,
+		vals, NULL);
 	Oid oid = 0;
 
 	if (r && PQntuples(r) == 1)
@@ -1875,17 +2033,29 @@ recreate_roles(restore_ctx *c, bool final)
 			cf_strbuf_addf(&sb, " PASSWORD %s", lit);
 			free(lit);
 		}
-		if (act(c, (final ? 0 : ACT_QUIET) | ACT_SECRET, cf_strbuf_detach(&sb),
-			cf_asprintf("recreated role '%s' dropped by a replayed migration", o->name),
-			cf_asprintf("cannot recreate role '%s' dropped by a replayed migration", o->name)) == 0) {
+		if (act(c, (final ? 0 : ACT_QUIET) | ACT_SECRET,
+			cf_strbuf_detach(&sb),
+			cf_asprintf(
+				"recreated role '%s' dropped by a replayed migration",
+				o->name),
+			cf_asprintf(
+				"cannot recreate role '%s' dropped by a replayed migration",
+				o->name)) == 0) {
 			c->map[i] = lookup_role_oid(c, o->name);
 			if (!s->passwords_known)
-				warn(c, cf_asprintf("role '%s' was recreated without its password", o->name),
+				warn(c,
+				     cf_asprintf(
+					     "role '%s' was recreated without its password",
+					     o->name),
 				     "set its password again with ALTER ROLE ... PASSWORD");
 			if (o->comment)
 				act(c, 0, comment_sql("ROLE", q, o->comment),
-				    cf_asprintf("restored the comment on role '%s'", o->name),
-				    cf_asprintf("cannot restore the comment on role '%s'", o->name));
+				    cf_asprintf(
+					    "restored the comment on role '%s'",
+					    o->name),
+				    cf_asprintf(
+					    "cannot restore the comment on role '%s'",
+					    o->name));
 		}
 		free(q);
 	}
@@ -1916,31 +2086,51 @@ restore_role_attributes(restore_ctx *c)
 		name = n->name;
 		add_role_options(&sb, o, n);
 		if (sb.len)
-			act(c, 0, cf_asprintf("ALTER ROLE %s WITH%s", q, cf_strbuf_str(&sb)),
-			    cf_asprintf("restored the attributes of role '%s'", name),
-			    cf_asprintf("cannot restore the attributes of role '%s'", name));
+			act(c, 0,
+			    cf_asprintf("ALTER ROLE %s WITH%s", q,
+					cf_strbuf_str(&sb)),
+			    cf_asprintf("restored the attributes of role '%s'",
+					name),
+			    cf_asprintf(
+				    "cannot restore the attributes of role '%s'",
+				    name));
 		cf_strbuf_release(&sb);
 		if (!o->validuntil && n->validuntil) {
 			/* no ALTER ROLE syntax sets "no expiry" back to NULL */
-			char *sql = cf_asprintf("UPDATE pg_catalog.pg_authid SET rolvaliduntil = NULL WHERE oid = %u", o->oid);
+			char *sql = cf_asprintf(
+				"UPDATE pg_catalog.pg_authid SET rolvaliduntil = NULL WHERE oid = %u",
+				o->oid);
 
 			act(c, 0, sql,
-			    cf_asprintf("removed the password expiry of role '%s'", name),
-			    cf_asprintf("cannot remove the password expiry of role '%s'", name));
+			    cf_asprintf(
+				    "removed the password expiry of role '%s'",
+				    name),
+			    cf_asprintf(
+				    "cannot remove the password expiry of role '%s'",
+				    name));
 		}
 		if (s->passwords_known && now->passwords_known &&
 		    !str_eq(o->password, n->password)) {
-			char *lit = o->password ? cf_quote_literal(o->password) : cf_strdup("NULL");
+			char *lit = o->password ?
+					    cf_quote_literal(o->password) :
+					    cf_strdup("NULL");
 
-			act(c, ACT_SECRET, cf_asprintf("ALTER ROLE %s PASSWORD %s", q, lit),
-			    cf_asprintf("restored the password of role '%s'", name),
-			    cf_asprintf("cannot restore the password of role '%s'", name));
+			act(c, ACT_SECRET,
+			    cf_asprintf("ALTER ROLE %s PASSWORD %s", q, lit),
+			    cf_asprintf("restored the password of role '%s'",
+					name),
+			    cf_asprintf(
+				    "cannot restore the password of role '%s'",
+				    name));
 			free(lit);
 		}
 		if (!str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("ROLE", q, o->comment),
-			    cf_asprintf("restored the comment on role '%s'", name),
-			    cf_asprintf("cannot restore the comment on role '%s'", name));
+			    cf_asprintf("restored the comment on role '%s'",
+					name),
+			    cf_asprintf(
+				    "cannot restore the comment on role '%s'",
+				    name));
 		free(q);
 	}
 }
@@ -1961,11 +2151,16 @@ restore_owners(restore_ctx *c)
 			continue;
 		owner = map_role(c, o->owner, &ok);
 		if (ok && owner != n->owner) {
-			char *q = cf_quote_ident(n->name), *qr = qrole(c, owner);
+			char *q = cf_quote_ident(n->name),
+			     *qr = qrole(c, owner);
 
-			act(c, 0, cf_asprintf("ALTER DATABASE %s OWNER TO %s", q, qr),
-			    cf_asprintf("gave database '%s' back to role '%s'", n->name, rname(c, owner)),
-			    cf_asprintf("cannot give database '%s' back to role '%s'", n->name, rname(c, owner)));
+			act(c, 0,
+			    cf_asprintf("ALTER DATABASE %s OWNER TO %s", q, qr),
+			    cf_asprintf("gave database '%s' back to role '%s'",
+					n->name, rname(c, owner)),
+			    cf_asprintf(
+				    "cannot give database '%s' back to role '%s'",
+				    n->name, rname(c, owner)));
 			free(q);
 			free(qr);
 		}
@@ -1980,11 +2175,18 @@ restore_owners(restore_ctx *c)
 			continue;
 		owner = map_role(c, o->owner, &ok);
 		if (ok && owner != n->owner) {
-			char *q = cf_quote_ident(n->name), *qr = qrole(c, owner);
+			char *q = cf_quote_ident(n->name),
+			     *qr = qrole(c, owner);
 
-			act(c, 0, cf_asprintf("ALTER TABLESPACE %s OWNER TO %s", q, qr),
-			    cf_asprintf("gave tablespace '%s' back to role '%s'", n->name, rname(c, owner)),
-			    cf_asprintf("cannot give tablespace '%s' back to role '%s'", n->name, rname(c, owner)));
+			act(c, 0,
+			    cf_asprintf("ALTER TABLESPACE %s OWNER TO %s", q,
+					qr),
+			    cf_asprintf(
+				    "gave tablespace '%s' back to role '%s'",
+				    n->name, rname(c, owner)),
+			    cf_asprintf(
+				    "cannot give tablespace '%s' back to role '%s'",
+				    n->name, rname(c, owner)));
 			free(q);
 			free(qr);
 		}
@@ -2024,7 +2226,8 @@ restore_object_acl(restore_ctx *c, char kind, Oid obj, const char *name,
 
 		if (n->kind != kind || n->obj != obj)
 			continue;
-		while (k < n_want && (want[k].kind != kind || want[k].obj != obj))
+		while (k < n_want &&
+		       (want[k].kind != kind || want[k].obj != obj))
 			k++;
 		if (k >= n_want || !acl_eq(&want[k], n))
 			same = false;
@@ -2040,7 +2243,8 @@ restore_object_acl(restore_ctx *c, char kind, Oid obj, const char *name,
 			if (!dup) {
 				char *qg = qrole(c, n->grantee);
 
-				cf_strbuf_addf(&revoke, "%s%s", revoke.len ? ", " : "", qg);
+				cf_strbuf_addf(&revoke, "%s%s",
+					       revoke.len ? ", " : "", qg);
 				free(qg);
 			}
 		}
@@ -2054,8 +2258,8 @@ restore_object_acl(restore_ctx *c, char kind, Oid obj, const char *name,
 		return;
 	}
 	if (revoke.len)
-		cf_strbuf_addf(&sb, "REVOKE ALL ON %s %s FROM %s CASCADE", kw, q,
-			       cf_strbuf_str(&revoke));
+		cf_strbuf_addf(&sb, "REVOKE ALL ON %s %s FROM %s CASCADE", kw,
+			       q, cf_strbuf_str(&revoke));
 	for (k = 0; k < n_want; k++) {
 		const cl_acl *w = &want[k];
 		char *qg;
@@ -2071,8 +2275,8 @@ restore_object_acl(restore_ctx *c, char kind, Oid obj, const char *name,
 			free(qr);
 		}
 		qg = qrole(c, w->grantee);
-		cf_strbuf_addf(&sb, "GRANT %s ON %s %s TO %s%s", w->priv, kw, q, qg,
-			       w->grantable ? " WITH GRANT OPTION" : "");
+		cf_strbuf_addf(&sb, "GRANT %s ON %s %s TO %s%s", w->priv, kw, q,
+			       qg, w->grantable ? " WITH GRANT OPTION" : "");
 		free(qg);
 		if (w->grantor != owner)
 			cf_strbuf_addstr(&sb, "; RESET ROLE");
@@ -2105,12 +2309,14 @@ restore_acls(restore_ctx *c)
 	}
 	for (size_t i = 0; i < now->n_dbs; i++)
 		if (db_by_oid(s, now->dbs[i].oid) && db_in(c, now->dbs[i].oid))
-			restore_object_acl(c, 'd', now->dbs[i].oid, now->dbs[i].name,
-					   now->dbs[i].owner, want, n_want);
+			restore_object_acl(c, 'd', now->dbs[i].oid,
+					   now->dbs[i].name, now->dbs[i].owner,
+					   want, n_want);
 	for (size_t i = 0; i < now->n_tss; i++)
 		if (ts_by_oid(s, now->tss[i].oid) && ts_in(c, now->tss[i].oid))
-			restore_object_acl(c, 't', now->tss[i].oid, now->tss[i].name,
-					   now->tss[i].owner, want, n_want);
+			restore_object_acl(c, 't', now->tss[i].oid,
+					   now->tss[i].name, now->tss[i].owner,
+					   want, n_want);
 	free(want);
 }
 
@@ -2131,8 +2337,8 @@ grant_sql(const restore_ctx *c, const cl_member *m)
 		cf_strbuf_addstr(&sb, " WITH ADMIN OPTION");
 	/* only a superuser may name another grantor; others grant as
 	 * themselves (the membership is back, its grantor differs) */
-	if (c->cur->superuser && m->grantor &&
-	    m->grantor != c->cur->user_oid && role_by_oid(c->cur, m->grantor)) {
+	if (c->cur->superuser && m->grantor && m->grantor != c->cur->user_oid &&
+	    role_by_oid(c->cur, m->grantor)) {
 		char *qg = qrole(c, m->grantor);
 
 		cf_strbuf_addf(&sb, " GRANTED BY %s", qg);
@@ -2199,8 +2405,10 @@ restore_members(restore_ctx *c)
 		}
 		/* a non-superuser cannot name a grantor: ignore that part */
 		if (w && w->admin == n->admin &&
-		    (!w->grantor || w->grantor == n->grantor || !now->superuser) &&
-		    (!by_grantor || (w->inherit == n->inherit && w->set == n->set))) {
+		    (!w->grantor || w->grantor == n->grantor ||
+		     !now->superuser) &&
+		    (!by_grantor ||
+		     (w->inherit == n->inherit && w->set == n->set))) {
 			done[wi] = true;
 			continue;
 		}
@@ -2209,7 +2417,8 @@ restore_members(restore_ctx *c)
 		if (by_grantor && n->grantor != now->user_oid) {
 			char *qg = qrole(c, n->grantor);
 
-			sql = cf_asprintf("REVOKE %s FROM %s GRANTED BY %s", qr, qm, qg);
+			sql = cf_asprintf("REVOKE %s FROM %s GRANTED BY %s", qr,
+					  qm, qg);
 			free(qg);
 		} else {
 			sql = cf_asprintf("REVOKE %s FROM %s", qr, qm);
@@ -2217,15 +2426,30 @@ restore_members(restore_ctx *c)
 		if (w) {
 			done[wi] = true;
 			if (act(c, 0, sql,
-				cf_asprintf("revoked membership of '%s' in role '%s' changed by a replayed migration", rname(c, n->member), rname(c, n->role)),
-				cf_asprintf("cannot revoke membership of '%s' in role '%s' changed by a replayed migration", rname(c, n->member), rname(c, n->role))) == 0)
+				cf_asprintf(
+					"revoked membership of '%s' in role '%s' changed by a replayed migration",
+					rname(c, n->member), rname(c, n->role)),
+				cf_asprintf(
+					"cannot revoke membership of '%s' in role '%s' changed by a replayed migration",
+					rname(c, n->member),
+					rname(c, n->role))) == 0)
 				act(c, 0, grant_sql(c, w),
-				    cf_asprintf("granted membership of '%s' in role '%s' back as it was", rname(c, w->member), rname(c, w->role)),
-				    cf_asprintf("cannot grant membership of '%s' in role '%s' back as it was", rname(c, w->member), rname(c, w->role)));
+				    cf_asprintf(
+					    "granted membership of '%s' in role '%s' back as it was",
+					    rname(c, w->member),
+					    rname(c, w->role)),
+				    cf_asprintf(
+					    "cannot grant membership of '%s' in role '%s' back as it was",
+					    rname(c, w->member),
+					    rname(c, w->role)));
 		} else {
 			act(c, 0, sql,
-			    cf_asprintf("revoked membership of '%s' in role '%s' granted by a replayed migration", rname(c, n->member), rname(c, n->role)),
-			    cf_asprintf("cannot revoke membership of '%s' in role '%s' granted by a replayed migration", rname(c, n->member), rname(c, n->role)));
+			    cf_asprintf(
+				    "revoked membership of '%s' in role '%s' granted by a replayed migration",
+				    rname(c, n->member), rname(c, n->role)),
+			    cf_asprintf(
+				    "cannot revoke membership of '%s' in role '%s' granted by a replayed migration",
+				    rname(c, n->member), rname(c, n->role)));
 		}
 		free(qr);
 		free(qm);
@@ -2236,8 +2460,12 @@ restore_members(restore_ctx *c)
 		if (done[k] || !want_in[k])
 			continue;
 		act(c, 0, grant_sql(c, w),
-		    cf_asprintf("restored membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)),
-		    cf_asprintf("cannot restore membership of '%s' in role '%s' revoked by a replayed migration", rname(c, w->member), rname(c, w->role)));
+		    cf_asprintf(
+			    "restored membership of '%s' in role '%s' revoked by a replayed migration",
+			    rname(c, w->member), rname(c, w->role)),
+		    cf_asprintf(
+			    "cannot restore membership of '%s' in role '%s' revoked by a replayed migration",
+			    rname(c, w->member), rname(c, w->role)));
 	}
 	free(done);
 	free(want_in);
@@ -2255,7 +2483,8 @@ setting_target(const restore_ctx *c, Oid db, Oid role, char **prefix,
 
 	if (role && db) {
 		*prefix = cf_asprintf("ALTER ROLE %s IN DATABASE %s", qr, qd);
-		*what = cf_asprintf("role '%s' in database '%s'", rname(c, role), d->name);
+		*what = cf_asprintf("role '%s' in database '%s'",
+				    rname(c, role), d->name);
 	} else if (role) {
 		*prefix = cf_asprintf("ALTER ROLE %s", qr);
 		*what = cf_asprintf("role '%s'", rname(c, role));
@@ -2306,7 +2535,8 @@ restore_settings(restore_ctx *c)
 			bool ok = true;
 			Oid role = map_role(c, s->settings[k].role, &ok);
 
-			if (ok && role == n->role && s->settings[k].db == n->db) {
+			if (ok && role == n->role &&
+			    s->settings[k].db == n->db) {
 				o = &s->settings[k];
 				seen[k] = true;
 			}
@@ -2314,7 +2544,8 @@ restore_settings(restore_ctx *c)
 		/* the replay's when its role or database is, or by xmin */
 		if (!role_in_now(c, n->role) && !db_in(c, n->db) &&
 		    !(all && !n->role && !n->db) &&
-		    !key_in(c->settings_in, c->n_settings_in, n->db, n->role, 0))
+		    !key_in(c->settings_in, c->n_settings_in, n->db, n->role,
+			    0))
 			continue;
 		if (!o || !strings_eq(o->items, o->n, n->items, n->n))
 			write_setting(c, n->db, n->role, o);
@@ -2405,7 +2636,9 @@ out:
 	free(c.settings_in);
 	if (c.broken) {
 		if (!c.err)
-			c.err = cf_error_new(CF_ERR_CONNECT, "lost the connection while restoring the server's cluster-wide state");
+			c.err = cf_error_new(
+				CF_ERR_CONNECT,
+				"lost the connection while restoring the server's cluster-wide state");
 		return cf_fail(err, c.err);
 	}
 	return 0;
@@ -2423,7 +2656,9 @@ refuse(cf_error **err, const char *message, const char *name,
 
 	cf_error_set_code(e, "preflight-refused");
 	cf_error_set_detail(e, "%s", detail);
-	cf_error_set_hint(e, "preflight this migration against a disposable copy of the server (--against a scratch cluster), or in savepoint mode");
+	cf_error_set_hint(
+		e,
+		"preflight this migration against a disposable copy of the server (--against a scratch cluster), or in savepoint mode");
 	return cf_fail(err, e);
 }
 
@@ -2443,30 +2678,44 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 		name = json_string_value(json_object_get(in, "dbname"));
 		if (name && !(clone_name && strcmp(name, clone_name) == 0) &&
 		    db_by_name(snap, name))
-			return refuse(err, "preflight refuses to drop database '%s' on the against server", name,
-				      "DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
+			return refuse(
+				err,
+				"preflight refuses to drop database '%s' on the against server",
+				name,
+				"DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
 	} else if ((in = json_object_get(node, "DropTableSpaceStmt"))) {
 		name = json_string_value(json_object_get(in, "tablespacename"));
 		if (name && ts_by_name(snap, name))
-			return refuse(err, "preflight refuses to drop tablespace '%s' on the against server", name,
-				      "DROP TABLESPACE acts on the whole server, not on the clone, and a dropped tablespace is not restored afterwards");
+			return refuse(
+				err,
+				"preflight refuses to drop tablespace '%s' on the against server",
+				name,
+				"DROP TABLESPACE acts on the whole server, not on the clone, and a dropped tablespace is not restored afterwards");
 	} else if ((in = json_object_get(node, "DropRoleStmt"))) {
 		json_t *roles = json_object_get(in, "roles");
 
 		if (snap->passwords_known)
 			return 0;
 		for (size_t i = 0; i < json_array_size(roles); i++) {
-			json_t *spec = json_object_get(json_array_get(roles, i), "RoleSpec");
+			json_t *spec = json_object_get(json_array_get(roles, i),
+						       "RoleSpec");
 
-			name = json_string_value(json_object_get(spec, "rolename"));
+			name = json_string_value(
+				json_object_get(spec, "rolename"));
 			if (name && role_by_name(snap, name))
-				return refuse(err, "preflight refuses to drop role '%s' on the against server", name,
-					      "roles are shared by the whole server; the preflight cannot read password hashes as this user, so the role could not be recreated as it was");
+				return refuse(
+					err,
+					"preflight refuses to drop role '%s' on the against server",
+					name,
+					"roles are shared by the whole server; the preflight cannot read password hashes as this user, so the role could not be recreated as it was");
 		}
 	} else if (json_object_get(node, "AlterSystemStmt")) {
 		if (!snap->system_known)
-			return refuse(err, "preflight refuses ALTER SYSTEM on the against server%s", "",
-				      "ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
+			return refuse(
+				err,
+				"preflight refuses ALTER SYSTEM on the against server%s",
+				"",
+				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
 	}
 	return 0;
 }

@@ -690,7 +690,8 @@ get_string_list(loader *ld, const char *keypath, struct fy_node *key,
 		/* The Python tool also takes {path: dir, recursive: ...} */
 		if (fy_node_is_mapping(item) &&
 		    fy_node_mapping_lookup_by_string(item, "path", FY_NT))
-			item = fy_node_mapping_lookup_by_string(item, "path", FY_NT);
+			item = fy_node_mapping_lookup_by_string(item, "path",
+								FY_NT);
 		rc = scalar_text(ld, path, item, item, "a string", &s);
 
 		if (rc == 0 && !s) {
@@ -771,14 +772,17 @@ static bool
 python_only_key(const char *prefix, const char *name)
 {
 	static const char *const top[] = {
-		"superuser_dirs", "superuser_post_dirs", "build", "seed",
-		"ssh_tunnel", NULL};
+		"superuser_dirs", "superuser_post_dirs", "build",
+		"seed",		  "ssh_tunnel",		 NULL};
 	static const char *const migration[] = {
-		"strict_mode", "view_helpers", "migration_generators",
-		"snapshot_history", "snapshots_dir", "live_snapshot",
-		"rebuild_threshold", NULL};
+		"strict_mode",		"view_helpers",
+		"migration_generators", "snapshot_history",
+		"snapshots_dir",	"live_snapshot",
+		"rebuild_threshold",	NULL};
 	const char *const *list = strcmp(prefix, "") == 0 ? top :
-		strcmp(prefix, "migration.") == 0 ? migration : NULL;
+				  strcmp(prefix, "migration.") == 0 ?
+							    migration :
+							    NULL;
 
 	for (size_t i = 0; list && list[i]; i++)
 		if (strcmp(list[i], name) == 0)
@@ -795,8 +799,7 @@ warn_unknown_key(loader *ld, const char *prefix, const char *name,
 
 	if (python_only_key(prefix, name))
 		return;
-	w = cf_warning_new("unknown configuration key '%s%s'", prefix,
-				     name);
+	w = cf_warning_new("unknown configuration key '%s%s'", prefix, name);
 
 	cf_error_set_code(w, "unknown-key");
 	cf_error_set_detail(w, "the key is ignored");
@@ -1008,7 +1011,6 @@ database_block_url(const db_block *db)
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
 	"migration, preflight"
-
 
 /* The top-level mapping. */
 static int

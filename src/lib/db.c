@@ -98,8 +98,8 @@ scrub_string(char **msg, const char *conninfo, const char *redacted)
 	if (!*msg || strcmp(conninfo, redacted) == 0)
 		return;
 	while ((p = strstr(*msg, conninfo)) != NULL) {
-		char *n = cf_asprintf("%.*s%s%s", (int)(p - *msg), *msg, redacted,
-				      p + lc);
+		char *n = cf_asprintf("%.*s%s%s", (int)(p - *msg), *msg,
+				      redacted, p + lc);
 
 		free(*msg);
 		*msg = n;
@@ -147,7 +147,9 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 		scrub_string(&m, conninfo, redacted);
 		free(redacted);
 		cf_error_set_detail(e, "%s", m ? m : "unparsable");
-		cf_error_set_hint(e, "use a URL such as postgresql://user@host:5432/dbname");
+		cf_error_set_hint(
+			e,
+			"use a URL such as postgresql://user@host:5432/dbname");
 		free(m);
 		PQfreemem(errmsg);
 		return cf_fail(err, e);
@@ -181,10 +183,12 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 		cf_error *e;
 
 		scrub(m, pw_copy);
-		e = cf_error_new(CF_ERR_CONNECT,
-				 "cannot connect to '%s'", redacted);
+		e = cf_error_new(CF_ERR_CONNECT, "cannot connect to '%s'",
+				 redacted);
 		cf_error_set_detail(e, "%s", m ? m : "");
-		cf_error_set_hint(e, "check database_url in the environment file, --database-url or CONFITURE_DATABASE_URL; libpq's PG* variables and ~/.pgpass fill in what the URL leaves out");
+		cf_error_set_hint(
+			e,
+			"check database_url in the environment file, --database-url or CONFITURE_DATABASE_URL; libpq's PG* variables and ~/.pgpass fill in what the URL leaves out");
 		free(redacted);
 		free(m);
 		free(pw_copy);
@@ -208,7 +212,8 @@ static cf_error *
 libpq_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 {
 	bool bad = PQstatus(conn) == CONNECTION_BAD;
-	const char *raw = bad || !res ? PQerrorMessage(conn) : PQresultErrorMessage(res);
+	const char *raw = bad || !res ? PQerrorMessage(conn) :
+					PQresultErrorMessage(res);
 	const char *nl;
 	char *first, *p;
 	cf_strbuf rest = CF_STRBUF_INIT;
@@ -217,7 +222,8 @@ libpq_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 	if ((!raw || !*raw) && res)
 		raw = PQresultErrorMessage(res);
 	if (!raw || !*raw)
-		raw = bad ? "lost connection to the server" : "unknown server error";
+		raw = bad ? "lost connection to the server" :
+			    "unknown server error";
 	nl = strchr(raw, '\n');
 	first = nl ? cf_strndup(raw, (size_t)(nl - raw)) : chomp_dup(raw);
 	p = first;
@@ -231,7 +237,8 @@ libpq_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 		if (*q) {
 			if (rest.len)
 				cf_strbuf_addch(&rest, ' ');
-			cf_strbuf_add(&rest, q, nl ? (size_t)(nl - q) : strlen(q));
+			cf_strbuf_add(&rest, q,
+				      nl ? (size_t)(nl - q) : strlen(q));
 		}
 		q = nl;
 	}

@@ -86,8 +86,7 @@ const cf_applied *cf_applied_find(const cf_applied_list *list,
 char *cf_tracking_slug(const char *name, const char *suffix);
 /* Inserts one row; slug from cf_tracking_slug. */
 int cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
-		       const char *slug, int execution_time_ms,
-		       cf_error **err);
+		       const char *slug, int execution_time_ms, cf_error **err);
 int cf_tracking_delete(PGconn *conn, const char *ident, const char *version,
 		       cf_error **err);
 

@@ -74,7 +74,8 @@ newest_debian_major(const char *name)
 
 		if (v <= best)
 			continue;
-		p = cf_asprintf("/usr/lib/postgresql/%s/bin/%s", de->d_name, name);
+		p = cf_asprintf("/usr/lib/postgresql/%s/bin/%s", de->d_name,
+				name);
 		if (is_executable(p))
 			best = v;
 		free(p);
@@ -97,7 +98,8 @@ cf_pg_program(const char *name, const char *bindir)
 		free(p);
 	}
 	if ((major = newest_debian_major(name)) > 0)
-		return cf_asprintf("/usr/lib/postgresql/%d/bin/%s", major, name);
+		return cf_asprintf("/usr/lib/postgresql/%d/bin/%s", major,
+				   name);
 	while (path_env && *path_env) {
 		const char *end = strchr(path_env, ':');
 		size_t n = end ? (size_t)(end - path_env) : strlen(path_env);
@@ -135,11 +137,13 @@ parse_conninfo(const char *url, cf_error **err)
 
 	if (!opts) {
 		char *red = cf_redact_url(url);
-		cf_error *e = cf_error_new(CF_ERR_CONFIG,
-					   "invalid connection string '%s'", red);
+		cf_error *e = cf_error_new(
+			CF_ERR_CONFIG, "invalid connection string '%s'", red);
 
 		cf_error_set_detail(e, "%s", errmsg ? errmsg : "unparsable");
-		cf_error_set_hint(e, "use a URL such as postgresql://user@host:5432/dbname");
+		cf_error_set_hint(
+			e,
+			"use a URL such as postgresql://user@host:5432/dbname");
 		free(red);
 		PQfreemem(errmsg);
 		cf_fail(err, e);
@@ -201,8 +205,7 @@ add_url_encoded(cf_strbuf *sb, const char *s, bool keep_path)
 }
 
 int
-cf_url_for_db(const char *url, const char *dbname, char **out,
-	      cf_error **err)
+cf_url_for_db(const char *url, const char *dbname, char **out, cf_error **err)
 {
 	PQconninfoOption *opts;
 	cf_strbuf sb = CF_STRBUF_INIT;
@@ -249,19 +252,24 @@ cf_run_program(const char *const *argv, const char *const *env,
 		return 0;
 	}
 	if (pipe2(fds, O_CLOEXEC) < 0)
-		return cf_fail(err, cf_error_new(CF_ERR_INTERNAL, "cannot create a pipe: %s", strerror(errno)));
+		return cf_fail(err, cf_error_new(CF_ERR_INTERNAL,
+						 "cannot create a pipe: %s",
+						 strerror(errno)));
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return cf_fail(err, cf_error_new(CF_ERR_INTERNAL, "cannot start '%s': %s", argv[0], strerror(errno)));
+		return cf_fail(err, cf_error_new(CF_ERR_INTERNAL,
+						 "cannot start '%s': %s",
+						 argv[0], strerror(errno)));
 	}
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
-		int outfd = stdout_path
-			? open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0600)
-			: open("/dev/null", O_WRONLY);
+		int outfd = stdout_path ?
+				    open(stdout_path,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600) :
+				    open("/dev/null", O_WRONLY);
 
 		if (in < 0 || outfd < 0)
 			_exit(126);
@@ -272,7 +280,8 @@ cf_run_program(const char *const *argv, const char *const *env,
 		for (size_t i = 0; env && env[i]; i++)
 			putenv((char *)env[i]);
 		execv(argv[0], (char *const *)argv);
-		dprintf(2, "cannot execute '%s': %s\n", argv[0], strerror(errno));
+		dprintf(2, "cannot execute '%s': %s\n", argv[0],
+			strerror(errno));
 		_exit(127);
 	}
 	close(fds[1]);
@@ -288,7 +297,8 @@ cf_run_program(const char *const *argv, const char *const *env,
 		if (cf_cancel_requested() && forwarded_at == 0) {
 			kill(pid, SIGINT);
 			forwarded_at = cf_now_ms();
-		} else if (forwarded_at > 0 && !killed && cf_now_ms() - forwarded_at > 5000) {
+		} else if (forwarded_at > 0 && !killed &&
+			   cf_now_ms() - forwarded_at > 5000) {
 			kill(pid, SIGKILL);
 			killed = true;
 		}
@@ -336,7 +346,8 @@ cf_mkdir_p(const char *path, int mode, cf_error **err)
 			continue;
 		*s = '\0';
 		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
-			cf_error *e = cf_error_new(CF_ERR_IO, "cannot create directory '%s'", p);
+			cf_error *e = cf_error_new(
+				CF_ERR_IO, "cannot create directory '%s'", p);
 
 			cf_error_set_detail(e, "%s", strerror(errno));
 			free(p);
@@ -347,7 +358,8 @@ cf_mkdir_p(const char *path, int mode, cf_error **err)
 			break;
 	}
 	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "'%s' is not a directory", p);
+		cf_error *e = cf_error_new(CF_ERR_IO, "'%s' is not a directory",
+					   p);
 
 		free(p);
 		return cf_fail(err, e);
@@ -378,7 +390,8 @@ chomp(char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
+	while (n > 0 &&
+	       (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
 		s[--n] = '\0';
 	return s;
 }
@@ -391,7 +404,8 @@ temp_name(const char *dir, const char *prefix, const char *suffix)
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		r = (unsigned int)rand();
-	return cf_asprintf("%s/%s-%ld-%08x%s", dir, prefix, (long)getpid(), r, suffix);
+	return cf_asprintf("%s/%s-%ld-%08x%s", dir, prefix, (long)getpid(), r,
+			   suffix);
 }
 
 /* PGPASSWORD=... for the child's environment, or NULL. */
@@ -433,11 +447,15 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 
 	*dump_path = NULL;
 	if (!(prog = cf_pg_program("pg_dump", bindir))) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot find pg_dump");
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot find pg_dump");
 
-		cf_error_set_detail(e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
-				    bindir ? bindir : "the server's bin directory");
-		cf_error_set_hint(e, "install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
+		cf_error_set_detail(
+			e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
+			bindir ? bindir : "the server's bin directory");
+		cf_error_set_hint(
+			e,
+			"install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
 		return cf_fail(err, e);
 	}
 	{
@@ -456,8 +474,9 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 	pwenv = password_env(password);
 	env[0] = pwenv;
 	{
-		const char *argv[] = {prog, "--schema-only", "--no-sync",
-				      "--file", path, "--dbname", conninfo, NULL};
+		const char *argv[] = {
+			prog, "--schema-only", "--no-sync", "--file",
+			path, "--dbname",      conninfo,    NULL};
 
 		rc = cf_run_program(argv, env, NULL, &status, &errtext, err);
 	}
@@ -465,22 +484,33 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 		char *red = cf_redact_url(url);
 
 		unlink(path);
-		rc = cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while dumping the schema of '%s'", red));
+		rc = cf_fail(
+			err,
+			cf_error_new(
+				CF_ERR_CONFIG,
+				"interrupted while dumping the schema of '%s'",
+				red));
 		free(red);
 	} else if (rc == 0 && status != 0) {
 		char *red = cf_redact_url(url);
 		bool conn = strstr(errtext, "connection to server") ||
 			    strstr(errtext, "could not connect") ||
 			    strstr(errtext, "authentication failed");
-		cf_error *e = cf_error_new(conn ? CF_ERR_CONNECT : CF_ERR_CONFIG,
-					   "cannot dump the schema of '%s'", red);
+		cf_error *e = cf_error_new(
+			conn ? CF_ERR_CONNECT : CF_ERR_CONFIG,
+			"cannot dump the schema of '%s'", red);
 
 		scrub_secret(errtext, password);
-		cf_error_set_detail(e, "%s", *chomp(errtext) ? errtext : "pg_dump failed");
+		cf_error_set_detail(
+			e, "%s", *chomp(errtext) ? errtext : "pg_dump failed");
 		if (strstr(errtext, "server version mismatch"))
-			cf_error_set_hint(e, "install a pg_dump at least as new as the server (package postgresql-client-<major>)");
+			cf_error_set_hint(
+				e,
+				"install a pg_dump at least as new as the server (package postgresql-client-<major>)");
 		else if (conn)
-			cf_error_set_hint(e, "check the URL; libpq's PG* variables and ~/.pgpass fill in what it leaves out");
+			cf_error_set_hint(
+				e,
+				"check the URL; libpq's PG* variables and ~/.pgpass fill in what it leaves out");
 		free(red);
 		unlink(path);
 		rc = cf_fail(err, e);
@@ -515,13 +545,13 @@ struct lexer {
 	enum lex_state state;
 	char tag[64];
 	size_t tag_len;
-	int depth;	  /* block comment nesting */
-	int parens;	  /* ';' inside parentheses does not end a statement */
-	bool in_stmt;	  /* a token since the last ';' */
-	bool in_buf;	  /* psql's query buffer is not empty */
-	int buf_line;	  /* line where psql's query buffer began */
-	int ended;	  /* statements that ended on the last line */
-	int first_start;  /* buf_line of the first of them */
+	int depth;	 /* block comment nesting */
+	int parens;	 /* ';' inside parentheses does not end a statement */
+	bool in_stmt;	 /* a token since the last ';' */
+	bool in_buf;	 /* psql's query buffer is not empty */
+	int buf_line;	 /* line where psql's query buffer began */
+	int ended;	 /* statements that ended on the last line */
+	int first_start; /* buf_line of the first of them */
 };
 
 static bool
@@ -603,7 +633,8 @@ lex_line(struct lexer *lx, const char *s, size_t len, int lineno)
 		}
 		if (c == ';' && lx->parens == 0) {
 			if (lx->ended++ == 0)
-				lx->first_start = lx->in_buf ? lx->buf_line : lineno;
+				lx->first_start = lx->in_buf ? lx->buf_line :
+							       lineno;
 			lx->in_stmt = false;
 			lx->in_buf = false;
 			continue;
@@ -615,21 +646,25 @@ lex_line(struct lexer *lx, const char *s, size_t len, int lineno)
 			if (lx->parens > 0)
 				lx->parens--;
 		} else if (c == '\'') {
-			lx->state = (i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e') &&
-				     (i < 2 || !ident_char(s[i - 2])))
-					    ? LX_ESTRING
-					    : LX_SQUOTE;
+			lx->state = (i > 0 &&
+				     (s[i - 1] == 'E' || s[i - 1] == 'e') &&
+				     (i < 2 || !ident_char(s[i - 2]))) ?
+					    LX_ESTRING :
+					    LX_SQUOTE;
 		} else if (c == '"') {
 			lx->state = LX_DQUOTE;
 		} else if (c == '$' && (i == 0 || !ident_char(s[i - 1]))) {
 			size_t j = i + 1;
 
-			if (j < len && (isalpha((unsigned char)s[j]) || s[j] == '_' ||
-					((unsigned char)s[j] & 0x80))) {
-				while (j < len && s[j] != '$' && ident_char(s[j]))
+			if (j < len &&
+			    (isalpha((unsigned char)s[j]) || s[j] == '_' ||
+			     ((unsigned char)s[j] & 0x80))) {
+				while (j < len && s[j] != '$' &&
+				       ident_char(s[j]))
 					j++;
 			}
-			if (j < len && s[j] == '$' && j - i + 1 < sizeof(lx->tag)) {
+			if (j < len && s[j] == '$' &&
+			    j - i + 1 < sizeof(lx->tag)) {
 				lx->tag_len = j - i + 1;
 				memcpy(lx->tag, s + i, lx->tag_len);
 				lx->state = LX_DOLLAR;
@@ -772,7 +807,8 @@ digest_hex(EVP_MD_CTX *md, char out[65])
 static cf_error *
 dump_error(const cf_dump *d, int line, const char *fmt, const char *arg)
 {
-	cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'", d->path);
+	cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'",
+				   d->path);
 
 	cf_error_set_detail(e, fmt, arg);
 	if (line > 0 && d->format == CF_DUMP_PLAIN)
@@ -797,7 +833,8 @@ run_filter(struct filter *f, cf_error **err)
 	int rc = 0;
 
 	if (!in) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot read dump '%s'", f->d->path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot read dump '%s'", f->d->path);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		return cf_fail(err, e);
@@ -808,7 +845,8 @@ run_filter(struct filter *f, cf_error **err)
 
 		lineno++;
 		if (copy_data) {
-			if (strcmp(line, "\\.\n") == 0 || strcmp(line, "\\.") == 0)
+			if (strcmp(line, "\\.\n") == 0 ||
+			    strcmp(line, "\\.") == 0)
 				copy_data = false;
 		} else if (!dropping && lx.state == LX_NORMAL && !lx.in_stmt) {
 			enum filter_kind k;
@@ -820,15 +858,22 @@ run_filter(struct filter *f, cf_error **err)
 				goto emit;
 			}
 			if (line[0] == '\\') {
-				char *cmd = cf_strndup(line, strcspn(line, " \n"));
-				cf_error *e = dump_error(f->d, lineno, "the dump runs psql meta-command '%s'", cmd);
+				char *cmd = cf_strndup(line,
+						       strcspn(line, " \n"));
+				cf_error *e = dump_error(
+					f->d, lineno,
+					"the dump runs psql meta-command '%s'",
+					cmd);
 
-				cf_error_set_hint(e, "make the dump of one database with pg_dump --schema-only, without --create");
+				cf_error_set_hint(
+					e,
+					"make the dump of one database with pg_dump --schema-only, without --create");
 				free(cmd);
 				rc = cf_fail(err, e);
 				break;
 			}
-			k = classify(line, f->d->keep_owners, f->server_version_num);
+			k = classify(line, f->d->keep_owners,
+				     f->server_version_num);
 			if (k != FK_KEEP) {
 				dropping = blank = true;
 				if (k == FK_OWNER)
@@ -859,7 +904,8 @@ emit:
 		}
 	}
 	if (rc == 0 && ferror(in)) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot read dump '%s'", f->d->path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot read dump '%s'", f->d->path);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		rc = cf_fail(err, e);
@@ -882,10 +928,13 @@ detect_format(const char *path, cf_dump_format *fmt, cf_error **err)
 	int fd;
 
 	if (stat(path, &st) < 0) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot open dump '%s'", path);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
-		cf_error_set_hint(e, "make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
+		cf_error_set_hint(
+			e,
+			"make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
 		return cf_fail(err, e);
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -894,24 +943,29 @@ detect_format(const char *path, cf_dump_format *fmt, cf_error **err)
 
 		free(toc);
 		if (!ok) {
-			cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
+			cf_error *e = cf_error_new(
+				CF_ERR_CONFIG, "cannot open dump '%s'", path);
 
-			cf_error_set_detail(e, "it is a directory without a toc.dat");
-			cf_error_set_hint(e, "a directory-format dump comes from pg_dump -Fd");
+			cf_error_set_detail(
+				e, "it is a directory without a toc.dat");
+			cf_error_set_hint(
+				e,
+				"a directory-format dump comes from pg_dump -Fd");
 			return cf_fail(err, e);
 		}
 		*fmt = CF_DUMP_DIRECTORY;
 		return 0;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot open dump '%s'", path);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		return cf_fail(err, e);
 	}
-	*fmt = (read(fd, magic, 5) == 5 && memcmp(magic, "PGDMP", 5) == 0)
-		       ? CF_DUMP_CUSTOM
-		       : CF_DUMP_PLAIN;
+	*fmt = (read(fd, magic, 5) == 5 && memcmp(magic, "PGDMP", 5) == 0) ?
+		       CF_DUMP_CUSTOM :
+		       CF_DUMP_PLAIN;
 	close(fd);
 	return 0;
 }
@@ -926,31 +980,49 @@ run_pg_restore(cf_dump *d, const char *bindir, const char *tmp_dir,
 	int status, rc;
 
 	if (!prog) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'", d->path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot load dump '%s'", d->path);
 
-		cf_error_set_detail(e, "it is a %s-format dump, which needs pg_restore, and pg_restore is not installed",
-				    d->format == CF_DUMP_CUSTOM ? "custom" : "directory");
-		cf_error_set_hint(e, "install the PostgreSQL client programs (apt-get install postgresql-client), or give a plain dump made with pg_dump --schema-only -f prod.sql");
+		cf_error_set_detail(
+			e,
+			"it is a %s-format dump, which needs pg_restore, and pg_restore is not installed",
+			d->format == CF_DUMP_CUSTOM ? "custom" : "directory");
+		cf_error_set_hint(
+			e,
+			"install the PostgreSQL client programs (apt-get install postgresql-client), or give a plain dump made with pg_dump --schema-only -f prod.sql");
 		return cf_fail(err, e);
 	}
 	d->sql_path = temp_name(tmp_dir, "restore", ".sql");
 	d->sql_is_temp = true;
 	{
-		const char *argv[] = {prog, "--schema-only", "--file", d->sql_path,
+		const char *argv[] = {prog,
+				      "--schema-only",
+				      "--file",
+				      d->sql_path,
 				      d->keep_owners ? d->path : "--no-owner",
 				      d->keep_owners ? NULL : "--no-privileges",
-				      d->keep_owners ? NULL : d->path, NULL};
+				      d->keep_owners ? NULL : d->path,
+				      NULL};
 
 		rc = cf_run_program(argv, NULL, NULL, &status, &errtext, err);
 	}
 	if (rc == 0 && status != 0 && cf_cancel_requested()) {
-		rc = cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while reading dump '%s' with pg_restore", d->path));
+		rc = cf_fail(
+			err,
+			cf_error_new(
+				CF_ERR_CONFIG,
+				"interrupted while reading dump '%s' with pg_restore",
+				d->path));
 	} else if (rc == 0 && status != 0) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'", d->path);
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "cannot load dump '%s'", d->path);
 
-		cf_error_set_detail(e, "pg_restore failed: %s", *chomp(errtext) ? errtext : "no message");
+		cf_error_set_detail(e, "pg_restore failed: %s",
+				    *chomp(errtext) ? errtext : "no message");
 		if (strstr(errtext, "unsupported version"))
-			cf_error_set_hint(e, "the dump comes from a newer pg_dump: install a pg_restore of that version (package postgresql-client-<major>)");
+			cf_error_set_hint(
+				e,
+				"the dump comes from a newer pg_dump: install a pg_restore of that version (package postgresql-client-<major>)");
 		rc = cf_fail(err, e);
 	}
 	free(errtext);
@@ -1010,17 +1082,53 @@ cf_dump_free(cf_dump *d)
  * Loading with psql
  * ------------------------------------------------------------------------ */
 
-static const char *const contrib_extensions[] = {
-	"adminpack", "amcheck", "autoinc", "bloom", "btree_gin", "btree_gist",
-	"citext", "cube", "dblink", "dict_int", "dict_xsyn", "earthdistance",
-	"file_fdw", "fuzzystrmatch", "hstore", "insert_username", "intagg",
-	"intarray", "isn", "lo", "ltree", "moddatetime", "old_snapshot",
-	"pageinspect", "pg_buffercache", "pg_freespacemap", "pg_prewarm",
-	"pg_stat_statements", "pg_surgery", "pg_trgm", "pg_visibility",
-	"pg_walinspect", "pgcrypto", "pgrowlocks", "pgstattuple",
-	"postgres_fdw", "refint", "seg", "sslinfo", "tablefunc", "tcn",
-	"tsm_system_rows", "tsm_system_time", "unaccent", "uuid-ossp", "xml2",
-	NULL};
+static const char *const contrib_extensions[] = {"adminpack",
+						 "amcheck",
+						 "autoinc",
+						 "bloom",
+						 "btree_gin",
+						 "btree_gist",
+						 "citext",
+						 "cube",
+						 "dblink",
+						 "dict_int",
+						 "dict_xsyn",
+						 "earthdistance",
+						 "file_fdw",
+						 "fuzzystrmatch",
+						 "hstore",
+						 "insert_username",
+						 "intagg",
+						 "intarray",
+						 "isn",
+						 "lo",
+						 "ltree",
+						 "moddatetime",
+						 "old_snapshot",
+						 "pageinspect",
+						 "pg_buffercache",
+						 "pg_freespacemap",
+						 "pg_prewarm",
+						 "pg_stat_statements",
+						 "pg_surgery",
+						 "pg_trgm",
+						 "pg_visibility",
+						 "pg_walinspect",
+						 "pgcrypto",
+						 "pgrowlocks",
+						 "pgstattuple",
+						 "postgres_fdw",
+						 "refint",
+						 "seg",
+						 "sslinfo",
+						 "tablefunc",
+						 "tcn",
+						 "tsm_system_rows",
+						 "tsm_system_time",
+						 "unaccent",
+						 "uuid-ossp",
+						 "xml2",
+						 NULL};
 
 /* Line lineno of file path, without its newline; NULL if missing. */
 static char *
@@ -1066,8 +1174,9 @@ statement_start(const char *path, int end_line)
 			continue; /* meta-command line (blanked anyway) */
 		lex_line(&lx, line, (size_t)n, lineno);
 		if (lineno == end_line)
-			start = lx.ended > 0 ? lx.first_start
-					     : (lx.in_buf ? lx.buf_line : end_line);
+			start = lx.ended > 0 ?
+					lx.first_start :
+					(lx.in_buf ? lx.buf_line : end_line);
 	}
 	free(line);
 	fclose(f);
@@ -1129,7 +1238,8 @@ append_field(char **field, const char *s, size_t n)
 {
 	char *old = *field;
 
-	*field = old ? cf_asprintf("%s\n%.*s", old, (int)n, s) : cf_strndup(s, n);
+	*field = old ? cf_asprintf("%s\n%.*s", old, (int)n, s) :
+		       cf_strndup(s, n);
 	free(old);
 }
 
@@ -1173,7 +1283,8 @@ parse_psql_error(const char *text, const char *file, struct psql_error *pe)
 		p += 6;
 	while (*p == ' ')
 		p++;
-	if (strlen(p) > 6 && strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5 &&
+	if (strlen(p) > 6 &&
+	    strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5 &&
 	    p[5] == ':') {
 		memcpy(pe->sqlstate, p, 5);
 		p += 6;
@@ -1200,7 +1311,8 @@ parse_psql_error(const char *text, const char *file, struct psql_error *pe)
 		} else if (pe->excerpt_line && !pe->column && !cur &&
 			   strspn(l, " ") < n && l[strspn(l, " ")] == '^') {
 			if (!cut && excerpt_prefix > 0)
-				pe->column = (int)strspn(l, " ") - excerpt_prefix + 1;
+				pe->column = (int)strspn(l, " ") -
+					     excerpt_prefix + 1;
 		} else if (starts_with(l, "DETAIL:")) {
 			cur = &pe->detail;
 			append_field(cur, l + 9, n > 9 ? n - 9 : 0);
@@ -1210,7 +1322,8 @@ parse_psql_error(const char *text, const char *file, struct psql_error *pe)
 		} else if (starts_with(l, "CONTEXT:")) {
 			cur = &pe->context;
 			append_field(cur, l + 10, n > 10 ? n - 10 : 0);
-		} else if (starts_with(l, "LOCATION:") || starts_with(l, "QUERY:")) {
+		} else if (starts_with(l, "LOCATION:") ||
+			   starts_with(l, "QUERY:")) {
 			cur = NULL;
 		} else if (cur) {
 			append_field(cur, l, n);
@@ -1233,13 +1346,17 @@ load_error(const cf_dump *d, const char *filtered, const char *errtext,
 
 	if (!parse_psql_error(errtext, filtered, &pe)) {
 		char *t = cf_strdup(errtext);
-		bool conn = strstr(t, "connection to server") || strstr(t, "could not connect");
+		bool conn = strstr(t, "connection to server") ||
+			    strstr(t, "could not connect");
 
 		scrub_secret(t, password);
 		e = cf_error_new(conn ? CF_ERR_CONNECT : CF_ERR_CONFIG,
-				 conn ? "cannot connect to load dump '%s'" : "cannot load dump '%s'",
+				 conn ? "cannot connect to load dump '%s'" :
+					"cannot load dump '%s'",
 				 d->path);
-		cf_error_set_detail(e, "%s", *chomp(t) ? t : "psql failed without a message");
+		cf_error_set_detail(
+			e, "%s",
+			*chomp(t) ? t : "psql failed without a message");
 		free(t);
 		return e;
 	}
@@ -1248,13 +1365,18 @@ load_error(const cf_dump *d, const char *filtered, const char *errtext,
 	e = cf_error_new(CF_ERR_CONFIG, "cannot load dump '%s'", d->path);
 	memcpy(e->sqlstate, pe.sqlstate, sizeof(e->sqlstate));
 	if (d->format == CF_DUMP_PLAIN) {
-		cf_error_set_where(e, d->path, line, pe.excerpt_line > 0 ? pe.column : 0);
-		cf_error_set_detail(e, "%s%s%s", pe.message, pe.detail ? "\n" : "",
+		cf_error_set_where(e, d->path, line,
+				   pe.excerpt_line > 0 ? pe.column : 0);
+		cf_error_set_detail(e, "%s%s%s", pe.message,
+				    pe.detail ? "\n" : "",
 				    pe.detail ? pe.detail : "");
 	} else {
 		e->file = cf_strdup(d->path);
-		cf_error_set_detail(e, "%s%s%s\n(at line %d of the SQL that pg_restore made of it)",
-				    pe.message, pe.detail ? "\n" : "", pe.detail ? pe.detail : "", line);
+		cf_error_set_detail(
+			e,
+			"%s%s%s\n(at line %d of the SQL that pg_restore made of it)",
+			pe.message, pe.detail ? "\n" : "",
+			pe.detail ? pe.detail : "", line);
 	}
 	e->context = pe.context ? cf_strdup(pe.context) : NULL;
 	stmt = read_line(filtered, start);
@@ -1267,21 +1389,31 @@ load_error(const cf_dump *d, const char *filtered, const char *errtext,
 			if (strcmp(contrib_extensions[i], ext) == 0)
 				contrib = true;
 		if (contrib)
-			cf_error_set_hint(e, "extension '%s' is a contrib module: install it on the server host (apt-get install postgresql-contrib-%d; postgresql%d-contrib on RPM systems)",
-					  ext, major, major);
+			cf_error_set_hint(
+				e,
+				"extension '%s' is a contrib module: install it on the server host (apt-get install postgresql-contrib-%d; postgresql%d-contrib on RPM systems)",
+				ext, major, major);
 		else
-			cf_error_set_hint(e, "install extension '%s' on the server host (for example apt-get install postgresql-%d-%s), or load the dump on a server that has it (--server URL)",
-					  ext, major, ext);
+			cf_error_set_hint(
+				e,
+				"install extension '%s' on the server host (for example apt-get install postgresql-%d-%s), or load the dump on a server that has it (--server URL)",
+				ext, major, ext);
 	} else if (strcmp(pe.sqlstate, "53200") == 0) {
-		cf_error_set_hint(e, "the server ran out of lock slots: raise max_locks_per_transaction");
+		cf_error_set_hint(
+			e,
+			"the server ran out of lock slots: raise max_locks_per_transaction");
 	} else if (pe.hint) {
 		cf_error_set_hint(e, "%s", pe.hint);
 	} else if (d->keep_owners && strcmp(pe.sqlstate, "42704") == 0 &&
 		   strstr(pe.message, "role")) {
-		cf_error_set_hint(e, "create the role on the server, or load without keeping owners");
+		cf_error_set_hint(
+			e,
+			"create the role on the server, or load without keeping owners");
 	} else {
-		cf_error_set_hint(e, "the dump must load on PostgreSQL %d as is: fix it, or make it again with pg_dump --schema-only",
-				  server_version_num / 10000);
+		cf_error_set_hint(
+			e,
+			"the dump must load on PostgreSQL %d as is: fix it, or make it again with pg_dump --schema-only",
+			server_version_num / 10000);
 	}
 	free(ext);
 	free(stmt);
@@ -1305,16 +1437,20 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	if (!(prog = cf_pg_program("psql", bindir))) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot find psql");
 
-		cf_error_set_detail(e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
-				    bindir ? bindir : "the server's bin directory");
-		cf_error_set_hint(e, "install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
+		cf_error_set_detail(
+			e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
+			bindir ? bindir : "the server's bin directory");
+		cf_error_set_hint(
+			e,
+			"install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
 		return cf_fail(err, e);
 	}
 	filtered = temp_name(tmp_dir, "load", ".sql");
 	f.d = d;
 	f.server_version_num = server_version_num;
 	if (!(f.out = fopen(filtered, "we"))) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot create '%s'", filtered);
+		cf_error *e = cf_error_new(CF_ERR_IO, "cannot create '%s'",
+					   filtered);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		free(filtered);
@@ -1323,7 +1459,8 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	}
 	rc = run_filter(&f, err);
 	if (fclose(f.out) != 0 && rc == 0) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot write '%s'", filtered);
+		cf_error *e = cf_error_new(CF_ERR_IO, "cannot write '%s'",
+					   filtered);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		rc = cf_fail(err, e);
@@ -1332,10 +1469,19 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	if (rc == 0)
 		rc = cf_conninfo_split(url, dbname, &conninfo, &password, err);
 	if (rc == 0) {
-		const char *argv[] = {prog, "-X", "-q", "-v", "ON_ERROR_STOP=1",
-				      "-v", "VERBOSITY=verbose", "-d", conninfo,
-				      "-f", filtered,
-				      single_txn ? "--single-transaction" : NULL,
+		const char *argv[] = {prog,
+				      "-X",
+				      "-q",
+				      "-v",
+				      "ON_ERROR_STOP=1",
+				      "-v",
+				      "VERBOSITY=verbose",
+				      "-d",
+				      conninfo,
+				      "-f",
+				      filtered,
+				      single_txn ? "--single-transaction" :
+						   NULL,
 				      NULL};
 		int k = 0;
 
@@ -1343,14 +1489,21 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 			env[k++] = pwenv;
 		/* Commits of the load need not wait for the disk. */
 		optenv = cf_asprintf("PGOPTIONS=%s%s-c synchronous_commit=off",
-				     old_opts ? old_opts : "", old_opts ? " " : "");
+				     old_opts ? old_opts : "",
+				     old_opts ? " " : "");
 		env[k++] = optenv;
 		rc = cf_run_program(argv, env, NULL, &status, &errtext, err);
 		if (rc == 0 && status != 0 && cf_cancel_requested())
-			rc = cf_fail(err, cf_error_new(CF_ERR_CONFIG, "interrupted while loading dump '%s'", d->path));
+			rc = cf_fail(
+				err,
+				cf_error_new(
+					CF_ERR_CONFIG,
+					"interrupted while loading dump '%s'",
+					d->path));
 		else if (rc == 0 && status != 0)
-			rc = cf_fail(err, load_error(d, filtered, errtext, password,
-						     server_version_num));
+			rc = cf_fail(err,
+				     load_error(d, filtered, errtext, password,
+						server_version_num));
 	}
 	unlink(filtered);
 	free(errtext);

@@ -73,7 +73,9 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	int line = st->line, column = st->column;
 
 	if (cf_cancel_requested()) {
-		ce = cf_error_new(CF_ERR_INTERNAL, "interrupted before statement %zu", index + 1);
+		ce = cf_error_new(CF_ERR_INTERNAL,
+				  "interrupted before statement %zu",
+				  index + 1);
 		cf_error_set_code(ce, "interrupted");
 		cf_error_set_where(ce, script->path, st->line, st->column);
 		ce->statement = sql;
@@ -84,7 +86,8 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	if (e->before_statement &&
 	    e->before_statement(e->hook_arg, m, script, index, &ce) < 0) {
 		if (!ce->file)
-			cf_error_set_where(ce, script->path, st->line, st->column);
+			cf_error_set_where(ce, script->path, st->line,
+					   st->column);
 		ce->statement = sql;
 		ce->statement_index = (int)index + 1;
 		*err = ce;
@@ -104,16 +107,23 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 		PQclear(res);
 		while ((res = PQgetResult(e->conn)) != NULL)
 			PQclear(res);
-		ce = cf_error_new(CF_ERR_SQL, "COPY to or from the client is not supported in a migration");
-		cf_error_set_hint(ce, "use COPY with a server-side file, or INSERT statements");
+		ce = cf_error_new(
+			CF_ERR_SQL,
+			"COPY to or from the client is not supported in a migration");
+		cf_error_set_hint(
+			ce,
+			"use COPY with a server-side file, or INSERT statements");
 		PQputCopyEnd(e->conn, "not supported");
 		while ((res = PQgetResult(e->conn)) != NULL)
 			PQclear(res);
 	} else {
 		ce = cf_db_error(e->conn, res, CF_ERR_SQL);
-		pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+		pos = res ? PQresultErrorField(res,
+					       PG_DIAG_STATEMENT_POSITION) :
+			    NULL;
 		if (pos)
-			cf_script_position(script, st, atoi(pos), &line, &column);
+			cf_script_position(script, st, atoi(pos), &line,
+					   &column);
 		PQclear(res);
 	}
 	cf_error_set_where(ce, script->path, line, column);
@@ -145,9 +155,11 @@ record(cf_engine *e, const cf_migration *m, bool down, int elapsed_ms,
 	if (cf_db_exec(e->conn, pre_record_sql, err) < 0)
 		return -1;
 	if (down)
-		return cf_tracking_delete(e->conn, e->tracking_ident, m->version, err);
+		return cf_tracking_delete(e->conn, e->tracking_ident,
+					  m->version, err);
 	slug = cf_tracking_slug(m->name, NULL);
-	rc = cf_tracking_insert(e->conn, e->tracking_ident, m, slug, elapsed_ms, err);
+	rc = cf_tracking_insert(e->conn, e->tracking_ident, m, slug, elapsed_ms,
+				err);
 	free(slug);
 	return rc;
 }
@@ -181,10 +193,12 @@ unit_commit(cf_engine *e, cf_error **err)
 	 * deferred (rolling back a subtransaction restores the constraint
 	 * modes and un-fires its trigger events).
 	 */
-	if (cf_db_exec(e->conn, "SAVEPOINT cf_deferred_check; "
+	if (cf_db_exec(e->conn,
+		       "SAVEPOINT cf_deferred_check; "
 		       "SET CONSTRAINTS ALL IMMEDIATE; "
 		       "ROLLBACK TO SAVEPOINT cf_deferred_check; "
-		       "RELEASE SAVEPOINT cf_deferred_check", err) < 0)
+		       "RELEASE SAVEPOINT cf_deferred_check",
+		       err) < 0)
 		return -1;
 	sql = cf_asprintf("RELEASE SAVEPOINT %s", savepoint_name);
 	rc = cf_db_exec(e->conn, sql, err);
@@ -228,7 +242,9 @@ apply_autocommit(cf_engine *e, const cf_migration *m, const cf_script *script,
 		/* Leaving the caller's transaction commits everything
 		 * replayed so far: the target is consumed. */
 		if (cf_db_exec(e->conn, "COMMIT", &err) < 0) {
-			set_failure(out, bookkeeping_error(err, m, "commit before autocommit"));
+			set_failure(out, bookkeeping_error(
+						 err, m,
+						 "commit before autocommit"));
 			return -1;
 		}
 	}
@@ -247,8 +263,7 @@ apply_autocommit(cf_engine *e, const cf_migration *m, const cf_script *script,
 }
 
 int
-cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
-		cf_outcome *out)
+cf_engine_apply(cf_engine *e, const cf_migration *m, bool down, cf_outcome *out)
 {
 	const cf_script *script = down ? m->down : m->up;
 	double t0 = cf_now_ms();
@@ -257,19 +272,24 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
 	memset(out, 0, sizeof(*out));
 	out->migration = m;
 	if (!script) {
-		set_failure(out, cf_error_new(CF_ERR_FILE, "migration %s has no parsed %s script",
-					      m->version, down ? "down" : "up"));
+		set_failure(out,
+			    cf_error_new(CF_ERR_FILE,
+					 "migration %s has no parsed %s script",
+					 m->version, down ? "down" : "up"));
 		return -1;
 	}
 	if (!script->transactional) {
 		if (e->unit == CF_UNIT_SAVEPOINT && !e->allow_autocommit) {
-			const cf_statement *st = first_non_transactional(script);
+			const cf_statement *st = first_non_transactional(
+				script);
 
 			out->kind = CF_OUTCOME_SKIPPED;
-			out->skipped_reason = st
-				? cf_asprintf("non-transactional statement %s at line %d; pass --allow-non-transactional to run it in autocommit",
-					      st->non_transactional, st->line)
-				: cf_strdup("marked -- confiture:no-transaction; pass --allow-non-transactional to run it in autocommit");
+			out->skipped_reason =
+				st ? cf_asprintf(
+					     "non-transactional statement %s at line %d; pass --allow-non-transactional to run it in autocommit",
+					     st->non_transactional, st->line) :
+				     cf_strdup(
+					     "marked -- confiture:no-transaction; pass --allow-non-transactional to run it in autocommit");
 			return 0;
 		}
 		return apply_autocommit(e, m, script, down, out, t0);
@@ -280,7 +300,8 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
 		return -1;
 	}
 	if (unit_begin(e, &err) < 0) {
-		set_failure(out, bookkeeping_error(err, m, "opening the transaction"));
+		set_failure(out, bookkeeping_error(err, m,
+						   "opening the transaction"));
 		return -1;
 	}
 	if (run_statements(e, m, script, &err) < 0) {
@@ -295,8 +316,11 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
 		out->elapsed_ms = cf_now_ms() - t0;
 		return -1;
 	}
-	if (e->before_commit && e->before_commit(e->hook_arg, e->conn, &err) < 0) {
-		set_failure(out, bookkeeping_error(err, m, "recording cluster-wide changes"));
+	if (e->before_commit &&
+	    e->before_commit(e->hook_arg, e->conn, &err) < 0) {
+		set_failure(out,
+			    bookkeeping_error(
+				    err, m, "recording cluster-wide changes"));
 		unit_rollback(e);
 		out->elapsed_ms = cf_now_ms() - t0;
 		return -1;

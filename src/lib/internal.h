@@ -22,7 +22,7 @@ void *cf_calloc(size_t n, size_t size);
 void *cf_realloc(void *p, size_t size);
 /* n * size with overflow check */
 void *cf_reallocarray(void *p, size_t n, size_t size);
-char *cf_strdup(const char *s);	/* NULL in, NULL out */
+char *cf_strdup(const char *s); /* NULL in, NULL out */
 char *cf_strndup(const char *s, size_t n);
 char *cf_asprintf(const char *fmt, ...) CF_PRINTF(1, 2);
 #define cf_new(type) ((type *)cf_calloc(1, sizeof(type)))
@@ -37,7 +37,10 @@ typedef struct cf_strbuf {
 	size_t len;
 	size_t alloc;
 } cf_strbuf;
-#define CF_STRBUF_INIT {NULL, 0, 0}
+#define CF_STRBUF_INIT     \
+	{                  \
+		NULL, 0, 0 \
+	}
 void cf_strbuf_init(cf_strbuf *sb);
 void cf_strbuf_release(cf_strbuf *sb);
 void cf_strbuf_reset(cf_strbuf *sb);

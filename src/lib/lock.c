@@ -23,8 +23,8 @@ cf_lock_key(const char *dbname)
 	cf_sha256_hex(dbname, strlen(dbname), hex);
 	for (int i = 0; i < 8; i++) {
 		char c = hex[i];
-		uint32_t v = (c >= 'a') ? (uint32_t)(c - 'a' + 10)
-					: (uint32_t)(c - '0');
+		uint32_t v = (c >= 'a') ? (uint32_t)(c - 'a' + 10) :
+					  (uint32_t)(c - '0');
 
 		key = (key << 4) | v;
 	}

@@ -24,8 +24,8 @@
 
 #include "internal.h"
 
-#define MAX_VERSION_LEN 255	/* tb_confiture.version is varchar(255) */
-#define MAX_NAME_LEN 255	/* tb_confiture.name is varchar(255) */
+#define MAX_VERSION_LEN 255 /* tb_confiture.version is varchar(255) */
+#define MAX_NAME_LEN 255    /* tb_confiture.name is varchar(255) */
 
 #define UP_SUFFIX ".up.sql"
 #define DOWN_SUFFIX ".down.sql"
@@ -42,8 +42,8 @@ typedef enum file_kind {
 
 /* One directory entry classified by its name; stem excludes the suffix. */
 typedef struct found_file {
-	char *file;	/* name within the directory */
-	char *path;	/* dir joined with file */
+	char *file; /* name within the directory */
+	char *path; /* dir joined with file */
 	char *stem;
 	file_kind kind;
 } found_file;
@@ -170,16 +170,18 @@ split_stem(cf_migration_set *set, const found_file *f, const char *suffix,
 		free(msg);
 		if (!us)
 			cf_error_set_detail(e, "the name has no '_' between "
-					    "the version and the name");
+					       "the version and the name");
 		else if (vlen == 0)
 			cf_error_set_detail(e, "the version (the text before "
-					    "the first '_') is empty");
+					       "the first '_') is empty");
 		else
 			cf_error_set_detail(e, "the name after the version "
-					    "is empty");
-		cf_error_set_hint(e, "name migration files "
+					       "is empty");
+		cf_error_set_hint(e,
+				  "name migration files "
 				  "{version}_{name}%s, e.g. "
-				  "001_create_users%s", suffix, suffix);
+				  "001_create_users%s",
+				  suffix, suffix);
 		return false;
 	}
 	if (vlen > MAX_VERSION_LEN) {
@@ -187,11 +189,12 @@ split_stem(cf_migration_set *set, const found_file *f, const char *suffix,
 				  f->file);
 		e = add_problem(set, f->path, "version-too-long", msg);
 		free(msg);
-		cf_error_set_detail(e, "the version has %zu bytes; the "
+		cf_error_set_detail(e,
+				    "the version has %zu bytes; the "
 				    "tracking table stores at most %d",
 				    vlen, MAX_VERSION_LEN);
 		cf_error_set_hint(e, "use a shorter version, such as a "
-				  "number or a YYYYMMDDHHMMSS timestamp");
+				     "number or a YYYYMMDDHHMMSS timestamp");
 		return false;
 	}
 	if (nlen > MAX_NAME_LEN) {
@@ -199,7 +202,8 @@ split_stem(cf_migration_set *set, const found_file *f, const char *suffix,
 				  f->file);
 		e = add_problem(set, f->path, "bad-file-name", msg);
 		free(msg);
-		cf_error_set_detail(e, "the name has %zu bytes; the "
+		cf_error_set_detail(e,
+				    "the name has %zu bytes; the "
 				    "tracking table stores at most %d",
 				    nlen, MAX_NAME_LEN);
 		cf_error_set_hint(e, "rename the file with a shorter name");
@@ -227,10 +231,12 @@ read_dir(const char *dir, found_file **files, size_t *nfiles, cf_error **err)
 
 	if (stat(dir, &st) != 0) {
 		if (errno == ENOENT) {
-			e = cf_error_new(CF_ERR_CONFIG, "migrations directory "
-					 "'%s' does not exist", dir);
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "migrations directory "
+					 "'%s' does not exist",
+					 dir);
 			cf_error_set_hint(e, "run 'confiture init' or pass "
-					  "--migrations-dir");
+					     "--migrations-dir");
 		} else {
 			e = cf_error_new(CF_ERR_IO, "cannot access '%s': %s",
 					 dir, strerror(errno));
@@ -238,10 +244,12 @@ read_dir(const char *dir, found_file **files, size_t *nfiles, cf_error **err)
 		return cf_fail(err, e);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		e = cf_error_new(CF_ERR_CONFIG, "migrations directory '%s' is "
-				 "not a directory", dir);
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "migrations directory '%s' is "
+				 "not a directory",
+				 dir);
 		cf_error_set_hint(e, "pass the directory that holds the "
-				  ".up.sql files with --migrations-dir");
+				     ".up.sql files with --migrations-dir");
 		return cf_fail(err, e);
 	}
 	d = opendir(dir);
@@ -349,10 +357,12 @@ record_duplicate(cf_migration_set *set, const cf_migration *first,
 	size_t nf = 0;
 
 	if (set->n_duplicates > 0 &&
-	    strcmp(set->duplicates[set->n_duplicates - 1].version, first->version) == 0)
+	    strcmp(set->duplicates[set->n_duplicates - 1].version,
+		   first->version) == 0)
 		d = &set->duplicates[set->n_duplicates - 1];
 	if (!d) {
-		set->duplicates = cf_reallocarray(set->duplicates, set->n_duplicates + 1,
+		set->duplicates = cf_reallocarray(set->duplicates,
+						  set->n_duplicates + 1,
 						  sizeof(*set->duplicates));
 		d = &set->duplicates[set->n_duplicates++];
 		d->version = cf_strdup(first->version);
@@ -384,12 +394,12 @@ order_and_dedupe(cf_migration_set *set)
 	for (size_t i = 0; i < set->n; i++) {
 		cf_migration *m = &set->items[i];
 
-		if (kept > 0 &&
-		    cf_version_compare(set->items[kept - 1].version,
-				       m->version, numeric) == 0) {
+		if (kept > 0 && cf_version_compare(set->items[kept - 1].version,
+						   m->version, numeric) == 0) {
 			cf_migration *first = &set->items[kept - 1];
 			char *msg = cf_asprintf("duplicate migration version "
-						"'%s'", m->version);
+						"'%s'",
+						m->version);
 			cf_error *e = add_problem(set, migration_path(m),
 						  "duplicate-version", msg);
 
@@ -401,7 +411,8 @@ order_and_dedupe(cf_migration_set *set)
 					base_name(migration_path(m)));
 			else
 				cf_error_set_detail(
-					e, "'%s' and '%s' have numerically "
+					e,
+					"'%s' and '%s' have numerically "
 					"equal versions",
 					base_name(migration_path(first)),
 					base_name(migration_path(m)));
@@ -449,16 +460,19 @@ add_migration(cf_migration_set *set, size_t *alloc, found_file *f)
 	m->name = name;
 	if (f->kind == FILE_PY) {
 		char *msg = cf_asprintf("Python migration '%s' is not "
-					"supported", f->file);
+					"supported",
+					f->file);
 		cf_error *e = add_problem(set, f->path, "python-migration",
 					  msg);
 
 		free(msg);
 		cf_error_set_detail(e, "this confiture runs SQL migration "
-				    "files only");
-		cf_error_set_hint(e, "rewrite it as %s.up.sql (and "
+				       "files only");
+		cf_error_set_hint(e,
+				  "rewrite it as %s.up.sql (and "
 				  ".down.sql), or run it with the Python "
-				  "confiture", f->stem);
+				  "confiture",
+				  f->stem);
 		m->py_path = cf_strdup(f->path);
 	} else {
 		m->up_path = cf_strdup(f->path);
@@ -506,8 +520,8 @@ report_bad_sql(cf_migration_set *set, found_file *f)
 
 	free(msg);
 	cf_error_set_detail(e, "migration files are named "
-			    "{version}_{name}.up.sql, with an optional "
-			    "{version}_{name}.down.sql");
+			       "{version}_{name}.up.sql, with an optional "
+			       "{version}_{name}.down.sql");
 	cf_error_set_hint(e, "rename it to %s.up.sql", f->stem);
 }
 

@@ -34,7 +34,7 @@ typedef struct preflight_run {
 	cf_cluster_snapshot *snap;
 	char *clone_name;
 	char *against_db;
-	cf_cluster_scope *scope;   /* what the replay touched */
+	cf_cluster_scope *scope; /* what the replay touched */
 	/* the parse tree of the script being replayed (statement_node()) */
 	const cf_script *tree_script;
 	json_t *tree;
@@ -96,13 +96,15 @@ collect_duplicates(cf_preflight_result *r, const cf_migration_set *set)
 		cf_duplicate_version *copy;
 		size_t nf = 0;
 
-		r->duplicates = cf_reallocarray(r->duplicates, r->n_duplicates + 1,
+		r->duplicates = cf_reallocarray(r->duplicates,
+						r->n_duplicates + 1,
 						sizeof(cf_duplicate_version));
 		copy = &r->duplicates[r->n_duplicates++];
 		copy->version = cf_strdup(d->version);
 		copy->files = NULL;
 		for (size_t f = 0; d->files && d->files[f]; f++)
-			copy->files = strv_add(copy->files, &nf, cf_strdup(d->files[f]));
+			copy->files = strv_add(copy->files, &nf,
+					       cf_strdup(d->files[f]));
 	}
 }
 
@@ -123,13 +125,15 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 	if (s->cfg->database_url && *s->cfg->database_url) {
 		if (cf_session_connect(s, err) < 0)
 			return -1;
-		if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), applied, err) < 0) {
+		if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s),
+				     applied, err) < 0) {
 			cf_session_disconnect(s);
 			return -1;
 		}
 		cf_session_disconnect(s);
 		r->checksum_verified = true;
-		cf_session_verify_checksums(s, applied, CF_CHECKSUM_FAIL, &found);
+		cf_session_verify_checksums(s, applied, CF_CHECKSUM_FAIL,
+					    &found);
 		for (size_t i = 0; i < found.n; i++) {
 			const char *file = found.items[i]->file;
 			long idx = -1;
@@ -138,10 +142,13 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 				if (path_eq(s->set->items[k].up_path, file))
 					idx = (long)k;
 			if (idx >= 0)
-				r->checksum_mismatches = strv_add(r->checksum_mismatches, &nm,
-								  cf_strdup(s->set->items[idx].version));
+				r->checksum_mismatches = strv_add(
+					r->checksum_mismatches, &nm,
+					cf_strdup(s->set->items[idx].version));
 			/* preflight has no --on-checksum-mismatch to suggest */
-			cf_error_set_hint(found.items[i], "restore the file as it was applied and put the change in a new migration");
+			cf_error_set_hint(
+				found.items[i],
+				"restore the file as it was applied and put the change in a new migration");
 			cf_error_list_add(&r->problems, found.items[i]);
 		}
 		free(found.items);
@@ -149,7 +156,8 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 	if (!r->checksum_mismatches)
 		r->checksum_mismatches = cf_calloc(1, sizeof(char *));
 
-	r->migrations = cf_calloc(s->set->n ? s->set->n : 1, sizeof(cf_preflight_migration));
+	r->migrations = cf_calloc(s->set->n ? s->set->n : 1,
+				  sizeof(cf_preflight_migration));
 	for (size_t i = 0; i < s->set->n; i++) {
 		const cf_migration *m = &s->set->items[i];
 		cf_preflight_migration *pm;
@@ -157,7 +165,8 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 		if (cf_applied_find(applied, m->version))
 			continue;
 		if (pr->opts->since &&
-		    cf_version_compare(m->version, pr->opts->since, cf_session_numeric(s)) < 0)
+		    cf_version_compare(m->version, pr->opts->since,
+				       cf_session_numeric(s)) < 0)
 			continue;
 		pm = &r->migrations[r->n++];
 		pm->migration = m;
@@ -177,7 +186,9 @@ static_checks(preflight_run *pr)
 	/* Problems of pending files, and set-wide ones (duplicates, names). */
 	for (size_t i = 0; i < set->problems.n; i++) {
 		const cf_error *e = set->problems.items[i];
-		bool keep = !e->file || (e->code && strcmp(e->code, "duplicate-version") == 0);
+		bool keep = !e->file ||
+			    (e->code &&
+			     strcmp(e->code, "duplicate-version") == 0);
 
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
@@ -185,7 +196,8 @@ static_checks(preflight_run *pr)
 			/* A .down.sql is not replayed: only its errors matter
 			 * here, not how it would run. */
 			keep = belongs_to(e, m) &&
-			       !(e->severity == CF_SEV_WARNING && path_eq(e->file, m->down_path));
+			       !(e->severity == CF_SEV_WARNING &&
+				 path_eq(e->file, m->down_path));
 		}
 		if (keep)
 			cf_error_list_add(&r->problems, cf_error_copy(e));
@@ -201,21 +213,28 @@ static_checks(preflight_run *pr)
 		pm->non_transactional = cf_calloc(1, sizeof(char *));
 		for (size_t j = 0; m->up && j < m->up->n_stmts; j++)
 			if (m->up->stmts[j].non_transactional)
-				pm->non_transactional = strv_add(pm->non_transactional, &nn,
-					cf_asprintf("%s (line %d)", m->up->stmts[j].non_transactional,
+				pm->non_transactional = strv_add(
+					pm->non_transactional, &nn,
+					cf_asprintf("%s (line %d)",
+						    m->up->stmts[j]
+							    .non_transactional,
 						    m->up->stmts[j].line));
 		if (m->up && m->up->no_transaction_marker && nn == 0)
-			pm->non_transactional = strv_add(pm->non_transactional, &nn,
-							 cf_strdup("-- confiture:no-transaction marker"));
+			pm->non_transactional = strv_add(
+				pm->non_transactional, &nn,
+				cf_strdup(
+					"-- confiture:no-transaction marker"));
 		if (!pm->has_down && m->up_path) {
-			cf_error *w = cf_error_new(CF_ERR_FILE,
-						   "migration %s (%s) has no .down.sql: it cannot be rolled back",
-						   m->version, m->name);
+			cf_error *w = cf_error_new(
+				CF_ERR_FILE,
+				"migration %s (%s) has no .down.sql: it cannot be rolled back",
+				m->version, m->name);
 
 			w->severity = CF_SEV_WARNING;
 			cf_error_set_code(w, "missing-down");
 			cf_error_set_where(w, m->up_path, 0, 0);
-			cf_error_set_hint(w, "add %s_%s.down.sql next to it", m->version, m->name);
+			cf_error_set_hint(w, "add %s_%s.down.sql next to it",
+					  m->version, m->name);
 			cf_error_list_add(&r->problems, w);
 		}
 	}
@@ -230,12 +249,17 @@ static void
 explain_timeouts(preflight_run *pr, cf_error *e)
 {
 	if (strcmp(e->sqlstate, "55P03") == 0) {
-		cf_error_set_hint(e, "another session holds a lock this statement needs; preflight gave up after %d ms (--lock-timeout or preflight.lock_timeout_ms)",
-				  pr->lock_timeout_ms);
+		cf_error_set_hint(
+			e,
+			"another session holds a lock this statement needs; preflight gave up after %d ms (--lock-timeout or preflight.lock_timeout_ms)",
+			pr->lock_timeout_ms);
 		cf_error_set_code(e, "lock-timeout");
-	} else if (strcmp(e->sqlstate, "57014") == 0 && strstr(e->message, "statement timeout")) {
-		cf_error_set_hint(e, "the statement ran longer than %d ms (--statement-timeout or preflight.statement_timeout_ms)",
-				  pr->statement_timeout_ms);
+	} else if (strcmp(e->sqlstate, "57014") == 0 &&
+		   strstr(e->message, "statement timeout")) {
+		cf_error_set_hint(
+			e,
+			"the statement ran longer than %d ms (--statement-timeout or preflight.statement_timeout_ms)",
+			pr->statement_timeout_ms);
 		cf_error_set_code(e, "statement-timeout");
 	}
 }
@@ -246,14 +270,17 @@ explain_timeouts(preflight_run *pr, cf_error *e)
  * resumes where the last one was found).  Borrowed until the next call.
  */
 static json_t *
-statement_node(preflight_run *pr, const cf_script *script, const cf_statement *st)
+statement_node(preflight_run *pr, const cf_script *script,
+	       const cf_statement *st)
 {
 	json_t *stmts;
 	size_t n;
 
 	if (pr->tree_script != script) {
 		json_decref(pr->tree);
-		pr->tree = script->parse_tree ? json_loads(script->parse_tree, 0, NULL) : NULL;
+		pr->tree = script->parse_tree ?
+				   json_loads(script->parse_tree, 0, NULL) :
+				   NULL;
 		pr->tree_script = script;
 		pr->tree_pos = 0;
 	}
@@ -262,12 +289,15 @@ statement_node(preflight_run *pr, const cf_script *script, const cf_statement *s
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (pr->tree_pos + k) % n;
 		json_t *raw = json_array_get(stmts, i);
-		json_int_t loc = json_integer_value(json_object_get(raw, "stmt_location"));
-		json_int_t len = json_integer_value(json_object_get(raw, "stmt_len"));
+		json_int_t loc = json_integer_value(
+			json_object_get(raw, "stmt_location"));
+		json_int_t len = json_integer_value(
+			json_object_get(raw, "stmt_len"));
 
 		/* the span includes leading comments; st->offset is the first
 		 * token, so it falls inside its statement's span */
-		if ((json_int_t)st->offset >= loc && (len == 0 || (json_int_t)st->offset < loc + len)) {
+		if ((json_int_t)st->offset >= loc &&
+		    (len == 0 || (json_int_t)st->offset < loc + len)) {
 			pr->tree_pos = i;
 			return json_object_get(raw, "stmt");
 		}
@@ -307,7 +337,9 @@ before_commit(void *arg, PGconn *conn, cf_error **err)
 {
 	preflight_run *pr = arg;
 
-	return pr->scope ? cf_cluster_scope_add_transaction(pr->scope, conn, err) : 0;
+	return pr->scope ?
+		       cf_cluster_scope_add_transaction(pr->scope, conn, err) :
+		       0;
 }
 
 static void
@@ -329,7 +361,8 @@ static void
 notify(const preflight_run *pr, const cf_preflight_migration *pm)
 {
 	if (pr->progress && pr->progress->migration_done)
-		pr->progress->migration_done(pr->progress->arg, &pm->outcome, false);
+		pr->progress->migration_done(pr->progress->arg, &pm->outcome,
+					     false);
 }
 
 /* Reconnects to the clone after its backend died, so the rest can run. */
@@ -342,7 +375,8 @@ typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
  * good.
  */
 static void
-replay(preflight_run *pr, cf_engine *engine, PGconn **conn, reconnect_fn reconnect)
+replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
+       reconnect_fn reconnect)
 {
 	cf_preflight_result *r = pr->r;
 	const char *stop_reason = NULL;
@@ -362,7 +396,8 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn, reconnect_fn reconne
 				skip(pm, "no .up.sql file");
 		} else {
 			engine->conn = *conn;
-			if (cf_engine_apply(engine, pm->migration, false, &pm->outcome) < 0)
+			if (cf_engine_apply(engine, pm->migration, false,
+					    &pm->outcome) < 0)
 				explain_timeouts(pr, pm->outcome.error);
 			if (engine->consumed)
 				r->db_consumed = true;
@@ -373,7 +408,8 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn, reconnect_fn reconne
 			stop_reason = "interrupted";
 		} else if (!stop_reason && PQstatus(*conn) != CONNECTION_OK) {
 			if (!reconnect || reconnect(pr, conn) < 0)
-				stop_reason = "the connection to the preflight database was lost";
+				stop_reason =
+					"the connection to the preflight database was lost";
 		}
 	}
 }
@@ -410,9 +446,10 @@ run_savepoint(preflight_run *pr, cf_error **err)
 		PQclear(PQexec(conn, "ROLLBACK"));
 	cf_cancel_register(NULL);
 	PQfinish(conn);
-	pr->r->closing = cf_strdup(pr->r->db_consumed
-		? "Database consumed: non-transactional migrations were committed — re-provision it before the next preflight"
-		: "Rolled back — preflight DB unchanged");
+	pr->r->closing = cf_strdup(
+		pr->r->db_consumed ?
+			"Database consumed: non-transactional migrations were committed — re-provision it before the next preflight" :
+			"Rolled back — preflight DB unchanged");
 	return 0;
 }
 
@@ -443,12 +480,15 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 	 * the against database would itself be the "other session" that makes
 	 * a concurrent preflight's CREATE DATABASE ... TEMPLATE fail.
 	 */
-	if (cf_db_connect_db(pr->against_url, "postgres", NULL, &pr->maint, &e) < 0) {
+	if (cf_db_connect_db(pr->against_url, "postgres", NULL, &pr->maint,
+			     &e) < 0) {
 		cf_error_free(e);
 		e = NULL;
-		if (cf_db_connect_db(pr->against_url, "template1", NULL, &pr->maint, &e) < 0) {
-			*reason = cf_asprintf("cannot connect to a maintenance database (postgres or template1): %s",
-					      e->detail ? e->detail : e->message);
+		if (cf_db_connect_db(pr->against_url, "template1", NULL,
+				     &pr->maint, &e) < 0) {
+			*reason = cf_asprintf(
+				"cannot connect to a maintenance database (postgres or template1): %s",
+				e->detail ? e->detail : e->message);
 			cf_error_free(e);
 			return 1;
 		}
@@ -460,31 +500,34 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 	 * look again for up to a second before giving up on cloning.
 	 */
 	for (int attempt = 0;; attempt++) {
-		res = cf_db_query(pr->maint,
-				  "SELECT r.rolsuper OR r.rolcreatedb,"
-				  " (SELECT count(*) FROM pg_stat_activity a"
-				  "   WHERE a.datname = $1 AND a.pid <> pg_backend_pid()"
-				  "   AND a.backend_type <> 'autovacuum worker'),"
-				  " current_user"
-				  " FROM pg_roles r WHERE r.rolname = current_user",
-				  1, params, err);
+		res = cf_db_query(
+			pr->maint,
+			"SELECT r.rolsuper OR r.rolcreatedb,"
+			" (SELECT count(*) FROM pg_stat_activity a"
+			"   WHERE a.datname = $1 AND a.pid <> pg_backend_pid()"
+			"   AND a.backend_type <> 'autovacuum worker'),"
+			" current_user"
+			" FROM pg_roles r WHERE r.rolname = current_user",
+			1, params, err);
 		if (!res)
 			return -1;
-		if (attempt >= 10 || cf_cancel_requested() || PQntuples(res) != 1 ||
-		    atoi(PQgetvalue(res, 0, 1)) == 0)
+		if (attempt >= 10 || cf_cancel_requested() ||
+		    PQntuples(res) != 1 || atoi(PQgetvalue(res, 0, 1)) == 0)
 			break;
 		PQclear(res);
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.1)"));
 	}
 	if (PQntuples(res) != 1 || PQgetvalue(res, 0, 0)[0] != 't') {
-		*reason = cf_asprintf("role '%s' may not create databases (needs CREATEDB)",
-				      PQntuples(res) == 1 ? PQgetvalue(res, 0, 2) : "?");
+		*reason = cf_asprintf(
+			"role '%s' may not create databases (needs CREATEDB)",
+			PQntuples(res) == 1 ? PQgetvalue(res, 0, 2) : "?");
 		rc = 1;
 	} else if (atoi(PQgetvalue(res, 0, 1)) > 0) {
-		*reason = cf_asprintf("%s other session%s connected to '%s' (CREATE DATABASE ... TEMPLATE needs none)",
-				      PQgetvalue(res, 0, 1),
-				      atoi(PQgetvalue(res, 0, 1)) == 1 ? " is" : "s are",
-				      pr->against_db);
+		*reason = cf_asprintf(
+			"%s other session%s connected to '%s' (CREATE DATABASE ... TEMPLATE needs none)",
+			PQgetvalue(res, 0, 1),
+			atoi(PQgetvalue(res, 0, 1)) == 1 ? " is" : "s are",
+			pr->against_db);
 		rc = 1;
 	}
 	PQclear(res);
@@ -499,7 +542,8 @@ clone_connect(preflight_run *pr, PGconn **conn)
 	if (*conn)
 		PQfinish(*conn);
 	*conn = NULL;
-	if (cf_db_connect_db(pr->against_url, pr->clone_name, pr->conn_options, conn, &e) < 0) {
+	if (cf_db_connect_db(pr->against_url, pr->clone_name, pr->conn_options,
+			     conn, &e) < 0) {
 		cf_error_free(e);
 		return -1;
 	}
@@ -517,12 +561,15 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	int rc = 0;
 
 	if (cf_cluster_snapshot_take(pr->maint, &pr->snap, &e) < 0) {
-		*reason = cf_asprintf("cannot read the server's roles and databases: %s", e->message);
+		*reason = cf_asprintf(
+			"cannot read the server's roles and databases: %s",
+			e->message);
 		cf_error_free(e);
 		return 1;
 	}
 	/* seeded: two hosts' preflights may share a pid on one server */
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)pr);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid() ^
+		(unsigned)(uintptr_t)pr);
 	pr->clone_name = cf_asprintf("cf_preflight_%d_%08lx", (int)getpid(),
 				     (unsigned long)random() & 0xffffffffUL);
 	pr->scope = cf_cluster_scope_new();
@@ -533,18 +580,24 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	 * WAL-logging every block: 2.4 s -> 1.2 s for 2,000 tables, and no
 	 * slower for a small schema (docs/performance.md). */
 	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE %s%s", qclone, qsrc,
-			  PQserverVersion(pr->maint) >= 150000 ? " STRATEGY FILE_COPY" : "");
+			  PQserverVersion(pr->maint) >= 150000 ?
+				  " STRATEGY FILE_COPY" :
+				  "");
 	cf_cancel_register(pr->maint);
 	/* 55006: someone touched the template just now (another preflight's
 	 * check, a psql that is going away): try again for a few seconds. */
-	for (int attempt = 0; cf_db_exec(pr->maint, sql, &e) < 0 && attempt < 20 &&
-	     strcmp(e->sqlstate, "55006") == 0 && !cf_cancel_requested(); attempt++) {
+	for (int attempt = 0;
+	     cf_db_exec(pr->maint, sql, &e) < 0 && attempt < 20 &&
+	     strcmp(e->sqlstate, "55006") == 0 && !cf_cancel_requested();
+	     attempt++) {
 		cf_error_free(e);
 		e = NULL;
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
 	}
 	if (e) {
-		*reason = cf_asprintf("CREATE DATABASE ... TEMPLATE %s failed: %s", pr->against_db, e->message);
+		*reason = cf_asprintf(
+			"CREATE DATABASE ... TEMPLATE %s failed: %s",
+			pr->against_db, e->message);
 		cf_error_free(e);
 		free(pr->clone_name);
 		pr->clone_name = NULL;
@@ -567,18 +620,22 @@ clone_cleanup(preflight_run *pr)
 		return;
 	if (pr->clone_name) {
 		char *q = cf_quote_ident(pr->clone_name);
-		char *sql = cf_asprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", q);
+		char *sql = cf_asprintf(
+			"DROP DATABASE IF EXISTS %s WITH (FORCE)", q);
 
 		if (cf_db_exec(pr->maint, sql, &e) < 0) {
 			e->severity = CF_SEV_WARNING;
-			cf_error_set_hint(e, "drop it by hand: DROP DATABASE %s", q);
+			cf_error_set_hint(
+				e, "drop it by hand: DROP DATABASE %s", q);
 			cf_error_list_add(&pr->r->notes, e);
 			e = NULL;
 		}
 		free(sql);
 		free(q);
 	}
-	if (pr->snap && cf_cluster_snapshot_restore(pr->maint, pr->snap, pr->scope, &pr->r->notes, &e) < 0) {
+	if (pr->snap &&
+	    cf_cluster_snapshot_restore(pr->maint, pr->snap, pr->scope,
+					&pr->r->notes, &e) < 0) {
 		e->severity = CF_SEV_WARNING;
 		cf_error_list_add(&pr->r->notes, e);
 	}
@@ -597,7 +654,9 @@ run_clone(preflight_run *pr)
 	cf_engine engine;
 
 	if (clone_connect(pr, &conn) < 0) {
-		cf_error *e = cf_error_new(CF_ERR_CONNECT, "cannot connect to the clone '%s'", pr->clone_name);
+		cf_error *e = cf_error_new(CF_ERR_CONNECT,
+					   "cannot connect to the clone '%s'",
+					   pr->clone_name);
 
 		cf_error_list_add(&pr->r->notes, e);
 		return -1;
@@ -620,8 +679,10 @@ run_clone(preflight_run *pr)
 static void
 label_causes(cf_preflight_result *r)
 {
-	cf_failure_view *v = cf_calloc(r->n ? r->n : 1, sizeof(cf_failure_view));
-	cf_cause_label *labels = cf_calloc(r->n ? r->n : 1, sizeof(cf_cause_label));
+	cf_failure_view *v = cf_calloc(r->n ? r->n : 1,
+				       sizeof(cf_failure_view));
+	cf_cause_label *labels = cf_calloc(r->n ? r->n : 1,
+					   sizeof(cf_cause_label));
 
 	for (size_t i = 0; i < r->n; i++) {
 		v[i].script = r->migrations[i].migration->up;
@@ -640,12 +701,14 @@ label_causes(cf_preflight_result *r)
 		/* SET TRANSACTION ISOLATION LEVEL first in a migration works
 		 * in a deploy (its own transaction), never in a savepoint */
 		if (r->mode == CF_PREFLIGHT_SAVEPOINT && !pm->artifact &&
-		    pm->outcome.kind == CF_OUTCOME_FAILED && pm->outcome.error &&
+		    pm->outcome.kind == CF_OUTCOME_FAILED &&
+		    pm->outcome.error &&
 		    strcmp(pm->outcome.error->sqlstate, "25001") == 0 &&
 		    pm->outcome.error->statement_index == 1 &&
 		    pm->cause == CF_CAUSE_ROOT) {
 			pm->artifact = true;
-			pm->artifact_reason = cf_strdup("savepoint mode replays every migration inside one transaction, where SET TRANSACTION can no longer come first; a real deploy gives each migration its own transaction (SQLSTATE 25001)");
+			pm->artifact_reason = cf_strdup(
+				"savepoint mode replays every migration inside one transaction, where SET TRANSACTION can no longer come first; a real deploy gives each migration its own transaction (SQLSTATE 25001)");
 		}
 	}
 	free(v);
@@ -692,7 +755,8 @@ interrupted_before_replay(preflight_run *pr)
 	}
 	r->interrupted = true;
 	r->closing = cf_asprintf("interrupted before the replay — %s unchanged",
-				 pr->against_db ? pr->against_db : "the preflight DB");
+				 pr->against_db ? pr->against_db :
+						  "the preflight DB");
 }
 
 static int
@@ -703,10 +767,12 @@ run_against(preflight_run *pr, cf_error **err)
 	char *reason = NULL;
 	int rc;
 
-	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ? pr->opts->lock_timeout_ms
-		: cfg->preflight_lock_timeout_ms;
-	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ? pr->opts->statement_timeout_ms
-		: cfg->preflight_statement_timeout_ms;
+	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ?
+				      pr->opts->lock_timeout_ms :
+				      cfg->preflight_lock_timeout_ms;
+	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ?
+					   pr->opts->statement_timeout_ms :
+					   cfg->preflight_statement_timeout_ms;
 	pr->conn_options = timeout_options(pr);
 	r->against_run = true;
 	r->against_url = cf_redact_url(pr->against_url);
@@ -721,7 +787,8 @@ run_against(preflight_run *pr, cf_error **err)
 			r->mode = CF_PREFLIGHT_CLONE;
 			rc = run_clone(pr);
 			clone_cleanup(pr);
-			r->closing = cf_asprintf("clone dropped — %s unchanged", pr->against_db);
+			r->closing = cf_asprintf("clone dropped — %s unchanged",
+						 pr->against_db);
 			return 0;
 		}
 		clone_cleanup(pr);
@@ -733,9 +800,13 @@ run_against(preflight_run *pr, cf_error **err)
 			return 0;
 		}
 		if (pr->opts->mode == CF_PREFLIGHT_CLONE) {
-			cf_error *e = cf_error_new(CF_ERR_USAGE, "clone mode is not possible: %s", reason);
+			cf_error *e = cf_error_new(
+				CF_ERR_USAGE, "clone mode is not possible: %s",
+				reason);
 
-			cf_error_set_hint(e, "grant CREATEDB, disconnect other sessions, or use --mode savepoint");
+			cf_error_set_hint(
+				e,
+				"grant CREATEDB, disconnect other sessions, or use --mode savepoint");
 			free(reason);
 			return cf_fail(err, e);
 		}
@@ -747,8 +818,9 @@ run_against(preflight_run *pr, cf_error **err)
 
 int
 cf_session_preflight(cf_session *s, const char *against_url,
-		     const cf_preflight_options *opts, const cf_progress *progress,
-		     cf_preflight_result **out, cf_error **err)
+		     const cf_preflight_options *opts,
+		     const cf_progress *progress, cf_preflight_result **out,
+		     cf_error **err)
 {
 	preflight_run pr;
 	cf_applied_list applied;

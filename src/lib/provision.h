@@ -62,20 +62,20 @@ typedef enum cf_dump_format {
 
 /* An opened dump: its plain SQL and the hash of that SQL's content. */
 typedef struct cf_dump {
-	char *path;		/* as given, for messages */
+	char *path; /* as given, for messages */
 	cf_dump_format format;
-	char *sql_path;		/* plain SQL: path itself or pg_restore output */
-	bool sql_is_temp;	/* sql_path is ours to unlink */
+	char *sql_path;	  /* plain SQL: path itself or pg_restore output */
+	bool sql_is_temp; /* sql_path is ours to unlink */
 	bool keep_owners;
-	char hash[65];		/* SHA-256 of the SQL without \restrict lines */
+	char hash[65]; /* SHA-256 of the SQL without \restrict lines */
 } cf_dump;
 
 /* What the load filter left out. */
 typedef struct cf_dump_stats {
-	long owner_stmts;	/* ALTER ... OWNER TO, SET SESSION AUTHORIZATION */
-	long privilege_stmts;	/* GRANT, REVOKE, ALTER DEFAULT PRIVILEGES */
-	long restrict_lines;	/* \restrict, \unrestrict */
-	long other_stmts;	/* settings the server does not know */
+	long owner_stmts; /* ALTER ... OWNER TO, SET SESSION AUTHORIZATION */
+	long privilege_stmts; /* GRANT, REVOKE, ALTER DEFAULT PRIVILEGES */
+	long restrict_lines;  /* \restrict, \unrestrict */
+	long other_stmts;     /* settings the server does not know */
 } cf_dump_stats;
 
 /*

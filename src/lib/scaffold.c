@@ -73,10 +73,12 @@ ensure_dir(const char *path, cf_error **err)
 	if (errno == EEXIST) {
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
-		e = cf_error_new(CF_ERR_IO, "'%s' exists and is not a "
-				 "directory", path);
+		e = cf_error_new(CF_ERR_IO,
+				 "'%s' exists and is not a "
+				 "directory",
+				 path);
 		cf_error_set_hint(e, "move the file out of the way and run "
-				  "'confiture init' again");
+				     "'confiture init' again");
 		return cf_fail(err, e);
 	}
 	e = cf_error_new(CF_ERR_IO, "cannot create directory '%s': %s", path,
@@ -195,15 +197,15 @@ local_yaml(const char *dbname)
  * on success and on failure alike (what was made before the failure).
  */
 int
-cf_scaffold_project(const char *project_dir, char ***created,
-		    cf_error **err)
+cf_scaffold_project(const char *project_dir, char ***created, cf_error **err)
 {
 	static const char *const dirs[] = {
-		"db", "db/migrations", "db/environments", "db/schema",
-		"db/seeds",
+		"db",	     "db/migrations", "db/environments",
+		"db/schema", "db/seeds",
 	};
 	static const char *const keep[] = {
-		"db/migrations/.gitkeep", "db/schema/.gitkeep",
+		"db/migrations/.gitkeep",
+		"db/schema/.gitkeep",
 		"db/seeds/.gitkeep",
 	};
 	path_list list = {NULL, 0, 0};
@@ -276,8 +278,7 @@ valid_migration_name(const char *name)
  * directory cannot be read.
  */
 static int
-find_version(const char *dir, const char *version, char **clash,
-	     cf_error **err)
+find_version(const char *dir, const char *version, char **clash, cf_error **err)
 {
 	size_t vl = strlen(version);
 	struct dirent *de;
@@ -322,34 +323,41 @@ cf_generate_migration(const char *dir, const char *name, char **up_path,
 		e = cf_error_new(CF_ERR_USAGE, "invalid migration name '%s'",
 				 name);
 		cf_error_set_detail(e, "a migration name may only contain "
-				    "lowercase letters, digits and '_'");
+				       "lowercase letters, digits and '_'");
 		cf_error_set_hint(e, "use a name like 'add_users_email'");
 		return cf_fail(err, e);
 	}
 	/* "<14 digits>_<name>.down.sql" must fit in a file name */
 	if (strlen(name) > NAME_MAX - 24) {
-		e = cf_error_new(CF_ERR_USAGE, "migration name '%.40s...' is "
-				 "too long", name);
-		cf_error_set_detail(e, "the name has %zu bytes; at most %d "
-				    "fit in a file name", strlen(name),
-				    NAME_MAX - 24);
+		e = cf_error_new(CF_ERR_USAGE,
+				 "migration name '%.40s...' is "
+				 "too long",
+				 name);
+		cf_error_set_detail(e,
+				    "the name has %zu bytes; at most %d "
+				    "fit in a file name",
+				    strlen(name), NAME_MAX - 24);
 		cf_error_set_hint(e, "use a shorter name");
 		return cf_fail(err, e);
 	}
 	if (stat(dir, &st) != 0) {
 		if (errno == ENOENT)
-			e = cf_error_new(CF_ERR_CONFIG, "migrations directory "
-					 "'%s' does not exist", dir);
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "migrations directory "
+					 "'%s' does not exist",
+					 dir);
 		else
 			e = cf_error_new(CF_ERR_IO, "cannot access '%s': %s",
 					 dir, strerror(errno));
 		cf_error_set_hint(e, "run 'confiture init' or pass "
-				  "--migrations-dir");
+				     "--migrations-dir");
 		return cf_fail(err, e);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		e = cf_error_new(CF_ERR_CONFIG, "migrations directory '%s' is "
-				 "not a directory", dir);
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "migrations directory '%s' is "
+				 "not a directory",
+				 dir);
 		cf_error_set_hint(e, "pass a directory with --migrations-dir");
 		return cf_fail(err, e);
 	}
@@ -363,11 +371,13 @@ cf_generate_migration(const char *dir, const char *name, char **up_path,
 	if (rc < 0)
 		return -1;
 	if (rc > 0) {
-		e = cf_error_new(CF_ERR_USAGE, "a migration with version '%s' "
-				 "already exists", version);
+		e = cf_error_new(CF_ERR_USAGE,
+				 "a migration with version '%s' "
+				 "already exists",
+				 version);
 		cf_error_set_detail(e, "'%s' uses that version", clash);
 		cf_error_set_hint(e, "wait a second and run the command "
-				  "again");
+				     "again");
 		free(clash);
 		return cf_fail(err, e);
 	}

@@ -29,9 +29,13 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 
 	*out = NULL;
 	if (opts->env_name && opts->config_path) {
-		cf_error *e = cf_error_new(CF_ERR_USAGE, "--env and --config cannot be used together");
+		cf_error *e = cf_error_new(
+			CF_ERR_USAGE,
+			"--env and --config cannot be used together");
 
-		cf_error_set_hint(e, "choose the environment by name (--env production) or by file (-c path/to/env.yaml)");
+		cf_error_set_hint(
+			e,
+			"choose the environment by name (--env production) or by file (-c path/to/env.yaml)");
 		return cf_fail(err, e);
 	}
 	s = cf_new(cf_session);
@@ -53,13 +57,15 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		cf_session_free(s);
 		return -1;
 	}
-	s->redacted_url = cf_redact_url(s->cfg->database_url ? s->cfg->database_url : "");
+	s->redacted_url = cf_redact_url(
+		s->cfg->database_url ? s->cfg->database_url : "");
 
 	if (opts->migrations_dir)
 		dir = cf_strdup(opts->migrations_dir);
 	else
-		dir = strcmp(project, ".") == 0 ? cf_strdup("db/migrations")
-					       : cf_asprintf("%s/db/migrations", project);
+		dir = strcmp(project, ".") == 0 ?
+			      cf_strdup("db/migrations") :
+			      cf_asprintf("%s/db/migrations", project);
 	rc = cf_migration_set_discover(dir, &s->set, err);
 	free(dir);
 	if (rc < 0) {
@@ -94,12 +100,16 @@ cf_session_connect(cf_session *s, cf_error **err)
 	if (s->conn)
 		return 0;
 	if (!s->cfg->database_url || !*s->cfg->database_url) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "no database to connect to");
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "no database to connect to");
 
-		cf_error_set_hint(e, "pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
+		cf_error_set_hint(
+			e,
+			"pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
 		return cf_fail(err, e);
 	}
-	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn, err) < 0)
+	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn,
+			  err) < 0)
 		return -1;
 	cf_cancel_register(s->conn);
 	return 0;
@@ -142,8 +152,10 @@ cf_session_validate_files(cf_session *s, bool with_down, cf_error **err)
 	if (cf_migration_set_parse(s->set, with_down) == 0)
 		return 0;
 	n = cf_error_list_count(&s->set->problems, CF_SEV_ERROR);
-	e = cf_error_new(CF_ERR_FILE, "%zu problem%s in migration files; nothing was applied",
-			 n, n == 1 ? "" : "s");
+	e = cf_error_new(
+		CF_ERR_FILE,
+		"%zu problem%s in migration files; nothing was applied", n,
+		n == 1 ? "" : "s");
 	cf_error_set_code(e, "invalid-migrations");
 	return cf_fail(err, e);
 }
@@ -175,7 +187,8 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 	cf_migration_set_parse(s->set, false);
 	if (cf_session_connect(s, err) < 0)
 		return -1;
-	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied, err) < 0)
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
+			     err) < 0)
 		return -1;
 	st = cf_new(cf_status);
 	st->tracking_table_exists = applied.table_exists;
@@ -187,15 +200,18 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 
 		en->version = cf_strdup(m->version);
 		en->name = cf_strdup(m->name);
-		en->checksum_file = m->checksum[0] ? cf_strdup(m->checksum) : NULL;
+		en->checksum_file = m->checksum[0] ? cf_strdup(m->checksum) :
+						     NULL;
 		en->execution_time_ms = -1;
 		if (a) {
 			en->state = CF_STATE_APPLIED;
 			en->applied_at = cf_strdup(a->applied_at);
 			en->execution_time_ms = a->execution_time_ms;
 			en->checksum_db = cf_strdup(a->checksum);
-			en->checksum_mismatch = en->checksum_file &&
-				(!a->checksum || strcmp(a->checksum, en->checksum_file) != 0);
+			en->checksum_mismatch =
+				en->checksum_file &&
+				(!a->checksum ||
+				 strcmp(a->checksum, en->checksum_file) != 0);
 			st->applied++;
 		} else {
 			en->state = CF_STATE_PENDING;
@@ -323,19 +339,25 @@ cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
 		if (idx < 0)
 			continue;
 		m = &s->set->items[idx];
-		if (!m->checksum[0] || (a->checksum && strcmp(a->checksum, m->checksum) == 0))
+		if (!m->checksum[0] ||
+		    (a->checksum && strcmp(a->checksum, m->checksum) == 0))
 			continue;
 		if (policy == CF_CHECKSUM_IGNORE)
 			continue;
-		e = cf_error_new(CF_ERR_CHECKSUM,
-				 "applied migration %s (%s) was modified after it was applied",
-				 m->version, m->name);
-		e->severity = policy == CF_CHECKSUM_WARN ? CF_SEV_WARNING : CF_SEV_ERROR;
+		e = cf_error_new(
+			CF_ERR_CHECKSUM,
+			"applied migration %s (%s) was modified after it was applied",
+			m->version, m->name);
+		e->severity = policy == CF_CHECKSUM_WARN ? CF_SEV_WARNING :
+							   CF_SEV_ERROR;
 		cf_error_set_where(e, m->up_path, 0, 0);
 		cf_error_set_code(e, "checksum-mismatch");
 		cf_error_set_detail(e, "recorded checksum %s, file checksum %s",
-				    a->checksum ? a->checksum : "(none)", m->checksum);
-		cf_error_set_hint(e, "restore the file as it was applied and put the change in a new migration, or pass --on-checksum-mismatch=warn");
+				    a->checksum ? a->checksum : "(none)",
+				    m->checksum);
+		cf_error_set_hint(
+			e,
+			"restore the file as it was applied and put the change in a new migration, or pass --on-checksum-mismatch=warn");
 		if (e->severity == CF_SEV_ERROR)
 			bad++;
 		cf_error_list_add(found, e);
@@ -351,7 +373,8 @@ read_applied(cf_session *s, cf_checksum_policy policy, cf_applied_list *applied,
 	cf_error_list found = CF_ERROR_LIST_INIT;
 	int rc;
 
-	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), applied, err) < 0)
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), applied,
+			     err) < 0)
 		return -1;
 	rc = cf_session_verify_checksums(s, applied, policy, &found);
 	for (size_t i = 0; i < found.n; i++) {
@@ -362,8 +385,9 @@ read_applied(cf_session *s, cf_checksum_policy policy, cf_applied_list *applied,
 	}
 	free(found.items);
 	if (rc < 0) {
-		cf_error *e = cf_error_new(CF_ERR_CHECKSUM,
-					   "applied migrations were modified; nothing was applied");
+		cf_error *e = cf_error_new(
+			CF_ERR_CHECKSUM,
+			"applied migrations were modified; nothing was applied");
 
 		cf_error_set_code(e, "checksum-mismatch");
 		return cf_fail(err, e);
@@ -399,10 +423,13 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	if (opts->target) {
 		target_idx = cf_migration_set_find(s->set, opts->target);
 		if (target_idx < 0) {
-			cf_error *e = cf_error_new(CF_ERR_USAGE, "target version '%s' not found",
-						   opts->target);
+			cf_error *e = cf_error_new(
+				CF_ERR_USAGE, "target version '%s' not found",
+				opts->target);
 
-			cf_error_set_hint(e, "run 'confiture migrate status' to list versions");
+			cf_error_set_hint(
+				e,
+				"run 'confiture migrate status' to list versions");
 			return cf_fail(err, e);
 		}
 	}
@@ -412,7 +439,8 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		return -1;
 	r = result_new(s->set->n);
 	r->dry_run = opts->dry_run;
-	if (read_applied(s, opts->on_checksum_mismatch, &applied, r, progress, err) < 0) {
+	if (read_applied(s, opts->on_checksum_mismatch, &applied, r, progress,
+			 err) < 0) {
 		cf_applied_list_release(&applied);
 		cf_run_result_free(r);
 		return -1;
@@ -455,7 +483,8 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 
 int
 cf_session_down(cf_session *s, const cf_run_options *opts,
-		const cf_progress *progress, cf_run_result **out, cf_error **err)
+		const cf_progress *progress, cf_run_result **out,
+		cf_error **err)
 {
 	cf_applied_list applied = {0};
 	cf_run_result *r;
@@ -480,15 +509,20 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	first = applied.n > (size_t)steps ? applied.n - (size_t)steps : 0;
 	/* Every migration to roll back needs its file and .down.sql first. */
 	for (size_t i = applied.n; i-- > first;) {
-		long idx = cf_migration_set_find(s->set, applied.items[i].version);
+		long idx = cf_migration_set_find(s->set,
+						 applied.items[i].version);
 
 		if (idx < 0 || !s->set->items[idx].down) {
-			missing = cf_error_new(CF_ERR_FILE,
-					       "cannot roll back %s (%s): %s",
-					       applied.items[i].version, applied.items[i].name,
-					       idx < 0 ? "its migration file is missing" : "it has no .down.sql file");
-			cf_error_set_hint(missing, "write %s_%s.down.sql, or roll back fewer steps with -n",
-					  applied.items[i].version, applied.items[i].name);
+			missing = cf_error_new(
+				CF_ERR_FILE, "cannot roll back %s (%s): %s",
+				applied.items[i].version, applied.items[i].name,
+				idx < 0 ? "its migration file is missing" :
+					  "it has no .down.sql file");
+			cf_error_set_hint(
+				missing,
+				"write %s_%s.down.sql, or roll back fewer steps with -n",
+				applied.items[i].version,
+				applied.items[i].name);
 			cf_error_set_code(missing, "no-down");
 			break;
 		}
@@ -501,7 +535,8 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	ident = cf_tracking_ident(s->cfg);
 	engine_init(s, &engine, ident);
 	for (size_t i = applied.n; i-- > first;) {
-		const cf_migration *m = &s->set->items[cf_migration_set_find(s->set, applied.items[i].version)];
+		const cf_migration *m = &s->set->items[cf_migration_set_find(
+			s->set, applied.items[i].version)];
 		cf_outcome *o = &r->outcomes[r->n++];
 
 		warn_file(progress, r, s->set, m->down_path);
@@ -541,16 +576,19 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 
 	*out = NULL;
 	if (!opts->through) {
-		cf_error *e = cf_error_new(CF_ERR_USAGE, "baseline needs --through VERSION");
+		cf_error *e = cf_error_new(CF_ERR_USAGE,
+					   "baseline needs --through VERSION");
 
 		return cf_fail(err, e);
 	}
 	through = cf_migration_set_find(s->set, opts->through);
 	if (through < 0) {
-		cf_error *e = cf_error_new(CF_ERR_USAGE, "version '%s' not found in %s",
+		cf_error *e = cf_error_new(CF_ERR_USAGE,
+					   "version '%s' not found in %s",
 					   opts->through, s->set->dir);
 
-		cf_error_set_hint(e, "run 'confiture migrate status' to list versions");
+		cf_error_set_hint(
+			e, "run 'confiture migrate status' to list versions");
 		return cf_fail(err, e);
 	}
 	/* Checksums are recorded, so the files must be readable. */
@@ -560,7 +598,8 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 		return -1;
 	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
 		return -1;
-	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied, err) < 0)
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
+			     err) < 0)
 		return -1;
 	r = result_new((size_t)through + 1);
 	r->dry_run = opts->dry_run;
@@ -579,7 +618,8 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 		notify_start(progress, m, false);
 		if (!opts->dry_run) {
 			slug = cf_tracking_slug(m->name, "baseline");
-			rc = cf_tracking_insert(s->conn, ident, m, slug, 0, err);
+			rc = cf_tracking_insert(s->conn, ident, m, slug, 0,
+						err);
 			free(slug);
 		}
 		o->kind = CF_OUTCOME_OK;

@@ -22,6 +22,7 @@ void cf_session_disconnect(cf_session *s);
 bool cf_session_numeric(const cf_session *s);
 int cf_session_validate_files(cf_session *s, bool with_down, cf_error **err);
 int cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
-				cf_checksum_policy policy, cf_error_list *found);
+				cf_checksum_policy policy,
+				cf_error_list *found);
 
 #endif /* CF_SESSION_INTERNAL_H */

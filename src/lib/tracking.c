@@ -76,15 +76,20 @@ cf_tracking_check(PGconn *conn, const cf_config *cfg, bool *exists,
 		if ((size_t)i < N_EXPECTED) {
 			if (strcmp(col, expected_columns[i].name) != 0 ||
 			    strcmp(type, expected_columns[i].type) != 0)
-				cf_strbuf_addf(&problems, "%scolumn %d is %s %s, expected %s %s",
-					       problems.len ? "; " : "", i + 1, col, type,
-					       expected_columns[i].name, expected_columns[i].type);
+				cf_strbuf_addf(
+					&problems,
+					"%scolumn %d is %s %s, expected %s %s",
+					problems.len ? "; " : "", i + 1, col,
+					type, expected_columns[i].name,
+					expected_columns[i].type);
 		} else if (PQgetvalue(res, i, 2)[0] == 't' &&
 			   PQgetvalue(res, i, 3)[0] != 't') {
 			/* Later Python versions add nullable columns
 			 * (applied_by, ...): fine, we can still insert. */
-			cf_strbuf_addf(&problems, "%sextra column %s is NOT NULL without a default",
-				       problems.len ? "; " : "", col);
+			cf_strbuf_addf(
+				&problems,
+				"%sextra column %s is NOT NULL without a default",
+				problems.len ? "; " : "", col);
 		}
 	}
 	if (rows > 0 && (size_t)rows < N_EXPECTED)
@@ -92,12 +97,14 @@ cf_tracking_check(PGconn *conn, const cf_config *cfg, bool *exists,
 			       problems.len ? "; " : "", rows, N_EXPECTED);
 	PQclear(res);
 	if (problems.len) {
-		cf_error *e = cf_error_new(CF_ERR_TRACKING,
-					   "tracking table %s has an unexpected shape",
-					   ident);
+		cf_error *e = cf_error_new(
+			CF_ERR_TRACKING,
+			"tracking table %s has an unexpected shape", ident);
 
 		cf_error_set_detail(e, "%s", problems.buf);
-		cf_error_set_hint(e, "it must match the Python confiture's tb_confiture (id, pk_confiture, slug, version, name, applied_at, execution_time_ms, checksum); point migration.tracking_table at another table or fix it by hand");
+		cf_error_set_hint(
+			e,
+			"it must match the Python confiture's tb_confiture (id, pk_confiture, slug, version, name, applied_at, execution_time_ms, checksum); point migration.tracking_table at another table or fix it by hand");
 		cf_strbuf_release(&problems);
 		free(ident);
 		return cf_fail(err, e);
@@ -131,21 +138,23 @@ cf_tracking_ensure(PGconn *conn, const cf_config *cfg, cf_error **err)
 		free(base);
 		return -1;
 	}
-	sql = cf_asprintf("CREATE TABLE %s (\n"
-			  "    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),\n"
-			  "    pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,\n"
-			  "    slug TEXT NOT NULL UNIQUE,\n"
-			  "    version VARCHAR(255) NOT NULL UNIQUE,\n"
-			  "    name VARCHAR(255) NOT NULL,\n"
-			  "    applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),\n"
-			  "    execution_time_ms INTEGER,\n"
-			  "    checksum VARCHAR(64)\n"
-			  ")",
-			  ident);
+	sql = cf_asprintf(
+		"CREATE TABLE %s (\n"
+		"    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),\n"
+		"    pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,\n"
+		"    slug TEXT NOT NULL UNIQUE,\n"
+		"    version VARCHAR(255) NOT NULL UNIQUE,\n"
+		"    name VARCHAR(255) NOT NULL,\n"
+		"    applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),\n"
+		"    execution_time_ms INTEGER,\n"
+		"    checksum VARCHAR(64)\n"
+		")",
+		ident);
 	rc = cf_db_exec(conn, sql, err);
 	free(sql);
 	for (size_t i = 0; rc == 0 && i < 4; i++) {
-		char *idx_name = cf_asprintf("idx_%s_%s", base, index_cols[i][0]);
+		char *idx_name = cf_asprintf("idx_%s_%s", base,
+					     index_cols[i][0]);
 		char *qidx = cf_quote_ident(idx_name);
 
 		sql = cf_asprintf("CREATE INDEX %s ON %s(%s)", qidx, ident,
@@ -164,7 +173,9 @@ cf_tracking_ensure(PGconn *conn, const cf_config *cfg, cf_error **err)
 			char *m = e->message;
 
 			e->kind = CF_ERR_TRACKING;
-			e->message = cf_asprintf("cannot create tracking table %s: %s", ident, m);
+			e->message = cf_asprintf(
+				"cannot create tracking table %s: %s", ident,
+				m);
 			free(m);
 		}
 	}
@@ -203,10 +214,11 @@ cf_tracking_read(PGconn *conn, const cf_config *cfg, bool numeric,
 	if (!exists)
 		return 0;
 	ident = cf_tracking_ident(cfg);
-	sql = cf_asprintf("SELECT version, name,"
-			  " to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-			  " execution_time_ms, checksum FROM %s",
-			  ident);
+	sql = cf_asprintf(
+		"SELECT version, name,"
+		" to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+		" execution_time_ms, checksum FROM %s",
+		ident);
 	res = cf_db_query(conn, sql, 0, NULL, err);
 	free(sql);
 	free(ident);
@@ -220,8 +232,12 @@ cf_tracking_read(PGconn *conn, const cf_config *cfg, bool numeric,
 		a->version = cf_strdup(PQgetvalue(res, i, 0));
 		a->name = cf_strdup(PQgetvalue(res, i, 1));
 		a->applied_at = cf_strdup(PQgetvalue(res, i, 2));
-		a->execution_time_ms = PQgetisnull(res, i, 3) ? -1 : atoi(PQgetvalue(res, i, 3));
-		a->checksum = PQgetisnull(res, i, 4) ? NULL : cf_strdup(PQgetvalue(res, i, 4));
+		a->execution_time_ms = PQgetisnull(res, i, 3) ?
+					       -1 :
+					       atoi(PQgetvalue(res, i, 3));
+		a->checksum = PQgetisnull(res, i, 4) ?
+				      NULL :
+				      cf_strdup(PQgetvalue(res, i, 4));
 	}
 	list->n = (size_t)rows;
 	PQclear(res);
@@ -283,12 +299,13 @@ cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
 	params[4] = m->checksum[0] ? m->checksum : NULL;
 	/* Two migrations with the same name applied within one second would
 	 * share a slug, which is UNIQUE: the version then disambiguates. */
-	sql = cf_asprintf("INSERT INTO %s (id, slug, version, name, execution_time_ms, checksum)"
-			  " SELECT gen_random_uuid(),"
-			  " CASE WHEN EXISTS (SELECT 1 FROM %s WHERE slug = $1)"
-			  " THEN $1 || '_' || $2 ELSE $1 END,"
-			  " $2, $3, $4::integer, $5",
-			  ident, ident);
+	sql = cf_asprintf(
+		"INSERT INTO %s (id, slug, version, name, execution_time_ms, checksum)"
+		" SELECT gen_random_uuid(),"
+		" CASE WHEN EXISTS (SELECT 1 FROM %s WHERE slug = $1)"
+		" THEN $1 || '_' || $2 ELSE $1 END,"
+		" $2, $3, $4::integer, $5",
+		ident, ident);
 	rc = cf_db_exec_params(conn, sql, 5, params, err);
 	free(sql);
 	return rc;

@@ -201,12 +201,14 @@ test_missing_names(void **state)
 		{"42P01", "relation \"s.users\" does not exist", "users,s"},
 		{"42P01", "table \"old\" does not exist", "old"},
 		{"42703", "column \"email\" does not exist", "email"},
-		{"42703", "column \"email\" of relation \"users\" does not exist",
+		{"42703",
+		 "column \"email\" of relation \"users\" does not exist",
 		 "email"},
 		{"42703", "column users.email does not exist", "email"},
 		{"42703", "column u.email does not exist", "email"},
-		{"42703", "column \"email\" referenced in foreign key "
-			  "constraint does not exist",
+		{"42703",
+		 "column \"email\" referenced in foreign key "
+		 "constraint does not exist",
 		 "email"},
 		{"42703", "record \"new\" has no field \"email\"", "email"},
 		{"42704", "type \"mood\" does not exist", "mood"},
@@ -219,13 +221,16 @@ test_missing_names(void **state)
 		 "trg"},
 		{"42704", "sequence \"sq\" does not exist", "sq"},
 		{"42704", "extension \"pgcrypto\" does not exist", "pgcrypto"},
-		{"42704", "policy \"pol\" for table \"t\" does not exist", "pol"},
-		{"42883", "function add_one(integer) does not exist", "add_one"},
+		{"42704", "policy \"pol\" for table \"t\" does not exist",
+		 "pol"},
+		{"42883", "function add_one(integer) does not exist",
+		 "add_one"},
 		{"42883", "function public.f() does not exist", "f,public"},
 		{"42883", "function f(integer, \"My Type\") does not exist",
 		 "f"},
 		{"42883", "procedure p() does not exist", "p"},
-		{"42883", "operator does not exist: integer === integer", "==="},
+		{"42883", "operator does not exist: integer === integer",
+		 "==="},
 		{"42883", "operator does not exist: character varying @@ text",
 		 "@@"},
 		{"3F000", "schema \"s\" does not exist", "s"},
@@ -238,8 +243,9 @@ test_missing_names(void **state)
 		 "x,Mood"},
 		{"22P02", "invalid input syntax for type integer: \"x\"", NULL},
 		{"42601", "syntax error at or near \"tabel\"", NULL},
-		{"23505", "duplicate key value violates unique constraint "
-			  "\"users_pkey\"",
+		{"23505",
+		 "duplicate key value violates unique constraint "
+		 "\"users_pkey\"",
 		 NULL},
 		{"42P07", "relation \"users\" already exists", NULL},
 		{"42704", "large object 12 does not exist", NULL},
@@ -273,7 +279,7 @@ struct step {
 	cf_outcome_kind kind;
 	const char *sqlstate; /* error when FAILED */
 	const char *message;
-	cf_cause cause;	      /* expected */
+	cf_cause cause; /* expected */
 	long caused_by;
 	bool artifact;
 	const char *reason_has; /* substring of artifact_reason, or NULL */
@@ -287,166 +293,222 @@ struct scenario {
 	struct step steps[MAX_STEPS]; /* ends at the first NULL sql */
 };
 
-#define OK(sql) {sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL}
-#define SKIP(sql) \
-	{sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL}
-#define ROOT(sql, st, msg) \
-	{sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, NULL}
-#define CONSEQ(sql, st, msg, by) \
-	{sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, NULL}
-#define ARTIFACT(sql, st, msg, has) \
-	{sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has}
+#define OK(sql)                                                                \
+	{                                                                      \
+		sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL \
+	}
+#define SKIP(sql)                                                              \
+	{                                                                      \
+		sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, \
+			NULL                                                   \
+	}
+#define ROOT(sql, st, msg)                                                 \
+	{                                                                  \
+		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, \
+			NULL                                               \
+	}
+#define CONSEQ(sql, st, msg, by)                                           \
+	{                                                                  \
+		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, \
+			false, NULL                                        \
+	}
+#define ARTIFACT(sql, st, msg, has)                                           \
+	{                                                                     \
+		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has \
+	}
 
 static const struct scenario scenarios[] = {
-	{"simple consequence", false, {
-		ROOT("create table users (id int); select 1/0",
-		     "22012", "division by zero"),
-		CONSEQ("alter table users add column email text",
-		       "42P01", "relation \"users\" does not exist", 0),
-	}},
-	{"transitive chain", false, {
-		ROOT("create table users (id int)", "42501",
-		     "permission denied for schema public"),
-		CONSEQ("create view active_users as select * from users",
-		       "42P01", "relation \"users\" does not exist", 0),
-		OK("create table audit (id int)"),
-		CONSEQ("grant select on active_users to public", "42P01",
-		       "relation \"active_users\" does not exist", 1),
-	}},
-	{"unrelated failure is a root", false, {
-		ROOT("create table users (id int)", "42501",
-		     "permission denied for schema public"),
-		ROOT("create table orders (id int); insert into orders "
-		     "values ('x')",
-		     "22P02", "invalid input syntax for type integer: \"x\""),
-		ROOT("select * from ghosts", "42P01",
-		     "relation \"ghosts\" does not exist"),
-	}},
-	{"missing name provided by a passed migration", false, {
-		OK("create table users (id int)"),
-		ROOT("create index users_id on users (id)", "42P01",
-		     "relation \"users\" does not exist"),
-	}},
-	{"a later passed provider explains the name", false, {
-		ROOT("create table users (id int); select 1/0", "22012",
-		     "division by zero"),
-		OK("create table if not exists users (id int)"),
-		ROOT("insert into users values (1)", "42P01",
-		     "relation \"users\" does not exist"),
-	}},
-	{"nearest failed provider is the cause", false, {
-		ROOT("create table users (id int)", "42501",
-		     "permission denied for schema public"),
-		ROOT("create table users (id int, email text)", "42501",
-		     "permission denied for schema public"),
-		CONSEQ("select email from users", "42P01",
-		       "relation \"users\" does not exist", 1),
-	}},
-	{"skipped non-transactional migration", true, {
-		SKIP("create index concurrently idx_email on users (email)"),
-		CONSEQ("alter index idx_email rename to idx_users_email",
-		       "42P01", "relation \"idx_email\" does not exist", 0),
-	}},
-	{"enum value used in the same transaction", true, {
-		OK("create type mood as enum ('sad')"),
-		OK("alter type mood add value 'happy'"),
-		ARTIFACT("create table happy_people (m mood); insert into "
-			 "happy_people values ('happy')",
-			 "55P04",
-			 "unsafe use of new value \"happy\" of enum type mood",
-			 "'happy' of type mood was added by migration "
-			 "002_add_happy"),
-		CONSEQ("create index hp_m on happy_people (m)", "42P01",
-		       "relation \"happy_people\" does not exist", 2),
-	}},
-	{"enum value 55P04 in clone mode is real", false, {
-		OK("create type mood as enum ('sad')"),
-		OK("alter type mood add value 'happy'"),
-		ROOT("insert into t values ('happy')", "55P04",
-		     "unsafe use of new value \"happy\" of enum type mood"),
-	}},
-	{"55P04 without an earlier adding migration", true, {
-		OK("create type mood as enum ('sad')"),
-		ROOT("alter type mood add value 'happy'; insert into t values "
-		     "('happy')",
-		     "55P04",
-		     "unsafe use of new value \"happy\" of enum type mood"),
-	}},
-	{"55P04 with the value added to another type", true, {
-		OK("alter type feeling add value 'happy'"),
-		ROOT("insert into t values ('happy')", "55P04",
-		     "unsafe use of new value \"happy\" of enum type mood"),
-	}},
-	{"failed enum value addition", false, {
-		ROOT("alter type mood add value 'happy'; select 1/0", "22012",
-		     "division by zero"),
-		CONSEQ("insert into t values ('happy')", "22P02",
-		       "invalid input value for enum mood: \"happy\"", 0),
-		ROOT("insert into t2 values ('sad')", "22P02",
-		     "invalid input value for enum mood: \"sad\""),
-	}},
-	{"out of shared memory", true, {
-		OK("create table a1 (id int)"),
-		ARTIFACT("create table a2 (id int)", "53200",
-			 "out of shared memory", "max_locks_per_transaction"),
-		CONSEQ("insert into a2 values (1)", "42P01",
-		       "relation \"a2\" does not exist", 1),
-	}},
-	{"out of shared memory in clone mode", false, {
-		ROOT("create table a2 (id int)", "53200",
-		     "out of shared memory"),
-	}},
-	{"rename", false, {
-		ROOT("alter table users rename to accounts; select 1/0",
-		     "22012", "division by zero"),
-		CONSEQ("create index acc_idx on accounts (id)", "42P01",
-		       "relation \"accounts\" does not exist", 0),
-	}},
-	{"column add", false, {
-		ROOT("alter table users add column email text; select 1/0",
-		     "22012", "division by zero"),
-		OK("create table other (id int)"),
-		CONSEQ("alter table users alter column email set not null",
-		       "42703",
-		       "column \"email\" of relation \"users\" does not exist",
-		       0),
-		CONSEQ("create view v as select u.email from users u",
-		       "42703", "column u.email does not exist", 0),
-	}},
-	{"schema", false, {
-		ROOT("create schema app; select 1/0", "22012",
-		     "division by zero"),
-		CONSEQ("create table app.t (a int)", "3F000",
-		       "schema \"app\" does not exist", 0),
-		CONSEQ("select * from app.users", "42P01",
-		       "relation \"app.users\" does not exist", 0),
-	}},
-	{"a table named like the missing schema is no cause", false, {
-		ROOT("create table app (a int)", "42501",
-		     "permission denied for schema public"),
-		ROOT("create table app.t (a int)", "3F000",
-		     "schema \"app\" does not exist"),
-	}},
-	{"function", false, {
-		ROOT("create function add_one(int) returns int language sql "
-		     "as 'select $1 + 1'; select 1/0",
-		     "22012", "division by zero"),
-		CONSEQ("select add_one(1)", "42883",
-		       "function add_one(integer) does not exist", 0),
-	}},
-	{"drop provides nothing", false, {
-		ROOT("drop table users", "2BP01",
-		     "cannot drop table users because other objects depend "
-		     "on it"),
-		ROOT("select * from users", "42P01",
-		     "relation \"users\" does not exist"),
-	}},
-	{"later migrations are never causes", false, {
-		ROOT("select * from users", "42P01",
-		     "relation \"users\" does not exist"),
-		ROOT("create table users (id int)", "42501",
-		     "permission denied for schema public"),
-	}},
+	{"simple consequence",
+	 false,
+	 {
+		 ROOT("create table users (id int); select 1/0", "22012",
+		      "division by zero"),
+		 CONSEQ("alter table users add column email text", "42P01",
+			"relation \"users\" does not exist", 0),
+	 }},
+	{"transitive chain",
+	 false,
+	 {
+		 ROOT("create table users (id int)", "42501",
+		      "permission denied for schema public"),
+		 CONSEQ("create view active_users as select * from users",
+			"42P01", "relation \"users\" does not exist", 0),
+		 OK("create table audit (id int)"),
+		 CONSEQ("grant select on active_users to public", "42P01",
+			"relation \"active_users\" does not exist", 1),
+	 }},
+	{"unrelated failure is a root",
+	 false,
+	 {
+		 ROOT("create table users (id int)", "42501",
+		      "permission denied for schema public"),
+		 ROOT("create table orders (id int); insert into orders "
+		      "values ('x')",
+		      "22P02", "invalid input syntax for type integer: \"x\""),
+		 ROOT("select * from ghosts", "42P01",
+		      "relation \"ghosts\" does not exist"),
+	 }},
+	{"missing name provided by a passed migration",
+	 false,
+	 {
+		 OK("create table users (id int)"),
+		 ROOT("create index users_id on users (id)", "42P01",
+		      "relation \"users\" does not exist"),
+	 }},
+	{"a later passed provider explains the name",
+	 false,
+	 {
+		 ROOT("create table users (id int); select 1/0", "22012",
+		      "division by zero"),
+		 OK("create table if not exists users (id int)"),
+		 ROOT("insert into users values (1)", "42P01",
+		      "relation \"users\" does not exist"),
+	 }},
+	{"nearest failed provider is the cause",
+	 false,
+	 {
+		 ROOT("create table users (id int)", "42501",
+		      "permission denied for schema public"),
+		 ROOT("create table users (id int, email text)", "42501",
+		      "permission denied for schema public"),
+		 CONSEQ("select email from users", "42P01",
+			"relation \"users\" does not exist", 1),
+	 }},
+	{"skipped non-transactional migration",
+	 true,
+	 {
+		 SKIP("create index concurrently idx_email on users (email)"),
+		 CONSEQ("alter index idx_email rename to idx_users_email",
+			"42P01", "relation \"idx_email\" does not exist", 0),
+	 }},
+	{"enum value used in the same transaction",
+	 true,
+	 {
+		 OK("create type mood as enum ('sad')"),
+		 OK("alter type mood add value 'happy'"),
+		 ARTIFACT("create table happy_people (m mood); insert into "
+			  "happy_people values ('happy')",
+			  "55P04",
+			  "unsafe use of new value \"happy\" of enum type mood",
+			  "'happy' of type mood was added by migration "
+			  "002_add_happy"),
+		 CONSEQ("create index hp_m on happy_people (m)", "42P01",
+			"relation \"happy_people\" does not exist", 2),
+	 }},
+	{"enum value 55P04 in clone mode is real",
+	 false,
+	 {
+		 OK("create type mood as enum ('sad')"),
+		 OK("alter type mood add value 'happy'"),
+		 ROOT("insert into t values ('happy')", "55P04",
+		      "unsafe use of new value \"happy\" of enum type mood"),
+	 }},
+	{"55P04 without an earlier adding migration",
+	 true,
+	 {
+		 OK("create type mood as enum ('sad')"),
+		 ROOT("alter type mood add value 'happy'; insert into t values "
+		      "('happy')",
+		      "55P04",
+		      "unsafe use of new value \"happy\" of enum type mood"),
+	 }},
+	{"55P04 with the value added to another type",
+	 true,
+	 {
+		 OK("alter type feeling add value 'happy'"),
+		 ROOT("insert into t values ('happy')", "55P04",
+		      "unsafe use of new value \"happy\" of enum type mood"),
+	 }},
+	{"failed enum value addition",
+	 false,
+	 {
+		 ROOT("alter type mood add value 'happy'; select 1/0", "22012",
+		      "division by zero"),
+		 CONSEQ("insert into t values ('happy')", "22P02",
+			"invalid input value for enum mood: \"happy\"", 0),
+		 ROOT("insert into t2 values ('sad')", "22P02",
+		      "invalid input value for enum mood: \"sad\""),
+	 }},
+	{"out of shared memory",
+	 true,
+	 {
+		 OK("create table a1 (id int)"),
+		 ARTIFACT("create table a2 (id int)", "53200",
+			  "out of shared memory", "max_locks_per_transaction"),
+		 CONSEQ("insert into a2 values (1)", "42P01",
+			"relation \"a2\" does not exist", 1),
+	 }},
+	{"out of shared memory in clone mode",
+	 false,
+	 {
+		 ROOT("create table a2 (id int)", "53200",
+		      "out of shared memory"),
+	 }},
+	{"rename",
+	 false,
+	 {
+		 ROOT("alter table users rename to accounts; select 1/0",
+		      "22012", "division by zero"),
+		 CONSEQ("create index acc_idx on accounts (id)", "42P01",
+			"relation \"accounts\" does not exist", 0),
+	 }},
+	{"column add",
+	 false,
+	 {
+		 ROOT("alter table users add column email text; select 1/0",
+		      "22012", "division by zero"),
+		 OK("create table other (id int)"),
+		 CONSEQ("alter table users alter column email set not null",
+			"42703",
+			"column \"email\" of relation \"users\" does not exist",
+			0),
+		 CONSEQ("create view v as select u.email from users u", "42703",
+			"column u.email does not exist", 0),
+	 }},
+	{"schema",
+	 false,
+	 {
+		 ROOT("create schema app; select 1/0", "22012",
+		      "division by zero"),
+		 CONSEQ("create table app.t (a int)", "3F000",
+			"schema \"app\" does not exist", 0),
+		 CONSEQ("select * from app.users", "42P01",
+			"relation \"app.users\" does not exist", 0),
+	 }},
+	{"a table named like the missing schema is no cause",
+	 false,
+	 {
+		 ROOT("create table app (a int)", "42501",
+		      "permission denied for schema public"),
+		 ROOT("create table app.t (a int)", "3F000",
+		      "schema \"app\" does not exist"),
+	 }},
+	{"function",
+	 false,
+	 {
+		 ROOT("create function add_one(int) returns int language sql "
+		      "as 'select $1 + 1'; select 1/0",
+		      "22012", "division by zero"),
+		 CONSEQ("select add_one(1)", "42883",
+			"function add_one(integer) does not exist", 0),
+	 }},
+	{"drop provides nothing",
+	 false,
+	 {
+		 ROOT("drop table users", "2BP01",
+		      "cannot drop table users because other objects depend "
+		      "on it"),
+		 ROOT("select * from users", "42P01",
+		      "relation \"users\" does not exist"),
+	 }},
+	{"later migrations are never causes",
+	 false,
+	 {
+		 ROOT("select * from users", "42P01",
+		      "relation \"users\" does not exist"),
+		 ROOT("create table users (id int)", "42501",
+		      "permission denied for schema public"),
+	 }},
 };
 
 /* Builds the views of a scenario, analyses them and checks every label. */
@@ -463,16 +525,16 @@ run_scenario(const struct scenario *sc)
 	while (n < MAX_STEPS && sc->steps[n].sql) {
 		const struct step *st = &sc->steps[n];
 		char *path = cf_asprintf("db/migrations/%03zu_%s.up.sql", n + 1,
-					 strstr(st->sql, "add value 'happy'")
-						 ? "add_happy"
-						 : "step");
+					 strstr(st->sql, "add value 'happy'") ?
+						 "add_happy" :
+						 "step");
 
 		scripts[n] = make_script(path, st->sql);
 		free(path);
-		errors[n] = st->kind == CF_OUTCOME_FAILED
-				    ? make_error(st->sqlstate, st->message,
-						 NULL)
-				    : NULL;
+		errors[n] = st->kind == CF_OUTCOME_FAILED ?
+				    make_error(st->sqlstate, st->message,
+					       NULL) :
+				    NULL;
 		v[n].script = scripts[n];
 		v[n].kind = st->kind;
 		v[n].error = errors[n];
@@ -484,19 +546,18 @@ run_scenario(const struct scenario *sc)
 		long want_by = st->caused_by;
 
 		if (labels[i].cause != st->cause)
-			fail_msg("%s: step %zu: cause %d, want %d", sc->what,
-				 i, labels[i].cause, st->cause);
+			fail_msg("%s: step %zu: cause %d, want %d", sc->what, i,
+				 labels[i].cause, st->cause);
 		if (labels[i].caused_by != want_by)
 			fail_msg("%s: step %zu: caused_by %ld, want %ld",
 				 sc->what, i, labels[i].caused_by, want_by);
 		if (labels[i].artifact != st->artifact)
-			fail_msg("%s: step %zu: artifact %d, want %d",
-				 sc->what, i, labels[i].artifact,
-				 st->artifact);
+			fail_msg("%s: step %zu: artifact %d, want %d", sc->what,
+				 i, labels[i].artifact, st->artifact);
 		if (st->artifact != (labels[i].artifact_reason != NULL))
 			fail_msg("%s: step %zu: artifact_reason %s", sc->what,
-				 i, labels[i].artifact_reason ? "set"
-							      : "missing");
+				 i,
+				 labels[i].artifact_reason ? "set" : "missing");
 		if (st->reason_has &&
 		    !strstr(labels[i].artifact_reason, st->reason_has))
 			fail_msg("%s: step %zu: reason '%s' lacks '%s'",

@@ -37,7 +37,8 @@ add_sql(cf_cluster_scope *scope, const char *sql, bool wrapped)
 	assert_non_null(doc);
 	raw = json_array_get(json_object_get(doc, "stmts"), 0);
 	assert_non_null(raw);
-	cf_cluster_scope_add_statement(scope, wrapped ? raw : json_object_get(raw, "stmt"));
+	cf_cluster_scope_add_statement(
+		scope, wrapped ? raw : json_object_get(raw, "stmt"));
 	json_decref(doc);
 }
 
@@ -51,13 +52,15 @@ check_names(const cf_cluster_scope *scope, const char *sql, const char *list,
 {
 	char *copy = strdup(list ? list : ""), *save = NULL;
 
-	for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+	for (char *tok = strtok_r(copy, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
 		bool has;
 
 		assert_true(strlen(tok) > 2 && tok[1] == ':');
 		has = cf_cluster_scope_has_name(scope, tok[0], tok + 2);
 		if (has != want)
-			fail_msg("'%s': %s %s", sql, tok, want ? "not recorded" : "recorded");
+			fail_msg("'%s': %s %s", sql, tok,
+				 want ? "not recorded" : "recorded");
 	}
 	free(copy);
 }
@@ -72,39 +75,61 @@ test_statement_names(void **state)
 		unsigned flags;
 	} cases[] = {
 		{"CREATE ROLE app LOGIN", "r:app", "r:LOGIN", 0},
-		{"CREATE USER u IN ROLE grp ROLE m1 ADMIN m2", "r:u r:grp r:m1 r:m2", NULL, 0},
+		{"CREATE USER u IN ROLE grp ROLE m1 ADMIN m2",
+		 "r:u r:grp r:m1 r:m2", NULL, 0},
 		{"CREATE GROUP \"MixedCase\"", "r:MixedCase", "r:mixedcase", 0},
-		{"ALTER ROLE app WITH NOLOGIN CONNECTION LIMIT 3", "r:app", NULL, 0},
+		{"ALTER ROLE app WITH NOLOGIN CONNECTION LIMIT 3", "r:app",
+		 NULL, 0},
 		{"ALTER GROUP grp ADD USER u1, u2", "r:grp r:u1 r:u2", NULL, 0},
-		{"ALTER ROLE CURRENT_USER WITH CREATEDB", NULL, "r:current_user", CF_SCOPE_CURRENT_USER},
-		{"ALTER ROLE app SET search_path = a, b", "r:app", "s:search_path", 0},
-		{"ALTER ROLE app IN DATABASE shop RESET ALL", "r:app d:shop", NULL, 0},
-		{"ALTER ROLE ALL IN DATABASE shop SET work_mem = '8MB'", "d:shop", NULL, 0},
-		{"ALTER ROLE ALL SET work_mem = '8MB'", NULL, "d:work_mem", CF_SCOPE_ALL_ROLES},
-		{"ALTER USER SESSION_USER SET x.y = 1", NULL, NULL, CF_SCOPE_CURRENT_USER},
+		{"ALTER ROLE CURRENT_USER WITH CREATEDB", NULL,
+		 "r:current_user", CF_SCOPE_CURRENT_USER},
+		{"ALTER ROLE app SET search_path = a, b", "r:app",
+		 "s:search_path", 0},
+		{"ALTER ROLE app IN DATABASE shop RESET ALL", "r:app d:shop",
+		 NULL, 0},
+		{"ALTER ROLE ALL IN DATABASE shop SET work_mem = '8MB'",
+		 "d:shop", NULL, 0},
+		{"ALTER ROLE ALL SET work_mem = '8MB'", NULL, "d:work_mem",
+		 CF_SCOPE_ALL_ROLES},
+		{"ALTER USER SESSION_USER SET x.y = 1", NULL, NULL,
+		 CF_SCOPE_CURRENT_USER},
 		{"DROP ROLE IF EXISTS a, b", "r:a r:b", NULL, 0},
-		{"GRANT r1, r2 TO m1, PUBLIC WITH ADMIN OPTION GRANTED BY g", "r:r1 r:r2 r:m1", "r:g r:PUBLIC r:public", 0},
+		{"GRANT r1, r2 TO m1, PUBLIC WITH ADMIN OPTION GRANTED BY g",
+		 "r:r1 r:r2 r:m1", "r:g r:PUBLIC r:public", 0},
 		{"REVOKE r1 FROM m1", "r:r1 r:m1", NULL, 0},
 		{"ALTER ROLE old RENAME TO new", "r:old r:new", "d:old", 0},
-		{"ALTER DATABASE olddb RENAME TO newdb", "d:olddb d:newdb", "r:olddb", 0},
-		{"ALTER TABLESPACE oldts RENAME TO newts", "t:oldts t:newts", NULL, 0},
-		{"ALTER TABLE t RENAME TO u", NULL, "r:t r:u d:t d:u t:t t:u", 0},
-		{"CREATE DATABASE shop2 OWNER o TEMPLATE template0 TABLESPACE ts", "d:shop2", "r:o d:template0 t:ts", 0},
-		{"ALTER DATABASE shop WITH CONNECTION LIMIT 5", "d:shop", NULL, 0},
-		{"ALTER DATABASE shop SET TABLESPACE fast", "d:shop", "t:fast", 0},
-		{"ALTER DATABASE shop SET statement_timeout = 0", "d:shop", "s:statement_timeout", 0},
-		{"DROP DATABASE IF EXISTS gone WITH (FORCE)", "d:gone", NULL, 0},
+		{"ALTER DATABASE olddb RENAME TO newdb", "d:olddb d:newdb",
+		 "r:olddb", 0},
+		{"ALTER TABLESPACE oldts RENAME TO newts", "t:oldts t:newts",
+		 NULL, 0},
+		{"ALTER TABLE t RENAME TO u", NULL, "r:t r:u d:t d:u t:t t:u",
+		 0},
+		{"CREATE DATABASE shop2 OWNER o TEMPLATE template0 TABLESPACE ts",
+		 "d:shop2", "r:o d:template0 t:ts", 0},
+		{"ALTER DATABASE shop WITH CONNECTION LIMIT 5", "d:shop", NULL,
+		 0},
+		{"ALTER DATABASE shop SET TABLESPACE fast", "d:shop", "t:fast",
+		 0},
+		{"ALTER DATABASE shop SET statement_timeout = 0", "d:shop",
+		 "s:statement_timeout", 0},
+		{"DROP DATABASE IF EXISTS gone WITH (FORCE)", "d:gone", NULL,
+		 0},
 		{"ALTER DATABASE shop OWNER TO o", "d:shop", "r:o", 0},
 		{"ALTER TABLESPACE ts OWNER TO CURRENT_USER", "t:ts", NULL, 0},
 		{"ALTER TABLE t OWNER TO o", NULL, "r:o d:t t:t", 0},
-		{"GRANT CONNECT, TEMP ON DATABASE d1, d2 TO r1", "d:d1 d:d2", "r:r1", 0},
+		{"GRANT CONNECT, TEMP ON DATABASE d1, d2 TO r1", "d:d1 d:d2",
+		 "r:r1", 0},
 		{"REVOKE CREATE ON TABLESPACE ts FROM PUBLIC", "t:ts", NULL, 0},
 		{"GRANT SELECT ON TABLE shop TO r1", NULL, "d:shop r:r1", 0},
-		{"CREATE TABLESPACE ts OWNER o LOCATION '/srv/ts'", "t:ts", "r:o", 0},
-		{"ALTER TABLESPACE ts SET (random_page_cost = 1.1)", "t:ts", NULL, 0},
+		{"CREATE TABLESPACE ts OWNER o LOCATION '/srv/ts'", "t:ts",
+		 "r:o", 0},
+		{"ALTER TABLESPACE ts SET (random_page_cost = 1.1)", "t:ts",
+		 NULL, 0},
 		{"DROP TABLESPACE IF EXISTS ts", "t:ts", NULL, 0},
-		{"ALTER SYSTEM SET Work_Mem = '64MB'", "s:work_mem s:WORK_MEM", "r:work_mem", 0},
-		{"ALTER SYSTEM RESET max_connections", "s:max_connections", NULL, 0},
+		{"ALTER SYSTEM SET Work_Mem = '64MB'", "s:work_mem s:WORK_MEM",
+		 "r:work_mem", 0},
+		{"ALTER SYSTEM RESET max_connections", "s:max_connections",
+		 NULL, 0},
 		{"ALTER SYSTEM RESET ALL", NULL, NULL, CF_SCOPE_SYSTEM_ALL},
 		{"COMMENT ON ROLE app IS 'the app'", "r:app", NULL, 0},
 		{"COMMENT ON DATABASE shop IS NULL", "d:shop", NULL, 0},
@@ -112,7 +137,8 @@ test_statement_names(void **state)
 		{"COMMENT ON TABLE shop IS 'x'", NULL, "d:shop r:shop", 0},
 		{"REASSIGN OWNED BY a, b TO c", "r:a r:b", "r:c", 0},
 		{"DROP OWNED BY a CASCADE", "r:a", NULL, 0},
-		{"DO $$ BEGIN CREATE ROLE hidden; END $$", NULL, "r:hidden", CF_SCOPE_OPAQUE},
+		{"DO $$ BEGIN CREATE ROLE hidden; END $$", NULL, "r:hidden",
+		 CF_SCOPE_OPAQUE},
 		{"CALL make_roles()", NULL, NULL, CF_SCOPE_OPAQUE},
 		{"CREATE TABLE app (id int)", NULL, "r:app d:app", 0},
 		{"SELECT 1", NULL, NULL, 0},
@@ -174,14 +200,11 @@ test_xids(void **state)
 		const char *text;
 		uint32_t xid; /* 0: ignored */
 	} cases[] = {
-		{"735", 735},
-		{"4294967295", 4294967295u},
-		{"8589934597", 5},		/* epoch 2, xid 5 */
-		{"4294967298", 0},		/* epoch 1, xid 2: frozen */
-		{"2", 0},
-		{"0", 0},
-		{"", 0},
-		{"12x", 0},
+		{"735", 735},	   {"4294967295", 4294967295u},
+		{"8589934597", 5}, /* epoch 2, xid 5 */
+		{"4294967298", 0}, /* epoch 1, xid 2: frozen */
+		{"2", 0},	   {"0", 0},
+		{"", 0},	   {"12x", 0},
 		{"abc", 0},
 	};
 
@@ -191,10 +214,12 @@ test_xids(void **state)
 
 		cf_cluster_scope_add_xid(scope, cases[i].text);
 		if (cases[i].xid)
-			assert_true(cf_cluster_scope_has_xid(scope, cases[i].xid));
+			assert_true(
+				cf_cluster_scope_has_xid(scope, cases[i].xid));
 		else
 			for (uint32_t x = 0; x < 8; x++)
-				assert_false(cf_cluster_scope_has_xid(scope, x));
+				assert_false(
+					cf_cluster_scope_has_xid(scope, x));
 		assert_false(cf_cluster_scope_has_xid(scope, 736));
 		cf_cluster_scope_free(scope);
 	}

@@ -57,7 +57,7 @@ test_sha256_million_a(void **state)
 	memset(data, 'a', len);
 	cf_sha256_hex(data, len, out);
 	assert_string_equal(out, "cdc76e5c9914fb9281a1c7e284d73e67"
-			    "f1809a48a497200e046d39ccc7112cd0");
+				 "f1809a48a497200e046d39ccc7112cd0");
 	free(data);
 }
 
@@ -74,7 +74,7 @@ test_lock_key_vectors(void **state)
 		/* first byte >= 0x80: the sign bit is cleared */
 		{"tb_confiture", 2114025273},
 		{"", 1672528962},
-		{"\xC3\xA9", 1251562878},	/* "é", UTF-8 bytes */
+		{"\xC3\xA9", 1251562878}, /* "é", UTF-8 bytes */
 	};
 
 	(void)state;

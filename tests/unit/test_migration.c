@@ -165,10 +165,10 @@ test_version_compare(void **state)
 		 "0123456789012345678901234567890", true, 0},
 		{"v1", "v10", false, -1},
 		{"v10", "v2", false, -1},
-		{"v2", "v10", true, 1},	/* not all digits: bytewise */
+		{"v2", "v10", true, 1}, /* not all digits: bytewise */
 		{"a", "a", false, 0},
 		{"A", "a", false, -1},
-		{"2", "", true, 1},	/* empty is not a number */
+		{"2", "", true, 1}, /* empty is not a number */
 	};
 
 	(void)state;
@@ -178,8 +178,8 @@ test_version_compare(void **state)
 
 		if (got != cases[i].expected)
 			fail_msg("compare('%s', '%s', %d) = %d, want %d",
-				 cases[i].a, cases[i].b, cases[i].numeric,
-				 got, cases[i].expected);
+				 cases[i].a, cases[i].b, cases[i].numeric, got,
+				 cases[i].expected);
 	}
 }
 
@@ -253,13 +253,13 @@ test_discover_duplicate(void **state)
 	/* the first file by name is kept, the other reported */
 	assert_string_equal(set->items[1].name, "a");
 	assert_null(set->items[1].down_path);
-	assert_int_equal(set->problems.n, 1);	/* no orphan-down for 003_b */
+	assert_int_equal(set->problems.n, 1); /* no orphan-down for 003_b */
 	e = problem(set, "duplicate-version");
 	assert_int_equal(e->severity, CF_SEV_ERROR);
 	assert_int_equal(e->kind, CF_ERR_FILE);
 	assert_string_equal(e->message, "duplicate migration version '003'");
 	assert_string_equal(e->detail, "'003_a.up.sql' and '003_b.up.sql' "
-			    "share the version");
+				       "share the version");
 	assert_string_equal(e->hint, "rename one of them");
 	assert_string_equal(e->file, FIXTURES "duplicate/003_b.up.sql");
 	assert_int_equal(cf_migration_set_parse(set, true), -1);
@@ -294,7 +294,7 @@ test_discover_python(void **state)
 	assert_string_equal(set->items[1].name, "add_x");
 	assert_null(set->items[1].up_path);
 	assert_string_equal(set->items[1].py_path, FIXTURES "py/003_add_x.py");
-	assert_int_equal(set->problems.n, 1);	/* __init__.py ignored */
+	assert_int_equal(set->problems.n, 1); /* __init__.py ignored */
 	e = problem(set, "python-migration");
 	assert_int_equal(e->severity, CF_SEV_ERROR);
 	assert_string_equal(e->message,
@@ -328,7 +328,10 @@ test_discover_bad_names(void **state)
 {
 	static const char *const versions[] = {"003", NULL};
 	static const char *const files[] = {
-		"001_x.sql", "002_.up.sql", "_x.up.sql", "noversion.up.sql",
+		"001_x.sql",
+		"002_.up.sql",
+		"_x.up.sql",
+		"noversion.up.sql",
 	};
 	cf_migration_set *set = discover_ok(FIXTURES "bad-name");
 	const cf_error *e;
@@ -342,8 +345,8 @@ test_discover_bad_names(void **state)
 		char *path = cf_asprintf(FIXTURES "bad-name/%s", files[i]);
 
 		assert_string_equal(set->problems.items[i]->file, path);
-		assert_non_null(strstr(set->problems.items[i]->message,
-				       files[i]));
+		assert_non_null(
+			strstr(set->problems.items[i]->message, files[i]));
 		assert_non_null(set->problems.items[i]->hint);
 		free(path);
 	}
@@ -361,20 +364,22 @@ test_discover_missing_dir(void **state)
 	cf_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(cf_migration_set_discover(FIXTURES "no-such-dir",
-						   &set, &err), -1);
+	assert_int_equal(
+		cf_migration_set_discover(FIXTURES "no-such-dir", &set, &err),
+		-1);
 	assert_null(set);
 	assert_non_null(err);
 	assert_int_equal(err->kind, CF_ERR_CONFIG);
-	assert_string_equal(err->message, "migrations directory '"
-			    FIXTURES "no-such-dir' does not exist");
+	assert_string_equal(err->message, "migrations directory '" FIXTURES
+					  "no-such-dir' does not exist");
 	assert_string_equal(err->hint,
 			    "run 'confiture init' or pass --migrations-dir");
 	cf_error_free(err);
 
 	/* a file is not a directory */
-	assert_int_equal(cf_migration_set_discover(FIXTURES "ok/README.md",
-						   &set, &err), -1);
+	assert_int_equal(
+		cf_migration_set_discover(FIXTURES "ok/README.md", &set, &err),
+		-1);
 	assert_int_equal(err->kind, CF_ERR_CONFIG);
 	cf_error_free(err);
 }
@@ -507,8 +512,8 @@ test_parse_bad_file(void **state)
 
 	(void)state;
 	assert_int_equal(put_file(dir, "001_ok.up.sql", "SELECT 1;\n"), 0);
-	assert_int_equal(put_file(dir, "002_bad.up.sql",
-				  "SELECT '\xC3\x28';\n"), 0);
+	assert_int_equal(
+		put_file(dir, "002_bad.up.sql", "SELECT '\xC3\x28';\n"), 0);
 	set = discover_ok(dir);
 	assert_int_equal(set->problems.n, 0);
 	assert_int_equal(cf_migration_set_parse(set, true), -1);
@@ -578,8 +583,13 @@ static void
 test_scaffold(void **state)
 {
 	static const char *const expected[] = {
-		"", "/db", "/db/migrations", "/db/environments", "/db/schema",
-		"/db/seeds", "/db/environments/local.yaml",
+		"",
+		"/db",
+		"/db/migrations",
+		"/db/environments",
+		"/db/schema",
+		"/db/seeds",
+		"/db/environments/local.yaml",
 		"/db/migrations/.gitkeep",
 	};
 	char *tmp = make_tmpdir();
@@ -605,7 +615,7 @@ test_scaffold(void **state)
 	free(path);
 	assert_non_null(strstr(yaml, "\nname: local\n"));
 	assert_non_null(strstr(yaml, "\ndatabase_url: postgresql://localhost/"
-			       "my_project_2_local\n"));
+				     "my_project_2_local\n"));
 	assert_non_null(strstr(yaml, "\nmigration:\n  "));
 	assert_non_null(strstr(yaml, "\n  tracking_table: tb_confiture\n"));
 	assert_non_null(strstr(yaml, "\n    timeout_ms: 30000\n"));
@@ -648,8 +658,8 @@ test_scaffold_keeps_files(void **state)
 	path = cf_asprintf("%s/db/environments", tmp);
 	assert_int_equal(mkdir(path, 0700), 0);
 	free(path);
-	assert_int_equal(put_file(tmp, "db/environments/local.yaml",
-				  "name: mine\n"), 0);
+	assert_int_equal(
+		put_file(tmp, "db/environments/local.yaml", "name: mine\n"), 0);
 
 	assert_int_equal(cf_scaffold_project(tmp, &created, &err), 0);
 	path = cf_asprintf("%s/db/environments/local.yaml", tmp);
@@ -705,8 +715,8 @@ test_generate(void **state)
 	regex_t re;
 
 	(void)state;
-	assert_int_equal(cf_generate_migration(dir, "add_users_2", &up, &down,
-					       &err), 0);
+	assert_int_equal(
+		cf_generate_migration(dir, "add_users_2", &up, &down, &err), 0);
 	assert_null(err);
 	pattern = cf_asprintf("^%s/[0-9]{14}_add_users_2\\.up\\.sql$", dir);
 	assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
@@ -720,10 +730,12 @@ test_generate(void **state)
 	free(pattern);
 
 	text = slurp(up);
-	assert_int_equal(regcomp(&re, "^-- Migration: add_users_2\n"
+	assert_int_equal(regcomp(&re,
+				 "^-- Migration: add_users_2\n"
 				 "-- Created: [0-9]{4}-[0-9]{2}-[0-9]{2}T"
 				 "[0-9]{2}:[0-9]{2}:[0-9]{2}[-+][0-9]{4}\n\n$",
-				 REG_EXTENDED | REG_NOSUB), 0);
+				 REG_EXTENDED | REG_NOSUB),
+			 0);
 	assert_int_equal(regexec(&re, text, 0, NULL, 0), 0);
 	regfree(&re);
 	free(text);
@@ -750,7 +762,7 @@ static void
 test_generate_bad_names(void **state)
 {
 	static const char *const names[] = {
-		"", "Add_users", "add-users", "add users", "caf\xC3\xA9",
+		"",	"Add_users", "add-users", "add users", "caf\xC3\xA9",
 		"../x", "x.sql",
 	};
 	char *dir = make_tmpdir();
@@ -771,8 +783,8 @@ test_generate_bad_names(void **state)
 	longname = cf_malloc(300);
 	memset(longname, 'a', 299);
 	longname[299] = '\0';
-	assert_int_equal(cf_generate_migration(dir, longname, &up, &down,
-					       &err), -1);
+	assert_int_equal(cf_generate_migration(dir, longname, &up, &down, &err),
+			 -1);
 	assert_int_equal(err->kind, CF_ERR_USAGE);
 	cf_error_free(err);
 	err = NULL;
@@ -794,8 +806,9 @@ test_generate_missing_dir(void **state)
 	cf_error *err = NULL;
 
 	(void)state;
-	assert_int_equal(cf_generate_migration(FIXTURES "no-such-dir", "x",
-					       &up, &down, &err), -1);
+	assert_int_equal(cf_generate_migration(FIXTURES "no-such-dir", "x", &up,
+					       &down, &err),
+			 -1);
 	assert_int_equal(err->kind, CF_ERR_CONFIG);
 	assert_non_null(strstr(err->message, "does not exist"));
 	assert_non_null(err->hint);
@@ -869,6 +882,6 @@ main(void)
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-	pg_query_exit();	/* release libpg_query's caches for valgrind */
+	pg_query_exit(); /* release libpg_query's caches for valgrind */
 	return failed;
 }

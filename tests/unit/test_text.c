@@ -24,7 +24,7 @@ test_utf8_valid(void **state)
 		const char *s;
 		size_t len;
 		bool valid;
-		size_t bad;	/* first bad byte when !valid */
+		size_t bad; /* first bad byte when !valid */
 	} cases[] = {
 		{"empty", BYTES(""), true, 0},
 		{"ascii", BYTES("SELECT 1;\n"), true, 0},
@@ -60,11 +60,11 @@ test_utf8_valid(void **state)
 		bool got = cf_utf8_valid(cases[i].s, cases[i].len, &bad);
 
 		if (got != cases[i].valid)
-			fail_msg("%s: valid = %d, want %d", cases[i].what,
-				 got, cases[i].valid);
+			fail_msg("%s: valid = %d, want %d", cases[i].what, got,
+				 cases[i].valid);
 		if (!got && bad != cases[i].bad)
-			fail_msg("%s: bad offset %zu, want %zu",
-				 cases[i].what, bad, cases[i].bad);
+			fail_msg("%s: bad offset %zu, want %zu", cases[i].what,
+				 bad, cases[i].bad);
 		/* bad_offset may be NULL */
 		assert_int_equal(cf_utf8_valid(cases[i].s, cases[i].len, NULL),
 				 cases[i].valid);
@@ -82,20 +82,12 @@ test_text_line_col(void **state)
 		size_t off;
 		int line, column;
 	} cases[] = {
-		{0, 1, 1},
-		{1, 1, 2},
-		{2, 1, 3},	/* the newline itself */
-		{3, 2, 1},
-		{5, 2, 2},	/* after the 2-byte "é" */
-		{6, 2, 3},
-		{8, 2, 4},
-		{9, 2, 5},
-		{10, 2, 6},
-		{11, 3, 1},
-		{12, 4, 1},
-		{16, 4, 2},	/* after the 4-byte emoji */
-		{17, 4, 3},	/* end of text */
-		{100, 4, 3},	/* past the end: stops at NUL */
+		{0, 1, 1},   {1, 1, 2},	 {2, 1, 3}, /* the newline itself */
+		{3, 2, 1},   {5, 2, 2},		    /* after the 2-byte "é" */
+		{6, 2, 3},   {8, 2, 4},	 {9, 2, 5},  {10, 2, 6},
+		{11, 3, 1},  {12, 4, 1}, {16, 4, 2}, /* after the 4-byte emoji */
+		{17, 4, 3},			     /* end of text */
+		{100, 4, 3}, /* past the end: stops at NUL */
 	};
 
 	(void)state;
@@ -117,8 +109,8 @@ test_utf8_char_offset(void **state)
 		size_t nchars;
 		size_t offset;
 	} cases[] = {
-		{0, 0}, {1, 1}, {2, 3}, {3, 6}, {4, 10}, {5, 11}, {6, 11},
-		{1000, 11},
+		{0, 0},	 {1, 1},  {2, 3},  {3, 6},
+		{4, 10}, {5, 11}, {6, 11}, {1000, 11},
 	};
 
 	(void)state;
@@ -215,8 +207,8 @@ test_read_file(void **state)
 	assert_string_equal(data, content);
 	free(data);
 
-	assert_int_equal(cf_read_file("fixtures/no/such/file", &data, &len,
-				      &err), -1);
+	assert_int_equal(
+		cf_read_file("fixtures/no/such/file", &data, &len, &err), -1);
 	assert_int_equal(err->kind, CF_ERR_IO);
 	assert_non_null(strstr(err->message, "'fixtures/no/such/file'"));
 	cf_error_free(err);
