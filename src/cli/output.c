@@ -108,64 +108,62 @@ file_line(const char *path, int n)
 	return NULL;
 }
 
-/* True when the word w[0..len) is a secret YAML key ("password:"). */
+/*
+ * True when the YAML key w[0..len) may hold a secret: "password" and
+ * anything spelt close to it ("pasword:" draws an unknown-key warning
+ * whose excerpt must not show the value), "secret", "token".
+ */
 static bool
-is_password_key(const char *w, size_t len)
+is_secret_yaml_key(const char *w, size_t len)
 {
-	while (len > 0 &&
-	       (w[len - 1] == ':' || w[len - 1] == '"' || w[len - 1] == '\''))
-		len--;
-	while (len > 0 && (*w == '"' || *w == '\'' || *w == '-')) {
-		w++;
-		len--;
+	static const char *const parts[] = {"pass", "pasw",   "pssw",
+					    "pwd",  "secret", "token"};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+
+		for (size_t j = 0; j + n <= len; j++)
+			if (strncasecmp(w + j, parts[i], n) == 0)
+				return true;
 	}
-	return (len == 8 && strncasecmp(w, "password", 8) == 0) ||
-	       (len == 11 && strncasecmp(w, "sslpassword", 11) == 0);
+	return false;
 }
 
 /*
  * Hides secrets in a line of a configuration file before it is shown as an
- * excerpt: the value of a "password:" key, and the password of every URL or
- * "password=" in it.  Words are split at white space and quotes.  Returns
- * a new string (the caller frees it), or NULL when out of memory.
+ * excerpt.  A "key: value" line whose key may hold a secret shows "***"
+ * for the value; any other value, or a line that is no "key: value", goes
+ * whole through cf_redact_url() when it holds a URL, an '@' or
+ * "password", so that quotes or spaces inside a password cannot split it
+ * (the price is hiding more of a broken line than needed).  Returns a new
+ * string (the caller frees it), or NULL when out of memory.
  */
 static char *
 redact_config_line(const char *line)
 {
-	char *out = NULL;
-	size_t size = 0;
-	FILE *mem = open_memstream(&out, &size);
-	const char *p = line;
+	const char *p = line + strspn(line, " \t-");
+	const char *key = p;
+	const char *value = line;
+	size_t keylen;
+	char *red;
+	char *out;
 
-	if (!mem)
-		return NULL;
-	while (*p) {
-		size_t n = strcspn(p, " \t\"'");
-		char *word, *red = NULL;
-
-		if (n == 0) {
-			fputc(*p++, mem);
-			continue;
-		}
-		word = strndup(p, n);
-		p += n;
-		if (word && is_password_key(word, n) && word[n - 1] == ':') {
-			fprintf(mem, "%s ***", word);
-			p += strlen(p);
-		} else if (word && (strstr(word, "://") || strchr(word, '@') ||
-				    strcasestr(word, "password"))) {
-			red = cf_redact_url(word);
-			fputs(red, mem);
-		} else if (word) {
-			fputs(word, mem);
-		}
-		free(red);
-		free(word);
+	/* "key:" then white space or the end; the key may be quoted */
+	keylen = strcspn(key, ":");
+	if (key[keylen] == ':' &&
+	    (key[keylen + 1] == '\0' || key[keylen + 1] == ' ' ||
+	     key[keylen + 1] == '\t')) {
+		value = key + keylen + 1;
+		if (is_secret_yaml_key(key, keylen))
+			return cli_asprintf("%.*s ***", (int)(value - line),
+					    line);
 	}
-	if (fclose(mem) != 0) {
-		free(out);
-		return NULL;
-	}
+	if (!strstr(value, "://") && !strchr(value, '@') &&
+	    !strcasestr(value, "password"))
+		return strdup(line);
+	red = cf_redact_url(value);
+	out = cli_asprintf("%.*s%s", (int)(value - line), line, red);
+	free(red);
 	return out;
 }
 

@@ -1293,11 +1293,15 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 	return cf_fail(err, e);
 }
 
-/* Reads path; a missing file is a configuration error. */
+/*
+ * Reads path; a missing file, invalid UTF-8 or a NUL byte is a
+ * configuration error.
+ */
 static int
 read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 {
 	size_t bad;
+	const char *nul;
 
 	if (access(path, F_OK) != 0 && errno == ENOENT) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG,
@@ -1325,6 +1329,25 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 				    "%zu",
 				    bad);
 		cf_error_set_hint(e, "save the file as UTF-8");
+		free(*text);
+		*text = NULL;
+		return cf_fail(err, e);
+	}
+	/* YAML has no NUL character, and libfyaml crashes on some */
+	nul = memchr(*text, '\0', *len);
+	if (nul) {
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "configuration file '%s' contains a "
+					   "NUL byte",
+					   path);
+		int line;
+		int column;
+
+		cf_text_line_col(*text, (size_t)(nul - *text), &line, &column);
+		cf_error_set_where(e, path, line, column);
+		cf_error_set_detail(e, "NUL byte at byte offset %zu",
+				    (size_t)(nul - *text));
+		cf_error_set_hint(e, "save the file as UTF-8 text");
 		free(*text);
 		*text = NULL;
 		return cf_fail(err, e);

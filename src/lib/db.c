@@ -83,37 +83,6 @@ scrub(char *msg, const char *password)
 	}
 }
 
-/*
- * Scrubs a message about a string libpq could not parse: whole copies of
- * the string become its redacted form, and the part cf_redact_url() hid
- * (the password, found as what differs between the two) becomes "***"
- * wherever libpq quoted a fragment containing it.  *msg may be replaced.
- */
-static void
-scrub_string(char **msg, const char *conninfo, const char *redacted)
-{
-	size_t lc = strlen(conninfo), lr = strlen(redacted), pre = 0, suf = 0;
-	char *p, *secret;
-
-	if (!*msg || strcmp(conninfo, redacted) == 0)
-		return;
-	while ((p = strstr(*msg, conninfo)) != NULL) {
-		char *n = cf_asprintf("%.*s%s%s", (int)(p - *msg), *msg,
-				      redacted, p + lc);
-
-		free(*msg);
-		*msg = n;
-	}
-	while (pre < lc && pre < lr && conninfo[pre] == redacted[pre])
-		pre++;
-	while (suf < lc - pre && suf < lr - pre &&
-	       conninfo[lc - 1 - suf] == redacted[lr - 1 - suf])
-		suf++;
-	secret = cf_strndup(conninfo + pre, lc - pre - suf);
-	scrub(*msg, secret);
-	free(secret);
-}
-
 int
 cf_db_connect(const char *conninfo, const char *options, PGconn **out,
 	      cf_error **err)
@@ -141,10 +110,11 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 		cf_error *e = cf_error_new(CF_ERR_CONFIG,
 					   "invalid connection string '%s'",
 					   redacted);
-		char *m = chomp_dup(errmsg);
+		char *raw = chomp_dup(errmsg);
+		/* libpq quotes the string, or the token, it could not parse */
+		char *m = cf_redact_message(raw, conninfo);
 
-		/* libpq quotes the string it could not parse */
-		scrub_string(&m, conninfo, redacted);
+		free(raw);
 		free(redacted);
 		cf_error_set_detail(e, "%s", m ? m : "unparsable");
 		cf_error_set_hint(
@@ -179,9 +149,12 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char *redacted = cf_redact_url(conninfo);
-		char *m = chomp_dup(PQerrorMessage(conn));
+		char *raw = chomp_dup(PQerrorMessage(conn));
+		/* a server quotes a dbname, which may be a whole URL */
+		char *m = cf_redact_message(raw, conninfo);
 		cf_error *e;
 
+		free(raw);
 		scrub(m, pw_copy);
 		e = cf_error_new(CF_ERR_CONNECT, "cannot connect to '%s'",
 				 redacted);

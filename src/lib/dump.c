@@ -137,13 +137,16 @@ parse_conninfo(const char *url, cf_error **err)
 
 	if (!opts) {
 		char *red = cf_redact_url(url);
+		/* libpq quotes the string, or the token, it could not parse */
+		char *m = cf_redact_message(errmsg, url);
 		cf_error *e = cf_error_new(
 			CF_ERR_CONFIG, "invalid connection string '%s'", red);
 
-		cf_error_set_detail(e, "%s", errmsg ? errmsg : "unparsable");
+		cf_error_set_detail(e, "%s", m ? m : "unparsable");
 		cf_error_set_hint(
 			e,
 			"use a URL such as postgresql://user@host:5432/dbname");
+		free(m);
 		free(red);
 		PQfreemem(errmsg);
 		cf_fail(err, e);
@@ -499,10 +502,14 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 		cf_error *e = cf_error_new(
 			conn ? CF_ERR_CONNECT : CF_ERR_CONFIG,
 			"cannot dump the schema of '%s'", red);
+		char *shown;
 
 		scrub_secret(errtext, password);
-		cf_error_set_detail(
-			e, "%s", *chomp(errtext) ? errtext : "pg_dump failed");
+		/* the server quotes a dbname, which may be a whole URL */
+		shown = cf_redact_message(errtext, url);
+		cf_error_set_detail(e, "%s",
+				    *chomp(shown) ? shown : "pg_dump failed");
+		free(shown);
 		if (strstr(errtext, "server version mismatch"))
 			cf_error_set_hint(
 				e,

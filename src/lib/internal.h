@@ -80,5 +80,11 @@ int cf_read_file(const char *path, char **data, size_t *len, cf_error **err);
 char *cf_quote_ident(const char *ident);
 /* Single-quotes an SQL literal. Caller frees. */
 char *cf_quote_literal(const char *s);
+/*
+ * A copy of msg, a message about conninfo (libpq's, a server's, a child
+ * program's), with what cf_redact_url() would hide in conninfo hidden in
+ * msg too (url.c).  Caller frees; NULL msg gives NULL.
+ */
+char *cf_redact_message(const char *msg, const char *conninfo);
 
 #endif /* CF_INTERNAL_H */

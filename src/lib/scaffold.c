@@ -259,11 +259,15 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
-/* true when name is non-empty and made of [a-z0-9_] */
+/*
+ * true when name is non-empty and made of [a-z0-9_].  The NULL test also
+ * tells GCC that name is non-NULL afterwards: without it, a build with
+ * -fsanitize=undefined warns (-Wformat-overflow) about a NULL '%.40s'.
+ */
 static bool
 valid_migration_name(const char *name)
 {
-	if (*name == '\0')
+	if (name == NULL || *name == '\0')
 		return false;
 	for (const char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||

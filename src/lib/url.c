@@ -93,118 +93,120 @@ url_prefix_len(const char *s)
 }
 
 /*
- * Redacts "password=" and "sslpassword=" values in the part of a URL after
- * its user information, appending the result to sb.  The text is split at
- * every '?' and '&', not only in the query proper: when the user
- * information swallowed a '?' (see redact_url()) the parameters that
- * follow must still be found.  Host and path segments hold no secret key
- * and are copied.
+ * Marks in hide[] the "password=" and "sslpassword=" values of rest, the
+ * part of a URL after its scheme.  Keys are looked for after every '?' and
+ * '&', not only in the query proper, so that parameters are found even
+ * where a '?' or '@' makes the layout ambiguous.  A value runs to the next
+ * '&', as in libpq ("password=a?b@c" is "a?b@c").
  */
 static void
-redact_url_params(cf_strbuf *sb, const char *s)
+mark_url_params(const char *rest, size_t len, bool *hide)
 {
-	const char *p = s;
+	for (size_t i = 0; i < len; i++) {
+		size_t k;
 
-	while (*p) {
-		size_t plen = strcspn(p, "?&");
-		const char *eq = memchr(p, '=', plen);
-
-		if (eq && is_secret_url_key(p, (size_t)(eq - p))) {
-			cf_strbuf_add(sb, p, (size_t)(eq - p) + 1);
-			cf_strbuf_addstr(sb, REDACTED);
-		} else {
-			cf_strbuf_add(sb, p, plen);
-		}
-		p += plen;
-		if (*p)
-			cf_strbuf_addch(sb, *p++);
+		if (i > 0 && rest[i - 1] != '?' && rest[i - 1] != '&')
+			continue;
+		k = i;
+		while (k < len && rest[k] != '=' && rest[k] != '?' &&
+		       rest[k] != '&')
+			k++;
+		if (k >= len || rest[k] != '=' ||
+		    !is_secret_url_key(rest + i, k - i))
+			continue;
+		for (k++; k < len && rest[k] != '&'; k++)
+			hide[k] = true;
 	}
 }
 
 /*
- * Redacts a URL whose "scheme://" is url[0..prefix) (prefix may be 0 for
- * a mistyped URL).  The user information ends at the LAST '@' after the
- * scheme, so a password holding a raw '@' is hidden completely; the price is
- * that an '@' in the path or query of a URL makes everything before it look
- * like user information, which is hidden too when it holds a ':'.  The
- * password is everything between the first ':' of the user information and
- * that '@'.
+ * Marks in hide[] the secrets of a URL whose "scheme://" is url[0..prefix)
+ * (prefix may be 0 for a mistyped URL).  The user information ends at the
+ * LAST '@' after the scheme, so a password holding a raw '@' is hidden
+ * completely; the password is everything between the first ':' of the
+ * user information and that '@'.  An '@' in the path or query makes
+ * everything before it look like user information, hidden too when it
+ * holds a ':'.  And every secret parameter is hidden, wherever it sits
+ * (see mark_url_params()).
  */
-static char *
-redact_url(const char *url, size_t prefix)
+static void
+mark_url(const char *url, size_t prefix, bool *hide)
 {
-	cf_strbuf sb = CF_STRBUF_INIT;
 	const char *rest = url + prefix;
 	const char *at = strrchr(rest, '@');
-	const char *host = rest;
 
-	cf_strbuf_add(&sb, url, prefix);
 	if (at) {
 		const char *colon = memchr(rest, ':', (size_t)(at - rest));
 
-		if (colon) {
-			cf_strbuf_add(&sb, rest, (size_t)(colon - rest) + 1);
-			cf_strbuf_addstr(&sb, REDACTED);
-		} else {
-			cf_strbuf_add(&sb, rest, (size_t)(at - rest));
-		}
-		cf_strbuf_addch(&sb, '@');
-		host = at + 1;
+		for (const char *q = colon ? colon + 1 : at; q < at; q++)
+			hide[q - url] = true;
 	}
-	redact_url_params(&sb, host);
-	return cf_strbuf_detach(&sb);
+	mark_url_params(rest, strlen(rest), hide + prefix);
 }
 
 /*
  * Scans a conninfo value starting at p (libpq rules: single-quoted with
  * backslash escapes, or bare up to white space, where a backslash also
  * escapes the next byte).  Returns the end of the value; when unescaped is
- * not NULL the value without quotes and escapes is appended to it.  An
- * unterminated quote runs to the end of the string.
+ * not NULL the value without quotes and escapes is appended to it, and
+ * *map is set to a new array: (*map)[i] is the offset from p of the escape
+ * or byte that gave its i-th byte, and (*map)[n] that of the end of the
+ * value's n bytes.  An unterminated quote runs to the end of the string.
  */
 static const char *
-scan_conninfo_value(const char *p, cf_strbuf *unescaped)
+scan_conninfo_value(const char *p, cf_strbuf *unescaped, size_t **map)
 {
+	const char *start = p;
 	bool quoted = (*p == '\'');
+	size_t n = 0;
 
+	if (map)
+		*map = cf_malloc((strlen(p) + 1) * sizeof(size_t));
 	if (quoted)
 		p++;
 	while (*p) {
-		if (quoted && *p == '\'')
-			return p + 1;
-		if (!quoted && isspace((unsigned char)*p))
+		const char *from = p;
+
+		if ((quoted && *p == '\'') ||
+		    (!quoted && isspace((unsigned char)*p)))
 			break;
 		if (*p == '\\' && p[1])
 			p++;
 		if (unescaped)
 			cf_strbuf_addch(unescaped, *p);
+		if (map)
+			(*map)[n++] = (size_t)(from - start);
 		p++;
 	}
-	return p;
+	if (map)
+		(*map)[n] = (size_t)(p - start);
+	return quoted && *p == '\'' ? p + 1 : p;
 }
 
-static char *redact(const char *s);
+static void mark(const char *s, bool *hide, int depth);
 
 /*
- * Redacts a key=value conninfo string, keeping its layout.  Secret values
- * become "***" (quotes included).  A dbname value that is itself a URL or
- * a conninfo string (libpq expands those) is redacted recursively and
- * re-quoted.  A secret keyword without '=' hides the next word, in case
- * the '=' was simply forgotten.
+ * Marks in hide[] the secrets of a key=value conninfo string: the values
+ * of secret keywords, quotes included.  A dbname value that is itself a
+ * URL or a conninfo string (libpq expands those) is searched recursively,
+ * and so is any value or stray word holding an '@' (a URL pasted in).
+ * A secret keyword without '=' hides the next word, in case the '=' was
+ * simply forgotten.  On text that is not conninfo at all only such
+ * "password word" pairs are hidden.
  */
-static char *
-redact_conninfo(const char *s)
+static void
+mark_conninfo(const char *s, bool *hide, int depth)
 {
-	cf_strbuf sb = CF_STRBUF_INIT;
 	const char *p = s;
 
 	while (*p) {
 		const char *key;
+		const char *start;
 		size_t keylen;
 		bool secret;
 
 		if (isspace((unsigned char)*p)) {
-			cf_strbuf_addch(&sb, *p++);
+			p++;
 			continue;
 		}
 		key = p;
@@ -212,54 +214,58 @@ redact_conninfo(const char *s)
 			p++;
 		keylen = (size_t)(p - key);
 		secret = is_secret_key(key, keylen);
-		cf_strbuf_add(&sb, key, keylen);
 		while (isspace((unsigned char)*p))
-			cf_strbuf_addch(&sb, *p++);
-		if (*p != '=') {
-			/* malformed: "password secret" hides "secret" */
-			if (secret && *p) {
-				cf_strbuf_addstr(&sb, REDACTED);
-				p = scan_conninfo_value(p, NULL);
+			p++;
+		if (*p != '=' && !(secret && *p)) {
+			/* a stray word may be a URL: "x postgresql://u:pw@h" */
+			if (memchr(key, '@', keylen) && keylen < strlen(s) &&
+			    depth < 8) {
+				char *w = cf_strndup(key, keylen);
+
+				mark(w, hide + (key - s), depth + 1);
+				free(w);
 			}
 			continue;
 		}
-		cf_strbuf_addch(&sb, *p++);
-		while (isspace((unsigned char)*p))
-			cf_strbuf_addch(&sb, *p++);
+		if (*p == '=') {
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+		}
+		start = p;
 		if (secret) {
-			cf_strbuf_addstr(&sb, REDACTED);
-			p = scan_conninfo_value(p, NULL);
-		} else if (keylen == 6 && strncasecmp(key, "dbname", 6) == 0) {
+			p = scan_conninfo_value(p, NULL, NULL);
+			memset(hide + (start - s), true, (size_t)(p - start));
+		} else if (depth < 8) {
 			cf_strbuf value = CF_STRBUF_INIT;
-			const char *start = p;
+			size_t *map;
 			const char *v;
+			size_t vlen;
 
-			p = scan_conninfo_value(p, &value);
+			p = scan_conninfo_value(p, &value, &map);
 			v = cf_strbuf_str(&value);
-			if (url_prefix_len(v) > 0 || strchr(v, '=')) {
-				char *inner = redact(v);
+			vlen = strlen(v);
+			/* libpq expands a dbname; any value may hold a URL */
+			if ((keylen == 6 &&
+			     strncasecmp(key, "dbname", 6) == 0) ||
+			    strchr(v, '@')) {
+				bool *inner = cf_calloc(vlen + 1, sizeof(bool));
 
-				/* re-quote the redacted inner string */
-				cf_strbuf_addch(&sb, '\'');
-				for (const char *q = inner; *q; q++) {
-					if (*q == '\'' || *q == '\\')
-						cf_strbuf_addch(&sb, '\\');
-					cf_strbuf_addch(&sb, *q);
-				}
-				cf_strbuf_addch(&sb, '\'');
+				mark(v, inner, depth + 1);
+				for (size_t i = 0; i < vlen; i++)
+					if (inner[i])
+						memset(hide + (start - s) +
+							       map[i],
+						       true,
+						       map[i + 1] - map[i]);
 				free(inner);
-			} else {
-				cf_strbuf_add(&sb, start, (size_t)(p - start));
 			}
+			free(map);
 			cf_strbuf_release(&value);
 		} else {
-			const char *start = p;
-
-			p = scan_conninfo_value(p, NULL);
-			cf_strbuf_add(&sb, start, (size_t)(p - start));
+			p = scan_conninfo_value(p, NULL, NULL);
 		}
 	}
-	return cf_strbuf_detach(&sb);
 }
 
 /*
@@ -284,41 +290,193 @@ looks_like_conninfo(const char *s)
 }
 
 /*
- * Dispatches on the form of s (after optional white space): a URL, a
- * conninfo string, or something else.  Something else holding an '@'
- * (a mistyped URL such as "postgresql:/u:pw@h" or a bare "u:pw@h") is
- * redacted as if it were all user information and host; anything else is
- * copied.
+ * Marks in hide[] (one flag per byte of s) what to hide in s, whatever its
+ * form.  After optional white space it may be a URL, a conninfo string,
+ * or something else.  Something else holding an '@' (a mistyped URL such
+ * as "postgresql:/u:pw@h" or a bare "u:pw@h") is read as if it were all
+ * user information and host.  Every string is read as conninfo too: libpq
+ * reads anything but its own two URL schemes as conninfo, accepting any
+ * keyword spelling ("host-name=h password=pw@x"); on plain text that
+ * hides only "password" values.  The union of both readings is hidden.
  */
-static char *
-redact(const char *s)
+static void
+mark(const char *s, bool *hide, int depth)
 {
 	const char *p = s;
 	size_t prefix;
-	char *url;
-	char *res;
 
 	while (isspace((unsigned char)*p))
 		p++;
 	prefix = url_prefix_len(p);
-	if (prefix == 0 && (*p == '\0' || looks_like_conninfo(p)))
-		return redact_conninfo(s);
-	if (prefix == 0 && !strchr(p, '@'))
-		return cf_strdup(s);
-	url = redact_url(p, prefix);
-	res = cf_asprintf("%.*s%s", (int)(p - s), s, url);
-	free(url);
-	return res;
+	if (prefix > 0 || (!looks_like_conninfo(p) && strchr(p, '@')))
+		mark_url(p, prefix, hide + (p - s));
+	mark_conninfo(s, hide, depth);
 }
 
 /*
- * See confiture.h.  The result is a new string the caller frees; NULL in,
- * NULL out.
+ * See confiture.h.  Each run of hidden bytes becomes one "***"; the rest
+ * is copied.  The result is a new string the caller frees; NULL in, NULL
+ * out.
  */
 char *
 cf_redact_url(const char *url_or_conninfo)
 {
+	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t len;
+	bool *hide;
+
 	if (!url_or_conninfo)
 		return NULL;
-	return redact(url_or_conninfo);
+	len = strlen(url_or_conninfo);
+	hide = cf_calloc(len + 1, sizeof(bool));
+	mark(url_or_conninfo, hide, 0);
+	for (size_t i = 0; i < len; i++) {
+		if (!hide[i])
+			cf_strbuf_addch(&sb, url_or_conninfo[i]);
+		else if (i == 0 || !hide[i - 1])
+			cf_strbuf_addstr(&sb, REDACTED);
+	}
+	free(hide);
+	return cf_strbuf_detach(&sb);
+}
+
+/* Replaces every occurrence of s (not empty) in *msg by "***". */
+static void
+hide_all(char **msg, const char *s)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t n = strlen(s);
+	const char *p = *msg;
+	const char *q;
+
+	if (n == 0 || !strstr(p, s))
+		return;
+	while ((q = strstr(p, s)) != NULL) {
+		cf_strbuf_add(&sb, p, (size_t)(q - p));
+		cf_strbuf_addstr(&sb, REDACTED);
+		p = q + n;
+	}
+	cf_strbuf_addstr(&sb, p);
+	free(*msg);
+	*msg = cf_strbuf_detach(&sb);
+}
+
+/*
+ * See internal.h.  libpq quotes the whole string, or the token it choked
+ * on (a password among them: "invalid percent-encoded token"), and a
+ * server quotes a database name that may be a whole URL (truncated).  So:
+ * whole copies of conninfo become its redacted form; every hidden run of
+ * conninfo, as written and percent-decoded, becomes "***"; and so does
+ * every double-quoted fragment of msg that lies inside a hidden run.
+ */
+char *
+cf_redact_message(const char *msg, const char *conninfo)
+{
+	char *out;
+	char *red;
+	size_t len;
+	bool *hide;
+	cf_strbuf frag = CF_STRBUF_INIT;
+	char **runs = NULL;
+	size_t nruns = 0;
+	size_t runs_alloc = 0;
+
+	if (!msg)
+		return NULL;
+	out = cf_strdup(msg);
+	if (!conninfo || !*conninfo)
+		return out;
+	red = cf_redact_url(conninfo);
+	if (strcmp(red, conninfo) == 0) {
+		free(red);
+		return out;
+	}
+	if (strstr(msg, conninfo)) {
+		cf_strbuf sb = CF_STRBUF_INIT;
+		const char *p = msg;
+		const char *q;
+
+		while ((q = strstr(p, conninfo)) != NULL) {
+			cf_strbuf_add(&sb, p, (size_t)(q - p));
+			cf_strbuf_addstr(&sb, red);
+			p = q + strlen(conninfo);
+		}
+		cf_strbuf_addstr(&sb, p);
+		free(out);
+		out = cf_strbuf_detach(&sb);
+	}
+	free(red);
+
+	len = strlen(conninfo);
+	hide = cf_calloc(len + 1, sizeof(bool));
+	mark(conninfo, hide, 0);
+	for (size_t i = 0; i < len; i++) {
+		size_t j = i;
+
+		if (!hide[i] || (i > 0 && hide[i - 1]))
+			continue;
+		while (j < len && hide[j])
+			j++;
+		CF_GROW(runs, runs_alloc, nruns + 2);
+		runs[nruns++] = cf_strndup(conninfo + i, j - i);
+		/* its percent-decoded form */
+		cf_strbuf_reset(&frag);
+		for (size_t k = i; k < j; k++) {
+			if (conninfo[k] == '%' && k + 2 < j &&
+			    hex_value(conninfo[k + 1]) >= 0 &&
+			    hex_value(conninfo[k + 2]) >= 0) {
+				cf_strbuf_addch(
+					&frag,
+					(char)(hex_value(conninfo[k + 1]) * 16 +
+					       hex_value(conninfo[k + 2])));
+				k += 2;
+			} else {
+				cf_strbuf_addch(&frag, conninfo[k]);
+			}
+		}
+		runs[nruns++] = cf_strbuf_detach(&frag);
+	}
+	free(hide);
+
+	/* quoted fragments inside a run: libpq's token may be shorter */
+	{
+		cf_strbuf sb = CF_STRBUF_INIT;
+		const char *p = out;
+
+		while (*p) {
+			const char *open = strchr(p, '"');
+			const char *close = open ? strchr(open + 1, '"') : NULL;
+			bool secret = false;
+
+			if (!close) {
+				cf_strbuf_addstr(&sb, p);
+				break;
+			}
+			cf_strbuf_add(&sb, p, (size_t)(open - p) + 1);
+			if (close > open + 1) {
+				char *f = cf_strndup(
+					open + 1, (size_t)(close - open - 1));
+
+				for (size_t r = 0; r < nruns && !secret; r++)
+					secret = strstr(runs[r], f) != NULL;
+				free(f);
+			}
+			if (secret)
+				cf_strbuf_addstr(&sb, REDACTED);
+			else
+				cf_strbuf_add(&sb, open + 1,
+					      (size_t)(close - open - 1));
+			cf_strbuf_addch(&sb, '"');
+			p = close + 1;
+		}
+		free(out);
+		out = cf_strbuf_detach(&sb);
+	}
+	for (size_t r = 0; r < nruns; r++) {
+		hide_all(&out, runs[r]);
+		free(runs[r]);
+	}
+	free(runs);
+	cf_strbuf_release(&frag);
+	return out;
 }

@@ -354,6 +354,48 @@ test_expect_success 'a tracking table in a missing schema: exit 2, nothing appli
 	expect_eq f "$(has_table "$DB" t0110_a)"
 '
 
+test_expect_success 'a password is never printed: unparsable and nested URLs, excerpts' '
+	mkproject
+	mkdir outs
+	n=0
+	capture() {
+		n=$((n + 1))
+		cp "$TEST_TMP/out" "outs/$n.out"
+		cp "$TEST_TMP/err" "outs/$n.err"
+	}
+	q=$(printf "\\047")
+	nodb="t0110_no_such_db?host=$PGHOST&port=$PGPORT"
+	cat >db/environments/quote.yaml <<-EOF
+	database_url: ${q}postgresql://$ROLE:$PW${q}x@h/db${q}
+	EOF
+	cat >db/environments/typo.yaml <<-EOF
+	database_url: "$(pw_url "$DB")"
+	pasword: $PW
+	EOF
+	for u in "postgresql://$ROLE:$PW%zz@h/db" "postgresql://$ROLE:$PW@[bad" \
+		"postgresql://$ROLE@/$nodb&password=ab@$PW" \
+		"dbname=${q}postgresql://$ROLE:$PW@/$nodb${q}"; do
+		for f in text json; do
+			run_cf migrate status --database-url "$u" --format $f; capture
+			expect_rc 2
+			run_cf migrate preflight --from-dump /dev/null --server "$u" \
+				--cache-dir "$TEST_TMP/cache" --format $f; capture
+			expect_rc 2
+		done
+	done
+	run_cf migrate status --env quote; capture
+	expect_rc 2
+	expect_err_contains "quote.yaml:1"
+	run_cf migrate status --env typo; capture
+	expect_rc 1
+	expect_err_contains "pasword"
+	if grep -r -F -e "$PW" -e "S3cretPw" outs; then
+		echo "the password leaked" >&2
+		return 1
+	fi
+	grep -q -r -F "***" outs
+'
+
 test_expect_success 'cleanup: drop the role' '
 	new_db "$DB" >/dev/null
 	new_db "$DB2" >/dev/null

@@ -210,7 +210,9 @@ test_expect_success 'SIGINT while the clone is being made: stops, no fallback, n
 a = d[\"against\"]
 eq(a[\"interrupted\"], True, \"interrupted\")
 eq(a[\"mode\"], \"clone\", \"mode (no fallback to savepoint)\")
-eq([m[\"skipped\"] for m in a[\"migrations\"]], [True, True, True], \"all skipped\")
+# FILE_COPY may finish the clone before the signal lands: then the first
+# migrations run, but the run still stops and the last one never does
+eq(a[\"migrations\"][-1][\"skipped\"], True, \"last skipped\")
 "
 	expect_no_clone
 	dump_schema t0220_big >big-after

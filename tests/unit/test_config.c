@@ -515,6 +515,49 @@ test_missing_file(void **state)
 	assert_int_equal(cf_config_load(FIX "nope.yaml", &cfg, NULL), -1);
 }
 
+/*
+ * Bytes YAML cannot hold (found by fuzz/fuzz_config.c: a NUL crashed
+ * libfyaml): a configuration error with file:line:col, never a crash.
+ */
+static void
+test_nul_bytes(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		int line, column;
+	} cases[] = {
+		{"? ?  ? ?  ):     \t\0\0  #x   *", 26, 1, 19},
+		{"name: a\ndatabase_url: x\0y\n", 27, 2, 16},
+		{"\0", 1, 1, 1},
+	};
+	char tmpl[] = "/tmp/cf-test-config-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+
+	(void)state;
+	assert_non_null(dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = cf_asprintf("%s/nul.yaml", dir);
+		FILE *f = fopen(path, "wb");
+		cf_config *cfg = NULL;
+		cf_error *err = NULL;
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(cases[i].text, 1, cases[i].len, f),
+				 cases[i].len);
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(cf_config_load(path, &cfg, &err), -1);
+		assert_null(cfg);
+		assert_int_equal(err->kind, CF_ERR_CONFIG);
+		assert_contains(err->message, "NUL byte");
+		assert_int_equal(err->line, cases[i].line);
+		assert_int_equal(err->column, cases[i].column);
+		cf_error_free(err);
+		free(path);
+	}
+	remove_tree(dir);
+}
+
 /* ------------------------------------------------------------------------
  * Setters
  * ------------------------------------------------------------------------ */
@@ -737,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_tracking_table_names),
 		cmocka_unit_test(test_set_database_url),
 		cmocka_unit_test(test_load_env),

@@ -68,7 +68,7 @@ static const redact_case redact_cases[] = {
 	{"host=h sslpassword=secret", "host=h sslpassword=***", "secret"},
 	{"password secret", "password ***", "secret"},
 	{"dbname=postgresql://u:secret@h/db host=x",
-	 "dbname='postgresql://u:***@h/db' host=x", "secret"},
+	 "dbname=postgresql://u:***@h/db host=x", "secret"},
 	{"dbname='host=h password=secret'", "dbname='host=h password=***'",
 	 "secret"},
 	{"host=h dbname=app application_name='a password=b'",
@@ -80,7 +80,68 @@ static const redact_case redact_cases[] = {
 	{"user:secret@host/db", "user:***@host/db", "secret"},
 	{"postgresql:/h/db?x=1@2&password=secret",
 	 "postgresql:***@2&password=***", "secret"},
+	/* found by fuzz/fuzz_url.c */
+	{"postgresql://h/db?password=abcd@xyz",
+	 "postgresql://h/db?password=***", "xyz"},
+	{"postgresql://h/db?sslmode=require&password=ab?cdef",
+	 "postgresql://h/db?sslmode=require&password=***", "cdef"},
+	{"postgresql://u:pw@h/db?password=ab@cdef", "postgresql://u:***",
+	 "cdef"},
+	{"host-name=h password=secret", "host-name=h password=***", "secret"},
+	{"rostgresql://h password=secret", "rostgresql://h password=***",
+	 "secret"},
+	{"k%3A=a:b password=secret@host", "k%3A=a:***", "secret"},
+	{"dbname='host=h password=s\\ecret' user=u",
+	 "dbname='host=h password=***' user=u", "ecret"},
+	{"password x postgresql://u:secret@h/db",
+	 "password *** postgresql://u:***@h/db", "secret"},
+	{"host=h:5432 user=a@b", "host=h:5432 user=a@b", NULL},
+	{"host=h options='postgresql://u:secret@h'",
+	 "host=h options='postgresql://u:***@h'", "secret"},
 };
+
+typedef struct message_case {
+	const char *message;
+	const char *conninfo;
+	const char *expected;
+} message_case;
+
+/* Messages about a connection string: libpq's and the server's. */
+static const message_case message_cases[] = {
+	{"invalid percent-encoded token: \"se%zz\"",
+	 "postgresql://u:se%zz@h/db", "invalid percent-encoded token: \"***\""},
+	{"end of string reached in URI: \"postgresql://u:secret@[bad\"",
+	 "postgresql://u:secret@[bad",
+	 "end of string reached in URI: \"postgresql://u:***@[bad\""},
+	{"database \"postgresql://u:secret@/nodb?host=/tmp&port=5\" does not "
+	 "exist",
+	 "dbname='postgresql://u:secret@/nodb?host=/tmp&port=5432'",
+	 "database \"postgresql://u:***@/nodb?host=/tmp&port=5\" does not "
+	 "exist"},
+	{"token: \"p%zz\"", "postgresql://u:p%zz@h/db?x=@y", "token: \"***\""},
+	{"decoded: p@ss", "postgresql://u:p%40ss@h", "decoded: ***"},
+	{"no secret here: \"h\"", "postgresql://u@h/db",
+	 "no secret here: \"h\""},
+};
+
+/* cf_redact_message(): every row exact. */
+static void
+test_redact_message(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(message_cases) / sizeof(message_cases[0]);
+	     i++) {
+		const message_case *c = &message_cases[i];
+		char *got = cf_redact_message(c->message, c->conninfo);
+
+		assert_non_null(got);
+		if (strcmp(got, c->expected) != 0)
+			fail_msg("row %zu: '%s' -> '%s', expected '%s'", i,
+				 c->message, got, c->expected);
+		free(got);
+	}
+	assert_null(cf_redact_message(NULL, "x"));
+}
 
 /* Every row: exact output, and the secret is gone. */
 static void
@@ -179,6 +240,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redact_table),
+		cmocka_unit_test(test_redact_message),
 		cmocka_unit_test(test_redact_null),
 		cmocka_unit_test(test_redact_prefers_hiding),
 		cmocka_unit_test(test_redact_random_passwords),

@@ -1,0 +1,2 @@
+-- confiture:no-transaction
+CREATE INDEX CONCURRENTLY i ON t (id);

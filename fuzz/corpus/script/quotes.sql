@@ -1,0 +1,3 @@
+DO $$ BEGIN RAISE NOTICE 'x;'; END $$;
+/* a; */ SELECT E'\'';' -- ;
+\i other.sql
