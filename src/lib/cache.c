@@ -42,8 +42,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -92,8 +92,12 @@ cf_cache_dir(const char *override)
 		return cf_strdup(override);
 	if (xdg && xdg[0] == '/')
 		return cf_asprintf("%s/confiture", xdg);
-	return cf_asprintf("%s/.cache/confiture",
-			   home && *home ? home : "/tmp");
+	if (!home || !*home) {
+		const struct passwd *pw = getpwuid(getuid());
+
+		home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
+	}
+	return cf_asprintf("%s/.cache/confiture", home);
 }
 
 /* Creates the cache directory and its subdirectories and tag. */
@@ -1087,26 +1091,6 @@ cf_cache_entries_free(cf_cache_entry *entries, size_t n)
 	free(entries);
 }
 
-/* nftw callback: removes a file or an (emptied) directory. */
-static int
-remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* Removes path and everything under it. */
-static void
-remove_tree(const char *path)
-{
-	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /*
  * Drops every cache database on the embedded server of one major:
  * templates, half-loaded _tmp_ ones and one-offs.  Counts templates in
@@ -1260,7 +1244,7 @@ empty_cache_dir(const char *cache)
 			    strcmp(de->d_name, "CACHEDIR.TAG") == 0)
 				continue;
 			p = cf_asprintf("%s/%s", cache, de->d_name);
-			remove_tree(p);
+			cf_remove_tree(p);
 			free(p);
 		}
 		if (d)
@@ -1268,7 +1252,7 @@ empty_cache_dir(const char *cache)
 	} else {
 		for (size_t i = 0; known[i]; i++) {
 			p = cf_asprintf("%s/%s", cache, known[i]);
-			remove_tree(p);
+			cf_remove_tree(p);
 			free(p);
 		}
 	}
@@ -1295,7 +1279,7 @@ remove_clusters(const char *cache)
 
 		if (info[i].running)
 			continue;
-		remove_tree(info[i].dir);
+		cf_remove_tree(info[i].dir);
 		if ((slash = strrchr(info[i].dir, '/')) != NULL &&
 		    slash != info[i].dir) {
 			*slash = '\0';

@@ -41,15 +41,6 @@ cf_cancel(void)
 		PQcancel(c, buf, sizeof(buf));
 }
 
-double
-cf_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* libpq's messages end in a newline; ours are single lines. */
 static char *
 chomp_dup(const char *s)

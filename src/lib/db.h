@@ -33,8 +33,6 @@ PGresult *cf_db_query(PGconn *conn, const char *sql, int n,
 cf_error *cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind);
 /* current_database() of a connection, caller frees. */
 char *cf_db_name(PGconn *conn);
-/* Monotonic milliseconds. */
-double cf_now_ms(void);
 /* Makes conn the connection cf_cancel() interrupts (NULL: none). */
 void cf_cancel_register(PGconn *conn);
 /* True once cf_cancel() was called. */

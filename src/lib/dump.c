@@ -49,15 +49,6 @@
  * Client programs
  * ------------------------------------------------------------------------ */
 
-static bool
-is_executable(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	       access(path, X_OK) == 0;
-}
-
 /* The highest N with /usr/lib/postgresql/N/bin/name, or 0. */
 static int
 newest_debian_major(const char *name)
@@ -76,7 +67,7 @@ newest_debian_major(const char *name)
 			continue;
 		p = cf_asprintf("/usr/lib/postgresql/%s/bin/%s", de->d_name,
 				name);
-		if (is_executable(p))
+		if (cf_is_executable(p))
 			best = v;
 		free(p);
 	}
@@ -93,7 +84,7 @@ cf_pg_program(const char *name, const char *bindir)
 
 	if (bindir && *bindir) {
 		p = cf_asprintf("%s/%s", bindir, name);
-		if (is_executable(p))
+		if (cf_is_executable(p))
 			return p;
 		free(p);
 	}
@@ -106,7 +97,7 @@ cf_pg_program(const char *name, const char *bindir)
 
 		if (n > 0) {
 			p = cf_asprintf("%.*s/%s", (int)n, path_env, name);
-			if (is_executable(p))
+			if (cf_is_executable(p))
 				return p;
 			free(p);
 		}
@@ -333,41 +324,6 @@ cf_run_program(const char *const *argv, const char *const *env,
 	else if (WIFSIGNALED(ws))
 		*status = 128 + WTERMSIG(ws);
 	*stderr_text = cf_strbuf_detach(&sb);
-	return 0;
-}
-
-int
-cf_mkdir_p(const char *path, int mode, cf_error **err)
-{
-	char *p = cf_strdup(path);
-	struct stat st;
-
-	for (char *s = p + 1;; s++) {
-		char c = *s;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*s = '\0';
-		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
-			cf_error *e = cf_error_new(
-				CF_ERR_IO, "cannot create directory '%s'", p);
-
-			cf_error_set_detail(e, "%s", strerror(errno));
-			free(p);
-			return cf_fail(err, e);
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "'%s' is not a directory",
-					   p);
-
-		free(p);
-		return cf_fail(err, e);
-	}
-	free(p);
 	return 0;
 }
 

@@ -87,4 +87,16 @@ char *cf_quote_literal(const char *s);
  */
 char *cf_redact_message(const char *msg, const char *conninfo);
 
+/* sysutil.c: directories, file tests, time */
+/* mkdir -p with mode; fails when path exists but is not a directory */
+int cf_mkdir_p(const char *path, int mode, cf_error **err);
+/* rm -rf, not following symlinks; 0 when done or path is missing */
+int cf_remove_tree(const char *path);
+bool cf_is_dir(const char *path);
+/* a regular file we may execute */
+bool cf_is_executable(const char *path);
+/* Monotonic milliseconds. */
+double cf_now_ms(void);
+void cf_sleep_ms(long ms);
+
 #endif /* CF_INTERNAL_H */

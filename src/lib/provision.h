@@ -49,9 +49,6 @@ int cf_run_program(const char *const *argv, const char *const *env,
 		   const char *stdout_path, int *status, char **stderr_text,
 		   cf_error **err);
 
-/* mkdir -p with mode for the directories it creates. */
-int cf_mkdir_p(const char *path, int mode, cf_error **err);
-
 /* dump.c: reading and loading dumps */
 
 typedef enum cf_dump_format {

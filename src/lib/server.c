@@ -62,7 +62,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -130,25 +129,6 @@ struct cf_server {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Sleeps ms milliseconds (signals may cut it short; callers loop). */
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-/* Monotonic milliseconds, for timeouts. */
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* FNV-1a, 64 bits: a short stable name for a path. */
 static uint64_t
 fnv1a(const char *s)
@@ -163,49 +143,13 @@ fnv1a(const char *s)
 }
 
 static bool
-is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool
-is_executable(const char *dir, const char *name)
+has_program(const char *dir, const char *name)
 {
 	char *p = cf_asprintf("%s/%s", dir, name);
-	bool ok = access(p, X_OK) == 0;
+	bool ok = cf_is_executable(p);
 
 	free(p);
 	return ok;
-}
-
-/* Creates every missing directory of path (like mkdir -p), mode 0700. */
-static int
-mkdir_p(const char *path, cf_error **err)
-{
-	char *p = cf_strdup(path);
-	int rc = 0;
-
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			cf_error *e = cf_error_new(
-				CF_ERR_IO, "cannot create directory '%s': %s",
-				p, strerror(errno));
-			rc = cf_fail(err, e);
-			break;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return rc;
 }
 
 /*
@@ -258,26 +202,6 @@ ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
 		return cf_fail(err, e);
 	}
 	return 0;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf path; missing is fine. */
-static int
-remove_tree(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The last max_lines lines of a file (at most 4 kB), or NULL. */
@@ -421,7 +345,7 @@ run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
 }
 
 /*
- * remove_tree() as the run user, in a child: as root, never delete through
+ * cf_remove_tree() as the run user, in a child: as root, never delete through
  * a directory the "postgres" user could swap for a link.  Returns the wait
  * status (0 on success).
  */
@@ -432,13 +356,13 @@ remove_tree_as(const struct runas *ru, const char *cwd, const char *path)
 	pid_t pid;
 
 	if (!ru->switch_user)
-		return remove_tree(path) < 0 ? -1 : 0;
+		return cf_remove_tree(path) < 0 ? -1 : 0;
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		child_setup(ru, cwd, -1);
-		_exit(remove_tree(path) < 0 ? 1 : 0);
+		_exit(cf_remove_tree(path) < 0 ? 1 : 0);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
@@ -551,14 +475,14 @@ probe_bindir(const char *dir, struct pgbin *out, char **why)
 	int status;
 
 	*why = NULL;
-	if (!is_dir(dir)) {
+	if (!cf_is_dir(dir)) {
 		*why = cf_strdup("no such directory");
 		return false;
 	}
 	for (size_t i = 0; i < 2; i++) {
 		const char *name = i == 0 ? "initdb" : "postgres";
 
-		if (!is_executable(dir, name)) {
+		if (!has_program(dir, name)) {
 			*why = cf_asprintf("no %s", name);
 			return false;
 		}
@@ -847,25 +771,6 @@ find_binaries(const char *forced, int major, struct pgbin *out, cf_error **err)
 
 /* --------------------------------------------------------------- layout */
 
-/* The cache directory: opts, $XDG_CACHE_HOME/confiture, ~/.cache/confiture. */
-static char *
-cache_dir(const char *override)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-
-	if (override && *override)
-		return cf_strdup(override);
-	if (xdg && xdg[0] == '/')
-		return cf_asprintf("%s/confiture", xdg);
-	if (!home || !*home) {
-		const struct passwd *pw = getpwuid(getuid());
-
-		home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
-	}
-	return cf_asprintf("%s/.cache/confiture", home);
-}
-
 /*
  * The directory holding one subdirectory per major for the cache directory
  * cache (which must exist): <cache>/servers, or as root
@@ -944,7 +849,7 @@ layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
 		if (rc == 0)
 			rc = ensure_private_dir(root, ru, err);
 	} else {
-		rc = mkdir_p(root, err);
+		rc = cf_mkdir_p(root, 0700, err);
 	}
 	if (rc == 0)
 		rc = ensure_private_dir(l->base, ru, err);
@@ -1041,7 +946,7 @@ ping(const char *sockdir, int port)
 static bool
 server_running(const char *data, struct pidfile *pf)
 {
-	double deadline = now_ms() + 30000;
+	double deadline = cf_now_ms() + 30000;
 
 	for (;;) {
 		PGPing p;
@@ -1056,9 +961,9 @@ server_running(const char *data, struct pidfile *pf)
 		if (p == PQPING_OK)
 			return true;
 		pidfile_release(pf);
-		if (p != PQPING_REJECT || now_ms() > deadline)
+		if (p != PQPING_REJECT || cf_now_ms() > deadline)
 			return false;
-		sleep_ms(50);
+		cf_sleep_ms(50);
 	}
 }
 
@@ -1087,7 +992,7 @@ open_lockfile(const char *path, cf_error **err)
 static int
 cluster_lock(const struct layout *l, cf_error **err)
 {
-	double deadline = now_ms() + LOCK_TIMEOUT_MS;
+	double deadline = cf_now_ms() + LOCK_TIMEOUT_MS;
 	int fd = open_lockfile(l->lock, err);
 
 	if (fd < 0)
@@ -1101,7 +1006,7 @@ cluster_lock(const struct layout *l, cf_error **err)
 			close(fd);
 			return cf_fail(err, e);
 		}
-		if (now_ms() > deadline) {
+		if (cf_now_ms() > deadline) {
 			cf_error *e = cf_error_new(
 				CF_ERR_CONFIG,
 				"timed out waiting for another confiture process to set up the embedded server");
@@ -1114,7 +1019,7 @@ cluster_lock(const struct layout *l, cf_error **err)
 			close(fd);
 			return cf_fail(err, e);
 		}
-		sleep_ms(20);
+		cf_sleep_ms(20);
 	}
 	return fd;
 }
@@ -1314,7 +1219,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 	free(postgres);
 	free(sockopt);
 
-	deadline = now_ms() + START_TIMEOUT_MS;
+	deadline = cf_now_ms() + START_TIMEOUT_MS;
 	for (;;) {
 		struct pidfile pf;
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -1350,7 +1255,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 			if (ready)
 				break;
 		}
-		if (now_ms() > deadline) {
+		if (cf_now_ms() > deadline) {
 			kill(pid, SIGQUIT);
 			waitpid(pid, &status, 0);
 			e = log_error(
@@ -1358,7 +1263,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 				"the embedded PostgreSQL server did not start");
 			return cf_fail(err, e);
 		}
-		sleep_ms(5);
+		cf_sleep_ms(5);
 	}
 	srv->pid = pid;
 	srv->child = true;
@@ -1377,7 +1282,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 static int
 stop_postmaster(const char *data, long pid, bool child, cf_error **err)
 {
-	double deadline = now_ms() + STOP_TIMEOUT_MS;
+	double deadline = cf_now_ms() + STOP_TIMEOUT_MS;
 	char *pidpath = cf_asprintf("%s/postmaster.pid", data);
 	bool quit_sent = false;
 	int status;
@@ -1405,7 +1310,7 @@ stop_postmaster(const char *data, long pid, bool child, cf_error **err)
 		}
 		if (gone)
 			break;
-		if (now_ms() > deadline) {
+		if (cf_now_ms() > deadline) {
 			if (quit_sent) {
 				cf_error *e = cf_error_new(
 					CF_ERR_CONFIG,
@@ -1417,9 +1322,9 @@ stop_postmaster(const char *data, long pid, bool child, cf_error **err)
 			}
 			kill((pid_t)pid, SIGQUIT);
 			quit_sent = true;
-			deadline = now_ms() + 10000;
+			deadline = cf_now_ms() + 10000;
 		}
-		sleep_ms(5);
+		cf_sleep_ms(5);
 	}
 	free(pidpath);
 	return 0;
@@ -1456,7 +1361,7 @@ attach_or_start(cf_server *srv, cf_error **err)
 		srv->started = false;
 		return 0;
 	}
-	if (!is_dir(srv->lay.data) && run_initdb(srv, err) < 0)
+	if (!cf_is_dir(srv->lay.data) && run_initdb(srv, err) < 0)
 		return -1;
 	if (check_data_version(srv, err) < 0)
 		return -1;
@@ -1485,8 +1390,8 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 	srv->version = bin.version;
 	srv->major = bin.major;
 
-	cache = cache_dir(opts->cache_dir);
-	if (mkdir_p(cache, err) < 0)
+	cache = cf_cache_dir(opts->cache_dir);
+	if (cf_mkdir_p(cache, 0700, err) < 0)
 		goto fail;
 	if (!(root = servers_root(cache, &srv->ru, err)))
 		goto fail;
@@ -1601,7 +1506,7 @@ static int
 list_clusters(const cf_server_options *opts, const struct runas *ru,
 	      char **root, int **majors, size_t *n, cf_error **err)
 {
-	char *cache = cache_dir(opts ? opts->cache_dir : NULL);
+	char *cache = cf_cache_dir(opts ? opts->cache_dir : NULL);
 	size_t alloc = 0;
 	struct dirent *de;
 	DIR *d;
@@ -1609,7 +1514,7 @@ list_clusters(const cf_server_options *opts, const struct runas *ru,
 	*root = NULL;
 	*majors = NULL;
 	*n = 0;
-	if (!is_dir(cache)) {
+	if (!cf_is_dir(cache)) {
 		free(cache);
 		return 0;
 	}
