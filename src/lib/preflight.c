@@ -554,7 +554,7 @@ clone_connect(preflight_run *pr, PGconn **conn)
 /* Makes the clone; 1 with *reason when the server refuses in a way auto
  * mode can fall back from. */
 static int
-clone_create(preflight_run *pr, char **reason, cf_error **err)
+clone_create(preflight_run *pr, char **reason)
 {
 	char *sql, *qclone, *qsrc;
 	cf_error *e = NULL;
@@ -607,7 +607,6 @@ clone_create(preflight_run *pr, char **reason, cf_error **err)
 	free(sql);
 	free(qclone);
 	free(qsrc);
-	(void)err;
 	return rc;
 }
 
@@ -782,7 +781,7 @@ run_against(preflight_run *pr, cf_error **err)
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
-			rc = clone_create(pr, &reason, err);
+			rc = clone_create(pr, &reason);
 		if (rc == 0) {
 			r->mode = CF_PREFLIGHT_CLONE;
 			rc = run_clone(pr);
