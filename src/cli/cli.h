@@ -75,6 +75,10 @@ enum {
 int cli_parse(int argc, const char **argv, const struct cli_usage *usage,
 	      int *npos);
 void cli_print_usage(FILE *out, const struct cli_usage *usage);
+/* cli_parse() for commands without positional arguments: -1 to go on,
+ * else the exit code to return (help printed, or a usage error). */
+int cli_parse_no_args(int argc, const char **argv,
+		      const struct cli_usage *usage);
 
 /* ---- output.c: colour, messages, errors, JSON */
 

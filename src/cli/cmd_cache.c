@@ -50,16 +50,11 @@ cache_list(int argc, const char **argv)
 	cf_error *err = NULL;
 	size_t n = 0;
 	char *dir;
-	int npos, rc;
+	int rc;
 	bool json;
 
-	rc = cli_parse(argc, argv, &usage, &npos);
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+		return rc;
 	json = strcmp(format, "json") == 0;
 	if (cf_cache_list(cache_dir, &v, &n, &err) < 0)
 		return cli_fail(err, json);
@@ -134,15 +129,10 @@ cache_clear(int argc, const char **argv)
 		options};
 	cf_error *err = NULL;
 	size_t removed = 0;
-	int npos, rc;
+	int rc;
 
-	rc = cli_parse(argc, argv, &usage, &npos);
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+		return rc;
 	rc = cf_cache_clear(cache_dir, &removed, &err);
 	printf("removed %zu cached template%s\n", removed,
 	       removed == 1 ? "" : "s");

@@ -525,15 +525,10 @@ cmd_migrate_preflight(int argc, const char **argv)
 	cf_provisioned *prov = NULL;
 	char *dump_tmp = NULL;
 	cf_error *err = NULL;
-	int npos, rc;
+	int rc;
 
-	rc = cli_parse(argc, argv, &usage, &npos);
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+		return rc;
 	po.since = since;
 	po.mode = strcmp(mode, "clone") == 0	 ? CF_PREFLIGHT_CLONE :
 		  strcmp(mode, "savepoint") == 0 ? CF_PREFLIGHT_SAVEPOINT :

@@ -140,15 +140,10 @@ cmd_migrate_status(int argc, const char **argv)
 	cf_session *s = NULL;
 	cf_status *st = NULL;
 	cf_error *err = NULL;
-	int npos, rc;
+	int rc;
 
-	rc = cli_parse(argc, argv, &usage, &npos);
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+		return rc;
 	if ((rc = cli_open_session(&eo, &s)) != 0)
 		return rc;
 	if (cf_session_status(s, &st, &err) < 0) {

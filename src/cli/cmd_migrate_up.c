@@ -210,7 +210,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 	cf_session *s = NULL;
 	cf_run_result *r = NULL;
 	cf_error *err = NULL;
-	int npos, rc;
+	int rc;
 
 	if (is_up)
 		usage = (struct cli_usage){
@@ -235,13 +235,8 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"for a database whose schema already has them.",
 			baseline_options};
 
-	rc = cli_parse(argc, argv, &usage, &npos);
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+		return rc;
 	ro.target = target;
 	ro.through = through;
 	ro.steps = steps;

@@ -28,22 +28,6 @@ struct server_opts {
 		0, "cache-dir", &(o)->cache_dir, "DIR", \
 		"cache directory (default $XDG_CACHE_HOME/confiture or ~/.cache/confiture)")
 
-/* Parses options; returns -1 to go on, else the exit code. */
-static int
-parse(int argc, const char **argv, const struct cli_usage *usage)
-{
-	int npos;
-	int rc = cli_parse(argc, argv, usage, &npos);
-
-	if (rc != CLI_PARSE_OK)
-		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
-	if (npos > 0) {
-		cli_error("unexpected argument '%s'", argv[0]);
-		return CF_EXIT_USAGE;
-	}
-	return -1;
-}
-
 static int
 server_start(int argc, const char **argv)
 {
@@ -72,7 +56,7 @@ server_start(int argc, const char **argv)
 	cf_error *err = NULL;
 	int rc;
 
-	if ((rc = parse(argc, argv, &usage)) >= 0)
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
 		return rc;
 	opts.cache_dir = so.cache_dir;
 	opts.bindir = so.bindir;
@@ -104,7 +88,7 @@ server_stop(int argc, const char **argv)
 	bool stopped = false;
 	int rc;
 
-	if ((rc = parse(argc, argv, &usage)) >= 0)
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
 		return rc;
 	opts.cache_dir = so.cache_dir;
 	if (cf_server_stop_running(&opts, &stopped, &err) < 0)
@@ -136,7 +120,7 @@ server_status(int argc, const char **argv)
 	int rc;
 	FILE *o = stdout;
 
-	if ((rc = parse(argc, argv, &usage)) >= 0)
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
 		return rc;
 	opts.cache_dir = so.cache_dir;
 	if (cf_server_list(&opts, &info, &n, &err) < 0)

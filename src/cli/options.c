@@ -193,3 +193,18 @@ cli_parse(int argc, const char **argv, const struct cli_usage *usage, int *npos)
 	*npos = pos;
 	return CLI_PARSE_OK;
 }
+
+int
+cli_parse_no_args(int argc, const char **argv, const struct cli_usage *usage)
+{
+	int npos;
+	int rc = cli_parse(argc, argv, usage, &npos);
+
+	if (rc != CLI_PARSE_OK)
+		return rc == CLI_PARSE_HELP ? CF_EXIT_OK : CF_EXIT_USAGE;
+	if (npos > 0) {
+		cli_error("unexpected argument '%s'", argv[0]);
+		return CF_EXIT_USAGE;
+	}
+	return -1;
+}

@@ -106,6 +106,24 @@ cf_pg_program(const char *name, const char *bindir)
 	return NULL;
 }
 
+/* cf_pg_program(), or -1 with an error saying where it looked. */
+static int
+find_program(const char *name, const char *bindir, char **prog, cf_error **err)
+{
+	cf_error *e;
+
+	if ((*prog = cf_pg_program(name, bindir)) != NULL)
+		return 0;
+	e = cf_error_new(CF_ERR_CONFIG, "cannot find %s", name);
+	cf_error_set_detail(e,
+			    "looked in %s, /usr/lib/postgresql/*/bin and PATH",
+			    bindir ? bindir : "the server's bin directory");
+	cf_error_set_hint(
+		e,
+		"install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
+	return cf_fail(err, e);
+}
+
 /* Appends a conninfo value, single-quoted with \ and ' escaped. */
 static void
 add_conninfo_value(cf_strbuf *sb, const char *v)
@@ -405,18 +423,8 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 	int status, rc;
 
 	*dump_path = NULL;
-	if (!(prog = cf_pg_program("pg_dump", bindir))) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG,
-					   "cannot find pg_dump");
-
-		cf_error_set_detail(
-			e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
-			bindir ? bindir : "the server's bin directory");
-		cf_error_set_hint(
-			e,
-			"install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
-		return cf_fail(err, e);
-	}
+	if (find_program("pg_dump", bindir, &prog, err) < 0)
+		return -1;
 	{
 		char *cd = cf_cache_dir(cache_dir);
 
@@ -1397,17 +1405,8 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	int status, rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (!(prog = cf_pg_program("psql", bindir))) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot find psql");
-
-		cf_error_set_detail(
-			e, "looked in %s, /usr/lib/postgresql/*/bin and PATH",
-			bindir ? bindir : "the server's bin directory");
-		cf_error_set_hint(
-			e,
-			"install the PostgreSQL client programs, e.g. apt-get install postgresql-client");
-		return cf_fail(err, e);
-	}
+	if (find_program("psql", bindir, &prog, err) < 0)
+		return -1;
 	filtered = temp_name(tmp_dir, "load", ".sql");
 	f.d = d;
 	f.server_version_num = server_version_num;

@@ -87,7 +87,8 @@ char *cf_quote_literal(const char *s);
  */
 char *cf_redact_message(const char *msg, const char *conninfo);
 
-/* sysutil.c: directories, file tests, time */
+/* sysutil.c: paths, directories, file tests, time */
+char *cf_path_join(const char *dir, const char *rel);
 /* mkdir -p with mode; fails when path exists but is not a directory */
 int cf_mkdir_p(const char *path, int mode, cf_error **err);
 /* rm -rf, not following symlinks; 0 when done or path is missing */

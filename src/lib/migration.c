@@ -68,17 +68,6 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* Joins dir and file with exactly one '/'; caller frees. */
-static char *
-join_path(const char *dir, const char *file)
-{
-	size_t n = strlen(dir);
-
-	if (n > 0 && dir[n - 1] == '/')
-		return cf_asprintf("%s%s", dir, file);
-	return cf_asprintf("%s/%s", dir, file);
-}
-
 /*
  * Compares two versions.  With numeric set, two all-digit strings compare
  * as unbounded integers (leading zeros ignored, then length, then digits);
@@ -551,7 +540,7 @@ cf_migration_set_discover(const char *dir, cf_migration_set **out,
 		f->kind = classify(f->file, &f->stem);
 		if (f->kind == FILE_IGNORED)
 			continue;
-		f->path = join_path(dir, f->file);
+		f->path = cf_path_join(dir, f->file);
 		if (stat(f->path, &st) != 0) {
 			char *msg = cf_asprintf("cannot access '%s': %s",
 						f->path, strerror(errno));

@@ -47,17 +47,6 @@ path_list_finish(path_list *l, char ***out)
 	free(l->items);
 }
 
-/* Joins dir and rel with exactly one '/'; caller frees. */
-static char *
-join_path(const char *dir, const char *rel)
-{
-	size_t n = strlen(dir);
-
-	if (n > 0 && dir[n - 1] == '/')
-		return cf_asprintf("%s%s", dir, rel);
-	return cf_asprintf("%s/%s", dir, rel);
-}
-
 /*
  * Creates directory path unless it exists.  Returns 1 when created, 0 when
  * it was already there, -1 (with *err) otherwise.
@@ -219,7 +208,7 @@ cf_scaffold_project(const char *project_dir, char ***created, cf_error **err)
 		path_list_add(&list, cf_strdup(project_dir));
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		path = join_path(project_dir, dirs[i]);
+		path = cf_path_join(project_dir, dirs[i]);
 		rc = ensure_dir(path, err);
 		if (rc > 0)
 			path_list_add(&list, path);
@@ -232,7 +221,7 @@ cf_scaffold_project(const char *project_dir, char ***created, cf_error **err)
 	dbname = project_db_name(project_dir);
 	yaml = local_yaml(dbname);
 	free(dbname);
-	path = join_path(project_dir, "db/environments/local.yaml");
+	path = cf_path_join(project_dir, "db/environments/local.yaml");
 	rc = write_new_file(path, yaml, true, err);
 	free(yaml);
 	if (rc > 0)
@@ -243,7 +232,7 @@ cf_scaffold_project(const char *project_dir, char ***created, cf_error **err)
 		goto out;
 
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		path = join_path(project_dir, keep[i]);
+		path = cf_path_join(project_dir, keep[i]);
 		rc = write_new_file(path, "", true, err);
 		if (rc > 0)
 			path_list_add(&list, path);
@@ -387,10 +376,10 @@ cf_generate_migration(const char *dir, const char *name, char **up_path,
 	}
 
 	file = cf_asprintf("%s_%s.up.sql", version, name);
-	up = join_path(dir, file);
+	up = cf_path_join(dir, file);
 	free(file);
 	file = cf_asprintf("%s_%s.down.sql", version, name);
-	down = join_path(dir, file);
+	down = cf_path_join(dir, file);
 	free(file);
 
 	content = cf_asprintf("-- Migration: %s\n-- Created: %s\n\n", name,

@@ -14,6 +14,17 @@
 
 #include "internal.h"
 
+/* dir and rel joined with exactly one '/'; caller frees. */
+char *
+cf_path_join(const char *dir, const char *rel)
+{
+	size_t n = strlen(dir);
+
+	if (n > 0 && dir[n - 1] == '/')
+		return cf_asprintf("%s%s", dir, rel);
+	return cf_asprintf("%s/%s", dir, rel);
+}
+
 /* Creates every missing directory of path (mkdir -p) with mode. */
 int
 cf_mkdir_p(const char *path, int mode, cf_error **err)

@@ -31,32 +31,12 @@ run_pf()
 	} >>"$ALL_OUT"
 }
 
-# The schema of a database, without pg_dump's per-run \restrict keys.
-dump_schema()
-{
-	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
-}
-
 # Everything `migrate up` and the hand drift left in production: schema,
 # data and tracking rows.
 dump_prod()
 {
 	pg_dump "$PROD" | grep -v '^\\\(un\)\{0,1\}restrict'
 	psql_q "$PROD" "SELECT * FROM tb_confiture ORDER BY version"
-}
-
-# Runs python assertions against the JSON on stdout of the last run: the
-# document is `d`, `eq(actual, expected, what)` fails with both values.
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
 }
 
 PROJ=$TEST_TMP/proj

@@ -43,11 +43,6 @@ t0210_cleanup()
 }
 trap 'rc=$?; t0210_cleanup; (exit $rc); tap_cleanup' EXIT
 
-dump_schema()
-{
-	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
-}
-
 # The server-wide state a preflight must not change, one section each.
 server_roles()
 {
@@ -83,18 +78,6 @@ snapshot()
 	server_roles >"$TEST_TMP/$1-roles"
 	server_databases >"$TEST_TMP/$1-databases"
 	server_settings >"$TEST_TMP/$1-settings"
-}
-
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
 }
 
 PROJ=$TEST_TMP/proj

@@ -17,23 +17,7 @@ PRE=$(new_db t0220_pre) || exit 1
 URL=$(db_url "$PRE")
 psql_q "$PRE" "CREATE TABLE users (id int PRIMARY KEY); INSERT INTO users VALUES (1)" || exit 1
 
-dump_schema()
-{
-	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
-}
 dump_schema "$PRE" >"$TEST_TMP/pre-before" || exit 1
-
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
-}
 
 expect_pre_unchanged()
 {

@@ -7,29 +7,17 @@
 # --allow-non-transactional, run for real in clone mode).
 . "$(dirname "$0")/../lib/tap.sh"
 
-unset CONFITURE_DATABASE_URL NO_COLOR
-
-dump_schema()
-{
-	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
-}
-
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
+# check_json: a = the against section, by = migrations by version,
+# verdicts() = (version, ok|skipped|root|consequence, caused_by) rows
+CHECK_JSON_PRELUDE='
 a = d["against"]
 by = dict((m["version"], m) for m in (a["migrations"] if a else []))
 def verdicts():
     return [(m["version"], "ok" if m["success"] else "skipped" if m["skipped"]
              else m["cause"], m["caused_by"]) for m in a["migrations"]]
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
-}
+'
+
+unset CONFITURE_DATABASE_URL NO_COLOR
 
 # ---- enum values added and used in the same run
 

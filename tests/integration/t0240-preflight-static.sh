@@ -6,23 +6,12 @@
 # 2 usage, configuration and connection errors.
 . "$(dirname "$0")/../lib/tap.sh"
 
+CHECK_JSON_PRELUDE='s = d["static"]'	# check_json: s = the static section
+
 unset CONFITURE_DATABASE_URL NO_COLOR
 
 PRE=$(new_db t0240_pre) || exit 1
 URL=$(db_url "$PRE")
-
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
-s = d["static"]
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
-}
 
 # A clean migration with its .down.sql.
 good()

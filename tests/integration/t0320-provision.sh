@@ -43,12 +43,6 @@ echo 'CREATE TABLE public.t0320_first (x int);' >"$SLEEPMIG/001_first.up.sql"
 echo 'SELECT pg_sleep(10);' >"$SLEEPMIG/002_sleep.up.sql"
 echo 'CREATE TABLE public.t0320_third (x int);' >"$SLEEPMIG/003_third.up.sql"
 
-# Schema of a database without pg_dump's random \restrict lines.
-dump_schema()
-{
-	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
-}
-
 # Milliseconds since the epoch.
 now_ms()
 {
@@ -103,20 +97,6 @@ cached_names()
 {
 	"$CONFITURE" cache list --format json --cache-dir "$1" |
 		python3 -c 'import json,sys; [print(t["template"]) for t in json.load(sys.stdin)["templates"]]'
-}
-
-# Runs python checks on the JSON output of the last run_cf: d is the
-# document, eq(actual, expected, what) compares.
-check_json()
-{
-	python3 -c '
-import json, sys
-def eq(actual, expected, what=""):
-    if actual != expected:
-        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
-d = json.load(open(sys.argv[1]))
-exec(sys.argv[2])
-' "$TEST_TMP/out" "$1"
 }
 
 # Fails when the password shows anywhere in the last run's output.

@@ -50,6 +50,11 @@
 #				db/environments) and cd into it; with DB, also
 #				writes db/environments/local.yaml pointing at it
 #   skip_all REASON		skip the whole script (before any test)
+#   dump_schema DB		pg_dump --schema-only without the \restrict
+#				lines that differ on every run
+#   check_json PYCODE		runs python on the last run_cf's JSON stdout:
+#				d is the document, eq(actual, expected, what)
+#				compares; $CHECK_JSON_PRELUDE runs first
 #
 # Environment (set by tests/run-tests; defaults allow running one script by
 # hand from the repository root):  CONFITURE (default build/confiture),
@@ -304,4 +309,22 @@ database_url: "$(db_url "$1")"
 EOF
 	fi
 	cd "$TEST_PROJECT" || return 1
+}
+
+dump_schema()
+{
+	pg_dump --schema-only "$1" | grep -v '^\\\(un\)\{0,1\}restrict'
+}
+
+check_json()
+{
+	python3 -c '
+import json, sys
+def eq(actual, expected, what=""):
+    if actual != expected:
+        sys.exit("%s: expected %r, got %r" % (what, expected, actual))
+d = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+exec(sys.argv[2])
+' "$TEST_TMP/out" "$1" "${CHECK_JSON_PRELUDE:-}"
 }
