@@ -39,7 +39,7 @@ bench: all
 	bench/run $(BUILD)
 
 format:
-	clang-format -i src/*/*.c src/*/*.h include/*.h tests/unit/*.c
+	clang-format -i $$(git ls-files "src/*.[ch]" "include/*.[ch]" "tests/*.[ch]")
 
 clean:
 	rm -rf $(BUILD)

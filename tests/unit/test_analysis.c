@@ -17,7 +17,7 @@
 
 #include <pg_query.h>
 
-#include "analysis.h"
+#include "replay/analysis.h"
 
 /* A script holding only a path and the parse tree of sql. */
 static cf_script *

@@ -20,7 +20,7 @@
 #include <jansson.h>
 #include <pg_query.h>
 
-#include "cluster.h"
+#include "replay/cluster.h"
 
 /* Parses sql and adds its first statement to scope, as preflight does
  * (wrapped says: hand over the RawStmt {"stmt": ...} instead). */

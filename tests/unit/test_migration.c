@@ -26,7 +26,7 @@
 
 #include <pg_query.h>
 
-#include "internal.h"
+#include "base/base.h"
 
 #define FIXTURES "fixtures/migration/"
 

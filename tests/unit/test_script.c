@@ -16,7 +16,7 @@
 
 #include <pg_query.h>
 
-#include "internal.h"
+#include "base/base.h"
 
 #define MAX_STMTS 4
 

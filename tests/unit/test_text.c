@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base/base.h"
 
 /* A byte string with explicit length, so NUL and bad bytes fit in tables. */
 #define BYTES(s) s, sizeof(s) - 1

@@ -1,0 +1,104 @@
+/*
+ * base/base.h — what every library file builds on: allocation, strbuf,
+ * errors, text and OS helpers.  Not installed.
+ *
+ * Prototypes are grouped under the file that defines them.
+ */
+#ifndef CF_BASE_H
+#define CF_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "confiture.h"
+
+#define CF_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CF_STRINGIFY_(x) #x
+#define CF_STRINGIFY(x) CF_STRINGIFY_(x)
+
+/* alloc.c: allocation that never returns NULL (abort() on out-of-memory) */
+void *cf_malloc(size_t size);
+void *cf_calloc(size_t n, size_t size);
+void *cf_realloc(void *p, size_t size);
+/* n * size with overflow check */
+void *cf_reallocarray(void *p, size_t n, size_t size);
+char *cf_strdup(const char *s); /* NULL in, NULL out */
+char *cf_strndup(const char *s, size_t n);
+char *cf_asprintf(const char *fmt, ...) CF_PRINTF(1, 2);
+#define cf_new(type) ((type *)cf_calloc(1, sizeof(type)))
+/* Grows *arr (of *alloc elements of elem size) to hold at least need. */
+void cf_grow(void **arr, size_t *alloc, size_t need, size_t elem);
+#define CF_GROW(arr, alloc, need) \
+	cf_grow((void **)&(arr), &(alloc), (need), sizeof(*(arr)))
+
+/* strbuf.c: a growable NUL-terminated buffer (git's strbuf, in small) */
+typedef struct cf_strbuf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+} cf_strbuf;
+#define CF_STRBUF_INIT     \
+	{                  \
+		NULL, 0, 0 \
+	}
+void cf_strbuf_init(cf_strbuf *sb);
+void cf_strbuf_release(cf_strbuf *sb);
+void cf_strbuf_reset(cf_strbuf *sb);
+void cf_strbuf_add(cf_strbuf *sb, const void *data, size_t len);
+void cf_strbuf_addstr(cf_strbuf *sb, const char *s);
+void cf_strbuf_addch(cf_strbuf *sb, char c);
+void cf_strbuf_addf(cf_strbuf *sb, const char *fmt, ...) CF_PRINTF(2, 3);
+void cf_strbuf_vaddf(cf_strbuf *sb, const char *fmt, va_list ap);
+/* Returns the buffer (never NULL) and leaves sb empty; caller frees. */
+char *cf_strbuf_detach(cf_strbuf *sb);
+/* Returns the contents, "" when nothing was added; valid until next change. */
+const char *cf_strbuf_str(const cf_strbuf *sb);
+
+/* error.c: building errors */
+cf_error *cf_error_new(cf_error_kind kind, const char *fmt, ...)
+	CF_PRINTF(2, 3);
+cf_error *cf_warning_new(const char *fmt, ...) CF_PRINTF(1, 2);
+void cf_error_set_detail(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
+void cf_error_set_hint(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
+void cf_error_set_where(cf_error *e, const char *file, int line, int column);
+void cf_error_set_code(cf_error *e, const char *code);
+/* A deep copy; caller frees. */
+cf_error *cf_error_copy(const cf_error *e);
+/* Stores e in *err if err is non-NULL, else frees it; returns -1. */
+int cf_fail(cf_error **err, cf_error *e);
+
+/* text.c: UTF-8 and positions */
+/* true when s[0..len) is valid UTF-8; else *bad_offset is the first bad byte */
+bool cf_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+/* 1-based line and column (in characters) of byte offset off in text */
+void cf_text_line_col(const char *text, size_t off, int *line, int *column);
+/* byte offset of the n-th character (0-based) from s, clamped to len */
+size_t cf_utf8_char_offset(const char *s, size_t len, size_t nchars);
+/* Reads a whole file; NUL-terminates; *len excludes the terminator. */
+int cf_read_file(const char *path, char **data, size_t *len, cf_error **err);
+/* Double-quotes an SQL identifier (always quoted). Caller frees. */
+char *cf_quote_ident(const char *ident);
+/* Single-quotes an SQL literal. Caller frees. */
+char *cf_quote_literal(const char *s);
+/*
+ * A copy of msg, a message about conninfo (libpq's, a server's, a child
+ * program's), with what cf_redact_url() would hide in conninfo hidden in
+ * msg too (url.c).  Caller frees; NULL msg gives NULL.
+ */
+char *cf_redact_message(const char *msg, const char *conninfo);
+
+/* sysutil.c: paths, directories, file tests, time */
+char *cf_path_join(const char *dir, const char *rel);
+/* mkdir -p with mode; fails when path exists but is not a directory */
+int cf_mkdir_p(const char *path, int mode, cf_error **err);
+/* rm -rf, not following symlinks; 0 when done or path is missing */
+int cf_remove_tree(const char *path);
+bool cf_is_dir(const char *path);
+/* a regular file we may execute */
+bool cf_is_executable(const char *path);
+/* Monotonic milliseconds. */
+double cf_now_ms(void);
+void cf_sleep_ms(long ms);
+
+#endif /* CF_BASE_H */

@@ -1,0 +1,134 @@
+/*
+ * db.h — the library's internal libpq layer: connections, errors from
+ * results, the tracking table and the execution engine.  Not installed.
+ */
+#ifndef CF_DB_H
+#define CF_DB_H
+
+#include <libpq-fe.h>
+
+#include "base/base.h"
+
+/* db.c */
+
+/*
+ * Opens a connection; conninfo may be a URL or key=value string.  Extra GUC
+ * settings go into the startup packet's "options" (so RESET ALL returns to
+ * them).  Errors never contain the password.  Caller PQfinish()es.
+ */
+int cf_db_connect(const char *conninfo, const char *options, PGconn **out,
+		  cf_error **err);
+/* Same server and credentials as conninfo, but database dbname. */
+int cf_db_connect_db(const char *conninfo, const char *dbname,
+		     const char *options, PGconn **out, cf_error **err);
+/* Runs a command that returns no rows; PGRES_COMMAND_OK or TUPLES_OK. */
+int cf_db_exec(PGconn *conn, const char *sql, cf_error **err);
+/* Like cf_db_exec, with text parameters. */
+int cf_db_exec_params(PGconn *conn, const char *sql, int n,
+		      const char *const *values, cf_error **err);
+/* Runs a query and returns its result (caller PQclear()s) or NULL + err. */
+PGresult *cf_db_query(PGconn *conn, const char *sql, int n,
+		      const char *const *values, cf_error **err);
+/* Builds a cf_error from a failed result, or from the connection. */
+cf_error *cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind);
+/* current_database() of a connection, caller frees. */
+char *cf_db_name(PGconn *conn);
+/* Makes conn the connection cf_cancel() interrupts (NULL: none). */
+void cf_cancel_register(PGconn *conn);
+/* True once cf_cancel() was called. */
+bool cf_cancel_requested(void);
+
+/* advisory.c (the key itself is cf_lock_key() in lock.c) */
+
+/*
+ * Takes the migration advisory lock (CF_LOCK_CLASS_ID, cf_lock_key(db)),
+ * waiting up to timeout_ms (0 = forever).
+ */
+int cf_lock_acquire(PGconn *conn, int timeout_ms, cf_error **err);
+void cf_lock_release(PGconn *conn);
+
+/* tracking.c */
+
+typedef struct cf_applied {
+	char *version;
+	char *name;
+	char *applied_at;
+	int execution_time_ms; /* -1 when NULL */
+	char *checksum;	       /* NULL when NULL */
+} cf_applied;
+
+typedef struct cf_applied_list {
+	cf_applied *items; /* ordered by version (set's order rule) */
+	size_t n;
+	bool table_exists;
+} cf_applied_list;
+
+/* "schema"."name" or "name", always quoted; caller frees. */
+char *cf_tracking_ident(const cf_config *cfg);
+/*
+ * Checks the tracking table: *exists is set; when it exists its columns
+ * must have the Python tool's shape, else a CF_ERR_TRACKING error.
+ */
+int cf_tracking_check(PGconn *conn, const cf_config *cfg, bool *exists,
+		      cf_error **err);
+/* Creates the table and its indexes when missing, then checks it. */
+int cf_tracking_ensure(PGconn *conn, const cf_config *cfg, cf_error **err);
+/* Reads every row (table must exist, or list->table_exists false). */
+int cf_tracking_read(PGconn *conn, const cf_config *cfg, bool numeric,
+		     cf_applied_list *list, cf_error **err);
+void cf_applied_list_release(cf_applied_list *list);
+/* Finds a version in the list, or NULL. */
+const cf_applied *cf_applied_find(const cf_applied_list *list,
+				  const char *version);
+/* The slug for a row: name_YYYYMMDD_HHMMSS[_suffix]; caller frees. */
+char *cf_tracking_slug(const char *name, const char *suffix);
+/* Inserts one row; slug from cf_tracking_slug. */
+int cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
+		       const char *slug, int execution_time_ms, cf_error **err);
+int cf_tracking_delete(PGconn *conn, const char *ident, const char *version,
+		       cf_error **err);
+
+/* engine.c */
+
+/* How each migration is wrapped: its own transaction, or a savepoint in a
+ * transaction the caller opened (preflight's savepoint mode). */
+typedef enum cf_unit {
+	CF_UNIT_TRANSACTION = 0,
+	CF_UNIT_SAVEPOINT,
+} cf_unit;
+
+typedef struct cf_engine {
+	PGconn *conn;
+	cf_unit unit;
+	/* Quoted tracking table; NULL to run without recording rows. */
+	const char *tracking_ident;
+	/* Non-transactional migrations: run in autocommit when true,
+	 * otherwise report them as skipped. */
+	bool allow_autocommit;
+	/* Called before each statement is sent; may be NULL.  Returning -1
+	 * (with *err set) refuses the statement: the migration fails with
+	 * that error and the statement is never sent. */
+	int (*before_statement)(void *arg, const cf_migration *m,
+				const cf_script *script, size_t index,
+				cf_error **err);
+	/* Called inside each migration's transaction just before it commits
+	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
+	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);
+	void *hook_arg;
+	/* Set by the engine when a migration ran in autocommit: the target
+	 * holds committed work outside any unit. */
+	bool consumed;
+} cf_engine;
+
+/*
+ * Applies one migration (its .up.sql, or .down.sql when down) as a unit:
+ * reset session state, open the unit, send each statement, record (insert
+ * or delete the tracking row), close the unit.  On failure the unit is
+ * rolled back and out->error describes the failing statement.  Returns 0
+ * when the outcome is OK or SKIPPED, -1 when FAILED.  out->error is owned by
+ * the caller (cf_run_result_free or cf_error_free).
+ */
+int cf_engine_apply(cf_engine *e, const cf_migration *m, bool down,
+		    cf_outcome *out);
+
+#endif /* CF_DB_H */

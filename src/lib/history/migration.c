@@ -1,0 +1,653 @@
+/*
+ * migration.c — finding, ordering and reading migration files.
+ *
+ * The layout is the Python tool's (v0.9.4): db/migrations holds
+ * {version}_{name}.up.sql with an optional {version}_{name}.down.sql.  The
+ * version is the text before the first '_' and is stored as written in the
+ * tracking table (varchar(255)).
+ *
+ * Discovery never stops at the first bad file: every problem (duplicate
+ * versions, .py migrations, orphan .down.sql files, stray names) goes to
+ * set->problems so a user sees them all at once, and callers refuse to run
+ * while any of them is an error.
+ *
+ * Ordering: when every version in the set is made of ASCII digits they
+ * compare as numbers of any length ("9" < "10"), and numerically equal
+ * versions such as "001" and "1" are duplicates, since which one runs first
+ * would be ambiguous.  Otherwise versions compare bytewise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/base.h"
+
+#define MAX_VERSION_LEN 255 /* tb_confiture.version is varchar(255) */
+#define MAX_NAME_LEN 255    /* tb_confiture.name is varchar(255) */
+
+#define UP_SUFFIX ".up.sql"
+#define DOWN_SUFFIX ".down.sql"
+#define SQL_SUFFIX ".sql"
+#define PY_SUFFIX ".py"
+
+typedef enum file_kind {
+	FILE_IGNORED = 0,
+	FILE_UP,
+	FILE_DOWN,
+	FILE_PY,
+	FILE_BAD_SQL,
+} file_kind;
+
+/* One directory entry classified by its name; stem excludes the suffix. */
+typedef struct found_file {
+	char *file; /* name within the directory */
+	char *path; /* dir joined with file */
+	char *stem;
+	file_kind kind;
+} found_file;
+
+/* true when s is non-empty and made only of ASCII digits */
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/*
+ * Compares two versions.  With numeric set, two all-digit strings compare
+ * as unbounded integers (leading zeros ignored, then length, then digits);
+ * anything else compares bytewise.  Returns <0, 0 or >0.
+ */
+int
+cf_version_compare(const char *a, const char *b, bool numeric)
+{
+	int c;
+
+	if (numeric && all_digits(a) && all_digits(b)) {
+		size_t la, lb;
+
+		while (*a == '0' && a[1] != '\0')
+			a++;
+		while (*b == '0' && b[1] != '\0')
+			b++;
+		la = strlen(a);
+		lb = strlen(b);
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		c = memcmp(a, b, la);
+	} else {
+		c = strcmp(a, b);
+	}
+	return (c > 0) - (c < 0);
+}
+
+/* Classifies a directory entry by its name; sets *stem for migrations. */
+static file_kind
+classify(const char *file, char **stem)
+{
+	size_t n = strlen(file);
+
+	*stem = NULL;
+	if (file[0] == '.' || strcmp(file, "__init__.py") == 0)
+		return FILE_IGNORED;
+	if (ends_with(file, UP_SUFFIX)) {
+		*stem = cf_strndup(file, n - strlen(UP_SUFFIX));
+		return FILE_UP;
+	}
+	if (ends_with(file, DOWN_SUFFIX)) {
+		*stem = cf_strndup(file, n - strlen(DOWN_SUFFIX));
+		return FILE_DOWN;
+	}
+	if (ends_with(file, SQL_SUFFIX)) {
+		*stem = cf_strndup(file, n - strlen(SQL_SUFFIX));
+		return FILE_BAD_SQL;
+	}
+	if (ends_with(file, PY_SUFFIX)) {
+		*stem = cf_strndup(file, n - strlen(PY_SUFFIX));
+		return FILE_PY;
+	}
+	return FILE_IGNORED;
+}
+
+/* Records an error-severity problem about one file; returns it for hints. */
+static cf_error *
+add_problem(cf_migration_set *set, const char *path, const char *code,
+	    const char *message)
+{
+	cf_error *e = cf_error_new(CF_ERR_FILE, "%s", message);
+
+	cf_error_set_code(e, code);
+	if (path)
+		cf_error_set_where(e, path, 0, 0);
+	cf_error_list_add(&set->problems, e);
+	return e;
+}
+
+/*
+ * Splits a stem into version and name, checking both.  On a bad name it
+ * records a problem and returns false; on success the caller owns *version
+ * and *name.
+ */
+static bool
+split_stem(cf_migration_set *set, const found_file *f, const char *suffix,
+	   char **version, char **name)
+{
+	const char *us = strchr(f->stem, '_');
+	size_t vlen = us ? (size_t)(us - f->stem) : 0;
+	size_t nlen = us ? strlen(us + 1) : 0;
+	cf_error *e;
+	char *msg;
+
+	if (!us || vlen == 0 || nlen == 0) {
+		msg = cf_asprintf("invalid migration file name '%s'", f->file);
+		e = add_problem(set, f->path, "bad-file-name", msg);
+		free(msg);
+		if (!us)
+			cf_error_set_detail(e, "the name has no '_' between "
+					       "the version and the name");
+		else if (vlen == 0)
+			cf_error_set_detail(e, "the version (the text before "
+					       "the first '_') is empty");
+		else
+			cf_error_set_detail(e, "the name after the version "
+					       "is empty");
+		cf_error_set_hint(e,
+				  "name migration files "
+				  "{version}_{name}%s, e.g. "
+				  "001_create_users%s",
+				  suffix, suffix);
+		return false;
+	}
+	if (vlen > MAX_VERSION_LEN) {
+		msg = cf_asprintf("migration version in '%s' is too long",
+				  f->file);
+		e = add_problem(set, f->path, "version-too-long", msg);
+		free(msg);
+		cf_error_set_detail(e,
+				    "the version has %zu bytes; the "
+				    "tracking table stores at most %d",
+				    vlen, MAX_VERSION_LEN);
+		cf_error_set_hint(e, "use a shorter version, such as a "
+				     "number or a YYYYMMDDHHMMSS timestamp");
+		return false;
+	}
+	if (nlen > MAX_NAME_LEN) {
+		msg = cf_asprintf("migration name in '%s' is too long",
+				  f->file);
+		e = add_problem(set, f->path, "bad-file-name", msg);
+		free(msg);
+		cf_error_set_detail(e,
+				    "the name has %zu bytes; the "
+				    "tracking table stores at most %d",
+				    nlen, MAX_NAME_LEN);
+		cf_error_set_hint(e, "rename the file with a shorter name");
+		return false;
+	}
+	*version = cf_strndup(f->stem, vlen);
+	*name = cf_strdup(us + 1);
+	return true;
+}
+
+/*
+ * Reads the names in dir into *files (sorted bytewise, so discovery and its
+ * problems come out in the same order on every file system).  Fails only
+ * when the directory itself cannot be read.
+ */
+static int
+read_dir(const char *dir, found_file **files, size_t *nfiles, cf_error **err)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	found_file *list = NULL;
+	size_t n = 0, alloc = 0;
+	cf_error *e;
+
+	if (stat(dir, &st) != 0) {
+		if (errno == ENOENT) {
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "migrations directory "
+					 "'%s' does not exist",
+					 dir);
+			cf_error_set_hint(e, "run 'confiture init' or pass "
+					     "--migrations-dir");
+		} else {
+			e = cf_error_new(CF_ERR_IO, "cannot access '%s': %s",
+					 dir, strerror(errno));
+		}
+		return cf_fail(err, e);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "migrations directory '%s' is "
+				 "not a directory",
+				 dir);
+		cf_error_set_hint(e, "pass the directory that holds the "
+				     ".up.sql files with --migrations-dir");
+		return cf_fail(err, e);
+	}
+	d = opendir(dir);
+	if (!d) {
+		e = cf_error_new(CF_ERR_IO, "cannot open '%s': %s", dir,
+				 strerror(errno));
+		return cf_fail(err, e);
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		CF_GROW(list, alloc, n + 1);
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].file = cf_strdup(de->d_name);
+		n++;
+		errno = 0;
+	}
+	if (errno != 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot read '%s': %s", dir,
+				 strerror(errno));
+		closedir(d);
+		for (size_t i = 0; i < n; i++)
+			free(list[i].file);
+		free(list);
+		return cf_fail(err, e);
+	}
+	closedir(d);
+	for (size_t i = 1; i < n; i++) {
+		/* insertion sort by name: directories are small */
+		found_file tmp = list[i];
+		size_t j = i;
+
+		while (j > 0 && strcmp(list[j - 1].file, tmp.file) > 0) {
+			list[j] = list[j - 1];
+			j--;
+		}
+		list[j] = tmp;
+	}
+	*files = list;
+	*nfiles = n;
+	return 0;
+}
+
+static void
+migration_release(cf_migration *m)
+{
+	free(m->version);
+	free(m->name);
+	free(m->up_path);
+	free(m->down_path);
+	free(m->py_path);
+	cf_script_free(m->up);
+	cf_script_free(m->down);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Path a migration was discovered from, for messages. */
+static const char *
+migration_path(const cf_migration *m)
+{
+	return m->up_path ? m->up_path : m->py_path;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static int
+compare_numeric(const void *a, const void *b)
+{
+	const cf_migration *x = a, *y = b;
+	int c = cf_version_compare(x->version, y->version, true);
+
+	return c ? c : strcmp(migration_path(x), migration_path(y));
+}
+
+static int
+compare_bytewise(const void *a, const void *b)
+{
+	const cf_migration *x = a, *y = b;
+	int c = cf_version_compare(x->version, y->version, false);
+
+	return c ? c : strcmp(migration_path(x), migration_path(y));
+}
+
+/* true when every version in the set is all digits (numeric ordering) */
+static bool
+set_is_numeric(const cf_migration *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!all_digits(items[i].version))
+			return false;
+	return true;
+}
+
+/* Adds m's file to the duplicate entry of first's version. */
+static void
+record_duplicate(cf_migration_set *set, const cf_migration *first,
+		 const cf_migration *m)
+{
+	cf_duplicate_version *d = NULL;
+	size_t nf = 0;
+
+	if (set->n_duplicates > 0 &&
+	    strcmp(set->duplicates[set->n_duplicates - 1].version,
+		   first->version) == 0)
+		d = &set->duplicates[set->n_duplicates - 1];
+	if (!d) {
+		set->duplicates = cf_reallocarray(set->duplicates,
+						  set->n_duplicates + 1,
+						  sizeof(*set->duplicates));
+		d = &set->duplicates[set->n_duplicates++];
+		d->version = cf_strdup(first->version);
+		d->files = cf_calloc(2, sizeof(char *));
+		d->files[0] = cf_strdup(base_name(migration_path(first)));
+	}
+	while (d->files[nf])
+		nf++;
+	d->files = cf_reallocarray(d->files, nf + 2, sizeof(char *));
+	d->files[nf] = cf_strdup(base_name(migration_path(m)));
+	d->files[nf + 1] = NULL;
+}
+
+/*
+ * Sorts the set and drops every migration whose version equals the one
+ * kept before it, recording a "duplicate-version" problem naming both.
+ * Ties sort by file name, so the first file by name is the one kept.
+ */
+static void
+order_and_dedupe(cf_migration_set *set)
+{
+	bool numeric = set_is_numeric(set->items, set->n);
+	size_t kept = 0;
+
+	set->numeric = numeric;
+	if (set->n > 1)
+		qsort(set->items, set->n, sizeof(cf_migration),
+		      numeric ? compare_numeric : compare_bytewise);
+	for (size_t i = 0; i < set->n; i++) {
+		cf_migration *m = &set->items[i];
+
+		if (kept > 0 && cf_version_compare(set->items[kept - 1].version,
+						   m->version, numeric) == 0) {
+			cf_migration *first = &set->items[kept - 1];
+			char *msg = cf_asprintf("duplicate migration version "
+						"'%s'",
+						m->version);
+			cf_error *e = add_problem(set, migration_path(m),
+						  "duplicate-version", msg);
+
+			free(msg);
+			if (strcmp(first->version, m->version) == 0)
+				cf_error_set_detail(
+					e, "'%s' and '%s' share the version",
+					base_name(migration_path(first)),
+					base_name(migration_path(m)));
+			else
+				cf_error_set_detail(
+					e,
+					"'%s' and '%s' have numerically "
+					"equal versions",
+					base_name(migration_path(first)),
+					base_name(migration_path(m)));
+			cf_error_set_hint(e, "rename one of them");
+			record_duplicate(set, first, m);
+			migration_release(m);
+			continue;
+		}
+		if (kept != i)
+			set->items[kept] = *m;
+		kept++;
+	}
+	set->n = kept;
+}
+
+/* Finds the migration discovered from stem, or NULL. */
+static cf_migration *
+find_by_stem(cf_migration_set *set, const char *stem)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		cf_migration *m = &set->items[i];
+		size_t vl = strlen(m->version);
+
+		if (strncmp(stem, m->version, vl) == 0 && stem[vl] == '_' &&
+		    strcmp(stem + vl + 1, m->name) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* Adds a migration for an .up.sql or .py file. */
+static void
+add_migration(cf_migration_set *set, size_t *alloc, found_file *f)
+{
+	const char *suffix = f->kind == FILE_PY ? PY_SUFFIX : UP_SUFFIX;
+	cf_migration *m;
+	char *version, *name;
+
+	if (!split_stem(set, f, suffix, &version, &name))
+		return;
+	CF_GROW(set->items, *alloc, set->n + 1);
+	m = &set->items[set->n++];
+	memset(m, 0, sizeof(*m));
+	m->version = version;
+	m->name = name;
+	if (f->kind == FILE_PY) {
+		char *msg = cf_asprintf("Python migration '%s' is not "
+					"supported",
+					f->file);
+		cf_error *e = add_problem(set, f->path, "python-migration",
+					  msg);
+
+		free(msg);
+		cf_error_set_detail(e, "this confiture runs SQL migration "
+				       "files only");
+		cf_error_set_hint(e,
+				  "rewrite it as %s.up.sql (and "
+				  ".down.sql), or run it with the Python "
+				  "confiture",
+				  f->stem);
+		m->py_path = cf_strdup(f->path);
+	} else {
+		m->up_path = cf_strdup(f->path);
+	}
+}
+
+/*
+ * Attaches a .down.sql file to its migration or reports it as an orphan.
+ * A down file whose up file was itself rejected (bad name, duplicate) is
+ * left alone: the up file's problem already covers it.
+ */
+static void
+attach_down(cf_migration_set *set, const found_file *files, size_t nfiles,
+	    const found_file *f)
+{
+	cf_migration *m = find_by_stem(set, f->stem);
+	cf_error *e;
+	char *msg;
+
+	if (m) {
+		m->down_path = cf_strdup(f->path);
+		return;
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		if ((files[i].kind == FILE_UP || files[i].kind == FILE_PY) &&
+		    strcmp(files[i].stem, f->stem) == 0)
+			return;
+	msg = cf_asprintf("down migration '%s' has no matching up migration",
+			  f->file);
+	e = add_problem(set, f->path, "orphan-down", msg);
+	free(msg);
+	cf_error_set_detail(e, "no file named '%s%s' was found", f->stem,
+			    UP_SUFFIX);
+	cf_error_set_hint(e, "add %s%s or remove the down file", f->stem,
+			  UP_SUFFIX);
+}
+
+/* Reports a .sql file that is neither .up.sql nor .down.sql. */
+static void
+report_bad_sql(cf_migration_set *set, found_file *f)
+{
+	char *msg = cf_asprintf("migration file '%s' must end in .up.sql",
+				f->file);
+	cf_error *e = add_problem(set, f->path, "bad-file-name", msg);
+
+	free(msg);
+	cf_error_set_detail(e, "migration files are named "
+			       "{version}_{name}.up.sql, with an optional "
+			       "{version}_{name}.down.sql");
+	cf_error_set_hint(e, "rename it to %s.up.sql", f->stem);
+}
+
+/*
+ * Lists dir and builds the ordered set.  Only an unreadable directory
+ * fails; everything wrong with individual files is in set->problems.
+ */
+int
+cf_migration_set_discover(const char *dir, cf_migration_set **out,
+			  cf_error **err)
+{
+	found_file *files = NULL;
+	size_t nfiles = 0, alloc = 0;
+	cf_migration_set *set;
+
+	if (read_dir(dir, &files, &nfiles, err) != 0)
+		return -1;
+
+	set = cf_new(cf_migration_set);
+	set->dir = cf_strdup(dir);
+	cf_error_list_init(&set->problems);
+
+	for (size_t i = 0; i < nfiles; i++) {
+		found_file *f = &files[i];
+		struct stat st;
+
+		f->kind = classify(f->file, &f->stem);
+		if (f->kind == FILE_IGNORED)
+			continue;
+		f->path = cf_path_join(dir, f->file);
+		if (stat(f->path, &st) != 0) {
+			char *msg = cf_asprintf("cannot access '%s': %s",
+						f->path, strerror(errno));
+
+			add_problem(set, f->path, "unreadable-file", msg);
+			free(msg);
+			f->kind = FILE_IGNORED;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			f->kind = FILE_IGNORED; /* e.g. a directory */
+			continue;
+		}
+		if (f->kind == FILE_UP || f->kind == FILE_PY)
+			add_migration(set, &alloc, f);
+		else if (f->kind == FILE_BAD_SQL)
+			report_bad_sql(set, f);
+	}
+	order_and_dedupe(set);
+	for (size_t i = 0; i < nfiles; i++)
+		if (files[i].kind == FILE_DOWN)
+			attach_down(set, files, nfiles, &files[i]);
+
+	for (size_t i = 0; i < nfiles; i++) {
+		free(files[i].file);
+		free(files[i].path);
+		free(files[i].stem);
+	}
+	free(files);
+	*out = set;
+	return 0;
+}
+
+/*
+ * Reads one file, stores its checksum when sum is not NULL, and parses it
+ * into *script.  Read failures become problems.
+ */
+static void
+load_script(cf_migration_set *set, const char *path, char *sum,
+	    cf_script **script)
+{
+	char *data = NULL;
+	size_t len = 0;
+	cf_error *e = NULL;
+
+	if (cf_read_file(path, &data, &len, &e) != 0) {
+		cf_error_set_where(e, path, 0, 0);
+		cf_error_set_code(e, "unreadable-file");
+		cf_error_list_add(&set->problems, e);
+		return;
+	}
+	if (sum)
+		cf_sha256_hex(data, len, sum);
+	(void)cf_script_parse(path, data, len, script, &set->problems);
+	free(data);
+}
+
+/*
+ * Reads, checksums and parses every migration that is not yet read.  A
+ * second call (e.g. first without, then with downs) only reads what the
+ * first one skipped; files that failed to read or decode are read again and
+ * report their problems again, so callers normally call it once.
+ */
+int
+cf_migration_set_parse(cf_migration_set *set, bool with_down)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		cf_migration *m = &set->items[i];
+
+		if (m->up_path && m->checksum[0] == '\0')
+			load_script(set, m->up_path, m->checksum, &m->up);
+		if (with_down && m->down_path && !m->down)
+			load_script(set, m->down_path, NULL, &m->down);
+	}
+	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
+}
+
+/*
+ * Index of the migration whose version is exactly version (as written in
+ * the file name, which is what the tracking table stores), or -1.
+ */
+long
+cf_migration_set_find(const cf_migration_set *set, const char *version)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->items[i].version, version) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Frees the set, its migrations, their parsed scripts and problems. */
+void
+cf_migration_set_free(cf_migration_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		migration_release(&set->items[i]);
+	free(set->items);
+	free(set->dir);
+	for (size_t i = 0; i < set->n_duplicates; i++) {
+		for (size_t f = 0; set->duplicates[i].files[f]; f++)
+			free(set->duplicates[i].files[f]);
+		free(set->duplicates[i].files);
+		free(set->duplicates[i].version);
+	}
+	free(set->duplicates);
+	cf_error_list_release(&set->problems);
+	free(set);
+}

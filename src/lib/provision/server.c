@@ -1,0 +1,1667 @@
+/*
+ * server.c — the embedded throwaway PostgreSQL cluster that confiture starts
+ * itself (`migrate preflight --from-dump`, `confiture server`).
+ *
+ * Layout: one cluster per server major, kept between runs so that the
+ * template databases of cache.c survive:
+ *
+ *	<root>/<major>/data		the cluster; initdb writes data.tmp, which
+ *					is renamed only once complete, so an
+ *					interrupted initdb never leaves a broken
+ *					cluster behind
+ *	<root>/<major>/sock		Unix socket directory (port 5432)
+ *	<root>/<major>/postgres.log	server log (rotated to .old at 4 MB)
+ *	<root>/<major>/initdb.log	output of the last initdb
+ *	<root>/<major>/lock		flock()ed around attach, initdb, start
+ *					and stop: concurrent confiture processes
+ *					serialise there
+ *	<root>/<major>/users		every live handle holds a shared flock()
+ *	<root>/<major>/stop-when-unused	exists while the handle that started
+ *					the server wants it stopped but others
+ *					still use it
+ *
+ * <root> is <cache>/servers, <cache> being opts->cache_dir, else
+ * $XDG_CACHE_HOME/confiture, else ~/.cache/confiture.  As root, initdb and
+ * postgres refuse to run, so the server runs as the "postgres" system user
+ * (fork, setgroups, setgid, setuid, exec).  That user cannot traverse /root
+ * (mode 0700), so root's clusters live in
+ * /var/tmp/confiture-postgres/<hash>/ instead, <hash> naming the cache
+ * directory (FNV-1a of its real path); /var/tmp survives reboots.  When
+ * <root>/<major>/sock is too long for a socket path (sun_path holds 108
+ * bytes) the socket goes to /tmp/confiture-<uid>-<hash>/ instead.
+ *
+ * Binaries: opts->bindir, else $CONFITURE_PG_BINDIR, else the first (for a
+ * given major) or newest (major 0) of /usr/lib/postgresql/<N>/bin,
+ * /usr/pgsql-<N>/bin, `pg_config --bindir` and the directory of initdb in
+ * PATH.  Only initdb and postgres are run: postgres is started directly,
+ * never through pg_ctl, so paths never pass through a shell.
+ *
+ * Settings are given on postgres' command line, so they always match this
+ * version of confiture: no TCP (listen_addresses ''), socket and directory
+ * mode 0700 (only the invoking user and root connect; trust authentication
+ * as superuser "postgres"), durability off (fsync, full_page_writes,
+ * synchronous_commit, wal_level minimal: the data is disposable, but an OS
+ * crash may corrupt it), max_locks_per_transaction 1024 (preflight replays
+ * many DDL statements in one transaction), autovacuum off (its workers
+ * would connect to template databases, which CREATE DATABASE ... TEMPLATE
+ * needs unused).
+ *
+ * Lifetime: a handle either started the server or attached to one already
+ * running (kept warm by --keep-server or `confiture server start`, or
+ * started by another confiture process at the same time).  Releasing with
+ * keep leaves the server running for later runs; an attached handle never
+ * stops a server that was kept that way.  The handle that started it stops
+ * it on release without keep, unless other handles (in any process) still
+ * use it: then the last of them stops it (the stop-when-unused marker).
+ * `confiture server stop` (cf_server_stop_running) stops it regardless.
+ *
+ * Children run in their own process group with output captured to log
+ * files, so a Ctrl-C at the terminal never interrupts initdb half way; the
+ * server itself runs in its own session and outlives us when kept.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "base/base.h"
+
+#define SERVER_PORT 5432
+#define ROOT_BASE "/var/tmp/confiture-postgres"
+#define LOCK_TIMEOUT_MS (180 * 1000)
+#define START_TIMEOUT_MS (60 * 1000)
+#define STOP_TIMEOUT_MS (60 * 1000)
+#define LOG_ROTATE_BYTES (4L * 1024 * 1024)
+#define SUN_PATH_MAX 107 /* usable bytes of sockaddr_un.sun_path */
+
+/* Who the server processes run as. */
+struct runas {
+	bool switch_user; /* we are root: become "postgres" in children */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Running as ourselves, e.g. for --version: no user switch. */
+static const struct runas as_self = {false, 0, 0};
+
+/* Paths of one cluster; all owned. */
+struct layout {
+	char *base; /* <root>/<major> */
+	char *data;
+	char *data_tmp;
+	char *sock;
+	char *log;
+	char *initlog;
+	char *lock;
+	char *users;
+	char *orphan; /* exists: stop when the last handle goes */
+};
+
+struct cf_server {
+	struct runas ru;
+	struct layout lay;
+	char *bindir;
+	char *version; /* e.g. "15.20" */
+	int major;
+	char *sockdir; /* where the running server listens */
+	int port;
+	long pid;
+	bool started; /* we started it (else attached) */
+	bool child;   /* the postmaster is our child: reap it */
+	int users_fd; /* holds LOCK_SH while the handle lives */
+	char *url;    /* last cf_server_url() result */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* FNV-1a, 64 bits: a short stable name for a path. */
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool
+has_program(const char *dir, const char *name)
+{
+	char *p = cf_asprintf("%s/%s", dir, name);
+	bool ok = cf_is_executable(p);
+
+	free(p);
+	return ok;
+}
+
+/*
+ * Makes sure path is a directory (not a symlink) of mode 0700 owned by the
+ * run user, creating it when missing.  Directories we share with others
+ * (/tmp, /var/tmp) make the ownership check matter.
+ */
+static int
+ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
+{
+	struct stat st;
+	cf_error *e;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		e = cf_error_new(CF_ERR_IO, "cannot create directory '%s': %s",
+				 path, strerror(errno));
+		return cf_fail(err, e);
+	}
+	if (lstat(path, &st) < 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot stat '%s': %s", path,
+				 strerror(errno));
+		return cf_fail(err, e);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		e = cf_error_new(CF_ERR_CONFIG, "'%s' is not a directory",
+				 path);
+		cf_error_set_hint(
+			e,
+			"remove it; confiture keeps its embedded server there");
+		return cf_fail(err, e);
+	}
+	if (st.st_uid != ru->uid) {
+		if (ru->switch_user && st.st_uid == 0 &&
+		    chown(path, ru->uid, ru->gid) == 0)
+			st.st_uid = ru->uid;
+		if (st.st_uid != ru->uid) {
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "'%s' belongs to another user", path);
+			cf_error_set_detail(e, "owner uid %ld, expected %ld",
+					    (long)st.st_uid, (long)ru->uid);
+			cf_error_set_hint(
+				e,
+				"remove it, or use another cache directory (--cache-dir)");
+			return cf_fail(err, e);
+		}
+	}
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot chmod '%s': %s", path,
+				 strerror(errno));
+		return cf_fail(err, e);
+	}
+	return 0;
+}
+
+/* The last max_lines lines of a file (at most 4 kB), or NULL. */
+static char *
+file_tail(const char *path, int max_lines)
+{
+	char *data = NULL, *start;
+	size_t len = 0;
+	int lines = 0;
+
+	if (cf_read_file(path, &data, &len, NULL) < 0)
+		return NULL;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		data[--len] = '\0';
+	start = data + len;
+	while (start > data && (size_t)(data + len - start) < 4096) {
+		if (start[-1] == '\n' && ++lines >= max_lines)
+			break;
+		start--;
+	}
+	if (*start == '\0') {
+		free(data);
+		return NULL;
+	}
+	start = cf_strdup(start);
+	free(data);
+	return start;
+}
+
+/* Reads a small file's first line into a new string, or NULL. */
+static char *
+read_first_line(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+
+	if (cf_read_file(path, &data, &len, NULL) < 0)
+		return NULL;
+	data[strcspn(data, "\r\n")] = '\0';
+	return data;
+}
+
+/* ------------------------------------------------------------ processes */
+
+/*
+ * Turns a child into the run user in directory cwd, stdin from /dev/null and
+ * stdout/stderr to out_fd (or /dev/null), every other fd closed.  Never
+ * returns on failure: exits 126.
+ */
+static void
+child_setup(const struct runas *ru, const char *cwd, int out_fd)
+{
+	int null_fd = open("/dev/null", O_RDWR);
+
+	if (null_fd < 0)
+		_exit(126);
+	if (out_fd < 0)
+		out_fd = null_fd;
+	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		_exit(126);
+	/* fds of the caller (connections, our lock files) stay behind */
+	if (close_range(3, ~0U, 0) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	if (ru->switch_user) {
+		if (setgroups(1, &ru->gid) < 0 || setgid(ru->gid) < 0 ||
+		    setuid(ru->uid) < 0)
+			_exit(126);
+	}
+	if (cwd && chdir(cwd) < 0)
+		_exit(126);
+}
+
+/*
+ * Runs argv[0] (absolute path) as the run user in its own process group and
+ * waits for it.  Output goes to log_path (truncated and opened by the child,
+ * as the run user) or, with capture, into *capture.  Returns the wait
+ * status, or -1 when the process could not be created.
+ */
+static int
+run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
+	 const char *log_path, cf_strbuf *capture)
+{
+	int pfd[2] = {-1, -1};
+	int status = 0;
+	pid_t pid;
+
+	if (capture && pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		if (capture) {
+			close(pfd[0]);
+			close(pfd[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		int out = pfd[1];
+
+		setpgid(0, 0);
+		if (log_path) {
+			/* open as the run user: never follow a link as root */
+			child_setup(ru, cwd, -1);
+			out = open(log_path,
+				   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+				   0600);
+			if (out < 0)
+				_exit(126);
+			dup2(out, 1);
+			dup2(out, 2);
+			close(out);
+		} else {
+			child_setup(ru, cwd, out);
+		}
+		execv(argv[0], (char *const *)argv);
+		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	if (capture) {
+		char buf[4096];
+		ssize_t n;
+
+		close(pfd[1]);
+		while ((n = read(pfd[0], buf, sizeof(buf))) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			cf_strbuf_add(capture, buf, (size_t)n);
+		}
+		close(pfd[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return status;
+}
+
+/*
+ * cf_remove_tree() as the run user, in a child: as root, never delete through
+ * a directory the "postgres" user could swap for a link.  Returns the wait
+ * status (0 on success).
+ */
+static int
+remove_tree_as(const struct runas *ru, const char *cwd, const char *path)
+{
+	int status = 0;
+	pid_t pid;
+
+	if (!ru->switch_user)
+		return cf_remove_tree(path) < 0 ? -1 : 0;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		child_setup(ru, cwd, -1);
+		_exit(cf_remove_tree(path) < 0 ? 1 : 0);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return status;
+}
+
+/* "exit status 1", "killed by signal 9": for error details. */
+static char *
+status_text(int status)
+{
+	if (status < 0)
+		return cf_asprintf("could not run it: %s", strerror(errno));
+	if (WIFEXITED(status))
+		return cf_asprintf("exit status %d", WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return cf_asprintf("killed by signal %d", WTERMSIG(status));
+	return cf_asprintf("wait status %d", status);
+}
+
+/* ------------------------------------------------------------- run user */
+
+/* Root runs the server as "postgres"; everyone else as themselves. */
+static int
+resolve_runas(struct runas *ru, cf_error **err)
+{
+	const struct passwd *pw;
+
+	ru->switch_user = geteuid() == 0;
+	ru->uid = geteuid();
+	ru->gid = getegid();
+	if (!ru->switch_user)
+		return 0;
+	pw = getpwnam("postgres");
+	if (!pw) {
+		cf_error *e = cf_error_new(
+			CF_ERR_CONFIG,
+			"running as root but there is no 'postgres' system user");
+		cf_error_set_detail(
+			e,
+			"PostgreSQL refuses to run as root, so the embedded server runs as 'postgres'");
+		cf_error_set_hint(
+			e,
+			"install the PostgreSQL server package (it creates the user), run confiture as "
+			"a regular user, or pass --server URL to use an existing server");
+		return cf_fail(err, e);
+	}
+	if (pw->pw_uid == 0) {
+		cf_error *e = cf_error_new(
+			CF_ERR_CONFIG, "the 'postgres' system user has uid 0");
+		cf_error_set_hint(e, "run confiture as a regular user");
+		return cf_fail(err, e);
+	}
+	ru->uid = pw->pw_uid;
+	ru->gid = pw->pw_gid;
+	return 0;
+}
+
+/* ------------------------------------------------------------- binaries */
+
+struct pgbin {
+	char *dir;
+	char *version; /* "15.20" */
+	int major;
+};
+
+static void
+pgbin_release(struct pgbin *b)
+{
+	free(b->dir);
+	free(b->version);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Finds name in $PATH; returns the real path of the file or NULL. */
+static char *
+path_lookup(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *found = NULL;
+
+	if (!path)
+		return NULL;
+	while (*path && !found) {
+		size_t n = strcspn(path, ":");
+		char *cand = cf_asprintf("%.*s/%s", (int)n, n ? path : ".",
+					 name);
+
+		if (access(cand, X_OK) == 0)
+			found = realpath(cand, NULL);
+		free(cand);
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return found;
+}
+
+/*
+ * Checks that dir holds initdb and postgres and asks postgres its version.
+ * On failure *why says what is wrong (caller frees).
+ */
+static bool
+probe_bindir(const char *dir, struct pgbin *out, char **why)
+{
+	const char *argv[3];
+	cf_strbuf sb = CF_STRBUF_INIT;
+	char *postgres, *real, *v;
+	int status;
+
+	*why = NULL;
+	if (!cf_is_dir(dir)) {
+		*why = cf_strdup("no such directory");
+		return false;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i == 0 ? "initdb" : "postgres";
+
+		if (!has_program(dir, name)) {
+			*why = cf_asprintf("no %s", name);
+			return false;
+		}
+	}
+	real = realpath(dir, NULL);
+	if (!real)
+		real = cf_strdup(dir);
+	postgres = cf_asprintf("%s/postgres", real);
+	argv[0] = postgres;
+	argv[1] = "--version";
+	argv[2] = NULL;
+	/* --version is answered before postgres' root check: run as ourselves */
+	status = run_wait(&as_self, NULL, argv, NULL, &sb);
+	free(postgres);
+	v = strstr(cf_strbuf_str(&sb), "(PostgreSQL) ");
+	if (status != 0 || !v) {
+		*why = cf_strdup("'postgres --version' failed");
+		cf_strbuf_release(&sb);
+		free(real);
+		return false;
+	}
+	v += strlen("(PostgreSQL) ");
+	out->dir = real;
+	out->version = cf_strndup(v, strcspn(v, " \n\t"));
+	out->major = atoi(out->version);
+	cf_strbuf_release(&sb);
+	if (out->major < 10) {
+		*why = cf_asprintf("PostgreSQL %s is older than 10",
+				   out->version);
+		pgbin_release(out);
+		return false;
+	}
+	return true;
+}
+
+/* Adds the numeric entries of /usr/lib/postgresql, newest first. */
+static void
+debian_candidates(char ***list, size_t *n, size_t *alloc)
+{
+	DIR *d = opendir("/usr/lib/postgresql");
+	struct dirent *de;
+	size_t first = *n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    de->d_name[strspn(de->d_name, "0123456789")] != '\0')
+			continue;
+		CF_GROW(*list, *alloc, *n + 1);
+		(*list)[(*n)++] = cf_asprintf("/usr/lib/postgresql/%s/bin",
+					      de->d_name);
+	}
+	closedir(d);
+	/* insertion sort on the major, descending */
+	for (size_t i = first + 1; i < *n; i++) {
+		char *x = (*list)[i];
+		size_t j = i;
+
+		while (j > first && atoi((*list)[j - 1] + 20) < atoi(x + 20)) {
+			(*list)[j] = (*list)[j - 1];
+			j--;
+		}
+		(*list)[j] = x;
+	}
+}
+
+/* The bindir pg_config (from PATH) reports, or NULL. */
+static char *
+pg_config_bindir(void)
+{
+	char *pg_config = path_lookup("pg_config");
+	cf_strbuf sb = CF_STRBUF_INIT;
+	const char *argv[3];
+	char *dir = NULL;
+
+	if (!pg_config)
+		return NULL;
+	argv[0] = pg_config;
+	argv[1] = "--bindir";
+	argv[2] = NULL;
+	if (run_wait(&as_self, NULL, argv, NULL, &sb) == 0 && sb.len > 0)
+		dir = cf_strndup(sb.buf, strcspn(sb.buf, "\r\n"));
+	cf_strbuf_release(&sb);
+	free(pg_config);
+	return dir;
+}
+
+/* The directory of an executable found in PATH, or NULL. */
+static char *
+path_bindir(const char *name)
+{
+	char *file = path_lookup(name);
+	char *slash;
+
+	if (!file)
+		return NULL;
+	slash = strrchr(file, '/');
+	if (slash)
+		*slash = '\0';
+	return file;
+}
+
+/* The "not found" error, with what was searched. */
+static cf_error *
+not_found_error(int major, const char *searched)
+{
+	cf_error *e;
+
+	if (major > 0)
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "PostgreSQL %d server binaries not found",
+				 major);
+	else
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "PostgreSQL server binaries not found");
+	cf_error_set_code(e, "server-binaries-not-found");
+	cf_error_set_detail(e, "searched: %s", searched);
+	if (major > 0)
+		cf_error_set_hint(
+			e,
+			"install them: sudo apt-get install postgresql-%d (Debian/Ubuntu), "
+			"or pass --server URL to use an existing server",
+			major);
+	else
+		cf_error_set_hint(
+			e,
+			"install them: sudo apt-get install postgresql (Debian/Ubuntu), "
+			"or pass --server URL to use an existing server");
+	return e;
+}
+
+/* A place to look for binaries, and how to name it in the error. */
+struct cand {
+	char *dir; /* NULL: the lookup itself failed */
+	char *label;
+};
+
+static void
+add_cand(struct cand **list, size_t *n, size_t *alloc, char *dir, char *label)
+{
+	CF_GROW(*list, *alloc, *n + 1);
+	(*list)[*n].dir = dir;
+	(*list)[*n].label = label;
+	(*n)++;
+}
+
+/* Has an earlier candidate the same real directory? */
+static bool
+cand_seen(const struct cand *c, size_t i)
+{
+	char *real = realpath(c[i].dir, NULL);
+	bool dup = false;
+
+	for (size_t j = 0; j < i && real && !dup; j++) {
+		char *r2 = c[j].dir ? realpath(c[j].dir, NULL) : NULL;
+
+		dup = r2 && strcmp(r2, real) == 0;
+		free(r2);
+	}
+	free(real);
+	return dup;
+}
+
+/*
+ * Finds the server binaries for major (0 = newest): see the file header for
+ * the order.  Fills *out (release with pgbin_release).
+ */
+static int
+find_binaries(const char *forced, int major, struct pgbin *out, cf_error **err)
+{
+	cf_strbuf searched = CF_STRBUF_INIT;
+	struct cand *c = NULL;
+	size_t n = 0, alloc = 0;
+	struct pgbin best = {0};
+	char *why = NULL;
+	const char *source = "--bindir";
+	cf_error *e;
+
+	if (!forced || !*forced) {
+		forced = getenv("CONFITURE_PG_BINDIR");
+		source = "CONFITURE_PG_BINDIR";
+	}
+	if (forced && *forced) {
+		if (!probe_bindir(forced, out, &why)) {
+			cf_strbuf_addf(&searched, "'%s' (from %s): %s", forced,
+				       source, why);
+			e = not_found_error(major, cf_strbuf_str(&searched));
+			free(why);
+			cf_strbuf_release(&searched);
+			return cf_fail(err, e);
+		}
+		if (major > 0 && out->major != major) {
+			e = cf_error_new(
+				CF_ERR_CONFIG,
+				"the server binaries in '%s' are PostgreSQL %s, not %d",
+				forced, out->version, major);
+			cf_error_set_hint(
+				e,
+				"point %s at PostgreSQL %d binaries, or ask for major %d",
+				source, major, out->major);
+			pgbin_release(out);
+			return cf_fail(err, e);
+		}
+		return 0;
+	}
+
+	if (major > 0) {
+		add_cand(&c, &n, &alloc,
+			 cf_asprintf("/usr/lib/postgresql/%d/bin", major),
+			 NULL);
+		add_cand(&c, &n, &alloc,
+			 cf_asprintf("/usr/pgsql-%d/bin", major), NULL);
+	} else {
+		char **deb = NULL;
+		size_t nd = 0, ad = 0;
+
+		debian_candidates(&deb, &nd, &ad);
+		for (size_t i = 0; i < nd; i++)
+			add_cand(&c, &n, &alloc, deb[i], NULL);
+		free(deb);
+		if (nd == 0)
+			add_cand(&c, &n, &alloc, NULL,
+				 cf_strdup(
+					 "'/usr/lib/postgresql/*/bin' (none)"));
+	}
+	add_cand(&c, &n, &alloc, pg_config_bindir(),
+		 cf_strdup("pg_config --bindir"));
+	add_cand(&c, &n, &alloc, path_bindir("initdb"),
+		 cf_strdup("initdb in PATH"));
+
+	for (size_t i = 0; i < n; i++) {
+		struct pgbin b = {0};
+
+		if (searched.len)
+			cf_strbuf_addstr(&searched, ", ");
+		if (!c[i].dir) {
+			if (c[i].label && c[i].label[0] == '\'')
+				cf_strbuf_addstr(&searched, c[i].label);
+			else
+				cf_strbuf_addf(&searched, "%s (not found)",
+					       c[i].label);
+			continue;
+		}
+		if (c[i].label)
+			cf_strbuf_addf(&searched, "%s: ", c[i].label);
+		cf_strbuf_addf(&searched, "'%s'", c[i].dir);
+		if (cand_seen(c, i)) {
+			cf_strbuf_addstr(&searched, " (same as above)");
+			continue;
+		}
+		if (!probe_bindir(c[i].dir, &b, &why)) {
+			cf_strbuf_addf(&searched, " (%s)", why);
+			free(why);
+			continue;
+		}
+		if (major > 0 && b.major != major) {
+			cf_strbuf_addf(&searched, " (PostgreSQL %s)",
+				       b.version);
+			pgbin_release(&b);
+			continue;
+		}
+		if (!best.dir || b.major > best.major) {
+			pgbin_release(&best);
+			best = b;
+		} else {
+			pgbin_release(&b);
+		}
+		if (major > 0)
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].dir);
+		free(c[i].label);
+	}
+	free(c);
+	if (!best.dir) {
+		e = not_found_error(major, cf_strbuf_str(&searched));
+		cf_strbuf_release(&searched);
+		return cf_fail(err, e);
+	}
+	cf_strbuf_release(&searched);
+	*out = best;
+	return 0;
+}
+
+/* --------------------------------------------------------------- layout */
+
+/*
+ * The directory holding one subdirectory per major for the cache directory
+ * cache (which must exist): <cache>/servers, or as root
+ * /var/tmp/confiture-postgres/<hash>.  NULL (with *err) on failure.
+ */
+static char *
+servers_root(const char *cache, const struct runas *ru, cf_error **err)
+{
+	char *real = realpath(cache, NULL);
+	char *root;
+
+	if (!real) {
+		cf_error *e = cf_error_new(CF_ERR_IO, "cannot resolve '%s': %s",
+					   cache, strerror(errno));
+
+		cf_fail(err, e);
+		return NULL;
+	}
+	if (ru->switch_user)
+		root = cf_asprintf(ROOT_BASE "/%016llx",
+				   (unsigned long long)fnv1a(real));
+	else
+		root = cf_asprintf("%s/servers", real);
+	free(real);
+	return root;
+}
+
+static void
+layout_release(struct layout *l)
+{
+	free(l->base);
+	free(l->data);
+	free(l->data_tmp);
+	free(l->sock);
+	free(l->log);
+	free(l->initlog);
+	free(l->lock);
+	free(l->users);
+	free(l->orphan);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Fills the paths of the cluster in base (<root>/<major>). */
+static void
+layout_init(struct layout *l, const char *base)
+{
+	l->base = cf_strdup(base);
+	l->data = cf_asprintf("%s/data", base);
+	l->data_tmp = cf_asprintf("%s/data.tmp", base);
+	l->log = cf_asprintf("%s/postgres.log", base);
+	l->initlog = cf_asprintf("%s/initdb.log", base);
+	l->lock = cf_asprintf("%s/lock", base);
+	l->users = cf_asprintf("%s/users", base);
+	l->orphan = cf_asprintf("%s/stop-when-unused", base);
+	l->sock = cf_asprintf("%s/sock", base);
+	if (strlen(l->sock) +
+		    strlen("/.s.PGSQL." CF_STRINGIFY(SERVER_PORT) ".lock") >
+	    SUN_PATH_MAX) {
+		free(l->sock);
+		l->sock = cf_asprintf("/tmp/confiture-%ld-%016llx",
+				      (long)geteuid(),
+				      (unsigned long long)fnv1a(base));
+	}
+}
+
+/* Creates the directories of a cluster, owned by the run user. */
+static int
+layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
+{
+	char *root = cf_strdup(l->base);
+	int rc = 0;
+
+	*strrchr(root, '/') = '\0';
+	if (ru->switch_user) {
+		rc = ensure_private_dir(ROOT_BASE, ru, err);
+		if (rc == 0)
+			rc = ensure_private_dir(root, ru, err);
+	} else {
+		rc = cf_mkdir_p(root, 0700, err);
+	}
+	if (rc == 0)
+		rc = ensure_private_dir(l->base, ru, err);
+	if (rc == 0)
+		rc = ensure_private_dir(l->sock, ru, err);
+	free(root);
+	return rc;
+}
+
+/* ------------------------------------------------------ postmaster.pid */
+
+struct pidfile {
+	long pid;
+	int port;
+	char *sockdir;
+	char status[16]; /* "starting", "ready", "stopping", "" (old) */
+};
+
+/* Reads data/postmaster.pid; false when missing or unreadable. */
+static bool
+pidfile_read(const char *data, struct pidfile *pf)
+{
+	char *path = cf_asprintf("%s/postmaster.pid", data);
+	char *text = NULL, *line;
+	size_t len;
+	int i = 0;
+
+	memset(pf, 0, sizeof(*pf));
+	if (cf_read_file(path, &text, &len, NULL) < 0) {
+		free(path);
+		return false;
+	}
+	free(path);
+	/* strtok_r would skip the empty lines this format has */
+	for (line = text; line && i < 8; i++) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		switch (i) {
+		case 0:
+			pf->pid = strtol(line, NULL, 10);
+			break;
+		case 3:
+			pf->port = atoi(line);
+			break;
+		case 4:
+			pf->sockdir = *line ? cf_strdup(line) : NULL;
+			break;
+		case 7:
+			snprintf(pf->status, sizeof(pf->status), "%.*s",
+				 (int)strcspn(line, " "), line);
+			break;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	free(text);
+	return pf->pid > 0;
+}
+
+static void
+pidfile_release(struct pidfile *pf)
+{
+	free(pf->sockdir);
+	pf->sockdir = NULL;
+}
+
+static bool
+process_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* Pings the server over its socket (database postgres, user postgres). */
+static PGPing
+ping(const char *sockdir, int port)
+{
+	char portstr[16];
+	const char *const keys[] = {
+		"host", "port", "dbname", "user", "connect_timeout", NULL};
+	const char *vals[] = {sockdir,	  portstr, "postgres",
+			      "postgres", "5",	   NULL};
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	return PQpingParams(keys, vals, 0);
+}
+
+/*
+ * Is a postmaster running on data?  Its pid must be alive and its socket
+ * must answer (a stale pid file whose pid was reused by another process
+ * does not count).  Waits while it is starting up or shutting down, up to
+ * 30 s.  On true, *pf holds its pid file (release it).
+ */
+static bool
+server_running(const char *data, struct pidfile *pf)
+{
+	double deadline = cf_now_ms() + 30000;
+
+	for (;;) {
+		PGPing p;
+
+		if (!pidfile_read(data, pf))
+			return false;
+		if (!process_alive(pf->pid) || !pf->sockdir || pf->port <= 0) {
+			pidfile_release(pf);
+			return false;
+		}
+		p = ping(pf->sockdir, pf->port);
+		if (p == PQPING_OK)
+			return true;
+		pidfile_release(pf);
+		if (p != PQPING_REJECT || cf_now_ms() > deadline)
+			return false;
+		cf_sleep_ms(50);
+	}
+}
+
+/* ---------------------------------------------------------------- locks */
+
+/* Opens (creating) a lock file, close-on-exec; -1 with *err. */
+static int
+open_lockfile(const char *path, cf_error **err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		cf_error *e = cf_error_new(CF_ERR_IO, "cannot open '%s': %s",
+					   path, strerror(errno));
+
+		cf_fail(err, e);
+	}
+	return fd;
+}
+
+/*
+ * Takes the cluster's lock (exclusive), waiting up to LOCK_TIMEOUT_MS while
+ * another confiture process creates, starts or stops the same cluster.
+ * Returns the fd to close to unlock, or -1 with *err.
+ */
+static int
+cluster_lock(const struct layout *l, cf_error **err)
+{
+	double deadline = cf_now_ms() + LOCK_TIMEOUT_MS;
+	int fd = open_lockfile(l->lock, err);
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			cf_error *e = cf_error_new(CF_ERR_IO,
+						   "cannot lock '%s': %s",
+						   l->lock, strerror(errno));
+
+			close(fd);
+			return cf_fail(err, e);
+		}
+		if (cf_now_ms() > deadline) {
+			cf_error *e = cf_error_new(
+				CF_ERR_CONFIG,
+				"timed out waiting for another confiture process to set up the embedded server");
+
+			cf_error_set_detail(e, "'%s' stayed locked for %d s",
+					    l->lock, LOCK_TIMEOUT_MS / 1000);
+			cf_error_set_hint(
+				e,
+				"wait for the other process to finish, or stop it");
+			close(fd);
+			return cf_fail(err, e);
+		}
+		cf_sleep_ms(20);
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------ initdb and start */
+
+/* An error about the cluster with the tail of a log as detail. */
+static cf_error *log_error(const char *log, const char *what_happened,
+			   const char *fmt, ...) CF_PRINTF(3, 4);
+
+static cf_error *
+log_error(const char *log, const char *what_happened, const char *fmt, ...)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	char *tail = file_tail(log, 12);
+	cf_error *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cf_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	e = cf_error_new(CF_ERR_CONFIG, "%s", cf_strbuf_str(&sb));
+	cf_strbuf_release(&sb);
+	if (tail)
+		cf_error_set_detail(e, "%s; last lines of '%s':\n%s",
+				    what_happened, log, tail);
+	else
+		cf_error_set_detail(e, "%s; see '%s'", what_happened, log);
+	free(tail);
+	return e;
+}
+
+/* Creates the cluster in data.tmp and renames it to data when complete. */
+static int
+run_initdb(const cf_server *srv, cf_error **err)
+{
+	const struct layout *l = &srv->lay;
+	char *initdb = cf_asprintf("%s/initdb", srv->bindir);
+	/* clang-format off */
+	const char *argv[] = {
+		initdb, "-D", l->data_tmp, "-A", "trust", "-U", "postgres",
+		"-E", "UTF8", "--locale=C", "--no-sync",
+		srv->major >= 14 ? "--no-instructions" : NULL,
+		NULL,
+	};
+	/* clang-format on */
+	int status;
+	cf_error *e;
+
+	/* leftovers of an interrupted initdb */
+	if (remove_tree_as(&srv->ru, l->base, l->data_tmp) != 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot remove '%s'", l->data_tmp);
+		cf_error_set_hint(e, "remove it by hand");
+		free(initdb);
+		return cf_fail(err, e);
+	}
+	status = run_wait(&srv->ru, l->base, argv, l->initlog, NULL);
+	free(initdb);
+	if (status != 0) {
+		char *st = status_text(status);
+
+		e = log_error(l->initlog, st,
+			      "initdb failed for the embedded server in '%s'",
+			      l->data_tmp);
+		cf_error_set_hint(
+			e,
+			"fix the problem above, or pass --server URL to use an existing server");
+		free(st);
+		remove_tree_as(&srv->ru, l->base, l->data_tmp);
+		return cf_fail(err, e);
+	}
+	if (rename(l->data_tmp, l->data) < 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot rename '%s' to '%s': %s",
+				 l->data_tmp, l->data, strerror(errno));
+		return cf_fail(err, e);
+	}
+	return 0;
+}
+
+/* Checks data/PG_VERSION against the binaries' major. */
+static int
+check_data_version(const cf_server *srv, cf_error **err)
+{
+	char *path = cf_asprintf("%s/PG_VERSION", srv->lay.data);
+	char *v = read_first_line(path);
+	cf_error *e;
+
+	free(path);
+	if (v && atoi(v) == srv->major) {
+		free(v);
+		return 0;
+	}
+	if (v)
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "'%s' holds a PostgreSQL %s cluster, not %d",
+				 srv->lay.data, v, srv->major);
+	else
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "'%s' is not a PostgreSQL data directory",
+				 srv->lay.data);
+	cf_error_set_hint(
+		e, "remove '%s' (its cached templates are lost) and try again",
+		srv->lay.data);
+	free(v);
+	return cf_fail(err, e);
+}
+
+/* Moves a big server log aside before a start, so it never grows forever. */
+static void
+rotate_log(const struct layout *l)
+{
+	struct stat st;
+
+	if (stat(l->log, &st) == 0 && st.st_size > LOG_ROTATE_BYTES) {
+		char *old = cf_asprintf("%s.old", l->log);
+
+		rename(l->log, old);
+		free(old);
+	}
+}
+
+/*
+ * Starts postgres on the data directory (our child, in its own session,
+ * output appended to the log) and waits until its pid file says "ready".
+ */
+static int
+start_postmaster(cf_server *srv, cf_error **err)
+{
+	const struct layout *l = &srv->lay;
+	char *postgres = cf_asprintf("%s/postgres", srv->bindir);
+	char *sockopt = cf_asprintf("unix_socket_directories=%s", l->sock);
+	const char *settings[] = {
+		sockopt,
+		"listen_addresses=",
+		"port=" CF_STRINGIFY(SERVER_PORT),
+		"unix_socket_permissions=0700",
+		"cluster_name=confiture",
+		"fsync=off",
+		"full_page_writes=off",
+		"synchronous_commit=off",
+		"wal_level=minimal",
+		"max_wal_senders=0",
+		"max_wal_size=1GB",
+		"checkpoint_timeout=30min",
+		"max_connections=50",
+		"max_locks_per_transaction=1024",
+		"shared_buffers=128MB",
+		"autovacuum=off",
+		"jit=off",
+		"logging_collector=off",
+		"log_min_messages=warning",
+		"log_min_error_statement=panic",
+	};
+	const char *argv[3 + 2 * (sizeof(settings) / sizeof(settings[0])) + 1];
+	size_t n = 0;
+	double deadline;
+	pid_t pid;
+	int status;
+	cf_error *e;
+
+	argv[n++] = postgres;
+	argv[n++] = "-D";
+	argv[n++] = l->data;
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		argv[n++] = "-c";
+		argv[n++] = settings[i];
+	}
+	argv[n] = NULL;
+
+	rotate_log(l);
+	pid = fork();
+	if (pid < 0) {
+		e = cf_error_new(CF_ERR_INTERNAL, "cannot fork: %s",
+				 strerror(errno));
+		free(postgres);
+		free(sockopt);
+		return cf_fail(err, e);
+	}
+	if (pid == 0) {
+		int out;
+
+		/* own session: Ctrl-C at our terminal must not reach it */
+		setsid();
+		child_setup(&srv->ru, l->base, -1);
+		out = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
+			   0600);
+		if (out < 0)
+			_exit(126);
+		dup2(out, 1);
+		dup2(out, 2);
+		close(out);
+		execv(argv[0], (char *const *)argv);
+		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	free(postgres);
+	free(sockopt);
+
+	deadline = cf_now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		struct pidfile pf;
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid || (w < 0 && errno == ECHILD)) {
+			char *st = w == pid ? status_text(status) :
+					      cf_strdup("postgres exited");
+
+			e = log_error(
+				l->log, st,
+				"the embedded PostgreSQL server did not start");
+			if (pidfile_read(l->data, &pf)) {
+				cf_error_set_hint(
+					e,
+					"if no server runs on '%s' (pid %ld is not one), remove "
+					"'%s/postmaster.pid'; or pass --server URL to use an existing server",
+					l->data, pf.pid, l->data);
+				pidfile_release(&pf);
+			} else {
+				cf_error_set_hint(
+					e,
+					"fix the problem above, or pass --server URL to use an "
+					"existing server");
+			}
+			free(st);
+			return cf_fail(err, e);
+		}
+		if (pidfile_read(l->data, &pf)) {
+			bool ready = pf.pid == pid &&
+				     strcmp(pf.status, "ready") == 0;
+
+			pidfile_release(&pf);
+			if (ready)
+				break;
+		}
+		if (cf_now_ms() > deadline) {
+			kill(pid, SIGQUIT);
+			waitpid(pid, &status, 0);
+			e = log_error(
+				l->log, "not ready after 60 s",
+				"the embedded PostgreSQL server did not start");
+			return cf_fail(err, e);
+		}
+		cf_sleep_ms(5);
+	}
+	srv->pid = pid;
+	srv->child = true;
+	srv->started = true;
+	srv->port = SERVER_PORT;
+	free(srv->sockdir);
+	srv->sockdir = cf_strdup(l->sock);
+	return 0;
+}
+
+/*
+ * Fast shutdown of the postmaster pid on data, waiting until it is gone
+ * (then immediate shutdown after STOP_TIMEOUT_MS).  child: it is ours to
+ * reap.
+ */
+static int
+stop_postmaster(const char *data, long pid, bool child, cf_error **err)
+{
+	double deadline = cf_now_ms() + STOP_TIMEOUT_MS;
+	char *pidpath = cf_asprintf("%s/postmaster.pid", data);
+	bool quit_sent = false;
+	int status;
+
+	if (kill((pid_t)pid, SIGINT) < 0 && errno != ESRCH) {
+		cf_error *e = cf_error_new(
+			CF_ERR_CONFIG,
+			"cannot stop the embedded server (pid %ld): %s", pid,
+			strerror(errno));
+
+		free(pidpath);
+		return cf_fail(err, e);
+	}
+	for (;;) {
+		bool gone;
+
+		if (child) {
+			pid_t w = waitpid((pid_t)pid, &status, WNOHANG);
+
+			gone = w == (pid_t)pid || (w < 0 && errno == ECHILD);
+		} else {
+			/* not ours: it may linger as a zombie of its parent,
+			 * but it removes its pid file last */
+			gone = !process_alive(pid) || access(pidpath, F_OK) < 0;
+		}
+		if (gone)
+			break;
+		if (cf_now_ms() > deadline) {
+			if (quit_sent) {
+				cf_error *e = cf_error_new(
+					CF_ERR_CONFIG,
+					"the embedded server (pid %ld) does not stop",
+					pid);
+
+				free(pidpath);
+				return cf_fail(err, e);
+			}
+			kill((pid_t)pid, SIGQUIT);
+			quit_sent = true;
+			deadline = cf_now_ms() + 10000;
+		}
+		cf_sleep_ms(5);
+	}
+	free(pidpath);
+	return 0;
+}
+
+/* ------------------------------------------------------------ public API */
+
+static void
+server_free(cf_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->users_fd >= 0)
+		close(srv->users_fd);
+	layout_release(&srv->lay);
+	free(srv->bindir);
+	free(srv->version);
+	free(srv->sockdir);
+	free(srv->url);
+	free(srv);
+}
+
+/* Attach to a running server, or initdb (first use) and start it; the
+ * cluster lock is held by the caller. */
+static int
+attach_or_start(cf_server *srv, cf_error **err)
+{
+	struct pidfile pf;
+
+	if (server_running(srv->lay.data, &pf)) {
+		srv->pid = pf.pid;
+		srv->port = pf.port;
+		srv->sockdir = pf.sockdir;
+		srv->started = false;
+		return 0;
+	}
+	if (!cf_is_dir(srv->lay.data) && run_initdb(srv, err) < 0)
+		return -1;
+	if (check_data_version(srv, err) < 0)
+		return -1;
+	unlink(srv->lay.orphan);
+	return start_postmaster(srv, err);
+}
+
+int
+cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
+{
+	static const cf_server_options defaults = {0};
+	cf_server *srv = cf_new(cf_server);
+	struct pgbin bin = {0};
+	char *cache = NULL, *root = NULL, *base = NULL;
+	int lock_fd = -1;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	srv->users_fd = -1;
+	if (resolve_runas(&srv->ru, err) < 0)
+		goto fail;
+	if (find_binaries(opts->bindir, opts->major_version, &bin, err) < 0)
+		goto fail;
+	srv->bindir = bin.dir;
+	srv->version = bin.version;
+	srv->major = bin.major;
+
+	cache = cf_cache_dir(opts->cache_dir);
+	if (cf_mkdir_p(cache, 0700, err) < 0)
+		goto fail;
+	if (!(root = servers_root(cache, &srv->ru, err)))
+		goto fail;
+	base = cf_asprintf("%s/%d", root, srv->major);
+	layout_init(&srv->lay, base);
+	if (layout_create(&srv->lay, &srv->ru, err) < 0)
+		goto fail;
+
+	if ((lock_fd = cluster_lock(&srv->lay, err)) < 0)
+		goto fail;
+	if ((srv->users_fd = open_lockfile(srv->lay.users, err)) < 0)
+		goto fail;
+	if (attach_or_start(srv, err) < 0)
+		goto fail;
+	/* announce ourselves before letting anyone else decide to stop it */
+	flock(srv->users_fd, LOCK_SH);
+	close(lock_fd);
+	free(cache);
+	free(root);
+	free(base);
+	*out = srv;
+	return 0;
+
+fail:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free(cache);
+	free(root);
+	free(base);
+	server_free(srv);
+	return -1;
+}
+
+const char *
+cf_server_url(cf_server *srv, const char *dbname)
+{
+	static const char unreserved[] = "-._~";
+	cf_strbuf sb = CF_STRBUF_INIT;
+
+	cf_strbuf_addstr(&sb, "postgresql:///");
+	for (int part = 0; part < 2; part++) {
+		const char *s = part == 0 ? (dbname ? dbname : "postgres") :
+					    srv->sockdir;
+
+		if (part == 1)
+			cf_strbuf_addstr(&sb, "?host=");
+		for (; *s; s++) {
+			unsigned char ch = (unsigned char)*s;
+
+			if ((ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') ||
+			    strchr(unreserved, ch) || (part == 1 && ch == '/'))
+				cf_strbuf_addch(&sb, (char)ch);
+			else
+				cf_strbuf_addf(&sb, "%%%02X", ch);
+		}
+	}
+	cf_strbuf_addf(&sb, "&port=%d&user=postgres", srv->port);
+	free(srv->url);
+	srv->url = cf_strbuf_detach(&sb);
+	return srv->url;
+}
+
+int
+cf_server_major(const cf_server *srv)
+{
+	return srv->major;
+}
+
+const char *
+cf_server_bindir(const cf_server *srv)
+{
+	return srv->bindir;
+}
+
+void
+cf_server_release(cf_server *srv, bool keep)
+{
+	int lock_fd;
+
+	if (!srv)
+		return;
+	lock_fd = cluster_lock(&srv->lay, NULL);
+	if (lock_fd >= 0) {
+		if (keep) {
+			unlink(srv->lay.orphan);
+		} else if (srv->started || access(srv->lay.orphan, F_OK) == 0) {
+			/* the last handle stops it; while others still use
+			 * it, leave that job to the last of them */
+			if (flock(srv->users_fd, LOCK_EX | LOCK_NB) == 0) {
+				if (stop_postmaster(srv->lay.data, srv->pid,
+						    srv->child, NULL) == 0)
+					unlink(srv->lay.orphan);
+			} else if (srv->started) {
+				close(open(srv->lay.orphan,
+					   O_WRONLY | O_CREAT | O_CLOEXEC |
+						   O_NOFOLLOW,
+					   0600));
+			}
+		}
+		close(lock_fd);
+	}
+	server_free(srv);
+}
+
+/*
+ * The per-major cluster directories of a cache directory, sorted by major;
+ * *root is set (NULL when the cache dir does not exist: nothing to list).
+ */
+static int
+list_clusters(const cf_server_options *opts, const struct runas *ru,
+	      char **root, int **majors, size_t *n, cf_error **err)
+{
+	char *cache = cf_cache_dir(opts ? opts->cache_dir : NULL);
+	size_t alloc = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*root = NULL;
+	*majors = NULL;
+	*n = 0;
+	if (!cf_is_dir(cache)) {
+		free(cache);
+		return 0;
+	}
+	*root = servers_root(cache, ru, err);
+	free(cache);
+	if (!*root)
+		return -1;
+	if (!(d = opendir(*root)))
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    de->d_name[strspn(de->d_name, "0123456789")] != '\0')
+			continue;
+		CF_GROW(*majors, alloc, *n + 1);
+		(*majors)[(*n)++] = atoi(de->d_name);
+	}
+	closedir(d);
+	for (size_t i = 1; i < *n; i++)
+		for (size_t j = i; j > 0 && (*majors)[j - 1] > (*majors)[j];
+		     j--) {
+			int t = (*majors)[j];
+
+			(*majors)[j] = (*majors)[j - 1];
+			(*majors)[j - 1] = t;
+		}
+	return 0;
+}
+
+int
+cf_server_stop_running(const cf_server_options *opts, bool *stopped,
+		       cf_error **err)
+{
+	struct runas ru;
+	char *root = NULL;
+	int *majors = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*stopped = false;
+	if (resolve_runas(&ru, err) < 0)
+		return -1;
+	if (list_clusters(opts, &ru, &root, &majors, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *base = cf_asprintf("%s/%d", root, majors[i]);
+		struct layout l;
+		struct pidfile pf;
+		int lock_fd;
+
+		layout_init(&l, base);
+		free(base);
+		lock_fd = cluster_lock(&l, err);
+		if (lock_fd < 0) {
+			rc = -1;
+		} else {
+			if (server_running(l.data, &pf)) {
+				rc = stop_postmaster(l.data, pf.pid, false,
+						     err);
+				*stopped = *stopped || rc == 0;
+				pidfile_release(&pf);
+			}
+			close(lock_fd);
+		}
+		layout_release(&l);
+	}
+	free(root);
+	free(majors);
+	return rc;
+}
+
+/* SHOW server_version over the socket, or NULL. */
+static char *
+query_version(const char *url)
+{
+	PGconn *conn = PQconnectdb(url);
+	char *v = NULL;
+
+	if (PQstatus(conn) == CONNECTION_OK) {
+		const char *s = PQparameterStatus(conn, "server_version");
+
+		if (s)
+			v = cf_strndup(s, strcspn(s, " "));
+	}
+	PQfinish(conn);
+	return v;
+}
+
+int
+cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
+	       cf_error **err)
+{
+	struct runas ru;
+	char *root = NULL;
+	int *majors = NULL;
+	size_t count = 0;
+	cf_server_info *info;
+
+	*out = NULL;
+	*n = 0;
+	if (resolve_runas(&ru, err) < 0)
+		return -1;
+	if (list_clusters(opts, &ru, &root, &majors, &count, err) < 0)
+		return -1;
+	info = count ? cf_calloc(count, sizeof(*info)) : NULL;
+	for (size_t i = 0; i < count; i++) {
+		cf_server_info *in = &info[i];
+		struct pidfile pf;
+		char *path;
+
+		in->major = majors[i];
+		in->dir = cf_asprintf("%s/%d", root, majors[i]);
+		in->data_dir = cf_asprintf("%s/data", in->dir);
+		if (server_running(in->data_dir, &pf)) {
+			cf_server tmp = {.sockdir = pf.sockdir,
+					 .port = pf.port};
+
+			in->running = true;
+			in->pid = pf.pid;
+			in->port = pf.port;
+			in->socket_dir = cf_strdup(pf.sockdir);
+			in->url = cf_strdup(cf_server_url(&tmp, "postgres"));
+			free(tmp.url);
+			in->version = query_version(in->url);
+			pidfile_release(&pf);
+		}
+		if (!in->version) {
+			path = cf_asprintf("%s/PG_VERSION", in->data_dir);
+			in->version = read_first_line(path);
+			free(path);
+		}
+	}
+	free(root);
+	free(majors);
+	*out = info;
+	*n = count;
+	return 0;
+}
+
+void
+cf_server_info_free(cf_server_info *info, size_t n)
+{
+	for (size_t i = 0; info && i < n; i++) {
+		free(info[i].dir);
+		free(info[i].data_dir);
+		free(info[i].socket_dir);
+		free(info[i].version);
+		free(info[i].url);
+	}
+	free(info);
+}

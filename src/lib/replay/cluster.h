@@ -1,0 +1,149 @@
+/*
+ * cluster.h — snapshot and restore of a server's cluster-wide state (roles,
+ * memberships, per-role and per-database settings, databases, tablespaces,
+ * their privileges and comments, ALTER SYSTEM), so that a clone-mode
+ * preflight leaves the against server as it found it.
+ */
+#ifndef CF_CLUSTER_H
+#define CF_CLUSTER_H
+
+#include <stdint.h>
+
+#include "db/db.h"
+
+/* Opaque; defined in cluster.c. */
+typedef struct cf_cluster_snapshot cf_cluster_snapshot;
+
+/*
+ * Reads the cluster-wide state through conn (a maintenance connection, any
+ * user).  What the user cannot read (password hashes without superuser,
+ * ALTER SYSTEM settings without access to pg_file_settings) is recorded as
+ * unknown and later reported once by the restore.  On success *out is the
+ * caller's, freed with cf_cluster_snapshot_free(); -1 with *err when a
+ * catalog query fails.
+ */
+int cf_cluster_snapshot_take(PGconn *conn, cf_cluster_snapshot **out,
+			     cf_error **err);
+
+/*
+ * Names a database created after the snapshot that the restore must leave
+ * alone (it otherwise drops every database it does not know).  The name is
+ * copied into the snapshot.
+ */
+void cf_cluster_snapshot_keep_database(cf_cluster_snapshot *snap,
+				       const char *name);
+
+/*
+ * What the replay touched, so that the restore undoes only that and never
+ * what other sessions did on a shared server meanwhile: the shared objects
+ * the replayed statements name, and the transaction ids the replay wrote
+ * shared catalog rows under.  Opaque; defined in cluster.c.
+ */
+typedef struct cf_cluster_scope cf_cluster_scope;
+
+/* A new, empty scope; the caller frees it with cf_cluster_scope_free(). */
+cf_cluster_scope *cf_cluster_scope_new(void);
+
+/* Frees a scope; NULL is fine. */
+void cf_cluster_scope_free(cf_cluster_scope *scope);
+
+/*
+ * Records the shared objects a replayed statement names.  stmt_json is a
+ * jansson json_t * of the statement's parse node object
+ * ({"CreateRoleStmt": {...}}, or its RawStmt wrapper {"stmt": ...}), as for
+ * cf_cluster_guard_statement(); it is only read.  Roles: CREATE/ALTER/DROP
+ * ROLE (with the roles of IN ROLE, ROLE, ADMIN), ALTER ROLE ... SET (and its
+ * IN DATABASE), GRANT/REVOKE role (granted roles and grantees, not the
+ * grantor), REASSIGN OWNED and DROP OWNED (the old owners).  Databases and
+ * tablespaces: CREATE/ALTER/DROP, ALTER ... OWNER, GRANT/REVOKE ON them (the
+ * objects, not the grantees).  RENAME of a role, database or tablespace
+ * records both names; COMMENT and SECURITY LABEL on one record it.  ALTER
+ * SYSTEM records the setting (RESET ALL: CF_SCOPE_SYSTEM_ALL).
+ * CURRENT_USER, CURRENT_ROLE and SESSION_USER stand for the snapshot's
+ * user.  DO and CALL set CF_SCOPE_OPAQUE: what their dynamic SQL touches is
+ * attributed by transaction id only (cf_cluster_scope_add_transaction()).
+ * Every other statement is ignored.
+ */
+void cf_cluster_scope_add_statement(cf_cluster_scope *scope,
+				    const void *stmt_json);
+
+/*
+ * Records a transaction id as text: an xid8 (pg_current_xact_id()) or a
+ * 32-bit xid.  Only its low 32 bits are kept, as the xmin of catalog rows
+ * shows them.  Text that is not a number is ignored.
+ */
+void cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid);
+
+/*
+ * Records the xmin of every shared catalog row (pg_database, pg_tablespace,
+ * pg_auth_members, pg_db_role_setting, pg_shdescription, and pg_authid when
+ * readable) that the transaction open on conn wrote, its subtransactions
+ * (plpgsql EXCEPTION blocks, SAVEPOINT) included — which
+ * pg_current_xact_id() alone would miss.  Call it on the replay connection
+ * just before each migration's COMMIT; it only reads.  -1 with *err when
+ * the query fails (then the transaction is aborted).
+ */
+int cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
+				     cf_error **err);
+
+/*
+ * Names the clone database: the restore never drops, renames or alters a
+ * database of that name, whatever the scope says.  NULL forgets it.
+ */
+void cf_cluster_scope_set_clone(cf_cluster_scope *scope, const char *name);
+
+/*
+ * Compares the server with snap and undoes the differences that scope
+ * attributes to the replay; scope NULL undoes nothing.  A difference is
+ * attributed when
+ *  - its object's name (old or new, for a rename) is in the scope: for a
+ *    membership either role, for a per-role/per-database setting the role
+ *    or the database, for ALTER SYSTEM the setting; or
+ *  - the catalog row that differs now (pg_authid when readable,
+ *    pg_database, pg_tablespace, pg_auth_members, pg_db_role_setting,
+ *    pg_shdescription for comments) has an xmin among the scope's xids.
+ * A row that is gone has no xmin: a dropped object, a revoked membership or
+ * a reset setting is attributed by name only.  Differences not attributed
+ * are other sessions' and are left alone without a note; so are the
+ * databases named by cf_cluster_snapshot_keep_database() and the clone.
+ * Each action is appended to notes as a CF_SEV_NOTICE error, each failure
+ * to undo as a CF_SEV_WARNING; notes takes ownership of them.  Returns -1
+ * with *err (caller frees) only when the connection is lost.
+ */
+int cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
+				const cf_cluster_scope *scope,
+				cf_error_list *notes, cf_error **err);
+
+/* Frees a snapshot and everything it owns; NULL is fine. */
+void cf_cluster_snapshot_free(cf_cluster_snapshot *snap);
+
+/*
+ * Called before a replayed statement runs: returns -1 with *err (kind
+ * CF_ERR_SQL, code "preflight-refused") when its effect could not be
+ * undone — DROP DATABASE or DROP TABLESPACE of one that exists in snap
+ * (clone_name, the clone itself, is allowed), DROP ROLE of an existing role
+ * when password hashes were unreadable, ALTER SYSTEM when its settings were
+ * unreadable.  stmt_json is a jansson json_t * of the statement's parse
+ * node object ({"DropdbStmt": {...}}, or its RawStmt wrapper {"stmt":
+ * ...}); it is only read.  Returns 0 otherwise.
+ */
+int cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
+			       const void *stmt_json, const char *clone_name,
+			       cf_error **err);
+
+/* For tests: what a scope recorded. */
+#define CF_SCOPE_OPAQUE 0x1	  /* DO or CALL: names may be incomplete */
+#define CF_SCOPE_CURRENT_USER 0x2 /* a RoleSpec said CURRENT_USER & co */
+#define CF_SCOPE_ALL_ROLES 0x4	  /* ALTER ROLE ALL SET (no database) */
+#define CF_SCOPE_SYSTEM_ALL 0x8	  /* ALTER SYSTEM RESET ALL */
+
+/* Is name recorded as kind: 'r' role, 'd' database, 't' tablespace, 's'
+ * ALTER SYSTEM setting (without case)? */
+bool cf_cluster_scope_has_name(const cf_cluster_scope *scope, char kind,
+			       const char *name);
+/* The CF_SCOPE_* flags set so far. */
+unsigned cf_cluster_scope_flags(const cf_cluster_scope *scope);
+/* Is the 32-bit transaction id recorded? */
+bool cf_cluster_scope_has_xid(const cf_cluster_scope *scope, uint32_t xid);
+
+#endif /* CF_CLUSTER_H */

@@ -1,0 +1,644 @@
+/*
+ * session.c — the high-level API: a session ties a configuration, the
+ * migration files and (once connected) a database together, and runs
+ * status, up, down and baseline on them through the engine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db/db.h"
+#include "replay/session_internal.h"
+
+bool
+cf_session_numeric(const cf_session *s)
+{
+	return s->set->numeric;
+}
+
+int
+cf_session_open(const cf_session_options *opts, cf_session **out,
+		cf_error **err)
+{
+	cf_session *s;
+	const char *project = opts->project_dir ? opts->project_dir : ".";
+	const char *url = opts->database_url;
+	char *dir;
+	int rc;
+
+	*out = NULL;
+	if (opts->env_name && opts->config_path) {
+		cf_error *e = cf_error_new(
+			CF_ERR_USAGE,
+			"--env and --config cannot be used together");
+
+		cf_error_set_hint(
+			e,
+			"choose the environment by name (--env production) or by file (-c path/to/env.yaml)");
+		return cf_fail(err, e);
+	}
+	s = cf_new(cf_session);
+	if (opts->env_name)
+		rc = cf_config_load_env(project, opts->env_name, &s->cfg, err);
+	else if (opts->config_path)
+		rc = cf_config_load(opts->config_path, &s->cfg, err);
+	else {
+		s->cfg = cf_config_new_default();
+		rc = 0;
+	}
+	if (rc < 0) {
+		cf_session_free(s);
+		return -1;
+	}
+	if (!url || !*url)
+		url = getenv("CONFITURE_DATABASE_URL");
+	if (url && *url && cf_config_set_database_url(s->cfg, url, err) < 0) {
+		cf_session_free(s);
+		return -1;
+	}
+	s->redacted_url = cf_redact_url(
+		s->cfg->database_url ? s->cfg->database_url : "");
+
+	if (opts->migrations_dir)
+		dir = cf_strdup(opts->migrations_dir);
+	else
+		dir = strcmp(project, ".") == 0 ?
+			      cf_strdup("db/migrations") :
+			      cf_asprintf("%s/db/migrations", project);
+	rc = cf_migration_set_discover(dir, &s->set, err);
+	free(dir);
+	if (rc < 0) {
+		cf_session_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+const cf_config *
+cf_session_config(const cf_session *s)
+{
+	return s->cfg;
+}
+
+cf_migration_set *
+cf_session_migrations(cf_session *s)
+{
+	return s->set;
+}
+
+const char *
+cf_session_redacted_url(const cf_session *s)
+{
+	return s->redacted_url;
+}
+
+int
+cf_session_connect(cf_session *s, cf_error **err)
+{
+	if (s->conn)
+		return 0;
+	if (!s->cfg->database_url || !*s->cfg->database_url) {
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "no database to connect to");
+
+		cf_error_set_hint(
+			e,
+			"pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
+		return cf_fail(err, e);
+	}
+	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn,
+			  err) < 0)
+		return -1;
+	cf_cancel_register(s->conn);
+	return 0;
+}
+
+void
+cf_session_disconnect(cf_session *s)
+{
+	if (s->locked && s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		cf_lock_release(s->conn);
+	s->locked = false;
+	if (s->conn) {
+		cf_cancel_register(NULL);
+		PQfinish(s->conn);
+	}
+	s->conn = NULL;
+}
+
+void
+cf_session_free(cf_session *s)
+{
+	if (!s)
+		return;
+	cf_session_disconnect(s);
+	cf_config_free(s->cfg);
+	cf_migration_set_free(s->set);
+	free(s->redacted_url);
+	free(s->conn_options);
+	free(s);
+}
+
+/* Fails with a summary error when the files have error-level problems; the
+ * individual problems stay in the set for the caller to render. */
+int
+cf_session_validate_files(cf_session *s, bool with_down, cf_error **err)
+{
+	size_t n;
+	cf_error *e;
+
+	if (cf_migration_set_parse(s->set, with_down) == 0)
+		return 0;
+	n = cf_error_list_count(&s->set->problems, CF_SEV_ERROR);
+	e = cf_error_new(
+		CF_ERR_FILE,
+		"%zu problem%s in migration files; nothing was applied", n,
+		n == 1 ? "" : "s");
+	cf_error_set_code(e, "invalid-migrations");
+	return cf_fail(err, e);
+}
+
+/* Connects and takes the advisory lock when the environment asks for it. */
+static int
+connect_locked(cf_session *s, cf_error **err)
+{
+	if (cf_session_connect(s, err) < 0)
+		return -1;
+	if (!s->cfg->locking_enabled)
+		return 0;
+	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms, err) < 0)
+		return -1;
+	s->locked = true;
+	return 0;
+}
+
+/* ---- status ---- */
+
+int
+cf_session_status(cf_session *s, cf_status **out, cf_error **err)
+{
+	cf_applied_list applied;
+	cf_status *st;
+	size_t n = 0;
+
+	*out = NULL;
+	cf_migration_set_parse(s->set, false);
+	if (cf_session_connect(s, err) < 0)
+		return -1;
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
+			     err) < 0)
+		return -1;
+	st = cf_new(cf_status);
+	st->tracking_table_exists = applied.table_exists;
+	st->entries = cf_calloc(s->set->n + applied.n, sizeof(cf_status_entry));
+	for (size_t i = 0; i < s->set->n; i++) {
+		const cf_migration *m = &s->set->items[i];
+		const cf_applied *a = cf_applied_find(&applied, m->version);
+		cf_status_entry *en = &st->entries[n++];
+
+		en->version = cf_strdup(m->version);
+		en->name = cf_strdup(m->name);
+		en->checksum_file = m->checksum[0] ? cf_strdup(m->checksum) :
+						     NULL;
+		en->execution_time_ms = -1;
+		if (a) {
+			en->state = CF_STATE_APPLIED;
+			en->applied_at = cf_strdup(a->applied_at);
+			en->execution_time_ms = a->execution_time_ms;
+			en->checksum_db = cf_strdup(a->checksum);
+			en->checksum_mismatch =
+				en->checksum_file &&
+				(!a->checksum ||
+				 strcmp(a->checksum, en->checksum_file) != 0);
+			st->applied++;
+		} else {
+			en->state = CF_STATE_PENDING;
+			st->pending++;
+		}
+	}
+	for (size_t i = 0; i < applied.n; i++) {
+		const cf_applied *a = &applied.items[i];
+		cf_status_entry *en;
+
+		if (cf_migration_set_find(s->set, a->version) >= 0)
+			continue;
+		en = &st->entries[n++];
+		en->version = cf_strdup(a->version);
+		en->name = cf_strdup(a->name);
+		en->state = CF_STATE_APPLIED_MISSING_FILE;
+		en->applied_at = cf_strdup(a->applied_at);
+		en->execution_time_ms = a->execution_time_ms;
+		en->checksum_db = cf_strdup(a->checksum);
+		st->applied++;
+	}
+	st->n = n;
+	cf_applied_list_release(&applied);
+	*out = st;
+	return 0;
+}
+
+void
+cf_status_free(cf_status *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->entries[i].version);
+		free(st->entries[i].name);
+		free(st->entries[i].applied_at);
+		free(st->entries[i].checksum_db);
+		free(st->entries[i].checksum_file);
+	}
+	free(st->entries);
+	free(st);
+}
+
+/* ---- results ---- */
+
+static cf_run_result *
+result_new(size_t cap)
+{
+	cf_run_result *r = cf_new(cf_run_result);
+
+	r->outcomes = cf_calloc(cap ? cap : 1, sizeof(cf_outcome));
+	return r;
+}
+
+void
+cf_run_result_free(cf_run_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		cf_error_free(r->outcomes[i].error);
+		free(r->outcomes[i].skipped_reason);
+	}
+	free(r->outcomes);
+	cf_error_list_release(&r->warnings);
+	free(r);
+}
+
+static void
+notify_start(const cf_progress *p, const cf_migration *m, bool down)
+{
+	if (p && p->migration_start)
+		p->migration_start(p->arg, m, down);
+}
+
+static void
+notify_done(const cf_progress *p, const cf_outcome *o, bool down)
+{
+	if (p && p->migration_done)
+		p->migration_done(p->arg, o, down);
+}
+
+static void
+warn(const cf_progress *p, cf_run_result *r, cf_error *w)
+{
+	if (p && p->warning)
+		p->warning(p->arg, w);
+	cf_error_list_add(&r->warnings, w);
+}
+
+/*
+ * Reports the file warnings (stripped wrapper, autocommit, ...) of a script
+ * about to run, so that they are seen when they matter and not on every
+ * later run.  The set keeps its own copies.
+ */
+static void
+warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
+	  const char *path)
+{
+	for (size_t i = 0; path && i < set->problems.n; i++) {
+		const cf_error *w = set->problems.items[i];
+
+		if (w->severity != CF_SEV_ERROR && w->file &&
+		    strcmp(w->file, path) == 0)
+			warn(p, r, cf_error_copy(w));
+	}
+}
+
+/*
+ * Compares recorded checksums with the files.  A mismatch is an error under
+ * CF_CHECKSUM_FAIL, a warning under WARN, nothing under IGNORE.
+ */
+int
+cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
+			    cf_checksum_policy policy, cf_error_list *found)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < applied->n; i++) {
+		const cf_applied *a = &applied->items[i];
+		long idx = cf_migration_set_find(s->set, a->version);
+		const cf_migration *m;
+		cf_error *e;
+
+		if (idx < 0)
+			continue;
+		m = &s->set->items[idx];
+		if (!m->checksum[0] ||
+		    (a->checksum && strcmp(a->checksum, m->checksum) == 0))
+			continue;
+		if (policy == CF_CHECKSUM_IGNORE)
+			continue;
+		e = cf_error_new(
+			CF_ERR_CHECKSUM,
+			"applied migration %s (%s) was modified after it was applied",
+			m->version, m->name);
+		e->severity = policy == CF_CHECKSUM_WARN ? CF_SEV_WARNING :
+							   CF_SEV_ERROR;
+		cf_error_set_where(e, m->up_path, 0, 0);
+		cf_error_set_code(e, "checksum-mismatch");
+		cf_error_set_detail(e, "recorded checksum %s, file checksum %s",
+				    a->checksum ? a->checksum : "(none)",
+				    m->checksum);
+		cf_error_set_hint(
+			e,
+			"restore the file as it was applied and put the change in a new migration, or pass --on-checksum-mismatch=warn");
+		if (e->severity == CF_SEV_ERROR)
+			bad++;
+		cf_error_list_add(found, e);
+	}
+	return bad ? -1 : 0;
+}
+
+/* Reads the applied rows and verifies checksums; errors leave *err set. */
+static int
+read_applied(cf_session *s, cf_checksum_policy policy, cf_applied_list *applied,
+	     cf_run_result *r, const cf_progress *progress, cf_error **err)
+{
+	cf_error_list found = CF_ERROR_LIST_INIT;
+	int rc;
+
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), applied,
+			     err) < 0)
+		return -1;
+	rc = cf_session_verify_checksums(s, applied, policy, &found);
+	for (size_t i = 0; i < found.n; i++) {
+		if (found.items[i]->severity == CF_SEV_WARNING)
+			warn(progress, r, found.items[i]);
+		else
+			cf_error_list_add(&s->set->problems, found.items[i]);
+	}
+	free(found.items);
+	if (rc < 0) {
+		cf_error *e = cf_error_new(
+			CF_ERR_CHECKSUM,
+			"applied migrations were modified; nothing was applied");
+
+		cf_error_set_code(e, "checksum-mismatch");
+		return cf_fail(err, e);
+	}
+	return 0;
+}
+
+static void
+engine_init(cf_session *s, cf_engine *e, char *ident)
+{
+	memset(e, 0, sizeof(*e));
+	e->conn = s->conn;
+	e->unit = CF_UNIT_TRANSACTION;
+	e->tracking_ident = ident;
+	e->allow_autocommit = true;
+}
+
+/* ---- up ---- */
+
+int
+cf_session_up(cf_session *s, const cf_run_options *opts,
+	      const cf_progress *progress, cf_run_result **out, cf_error **err)
+{
+	cf_applied_list applied = {0};
+	cf_run_result *r;
+	cf_engine engine;
+	char *ident;
+	long target_idx = -1;
+
+	*out = NULL;
+	if (cf_session_validate_files(s, true, err) < 0)
+		return -1;
+	if (opts->target) {
+		target_idx = cf_migration_set_find(s->set, opts->target);
+		if (target_idx < 0) {
+			cf_error *e = cf_error_new(
+				CF_ERR_USAGE, "target version '%s' not found",
+				opts->target);
+
+			cf_error_set_hint(
+				e,
+				"run 'confiture migrate status' to list versions");
+			return cf_fail(err, e);
+		}
+	}
+	if (connect_locked(s, err) < 0)
+		return -1;
+	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
+		return -1;
+	r = result_new(s->set->n);
+	r->dry_run = opts->dry_run;
+	if (read_applied(s, opts->on_checksum_mismatch, &applied, r, progress,
+			 err) < 0) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		return -1;
+	}
+	ident = cf_tracking_ident(s->cfg);
+	engine_init(s, &engine, ident);
+	for (size_t i = 0; i < s->set->n; i++) {
+		const cf_migration *m = &s->set->items[i];
+		cf_outcome *o;
+
+		if (target_idx >= 0 && (long)i > target_idx)
+			break;
+		if (cf_applied_find(&applied, m->version))
+			continue;
+		o = &r->outcomes[r->n++];
+		warn_file(progress, r, s->set, m->up_path);
+		notify_start(progress, m, false);
+		if (opts->dry_run) {
+			o->migration = m;
+			o->kind = CF_OUTCOME_SKIPPED;
+			o->skipped_reason = cf_strdup("dry run");
+			o->autocommit = !m->up->transactional;
+		} else if (cf_engine_apply(&engine, m, false, o) < 0) {
+			r->failed++;
+			notify_done(progress, o, false);
+			break;
+		} else {
+			r->succeeded++;
+		}
+		notify_done(progress, o, false);
+	}
+	free(ident);
+	cf_applied_list_release(&applied);
+	cf_session_disconnect(s);
+	*out = r;
+	return 0;
+}
+
+/* ---- down ---- */
+
+int
+cf_session_down(cf_session *s, const cf_run_options *opts,
+		const cf_progress *progress, cf_run_result **out,
+		cf_error **err)
+{
+	cf_applied_list applied = {0};
+	cf_run_result *r;
+	cf_engine engine;
+	char *ident;
+	int steps = opts->steps > 0 ? opts->steps : 1;
+	size_t first;
+	cf_error *missing = NULL;
+
+	*out = NULL;
+	if (cf_session_validate_files(s, true, err) < 0)
+		return -1;
+	if (connect_locked(s, err) < 0)
+		return -1;
+	r = result_new((size_t)steps);
+	r->dry_run = opts->dry_run;
+	if (read_applied(s, CF_CHECKSUM_WARN, &applied, r, progress, err) < 0) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		return -1;
+	}
+	first = applied.n > (size_t)steps ? applied.n - (size_t)steps : 0;
+	/* Every migration to roll back needs its file and .down.sql first. */
+	for (size_t i = applied.n; i-- > first;) {
+		long idx = cf_migration_set_find(s->set,
+						 applied.items[i].version);
+
+		if (idx < 0 || !s->set->items[idx].down) {
+			missing = cf_error_new(
+				CF_ERR_FILE, "cannot roll back %s (%s): %s",
+				applied.items[i].version, applied.items[i].name,
+				idx < 0 ? "its migration file is missing" :
+					  "it has no .down.sql file");
+			cf_error_set_hint(
+				missing,
+				"write %s_%s.down.sql, or roll back fewer steps with -n",
+				applied.items[i].version,
+				applied.items[i].name);
+			cf_error_set_code(missing, "no-down");
+			break;
+		}
+	}
+	if (missing) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		return cf_fail(err, missing);
+	}
+	ident = cf_tracking_ident(s->cfg);
+	engine_init(s, &engine, ident);
+	for (size_t i = applied.n; i-- > first;) {
+		const cf_migration *m = &s->set->items[cf_migration_set_find(
+			s->set, applied.items[i].version)];
+		cf_outcome *o = &r->outcomes[r->n++];
+
+		warn_file(progress, r, s->set, m->down_path);
+		notify_start(progress, m, true);
+		if (opts->dry_run) {
+			o->migration = m;
+			o->kind = CF_OUTCOME_SKIPPED;
+			o->skipped_reason = cf_strdup("dry run");
+		} else if (cf_engine_apply(&engine, m, true, o) < 0) {
+			r->failed++;
+			notify_done(progress, o, true);
+			break;
+		} else {
+			r->succeeded++;
+		}
+		notify_done(progress, o, true);
+	}
+	free(ident);
+	cf_applied_list_release(&applied);
+	cf_session_disconnect(s);
+	*out = r;
+	return 0;
+}
+
+/* ---- baseline ---- */
+
+int
+cf_session_baseline(cf_session *s, const cf_run_options *opts,
+		    const cf_progress *progress, cf_run_result **out,
+		    cf_error **err)
+{
+	cf_applied_list applied = {0};
+	cf_run_result *r;
+	char *ident;
+	long through;
+	int rc = 0;
+
+	*out = NULL;
+	if (!opts->through) {
+		cf_error *e = cf_error_new(CF_ERR_USAGE,
+					   "baseline needs --through VERSION");
+
+		return cf_fail(err, e);
+	}
+	through = cf_migration_set_find(s->set, opts->through);
+	if (through < 0) {
+		cf_error *e = cf_error_new(CF_ERR_USAGE,
+					   "version '%s' not found in %s",
+					   opts->through, s->set->dir);
+
+		cf_error_set_hint(
+			e, "run 'confiture migrate status' to list versions");
+		return cf_fail(err, e);
+	}
+	/* Checksums are recorded, so the files must be readable. */
+	if (cf_session_validate_files(s, false, err) < 0)
+		return -1;
+	if (connect_locked(s, err) < 0)
+		return -1;
+	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
+		return -1;
+	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
+			     err) < 0)
+		return -1;
+	r = result_new((size_t)through + 1);
+	r->dry_run = opts->dry_run;
+	ident = cf_tracking_ident(s->cfg);
+	if (!opts->dry_run)
+		rc = cf_db_exec(s->conn, "BEGIN", err);
+	for (long i = 0; rc == 0 && i <= through; i++) {
+		const cf_migration *m = &s->set->items[i];
+		cf_outcome *o;
+		char *slug;
+
+		if (cf_applied_find(&applied, m->version))
+			continue;
+		o = &r->outcomes[r->n++];
+		o->migration = m;
+		notify_start(progress, m, false);
+		if (!opts->dry_run) {
+			slug = cf_tracking_slug(m->name, "baseline");
+			rc = cf_tracking_insert(s->conn, ident, m, slug, 0,
+						err);
+			free(slug);
+		}
+		o->kind = CF_OUTCOME_OK;
+		r->succeeded++;
+		notify_done(progress, o, false);
+	}
+	if (!opts->dry_run) {
+		if (rc == 0)
+			rc = cf_db_exec(s->conn, "COMMIT", err);
+		else
+			PQclear(PQexec(s->conn, "ROLLBACK"));
+	}
+	free(ident);
+	cf_applied_list_release(&applied);
+	cf_session_disconnect(s);
+	if (rc < 0) {
+		cf_run_result_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * session_internal.h — the cf_session struct, shared by session.c and the
+ * preflight code that drives the same session.  Not installed.
+ */
+#ifndef CF_SESSION_INTERNAL_H
+#define CF_SESSION_INTERNAL_H
+
+#include "db/db.h"
+
+struct cf_session {
+	cf_config *cfg;
+	cf_migration_set *set;
+	char *redacted_url;
+	char *conn_options; /* startup "options", e.g. timeouts; or NULL */
+	PGconn *conn;
+	bool locked;
+};
+
+/* session.c */
+int cf_session_connect(cf_session *s, cf_error **err);
+void cf_session_disconnect(cf_session *s);
+bool cf_session_numeric(const cf_session *s);
+int cf_session_validate_files(cf_session *s, bool with_down, cf_error **err);
+int cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
+				cf_checksum_policy policy,
+				cf_error_list *found);
+
+#endif /* CF_SESSION_INTERNAL_H */
