@@ -134,6 +134,8 @@ typedef struct cf_config {
 	char *tracking_name;   /* parsed table part */
 	int lock_timeout_ms;   /* migration.locking.timeout_ms */
 	bool locking_enabled;  /* migration.locking.enabled (default true) */
+	bool out_of_order;     /* migration.out_of_order: up may apply a version
+			    * older than the newest applied (default false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
@@ -328,6 +330,7 @@ typedef enum cf_migration_state {
 	CF_STATE_PENDING = 0,
 	CF_STATE_APPLIED,
 	CF_STATE_APPLIED_MISSING_FILE, /* row in tracking table, no file */
+	CF_STATE_UNKNOWN, /* no database configured: only the files are known */
 } cf_migration_state;
 
 typedef struct cf_status_entry {
@@ -339,6 +342,7 @@ typedef struct cf_status_entry {
 	char *checksum_db;     /* recorded checksum, or NULL */
 	char *checksum_file;   /* current file checksum, or NULL */
 	bool checksum_mismatch;
+	bool out_of_order; /* pending, yet older than the newest applied */
 } cf_status_entry;
 
 typedef struct cf_status {
@@ -346,7 +350,10 @@ typedef struct cf_status {
 	size_t n;
 	size_t applied;
 	size_t pending;
+	size_t out_of_order; /* pending entries marked out_of_order */
 	bool tracking_table_exists;
+	bool database_known; /* false: no database configured, every entry
+			      * is CF_STATE_UNKNOWN */
 } cf_status;
 
 /* Reads the tracking table and joins it with the files.  Free with
@@ -376,6 +383,8 @@ typedef struct cf_progress {
 	void (*migration_start)(void *arg, const cf_migration *m, bool down);
 	void (*migration_done)(void *arg, const cf_outcome *o, bool down);
 	void (*warning)(void *arg, const cf_error *w);
+	/* preflight: the replay of total migrations starts */
+	void (*replay_begin)(void *arg, size_t total);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -390,6 +399,8 @@ typedef struct cf_run_options {
 	bool dry_run;	    /* up/down: validate and list, do not execute */
 	cf_checksum_policy on_checksum_mismatch;
 	const char *through; /* baseline: last version to record */
+	bool out_of_order;   /* up: apply pending versions older than the
+			      * newest applied (also migration.out_of_order) */
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -409,7 +420,9 @@ void cf_run_result_free(cf_run_result *r);
  * non-transactional ones).  Stops at the first failure, which is reported as
  * an outcome (return value 0, result->failed == 1); -1 with *err is for
  * errors before any migration ran (config, connection, lock, invalid files,
- * checksum mismatch).  Free *out with cf_run_result_free().
+ * checksum mismatch, a pending version older than the newest applied one
+ * without opts->out_of_order or migration.out_of_order: "out-of-order").
+ * Free *out with cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,

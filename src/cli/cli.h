@@ -21,6 +21,15 @@ enum cli_opt_type {
 	CLI_OPT_STRING, /* stores a borrowed argv pointer */
 	CLI_OPT_INT,	/* parses a non-negative int */
 	CLI_OPT_CHOICE, /* string restricted to choices */
+	CLI_OPT_LIST,	/* repeatable string: appends to a struct cli_list */
+};
+
+/* The values of a repeatable option, in order; items borrow argv.  A
+ * fixed array: nothing to free on any return path. */
+#define CLI_LIST_MAX 16
+struct cli_list {
+	const char *items[CLI_LIST_MAX];
+	size_t n;
 };
 
 struct cli_option {
@@ -48,6 +57,10 @@ struct cli_option {
 #define OPT_CHOICE(s, l, v, a, h, c)                         \
 	{                                                    \
 		CLI_OPT_CHOICE, (s), (l), (v), (a), (h), (c) \
+	}
+#define OPT_LIST(s, l, v, a, h)                             \
+	{                                                   \
+		CLI_OPT_LIST, (s), (l), (v), (a), (h), NULL \
 	}
 #define OPT_END()                                            \
 	{                                                    \
@@ -114,6 +127,11 @@ int cli_fail(cf_error *e, bool json);
 /* ---- util.c: allocation that never returns NULL */
 
 char *cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* realloc() of an array of n items of size bytes; the result is the
+ * caller's (free()). */
+void *cli_realloc(void *p, size_t n, size_t size);
+/* Says so and exits with status 2. */
+void cli_out_of_memory(void) __attribute__((noreturn));
 
 /* ---- shared option block for commands that use a database / project */
 
@@ -151,6 +169,7 @@ bool cli_json(const struct cli_env_opts *o);
 typedef int (*cli_cmd_fn)(int argc, const char **argv);
 
 int cmd_cache(int argc, const char **argv);
+int cmd_completion(int argc, const char **argv);
 int cmd_init(int argc, const char **argv);
 int cmd_migrate(int argc, const char **argv);
 int cmd_migrate_status(int argc, const char **argv);
@@ -160,6 +179,19 @@ int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
 int cmd_server(int argc, const char **argv);
+
+/* progress.c: a progress line on a terminal (stderr) for long steps */
+struct cli_tty_progress {
+	bool on;
+	bool drawn;
+	size_t total, done;
+	double t0;
+};
+/* Sets p's callbacks when text_output and stderr is a terminal. */
+void cli_tty_progress_init(cf_progress *p, struct cli_tty_progress *st,
+			   bool text_output);
+/* Erases the progress line, if one was drawn. */
+void cli_tty_progress_end(struct cli_tty_progress *st);
 
 /* cmd_migrate_up.c: progress printing shared by up, down and baseline */
 struct cli_progress_state {

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-const char *const cli_format_choices[] = {"text", "json", NULL};
+const char *const cli_format_choices[] = {"text", "table", "json", NULL};
 
 struct cli_subcommand {
 	const char *name;

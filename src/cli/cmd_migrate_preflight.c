@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 
 static const char *const mode_choices[] = {"auto", "clone", "savepoint", NULL};
 
@@ -99,9 +100,9 @@ static_json(const cf_preflight_result *r)
 	json_object_set_new(o, "checksum_mismatches",
 			    strv_json(r->checksum_mismatches));
 	/* additions */
-	json_object_set_new(
-		o, "errors",
-		json_integer((json_int_t)(r->problems.n - r->static_warnings)));
+	json_object_set_new(o, "errors",
+			    json_integer((json_int_t)cf_error_list_count(
+				    &r->problems, CF_SEV_ERROR)));
 	json_object_set_new(o, "warnings",
 			    json_integer((json_int_t)r->static_warnings));
 	json_object_set_new(o, "problems", cli_problems_json(&r->problems));
@@ -194,7 +195,7 @@ static void
 print_static(const cf_preflight_result *r)
 {
 	FILE *f = stdout;
-	size_t errors = r->problems.n - r->static_warnings;
+	size_t errors = cf_error_list_count(&r->problems, CF_SEV_ERROR);
 
 	fprintf(f, "%sPreflight%s: %zu pending migration%s\n", cli_c(f, "bold"),
 		cli_c(f, "reset"), r->n, r->n == 1 ? "" : "s");
@@ -435,6 +436,24 @@ print_provision(const cf_provisioned *p)
 	cli_print_problems(stderr, &p->notes);
 }
 
+/* The JSON document: {"static", "against"[, "provision"]}; without a
+ * replay the static keys are also at top level, as the Python tool has
+ * them. */
+static json_t *
+preflight_json(const cf_preflight_result *r, const cf_provisioned *prov)
+{
+	json_t *doc = json_object();
+
+	json_object_set_new(doc, "static", static_json(r));
+	json_object_set_new(doc, "against",
+			    r->against_run ? against_json(r) : json_null());
+	if (prov)
+		json_object_set_new(doc, "provision", provision_json(prov));
+	if (!r->against_run)
+		json_object_update_missing(doc, json_object_get(doc, "static"));
+	return doc;
+}
+
 static void
 on_done(void *arg, const cf_outcome *o, bool down)
 {
@@ -454,6 +473,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	     no_cache = false;
 	bool keep_owners = false;
 	int lock_timeout = -1, statement_timeout = -1;
+	struct cli_list reports = {0};
 	const struct cli_option options[] = {
 		OPT_STRING(
 			0, "against", &against, "URL",
@@ -491,8 +511,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 			"lock_timeout for replayed statements (default 5000)"),
 		OPT_INT(0, "statement-timeout", &statement_timeout, "MS",
 			"statement_timeout for replayed statements (default 300000)"),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
-			   cli_format_choices),
+		REPORT_OPTIONS(&eo.format, &reports),
 		OPT_BOOL(0, "strict", &strict, "warnings fail too"),
 		OPT_END(),
 	};
@@ -500,7 +519,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"confiture migrate preflight [--against URL | --from-dump FILE | --from-env NAME]\n"
 		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
-		"           [--statement-timeout MS] [--format text|json] [--strict]",
+		"           [--statement-timeout MS] [--format FORMAT] [--report FORMAT:FILE]... [--strict]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -516,7 +535,11 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"a template on an embedded throwaway PostgreSQL (or --server) and cached, so a\n"
 		"repeat run only clones it.\n\n"
 		"Exit status: 0 all passed, 1 failures or static errors, 2 usage, config or\n"
-		"connection errors.",
+		"connection errors.\n\n"
+		"Formats: text (table is a synonym), json, github (workflow commands:\n"
+		"annotations), junit (XML), sarif (2.1.0) and markdown (a summary for a\n"
+		"pull request or $GITHUB_STEP_SUMMARY). --report writes more of them in\n"
+		"the same run, e.g. --report junit:preflight.xml --report sarif:out.sarif.",
 		options};
 	cf_preflight_options po = {0};
 	cf_progress progress = {0};
@@ -525,10 +548,15 @@ cmd_migrate_preflight(int argc, const char **argv)
 	cf_provisioned *prov = NULL;
 	char *dump_tmp = NULL;
 	cf_error *err = NULL;
-	int rc;
+	struct report *rep = NULL;
+	struct cli_tty_progress tty;
+	json_t *doc = NULL;
+	int fmt, rc, wrc;
 
-	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0 ||
+	    (rc = report_check_args(&reports)) != 0)
 		return rc;
+	fmt = report_format_parse(eo.format);
 	po.since = since;
 	po.mode = strcmp(mode, "clone") == 0	 ? CF_PREFLIGHT_CLONE :
 		  strcmp(mode, "savepoint") == 0 ? CF_PREFLIGHT_SAVEPOINT :
@@ -537,6 +565,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	po.lock_timeout_ms = lock_timeout;
 	po.statement_timeout_ms = statement_timeout;
 	progress.migration_done = on_done;
+	cli_tty_progress_init(&progress, &tty, fmt == REPORT_TEXT);
 	if ((from_dump || from_env) && against) {
 		cli_error(
 			"--against cannot be combined with --from-dump or --from-env");
@@ -568,24 +597,19 @@ cmd_migrate_preflight(int argc, const char **argv)
 		against = prov->against_url;
 		po.mode = CF_PREFLIGHT_CLONE;
 	}
-	if (cf_session_preflight(s, against, &po, &progress, &r, &err) < 0) {
+	rc = cf_session_preflight(s, against, &po, &progress, &r, &err);
+	cli_tty_progress_end(&tty);
+	if (rc < 0) {
 		rc = cli_fail(err, cli_json(&eo));
 		release_provision(prov, dump_tmp);
 		cf_session_free(s);
 		return rc;
 	}
-	if (cli_json(&eo)) {
-		json_t *doc = json_object();
-
-		json_object_set_new(doc, "static", static_json(r));
-		json_object_set_new(doc, "against",
-				    r->against_run ? against_json(r) :
-						     json_null());
-		if (prov)
-			json_object_set_new(doc, "provision",
-					    provision_json(prov));
-		cli_json_print(doc);
-	} else {
+	if (report_needs_json(fmt, &reports))
+		doc = preflight_json(r, prov);
+	if (report_needs_report(fmt, &reports))
+		rep = report_from_preflight(r, strict);
+	if (fmt == REPORT_TEXT) {
 		if (prov)
 			print_provision(prov);
 		print_static(r);
@@ -594,6 +618,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 			print_summary(r);
 		}
 	}
+	wrc = report_finish(fmt, &reports, rep, doc);
 	if (r->interrupted)
 		rc = CF_EXIT_USAGE;
 	else if (!r->static_ok || !r->all_passed ||
@@ -601,6 +626,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 		rc = CF_EXIT_FAILURE;
 	else
 		rc = CF_EXIT_OK;
+	if (wrc)
+		rc = wrc;
 	cf_preflight_result_free(r);
 	release_provision(prov, dump_tmp);
 	cf_session_free(s);

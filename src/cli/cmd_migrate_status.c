@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report.h"
 
 static const char *
 state_name(cf_migration_state s)
@@ -14,6 +15,8 @@ state_name(cf_migration_state s)
 		return "applied";
 	case CF_STATE_APPLIED_MISSING_FILE:
 		return "applied (file missing)";
+	case CF_STATE_UNKNOWN:
+		return "unknown";
 	default:
 		return "pending";
 	}
@@ -25,7 +28,7 @@ status_json(const cf_session *s, const cf_status *st)
 	const cf_config *cfg = cf_session_config(s);
 	json_t *doc = json_object();
 	json_t *applied = json_array(), *pending = json_array(),
-	       *list = json_array();
+	       *list = json_array(), *late = json_array();
 	json_t *summary = json_object();
 	const char *current = NULL;
 
@@ -35,10 +38,13 @@ status_json(const cf_session *s, const cf_status *st)
 
 		json_object_set_new(m, "version", json_string(en->version));
 		json_object_set_new(m, "name", json_string(en->name));
-		json_object_set_new(m, "status",
-				    json_string(en->state == CF_STATE_PENDING ?
-							"pending" :
-							"applied"));
+		json_object_set_new(
+			m, "status",
+			json_string(en->state == CF_STATE_PENDING ? "pending" :
+				    en->state == CF_STATE_UNKNOWN ? "unknown" :
+								    "applied"));
+		json_object_set_new(m, "out_of_order",
+				    json_boolean(en->out_of_order));
 		json_object_set_new(m, "applied_at",
 				    en->applied_at ?
 					    json_string(en->applied_at) :
@@ -59,9 +65,14 @@ status_json(const cf_session *s, const cf_status *st)
 			json_boolean(en->state ==
 				     CF_STATE_APPLIED_MISSING_FILE));
 		json_array_append_new(list, m);
+		if (en->state == CF_STATE_UNKNOWN)
+			continue;
 		if (en->state == CF_STATE_PENDING) {
 			json_array_append_new(pending,
 					      json_string(en->version));
+			if (en->out_of_order)
+				json_array_append_new(late,
+						      json_string(en->version));
 		} else {
 			json_array_append_new(applied,
 					      json_string(en->version));
@@ -72,6 +83,7 @@ status_json(const cf_session *s, const cf_status *st)
 			    json_string(cfg->tracking_table));
 	json_object_set_new(doc, "applied", applied);
 	json_object_set_new(doc, "pending", pending);
+	json_object_set_new(doc, "out_of_order", late);
 	json_object_set_new(doc, "current",
 			    current ? json_string(current) : json_null());
 	json_object_set_new(doc, "total", json_integer((json_int_t)st->n));
@@ -83,7 +95,11 @@ status_json(const cf_session *s, const cf_status *st)
 	json_object_set_new(summary, "total", json_integer((json_int_t)st->n));
 	json_object_set_new(doc, "summary", summary);
 	json_object_set_new(doc, "database",
-			    json_string(cf_session_redacted_url(s)));
+			    st->database_known ?
+				    json_string(cf_session_redacted_url(s)) :
+				    json_null());
+	json_object_set_new(doc, "database_known",
+			    json_boolean(st->database_known));
 	json_object_set_new(doc, "tracking_table_exists",
 			    json_boolean(st->tracking_table_exists));
 	return doc;
@@ -95,7 +111,8 @@ status_text(const cf_session *s, const cf_status *st)
 	FILE *o = stdout;
 
 	fprintf(o, "%sMigrations%s  %s\n", cli_c(o, "bold"), cli_c(o, "reset"),
-		cf_session_redacted_url(s));
+		st->database_known ? cf_session_redacted_url(s) :
+				     "(no database configured)");
 	if (st->n == 0) {
 		fprintf(o, "  no migrations found\n");
 		return;
@@ -104,46 +121,67 @@ status_text(const cf_session *s, const cf_status *st)
 		"APPLIED AT");
 	for (size_t i = 0; i < st->n; i++) {
 		const cf_status_entry *en = &st->entries[i];
-		const char *color = en->state == CF_STATE_PENDING ? "yellow" :
-								    "green";
+		const char *color = en->state == CF_STATE_APPLIED ? "green" :
+				    en->state == CF_STATE_UNKNOWN ? "dim" :
+								    "yellow";
 
-		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s\n", en->version,
+		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s%s\n", en->version,
 			en->name, cli_c(o, color), state_name(en->state),
 			cli_c(o, "reset"), en->applied_at ? en->applied_at : "",
 			en->checksum_mismatch ?
 				"  (file changed since applied)" :
+				"",
+			en->out_of_order ?
+				"  (out of order: older than the newest applied)" :
 				"");
 	}
-	fprintf(o, "%zu migration%s: %zu applied, %zu pending\n", st->n,
+	if (!st->database_known) {
+		fprintf(o,
+			"%zu migration%s, status unknown: no database configured\n",
+			st->n, st->n == 1 ? "" : "s");
+		return;
+	}
+	fprintf(o, "%zu migration%s: %zu applied, %zu pending", st->n,
 		st->n == 1 ? "" : "s", st->applied, st->pending);
+	if (st->out_of_order)
+		fprintf(o, " (%zu out of order)", st->out_of_order);
+	fputc('\n', o);
 }
 
 int
 cmd_migrate_status(int argc, const char **argv)
 {
 	struct cli_env_opts eo = {.format = "text"};
+	struct cli_list reports = {0};
 	const struct cli_option options[] = {
 		CLI_ENV_OPTIONS(&eo),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
-			   cli_format_choices),
+		REPORT_OPTIONS(&eo.format, &reports),
 		OPT_END(),
 	};
 	static const char *const synopsis[] = {
-		"confiture migrate status [--env NAME | -c PATH] [--format text|json]",
+		"confiture migrate status [--env NAME | -c PATH] [--format FORMAT] [--report FORMAT:FILE]...",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
 		"Lists every migration file and whether the database has applied it.\n"
 		"Reads the tracking table; never writes. Exit status 0 when everything\n"
-		"is applied, 1 when migrations are pending, 2 on errors.",
+		"is applied, 1 when migrations are pending, 2 on errors. Without a\n"
+		"database (no --env, URL or CONFITURE_DATABASE_URL) it lists the files as\n"
+		"\"status unknown\" and exits 0. A pending version older than the newest\n"
+		"applied one is marked out of order. Formats as for preflight: text\n"
+		"(table), json, github, junit, sarif, markdown.",
 		options};
 	cf_session *s = NULL;
 	cf_status *st = NULL;
 	cf_error *err = NULL;
-	int rc;
+	struct report *rep = NULL;
+	json_t *doc = NULL;
+	int fmt, rc, wrc;
 
-	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0)
+	if ((rc = cli_parse_no_args(argc, argv, &usage)) >= 0 ||
+	    (rc = report_check_args(&reports)) != 0)
 		return rc;
+	fmt = report_format_parse(eo.format);
 	if ((rc = cli_open_session(&eo, &s)) != 0)
 		return rc;
 	if (cf_session_status(s, &st, &err) < 0) {
@@ -151,11 +189,14 @@ cmd_migrate_status(int argc, const char **argv)
 		cf_session_free(s);
 		return rc;
 	}
-	if (cli_json(&eo))
-		cli_json_print(status_json(s, st));
-	else
+	if (report_needs_json(fmt, &reports))
+		doc = status_json(s, st);
+	if (report_needs_report(fmt, &reports))
+		rep = report_from_status(st, cf_session_migrations(s));
+	if (fmt == REPORT_TEXT)
 		status_text(s, st);
-	rc = st->pending > 0 ? CF_EXIT_FAILURE : CF_EXIT_OK;
+	wrc = report_finish(fmt, &reports, rep, doc);
+	rc = wrc ? wrc : st->pending > 0 ? CF_EXIT_FAILURE : CF_EXIT_OK;
 	cf_status_free(st);
 	cf_session_free(s);
 	return rc;

@@ -155,7 +155,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 {
 	struct cli_env_opts eo = {.format = "text"};
 	const char *target = NULL, *through = NULL, *on_mismatch = "fail";
-	bool dry_run = false;
+	bool dry_run = false, out_of_order = false;
 	int steps = 1;
 	bool is_up = strcmp(action, "up") == 0,
 	     is_down = strcmp(action, "down") == 0;
@@ -169,6 +169,9 @@ cli_run_command(int argc, const char **argv, const char *action)
 			0, "on-checksum-mismatch", &on_mismatch, "POLICY",
 			"fail (default), warn or ignore when applied files were edited",
 			checksum_choices),
+		OPT_BOOL(
+			0, "out-of-order", &out_of_order,
+			"apply pending versions older than the newest applied one"),
 		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
 			   cli_format_choices),
 		OPT_END(),
@@ -195,7 +198,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 		OPT_END(),
 	};
 	static const char *const up_syn[] = {
-		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--format text|json]",
+		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--out-of-order] [--format text|json]",
 		NULL};
 	static const char *const down_syn[] = {
 		"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--format text|json]",
@@ -220,7 +223,9 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"non-transactional statement (CREATE INDEX CONCURRENTLY, VACUUM, ...)\n"
 			"or a '-- confiture:no-transaction' line runs in autocommit. Every file\n"
 			"is parsed and checked before anything runs, and checksums of applied\n"
-			"files are verified. Stops at the first failure.",
+			"files are verified. Stops at the first failure. A pending version\n"
+			"older than the newest applied one (a merged branch) is refused unless\n"
+			"--out-of-order or migration.out_of_order: true.",
 			up_options};
 	else if (is_down)
 		usage = (struct cli_usage){
@@ -241,6 +246,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 	ro.through = through;
 	ro.steps = steps;
 	ro.dry_run = dry_run;
+	ro.out_of_order = out_of_order;
 	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ?
 					  CF_CHECKSUM_WARN :
 				  strcmp(on_mismatch, "ignore") == 0 ?

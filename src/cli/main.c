@@ -18,6 +18,8 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{"cache", cmd_cache, "list or clear cached schema-dump templates"},
+	{"completion", cmd_completion,
+	 "print a shell completion script (bash, zsh, fish)"},
 	{"init", cmd_init, "create db/migrations and an example environment"},
 	{"migrate", cmd_migrate,
 	 "status, up, down, baseline, generate, preflight"},

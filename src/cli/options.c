@@ -85,6 +85,14 @@ set_value(const struct cli_usage *usage, const struct cli_option *o,
 	  const char *val, const char *shown)
 {
 	switch (o->type) {
+	case CLI_OPT_LIST: {
+		struct cli_list *l = o->value;
+
+		if (l->n == CLI_LIST_MAX)
+			return opt_error(usage, "too many '%s' options", shown);
+		l->items[l->n++] = val;
+		return 0;
+	}
 	case CLI_OPT_STRING:
 		*(const char **)o->value = val;
 		return 0;

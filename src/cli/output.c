@@ -223,7 +223,10 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 				      (e->severity == CF_SEV_NOTICE ? "note" :
 								      "error");
 
-	fprintf(f, "%s%s%s:%s %s\n", in, cli_c(f, warning ? "yellow" : "red"),
+	fprintf(f, "%s%s%s:%s %s\n", in,
+		cli_c(f, warning		      ? "yellow" :
+			 e->severity == CF_SEV_NOTICE ? "cyan" :
+							"red"),
 		label, cli_c(f, "reset"), e->message);
 	if (e->file) {
 		fprintf(f, "%s  %s-->%s %s", in, cli_c(f, "cyan"),

@@ -166,7 +166,7 @@ test_expect_success 'bad option values: exit 2, nothing applied' '
 	run_cf migrate up --env local --format xml
 	expect_rc 2
 	expect_err_contains "invalid value '\''xml'\'' for option '\''--format'\''"
-	expect_err_contains "text json"
+	expect_err_contains "text table json"
 	run_cf migrate up --env local --on-checksum-mismatch=maybe
 	expect_rc 2
 	expect_err_contains "fail warn ignore"
@@ -253,9 +253,12 @@ test_expect_success 'a missing environment file: exit 2 with a hint naming the o
 	expect_db_untouched
 '
 
-test_expect_success 'no database configured at all: exit 2 with a hint' '
+test_expect_success 'no database configured at all: exit 2 with a hint (status lists the files)' '
 	mkproject
 	run_cf migrate status
+	expect_rc 0
+	expect_out_contains "status unknown: no database configured"
+	run_cf migrate up
 	expect_rc 2
 	expect_out_empty
 	expect_err_contains "no database to connect to"

@@ -16,6 +16,7 @@
  *   migration:
  *     tracking_table: <[schema.]table>   default tb_confiture
  *     locking: {enabled: <bool>, timeout_ms: <int>}
+ *     out_of_order: <bool>
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>}
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
@@ -200,6 +201,47 @@ has_pg_scheme(const char *url)
 	       strncmp(url, "postgres://", 11) == 0;
 }
 
+/* True when url starts with "scheme://" (RFC 3986 scheme characters). */
+static bool
+has_url_scheme(const char *url)
+{
+	const char *p = url;
+
+	if (!isalpha((unsigned char)*p))
+		return false;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' ||
+	       *p == '.')
+		p++;
+	return strncmp(p, "://", 3) == 0;
+}
+
+/*
+ * A URL of another scheme shown in an error: whatever stands before its
+ * last '@' (user, password, token) is left out, the rest redacted as
+ * usual.  Caller frees.
+ */
+static char *
+without_userinfo(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	const char *at = NULL;
+	char *cut, *shown;
+
+	if (!auth)
+		return cf_redact_url(url);
+	auth += 3;
+	/* up to the query, not the path: a password may hold a raw '/' */
+	for (const char *p = auth; *p && !strchr("?#", *p); p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return cf_redact_url(url);
+	cut = cf_asprintf("%.*s%s", (int)(auth - url), url, at + 1);
+	shown = cf_redact_url(cut);
+	free(cut);
+	return shown;
+}
+
 /*
  * See confiture.h.  Accepted: postgresql:// and postgres:// URLs, and
  * key=value conninfo strings (anything else containing '=' is left for
@@ -218,8 +260,8 @@ cf_config_set_database_url(cf_config *cfg, const char *url, cf_error **err)
 		cf_error_set_code(e, "invalid-database-url");
 		return cf_fail(err, e);
 	}
-	if (!has_pg_scheme(url) && !strchr(url, '=')) {
-		char *shown = cf_redact_url(url);
+	if (!has_pg_scheme(url) && (has_url_scheme(url) || !strchr(url, '='))) {
+		char *shown = without_userinfo(url);
 
 		e = cf_error_new(CF_ERR_CONFIG, "invalid database URL '%s'",
 				 shown);
@@ -876,9 +918,14 @@ parse_migration(loader *ld, struct fy_node *map)
 
 			if (rc < 0 || (rc > 0 && parse_locking(ld, val) < 0))
 				return -1;
+		} else if (strcmp(name, "out_of_order") == 0) {
+			if (get_bool(ld, "migration.out_of_order", key, val,
+				     &ld->cfg->out_of_order) < 0)
+				return -1;
 		} else {
-			warn_unknown_key(ld, "migration.", name, key,
-					 "tracking_table, locking");
+			warn_unknown_key(
+				ld, "migration.", name, key,
+				"tracking_table, locking, out_of_order");
 		}
 	}
 	return 0;

@@ -884,6 +884,10 @@ classify(cf_script *script, stmt_info *infos, cf_error_list *problems)
 					   "run in autocommit",
 					   st->non_transactional);
 			cf_error_set_code(e, "non-transactional");
+			/* the file asks for autocommit on purpose: a note,
+			 * so that --strict passes on it */
+			if (script->no_transaction_marker)
+				e->severity = CF_SEV_NOTICE;
 			cf_error_set_detail(
 				e, "in autocommit each statement "
 				   "is committed as it runs; a failure "

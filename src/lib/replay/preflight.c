@@ -108,6 +108,31 @@ collect_duplicates(cf_preflight_result *r, const cf_migration_set *set)
 	}
 }
 
+/* A pending version older than the newest applied one: `up` refuses it
+ * without --out-of-order; the replay keeps `up`'s (version) order. */
+static void
+warn_out_of_order(cf_preflight_result *r, const cf_migration *m,
+		  const cf_applied_list *applied)
+{
+	const cf_applied *newest = &applied->items[applied->n - 1];
+	cf_error *w = cf_warning_new(
+		"migration %s (%s) is older than the newest applied one, %s "
+		"(%s): out of order",
+		m->version, m->name, newest->version, newest->name);
+
+	cf_error_set_code(w, "out-of-order");
+	cf_error_set_where(w, m->up_path, 0, 0);
+	cf_error_set_detail(w, "it is replayed in version order, before the "
+			       "later pending ones, as 'migrate up "
+			       "--out-of-order' would apply it");
+	cf_error_set_hint(w,
+			  "'migrate up' refuses it unless --out-of-order "
+			  "(or migration.out_of_order: true); if it depends "
+			  "on %s, give it a later version",
+			  newest->version);
+	cf_error_list_add(&r->problems, w);
+}
+
 /*
  * Reads the environment's tracking table (read only) to find what is
  * pending, verifying checksums of applied files.  Without a database every
@@ -171,6 +196,8 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 		pm = &r->migrations[r->n++];
 		pm->migration = m;
 		pm->caused_by = -1;
+		if (cf_session_out_of_order(s, applied, m->version))
+			warn_out_of_order(r, m, applied);
 	}
 	return 0;
 }
@@ -381,6 +408,8 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 	cf_preflight_result *r = pr->r;
 	const char *stop_reason = NULL;
 
+	if (pr->progress && pr->progress->replay_begin)
+		pr->progress->replay_begin(pr->progress->arg, r->n);
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
 		const cf_error *static_err = first_error(r, pm->migration);
@@ -395,6 +424,10 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 			else
 				skip(pm, "no .up.sql file");
 		} else {
+			if (pr->progress && pr->progress->migration_start)
+				pr->progress->migration_start(pr->progress->arg,
+							      pm->migration,
+							      false);
 			engine->conn = *conn;
 			if (cf_engine_apply(engine, pm->migration, false,
 					    &pm->outcome) < 0)

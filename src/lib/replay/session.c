@@ -176,6 +176,19 @@ connect_locked(cf_session *s, cf_error **err)
 
 /* ---- status ---- */
 
+bool
+cf_session_out_of_order(cf_session *s, const cf_applied_list *applied,
+			const char *version)
+{
+	bool numeric = cf_session_numeric(s);
+
+	for (size_t i = 0; i < applied->n; i++)
+		if (cf_version_compare(applied->items[i].version, version,
+				       numeric) > 0)
+			return true;
+	return false;
+}
+
 int
 cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 {
@@ -185,12 +198,18 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 
 	*out = NULL;
 	cf_migration_set_parse(s->set, false);
-	if (cf_session_connect(s, err) < 0)
-		return -1;
-	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
-			     err) < 0)
-		return -1;
+	memset(&applied, 0, sizeof(applied));
 	st = cf_new(cf_status);
+	/* No database: list the files, state unknown (the Python tool's
+	 * habit), instead of failing. */
+	st->database_known = s->cfg->database_url && *s->cfg->database_url;
+	if (st->database_known &&
+	    (cf_session_connect(s, err) < 0 ||
+	     cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
+			      err) < 0)) {
+		free(st);
+		return -1;
+	}
 	st->tracking_table_exists = applied.table_exists;
 	st->entries = cf_calloc(s->set->n + applied.n, sizeof(cf_status_entry));
 	for (size_t i = 0; i < s->set->n; i++) {
@@ -203,7 +222,9 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 		en->checksum_file = m->checksum[0] ? cf_strdup(m->checksum) :
 						     NULL;
 		en->execution_time_ms = -1;
-		if (a) {
+		if (!st->database_known) {
+			en->state = CF_STATE_UNKNOWN;
+		} else if (a) {
 			en->state = CF_STATE_APPLIED;
 			en->applied_at = cf_strdup(a->applied_at);
 			en->execution_time_ms = a->execution_time_ms;
@@ -215,6 +236,9 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 			st->applied++;
 		} else {
 			en->state = CF_STATE_PENDING;
+			en->out_of_order = cf_session_out_of_order(s, &applied,
+								   m->version);
+			st->out_of_order += en->out_of_order;
 			st->pending++;
 		}
 	}
@@ -407,6 +431,71 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 
 /* ---- up ---- */
 
+/* The newest applied version (the list is in version order). */
+static const cf_applied *
+newest_applied(const cf_applied_list *applied)
+{
+	return applied->n ? &applied->items[applied->n - 1] : NULL;
+}
+
+/*
+ * Refuses pending versions older than the newest applied one (a merged
+ * branch's migrations) unless allowed; when allowed, warns about each.
+ */
+static int
+check_out_of_order(cf_session *s, const cf_run_options *opts,
+		   const cf_applied_list *applied, long target_idx,
+		   const cf_progress *progress, cf_run_result *r,
+		   cf_error **err)
+{
+	bool allowed = opts->out_of_order || s->cfg->out_of_order;
+	const cf_applied *newest = newest_applied(applied);
+	cf_strbuf late = CF_STRBUF_INIT;
+	size_t n = 0;
+	cf_error *e;
+
+	for (size_t i = 0; newest && i < s->set->n; i++) {
+		const cf_migration *m = &s->set->items[i];
+
+		if (target_idx >= 0 && (long)i > target_idx)
+			break;
+		if (cf_applied_find(applied, m->version) ||
+		    !cf_session_out_of_order(s, applied, m->version))
+			continue;
+		if (allowed) {
+			e = cf_warning_new(
+				"applying %s (%s) out of order: %s (%s) is "
+				"already applied",
+				m->version, m->name, newest->version,
+				newest->name);
+			cf_error_set_code(e, "out-of-order");
+			cf_error_set_where(e, m->up_path, 0, 0);
+			warn(progress, r, e);
+			continue;
+		}
+		cf_strbuf_addf(&late, "%s%s (%s)", n ? ", " : "", m->version,
+			       m->name);
+		n++;
+	}
+	if (!n)
+		return 0;
+	e = cf_error_new(CF_ERR_FILE,
+			 "%zu pending migration%s older than the newest "
+			 "applied one (%s); nothing was applied",
+			 n, n == 1 ? " is" : "s are", newest->version);
+	cf_error_set_code(e, "out-of-order");
+	cf_error_set_detail(e, "out of order: %s", cf_strbuf_str(&late));
+	cf_error_set_hint(
+		e,
+		"if %s do%s not depend on %s, run 'confiture migrate up "
+		"--out-of-order' (or set migration.out_of_order: true); "
+		"otherwise rename %s to a version after %s",
+		n == 1 ? "it" : "they", n == 1 ? "es" : "", newest->version,
+		n == 1 ? "it" : "them", newest->version);
+	cf_strbuf_release(&late);
+	return cf_fail(err, e);
+}
+
 int
 cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
@@ -441,6 +530,12 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	r->dry_run = opts->dry_run;
 	if (read_applied(s, opts->on_checksum_mismatch, &applied, r, progress,
 			 err) < 0) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		return -1;
+	}
+	if (check_out_of_order(s, opts, &applied, target_idx, progress, r,
+			       err) < 0) {
 		cf_applied_list_release(&applied);
 		cf_run_result_free(r);
 		return -1;

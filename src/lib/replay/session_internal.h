@@ -24,5 +24,9 @@ int cf_session_validate_files(cf_session *s, bool with_down, cf_error **err);
 int cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
 				cf_checksum_policy policy,
 				cf_error_list *found);
+/* Whether a pending version is older than an applied one (a merged
+ * branch's migration, "out of order"). */
+bool cf_session_out_of_order(cf_session *s, const cf_applied_list *applied,
+			     const char *version);
 
 #endif /* CF_SESSION_INTERNAL_H */

@@ -1,0 +1,382 @@
+/*
+ * report_build.c — turns a command's library result into a struct report:
+ * one builder per command.  Only these know the result structs; the
+ * renderers know only the report.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static char *
+dup(const char *s)
+{
+	return s ? cli_asprintf("%s", s) : NULL;
+}
+
+static enum report_level
+level_of(const cf_error *e)
+{
+	return e->severity == CF_SEV_WARNING ? REPORT_WARNING :
+	       e->severity == CF_SEV_NOTICE  ? REPORT_NOTE :
+					       REPORT_ERROR;
+}
+
+/* A finding with the error's text and place; rule from its code. */
+static struct report_finding *
+add_error(struct report *r, const cf_error *e, const char *rule)
+{
+	struct report_finding *f = report_add_finding(r);
+
+	f->level = level_of(e);
+	f->rule = dup(rule ? rule : e->code ? e->code : "error");
+	f->message = dup(e->message);
+	f->detail = dup(e->detail);
+	f->hint = dup(e->hint);
+	f->context = dup(e->context);
+	f->sqlstate = e->sqlstate[0] ? dup(e->sqlstate) : NULL;
+	f->file = dup(e->file);
+	f->line = e->line;
+	f->column = e->column;
+	return f;
+}
+
+static char *
+case_name(const cf_migration *m)
+{
+	return cli_asprintf("%s_%s", m->version, m->name);
+}
+
+static bool
+same_path(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Index of the pending migration a file belongs to, or -1. */
+static long
+case_of_file(const cf_preflight_result *pr, const char *file)
+{
+	for (size_t i = 0; file && i < pr->n; i++) {
+		const cf_migration *m = pr->migrations[i].migration;
+
+		if (same_path(file, m->up_path) ||
+		    same_path(file, m->down_path) ||
+		    same_path(file, m->py_path))
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Whether a static finding already says what a replay failure says (a
+ * file with a syntax error fails unsent with the same error). */
+static bool
+already_reported(const struct report *r, const cf_error *e)
+{
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const struct report_finding *f = &r->findings[i];
+
+		if (f->line == e->line && f->column == e->column &&
+		    same_path(f->file, e->file) &&
+		    same_path(f->message, e->message))
+			return true;
+	}
+	return false;
+}
+
+/* The first migration of a chain of consequences: the root. */
+static long
+root_of(const cf_preflight_result *pr, long i)
+{
+	while (i >= 0 && pr->migrations[i].cause == CF_CAUSE_CONSEQUENCE)
+		i = pr->migrations[i].caused_by;
+	return i;
+}
+
+static void
+add_replay_failure(struct report *r, const cf_preflight_result *pr,
+		   size_t i, long *finding_of)
+{
+	const cf_preflight_migration *pm = &pr->migrations[i];
+	const cf_migration *m = pm->migration;
+	const cf_error *e = pm->outcome.error;
+	bool consequence = pm->cause == CF_CAUSE_CONSEQUENCE;
+	long root = consequence ? root_of(pr, pm->caused_by) : -1;
+	struct report_finding *f;
+	const char *rule = consequence ? "consequence" :
+			   pm->artifact	     ? "savepoint-artifact" :
+			   e->code	     ? e->code :
+			   e->sqlstate[0]    ? "sql-error" :
+					       "replay-failure";
+
+	if (!consequence && already_reported(r, e)) {
+		for (size_t k = r->n_findings; k-- > 0;)
+			if (r->findings[k].testcase == (long)i &&
+			    r->findings[k].level == REPORT_ERROR) {
+				finding_of[i] = (long)k;
+				r->findings[k].root_cause = true;
+			}
+		return;
+	}
+	f = add_error(r, e, rule);
+	f->level = REPORT_ERROR;
+	f->testcase = (long)i;
+	f->artifact = pm->artifact;
+	if (!f->file) {
+		f->file = dup(m->up_path);
+		f->line = f->column = 0;
+	}
+	if (consequence && root >= 0) {
+		f->root = finding_of[root];
+		f->title = cli_asprintf("%s_%s: consequence of %s", m->version,
+					m->name,
+					pr->migrations[root].migration->version);
+	} else if (pm->artifact) {
+		f->title = cli_asprintf("%s_%s: artifact of savepoint mode",
+					m->version, m->name);
+		if (pm->artifact_reason && !f->detail)
+			f->detail = dup(pm->artifact_reason);
+	} else {
+		f->title = cli_asprintf("%s_%s: root cause", m->version,
+					m->name);
+		f->root_cause = true;
+	}
+	finding_of[i] = (long)(f - r->findings);
+}
+
+static char *
+case_status(const cf_preflight_result *pr, const cf_preflight_migration *pm)
+{
+	const cf_outcome *o = &pm->outcome;
+
+	if (!pm->replayed)
+		return dup("checked");
+	if (o->kind == CF_OUTCOME_OK)
+		return dup(o->autocommit ? "passed (autocommit)" : "passed");
+	if (o->kind == CF_OUTCOME_SKIPPED)
+		return cli_asprintf("skipped: %s", o->skipped_reason);
+	if (pm->cause == CF_CAUSE_CONSEQUENCE)
+		return cli_asprintf(
+			"consequence of %s",
+			pr->migrations[root_of(pr, pm->caused_by)]
+				.migration->version);
+	return dup(pm->artifact ? "artifact of savepoint mode" : "root cause");
+}
+
+static char *
+preflight_headline(const cf_preflight_result *pr, size_t errors)
+{
+	if (pr->interrupted)
+		return dup("interrupted: the remaining migrations were not "
+			   "replayed");
+	if (pr->against_run && pr->failed)
+		return cli_asprintf(
+			"%zu failed: %zu root cause%s, %zu consequence%s; %zu "
+			"passed, %zu skipped",
+			pr->failed, pr->root_causes,
+			pr->root_causes == 1 ? "" : "s", pr->consequences,
+			pr->consequences == 1 ? "" : "s", pr->passed,
+			pr->skipped);
+	if (errors)
+		return cli_asprintf("static checks: %zu error%s, %zu warning%s",
+				    errors, errors == 1 ? "" : "s",
+				    pr->static_warnings,
+				    pr->static_warnings == 1 ? "" : "s");
+	if (pr->against_run)
+		return cli_asprintf("all %zu migration%s passed (%zu warning%s)",
+				    pr->passed, pr->passed == 1 ? "" : "s",
+				    pr->static_warnings,
+				    pr->static_warnings == 1 ? "" : "s");
+	return cli_asprintf("%zu pending migration%s checked: 0 errors, %zu "
+			    "warning%s",
+			    pr->n, pr->n == 1 ? "" : "s", pr->static_warnings,
+			    pr->static_warnings == 1 ? "" : "s");
+}
+
+struct report *
+report_from_preflight(const cf_preflight_result *pr, bool strict)
+{
+	struct report *r = report_new("preflight");
+	long *finding_of = calloc(pr->n + 1, sizeof(long));
+	size_t errors = cf_error_list_count(&pr->problems, CF_SEV_ERROR);
+	bool loose = false;
+
+	if (!finding_of)
+		cli_out_of_memory();
+	for (size_t i = 0; i < pr->n; i++) {
+		const cf_preflight_migration *pm = &pr->migrations[i];
+		const cf_migration *m = pm->migration;
+		struct report_case *c = report_add_case(r);
+
+		finding_of[i] = -1;
+		c->name = case_name(m);
+		c->file = dup(m->up_path ? m->up_path : m->py_path);
+		c->status = case_status(pr, pm);
+		if (pm->replayed) {
+			c->time_ms = pm->outcome.elapsed_ms;
+			c->state = pm->outcome.kind == CF_OUTCOME_FAILED ?
+					   REPORT_CASE_FAILED :
+				   pm->outcome.kind == CF_OUTCOME_SKIPPED ?
+					   REPORT_CASE_SKIPPED :
+					   REPORT_CASE_PASSED;
+			if (c->state == REPORT_CASE_SKIPPED)
+				c->skipped = dup(pm->outcome.skipped_reason);
+		}
+	}
+	for (size_t i = 0; i < pr->problems.n; i++) {
+		const cf_error *e = pr->problems.items[i];
+		struct report_finding *f = add_error(r, e, NULL);
+
+		f->testcase = case_of_file(pr, e->file);
+		f->title = f->testcase >= 0 ?
+				   cli_asprintf("%s: %s",
+						r->cases[f->testcase].name,
+						f->rule) :
+				   dup(f->rule);
+		if (f->testcase < 0 && f->level != REPORT_NOTE)
+			loose = true;
+		if (f->testcase >= 0 && f->level == REPORT_ERROR) {
+			struct report_case *c = &r->cases[f->testcase];
+
+			c->state = REPORT_CASE_FAILED;
+			if (!pr->migrations[f->testcase].replayed) {
+				free(c->status);
+				c->status = dup("static error");
+			}
+		}
+	}
+	for (size_t i = 0; pr->against_run && i < pr->n; i++)
+		if (pr->migrations[i].replayed &&
+		    pr->migrations[i].outcome.kind == CF_OUTCOME_FAILED &&
+		    pr->migrations[i].outcome.error)
+			add_replay_failure(r, pr, i, finding_of);
+	if (pr->fallback_reason) {
+		struct report_finding *f = report_add_finding(r);
+
+		f->level = REPORT_NOTE;
+		f->rule = dup("savepoint-fallback");
+		f->message = cli_asprintf("clone mode not possible: %s; using "
+					  "savepoint mode",
+					  pr->fallback_reason);
+	}
+	for (size_t i = 0; i < pr->notes.n; i++)
+		add_error(r, pr->notes.items[i], NULL)->level = REPORT_NOTE;
+	if (loose) {
+		/* set-wide problems (duplicates, stray names) get a case of
+		 * their own so that JUnit shows them */
+		struct report_case *c = report_add_case(r);
+
+		c->name = dup("static checks");
+		c->status = dup(errors ? "failed" : "passed");
+		for (size_t i = 0; i < r->n_findings; i++)
+			if (r->findings[i].testcase < 0 &&
+			    r->findings[i].level != REPORT_NOTE)
+				r->findings[i].testcase =
+					(long)(r->n_cases - 1);
+		/* only errors fail it */
+		c->state = REPORT_CASE_PASSED;
+		for (size_t i = 0; i < r->n_findings; i++)
+			if (r->findings[i].testcase == (long)(r->n_cases - 1) &&
+			    r->findings[i].level == REPORT_ERROR)
+				c->state = REPORT_CASE_FAILED;
+	}
+	r->headline = preflight_headline(pr, errors);
+	r->ok = !pr->interrupted && pr->static_ok &&
+		(!pr->against_run || pr->all_passed) &&
+		!(strict && pr->static_warnings);
+	free(finding_of);
+	return r;
+}
+
+static const char *
+status_words(const cf_status_entry *en)
+{
+	switch (en->state) {
+	case CF_STATE_APPLIED:
+		return en->checksum_mismatch ? "applied (file changed)" :
+					       "applied";
+	case CF_STATE_APPLIED_MISSING_FILE:
+		return "applied (file missing)";
+	case CF_STATE_UNKNOWN:
+		return "status unknown";
+	default:
+		return en->out_of_order ? "pending (out of order)" : "pending";
+	}
+}
+
+struct report *
+report_from_status(const cf_status *st, const cf_migration_set *set)
+{
+	struct report *r = report_new("status");
+
+	for (size_t i = 0; i < st->n; i++) {
+		const cf_status_entry *en = &st->entries[i];
+		long idx = set ? cf_migration_set_find(set, en->version) : -1;
+		const char *file = idx >= 0 ? set->items[idx].up_path : NULL;
+		struct report_case *c = report_add_case(r);
+		struct report_finding *f = NULL;
+
+		c->name = cli_asprintf("%s_%s", en->version, en->name);
+		c->file = dup(file);
+		c->status = dup(status_words(en));
+		c->time_ms = en->execution_time_ms > 0 ? en->execution_time_ms :
+							 0;
+		if (en->state == CF_STATE_UNKNOWN) {
+			c->state = REPORT_CASE_SKIPPED;
+			c->skipped = dup("no database configured");
+			continue;
+		}
+		if (en->state == CF_STATE_PENDING) {
+			c->state = REPORT_CASE_FAILED;
+			f = report_add_finding(r);
+			f->level = en->out_of_order ? REPORT_WARNING :
+						      REPORT_NOTE;
+			f->rule = dup(en->out_of_order ? "out-of-order" :
+							 "pending");
+			f->message =
+				en->out_of_order ?
+					cli_asprintf(
+						"migration %s is pending but older than the newest applied one",
+						en->version) :
+					cli_asprintf(
+						"migration %s is pending",
+						en->version);
+			if (en->out_of_order)
+				f->hint = dup(
+					"apply it with 'confiture migrate up --out-of-order' if it is independent of the newer ones");
+		} else if (en->checksum_mismatch) {
+			c->state = REPORT_CASE_FAILED;
+			f = report_add_finding(r);
+			f->level = REPORT_ERROR;
+			f->rule = dup("checksum-mismatch");
+			f->message = cli_asprintf(
+				"migration %s was edited after it was applied",
+				en->version);
+			f->hint = dup(
+				"restore the file as it was applied and put the change in a new migration");
+		} else if (en->state == CF_STATE_APPLIED_MISSING_FILE) {
+			f = report_add_finding(r);
+			f->level = REPORT_WARNING;
+			f->rule = dup("missing-file");
+			f->message = cli_asprintf(
+				"migration %s is applied but its file is missing",
+				en->version);
+		}
+		if (f) {
+			f->testcase = (long)(r->n_cases - 1);
+			f->file = dup(file);
+			f->title = cli_asprintf("%s_%s: %s", en->version,
+						en->name, status_words(en));
+		}
+	}
+	if (st->n && st->entries[0].state == CF_STATE_UNKNOWN)
+		r->headline = cli_asprintf(
+			"%zu migration%s, status unknown: no database configured",
+			st->n, st->n == 1 ? "" : "s");
+	else
+		r->headline = cli_asprintf(
+			"%zu migration%s: %zu applied, %zu pending", st->n,
+			st->n == 1 ? "" : "s", st->applied, st->pending);
+	r->ok = st->pending == 0;
+	return r;
+}

@@ -1,0 +1,203 @@
+/*
+ * report_junit.c — JUnit XML as CI servers read it: one <testsuite> for the
+ * command, one <testcase> per migration.  A failure carries the message,
+ * SQLSTATE, location and cause; a consequence names the root it follows.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "report.h"
+
+/*
+ * Writes s as XML character data or attribute value.  Characters XML 1.0
+ * cannot hold (C0 controls other than tab, LF, CR) become U+FFFD, so a
+ * hostile migration cannot make the file unreadable.
+ */
+static void
+put_xml(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (report_put_entity(f, *s))
+			continue;
+		switch (c) {
+		case '\n':
+			fputs("&#10;", f);
+			break;
+		case '\r':
+			fputs("&#13;", f);
+			break;
+		case '\t':
+			fputs("&#9;", f);
+			break;
+		default:
+			if (c < 0x20)
+				fputs("\xef\xbf\xbd", f);
+			else
+				fputc(c, f);
+		}
+	}
+}
+
+static void
+put_location(FILE *f, const struct report_finding *x)
+{
+	if (!x->file)
+		return;
+	put_xml(f, x->file);
+	if (x->line > 0)
+		fprintf(f, ":%d", x->line);
+	if (x->line > 0 && x->column > 0)
+		fprintf(f, ":%d", x->column);
+	put_xml(f, ": ");
+}
+
+/* "LABEL: value" on a line of its own, when there is a value. */
+static void
+put_field(FILE *f, const char *label, const char *value)
+{
+	if (!value)
+		return;
+	put_xml(f, label);
+	put_xml(f, ": ");
+	put_xml(f, value);
+	put_xml(f, "\n");
+}
+
+/* The full text of a finding, one fact per line. */
+static void
+put_finding_text(FILE *f, const struct report *r,
+		 const struct report_finding *x)
+{
+	static const char *const names[] = {"note", "warning", "error"};
+
+	put_location(f, x);
+	put_xml(f, names[x->level]);
+	put_xml(f, ": ");
+	put_xml(f, x->message);
+	put_xml(f, "\n");
+	put_field(f, "SQLSTATE", x->sqlstate);
+	put_field(f, "DETAIL", x->detail);
+	put_field(f, "CONTEXT", x->context);
+	put_field(f, "HINT", x->hint);
+	put_xml(f, "cause: ");
+	if (x->root >= 0) {
+		const struct report_finding *root = &r->findings[x->root];
+
+		put_xml(f, "consequence of ");
+		put_xml(f, root->title ? root->title : root->rule);
+		put_xml(f, ": ");
+		put_xml(f, root->message);
+	} else {
+		put_xml(f, x->artifact ? "artifact of savepoint mode" :
+					 x->rule);
+	}
+	put_xml(f, "\n");
+}
+
+static void
+count(const struct report *r, size_t *failures, size_t *skipped,
+      double *ms)
+{
+	*failures = *skipped = 0;
+	*ms = 0;
+	for (size_t i = 0; i < r->n_cases; i++) {
+		*failures += r->cases[i].state == REPORT_CASE_FAILED;
+		*skipped += r->cases[i].state == REPORT_CASE_SKIPPED;
+		*ms += r->cases[i].time_ms;
+	}
+}
+
+/*
+ * Warnings and notes of a testcase (JUnit has no element for them) in its
+ * <system-out>; testcase -1 takes the findings of no testcase.
+ */
+static void
+put_system_out(FILE *f, const struct report *r, long testcase,
+	       const char *indent)
+{
+	bool out = false;
+
+	for (size_t k = 0; k < r->n_findings; k++) {
+		const struct report_finding *x = &r->findings[k];
+
+		if (x->testcase != testcase ||
+		    (testcase >= 0 && x->level == REPORT_ERROR))
+			continue;
+		if (!out)
+			fprintf(f, "%s<system-out>", indent);
+		out = true;
+		put_finding_text(f, r, x);
+	}
+	if (out)
+		fputs("</system-out>\n", f);
+}
+
+static void
+put_case(FILE *f, const struct report *r, size_t i)
+{
+	const struct report_case *c = &r->cases[i];
+	const struct report_finding *first = NULL;
+
+	fputs("    <testcase name=\"", f);
+	put_xml(f, c->name);
+	fprintf(f, "\" classname=\"confiture.%s\"", r->command);
+	if (c->file) {
+		fputs(" file=\"", f);
+		put_xml(f, c->file);
+		fputs("\"", f);
+	}
+	fprintf(f, " time=\"%.3f\">\n", c->time_ms / 1000.0);
+	for (size_t k = 0; k < r->n_findings; k++)
+		if (r->findings[k].testcase == (long)i &&
+		    r->findings[k].level == REPORT_ERROR && !first)
+			first = &r->findings[k];
+	if (c->state == REPORT_CASE_SKIPPED) {
+		fputs("      <skipped message=\"", f);
+		put_xml(f, c->skipped ? c->skipped : c->status);
+		fputs("\"/>\n", f);
+	} else if (c->state == REPORT_CASE_FAILED) {
+		fputs("      <failure message=\"", f);
+		put_xml(f, first ? first->message : c->status);
+		fputs("\" type=\"", f);
+		put_xml(f, first ? (first->root >= 0	   ? "consequence" :
+				    first->sqlstate	   ? first->sqlstate :
+							     first->rule) :
+				   c->status);
+		fputs("\">", f);
+		for (size_t k = 0; k < r->n_findings; k++)
+			if (r->findings[k].testcase == (long)i &&
+			    r->findings[k].level == REPORT_ERROR)
+				put_finding_text(f, r, &r->findings[k]);
+		if (!first)
+			put_xml(f, c->status);
+		fputs("</failure>\n", f);
+	}
+	put_system_out(f, r, (long)i, "      ");
+	fputs("    </testcase>\n", f);
+}
+
+void
+report_junit(FILE *f, const struct report *r)
+{
+	size_t failures, skipped;
+	double ms;
+
+	count(r, &failures, &skipped, &ms);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+	fprintf(f,
+		"<testsuites name=\"confiture\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
+		r->n_cases, failures, skipped, ms / 1000.0);
+	fprintf(f,
+		"  <testsuite name=\"confiture migrate %s\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
+		r->command, r->n_cases, failures, skipped, ms / 1000.0);
+	fputs("    <properties>\n      <property name=\"summary\" value=\"", f);
+	put_xml(f, r->headline);
+	fputs("\"/>\n    </properties>\n", f);
+	for (size_t i = 0; i < r->n_cases; i++)
+		put_case(f, r, i);
+	/* findings that belong to no testcase (cleanup notes) */
+	put_system_out(f, r, -1, "    ");
+	fputs("  </testsuite>\n</testsuites>\n", f);
+}
