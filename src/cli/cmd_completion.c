@@ -42,7 +42,8 @@ add_word(struct comp_node *node, const char *w, size_t len)
 static void
 read_help(const char *self, struct comp_node *node)
 {
-	char *cmd = cli_asprintf("'%s' %s --help 2>/dev/null", self, node->path);
+	char *cmd = cli_asprintf("'%s' %s --help 2>/dev/null", self,
+				 node->path);
 	FILE *p = popen(cmd, "r");
 	char *line = NULL;
 	size_t cap = 0;
@@ -188,8 +189,8 @@ int
 cmd_completion(int argc, const char **argv)
 {
 	const struct cli_option options[] = {OPT_END()};
-	static const char *const synopsis[] = {"confiture completion bash|zsh|fish",
-					       NULL};
+	static const char *const synopsis[] = {
+		"confiture completion bash|zsh|fish", NULL};
 	const struct cli_usage usage = {
 		synopsis,
 		"Prints a completion script for the shell, generated from the\n"

@@ -19,9 +19,9 @@ static const struct {
 	const char *name;
 	enum report_format format;
 } format_names[] = {
-	{"text", REPORT_TEXT},	   {"table", REPORT_TEXT},
-	{"json", REPORT_JSON},	   {"github", REPORT_GITHUB},
-	{"junit", REPORT_JUNIT},   {"sarif", REPORT_SARIF},
+	{"text", REPORT_TEXT},	       {"table", REPORT_TEXT},
+	{"json", REPORT_JSON},	       {"github", REPORT_GITHUB},
+	{"junit", REPORT_JUNIT},       {"sarif", REPORT_SARIF},
 	{"markdown", REPORT_MARKDOWN},
 };
 
@@ -63,7 +63,7 @@ report_add_finding(struct report *r)
 	struct report_finding *f;
 
 	r->findings = cli_realloc(r->findings, r->n_findings + 1,
-			       sizeof(*r->findings));
+				  sizeof(*r->findings));
 	f = &r->findings[r->n_findings++];
 	memset(f, 0, sizeof(*f));
 	f->testcase = -1;
@@ -98,6 +98,18 @@ report_free(struct report *r)
 	free(r->findings);
 	free(r->headline);
 	free(r);
+}
+
+const char *
+report_root_name(const struct report *r, const struct report_finding *x)
+{
+	const struct report_finding *root;
+
+	if (x->root < 0)
+		return "";
+	root = &r->findings[x->root];
+	return root->testcase >= 0 ? r->cases[root->testcase].name :
+				     root->message;
 }
 
 bool

@@ -40,10 +40,10 @@ enum report_level {
 /* One diagnostic at a place: an annotation, a SARIF result. */
 struct report_finding {
 	enum report_level level;
-	char *rule;	  /* stable id, e.g. "syntax-error", "sql-error" */
-	char *title;	  /* short, e.g. "002_add_fk: root cause" */
-	char *message;	  /* primary message, one line */
-	char *detail;	  /* may be NULL, as the next four */
+	char *rule;    /* stable id, e.g. "syntax-error", "sql-error" */
+	char *title;   /* short, e.g. "002_add_fk: root cause" */
+	char *message; /* primary message, one line */
+	char *detail;  /* may be NULL, as the next four */
 	char *hint;
 	char *context;
 	char *sqlstate;
@@ -82,11 +82,11 @@ struct report {
 };
 
 /* --format and --report of a reporting command, as in CLI_ENV_OPTIONS. */
-#define REPORT_OPTIONS(format, reports)                                         \
-	OPT_CHOICE('f', "format", (format), "FORMAT",                           \
-		   "text (or table), json, github, junit, sarif or markdown",   \
-		   report_format_choices),                                      \
-		OPT_LIST(0, "report", (reports), "FORMAT:FILE",                 \
+#define REPORT_OPTIONS(format, reports)                                       \
+	OPT_CHOICE('f', "format", (format), "FORMAT",                         \
+		   "text (or table), json, github, junit, sarif or markdown", \
+		   report_format_choices),                                    \
+		OPT_LIST(0, "report", (reports), "FORMAT:FILE",               \
 			 "also write FORMAT to FILE, atomically (repeatable)")
 
 /* report.c: the model, format names and output files */
@@ -100,6 +100,11 @@ struct report *report_new(const char *command);
 struct report_case *report_add_case(struct report *r);
 struct report_finding *report_add_finding(struct report *r);
 void report_free(struct report *r);
+
+/* For a consequence: the name of the migration it follows (its root's
+ * case), else the root's message; "" when x is no consequence. */
+const char *report_root_name(const struct report *r,
+			     const struct report_finding *x);
 
 /* Writes c as an XML/HTML character reference when it is one of & < > ";
  * returns whether it did. */

@@ -94,8 +94,8 @@ root_of(const cf_preflight_result *pr, long i)
 }
 
 static void
-add_replay_failure(struct report *r, const cf_preflight_result *pr,
-		   size_t i, long *finding_of)
+add_replay_failure(struct report *r, const cf_preflight_result *pr, size_t i,
+		   long *finding_of)
 {
 	const cf_preflight_migration *pm = &pr->migrations[i];
 	const cf_migration *m = pm->migration;
@@ -103,11 +103,11 @@ add_replay_failure(struct report *r, const cf_preflight_result *pr,
 	bool consequence = pm->cause == CF_CAUSE_CONSEQUENCE;
 	long root = consequence ? root_of(pr, pm->caused_by) : -1;
 	struct report_finding *f;
-	const char *rule = consequence ? "consequence" :
-			   pm->artifact	     ? "savepoint-artifact" :
-			   e->code	     ? e->code :
-			   e->sqlstate[0]    ? "sql-error" :
-					       "replay-failure";
+	const char *rule = consequence	  ? "consequence" :
+			   pm->artifact	  ? "savepoint-artifact" :
+			   e->code	  ? e->code :
+			   e->sqlstate[0] ? "sql-error" :
+					    "replay-failure";
 
 	if (!consequence && already_reported(r, e)) {
 		for (size_t k = r->n_findings; k-- > 0;)
@@ -128,9 +128,9 @@ add_replay_failure(struct report *r, const cf_preflight_result *pr,
 	}
 	if (consequence && root >= 0) {
 		f->root = finding_of[root];
-		f->title = cli_asprintf("%s_%s: consequence of %s", m->version,
-					m->name,
-					pr->migrations[root].migration->version);
+		f->title = cli_asprintf(
+			"%s_%s: consequence of %s", m->version, m->name,
+			pr->migrations[root].migration->version);
 	} else if (pm->artifact) {
 		f->title = cli_asprintf("%s_%s: artifact of savepoint mode",
 					m->version, m->name);
@@ -156,10 +156,9 @@ case_status(const cf_preflight_result *pr, const cf_preflight_migration *pm)
 	if (o->kind == CF_OUTCOME_SKIPPED)
 		return cli_asprintf("skipped: %s", o->skipped_reason);
 	if (pm->cause == CF_CAUSE_CONSEQUENCE)
-		return cli_asprintf(
-			"consequence of %s",
-			pr->migrations[root_of(pr, pm->caused_by)]
-				.migration->version);
+		return cli_asprintf("consequence of %s",
+				    pr->migrations[root_of(pr, pm->caused_by)]
+					    .migration->version);
 	return dup(pm->artifact ? "artifact of savepoint mode" : "root cause");
 }
 
@@ -183,10 +182,11 @@ preflight_headline(const cf_preflight_result *pr, size_t errors)
 				    pr->static_warnings,
 				    pr->static_warnings == 1 ? "" : "s");
 	if (pr->against_run)
-		return cli_asprintf("all %zu migration%s passed (%zu warning%s)",
-				    pr->passed, pr->passed == 1 ? "" : "s",
-				    pr->static_warnings,
-				    pr->static_warnings == 1 ? "" : "s");
+		return cli_asprintf(
+			"all %zu migration%s passed (%zu warning%s)",
+			pr->passed, pr->passed == 1 ? "" : "s",
+			pr->static_warnings,
+			pr->static_warnings == 1 ? "" : "s");
 	return cli_asprintf("%zu pending migration%s checked: 0 errors, %zu "
 			    "warning%s",
 			    pr->n, pr->n == 1 ? "" : "s", pr->static_warnings,
@@ -271,8 +271,8 @@ report_from_preflight(const cf_preflight_result *pr, bool strict)
 		for (size_t i = 0; i < r->n_findings; i++)
 			if (r->findings[i].testcase < 0 &&
 			    r->findings[i].level != REPORT_NOTE)
-				r->findings[i].testcase =
-					(long)(r->n_cases - 1);
+				r->findings[i].testcase = (long)(r->n_cases -
+								 1);
 		/* only errors fail it */
 		c->state = REPORT_CASE_PASSED;
 		for (size_t i = 0; i < r->n_findings; i++)
@@ -338,9 +338,8 @@ report_from_status(const cf_status *st, const cf_migration_set *set)
 					cli_asprintf(
 						"migration %s is pending but older than the newest applied one",
 						en->version) :
-					cli_asprintf(
-						"migration %s is pending",
-						en->version);
+					cli_asprintf("migration %s is pending",
+						     en->version);
 			if (en->out_of_order)
 				f->hint = dup(
 					"apply it with 'confiture migrate up --out-of-order' if it is independent of the newer ones");
@@ -369,7 +368,7 @@ report_from_status(const cf_status *st, const cf_migration_set *set)
 						en->name, status_words(en));
 		}
 	}
-	if (st->n && st->entries[0].state == CF_STATE_UNKNOWN)
+	if (!st->database_known)
 		r->headline = cli_asprintf(
 			"%zu migration%s, status unknown: no database configured",
 			st->n, st->n == 1 ? "" : "s");

@@ -85,7 +85,9 @@ put_finding(FILE *f, const struct report *r, const struct report_finding *x)
 		put_data(f, ")");
 	}
 	if (x->root >= 0) {
-		put_data(f, "\nconsequence of: ");
+		put_data(f, "\nconsequence of ");
+		put_data(f, report_root_name(r, x));
+		put_data(f, ": ");
 		put_data(f, r->findings[x->root].message);
 	}
 	if (x->detail) {

@@ -14,7 +14,7 @@
  * hostile migration cannot make the file unreadable.
  */
 static void
-put_xml(FILE *f, const char *s)
+put_escaped(FILE *f, const char *s, bool attribute)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -23,13 +23,14 @@ put_xml(FILE *f, const char *s)
 			continue;
 		switch (c) {
 		case '\n':
-			fputs("&#10;", f);
+			/* a newline in an attribute would read as a space */
+			fputs(attribute ? "&#10;" : "\n", f);
 			break;
 		case '\r':
 			fputs("&#13;", f);
 			break;
 		case '\t':
-			fputs("&#9;", f);
+			fputs(attribute ? "&#9;" : "\t", f);
 			break;
 		default:
 			if (c < 0x20)
@@ -38,6 +39,20 @@ put_xml(FILE *f, const char *s)
 				fputc(c, f);
 		}
 	}
+}
+
+/* Character data of an element. */
+static void
+put_xml(FILE *f, const char *s)
+{
+	put_escaped(f, s, false);
+}
+
+/* An attribute value, between double quotes. */
+static void
+put_attr(FILE *f, const char *s)
+{
+	put_escaped(f, s, true);
 }
 
 static void
@@ -81,24 +96,24 @@ put_finding_text(FILE *f, const struct report *r,
 	put_field(f, "DETAIL", x->detail);
 	put_field(f, "CONTEXT", x->context);
 	put_field(f, "HINT", x->hint);
-	put_xml(f, "cause: ");
 	if (x->root >= 0) {
-		const struct report_finding *root = &r->findings[x->root];
-
-		put_xml(f, "consequence of ");
-		put_xml(f, root->title ? root->title : root->rule);
+		put_xml(f, "cause: consequence of ");
+		put_xml(f, report_root_name(r, x));
 		put_xml(f, ": ");
-		put_xml(f, root->message);
+		put_xml(f, r->findings[x->root].message);
+	} else if (x->artifact) {
+		put_xml(f, "cause: artifact of savepoint mode");
+	} else if (x->root_cause) {
+		put_xml(f, "cause: root cause");
 	} else {
-		put_xml(f, x->artifact ? "artifact of savepoint mode" :
-					 x->rule);
+		put_xml(f, "check: ");
+		put_xml(f, x->rule);
 	}
 	put_xml(f, "\n");
 }
 
 static void
-count(const struct report *r, size_t *failures, size_t *skipped,
-      double *ms)
+count(const struct report *r, size_t *failures, size_t *skipped, double *ms)
 {
 	*failures = *skipped = 0;
 	*ms = 0;
@@ -141,11 +156,11 @@ put_case(FILE *f, const struct report *r, size_t i)
 	const struct report_finding *first = NULL;
 
 	fputs("    <testcase name=\"", f);
-	put_xml(f, c->name);
+	put_attr(f, c->name);
 	fprintf(f, "\" classname=\"confiture.%s\"", r->command);
 	if (c->file) {
 		fputs(" file=\"", f);
-		put_xml(f, c->file);
+		put_attr(f, c->file);
 		fputs("\"", f);
 	}
 	fprintf(f, " time=\"%.3f\">\n", c->time_ms / 1000.0);
@@ -155,16 +170,16 @@ put_case(FILE *f, const struct report *r, size_t i)
 			first = &r->findings[k];
 	if (c->state == REPORT_CASE_SKIPPED) {
 		fputs("      <skipped message=\"", f);
-		put_xml(f, c->skipped ? c->skipped : c->status);
+		put_attr(f, c->skipped ? c->skipped : c->status);
 		fputs("\"/>\n", f);
 	} else if (c->state == REPORT_CASE_FAILED) {
 		fputs("      <failure message=\"", f);
-		put_xml(f, first ? first->message : c->status);
+		put_attr(f, first ? first->message : c->status);
 		fputs("\" type=\"", f);
-		put_xml(f, first ? (first->root >= 0	   ? "consequence" :
-				    first->sqlstate	   ? first->sqlstate :
-							     first->rule) :
-				   c->status);
+		put_attr(f, first ? (first->root >= 0 ? "consequence" :
+				     first->sqlstate  ? first->sqlstate :
+							first->rule) :
+				    c->status);
 		fputs("\">", f);
 		for (size_t k = 0; k < r->n_findings; k++)
 			if (r->findings[k].testcase == (long)i &&
@@ -193,7 +208,7 @@ report_junit(FILE *f, const struct report *r)
 		"  <testsuite name=\"confiture migrate %s\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n",
 		r->command, r->n_cases, failures, skipped, ms / 1000.0);
 	fputs("    <properties>\n      <property name=\"summary\" value=\"", f);
-	put_xml(f, r->headline);
+	put_attr(f, r->headline);
 	fputs("\"/>\n    </properties>\n", f);
 	for (size_t i = 0; i < r->n_cases; i++)
 		put_case(f, r, i);

@@ -52,8 +52,9 @@ rule_text(const char *id)
 static const char *
 level_name(enum report_level l)
 {
-	return l == REPORT_ERROR ? "error" : l == REPORT_WARNING ? "warning" :
-								   "note";
+	return l == REPORT_ERROR   ? "error" :
+	       l == REPORT_WARNING ? "warning" :
+				     "note";
 }
 
 /*
@@ -145,18 +146,15 @@ rule_index(json_t *rules, const struct report_finding *x)
 static char *
 full_message(const struct report *r, const struct report_finding *x)
 {
-	char *msg = cli_asprintf("%s%s%s%s", x->message,
-				 x->sqlstate ? " (SQLSTATE " : "",
-				 x->sqlstate ? x->sqlstate : "",
-				 x->sqlstate ? ")" : "");
+	char *msg = cli_asprintf(
+		"%s%s%s%s", x->message, x->sqlstate ? " (SQLSTATE " : "",
+		x->sqlstate ? x->sqlstate : "", x->sqlstate ? ")" : "");
 	char *more;
 
 	if (x->root >= 0) {
 		/* "[text](1)" links to relatedLocations id 1: the root */
 		more = cli_asprintf("%s; consequence of [%s](1)", msg,
-				    r->findings[x->root].title ?
-					    r->findings[x->root].title :
-					    r->findings[x->root].message);
+				    report_root_name(r, x));
 		free(msg);
 		msg = more;
 	}
@@ -193,18 +191,16 @@ result(const struct report *r, const struct report_finding *x, json_t *rules)
 		json_t *rel = root->file ? location(root) : json_object();
 
 		json_object_set_new(rel, "id", json_integer(1));
-		json_object_set_new(rel, "message",
-				    text(root->message));
+		json_object_set_new(rel, "message", text(root->message));
 		json_object_set_new(res, "relatedLocations",
 				    json_pack("[o]", rel));
 		json_object_set_new(props, "cause", json_string("consequence"));
 		json_object_set_new(props, "rootCause",
-				    json_string(root->title ? root->title :
-							      root->message));
+				    json_string(report_root_name(r, x)));
 	} else if (x->level == REPORT_ERROR && x->testcase >= 0) {
-		json_object_set_new(props, "cause",
-				    json_string(x->artifact ? "artifact" :
-							      "root"));
+		json_object_set_new(
+			props, "cause",
+			json_string(x->artifact ? "artifact" : "root"));
 	}
 	if (x->sqlstate)
 		json_object_set_new(props, "sqlstate",
@@ -232,16 +228,16 @@ report_sarif(FILE *f, const struct report *r)
 
 	driver = json_pack("{s:s, s:s, s:o}", "name", "confiture", "version",
 			   CF_VERSION, "rules", rules);
-	run = json_pack("{s:{s:o}, s:[{s:b, s:s}], s:s, s:o}", "tool",
-			"driver", driver, "invocations", "executionSuccessful",
-			1, "commandLine", cmdline, "columnKind",
+	run = json_pack("{s:{s:o}, s:[{s:b, s:s}], s:s, s:o}", "tool", "driver",
+			driver, "invocations", "executionSuccessful", 1,
+			"commandLine", cmdline, "columnKind",
 			"unicodeCodePoints", "results", results);
 	free(cmdline);
-	json_object_set_new(run, "properties",
-			    json_pack("{s:s, s:b}", "summary", r->headline,
-				      "ok", r->ok));
-	doc = json_pack("{s:s, s:s, s:[o]}", "$schema", SARIF_SCHEMA,
-			"version", "2.1.0", "runs", run);
+	json_object_set_new(
+		run, "properties",
+		json_pack("{s:s, s:b}", "summary", r->headline, "ok", r->ok));
+	doc = json_pack("{s:s, s:s, s:[o]}", "$schema", SARIF_SCHEMA, "version",
+			"2.1.0", "runs", run);
 	json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', f);
 	json_decref(doc);

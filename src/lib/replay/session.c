@@ -180,13 +180,10 @@ bool
 cf_session_out_of_order(cf_session *s, const cf_applied_list *applied,
 			const char *version)
 {
-	bool numeric = cf_session_numeric(s);
-
-	for (size_t i = 0; i < applied->n; i++)
-		if (cf_version_compare(applied->items[i].version, version,
-				       numeric) > 0)
-			return true;
-	return false;
+	/* the list is in version order: its last item is the newest */
+	return applied->n > 0 &&
+	       cf_version_compare(applied->items[applied->n - 1].version,
+				  version, cf_session_numeric(s)) > 0;
 }
 
 int
