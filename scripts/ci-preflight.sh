@@ -40,8 +40,8 @@ args=(migrate preflight)
 [ -n "${CF_PROJECT_DIR:-}" ] && args+=(-C "$CF_PROJECT_DIR")
 [ "${CF_STRICT:-false}" = true ] && args+=(--strict)
 if [ -n "${CF_ARGS:-}" ]; then
-	# shellcheck disable=SC2206 # split on purpose
-	extra=(${CF_ARGS})
+	# split on white space only: no globbing, no other expansion
+	read -r -a extra <<<"$CF_ARGS"
 	args+=("${extra[@]}")
 fi
 

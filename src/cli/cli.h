@@ -166,6 +166,9 @@ bool cli_json(const struct cli_env_opts *o);
 
 /* ---- commands */
 
+/* How this program was run (main's argv[0]), to run it again. */
+extern const char *cli_program;
+
 typedef int (*cli_cmd_fn)(int argc, const char **argv);
 
 int cmd_cache(int argc, const char **argv);

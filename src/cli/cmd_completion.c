@@ -4,7 +4,8 @@
  *
  * The tables live in each command's file, and each of them already renders
  * itself as --help (commands, subcommands, options).  So the generator runs
- * this very binary with --help at every level and reads those lists back:
+ * this very program (argv[0]) with --help at every level and reads those
+ * lists back:
  * whatever a command accepts, its completion offers, with no second list
  * to keep in step.
  */
@@ -219,10 +220,13 @@ cmd_completion(int argc, const char **argv)
 		fprintf(stderr, "hint: confiture completion bash|zsh|fish\n");
 		return CF_EXIT_USAGE;
 	}
-	/* popen() quotes the path in '...' */
-	self = realpath("/proc/self/exe", NULL);
+	/* argv[0], not /proc/self/exe, which is the wrapper under valgrind;
+	 * popen() quotes it in '...' */
+	self = strchr(cli_program, '/') ? realpath(cli_program, NULL) :
+					  cli_asprintf("%s", cli_program);
 	if (!self || strchr(self, '\'')) {
-		cli_error("cannot run the confiture binary to read its help");
+		cli_error("cannot run '%s' again to read its help",
+			  cli_program);
 		free(self);
 		return CF_EXIT_USAGE;
 	}

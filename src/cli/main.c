@@ -10,6 +10,8 @@
 
 #include "cli.h"
 
+const char *cli_program = "confiture";
+
 struct cli_command {
 	const char *name;
 	cli_cmd_fn fn;
@@ -81,6 +83,7 @@ main(int argc, char **argv)
 	int i = 1;
 	int rc;
 
+	cli_program = argv[0];
 	for (; i < argc && args[i][0] == '-'; i++) {
 		const char *a = args[i];
 
