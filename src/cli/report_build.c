@@ -239,7 +239,9 @@ report_from_preflight(const cf_preflight_result *pr, bool strict)
 			struct report_case *c = &r->cases[f->testcase];
 
 			c->state = REPORT_CASE_FAILED;
-			if (!pr->migrations[f->testcase].replayed) {
+			/* a replay failure says more than "static error" */
+			if (pr->migrations[f->testcase].outcome.kind !=
+			    CF_OUTCOME_FAILED) {
 				free(c->status);
 				c->status = dup("static error");
 			}

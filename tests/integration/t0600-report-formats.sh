@@ -184,6 +184,32 @@ test_expect_success 'sarif: the schema check can fail (a broken document is refu
 	EOF
 '
 
+test_expect_success 'static errors without a replay, in every format' '
+	new_project
+	echo "CREATE TABLE t0600_d1 (id int);" >db/migrations/001_first.up.sql
+	echo "CREATE TABLE t0600_d2 (id int);" >db/migrations/001_second.up.sql
+	printf "CREATE TABLE t0600_s (x int,, y int);\n" >db/migrations/002_syntax.up.sql
+	run_cf migrate preflight --format github
+	expect_rc 1
+	expect_out_matches "^::error file=db/migrations/002_syntax.up.sql,line=1,col=29,title=.*::syntax error at or near"
+	expect_out_matches "^::error .*duplicate"
+	run_cf migrate preflight --format junit
+	expect_rc 1
+	python3 - "$TEST_TMP/out" <<-\EOF
+	import sys, xml.etree.ElementTree as ET
+	s = ET.parse(sys.argv[1]).getroot().find("testsuite")
+	failed = sorted(c.get("name") for c in s.findall("testcase") if c.find("failure") is not None)
+	assert "002_syntax" in failed, failed
+	assert any("duplicate" in c.find("failure").get("message") for c in s.findall("testcase") if c.find("failure") is not None), failed
+	EOF
+	run_cf migrate preflight --format markdown
+	expect_out_contains "### ❌ confiture migrate preflight: static checks:"
+	if [ -n "$PYSCHEMA" ]; then
+		run_cf migrate preflight --format sarif
+		"$PYSCHEMA" -c "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))" "$TEST_TMP/out" "$SCHEMA"
+	fi
+'
+
 test_expect_success 'markdown: roots first, consequences folded, hostile text escaped' '
 	new_project
 	write_history
