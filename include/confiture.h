@@ -356,8 +356,10 @@ typedef struct cf_status {
 			      * is CF_STATE_UNKNOWN */
 } cf_status;
 
-/* Reads the tracking table and joins it with the files.  Free with
- * cf_status_free(). */
+/* Reads the tracking table and joins it with the files; pending versions
+ * older than the newest applied one are marked out_of_order.  With no
+ * database configured it connects to nothing and lists the files as
+ * CF_STATE_UNKNOWN (database_known false).  Free with cf_status_free(). */
 int cf_session_status(cf_session *s, cf_status **out, cf_error **err);
 void cf_status_free(cf_status *st);
 
