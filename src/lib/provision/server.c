@@ -111,6 +111,7 @@ struct layout {
 	char *lock;
 	char *users;
 	char *orphan; /* exists: stop when the last handle goes */
+	char *kept;   /* exists: kept running on purpose (--keep-server) */
 };
 
 struct cf_server {
@@ -205,15 +206,19 @@ ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
 	return 0;
 }
 
-/* The last max_lines lines of a file (at most 4 kB), or NULL. */
+/*
+ * The last max_lines lines of a log of the run user (at most 4 kB), or
+ * NULL: never a link or a file of someone else (cf_read_owned), which a
+ * migration running as the server's user could have put there.
+ */
 static char *
-file_tail(const char *path, int max_lines)
+file_tail(const char *path, uid_t uid, int max_lines)
 {
 	char *data = NULL, *start;
 	size_t len = 0;
 	int lines = 0;
 
-	if (cf_read_file(path, &data, &len, NULL) < 0)
+	if (cf_read_owned(path, uid, 4096, &data, &len) < 0)
 		return NULL;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
 		data[--len] = '\0';
@@ -232,20 +237,68 @@ file_tail(const char *path, int max_lines)
 	return start;
 }
 
-/* Reads a small file's first line into a new string, or NULL. */
+/* The first line of a small file of the run user, or NULL. */
 static char *
-read_first_line(const char *path)
+read_first_line(const char *path, uid_t uid)
 {
 	char *data = NULL;
 	size_t len;
 
-	if (cf_read_file(path, &data, &len, NULL) < 0)
+	if (cf_read_owned(path, uid, 4096, &data, &len) < 0)
 		return NULL;
 	data[strcspn(data, "\r\n")] = '\0';
 	return data;
 }
 
 /* ------------------------------------------------------------ processes */
+
+/* Whether an inherited TZ is a plain zone name, safe to pass on. */
+static bool
+tz_plain(const char *tz)
+{
+	size_t n = strlen(tz);
+
+	return n > 0 && n < 64 &&
+	       strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789/_+-:.,") == n;
+}
+
+/*
+ * The whole environment of the server's processes (initdb, postgres and
+ * what SQL starts through COPY ... PROGRAM): a fixed PATH, the C locale,
+ * the run user's own HOME, TZ when plain, and LD_LIBRARY_PATH for binaries
+ * built elsewhere.  Nothing else of ours (PGPASSWORD, tokens, cloud keys)
+ * reaches it.  NULL-terminated; free with env_free().
+ */
+static char **
+child_env(const struct runas *ru)
+{
+	const struct passwd *pw = getpwuid(ru->switch_user ? ru->uid :
+							     geteuid());
+	const char *tz = getenv("TZ"), *ld = getenv("LD_LIBRARY_PATH");
+	char **env = cf_calloc(8, sizeof(char *));
+	size_t n = 0;
+
+	env[n++] = cf_strdup(
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	env[n++] = cf_strdup("LC_ALL=C");
+	env[n++] = cf_asprintf("HOME=%s",
+			       pw && pw->pw_dir ? pw->pw_dir : "/nonexistent");
+	if (tz && tz_plain(tz))
+		env[n++] = cf_asprintf("TZ=%s", tz);
+	if (ld && *ld)
+		env[n++] = cf_asprintf("LD_LIBRARY_PATH=%s", ld);
+	env[n] = NULL;
+	return env;
+}
+
+static void
+env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
 
 /*
  * Turns a child into the run user in directory cwd, stdin from /dev/null and
@@ -288,16 +341,19 @@ run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
 {
 	int pfd[2] = {-1, -1};
 	int status = 0;
+	char **env;
 	pid_t pid;
 
 	if (capture && pipe2(pfd, O_CLOEXEC) < 0)
 		return -1;
+	env = child_env(ru);
 	pid = fork();
 	if (pid < 0) {
 		if (capture) {
 			close(pfd[0]);
 			close(pfd[1]);
 		}
+		env_free(env);
 		return -1;
 	}
 	if (pid == 0) {
@@ -318,11 +374,12 @@ run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
 		} else {
 			child_setup(ru, cwd, out);
 		}
-		execv(argv[0], (char *const *)argv);
+		execve(argv[0], (char *const *)argv, env);
 		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
 			strerror(errno));
 		_exit(127);
 	}
+	env_free(env);
 	if (capture) {
 		char buf[4096];
 		ssize_t n;
@@ -811,6 +868,7 @@ layout_release(struct layout *l)
 	free(l->lock);
 	free(l->users);
 	free(l->orphan);
+	free(l->kept);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -826,14 +884,14 @@ layout_init(struct layout *l, const char *base)
 	l->lock = cf_asprintf("%s/lock", base);
 	l->users = cf_asprintf("%s/users", base);
 	l->orphan = cf_asprintf("%s/stop-when-unused", base);
+	l->kept = cf_asprintf("%s/kept", base);
 	l->sock = cf_asprintf("%s/sock", base);
 	if (strlen(l->sock) +
 		    strlen("/.s.PGSQL." CF_STRINGIFY(SERVER_PORT) ".lock") >
 	    SUN_PATH_MAX) {
+		/* too long: a new directory in /tmp at each start */
 		free(l->sock);
-		l->sock = cf_asprintf("/tmp/confiture-%ld-%016llx",
-				      (long)geteuid(),
-				      (unsigned long long)fnv1a(base));
+		l->sock = NULL;
 	}
 }
 
@@ -854,10 +912,47 @@ layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
 	}
 	if (rc == 0)
 		rc = ensure_private_dir(l->base, ru, err);
-	if (rc == 0)
+	if (rc == 0 && l->sock)
 		rc = ensure_private_dir(l->sock, ru, err);
 	free(root);
 	return rc;
+}
+
+/*
+ * A socket directory for a cluster whose own path is too long: a new one
+ * in /tmp with an unpredictable name (mkdtemp), mode 0700, owned by the
+ * run user, so another user can neither block nor hijack it by creating it
+ * first.  NULL with *err; caller frees.
+ */
+static char *
+temp_sockdir(const struct runas *ru, cf_error **err)
+{
+	char *dir = cf_asprintf("/tmp/confiture-%ld-XXXXXX", (long)ru->uid);
+
+	if (!mkdtemp(dir) ||
+	    (ru->switch_user && chown(dir, ru->uid, ru->gid) < 0)) {
+		cf_error *e = cf_error_new(
+			CF_ERR_IO, "cannot create a socket directory in /tmp");
+
+		cf_error_set_detail(e, "%s", strerror(errno));
+		if (dir[strlen(dir) - 1] != 'X')
+			rmdir(dir);
+		free(dir);
+		cf_fail(err, e);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Removes sockdir after a stop when it is one of temp_sockdir()'s (the
+ * server removes its socket files; rmdir only takes an empty directory). */
+static void
+remove_temp_sockdir(const struct layout *l, const char *sockdir)
+{
+	if (sockdir && !l->sock &&
+	    strncmp(sockdir, "/tmp/confiture-", 15) == 0 &&
+	    !strstr(sockdir, "/.."))
+		rmdir(sockdir);
 }
 
 /* ------------------------------------------------------ postmaster.pid */
@@ -869,9 +964,10 @@ struct pidfile {
 	char status[16]; /* "starting", "ready", "stopping", "" (old) */
 };
 
-/* Reads data/postmaster.pid; false when missing or unreadable. */
+/* Reads data/postmaster.pid (a file of uid); false when missing or
+ * unreadable. */
 static bool
-pidfile_read(const char *data, struct pidfile *pf)
+pidfile_read(const char *data, uid_t uid, struct pidfile *pf)
 {
 	char *path = cf_asprintf("%s/postmaster.pid", data);
 	char *text = NULL, *line;
@@ -879,7 +975,7 @@ pidfile_read(const char *data, struct pidfile *pf)
 	int i = 0;
 
 	memset(pf, 0, sizeof(*pf));
-	if (cf_read_file(path, &text, &len, NULL) < 0) {
+	if (cf_read_owned(path, uid, 4096, &text, &len) < 0) {
 		free(path);
 		return false;
 	}
@@ -945,14 +1041,14 @@ ping(const char *sockdir, int port)
  * 30 s.  On true, *pf holds its pid file (release it).
  */
 static bool
-server_running(const char *data, struct pidfile *pf)
+server_running(const char *data, uid_t uid, struct pidfile *pf)
 {
 	double deadline = cf_now_ms() + 30000;
 
 	for (;;) {
 		PGPing p;
 
-		if (!pidfile_read(data, pf))
+		if (!pidfile_read(data, uid, pf))
 			return false;
 		if (!process_alive(pf->pid) || !pf->sockdir || pf->port <= 0) {
 			pidfile_release(pf);
@@ -1028,14 +1124,16 @@ cluster_lock(const struct layout *l, cf_error **err)
 /* ------------------------------------------------------ initdb and start */
 
 /* An error about the cluster with the tail of a log as detail. */
-static cf_error *log_error(const char *log, const char *what_happened,
-			   const char *fmt, ...) CF_PRINTF(3, 4);
+static cf_error *log_error(const char *log, uid_t uid,
+			   const char *what_happened, const char *fmt, ...)
+	CF_PRINTF(4, 5);
 
 static cf_error *
-log_error(const char *log, const char *what_happened, const char *fmt, ...)
+log_error(const char *log, uid_t uid, const char *what_happened,
+	  const char *fmt, ...)
 {
 	cf_strbuf sb = CF_STRBUF_INIT;
-	char *tail = file_tail(log, 12);
+	char *tail = file_tail(log, uid, 12);
 	cf_error *e;
 	va_list ap;
 
@@ -1082,7 +1180,7 @@ run_initdb(const cf_server *srv, cf_error **err)
 	if (status != 0) {
 		char *st = status_text(status);
 
-		e = log_error(l->initlog, st,
+		e = log_error(l->initlog, srv->ru.uid, st,
 			      "initdb failed for the embedded server in '%s'",
 			      l->data_tmp);
 		cf_error_set_hint(
@@ -1105,7 +1203,7 @@ static int
 check_data_version(const cf_server *srv, cf_error **err)
 {
 	char *path = cf_asprintf("%s/PG_VERSION", srv->lay.data);
-	char *v = read_first_line(path);
+	char *v = read_first_line(path, srv->ru.uid);
 	cf_error *e;
 
 	free(path);
@@ -1150,10 +1248,11 @@ static int
 start_postmaster(cf_server *srv, cf_error **err)
 {
 	const struct layout *l = &srv->lay;
-	char *postgres = cf_asprintf("%s/postgres", srv->bindir);
-	char *sockopt = cf_asprintf("unix_socket_directories=%s", l->sock);
+	char *sockdir = l->sock ? cf_strdup(l->sock) :
+				  temp_sockdir(&srv->ru, err);
+	char *postgres, *sockopt;
 	const char *settings[] = {
-		sockopt,
+		NULL, /* unix_socket_directories */
 		"listen_addresses=",
 		"port=" CF_STRINGIFY(SERVER_PORT),
 		"unix_socket_permissions=0700",
@@ -1177,10 +1276,16 @@ start_postmaster(cf_server *srv, cf_error **err)
 	const char *argv[3 + 2 * (sizeof(settings) / sizeof(settings[0])) + 1];
 	size_t n = 0;
 	double deadline;
+	char **env;
 	pid_t pid;
 	int status;
 	cf_error *e;
 
+	if (!sockdir)
+		return -1;
+	postgres = cf_asprintf("%s/postgres", srv->bindir);
+	sockopt = cf_asprintf("unix_socket_directories=%s", sockdir);
+	settings[0] = sockopt;
 	argv[n++] = postgres;
 	argv[n++] = "-D";
 	argv[n++] = l->data;
@@ -1191,12 +1296,16 @@ start_postmaster(cf_server *srv, cf_error **err)
 	argv[n] = NULL;
 
 	rotate_log(l);
+	env = child_env(&srv->ru);
 	pid = fork();
 	if (pid < 0) {
 		e = cf_error_new(CF_ERR_INTERNAL, "cannot fork: %s",
 				 strerror(errno));
+		env_free(env);
 		free(postgres);
 		free(sockopt);
+		remove_temp_sockdir(l, sockdir);
+		free(sockdir);
 		return cf_fail(err, e);
 	}
 	if (pid == 0) {
@@ -1212,11 +1321,12 @@ start_postmaster(cf_server *srv, cf_error **err)
 		dup2(out, 1);
 		dup2(out, 2);
 		close(out);
-		execv(argv[0], (char *const *)argv);
+		execve(argv[0], (char *const *)argv, env);
 		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
 			strerror(errno));
 		_exit(127);
 	}
+	env_free(env);
 	free(postgres);
 	free(sockopt);
 
@@ -1230,9 +1340,9 @@ start_postmaster(cf_server *srv, cf_error **err)
 					      cf_strdup("postgres exited");
 
 			e = log_error(
-				l->log, st,
+				l->log, srv->ru.uid, st,
 				"the embedded PostgreSQL server did not start");
-			if (pidfile_read(l->data, &pf)) {
+			if (pidfile_read(l->data, srv->ru.uid, &pf)) {
 				cf_error_set_hint(
 					e,
 					"if no server runs on '%s' (pid %ld is not one), remove "
@@ -1246,9 +1356,11 @@ start_postmaster(cf_server *srv, cf_error **err)
 					"existing server");
 			}
 			free(st);
+			remove_temp_sockdir(l, sockdir);
+			free(sockdir);
 			return cf_fail(err, e);
 		}
-		if (pidfile_read(l->data, &pf)) {
+		if (pidfile_read(l->data, srv->ru.uid, &pf)) {
 			bool ready = pf.pid == pid &&
 				     strcmp(pf.status, "ready") == 0;
 
@@ -1260,8 +1372,10 @@ start_postmaster(cf_server *srv, cf_error **err)
 			kill(pid, SIGQUIT);
 			waitpid(pid, &status, 0);
 			e = log_error(
-				l->log, "not ready after 60 s",
+				l->log, srv->ru.uid, "not ready after 60 s",
 				"the embedded PostgreSQL server did not start");
+			remove_temp_sockdir(l, sockdir);
+			free(sockdir);
 			return cf_fail(err, e);
 		}
 		cf_sleep_ms(5);
@@ -1271,7 +1385,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 	srv->started = true;
 	srv->port = SERVER_PORT;
 	free(srv->sockdir);
-	srv->sockdir = cf_strdup(l->sock);
+	srv->sockdir = sockdir;
 	return 0;
 }
 
@@ -1348,25 +1462,50 @@ server_free(cf_server *srv)
 	free(srv);
 }
 
+/*
+ * Whether the running server was left behind by a run that died (SIGKILL):
+ * nobody uses it (srv->users_fd locks exclusively) and nobody kept it.
+ * The cluster lock is held.
+ */
+static bool
+orphaned(const cf_server *srv)
+{
+	bool free_of_users = flock(srv->users_fd, LOCK_EX | LOCK_NB) == 0;
+
+	if (free_of_users)
+		flock(srv->users_fd, LOCK_UN);
+	return free_of_users && access(srv->lay.kept, F_OK) < 0;
+}
+
 /* Attach to a running server, or initdb (first use) and start it; the
- * cluster lock is held by the caller. */
+ * cluster lock is held by the caller.  A server a dead run left behind is
+ * restarted: it may carry an older confiture's environment. */
 static int
 attach_or_start(cf_server *srv, cf_error **err)
 {
 	struct pidfile pf;
 
-	if (server_running(srv->lay.data, &pf)) {
-		srv->pid = pf.pid;
-		srv->port = pf.port;
-		srv->sockdir = pf.sockdir;
-		srv->started = false;
-		return 0;
+	if (server_running(srv->lay.data, srv->ru.uid, &pf)) {
+		if (!orphaned(srv)) {
+			srv->pid = pf.pid;
+			srv->port = pf.port;
+			srv->sockdir = pf.sockdir;
+			srv->started = false;
+			return 0;
+		}
+		if (stop_postmaster(srv->lay.data, pf.pid, false, err) < 0) {
+			pidfile_release(&pf);
+			return -1;
+		}
+		remove_temp_sockdir(&srv->lay, pf.sockdir);
+		pidfile_release(&pf);
 	}
 	if (!cf_is_dir(srv->lay.data) && run_initdb(srv, err) < 0)
 		return -1;
 	if (check_data_version(srv, err) < 0)
 		return -1;
 	unlink(srv->lay.orphan);
+	unlink(srv->lay.kept);
 	return start_postmaster(srv, err);
 }
 
@@ -1391,8 +1530,7 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 	srv->version = bin.version;
 	srv->major = bin.major;
 
-	cache = cf_cache_dir(opts->cache_dir);
-	if (cf_mkdir_p(cache, 0700, err) < 0)
+	if (!(cache = cf_cache_dir_checked(opts->cache_dir, err)))
 		goto fail;
 	if (!(root = servers_root(cache, &srv->ru, err)))
 		goto fail;
@@ -1480,13 +1618,19 @@ cf_server_release(cf_server *srv, bool keep)
 	if (lock_fd >= 0) {
 		if (keep) {
 			unlink(srv->lay.orphan);
+			close(open(srv->lay.kept,
+				   O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				   0600));
 		} else if (srv->started || access(srv->lay.orphan, F_OK) == 0) {
 			/* the last handle stops it; while others still use
 			 * it, leave that job to the last of them */
 			if (flock(srv->users_fd, LOCK_EX | LOCK_NB) == 0) {
 				if (stop_postmaster(srv->lay.data, srv->pid,
-						    srv->child, NULL) == 0)
+						    srv->child, NULL) == 0) {
 					unlink(srv->lay.orphan);
+					remove_temp_sockdir(&srv->lay,
+							    srv->sockdir);
+				}
 			} else if (srv->started) {
 				close(open(srv->lay.orphan,
 					   O_WRONLY | O_CREAT | O_CLOEXEC |
@@ -1511,13 +1655,14 @@ list_clusters(const cf_server_options *opts, const struct runas *ru,
 	size_t alloc = 0;
 	struct dirent *de;
 	DIR *d;
+	int r;
 
 	*root = NULL;
 	*majors = NULL;
 	*n = 0;
-	if (!cf_is_dir(cache)) {
+	if ((r = cf_dir_check(cache, false, err)) != 0) {
 		free(cache);
-		return 0;
+		return r < 0 ? -1 : 0;
 	}
 	*root = servers_root(cache, ru, err);
 	free(cache);
@@ -1571,9 +1716,11 @@ cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 		if (lock_fd < 0) {
 			rc = -1;
 		} else {
-			if (server_running(l.data, &pf)) {
+			if (server_running(l.data, ru.uid, &pf)) {
 				rc = stop_postmaster(l.data, pf.pid, false,
 						     err);
+				if (rc == 0)
+					remove_temp_sockdir(&l, pf.sockdir);
 				*stopped = *stopped || rc == 0;
 				pidfile_release(&pf);
 			}
@@ -1628,7 +1775,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 		in->major = majors[i];
 		in->dir = cf_asprintf("%s/%d", root, majors[i]);
 		in->data_dir = cf_asprintf("%s/data", in->dir);
-		if (server_running(in->data_dir, &pf)) {
+		if (server_running(in->data_dir, ru.uid, &pf)) {
 			cf_server tmp = {.sockdir = pf.sockdir,
 					 .port = pf.port};
 
@@ -1643,7 +1790,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 		}
 		if (!in->version) {
 			path = cf_asprintf("%s/PG_VERSION", in->data_dir);
-			in->version = read_first_line(path);
+			in->version = read_first_line(path, ru.uid);
 			free(path);
 		}
 	}
