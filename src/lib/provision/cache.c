@@ -58,6 +58,7 @@
 #include "db/db.h"
 #include "provision/paths.h"
 #include "provision/provision.h"
+#include "provision/runas.h"
 
 #define CACHE_MAX_DEFAULT 3
 #define INDEX_VERSION 1
@@ -1480,7 +1481,7 @@ remove_clusters(const char *cache)
 
 		if (info[i].running)
 			continue;
-		cf_remove_tree(info[i].dir);
+		cf_remove_server_tree(info[i].dir);
 		if ((slash = strrchr(info[i].dir, '/')) != NULL &&
 		    slash != info[i].dir) {
 			*slash = '\0';

@@ -19,22 +19,28 @@
  *	<root>/<major>/stop-when-unused	exists while the handle that started
  *					the server wants it stopped but others
  *					still use it
+ *	<root>/<major>/kept		exists while a server is kept running
+ *					on purpose (--keep-server, `server
+ *					start`)
  *
  * <root> is <cache>/servers, <cache> being opts->cache_dir, else
- * $XDG_CACHE_HOME/confiture, else ~/.cache/confiture.  As root, initdb and
- * postgres refuse to run, so the server runs as the "postgres" system user
- * (fork, setgroups, setgid, setuid, exec).  That user cannot traverse /root
- * (mode 0700), so root's clusters live in
- * /var/tmp/confiture-postgres/<hash>/ instead, <hash> naming the cache
- * directory (FNV-1a of its real path); /var/tmp survives reboots.  When
- * <root>/<major>/sock is too long for a socket path (sun_path holds 108
- * bytes) the socket goes to /tmp/confiture-<uid>-<hash>/ instead.
+ * $XDG_CACHE_HOME/confiture, else ~/.cache/confiture (paths.c, which also
+ * checks that it is ours and private).  As root the server runs as the
+ * "postgres" system user (runas.c), who cannot traverse /root (mode 0700),
+ * so root's clusters live in /var/tmp/confiture-postgres/<hash>/ instead,
+ * <hash> naming the cache directory (FNV-1a of its real path); /var/tmp
+ * survives reboots.  When <root>/<major>/sock is too long for a socket
+ * path (sun_path holds 108 bytes) each start makes a new socket directory
+ * /tmp/confiture-<uid>-XXXXXX (mkdtemp), removed on stop: a name nobody
+ * can take first.
  *
- * Binaries: opts->bindir, else $CONFITURE_PG_BINDIR, else the first (for a
- * given major) or newest (major 0) of /usr/lib/postgresql/<N>/bin,
- * /usr/pgsql-<N>/bin, `pg_config --bindir` and the directory of initdb in
- * PATH.  Only initdb and postgres are run: postgres is started directly,
- * never through pg_ctl, so paths never pass through a shell.
+ * Binaries: see pgbin.c.  Only initdb and postgres are run, with a minimal
+ * environment (runas.c): postgres is started directly, never through
+ * pg_ctl, so paths never pass through a shell.
+ *
+ * Files the server's user can write (the log, postmaster.pid, PG_VERSION)
+ * are read only when they are regular files of that user, never through a
+ * link (cf_read_owned): SQL on the server runs as that user.
  *
  * Settings are given on postgres' command line, so they always match this
  * version of confiture: no TCP (listen_addresses ''), socket and directory
@@ -55,16 +61,14 @@
  * use it: then the last of them stops it (the stop-when-unused marker).
  * `confiture server stop` (cf_server_stop_running) stops it regardless.
  *
- * Children run in their own process group with output captured to log
- * files, so a Ctrl-C at the terminal never interrupts initdb half way; the
- * server itself runs in its own session and outlives us when kept.
+ * A running server that nobody uses and nobody kept (a run killed by
+ * SIGKILL left it) is restarted by the next start.
+ *
+ * The server runs in its own session and outlives us when kept.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +85,8 @@
 
 #include "base/base.h"
 #include "provision/paths.h"
+#include "provision/pgbin.h"
+#include "provision/runas.h"
 
 #define SERVER_PORT 5432
 #define ROOT_BASE "/var/tmp/confiture-postgres"
@@ -89,16 +95,6 @@
 #define STOP_TIMEOUT_MS (60 * 1000)
 #define LOG_ROTATE_BYTES (4L * 1024 * 1024)
 #define SUN_PATH_MAX 107 /* usable bytes of sockaddr_un.sun_path */
-
-/* Who the server processes run as. */
-struct runas {
-	bool switch_user; /* we are root: become "postgres" in children */
-	uid_t uid;
-	gid_t gid;
-};
-
-/* Running as ourselves, e.g. for --version: no user switch. */
-static const struct runas as_self = {false, 0, 0};
 
 /* Paths of one cluster; all owned. */
 struct layout {
@@ -115,7 +111,7 @@ struct layout {
 };
 
 struct cf_server {
-	struct runas ru;
+	struct cf_runas ru;
 	struct layout lay;
 	char *bindir;
 	char *version; /* e.g. "15.20" */
@@ -144,23 +140,13 @@ fnv1a(const char *s)
 	return h;
 }
 
-static bool
-has_program(const char *dir, const char *name)
-{
-	char *p = cf_asprintf("%s/%s", dir, name);
-	bool ok = cf_is_executable(p);
-
-	free(p);
-	return ok;
-}
-
 /*
  * Makes sure path is a directory (not a symlink) of mode 0700 owned by the
  * run user, creating it when missing.  Directories we share with others
  * (/tmp, /var/tmp) make the ownership check matter.
  */
 static int
-ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
+ensure_private_dir(const char *path, const struct cf_runas *ru, cf_error **err)
 {
 	struct stat st;
 	cf_error *e;
@@ -250,583 +236,6 @@ read_first_line(const char *path, uid_t uid)
 	return data;
 }
 
-/* ------------------------------------------------------------ processes */
-
-/* Whether an inherited TZ is a plain zone name, safe to pass on. */
-static bool
-tz_plain(const char *tz)
-{
-	size_t n = strlen(tz);
-
-	return n > 0 && n < 64 &&
-	       strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			  "0123456789/_+-:.,") == n;
-}
-
-/*
- * The whole environment of the server's processes (initdb, postgres and
- * what SQL starts through COPY ... PROGRAM): a fixed PATH, the C locale,
- * the run user's own HOME, TZ when plain, and LD_LIBRARY_PATH for binaries
- * built elsewhere.  Nothing else of ours (PGPASSWORD, tokens, cloud keys)
- * reaches it.  NULL-terminated; free with env_free().
- */
-static char **
-child_env(const struct runas *ru)
-{
-	const struct passwd *pw = getpwuid(ru->switch_user ? ru->uid :
-							     geteuid());
-	const char *tz = getenv("TZ"), *ld = getenv("LD_LIBRARY_PATH");
-	char **env = cf_calloc(8, sizeof(char *));
-	size_t n = 0;
-
-	env[n++] = cf_strdup(
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	env[n++] = cf_strdup("LC_ALL=C");
-	env[n++] = cf_asprintf("HOME=%s",
-			       pw && pw->pw_dir ? pw->pw_dir : "/nonexistent");
-	if (tz && tz_plain(tz))
-		env[n++] = cf_asprintf("TZ=%s", tz);
-	if (ld && *ld)
-		env[n++] = cf_asprintf("LD_LIBRARY_PATH=%s", ld);
-	env[n] = NULL;
-	return env;
-}
-
-static void
-env_free(char **env)
-{
-	for (size_t i = 0; env && env[i]; i++)
-		free(env[i]);
-	free(env);
-}
-
-/*
- * Turns a child into the run user in directory cwd, stdin from /dev/null and
- * stdout/stderr to out_fd (or /dev/null), every other fd closed.  Never
- * returns on failure: exits 126.
- */
-static void
-child_setup(const struct runas *ru, const char *cwd, int out_fd)
-{
-	int null_fd = open("/dev/null", O_RDWR);
-
-	if (null_fd < 0)
-		_exit(126);
-	if (out_fd < 0)
-		out_fd = null_fd;
-	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-		_exit(126);
-	/* fds of the caller (connections, our lock files) stay behind */
-	if (close_range(3, ~0U, 0) < 0)
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-	if (ru->switch_user) {
-		if (setgroups(1, &ru->gid) < 0 || setgid(ru->gid) < 0 ||
-		    setuid(ru->uid) < 0)
-			_exit(126);
-	}
-	if (cwd && chdir(cwd) < 0)
-		_exit(126);
-}
-
-/*
- * Runs argv[0] (absolute path) as the run user in its own process group and
- * waits for it.  Output goes to log_path (truncated and opened by the child,
- * as the run user) or, with capture, into *capture.  Returns the wait
- * status, or -1 when the process could not be created.
- */
-static int
-run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
-	 const char *log_path, cf_strbuf *capture)
-{
-	int pfd[2] = {-1, -1};
-	int status = 0;
-	char **env;
-	pid_t pid;
-
-	if (capture && pipe2(pfd, O_CLOEXEC) < 0)
-		return -1;
-	env = child_env(ru);
-	pid = fork();
-	if (pid < 0) {
-		if (capture) {
-			close(pfd[0]);
-			close(pfd[1]);
-		}
-		env_free(env);
-		return -1;
-	}
-	if (pid == 0) {
-		int out = pfd[1];
-
-		setpgid(0, 0);
-		if (log_path) {
-			/* open as the run user: never follow a link as root */
-			child_setup(ru, cwd, -1);
-			out = open(log_path,
-				   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
-				   0600);
-			if (out < 0)
-				_exit(126);
-			dup2(out, 1);
-			dup2(out, 2);
-			close(out);
-		} else {
-			child_setup(ru, cwd, out);
-		}
-		execve(argv[0], (char *const *)argv, env);
-		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
-	env_free(env);
-	if (capture) {
-		char buf[4096];
-		ssize_t n;
-
-		close(pfd[1]);
-		while ((n = read(pfd[0], buf, sizeof(buf))) != 0) {
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			cf_strbuf_add(capture, buf, (size_t)n);
-		}
-		close(pfd[0]);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return status;
-}
-
-/*
- * cf_remove_tree() as the run user, in a child: as root, never delete through
- * a directory the "postgres" user could swap for a link.  Returns the wait
- * status (0 on success).
- */
-static int
-remove_tree_as(const struct runas *ru, const char *cwd, const char *path)
-{
-	int status = 0;
-	pid_t pid;
-
-	if (!ru->switch_user)
-		return cf_remove_tree(path) < 0 ? -1 : 0;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		child_setup(ru, cwd, -1);
-		_exit(cf_remove_tree(path) < 0 ? 1 : 0);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return status;
-}
-
-/* "exit status 1", "killed by signal 9": for error details. */
-static char *
-status_text(int status)
-{
-	if (status < 0)
-		return cf_asprintf("could not run it: %s", strerror(errno));
-	if (WIFEXITED(status))
-		return cf_asprintf("exit status %d", WEXITSTATUS(status));
-	if (WIFSIGNALED(status))
-		return cf_asprintf("killed by signal %d", WTERMSIG(status));
-	return cf_asprintf("wait status %d", status);
-}
-
-/* ------------------------------------------------------------- run user */
-
-/* Root runs the server as "postgres"; everyone else as themselves. */
-static int
-resolve_runas(struct runas *ru, cf_error **err)
-{
-	const struct passwd *pw;
-
-	ru->switch_user = geteuid() == 0;
-	ru->uid = geteuid();
-	ru->gid = getegid();
-	if (!ru->switch_user)
-		return 0;
-	pw = getpwnam("postgres");
-	if (!pw) {
-		cf_error *e = cf_error_new(
-			CF_ERR_CONFIG,
-			"running as root but there is no 'postgres' system user");
-		cf_error_set_detail(
-			e,
-			"PostgreSQL refuses to run as root, so the embedded server runs as 'postgres'");
-		cf_error_set_hint(
-			e,
-			"install the PostgreSQL server package (it creates the user), run confiture as "
-			"a regular user, or pass --server URL to use an existing server");
-		return cf_fail(err, e);
-	}
-	if (pw->pw_uid == 0) {
-		cf_error *e = cf_error_new(
-			CF_ERR_CONFIG, "the 'postgres' system user has uid 0");
-		cf_error_set_hint(e, "run confiture as a regular user");
-		return cf_fail(err, e);
-	}
-	ru->uid = pw->pw_uid;
-	ru->gid = pw->pw_gid;
-	return 0;
-}
-
-/* ------------------------------------------------------------- binaries */
-
-struct pgbin {
-	char *dir;
-	char *version; /* "15.20" */
-	int major;
-};
-
-static void
-pgbin_release(struct pgbin *b)
-{
-	free(b->dir);
-	free(b->version);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Finds name in $PATH; returns the real path of the file or NULL. */
-static char *
-path_lookup(const char *name)
-{
-	const char *path = getenv("PATH");
-	char *found = NULL;
-
-	if (!path)
-		return NULL;
-	while (*path && !found) {
-		size_t n = strcspn(path, ":");
-		char *cand = cf_asprintf("%.*s/%s", (int)n, n ? path : ".",
-					 name);
-
-		if (access(cand, X_OK) == 0)
-			found = realpath(cand, NULL);
-		free(cand);
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return found;
-}
-
-/*
- * Checks that dir holds initdb and postgres and asks postgres its version.
- * On failure *why says what is wrong (caller frees).
- */
-static bool
-probe_bindir(const char *dir, struct pgbin *out, char **why)
-{
-	const char *argv[3];
-	cf_strbuf sb = CF_STRBUF_INIT;
-	char *postgres, *real, *v;
-	int status;
-
-	*why = NULL;
-	if (!cf_is_dir(dir)) {
-		*why = cf_strdup("no such directory");
-		return false;
-	}
-	for (size_t i = 0; i < 2; i++) {
-		const char *name = i == 0 ? "initdb" : "postgres";
-
-		if (!has_program(dir, name)) {
-			*why = cf_asprintf("no %s", name);
-			return false;
-		}
-	}
-	real = realpath(dir, NULL);
-	if (!real)
-		real = cf_strdup(dir);
-	postgres = cf_asprintf("%s/postgres", real);
-	argv[0] = postgres;
-	argv[1] = "--version";
-	argv[2] = NULL;
-	/* --version is answered before postgres' root check: run as ourselves */
-	status = run_wait(&as_self, NULL, argv, NULL, &sb);
-	free(postgres);
-	v = strstr(cf_strbuf_str(&sb), "(PostgreSQL) ");
-	if (status != 0 || !v) {
-		*why = cf_strdup("'postgres --version' failed");
-		cf_strbuf_release(&sb);
-		free(real);
-		return false;
-	}
-	v += strlen("(PostgreSQL) ");
-	out->dir = real;
-	out->version = cf_strndup(v, strcspn(v, " \n\t"));
-	out->major = atoi(out->version);
-	cf_strbuf_release(&sb);
-	if (out->major < 10) {
-		*why = cf_asprintf("PostgreSQL %s is older than 10",
-				   out->version);
-		pgbin_release(out);
-		return false;
-	}
-	return true;
-}
-
-/* Adds the numeric entries of /usr/lib/postgresql, newest first. */
-static void
-debian_candidates(char ***list, size_t *n, size_t *alloc)
-{
-	DIR *d = opendir("/usr/lib/postgresql");
-	struct dirent *de;
-	size_t first = *n;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    de->d_name[strspn(de->d_name, "0123456789")] != '\0')
-			continue;
-		CF_GROW(*list, *alloc, *n + 1);
-		(*list)[(*n)++] = cf_asprintf("/usr/lib/postgresql/%s/bin",
-					      de->d_name);
-	}
-	closedir(d);
-	/* insertion sort on the major, descending */
-	for (size_t i = first + 1; i < *n; i++) {
-		char *x = (*list)[i];
-		size_t j = i;
-
-		while (j > first && atoi((*list)[j - 1] + 20) < atoi(x + 20)) {
-			(*list)[j] = (*list)[j - 1];
-			j--;
-		}
-		(*list)[j] = x;
-	}
-}
-
-/* The bindir pg_config (from PATH) reports, or NULL. */
-static char *
-pg_config_bindir(void)
-{
-	char *pg_config = path_lookup("pg_config");
-	cf_strbuf sb = CF_STRBUF_INIT;
-	const char *argv[3];
-	char *dir = NULL;
-
-	if (!pg_config)
-		return NULL;
-	argv[0] = pg_config;
-	argv[1] = "--bindir";
-	argv[2] = NULL;
-	if (run_wait(&as_self, NULL, argv, NULL, &sb) == 0 && sb.len > 0)
-		dir = cf_strndup(sb.buf, strcspn(sb.buf, "\r\n"));
-	cf_strbuf_release(&sb);
-	free(pg_config);
-	return dir;
-}
-
-/* The directory of an executable found in PATH, or NULL. */
-static char *
-path_bindir(const char *name)
-{
-	char *file = path_lookup(name);
-	char *slash;
-
-	if (!file)
-		return NULL;
-	slash = strrchr(file, '/');
-	if (slash)
-		*slash = '\0';
-	return file;
-}
-
-/* The "not found" error, with what was searched. */
-static cf_error *
-not_found_error(int major, const char *searched)
-{
-	cf_error *e;
-
-	if (major > 0)
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "PostgreSQL %d server binaries not found",
-				 major);
-	else
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "PostgreSQL server binaries not found");
-	cf_error_set_code(e, "server-binaries-not-found");
-	cf_error_set_detail(e, "searched: %s", searched);
-	if (major > 0)
-		cf_error_set_hint(
-			e,
-			"install them: sudo apt-get install postgresql-%d (Debian/Ubuntu), "
-			"or pass --server URL to use an existing server",
-			major);
-	else
-		cf_error_set_hint(
-			e,
-			"install them: sudo apt-get install postgresql (Debian/Ubuntu), "
-			"or pass --server URL to use an existing server");
-	return e;
-}
-
-/* A place to look for binaries, and how to name it in the error. */
-struct cand {
-	char *dir; /* NULL: the lookup itself failed */
-	char *label;
-};
-
-static void
-add_cand(struct cand **list, size_t *n, size_t *alloc, char *dir, char *label)
-{
-	CF_GROW(*list, *alloc, *n + 1);
-	(*list)[*n].dir = dir;
-	(*list)[*n].label = label;
-	(*n)++;
-}
-
-/* Has an earlier candidate the same real directory? */
-static bool
-cand_seen(const struct cand *c, size_t i)
-{
-	char *real = realpath(c[i].dir, NULL);
-	bool dup = false;
-
-	for (size_t j = 0; j < i && real && !dup; j++) {
-		char *r2 = c[j].dir ? realpath(c[j].dir, NULL) : NULL;
-
-		dup = r2 && strcmp(r2, real) == 0;
-		free(r2);
-	}
-	free(real);
-	return dup;
-}
-
-/*
- * Finds the server binaries for major (0 = newest): see the file header for
- * the order.  Fills *out (release with pgbin_release).
- */
-static int
-find_binaries(const char *forced, int major, struct pgbin *out, cf_error **err)
-{
-	cf_strbuf searched = CF_STRBUF_INIT;
-	struct cand *c = NULL;
-	size_t n = 0, alloc = 0;
-	struct pgbin best = {0};
-	char *why = NULL;
-	const char *source = "--bindir";
-	cf_error *e;
-
-	if (!forced || !*forced) {
-		forced = getenv("CONFITURE_PG_BINDIR");
-		source = "CONFITURE_PG_BINDIR";
-	}
-	if (forced && *forced) {
-		if (!probe_bindir(forced, out, &why)) {
-			cf_strbuf_addf(&searched, "'%s' (from %s): %s", forced,
-				       source, why);
-			e = not_found_error(major, cf_strbuf_str(&searched));
-			free(why);
-			cf_strbuf_release(&searched);
-			return cf_fail(err, e);
-		}
-		if (major > 0 && out->major != major) {
-			e = cf_error_new(
-				CF_ERR_CONFIG,
-				"the server binaries in '%s' are PostgreSQL %s, not %d",
-				forced, out->version, major);
-			cf_error_set_hint(
-				e,
-				"point %s at PostgreSQL %d binaries, or ask for major %d",
-				source, major, out->major);
-			pgbin_release(out);
-			return cf_fail(err, e);
-		}
-		return 0;
-	}
-
-	if (major > 0) {
-		add_cand(&c, &n, &alloc,
-			 cf_asprintf("/usr/lib/postgresql/%d/bin", major),
-			 NULL);
-		add_cand(&c, &n, &alloc,
-			 cf_asprintf("/usr/pgsql-%d/bin", major), NULL);
-	} else {
-		char **deb = NULL;
-		size_t nd = 0, ad = 0;
-
-		debian_candidates(&deb, &nd, &ad);
-		for (size_t i = 0; i < nd; i++)
-			add_cand(&c, &n, &alloc, deb[i], NULL);
-		free(deb);
-		if (nd == 0)
-			add_cand(&c, &n, &alloc, NULL,
-				 cf_strdup(
-					 "'/usr/lib/postgresql/*/bin' (none)"));
-	}
-	add_cand(&c, &n, &alloc, pg_config_bindir(),
-		 cf_strdup("pg_config --bindir"));
-	add_cand(&c, &n, &alloc, path_bindir("initdb"),
-		 cf_strdup("initdb in PATH"));
-
-	for (size_t i = 0; i < n; i++) {
-		struct pgbin b = {0};
-
-		if (searched.len)
-			cf_strbuf_addstr(&searched, ", ");
-		if (!c[i].dir) {
-			if (c[i].label && c[i].label[0] == '\'')
-				cf_strbuf_addstr(&searched, c[i].label);
-			else
-				cf_strbuf_addf(&searched, "%s (not found)",
-					       c[i].label);
-			continue;
-		}
-		if (c[i].label)
-			cf_strbuf_addf(&searched, "%s: ", c[i].label);
-		cf_strbuf_addf(&searched, "'%s'", c[i].dir);
-		if (cand_seen(c, i)) {
-			cf_strbuf_addstr(&searched, " (same as above)");
-			continue;
-		}
-		if (!probe_bindir(c[i].dir, &b, &why)) {
-			cf_strbuf_addf(&searched, " (%s)", why);
-			free(why);
-			continue;
-		}
-		if (major > 0 && b.major != major) {
-			cf_strbuf_addf(&searched, " (PostgreSQL %s)",
-				       b.version);
-			pgbin_release(&b);
-			continue;
-		}
-		if (!best.dir || b.major > best.major) {
-			pgbin_release(&best);
-			best = b;
-		} else {
-			pgbin_release(&b);
-		}
-		if (major > 0)
-			break;
-	}
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].dir);
-		free(c[i].label);
-	}
-	free(c);
-	if (!best.dir) {
-		e = not_found_error(major, cf_strbuf_str(&searched));
-		cf_strbuf_release(&searched);
-		return cf_fail(err, e);
-	}
-	cf_strbuf_release(&searched);
-	*out = best;
-	return 0;
-}
-
 /* --------------------------------------------------------------- layout */
 
 /*
@@ -835,7 +244,7 @@ find_binaries(const char *forced, int major, struct pgbin *out, cf_error **err)
  * /var/tmp/confiture-postgres/<hash>.  NULL (with *err) on failure.
  */
 static char *
-servers_root(const char *cache, const struct runas *ru, cf_error **err)
+servers_root(const char *cache, const struct cf_runas *ru, cf_error **err)
 {
 	char *real = realpath(cache, NULL);
 	char *root;
@@ -897,7 +306,7 @@ layout_init(struct layout *l, const char *base)
 
 /* Creates the directories of a cluster, owned by the run user. */
 static int
-layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
+layout_create(const struct layout *l, const struct cf_runas *ru, cf_error **err)
 {
 	char *root = cf_strdup(l->base);
 	int rc = 0;
@@ -925,7 +334,7 @@ layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
  * first.  NULL with *err; caller frees.
  */
 static char *
-temp_sockdir(const struct runas *ru, cf_error **err)
+temp_sockdir(const struct cf_runas *ru, cf_error **err)
 {
 	char *dir = cf_asprintf("/tmp/confiture-%ld-XXXXXX", (long)ru->uid);
 
@@ -1169,16 +578,16 @@ run_initdb(const cf_server *srv, cf_error **err)
 	cf_error *e;
 
 	/* leftovers of an interrupted initdb */
-	if (remove_tree_as(&srv->ru, l->base, l->data_tmp) != 0) {
+	if (cf_remove_tree_as(&srv->ru, l->base, l->data_tmp) != 0) {
 		e = cf_error_new(CF_ERR_IO, "cannot remove '%s'", l->data_tmp);
 		cf_error_set_hint(e, "remove it by hand");
 		free(initdb);
 		return cf_fail(err, e);
 	}
-	status = run_wait(&srv->ru, l->base, argv, l->initlog, NULL);
+	status = cf_run_wait(&srv->ru, l->base, argv, l->initlog, NULL);
 	free(initdb);
 	if (status != 0) {
-		char *st = status_text(status);
+		char *st = cf_status_text(status);
 
 		e = log_error(l->initlog, srv->ru.uid, st,
 			      "initdb failed for the embedded server in '%s'",
@@ -1187,7 +596,7 @@ run_initdb(const cf_server *srv, cf_error **err)
 			e,
 			"fix the problem above, or pass --server URL to use an existing server");
 		free(st);
-		remove_tree_as(&srv->ru, l->base, l->data_tmp);
+		cf_remove_tree_as(&srv->ru, l->base, l->data_tmp);
 		return cf_fail(err, e);
 	}
 	if (rename(l->data_tmp, l->data) < 0) {
@@ -1296,12 +705,12 @@ start_postmaster(cf_server *srv, cf_error **err)
 	argv[n] = NULL;
 
 	rotate_log(l);
-	env = child_env(&srv->ru);
+	env = cf_child_env(&srv->ru);
 	pid = fork();
 	if (pid < 0) {
 		e = cf_error_new(CF_ERR_INTERNAL, "cannot fork: %s",
 				 strerror(errno));
-		env_free(env);
+		cf_child_env_free(env);
 		free(postgres);
 		free(sockopt);
 		remove_temp_sockdir(l, sockdir);
@@ -1309,24 +718,12 @@ start_postmaster(cf_server *srv, cf_error **err)
 		return cf_fail(err, e);
 	}
 	if (pid == 0) {
-		int out;
-
 		/* own session: Ctrl-C at our terminal must not reach it */
 		setsid();
-		child_setup(&srv->ru, l->base, -1);
-		out = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
-			   0600);
-		if (out < 0)
-			_exit(126);
-		dup2(out, 1);
-		dup2(out, 2);
-		close(out);
-		execve(argv[0], (char *const *)argv, env);
-		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
+		cf_child_exec_logged(&srv->ru, l->base, l->log, O_APPEND, argv,
+				     env);
 	}
-	env_free(env);
+	cf_child_env_free(env);
 	free(postgres);
 	free(sockopt);
 
@@ -1336,7 +733,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 		pid_t w = waitpid(pid, &status, WNOHANG);
 
 		if (w == pid || (w < 0 && errno == ECHILD)) {
-			char *st = w == pid ? status_text(status) :
+			char *st = w == pid ? cf_status_text(status) :
 					      cf_strdup("postgres exited");
 
 			e = log_error(
@@ -1514,7 +911,7 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 {
 	static const cf_server_options defaults = {0};
 	cf_server *srv = cf_new(cf_server);
-	struct pgbin bin = {0};
+	struct cf_pgbin bin = {0};
 	char *cache = NULL, *root = NULL, *base = NULL;
 	int lock_fd = -1;
 
@@ -1522,9 +919,9 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 	if (!opts)
 		opts = &defaults;
 	srv->users_fd = -1;
-	if (resolve_runas(&srv->ru, err) < 0)
+	if (cf_runas_resolve(&srv->ru, err) < 0)
 		goto fail;
-	if (find_binaries(opts->bindir, opts->major_version, &bin, err) < 0)
+	if (cf_pgbin_find(opts->bindir, opts->major_version, &bin, err) < 0)
 		goto fail;
 	srv->bindir = bin.dir;
 	srv->version = bin.version;
@@ -1648,7 +1045,7 @@ cf_server_release(cf_server *srv, bool keep)
  * *root is set (NULL when the cache dir does not exist: nothing to list).
  */
 static int
-list_clusters(const cf_server_options *opts, const struct runas *ru,
+list_clusters(const cf_server_options *opts, const struct cf_runas *ru,
 	      char **root, int **majors, size_t *n, cf_error **err)
 {
 	char *cache = cf_cache_dir(opts ? opts->cache_dir : NULL);
@@ -1693,14 +1090,14 @@ int
 cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 		       cf_error **err)
 {
-	struct runas ru;
+	struct cf_runas ru;
 	char *root = NULL;
 	int *majors = NULL;
 	size_t n = 0;
 	int rc = 0;
 
 	*stopped = false;
-	if (resolve_runas(&ru, err) < 0)
+	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &n, err) < 0)
 		return -1;
@@ -1754,7 +1151,7 @@ int
 cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 	       cf_error **err)
 {
-	struct runas ru;
+	struct cf_runas ru;
 	char *root = NULL;
 	int *majors = NULL;
 	size_t count = 0;
@@ -1762,7 +1159,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (resolve_runas(&ru, err) < 0)
+	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &count, err) < 0)
 		return -1;
