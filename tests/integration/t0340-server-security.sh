@@ -292,4 +292,34 @@ test_expect_success 'the cache directory must be ours and private; files in it a
 	fi
 '
 
+test_expect_success 'root: /var/tmp/confiture-postgres made first by another user blocks nothing' '
+	if [ "$(id -u)" -ne 0 ] || ! unshare --mount true 2>/dev/null; then
+		echo "needs root and a private mount namespace: skipped"
+		return 0
+	fi
+	C=$TEST_TMP/cache-varroot
+	# a /var/tmp of our own, so that other runs on this machine see nothing
+	cat >"$TEST_TMP/varroot.sh" <<-EOF
+	set -e
+	trap "\"$CONFITURE\" server stop --cache-dir \"$C\" >/dev/null 2>&1" EXIT
+	mount -t tmpfs tmpfs /var/tmp
+	mkdir /var/tmp/confiture-postgres
+	chown nobody /var/tmp/confiture-postgres
+	"$CONFITURE" server start --cache-dir "$C" >"$TEST_TMP/url"
+	"$CONFITURE" server status --cache-dir "$C" >"$TEST_TMP/status"
+	"$CONFITURE" server start --cache-dir "$C" >"$TEST_TMP/url2"
+	"$CONFITURE" server stop --cache-dir "$C"
+	test -z "\$(ls -A /var/tmp/confiture-postgres)"
+	stat -c %U /var/tmp/confiture-postgres >"$TEST_TMP/owner"
+	"$CONFITURE" cache clear --cache-dir "$C"
+	ls /var/tmp >"$TEST_TMP/left"
+	EOF
+	unshare --mount bash "$TEST_TMP/varroot.sh"
+	cat "$TEST_TMP/status"
+	grep -q "^  data dir: */var/tmp/confiture-postgres-[A-Za-z0-9]\{6\}/[0-9]*/data$" "$TEST_TMP/status"
+	expect_eq "$(cat "$TEST_TMP/url")" "$(cat "$TEST_TMP/url2")" "the second start attaches"
+	expect_eq nobody "$(cat "$TEST_TMP/owner")"
+	expect_eq confiture-postgres "$(cat "$TEST_TMP/left")" "cache clear removed our directory"
+'
+
 test_done

@@ -110,8 +110,7 @@ cf_child_exec_logged(const struct cf_runas *ru, const char *cwd,
 
 	/* open as the run user: never follow a link as root */
 	cf_child_setup(ru, cwd, -1);
-	out = open(log_path, O_WRONLY | O_CREAT | O_NOFOLLOW | log_flags,
-		   0600);
+	out = open(log_path, O_WRONLY | O_CREAT | O_NOFOLLOW | log_flags, 0600);
 	if (out < 0)
 		_exit(126);
 	dup2(out, 1);
@@ -131,7 +130,7 @@ cf_child_exec_logged(const struct cf_runas *ru, const char *cwd,
  */
 int
 cf_run_wait(const struct cf_runas *ru, const char *cwd, const char *const *argv,
-	 const char *log_path, cf_strbuf *capture)
+	    const char *log_path, cf_strbuf *capture)
 {
 	int pfd[2] = {-1, -1};
 	int status = 0;
