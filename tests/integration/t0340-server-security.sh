@@ -322,4 +322,30 @@ test_expect_success 'root: /var/tmp/confiture-postgres made first by another use
 	expect_eq confiture-postgres "$(cat "$TEST_TMP/left")" "cache clear removed our directory"
 '
 
+test_expect_success 'root: CONFITURE_SERVER_USER runs the server as a user of its own' '
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root: the server runs as ourselves, skipped"
+		return 0
+	fi
+	runuser -u nobody -- test -x "$CONFITURE" || { echo "nobody cannot run $CONFITURE: skipped"; return 0; }
+	C=$TEST_TMP/cache-nobody
+	export CONFITURE_SERVER_USER=nobody
+	trap "\"$CONFITURE\" server stop --cache-dir \"$C\" >/dev/null 2>&1" EXIT
+	run_cf server start --cache-dir "$C"
+	expect_rc 0
+	pid=$(server_pid "$C")
+	expect_eq nobody "$(ps -o user= -p "$pid")" "server user"
+	expect_eq "HOME=/nonexistent" "$(tr "\0" "\n" </proc/$pid/environ | grep "^HOME=")"
+	expect_eq nobody "$(stat -c %U "$(status_field "$C" "data dir")")" "owner of the data dir"
+	run_cf server stop --cache-dir "$C"
+	expect_rc 0
+	CONFITURE_SERVER_USER=no-such-user-t0340 run_cf server start --cache-dir "$TEST_TMP/cache-nouser"
+	expect_rc 2
+	expect_err_contains "no '"'"'no-such-user-t0340'"'"' system user"
+	d=$(dirname "$(dirname "$(status_field "$C" "data dir")")")
+	run_cf cache clear --cache-dir "$C"
+	expect_rc 0
+	test ! -e "$d"
+'
+
 test_done
