@@ -49,7 +49,8 @@
 static cf_error *
 open_error(const char *path, const char *fmt, const char *arg)
 {
-	cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
+	cf_error *e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'",
+				   path);
 
 	cf_error_set_detail(e, fmt, arg);
 	return e;
@@ -83,13 +84,14 @@ cf_dump_check(const char *path, int *fd_out, bool *is_dir, cf_error **err)
 		*fd_out = -1;
 	*is_dir = false;
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-				O_NOCTTY);
+	fd = open(path,
+		  O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 && errno == ELOOP) {
-		e = open_error(path, "%s",
-			       "it is a symbolic link, which a dump may not be");
-		cf_error_set_hint(e,
-				  "give the path of the file itself (realpath)");
+		e = open_error(
+			path, "%s",
+			"it is a symbolic link, which a dump may not be");
+		cf_error_set_hint(
+			e, "give the path of the file itself (realpath)");
 		return cf_fail(err, e);
 	}
 	if (fd < 0) {
@@ -106,9 +108,11 @@ cf_dump_check(const char *path, int *fd_out, bool *is_dir, cf_error **err)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		int toc = openat(fd, "toc.dat",
-				 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+				 O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+					 O_NONBLOCK);
 		struct stat ts;
-		bool ok = toc >= 0 && fstat(toc, &ts) == 0 && S_ISREG(ts.st_mode);
+		bool ok = toc >= 0 && fstat(toc, &ts) == 0 &&
+			  S_ISREG(ts.st_mode);
 
 		if (toc >= 0)
 			close(toc);
@@ -118,7 +122,8 @@ cf_dump_check(const char *path, int *fd_out, bool *is_dir, cf_error **err)
 				path, "%s",
 				"it is a directory without a regular file toc.dat");
 			cf_error_set_hint(
-				e, "a directory-format dump comes from pg_dump -Fd");
+				e,
+				"a directory-format dump comes from pg_dump -Fd");
 			return cf_fail(err, e);
 		}
 		*is_dir = true;
@@ -300,7 +305,8 @@ run_pg_restore(cf_dump *d, int archive_fd, const char *bindir,
 	out = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		   0600);
 	if (out < 0) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot create '%s'", tmp);
+		cf_error *e = cf_error_new(CF_ERR_IO, "cannot create '%s'",
+					   tmp);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
 		free(tmp);
@@ -326,7 +332,8 @@ run_pg_restore(cf_dump *d, int archive_fd, const char *bindir,
 			argv[k++] = d->path;
 		argv[k] = NULL;
 		rc = cf_run_program(argv, NULL,
-				    d->format == CF_DUMP_CUSTOM ? archive_fd : -1,
+				    d->format == CF_DUMP_CUSTOM ? archive_fd :
+								  -1,
 				    out, &status, &errtext, err);
 	}
 	if (rc == 0 && status != 0 && cf_cancel_requested()) {
@@ -341,7 +348,8 @@ run_pg_restore(cf_dump *d, int archive_fd, const char *bindir,
 					   "cannot load dump '%s'", d->path);
 
 		cf_error_set_detail(e, "pg_restore failed: %s",
-				    *cf_chomp(errtext) ? errtext : "no message");
+				    *cf_chomp(errtext) ? errtext :
+							 "no message");
 		if (strstr(errtext, "unsupported version"))
 			cf_error_set_hint(
 				e,
@@ -375,8 +383,8 @@ digest_hex(EVP_MD_CTX *md, char out[65])
 }
 
 struct loader;
-static int load_item(struct loader *ld, cf_sqllex *lx,
-		     const cf_sqllex_item *it, cf_error **err);
+static int load_item(struct loader *ld, cf_sqllex *lx, const cf_sqllex_item *it,
+		     cf_error **err);
 
 /*
  * Reads the dump's SQL once from the start: through the lexer always,
@@ -549,23 +557,53 @@ classify(const cf_sqllex_item *it, bool keep_owners, int server_version_num)
  * Loading
  * ------------------------------------------------------------------------ */
 
-static const char *const contrib_extensions[] = {
-	"adminpack",	  "amcheck",	      "autoinc",
-	"bloom",	  "btree_gin",	      "btree_gist",
-	"citext",	  "cube",	      "dblink",
-	"dict_int",	  "dict_xsyn",	      "earthdistance",
-	"file_fdw",	  "fuzzystrmatch",    "hstore",
-	"insert_username", "intagg",	      "intarray",
-	"isn",		  "lo",		      "ltree",
-	"moddatetime",	  "old_snapshot",     "pageinspect",
-	"pg_buffercache", "pg_freespacemap",  "pg_prewarm",
-	"pg_stat_statements", "pg_surgery",   "pg_trgm",
-	"pg_visibility",  "pg_walinspect",    "pgcrypto",
-	"pgrowlocks",	  "pgstattuple",      "postgres_fdw",
-	"refint",	  "seg",	      "sslinfo",
-	"tablefunc",	  "tcn",	      "tsm_system_rows",
-	"tsm_system_time", "unaccent",	      "uuid-ossp",
-	"xml2",		  NULL};
+static const char *const contrib_extensions[] = {"adminpack",
+						 "amcheck",
+						 "autoinc",
+						 "bloom",
+						 "btree_gin",
+						 "btree_gist",
+						 "citext",
+						 "cube",
+						 "dblink",
+						 "dict_int",
+						 "dict_xsyn",
+						 "earthdistance",
+						 "file_fdw",
+						 "fuzzystrmatch",
+						 "hstore",
+						 "insert_username",
+						 "intagg",
+						 "intarray",
+						 "isn",
+						 "lo",
+						 "ltree",
+						 "moddatetime",
+						 "old_snapshot",
+						 "pageinspect",
+						 "pg_buffercache",
+						 "pg_freespacemap",
+						 "pg_prewarm",
+						 "pg_stat_statements",
+						 "pg_surgery",
+						 "pg_trgm",
+						 "pg_visibility",
+						 "pg_walinspect",
+						 "pgcrypto",
+						 "pgrowlocks",
+						 "pgstattuple",
+						 "postgres_fdw",
+						 "refint",
+						 "seg",
+						 "sslinfo",
+						 "tablefunc",
+						 "tcn",
+						 "tsm_system_rows",
+						 "tsm_system_time",
+						 "unaccent",
+						 "uuid-ossp",
+						 "xml2",
+						 NULL};
 
 /* Name of the extension that "CREATE EXTENSION [IF NOT EXISTS] x" makes. */
 static char *
@@ -681,8 +719,9 @@ statement_error(const struct loader *ld, const PGresult *res, const char *sql,
 		int line, int col, bool copy)
 {
 	cf_error *se = cf_db_error(ld->conn, res, CF_ERR_CONFIG);
-	const char *pos =
-		res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+	const char *pos = res ? PQresultErrorField(res,
+						   PG_DIAG_STATEMENT_POSITION) :
+				NULL;
 	cf_error *e;
 
 	if (cf_cancel_requested()) {
@@ -833,8 +872,7 @@ put_copy(struct loader *ld, cf_error **err)
 {
 	if (ld->copybuf.len == 0)
 		return 0;
-	if (PQputCopyData(ld->conn, ld->copybuf.buf, (int)ld->copybuf.len) !=
-	    1)
+	if (PQputCopyData(ld->conn, ld->copybuf.buf, (int)ld->copybuf.len) != 1)
 		return cf_fail(err, statement_error(ld, NULL, ld->copy_sql,
 						    ld->copy_line, ld->copy_col,
 						    false));
@@ -864,12 +902,12 @@ load_statement(struct loader *ld, cf_sqllex *lx, const cf_sqllex_item *it,
 	/* extended protocol: one statement, never two */
 	if (!PQsendQueryParams(ld->conn, it->text, 0, NULL, NULL, NULL, NULL,
 			       0))
-		return cf_fail(err, statement_error(ld, NULL, it->text,
-						    it->line, it->column,
-						    false));
+		return cf_fail(err,
+			       statement_error(ld, NULL, it->text, it->line,
+					       it->column, false));
 	PQsetSingleRowMode(ld->conn);
-	if (read_results(ld, it->text, it->line, it->column, it->copy_in,
-			 false, &started, err) < 0)
+	if (read_results(ld, it->text, it->line, it->column, it->copy_in, false,
+			 &started, err) < 0)
 		return -1;
 	if (started) {
 		ld->in_copy = true;
@@ -889,10 +927,10 @@ load_item(struct loader *ld, cf_sqllex *lx, const cf_sqllex_item *it,
 	bool started;
 
 	if (cf_cancel_requested())
-		return cf_fail(err, cf_error_new(
-					    CF_ERR_CONFIG,
-					    "interrupted while loading dump '%s'",
-					    ld->d->path));
+		return cf_fail(
+			err, cf_error_new(CF_ERR_CONFIG,
+					  "interrupted while loading dump '%s'",
+					  ld->d->path));
 	switch (it->kind) {
 	case CF_SQLLEX_STATEMENT:
 		return load_statement(ld, lx, it, err);
@@ -938,8 +976,7 @@ quiet(void *arg, const char *message)
 
 /* Connects for a load: url's options (or PGOPTIONS) and ours. */
 static int
-load_connect(const char *url, const char *dbname, PGconn **conn,
-	     cf_error **err)
+load_connect(const char *url, const char *dbname, PGconn **conn, cf_error **err)
 {
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	const char *base = getenv("PGOPTIONS");

@@ -48,11 +48,11 @@ struct cf_sqllex {
 	size_t seg; /* start of the line's text not yet in stmt */
 
 	enum mode mode;
-	enum mode str_mode; /* M_QSTOP: the string mode to resume */
-	bool qs_newline;    /* M_QSTOP: a newline was seen */
-	bool qs_comment;    /* M_QSTOP: inside a -- comment */
-	int lit_line, lit_col; /* where the open literal began */
-	size_t lit_start;      /* ... in the line, when lit_line is it */
+	enum mode str_mode;	 /* M_QSTOP: the string mode to resume */
+	bool qs_newline;	 /* M_QSTOP: a newline was seen */
+	bool qs_comment;	 /* M_QSTOP: inside a -- comment */
+	int lit_line, lit_col;	 /* where the open literal began */
+	size_t lit_start;	 /* ... in the line, when lit_line is it */
 	cf_sqllex_token pending; /* a closed string, until M_QSTOP ends */
 	cf_strbuf tag;
 	int depth;
@@ -131,7 +131,8 @@ is_space(char c)
 static bool
 ident_start(char c)
 {
-	return isalpha((unsigned char)c) || c == '_' || ((unsigned char)c & 0x80);
+	return isalpha((unsigned char)c) || c == '_' ||
+	       ((unsigned char)c & 0x80);
 }
 
 static bool
@@ -245,8 +246,9 @@ make_token(const cf_sqllex *lx, char kind, size_t start, size_t end)
 		for (size_t i = 0; i < end - start; i++) {
 			char c = lx->line[start + i];
 
-			t.text[i] = kind == 'w' ? (char)tolower((unsigned char)c) :
-						  c;
+			t.text[i] = kind == 'w' ?
+					    (char)tolower((unsigned char)c) :
+					    c;
 		}
 	}
 	return t;
@@ -298,7 +300,8 @@ end_token(cf_sqllex *lx, size_t pos)
 		if (n < sizeof(w)) {
 			for (size_t i = 0; i < n; i++)
 				w[i] = (char)tolower(
-					(unsigned char)lx->line[lx->tok_start + i]);
+					(unsigned char)
+						lx->line[lx->tok_start + i]);
 			w[n] = '\0';
 			block_words(lx, w);
 		} else {
@@ -370,8 +373,8 @@ fail_too_long(cf_sqllex *lx, cf_error **err)
 		CF_ERR_CONFIG, "statement in dump '%s' is longer than %zu MiB",
 		lx->file, CF_SQLLEX_MAX_TEXT >> 20);
 
-	cf_error_set_hint(e,
-			  "a statement that long is not a schema: check the file");
+	cf_error_set_hint(
+		e, "a statement that long is not a schema: check the file");
 	return fail_at(lx, err, lx->stmt_line, lx->stmt_col, "dump-too-long",
 		       e);
 }
@@ -422,10 +425,11 @@ bool
 cf_sqllex_unsafe_encoding(const char *v)
 {
 	static const char *const names[] = {
-		"sjis",	 "shiftjis", "shiftjis2004", "mskanji", "win932",
-		"windows932", "big5", "win950",	"windows950", "gbk",
-		"win936", "windows936", "uhc", "win949", "windows949",
-		"gb18030", "johab"};
+		"sjis",	      "shiftjis",   "shiftjis2004", "mskanji",
+		"win932",     "windows932", "big5",	    "win950",
+		"windows950", "gbk",	    "win936",	    "windows936",
+		"uhc",	      "win949",	    "windows949",   "gb18030",
+		"johab"};
 	char n[32];
 	size_t k = 0;
 
@@ -575,8 +579,8 @@ fail_restrict(cf_sqllex *lx, cf_error **err, const char *fmt)
 	cf_error_set_detail(
 		e,
 		"pg_dump 15.14 and later wrap a dump in \\restrict KEY ... \\unrestrict KEY with the same key, once");
-	cf_error_set_hint(e,
-			  "use the dump as pg_dump wrote it, complete and unedited");
+	cf_error_set_hint(
+		e, "use the dump as pg_dump wrote it, complete and unedited");
 	return fail_at(lx, err, lx->lineno, 1, "dump-restrict", e);
 }
 
@@ -641,8 +645,8 @@ dollar_quote(cf_sqllex *lx, size_t pos)
 	size_t j = pos + 1;
 
 	if (j < lx->len && ident_start(lx->line[j]) && lx->line[j] != '$')
-		while (j < lx->len &&
-		       (ident_start(lx->line[j]) || isdigit((unsigned char)lx->line[j])))
+		while (j < lx->len && (ident_start(lx->line[j]) ||
+				       isdigit((unsigned char)lx->line[j])))
 			j++;
 	if (j >= lx->len || lx->line[j] != '$')
 		return false;
@@ -700,7 +704,8 @@ step_literal(cf_sqllex *lx)
 	case M_DOLLAR:
 		if (c == '$' && lx->len - i >= lx->tag.len &&
 		    memcmp(s + i, lx->tag.buf, lx->tag.len) == 0) {
-			cf_sqllex_token t = literal_token(lx, 's', i + lx->tag.len);
+			cf_sqllex_token t = literal_token(lx, 's',
+							  i + lx->tag.len);
 
 			lx->mode = M_NORMAL;
 			record(lx, &t);
@@ -776,12 +781,13 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 	}
 	while (lx->pos < lx->len) {
 		size_t i = lx->pos;
-		char c = lx->line[i], nx = i + 1 < lx->len ? lx->line[i + 1] : '\0';
+		char c = lx->line[i],
+		     nx = i + 1 < lx->len ? lx->line[i + 1] : '\0';
 
 		if (c == '\0' && lx->mode != M_COPY_EOL) {
-			cf_error *e = cf_error_new(CF_ERR_CONFIG,
-						   "dump '%s' contains a NUL byte",
-						   lx->file);
+			cf_error *e = cf_error_new(
+				CF_ERR_CONFIG, "dump '%s' contains a NUL byte",
+				lx->file);
 
 			cf_error_set_hint(e, "a dump is text: check the file");
 			return fail_at(lx, err, lx->lineno, column_of(lx, i),
@@ -797,8 +803,7 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 				cf_error_set_detail(
 					e, "COPY data starts on the next line");
 				cf_error_set_hint(
-					e,
-					"use the dump as pg_dump wrote it");
+					e, "use the dump as pg_dump wrote it");
 				return fail_at(lx, err, lx->lineno,
 					       column_of(lx, i),
 					       "dump-copy-trailing", e);
@@ -834,7 +839,8 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 			return fail_meta(lx, err, i, NULL);
 		start_statement(lx, i);
 		if ((lx->tok == 'w' && ident_cont(c)) ||
-		    (lx->tok == 'n' && (ident_cont(c) || c == '.') && c != '$') ||
+		    (lx->tok == 'n' && (ident_cont(c) || c == '.') &&
+		     c != '$') ||
 		    (lx->tok == '$' && ident_cont(c) && c != '$') ||
 		    (lx->tok == 'o' && op_char(c))) {
 			lx->pos++;
@@ -843,14 +849,18 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 		/* E'', B'', X'', N'', U&'' and U&"": a one-letter word right
 		 * before the quote */
 		if (lx->tok == 'w' && i - lx->tok_start == 1) {
-			char p = (char)tolower((unsigned char)lx->line[lx->tok_start]);
+			char p = (char)tolower(
+				(unsigned char)lx->line[lx->tok_start]);
 			size_t st = lx->tok_start;
 
-			if (c == '\'' && (p == 'e' || p == 'b' || p == 'x' || p == 'n')) {
+			if (c == '\'' &&
+			    (p == 'e' || p == 'b' || p == 'x' || p == 'n')) {
 				lx->tok = 0;
 				begin_literal(lx,
 					      p == 'e' ? M_XE :
-					      p == 'n' ? (lx->std_strings ? M_XQ : M_XE) :
+					      p == 'n' ? (lx->std_strings ?
+								  M_XQ :
+								  M_XE) :
 							 M_XB,
 					      st);
 				lx->pos++;
@@ -876,7 +886,8 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 			lx->pos++;
 		} else if (c == '$' && dollar_quote(lx, i)) {
 			continue;
-		} else if (c == ';' && lx->parens == 0 && lx->begin_depth == 0) {
+		} else if (c == ';' && lx->parens == 0 &&
+			   lx->begin_depth == 0) {
 			lx->pos++;
 			if (lx->n_tokens == 0) {
 				lx->in_stmt = false; /* a lone ';' */
@@ -947,9 +958,10 @@ cf_sqllex_finish(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 		break;
 	case M_COPY_EOL:
 	case M_COPY:
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "COPY data in dump '%s' does not end with a \\. line",
-				 lx->file);
+		e = cf_error_new(
+			CF_ERR_CONFIG,
+			"COPY data in dump '%s' does not end with a \\. line",
+			lx->file);
 		cf_error_set_hint(
 			e, "the dump is truncated: make it again with pg_dump");
 		return fail_at(lx, err, lx->lineno, 1, "dump-copy-unterminated",

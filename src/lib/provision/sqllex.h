@@ -17,14 +17,14 @@
 typedef struct cf_sqllex cf_sqllex;
 
 typedef enum cf_sqllex_kind {
-	CF_SQLLEX_MORE = 0,	/* the line is used up: feed the next one */
-	CF_SQLLEX_STATEMENT,	/* one statement, up to and with its ';' */
-	CF_SQLLEX_COPY_DATA,	/* one line of COPY ... FROM stdin data */
-	CF_SQLLEX_COPY_END,	/* the "\." line that ends COPY data */
-	CF_SQLLEX_RESTRICT,	/* pg_dump's "\restrict KEY" line */
-	CF_SQLLEX_UNRESTRICT,	/* pg_dump's matching "\unrestrict KEY" */
-	CF_SQLLEX_ERROR,	/* *err says what and where; stop */
-	CF_SQLLEX_END,		/* cf_sqllex_finish(): nothing left */
+	CF_SQLLEX_MORE = 0,   /* the line is used up: feed the next one */
+	CF_SQLLEX_STATEMENT,  /* one statement, up to and with its ';' */
+	CF_SQLLEX_COPY_DATA,  /* one line of COPY ... FROM stdin data */
+	CF_SQLLEX_COPY_END,   /* the "\." line that ends COPY data */
+	CF_SQLLEX_RESTRICT,   /* pg_dump's "\restrict KEY" line */
+	CF_SQLLEX_UNRESTRICT, /* pg_dump's matching "\unrestrict KEY" */
+	CF_SQLLEX_ERROR,      /* *err says what and where; stop */
+	CF_SQLLEX_END,	      /* cf_sqllex_finish(): nothing left */
 } cf_sqllex_kind;
 
 /* A top-level token of a statement, for recognising its kind. */
