@@ -228,6 +228,15 @@ test_expect_success 'COPY data without its \. line: refused' '
 	expect_err_contains "does not end"
 '
 
+test_expect_success 'bad COPY data is an error at its own line of the dump' '
+	printf "%s\n" "CREATE TABLE v (x int);" "COPY v (x) FROM stdin;" "1" "oops" "\\." >badcopy.sql
+	pf badcopy.sql
+	expect_rc 2
+	expect_err_contains "badcopy.sql:4"
+	expect_err_contains "invalid input syntax for type integer"
+	expect_eq 0 "$(tmp_dbs)"
+'
+
 test_expect_success 'a statement that changes standard_conforming_strings behind the lexer stops the load' '
 	printf "%s\n" "SELECT set_config('\''standard_conforming_strings'\'', '\''off'\'', false);" \
 		"SELECT 1;" >setconfig.sql

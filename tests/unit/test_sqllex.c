@@ -39,8 +39,8 @@ add_item(cf_strbuf *sb, cf_sqllex_kind k, const cf_sqllex_item *it,
 	case CF_SQLLEX_RESTRICT:
 	case CF_SQLLEX_UNRESTRICT:
 		cf_strbuf_addf(sb, "%c[%.*s]",
-			       k == CF_SQLLEX_RESTRICT ? 'R' : 'U', (int)it->len,
-			       it->text);
+			       k == CF_SQLLEX_RESTRICT ? 'R' : 'U',
+			       (int)it->len, it->text);
 		break;
 	case CF_SQLLEX_ERROR:
 		cf_strbuf_addf(sb, "X:%s@%d:%d", e->code, e->line, e->column);
@@ -125,8 +125,7 @@ static const struct {
 	{"GRANT line and \\! inside an open $q$",
 	 BYTES("CREATE FUNCTION f() RETURNS text AS $q$\nGRANT x;\n\\! id\n$q$ LANGUAGE sql;\n"),
 	 "S1:1[CREATE FUNCTION f() RETURNS text AS $q$\nGRANT x;\n\\! id\n$q$ LANGUAGE sql;]"},
-	{"after a closed $q$",
-	 BYTES("SELECT $q$ a $q$;\n\\! id\n"),
+	{"after a closed $q$", BYTES("SELECT $q$ a $q$;\n\\! id\n"),
 	 "S1:1[SELECT $q$ a $q$;]|X:dump-meta-command@2:1"},
 	{"meta between two statements on a line",
 	 BYTES("SELECT 1; SELECT 2; \\! id\n"),
@@ -138,11 +137,10 @@ static const struct {
 	/* literals, comments and identifiers hide a backslash */
 	{"dollar tags nest others", BYTES("SELECT $a$ $b$ ; \\! $a$;\n"),
 	 "S1:1[SELECT $a$ $b$ ; \\! $a$;]"},
-	{"nested block comment",
-	 BYTES("/* a /* b */ \\! */ SELECT 1;\n"), "S1:20[SELECT 1;]"},
+	{"nested block comment", BYTES("/* a /* b */ \\! */ SELECT 1;\n"),
+	 "S1:20[SELECT 1;]"},
 	{"line comment", BYTES("SELECT 1; -- \\! id\n"), "S1:1[SELECT 1;]"},
-	{"a line comment ends at \\r",
-	 BYTES("SELECT 1; -- c\r\\! id\n"),
+	{"a line comment ends at \\r", BYTES("SELECT 1; -- c\r\\! id\n"),
 	 "S1:1[SELECT 1;]|X:dump-meta-command@1:16"},
 	{"quoted identifier", BYTES("SELECT \"a\\b;\";\n"),
 	 "S1:1[SELECT \"a\\b;\";]"},
@@ -150,11 +148,9 @@ static const struct {
 	 "S1:1[SELECT E'a\\';\\! id';]"},
 	{"e string in lower case", BYTES("SELECT e'\\'';\n"),
 	 "S1:1[SELECT e'\\'';]"},
-	{"E as the end of a word is no prefix",
-	 BYTES("SELECT fe'\\'; \\! x\n"),
+	{"E as the end of a word is no prefix", BYTES("SELECT fe'\\'; \\! x\n"),
 	 "S1:1[SELECT fe'\\';]|X:dump-meta-command@1:15"},
-	{"B string: a quote always ends it",
-	 BYTES("SELECT B'1\\'; \\! x\n"),
+	{"B string: a quote always ends it", BYTES("SELECT B'1\\'; \\! x\n"),
 	 "S1:1[SELECT B'1\\';]|X:dump-meta-command@1:15"},
 	{"continuation over a newline keeps E mode",
 	 BYTES("SELECT E'a'\n'\\'; \\! x';\n"),
@@ -176,8 +172,8 @@ static const struct {
 	{"a$b$ is an identifier, not a dollar quote",
 	 BYTES("SELECT a$b$ FROM t; \\! x\n"),
 	 "S1:1[SELECT a$b$ FROM t;]|X:dump-meta-command@1:21"},
-	{"a number ends before a dollar quote",
-	 BYTES("SELECT 1$$ ; \\! $$;\n"), "S1:1[SELECT 1$$ ; \\! $$;]"},
+	{"a number ends before a dollar quote", BYTES("SELECT 1$$ ; \\! $$;\n"),
+	 "S1:1[SELECT 1$$ ; \\! $$;]"},
 	{"$1 is a parameter", BYTES("SELECT $1; \\! x\n"),
 	 "S1:1[SELECT $1;]|X:dump-meta-command@1:12"},
 
@@ -185,8 +181,7 @@ static const struct {
 	{"BEGIN ATOMIC body",
 	 BYTES("CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n SELECT 1;\n SELECT CASE WHEN true THEN 2 END;\nEND;\nSELECT 3;\n"),
 	 "S1:1[CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n SELECT 1;\n SELECT CASE WHEN true THEN 2 END;\nEND;]|S6:1[SELECT 3;]"},
-	{"BEGIN outside CREATE FUNCTION",
-	 BYTES("BEGIN;\nSELECT 1;\nEND;\n"),
+	{"BEGIN outside CREATE FUNCTION", BYTES("BEGIN;\nSELECT 1;\nEND;\n"),
 	 "S1:1[BEGIN;]|S2:1[SELECT 1;]|S3:1[END;]"},
 	{"rule with ';' inside parentheses",
 	 BYTES("CREATE RULE r AS ON INSERT TO t DO ( SELECT 1;\n SELECT 2;\n);\n"),
@@ -199,8 +194,9 @@ static const struct {
 	 "S+1:1[copy t FROM STDIN WITH (FORMAT csv);]|C[1,2\n]|E"},
 	{"COPY data without \\.", BYTES("COPY t FROM stdin;\n1\n"),
 	 "S+1:1[COPY t FROM stdin;]|C[1\n]|X:dump-copy-unterminated@2:1"},
-	{"text after COPY FROM stdin;",
-	 BYTES("COPY t FROM stdin; SELECT 1;\n"),
+	{"COPY FROM stdin without ';' at the end (fuzz_dump)",
+	 BYTES("COPY s FROM stdin"), "X:dump-copy-unterminated@1:1"},
+	{"text after COPY FROM stdin;", BYTES("COPY t FROM stdin; SELECT 1;\n"),
 	 "S+1:1[COPY t FROM stdin;]|X:dump-copy-trailing@1:20"},
 	{"\\restrict block",
 	 BYTES("--\n\\restrict abc123\n\nSELECT 1;\n--\n\\unrestrict abc123\n\n"),
@@ -208,7 +204,8 @@ static const struct {
 	{"\\restrict with CRLF",
 	 BYTES("\\restrict k1\r\nSELECT 1;\r\n\\unrestrict k1\r\n"),
 	 "R[k1]|S2:1[SELECT 1;]|U[k1]"},
-	{"SQL after \\unrestrict", BYTES("\\restrict k\n\\unrestrict k\nSELECT 1;\n"),
+	{"SQL after \\unrestrict",
+	 BYTES("\\restrict k\n\\unrestrict k\nSELECT 1;\n"),
 	 "R[k]|U[k]|S3:1[SELECT 1;]"},
 	{"\\unrestrict key mismatch",
 	 BYTES("\\restrict abc\nSELECT 1;\n\\unrestrict abd\n"),
@@ -231,13 +228,19 @@ static const struct {
 
 	/* odd input */
 	{"NUL byte", BYTES("SELECT 1\0;\n"), "X:dump-nul@1:9"},
+	{"NUL byte in a comment (fuzz_dump)", BYTES("SELECT 1 -- a\0b\n;\n"),
+	 "X:dump-nul@1:14"},
+	{"NUL byte in a literal", BYTES("SELECT 1;\nSELECT '\0';\n"),
+	 "S1:1[SELECT 1;]|X:dump-nul@2:9"},
+	{"NUL byte in COPY data is data",
+	 BYTES("COPY t FROM stdin;\na\0\n\\.\n"),
+	 "S+1:1[COPY t FROM stdin;]|C[a]|E"},
 	{"unterminated string", BYTES("SELECT 'abc\n"),
 	 "X:dump-unterminated@1:8"},
 	{"unterminated dollar quote", BYTES("SELECT $$ x\n"),
 	 "X:dump-unterminated@1:8"},
 	{"unterminated comment", BYTES("/* x\n"), "X:dump-unterminated@1:1"},
-	{"last statement without ';'", BYTES("SELECT 1\n"),
-	 "S1:1[SELECT 1\n]"},
+	{"last statement without ';'", BYTES("SELECT 1\n"), "S1:1[SELECT 1\n]"},
 	{"lone semicolons", BYTES(";;SELECT 1;\n"), "S1:3[SELECT 1;]"},
 	{"client-only encoding", BYTES("SET client_encoding = 'SJIS';\n"),
 	 "X:dump-encoding@1:1"},
@@ -266,7 +269,8 @@ test_tokens(void **state)
 	cf_sqllex *lx = cf_sqllex_new("t.sql");
 	cf_sqllex_item it;
 	cf_error *e = NULL;
-	const char *sql = "ALTER FUNCTION public.f(integer, \"x\") OWNER TO \"Bob\";\n";
+	const char *sql =
+		"ALTER FUNCTION public.f(integer, \"x\") OWNER TO \"Bob\";\n";
 
 	cf_sqllex_feed(lx, sql, strlen(sql));
 	assert_int_equal(cf_sqllex_next(lx, &it, &e), CF_SQLLEX_STATEMENT);

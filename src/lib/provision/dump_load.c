@@ -980,6 +980,7 @@ load_connect(const char *url, const char *dbname, PGconn **conn, cf_error **err)
 {
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	const char *base = getenv("PGOPTIONS");
+	cf_error *e = NULL;
 	char *options;
 	int rc;
 
@@ -992,11 +993,16 @@ load_connect(const char *url, const char *dbname, PGconn **conn, cf_error **err)
 		"%s%s-c synchronous_commit=off -c standard_conforming_strings=on",
 		base ? base : "", base ? " " : "");
 	PQconninfoFree(opts);
-	rc = cf_db_connect_db(url, dbname, options, conn, err);
+	rc = cf_db_connect_db(url, dbname, options, conn, &e);
 	free(options);
-	if (rc == 0)
-		PQsetNoticeProcessor(*conn, quiet, NULL);
-	return rc;
+	if (rc < 0) {
+		cf_error_set_hint(
+			e,
+			"the server that loads the dump must accept connections from this user: check --server, or the embedded server's log");
+		return cf_fail(err, e);
+	}
+	PQsetNoticeProcessor(*conn, quiet, NULL);
+	return 0;
 }
 
 static int

@@ -563,6 +563,7 @@ copy_line(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 			"COPY data line in dump '%s' is longer than %zu MiB",
 			lx->file, CF_SQLLEX_MAX_TEXT >> 20);
 
+		cf_error_set_hint(e, "split the data, or load it another way");
 		return fail_at(lx, err, lx->lineno, 1, "dump-too-long", e);
 	} else {
 		it->kind = CF_SQLLEX_COPY_DATA;
@@ -772,9 +773,23 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 	if (!lx->line)
 		return CF_SQLLEX_MORE;
 	if (!lx->line_started) {
+		const char *nul;
+
 		lx->line_started = true;
 		if (lx->mode == M_COPY)
 			return copy_line(lx, it, err);
+		/* a statement is a C string for libpq: a NUL would cut it
+		 * short, in a comment or literal too (found by fuzz_dump) */
+		if ((nul = memchr(lx->line, '\0', lx->len)) != NULL) {
+			cf_error *e = cf_error_new(
+				CF_ERR_CONFIG, "dump '%s' contains a NUL byte",
+				lx->file);
+
+			cf_error_set_hint(e, "a dump is text: check the file");
+			return fail_at(lx, err, lx->lineno,
+				       column_of(lx, (size_t)(nul - lx->line)),
+				       "dump-nul", e);
+		}
 		if (lx->mode == M_NORMAL && !lx->in_stmt && lx->len > 0 &&
 		    lx->line[0] == '\\')
 			return backslash_line(lx, it, err);
@@ -784,15 +799,6 @@ cf_sqllex_next(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 		char c = lx->line[i],
 		     nx = i + 1 < lx->len ? lx->line[i + 1] : '\0';
 
-		if (c == '\0' && lx->mode != M_COPY_EOL) {
-			cf_error *e = cf_error_new(
-				CF_ERR_CONFIG, "dump '%s' contains a NUL byte",
-				lx->file);
-
-			cf_error_set_hint(e, "a dump is text: check the file");
-			return fail_at(lx, err, lx->lineno, column_of(lx, i),
-				       "dump-nul", e);
-		}
 		if (lx->mode == M_COPY_EOL) {
 			if (!is_space(c)) {
 				cf_error *e = cf_error_new(
@@ -986,6 +992,9 @@ cf_sqllex_finish(cf_sqllex *lx, cf_sqllex_item *it, cf_error **err)
 				CF_ERR_CONFIG,
 				"COPY ... FROM stdin at the end of dump '%s' has no data",
 				lx->file);
+			cf_error_set_hint(
+				e,
+				"the dump is truncated: make it again with pg_dump");
 			return fail_at(lx, err, it->line, it->column,
 				       "dump-copy-unterminated", e);
 		}
