@@ -54,8 +54,9 @@ component_problem(const char *p, const struct stat *st, bool last)
 		return cf_asprintf("'%s' belongs to another user (uid %ld)", p,
 				   (long)st->st_uid);
 	if (last && (m & 022))
-		return cf_asprintf("'%s' is writable by group or others (mode %04o)",
-				   p, (unsigned)(m & 07777));
+		return cf_asprintf(
+			"'%s' is writable by group or others (mode %04o)", p,
+			(unsigned)(m & 07777));
 	/* a sticky directory (/tmp) lets nobody rename our entries */
 	if (!last && !(m & S_ISVTX) &&
 	    ((m & S_IWOTH) || ((m & S_IWGRP) && st->st_gid != getegid())))
@@ -90,8 +91,8 @@ walk_dir(const char *abs, const char *shown, bool create, bool *saw_link,
 			}
 			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
 				cf_error *e = cf_error_new(
-					CF_ERR_IO, "cannot create directory '%s'",
-					p);
+					CF_ERR_IO,
+					"cannot create directory '%s'", p);
 
 				cf_error_set_detail(e, "%s", strerror(errno));
 				rc = cf_fail(err, e);
@@ -99,8 +100,8 @@ walk_dir(const char *abs, const char *shown, bool create, bool *saw_link,
 			}
 		}
 		if (lstat(p, &st) < 0) {
-			cf_error *e = cf_error_new(CF_ERR_IO, "cannot stat '%s'",
-						   p);
+			cf_error *e = cf_error_new(CF_ERR_IO,
+						   "cannot stat '%s'", p);
 
 			cf_error_set_detail(e, "%s", strerror(errno));
 			rc = cf_fail(err, e);
@@ -146,8 +147,8 @@ cf_dir_check(const char *path, bool create, cf_error **err)
 		char *cwd = getcwd(NULL, 0);
 
 		if (!cwd) {
-			cf_error *e = cf_error_new(
-				CF_ERR_IO, "cannot resolve '%s'", path);
+			cf_error *e = cf_error_new(CF_ERR_IO,
+						   "cannot resolve '%s'", path);
 
 			cf_error_set_detail(e, "%s", strerror(errno));
 			return cf_fail(err, e);
@@ -225,7 +226,8 @@ cf_cache_subdir(const char *override, const char *name, cf_error **err)
 int
 cf_create_private(const char *path, cf_error **err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	int fd = open(path,
+		      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		      0600);
 
 	if (fd < 0) {
@@ -239,8 +241,7 @@ cf_create_private(const char *path, cf_error **err)
 }
 
 int
-cf_read_owned(const char *path, uid_t uid, size_t max, char **data,
-	      size_t *len)
+cf_read_owned(const char *path, uid_t uid, size_t max, char **data, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
