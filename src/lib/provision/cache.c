@@ -43,7 +43,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -55,6 +54,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "provision/paths.h"
 #include "provision/provision.h"
 
 #define CACHE_MAX_DEFAULT 3
@@ -81,24 +81,6 @@ struct prov_ctx {
 	bool embedded;
 	cf_dump *dump;
 };
-
-char *
-cf_cache_dir(const char *override)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-
-	if (override && *override)
-		return cf_strdup(override);
-	if (xdg && xdg[0] == '/')
-		return cf_asprintf("%s/confiture", xdg);
-	if (!home || !*home) {
-		const struct passwd *pw = getpwuid(getuid());
-
-		home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
-	}
-	return cf_asprintf("%s/.cache/confiture", home);
-}
 
 /* Creates the cache directory and its subdirectories and tag. */
 static int

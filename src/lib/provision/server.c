@@ -80,6 +80,7 @@
 #include <libpq-fe.h>
 
 #include "base/base.h"
+#include "provision/paths.h"
 
 #define SERVER_PORT 5432
 #define ROOT_BASE "/var/tmp/confiture-postgres"

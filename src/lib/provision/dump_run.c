@@ -41,6 +41,7 @@
 #include <openssl/evp.h>
 
 #include "db/db.h"
+#include "provision/paths.h"
 #include "provision/provision.h"
 
 #define STDERR_CAP (256 * 1024)
@@ -425,13 +426,8 @@ cf_dump_schema(const char *url, const char *bindir, const char *cache_dir,
 	*dump_path = NULL;
 	if (find_program("pg_dump", bindir, &prog, err) < 0)
 		return -1;
-	{
-		char *cd = cf_cache_dir(cache_dir);
-
-		dir = cf_asprintf("%s/dumps", cd);
-		free(cd);
-	}
-	if (cf_mkdir_p(dir, 0700, err) < 0 ||
+	dir = cf_cache_subdir(cache_dir, "dumps", err);
+	if (!dir ||
 	    cf_conninfo_split(url, NULL, &conninfo, &password, err) < 0) {
 		free(prog);
 		free(dir);
