@@ -73,7 +73,9 @@ typedef struct cf_error {
 	int column;	     /* 1-based, in characters; 0 when unknown */
 	char *statement;     /* the SQL statement involved, or NULL */
 	int statement_index; /* 1-based index in its file; 0 when n/a */
-	char *code; /* short stable identifier, e.g. "duplicate-version" */
+	char *code;    /* short stable identifier, e.g. "duplicate-version" */
+	char *excerpt; /* the source line at line, secrets hidden, or NULL;
+			* shown instead of reading the file again */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -263,11 +265,22 @@ typedef struct cf_migration_set {
  * Lists dir for migration files and orders them by version (numerically
  * when every version is all digits, bytewise otherwise).  Duplicate versions,
  * over-long versions, .py migrations and stray names are recorded in
- * set->problems; the call fails (-1, *err set) only when the directory
- * cannot be read.  Free *out with cf_migration_set_free().
+ * set->problems; the call fails (-1, *err set) when the directory cannot
+ * be read, and as cf_migration_set_discover_in() with project_dir NULL.
+ * Free *out with cf_migration_set_free().
  */
 int cf_migration_set_discover(const char *dir, cf_migration_set **out,
 			      cf_error **err);
+
+/*
+ * cf_migration_set_discover() for a project: dir must lie inside
+ * project_dir, and so must every file a symbolic link in dir leads to
+ * (with project_dir NULL: inside dir).  A link leading out and a migration
+ * that is not a regular file (FIFO, device, socket) fail the call with a
+ * CF_ERR_CONFIG error naming the file; such a file is never read.
+ */
+int cf_migration_set_discover_in(const char *dir, const char *project_dir,
+				 cf_migration_set **out, cf_error **err);
 
 /*
  * Reads, checksums and parses every .up.sql (and .down.sql when with_down)

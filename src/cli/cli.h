@@ -95,6 +95,9 @@ const char *
 cli_c(FILE *f,
       const char *what); /* "red" "green" "yellow" "bold" "dim" "reset" */
 
+/* s with control characters as \xNN (newlines kept when multiline), for
+ * the terminal.  Caller frees; NULL gives NULL. */
+char *cli_escape(const char *s, bool multiline);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a structured error (message, location, excerpt, detail, hint). */

@@ -18,6 +18,15 @@ typedef struct cf_db_block {
 } cf_db_block;
 
 /* environment.c */
+/*
+ * cf_config_set_tracking_table() and cf_config_set_database_url() whose
+ * messages show shown instead of the value (the file's "${VAR}" text for
+ * a value from the environment; NULL: the value, a URL redacted).
+ */
+int cf_config_set_tracking_table_as(cf_config *cfg, const char *table,
+				    const char *shown, cf_error **err);
+int cf_config_set_database_url_as(cf_config *cfg, const char *url,
+				  const char *shown, cf_error **err);
 /* Frees a NULL-terminated string array and its strings.  NULL is fine. */
 void cf_strv_free(char **v);
 /* postgresql://user[:password]@host:port/database from db.  Caller frees. */

@@ -135,6 +135,14 @@ parse_table_name(const char *table, char **schema, char **name,
 int
 cf_config_set_tracking_table(cf_config *cfg, const char *table, cf_error **err)
 {
+	return cf_config_set_tracking_table_as(cfg, table, table, err);
+}
+
+/* See config/config.h. */
+int
+cf_config_set_tracking_table_as(cf_config *cfg, const char *table,
+				const char *shown, cf_error **err)
+{
 	char *schema = NULL;
 	char *name = NULL;
 	const char *why = NULL;
@@ -152,7 +160,7 @@ cf_config_set_tracking_table(cf_config *cfg, const char *table, cf_error **err)
 	}
 	if (parse_table_name(table, &schema, &name, &why) < 0) {
 		e = cf_error_new(CF_ERR_CONFIG,
-				 "invalid tracking table name '%s'", table);
+				 "invalid tracking table name '%s'", shown);
 		cf_error_set_detail(e, "%s", why);
 		cf_error_set_hint(e,
 				  "use a name like '%s' or 'schema.%s'; "
@@ -188,6 +196,14 @@ has_pg_scheme(const char *url)
 int
 cf_config_set_database_url(cf_config *cfg, const char *url, cf_error **err)
 {
+	return cf_config_set_database_url_as(cfg, url, NULL, err);
+}
+
+/* See config/config.h. */
+int
+cf_config_set_database_url_as(cf_config *cfg, const char *url,
+			      const char *shown, cf_error **err)
+{
 	cf_error *e;
 
 	if (!url || !*url) {
@@ -198,11 +214,11 @@ cf_config_set_database_url(cf_config *cfg, const char *url, cf_error **err)
 		return cf_fail(err, e);
 	}
 	if (!has_pg_scheme(url) && !strchr(url, '=')) {
-		char *shown = cf_redact_url(url);
+		char *red = shown ? cf_strdup(shown) : cf_redact_url(url);
 
 		e = cf_error_new(CF_ERR_CONFIG, "invalid database URL '%s'",
-				 shown);
-		free(shown);
+				 red);
+		free(red);
 		cf_error_set_detail(e, "a database URL must start with "
 				       "postgresql:// or postgres://, or be a "
 				       "key=value connection string");
@@ -385,6 +401,46 @@ list_environments(const char *dir)
 }
 
 /*
+ * Fails unless path resolves inside project_dir (NULL: "."): an
+ * environment file that is a link to /etc/shadow, or a db/environments
+ * that is a link out of the project, is refused before anything reads it,
+ * so none of its lines can reach a warning or an excerpt.
+ */
+static int
+check_inside_project(const char *project_dir, const char *path, cf_error **err)
+{
+	char *root = realpath(project_dir && *project_dir ? project_dir : ".",
+			      NULL);
+	char *real = realpath(path, NULL);
+	cf_error *e;
+	int rc = 0;
+
+	if (!root || !real) {
+		e = cf_error_new(CF_ERR_IO, "cannot resolve '%s': %s",
+				 root ? path : project_dir, strerror(errno));
+		rc = cf_fail(err, e);
+	} else if (!cf_path_inside(real, root)) {
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "environment file '%s' is a symbolic link "
+				 "leading outside the project",
+				 path);
+		cf_error_set_detail(e,
+				    "it resolves to '%s', outside '%s'; "
+				    "files outside the project are never "
+				    "read through a link",
+				    real, root);
+		cf_error_set_hint(e, "replace the link with the file itself, "
+				     "or pass the file with -c PATH");
+		cf_error_set_where(e, path, 0, 0);
+		cf_error_set_code(e, "symlink-outside-project");
+		rc = cf_fail(err, e);
+	}
+	free(root);
+	free(real);
+	return rc;
+}
+
+/*
  * See confiture.h.  project_dir NULL means ".".  A missing file is a
  * CF_ERR_CONFIG error whose hint lists the environments that do exist.
  */
@@ -445,9 +501,13 @@ cf_config_load_env(const char *project_dir, const char *env_name,
 		free(path);
 		return cf_fail(err, e);
 	}
+	if (check_inside_project(project_dir, path, err) < 0) {
+		free(dir);
+		free(path);
+		return -1;
+	}
 	rc = cf_config_load(path, out, err);
 	free(dir);
 	free(path);
 	return rc;
 }
-

@@ -22,6 +22,12 @@
  * A key whose value is null (written as "key:", "~" or "null") counts as
  * absent.  Every scalar value gets ${VAR} expansion before it is converted;
  * see expand_env().
+ *
+ * The file may come from a pull request: only a regular file of at most
+ * CF_CONFIG_MAX_BYTES is read (a FIFO is refused without blocking),
+ * aliases may add at most CF_YAML_ALIAS_BUDGET values, and no message or
+ * excerpt shows a password or a value that came from ${VAR}.  Errors and
+ * warnings carry their excerpt, so the CLI never reads the file again.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +39,9 @@
 #include <libfyaml.h>
 
 #include "config/config.h"
+
+/* Environment files are a few lines; a larger one is not one. */
+#define CF_CONFIG_MAX_BYTES (1024 * 1024)
 
 /* ------------------------------------------------------------------------
  * ${VAR} expansion
@@ -145,9 +154,17 @@ fail:
  * Reading the YAML tree
  * ------------------------------------------------------------------------ */
 
+/* Byte ranges of the file that hold secrets (password values). */
+typedef struct span_list {
+	size_t (*at)[2]; /* [start, end) offsets */
+	size_t n;
+	size_t alloc;
+} span_list;
+
 /* State of one cf_config_load() call. */
 typedef struct loader {
 	const char *path;
+	span_list secrets; /* never shown, see secret_at() */
 	cf_config *cfg;
 	cf_error *err;		 /* the first error; loading stops there */
 	cf_db_block db;		 /* the database: block's values */
@@ -306,6 +323,71 @@ scalar_text(loader *ld, const char *keypath, struct fy_node *key,
 	return 0;
 }
 
+/*
+ * The text of scalar val as written in the file when it holds a ${VAR}
+ * reference, else NULL.  Messages show it instead of the expanded value:
+ * a value from the environment may be a secret, whatever its key.
+ * Caller frees.
+ */
+static char *
+written_if_expanded(struct fy_node *val)
+{
+	size_t len;
+	const char *s = fy_node_get_scalar(val, &len);
+
+	return s && memmem(s, len, "${", 2) ? cf_strndup(s, len) : NULL;
+}
+
+/*
+ * True when scalar val lies in a secret span: a password, or a copy of
+ * one made by an alias (the copy keeps the original's position).
+ */
+static bool
+secret_at(const loader *ld, struct fy_node *val)
+{
+	struct fy_token *t = val && fy_node_is_scalar(val) ?
+				     fy_node_get_scalar_token(val) :
+				     NULL;
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+
+	for (size_t i = 0; m && i < ld->secrets.n; i++)
+		if (m->input_pos >= ld->secrets.at[i][0] &&
+		    m->input_pos < ld->secrets.at[i][1])
+			return true;
+	return false;
+}
+
+/*
+ * What messages show for val instead of its value, or NULL when they may
+ * show the value: "***" for a secret, the written text for ${VAR}.
+ * Caller frees.
+ */
+static char *
+shown_instead(const loader *ld, struct fy_node *val)
+{
+	return secret_at(ld, val) ? cf_strdup("***") : written_if_expanded(val);
+}
+
+/* Sets e's detail to "found '<value>'", or to where value came from. */
+static void
+set_found_detail(const loader *ld, cf_error *e, struct fy_node *val,
+		 const char *value)
+{
+	char *written = written_if_expanded(val);
+
+	if (secret_at(ld, val))
+		cf_error_set_detail(e, "found a value that is not shown (it "
+				       "may be a password)");
+	else if (written)
+		cf_error_set_detail(e,
+				    "found the value of '%s' (not shown: it "
+				    "comes from the environment)",
+				    written);
+	else
+		cf_error_set_detail(e, "found '%s'", value);
+	free(written);
+}
+
 /* Stores a string value in *field (replacing it) unless val is absent. */
 static int
 get_string(loader *ld, const char *keypath, struct fy_node *key,
@@ -348,7 +430,7 @@ get_int(loader *ld, const char *keypath, struct fy_node *key,
 		e = cf_error_new(CF_ERR_CONFIG,
 				 "'%s' must be an integer between %d and %d",
 				 keypath, min, max);
-		cf_error_set_detail(e, "found '%s'", s);
+		set_found_detail(ld, e, val, s);
 		cf_error_set_code(e, "wrong-type");
 		free(s);
 		return fail_at(ld, key, val, e);
@@ -388,7 +470,7 @@ get_bool(loader *ld, const char *keypath, struct fy_node *key,
 		}
 	}
 	e = cf_error_new(CF_ERR_CONFIG, "'%s' must be true or false", keypath);
-	cf_error_set_detail(e, "found '%s'", s);
+	set_found_detail(ld, e, val, s);
 	cf_error_set_code(e, "wrong-type");
 	free(s);
 	return fail_at(ld, key, val, e);
@@ -599,6 +681,7 @@ parse_migration(loader *ld, struct fy_node *map)
 			return -1;
 		if (strcmp(name, "tracking_table") == 0) {
 			char *table = NULL;
+			char *shown;
 			cf_error *e = NULL;
 			int rc;
 
@@ -607,7 +690,10 @@ parse_migration(loader *ld, struct fy_node *map)
 				return -1;
 			if (!table)
 				continue;
-			rc = cf_config_set_tracking_table(ld->cfg, table, &e);
+			shown = shown_instead(ld, val);
+			rc = cf_config_set_tracking_table_as(
+				ld->cfg, table, shown ? shown : table, &e);
+			free(shown);
 			free(table);
 			if (rc < 0)
 				return fail_at(ld, key, val, e);
@@ -721,6 +807,7 @@ parse_root(loader *ld, struct fy_node *root)
 			rc = get_string(ld, "name", key, val, &ld->cfg->name);
 		} else if (strcmp(name, "database_url") == 0) {
 			char *url = NULL;
+			char *shown;
 			cf_error *e = NULL;
 
 			if (scalar_text(ld, "database_url", key, val,
@@ -728,7 +815,10 @@ parse_root(loader *ld, struct fy_node *root)
 				return -1;
 			if (!url)
 				continue;
-			rc = cf_config_set_database_url(ld->cfg, url, &e);
+			shown = shown_instead(ld, val);
+			rc = cf_config_set_database_url_as(ld->cfg, url, shown,
+							   &e);
+			free(shown);
 			free(url);
 			if (rc < 0)
 				return fail_at(ld, key, val, e);
@@ -896,6 +986,223 @@ yaml_input_release(yaml_input *in)
 }
 
 /*
+ * Aliases may add at most this many nodes to the document: environment
+ * files need few, and a "billion laughs" file must fail before libfyaml
+ * builds its expansion (500 bytes took 2.9 GB).
+ */
+#define CF_YAML_ALIAS_BUDGET 10000
+
+/*
+ * A collection open in the event walk: its size so far, its anchor, and
+ * whether it is a mapping whose next node is a key, or the value of a
+ * secret key (then so is everything inside).
+ */
+typedef struct open_node {
+	size_t size;
+	char *anchor;
+	bool mapping;
+	bool at_key;
+	bool secret_value; /* the next value belongs to a secret key */
+	bool secret;
+} open_node;
+
+/* An anchor seen in the event walk and the size of its node. */
+typedef struct anchor_size {
+	char *name;
+	size_t size;
+} anchor_size;
+
+/* The name of an anchor or alias token (caller frees), or NULL. */
+static char *
+token_name(struct fy_token *t)
+{
+	size_t len;
+	const char *s = t ? fy_token_get_text(t, &len) : NULL;
+
+	return s ? cf_strndup(s, len) : NULL;
+}
+
+/*
+ * True when a key w[0..len) may hold a secret: "password" and anything
+ * spelt close to it ("pasword:" draws an unknown-key warning whose excerpt
+ * must not show the value), "secret", "token".
+ */
+static bool
+is_secret_key(const char *w, size_t len)
+{
+	static const char *const parts[] = {"pass", "pasw",   "pssw",
+					    "pwd",  "secret", "token"};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+
+		for (size_t j = 0; j + n <= len; j++)
+			if (strncasecmp(w + j, parts[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Records the text of token t as secret. */
+static void
+add_secret(span_list *secrets, struct fy_token *t)
+{
+	const struct fy_mark *start = t ? fy_token_start_mark(t) : NULL;
+	const struct fy_mark *end = t ? fy_token_end_mark(t) : NULL;
+
+	if (!start || !end)
+		return;
+	CF_GROW(secrets->at, secrets->alloc, secrets->n + 1);
+	secrets->at[secrets->n][0] = start->input_pos;
+	secrets->at[secrets->n][1] = end->input_pos;
+	secrets->n++;
+}
+
+/* The error for an alias at t that goes over CF_YAML_ALIAS_BUDGET. */
+static cf_error *
+alias_budget_error(const char *path, struct fy_token *t)
+{
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+	cf_error *e = cf_error_new(CF_ERR_CONFIG,
+				   "YAML aliases expand to too many values");
+
+	cf_error_set_where(e, path, m ? m->line + 1 : 0, m ? m->column + 1 : 0);
+	cf_error_set_detail(e,
+			    "aliases (*name) may add at most %d values to a "
+			    "configuration file",
+			    CF_YAML_ALIAS_BUDGET);
+	cf_error_set_hint(e, "write the values out instead of repeating them "
+			     "through anchors (&) and aliases (*)");
+	cf_error_set_code(e, "yaml-alias-limit");
+	return e;
+}
+
+/*
+ * Walks the event stream of text before any document is built:
+ *   - counts the values each alias would copy (an anchored node's size is
+ *     known when it ends, before any alias to it) and fails when they go
+ *     over CF_YAML_ALIAS_BUDGET;
+ *   - records in *secrets where the values of secret keys (password...)
+ *     are, so that no excerpt or message shows them, even when the file
+ *     has a syntax error further down.
+ * Syntax errors are left to the document parse, which meets them again.
+ */
+static int
+scan_events(const char *path, const char *text, size_t len,
+	    struct fy_diag *diag, span_list *secrets, cf_error **err)
+{
+	struct fy_parse_cfg pcfg;
+	struct fy_parser *parser;
+	struct fy_event *ev;
+	open_node *stack = NULL;
+	size_t depth = 0, stack_alloc = 0;
+	anchor_size *anchors = NULL;
+	size_t n_anchors = 0, anchors_alloc = 0;
+	size_t added = 0;
+	cf_error *e = NULL;
+
+	memset(&pcfg, 0, sizeof(pcfg));
+	pcfg.flags = FYPCF_QUIET;
+	pcfg.diag = diag;
+	parser = fy_parser_create(&pcfg);
+	if (!parser || fy_parser_set_string(parser, text, len) != 0)
+		abort(); /* out of memory */
+	while (!e && (ev = fy_parser_parse(parser))) {
+		open_node *parent = depth > 0 ? &stack[depth - 1] : NULL;
+		bool is_key = parent && parent->mapping && parent->at_key;
+		bool secret = parent && (parent->secret ||
+					 (!is_key && parent->secret_value));
+		struct fy_token *anchor = NULL;
+		char *name = NULL;
+		size_t size = 0;
+		bool done = true;
+
+		switch (ev->type) {
+		case FYET_MAPPING_START:
+		case FYET_SEQUENCE_START:
+			CF_GROW(stack, stack_alloc, depth + 1);
+			memset(&stack[depth], 0, sizeof(stack[depth]));
+			stack[depth].mapping = ev->type == FYET_MAPPING_START;
+			stack[depth].at_key = true;
+			stack[depth].secret = secret;
+			stack[depth].anchor = token_name(
+				ev->type == FYET_MAPPING_START ?
+					ev->mapping_start.anchor :
+					ev->sequence_start.anchor);
+			depth++;
+			done = false;
+			break;
+		case FYET_MAPPING_END:
+		case FYET_SEQUENCE_END:
+			if (depth == 0) {
+				done = false;
+				break;
+			}
+			depth--;
+			size = 1 + stack[depth].size;
+			name = stack[depth].anchor;
+			parent = depth > 0 ? &stack[depth - 1] : NULL;
+			break;
+		case FYET_SCALAR: {
+			size_t klen;
+			const char *k;
+
+			size = 1;
+			anchor = ev->scalar.anchor;
+			if (secret)
+				add_secret(secrets, ev->scalar.value);
+			k = fy_token_get_text(ev->scalar.value, &klen);
+			if (is_key)
+				parent->secret_value = k &&
+						       is_secret_key(k, klen);
+			break;
+		}
+		case FYET_ALIAS: {
+			char *target = token_name(ev->alias.anchor);
+
+			size = 1;
+			for (size_t i = n_anchors; target && i > 0; i--)
+				if (strcmp(anchors[i - 1].name, target) == 0) {
+					size = anchors[i - 1].size;
+					break;
+				}
+			free(target);
+			added += size;
+			if (added > CF_YAML_ALIAS_BUDGET)
+				e = alias_budget_error(path, ev->alias.anchor);
+			break;
+		}
+		default:
+			done = false;
+			break;
+		}
+		if (done) {
+			if (!name)
+				name = token_name(anchor);
+			if (name) {
+				CF_GROW(anchors, anchors_alloc, n_anchors + 1);
+				anchors[n_anchors].name = name;
+				anchors[n_anchors++].size = size;
+			}
+			if (parent) {
+				parent->size += size;
+				if (parent->mapping)
+					parent->at_key = !parent->at_key;
+			}
+		}
+		fy_parser_event_free(parser, ev);
+	}
+	fy_parser_destroy(parser);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].anchor);
+	free(stack);
+	for (size_t i = 0; i < n_anchors; i++)
+		free(anchors[i].name);
+	free(anchors);
+	return e ? cf_fail(err, e) : 0;
+}
+
+/*
  * Parses text (which must outlive *in) as a single YAML document with
  * libfyaml, quietly, aliases resolved.  On failure returns -1 with *err
  * located at the parser's line:col: syntax errors, an empty file, or a
@@ -904,7 +1211,7 @@ yaml_input_release(yaml_input *in)
  */
 static int
 parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
-	   cf_error **err)
+	   span_list *secrets, cf_error **err)
 {
 	diag_capture cap = {NULL, 0, 0};
 	struct fy_diag_cfg dcfg;
@@ -933,6 +1240,11 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 	memset(&pcfg, 0, sizeof(pcfg));
 	pcfg.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
 	pcfg.diag = diag;
+	if (scan_events(path, text, len, diag, secrets, err) < 0) {
+		fy_diag_unref(diag);
+		free(cap.message);
+		return -1;
+	}
 	in->parser = fy_parser_create(&pcfg);
 	if (!in->parser || fy_parser_set_string(in->parser, text, len) != 0)
 		abort(); /* out of memory */
@@ -983,8 +1295,9 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 }
 
 /*
- * Reads path; a missing file, invalid UTF-8 or a NUL byte is a
- * configuration error.
+ * Reads path; a missing file, one that is not a regular file (a FIFO is
+ * refused without blocking) or larger than CF_CONFIG_MAX_BYTES, invalid
+ * UTF-8 or a NUL byte is a configuration error.
  */
 static int
 read_config_file(const char *path, char **text, size_t *len, cf_error **err)
@@ -1001,7 +1314,7 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 		cf_error_set_code(e, "config-not-found");
 		return cf_fail(err, e);
 	}
-	if (cf_read_file(path, text, len, err) < 0)
+	if (cf_read_file_ex(path, 0, CF_CONFIG_MAX_BYTES, text, len, err) < 0)
 		return -1;
 	if (!cf_utf8_valid(*text, *len, &bad)) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG,
@@ -1044,21 +1357,109 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 	return 0;
 }
 
+/* The CLI's line redaction for what the event walk could not mark. */
+static char *
+redact_line(const char *line)
+{
+	const char *p = line + strspn(line, " \t-{[,");
+	const char *value = line;
+	size_t keylen = strcspn(p, ":");
+	char *red;
+	char *out;
+
+	/* "key:" then white space or the end; the key may be quoted */
+	if (p[keylen] == ':' &&
+	    (p[keylen + 1] == '\0' || p[keylen + 1] == ' ' ||
+	     p[keylen + 1] == '\t')) {
+		value = p + keylen + 1;
+		if (is_secret_key(p, keylen))
+			return cf_asprintf("%.*s ***", (int)(value - line),
+					   line);
+	}
+	if (!strstr(value, "://") && !strchr(value, '@') &&
+	    !strcasestr(value, "password"))
+		return cf_strdup(line);
+	/* whole, so that quotes or spaces in a password cannot split it */
+	red = cf_redact_url(value);
+	out = cf_asprintf("%.*s%s", (int)(value - line), line, red);
+	free(red);
+	return out;
+}
+
+/*
+ * Line `line` (1-based) of text for an excerpt, or NULL: every secret
+ * span on it becomes "***", then redact_line() hides URL passwords and
+ * values of secret-looking keys it can still see.  Caller frees.
+ */
+static char *
+excerpt_line(const char *text, size_t len, int line, const span_list *secrets)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t start = 0;
+	size_t end;
+	char *out;
+
+	for (int l = 1; l < line; l++) {
+		const char *nl = memchr(text + start, '\n', len - start);
+
+		if (!nl)
+			return NULL;
+		start = (size_t)(nl - text) + 1;
+	}
+	end = start;
+	while (end < len && text[end] != '\n' && text[end] != '\r')
+		end++;
+	for (size_t i = start; i < end;) {
+		size_t skip = 0;
+
+		for (size_t k = 0; k < secrets->n; k++)
+			if (i >= secrets->at[k][0] && i < secrets->at[k][1] &&
+			    secrets->at[k][1] - i > skip)
+				skip = secrets->at[k][1] - i;
+		if (skip) {
+			cf_strbuf_addstr(&sb, "***");
+			i += skip;
+		} else {
+			cf_strbuf_addch(&sb, text[i++]);
+		}
+	}
+	out = redact_line(cf_strbuf_str(&sb));
+	cf_strbuf_release(&sb);
+	return out;
+}
+
+/* Gives e (about path) its excerpt, when it has a line. */
+static void
+set_excerpt(cf_error *e, const char *path, const char *text, size_t len,
+	    const span_list *secrets)
+{
+	if (!e || e->line <= 0 || !e->file || strcmp(e->file, path) != 0)
+		return;
+	free(e->excerpt);
+	e->excerpt = excerpt_line(text, len, e->line, secrets);
+	if (!e->excerpt) /* never let the CLI read the file again */
+		e->excerpt = cf_strdup("");
+}
+
+static int load_text(loader *ld, const char *text, size_t len, cf_config **out,
+		     cf_error **err);
+
 /*
  * See confiture.h.  Nothing is returned on error: the partial
  * configuration is freed.  database_url stays NULL when the file has
- * neither database_url nor database: (the caller may supply one).
+ * neither database_url nor database: (the caller may supply one).  Every
+ * error and warning with a line carries its excerpt, secrets hidden.
  */
 int
 cf_config_load(const char *path, cf_config **out, cf_error **err)
 {
 	char *text = NULL;
 	size_t len;
-	yaml_input in;
-	struct fy_node *root;
-	loader ld = {path, NULL, NULL, {NULL, NULL, NULL, NULL, 5432},
-		     NULL, NULL};
-	int rc = -1;
+	loader ld = {
+		path, {NULL, 0, 0}, NULL, NULL, {NULL, NULL, NULL, NULL, 5432},
+		NULL, NULL};
+	cf_error *e = NULL;
+	int rc;
 
 	*out = NULL;
 	if (!path || !*path)
@@ -1067,10 +1468,32 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 							  "file given"));
 	if (read_config_file(path, &text, &len, err) < 0)
 		return -1;
-	if (parse_yaml(path, text, len, &in, err) < 0) {
-		free(text);
-		return -1;
+	rc = load_text(&ld, text, len, out, &e);
+	if (rc < 0) {
+		set_excerpt(e, path, text, len, &ld.secrets);
+		cf_fail(err, e);
+	} else {
+		for (size_t i = 0; i < (*out)->warnings.n; i++)
+			set_excerpt((*out)->warnings.items[i], path, text, len,
+				    &ld.secrets);
 	}
+	free(ld.secrets.at);
+	free(text);
+	return rc;
+}
+
+/* cf_config_load() once the file is read: parses text into *out. */
+static int
+load_text(loader *ld, const char *text, size_t len, cf_config **out,
+	  cf_error **err)
+{
+	const char *path = ld->path;
+	yaml_input in;
+	struct fy_node *root;
+	int rc = -1;
+
+	if (parse_yaml(path, text, len, &in, &ld->secrets, err) < 0)
+		return -1;
 
 	root = fy_document_root(in.doc);
 	if (is_absent(root)) {
@@ -1104,37 +1527,36 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 		goto done;
 	}
 
-	ld.cfg = cf_config_new_default();
-	ld.cfg->path = cf_strdup(path);
-	if (parse_root(&ld, root) < 0) {
-		cf_fail(err, ld.err);
+	ld->cfg = cf_config_new_default();
+	ld->cfg->path = cf_strdup(path);
+	if (parse_root(ld, root) < 0) {
+		cf_fail(err, ld->err);
 		goto done;
 	}
-	if (!ld.cfg->name)
-		ld.cfg->name = file_stem(path);
-	if (ld.db_key && ld.url_key) {
+	if (!ld->cfg->name)
+		ld->cfg->name = file_stem(path);
+	if (ld->db_key && ld->url_key) {
 		cf_error *w = cf_warning_new("both 'database_url' and "
 					     "'database' are set; using "
 					     "'database_url'");
 
 		cf_error_set_hint(w, "remove one of them");
 		cf_error_set_code(w, "database-url-and-block");
-		add_warning(&ld, ld.db_key, w);
-	} else if (ld.db_key) {
-		free(ld.cfg->database_url);
-		ld.cfg->database_url = cf_db_block_url(&ld.db);
+		add_warning(ld, ld->db_key, w);
+	} else if (ld->db_key) {
+		free(ld->cfg->database_url);
+		ld->cfg->database_url = cf_db_block_url(&ld->db);
 	}
-	*out = ld.cfg;
-	ld.cfg = NULL;
+	*out = ld->cfg;
+	ld->cfg = NULL;
 	rc = 0;
 
 done:
-	cf_config_free(ld.cfg);
-	free(ld.db.host);
-	free(ld.db.database);
-	free(ld.db.user);
-	free(ld.db.password);
+	cf_config_free(ld->cfg);
+	free(ld->db.host);
+	free(ld->db.database);
+	free(ld->db.user);
+	free(ld->db.password);
 	yaml_input_release(&in);
-	free(text);
 	return rc;
 }

@@ -66,7 +66,9 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		dir = strcmp(project, ".") == 0 ?
 			      cf_strdup("db/migrations") :
 			      cf_asprintf("%s/db/migrations", project);
-	rc = cf_migration_set_discover(dir, &s->set, err);
+	/* a directory named on the command line is its own project */
+	rc = cf_migration_set_discover_in(
+		dir, opts->migrations_dir ? NULL : project, &s->set, err);
 	free(dir);
 	if (rc < 0) {
 		cf_session_free(s);
