@@ -205,9 +205,8 @@ test_expect_success 'SIGKILL during CREATE INDEX CONCURRENTLY: the rerun finds t
 	wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')"
 	kill -KILL $pid
 	wait $pid || true
-	wait_gone "$DB"
-	expect_eq f "$(psql_q "$DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = '\''items_slow_idx'\''::regclass")"
-	expect_eq "001" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'') FROM tb_confiture")"
+	# at once, while the killed run'\''s session may still hold the lock:
+	# the rerun waits for that session to abort, without a deadlock
 	run_cf migrate up --env local
 	expect_rc 1
 	expect_err_contains "002_items_slow_idx.up.sql:1:1"
