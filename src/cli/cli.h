@@ -168,6 +168,9 @@ int cmd_server(int argc, const char **argv);
 struct cli_progress_state {
 	bool json;
 	const char *verb; /* "applied", "rolled back", "recorded" */
+	int lock_reports; /* lock-wait lines printed so far */
+	long lock_pid;	  /* holder in the last one */
+	double lock_reported_ms;
 };
 void cli_progress_init(cf_progress *p, struct cli_progress_state *st);
 json_t *cli_run_result_json(const cf_run_result *r, const char *action);

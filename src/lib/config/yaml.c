@@ -17,6 +17,7 @@
  *   migration:
  *     tracking_table: <[schema.]table>   default tb_confiture
  *     locking: {enabled: <bool>, timeout_ms: <int>}
+ *     repair: <bool>                     default false (up --repair)
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>}
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
@@ -665,7 +666,7 @@ parse_locking(loader *ld, struct fy_node *map)
 	return 0;
 }
 
-/* migration: {tracking_table, locking} */
+/* migration: {tracking_table, locking, repair} */
 static int
 parse_migration(loader *ld, struct fy_node *map)
 {
@@ -703,9 +704,13 @@ parse_migration(loader *ld, struct fy_node *map)
 
 			if (rc < 0 || (rc > 0 && parse_locking(ld, val) < 0))
 				return -1;
+		} else if (strcmp(name, "repair") == 0) {
+			if (get_bool(ld, "migration.repair", key, val,
+				     &ld->cfg->repair) < 0)
+				return -1;
 		} else {
 			warn_unknown_key(ld, "migration.", name, key,
-					 "tracking_table, locking");
+					 "tracking_table, locking, repair");
 		}
 	}
 	return 0;
