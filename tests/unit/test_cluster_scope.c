@@ -1,6 +1,6 @@
 /*
  * test_cluster_scope.c — unit tests for the scope of a clone-mode
- * preflight's restore (cluster.c): which shared objects a replayed
+ * preflight's restore (cluster_snapshot.c): which shared objects a replayed
  * statement names, and the transaction ids it keeps.
  *
  * Statements are parsed here with pg_query_parse(), as preflight does, and

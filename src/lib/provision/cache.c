@@ -1075,22 +1075,15 @@ out:
 	return rc;
 }
 
-/* Fails early, before any server starts, when the dump does not exist;
- * cf_dump_open() reads it later. */
+/* Fails early, before any server starts, when the dump cannot be read
+ * (missing, a FIFO, a device, a symbolic link); cf_dump_open() reads it
+ * later. */
 static int
 check_dump_exists(const char *path, cf_error **err)
 {
-	struct stat st;
-	cf_error *e;
+	bool is_dir;
 
-	if (stat(path, &st) == 0)
-		return 0;
-	e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
-	cf_error_set_detail(e, "%s", strerror(errno));
-	cf_error_set_hint(
-		e,
-		"make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
-	return cf_fail(err, e);
+	return cf_dump_check(path, NULL, &is_dir, err);
 }
 
 int

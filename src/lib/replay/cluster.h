@@ -2,7 +2,8 @@
  * cluster.h — snapshot and restore of a server's cluster-wide state (roles,
  * memberships, per-role and per-database settings, databases, tablespaces,
  * their privileges and comments, ALTER SYSTEM), so that a clone-mode
- * preflight leaves the against server as it found it.
+ * preflight leaves the against server as it found it.  Readers, scope and
+ * guard: cluster_snapshot.c; the restore: cluster_restore.c.
  */
 #ifndef CF_CLUSTER_H
 #define CF_CLUSTER_H
@@ -11,7 +12,7 @@
 
 #include "db/db.h"
 
-/* Opaque; defined in cluster.c. */
+/* Opaque; defined in cluster_internal.h. */
 typedef struct cf_cluster_snapshot cf_cluster_snapshot;
 
 /*
@@ -37,7 +38,7 @@ void cf_cluster_snapshot_keep_database(cf_cluster_snapshot *snap,
  * What the replay touched, so that the restore undoes only that and never
  * what other sessions did on a shared server meanwhile: the shared objects
  * the replayed statements name, and the transaction ids the replay wrote
- * shared catalog rows under.  Opaque; defined in cluster.c.
+ * shared catalog rows under.  Opaque; defined in cluster_internal.h.
  */
 typedef struct cf_cluster_scope cf_cluster_scope;
 
