@@ -2,13 +2,16 @@
 # t0250-preflight-leftovers.sh — what a clone-mode replay can leave on the
 # server beyond roles and databases, and the closing line that must never
 # say "unchanged" when something stayed: replication slots and origins
-# (dropped when the replay's, reported with the command otherwise),
-# subscriptions (which make the clone undroppable: dropped first), server
-# files (COPY TO, COPY PROGRAM, lo_export: refused; in dynamic SQL:
-# reported), dblink (warned: it reaches the real database), a clone that
-# cannot be dropped (said so, exit 1), ALTER DATABASE <against> (warned,
-# restored, and restored by the next run after a SIGKILL), and roles that
-# a non-superuser's dynamic SQL creates or alters (found and undone).
+# (dropped when the replay's, reported with the command otherwise; logical
+# slots of the clone on a cluster of our own with wal_level = logical),
+# subscriptions and a template flag (which make the clone undroppable:
+# cleared first), server files (COPY TO, COPY PROGRAM, lo_export: refused;
+# in dynamic SQL: reported), dblink (warned: it reaches the real database),
+# a clone that cannot be dropped (said so, exit 1), ALTER DATABASE
+# <against> (warned, restored, and restored by the next run after a
+# SIGKILL; a live run's clone and another role's forged marker are left
+# alone), and roles that a non-superuser's dynamic SQL creates or alters
+# (found and undone).
 . "$(dirname "$0")/../lib/tap.sh"
 
 unset CONFITURE_DATABASE_URL NO_COLOR
@@ -332,6 +335,28 @@ test_expect_success 'non-superuser: roles created and altered by dynamic SQL are
 	expect_eq "" "$(psql_q postgres "SELECT rolname FROM pg_roles WHERE rolname = '\''t0250_dyn'\''")" "t0250_dyn"
 	expect_eq "f|-1" "$(psql_q postgres "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = '\''t0250_victim'\''")" "t0250_victim"
 	expect_no_clone
+'
+
+# Logical slots need wal_level = logical, which the shared cluster does not
+# have: this test starts a cluster of its own for them.
+test_expect_success 'a logical slot in the clone is dropped, so the clone is too (own cluster)' '
+	(
+		unset CF_TEST_PGDIR
+		. "$CF_SRC/tests/lib/cluster.sh"
+		trap cluster_stop EXIT
+		cluster_start
+		echo "wal_level = logical" | cluster_as_owner tee -a "$CF_TEST_PGDATA/postgresql.conf" >/dev/null
+		cluster_as_owner "$CF_TEST_PGBIN/pg_ctl" -D "$CF_TEST_PGDATA" -l "$CF_TEST_PGLOG" -w -s restart
+		psql_q postgres "CREATE DATABASE t0250_logical"
+		new_project
+		echo "SELECT pg_create_logical_replication_slot('\''t0250_lslot'\'', '\''test_decoding'\'');" >db/migrations/001_slot.up.sql
+		run_cf migrate preflight --against "$(db_url t0250_logical)" --mode clone
+		expect_rc 0
+		expect_err_contains "note: dropped logical replication slot '\''t0250_lslot'\'' of the clone"
+		expect_closing "clone dropped — t0250_logical unchanged"
+		expect_eq "" "$(psql_q postgres "SELECT slot_name FROM pg_replication_slots")" "slots"
+		expect_eq "" "$(psql_q postgres "SELECT datname FROM pg_database WHERE datname LIKE '\''cf_preflight%'\''")" "clones"
+	)
 '
 
 test_done
