@@ -162,6 +162,7 @@ test_expect_success 'a server file written through dynamic SQL is reported, and 
 	expect_rc 1
 	expect_err_contains "warning: dynamic SQL in a replayed statement may write a file on the server'\''s machine (COPY ... TO or PROGRAM)"
 	expect_err_contains "db/migrations/001_dyn_copy.up.sql:1:1"
+	expect_err_contains "HINT: if it ran, remove the file on the server'\''s machine: rm -f '\''$DYNFILE'\''"
 	expect_closing "clone dropped — t0250_pre NOT unchanged: 1 change left on the server (see the warnings above)"
 	test -e "$DYNFILE"
 	expect_no_clone

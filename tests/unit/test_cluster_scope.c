@@ -348,6 +348,32 @@ test_statement_warning(void **state)
 	}
 }
 
+/* Dynamic SQL that may write a file names the file when it can. */
+static void
+test_statement_warning_path(void **state)
+{
+	json_t *doc;
+	json_t *stmt = first_stmt(
+		"DO $$ BEGIN EXECUTE 'COPY t TO ''/tmp/x y'''; END $$", &doc);
+	cf_error *w = cf_cluster_statement_warning(stmt);
+
+	(void)state;
+	assert_non_null(w);
+	assert_string_equal(w->statement, "rm -f '/tmp/x y'");
+	assert_string_equal(
+		w->hint,
+		"if it ran, remove the file on the server's machine: rm -f '/tmp/x y'");
+	cf_error_free(w);
+	json_decref(doc);
+	stmt = first_stmt("DO $$ BEGIN EXECUTE 'COPY t TO ' || f(); END $$",
+			  &doc);
+	w = cf_cluster_statement_warning(stmt);
+	assert_non_null(w);
+	assert_null(w->statement);
+	cf_error_free(w);
+	json_decref(doc);
+}
+
 /* A name is mentioned by the replay's string constants as a whole word. */
 static void
 test_mentions(void **state)
@@ -379,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_xids),
 		cmocka_unit_test(test_guard_files),
 		cmocka_unit_test(test_statement_warning),
+		cmocka_unit_test(test_statement_warning_path),
 		cmocka_unit_test(test_mentions),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1286,6 +1286,26 @@ first_word(const char *text, const char *const *names)
 	return NULL;
 }
 
+/*
+ * The first absolute path quoted in text ('/...', however many quotes
+ * nest it), as a new string, or NULL: where dynamic SQL may write.
+ */
+static char *
+quoted_path(const char *text)
+{
+	for (const char *p = strchr(text, '\''); p; p = strchr(p + 1, '\'')) {
+		const char *end;
+
+		if (p[1] != '/')
+			continue;
+		end = strchr(p + 1, '\'');
+		if (!end)
+			return NULL;
+		return cf_strndup(p + 1, (size_t)(end - p - 1));
+	}
+	return NULL;
+}
+
 /* A warning with code, its message from fmt and name. */
 static cf_error *
 reach_warning(const char *code, const char *fmt, const char *name,
@@ -1337,15 +1357,31 @@ cf_cluster_statement_warning(const void *stmt_json)
 	if ((name = first_word(text, file_functions)) ||
 	    (has_word(text, "copy", true) &&
 	     (has_word(text, "program", true) || strcasestr(text, "to '") ||
-	      strcasestr(text, "to e'"))))
+	      strcasestr(text, "to e'")))) {
+		char *path = quoted_path(text);
+
 		w = reach_warning(
 			"server-file-may-be-written",
 			"dynamic SQL in a replayed statement may write a file on the server's machine (%s)",
 			name ? name : "COPY ... TO or PROGRAM",
 			"the preflight refuses such statements when they are replayed directly, but cannot see them in dynamic SQL; a file written there stays after the clone is dropped");
-	else if ((name = has_word(text, "dblink", false)      ? "dblink" :
-			 has_word(text, "postgres_fdw", true) ? "postgres_fdw" :
-								NULL))
+		if (path) {
+			char *q = cf_quote_literal(path);
+
+			/* a shell word: the literal's quotes suit sh too,
+			 * as the path has no quote in it */
+			w->statement = cf_asprintf("rm -f %s", q);
+			cf_error_set_hint(
+				w,
+				"if it ran, remove the file on the server's machine: rm -f %s",
+				q);
+			free(q);
+			free(path);
+		}
+	} else if ((name = has_word(text, "dblink", false) ? "dblink" :
+			   has_word(text, "postgres_fdw", true) ?
+							     "postgres_fdw" :
+							     NULL))
 		w = reach_warning(
 			"reaches-other-databases",
 			"dynamic SQL in a replayed statement mentions %s", name,
