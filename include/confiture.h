@@ -73,7 +73,9 @@ typedef struct cf_error {
 	int column;	     /* 1-based, in characters; 0 when unknown */
 	char *statement;     /* the SQL statement involved, or NULL */
 	int statement_index; /* 1-based index in its file; 0 when n/a */
-	char *code; /* short stable identifier, e.g. "duplicate-version" */
+	char *code;    /* short stable identifier, e.g. "duplicate-version" */
+	char *excerpt; /* the source line at line, secrets hidden, or NULL;
+			* shown instead of reading the file again */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -134,6 +136,7 @@ typedef struct cf_config {
 	char *tracking_name;   /* parsed table part */
 	int lock_timeout_ms;   /* migration.locking.timeout_ms */
 	bool locking_enabled;  /* migration.locking.enabled (default true) */
+	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
@@ -263,11 +266,22 @@ typedef struct cf_migration_set {
  * Lists dir for migration files and orders them by version (numerically
  * when every version is all digits, bytewise otherwise).  Duplicate versions,
  * over-long versions, .py migrations and stray names are recorded in
- * set->problems; the call fails (-1, *err set) only when the directory
- * cannot be read.  Free *out with cf_migration_set_free().
+ * set->problems; the call fails (-1, *err set) when the directory cannot
+ * be read, and as cf_migration_set_discover_in() with project_dir NULL.
+ * Free *out with cf_migration_set_free().
  */
 int cf_migration_set_discover(const char *dir, cf_migration_set **out,
 			      cf_error **err);
+
+/*
+ * cf_migration_set_discover() for a project: dir must lie inside
+ * project_dir, and so must every file a symbolic link in dir leads to
+ * (with project_dir NULL: inside dir).  A link leading out and a migration
+ * that is not a regular file (FIFO, device, socket) fail the call with a
+ * CF_ERR_CONFIG error naming the file; such a file is never read.
+ */
+int cf_migration_set_discover_in(const char *dir, const char *project_dir,
+				 cf_migration_set **out, cf_error **err);
 
 /*
  * Reads, checksums and parses every .up.sql (and .down.sql when with_down)
@@ -370,12 +384,37 @@ typedef struct cf_outcome {
 	bool autocommit;      /* ran outside a transaction */
 } cf_outcome;
 
+/*
+ * Who holds the migration lock, from pg_locks and pg_stat_activity.  Strings
+ * are owned by the struct and valid only during the callback; any may be
+ * NULL (query is "<insufficient privilege>" for another role's session
+ * unless we may read all statistics).
+ */
+typedef struct cf_lock_holder {
+	long pid;		/* 0 for a prepared transaction */
+	char *application_name; /* "" when the holder set none */
+	char *client;		/* client address, or "local socket" */
+	char *backend_start;	/* connected since (server time) */
+	char *state;		/* active, idle, idle in transaction, ... */
+	char *query_start;	/* current or last statement started at */
+	char *query;		/* current or last statement */
+} cf_lock_holder;
+
 /* Progress callbacks; any may be NULL.  Called synchronously. */
 typedef struct cf_progress {
 	void *arg;
 	void (*migration_start)(void *arg, const cf_migration *m, bool down);
 	void (*migration_done)(void *arg, const cf_outcome *o, bool down);
 	void (*warning)(void *arg, const cf_error *w);
+	/*
+	 * Waiting for the migration lock: called when the first try fails
+	 * and then about every two seconds until the lock is taken or the
+	 * timeout passes, with who holds it now (NULL when it was released
+	 * between the try and the look-up).  waited_ms counts from the
+	 * first try.
+	 */
+	void (*lock_wait)(void *arg, const cf_lock_holder *holder,
+			  double waited_ms);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -390,6 +429,14 @@ typedef struct cf_run_options {
 	bool dry_run;	    /* up/down: validate and list, do not execute */
 	cf_checksum_policy on_checksum_mismatch;
 	const char *through; /* baseline: last version to record */
+	/*
+	 * up: repair what an interrupted non-transactional migration left
+	 * (--repair, or migration.repair in the environment file): drop an
+	 * INVALID index a pending CREATE INDEX CONCURRENTLY creates, and keep
+	 * (as IF NOT EXISTS would) a valid one that is not recorded.  Without
+	 * it such traces fail the migration before it runs.
+	 */
+	bool repair;
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -517,6 +564,16 @@ void cf_preflight_result_free(cf_preflight_result *r);
  * for SIGINT/SIGTERM handlers.
  */
 void cf_cancel(void);
+
+/*
+ * Sets the application_name of every connection the library opens from now
+ * on (default "confiture"), so operators can tell them apart in
+ * pg_stat_activity, e.g. "confiture migrate up".  A connection string's own
+ * application_name, or PGAPPNAME, wins.  Process-wide; call it before
+ * connecting, not concurrently with a running session.  name is copied
+ * (truncated to 63 bytes); NULL restores the default.
+ */
+void cf_set_application_name(const char *name);
 
 /* ------------------------------------------------------------------------
  * Provisioning a disposable database: embedded server (server.c), schema

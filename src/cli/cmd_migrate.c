@@ -52,8 +52,14 @@ cmd_migrate(int argc, const char **argv)
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
 	     i++)
-		if (strcmp(subcommands[i].name, argv[1]) == 0)
+		if (strcmp(subcommands[i].name, argv[1]) == 0) {
+			char app[64];
+
+			snprintf(app, sizeof(app), "confiture migrate %s",
+				 argv[1]);
+			cf_set_application_name(app);
 			return subcommands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "error: unknown subcommand 'migrate %s'\n", argv[1]);
 	usage(stderr);
 	return CF_EXIT_USAGE;

@@ -29,7 +29,8 @@ hold_lock()
 	exec 9>lock.fifo
 	echo "SELECT pg_advisory_lock($CLASS, $2);" >&9
 	for _ in $(seq 100); do
-		if [ "$(psql_q "$1" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted")" = 1 ]; then
+		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted")
+		if [ -n "$LOCK_BACKEND" ]; then
 			return 0
 		fi
 		sleep 0.05
@@ -78,7 +79,9 @@ test_expect_success 'two concurrent up runs apply every migration exactly once' 
 	expect_eq 1 "$(psql_q "$DB" "SELECT count(DISTINCT pid) FROM log")"
 	cat run1.out run2.out | grep -c "5 migrations applied" | grep -x 1
 	cat run1.out run2.out | grep -c "nothing to do" | grep -x 1
-	expect_eq "" "$(cat run1.err run2.err)"
+	# the waiter said whom it waited for, and nothing else
+	expect_eq "" "$(cat run1.err run2.err | grep -v "^waiting for the migration lock (.*): held by pid [0-9]* '\''confiture migrate up'\'' (local socket, connected since " || true)"
+	cat run1.err run2.err | grep -c "^waiting for the migration lock" | grep -x 1
 	expect_eq 5 "$(psql_q "$DB" "SELECT count(*) FROM pg_class WHERE relname ~ '\''^t[1-5]$'\''")"
 '
 
@@ -99,6 +102,12 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_rc 2
 	expect_err_contains "could not acquire the migration lock within 1000 ms"
 	expect_err_contains "advisory lock (1751936052, 415139148) on database '\''myapp_production'\''"
+	# who holds it: said while waiting, once (not a terminal), and in
+	# the error
+	expect_err_matches "^waiting for the migration lock \(0 s\): held by pid $LOCK_BACKEND '\''psql'\'' \(local socket, connected since [0-9-]+ [0-9:]+ [A-Z]+\), idle since [0-9-]+ [0-9:]+ [A-Z]+: SELECT pg_advisory_lock\($CLASS, 415139148\);$"
+	expect_eq 1 "$(grep -c "^waiting for the migration lock" "$TEST_TMP/err")"
+	expect_err_contains "held by pid $LOCK_BACKEND (application_name '\''psql'\'', local socket, connected since "
+	expect_err_contains "pg_terminate_backend(PID)"
 	expect_out_not_contains "applied"
 	test "$elapsed" -ge 900
 	test "$elapsed" -lt 10000

@@ -10,6 +10,7 @@
 
 #include "db/db.h"
 #include "replay/session_internal.h"
+#include "replay/traces.h"
 
 bool
 cf_session_numeric(const cf_session *s)
@@ -66,7 +67,9 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		dir = strcmp(project, ".") == 0 ?
 			      cf_strdup("db/migrations") :
 			      cf_asprintf("%s/db/migrations", project);
-	rc = cf_migration_set_discover(dir, &s->set, err);
+	/* a directory named on the command line is its own project */
+	rc = cf_migration_set_discover_in(
+		dir, opts->migrations_dir ? NULL : project, &s->set, err);
 	free(dir);
 	if (rc < 0) {
 		cf_session_free(s);
@@ -94,6 +97,45 @@ cf_session_redacted_url(const cf_session *s)
 	return s->redacted_url;
 }
 
+/*
+ * A run killed mid-statement (SIGKILL, an OOM kill, a CI timeout) leaves
+ * its backend running the statement, holding the migration lock, until the
+ * statement ends: for a CREATE INDEX CONCURRENTLY on a big table, hours.
+ * client_connection_check_interval (PostgreSQL 14+) makes the backend
+ * notice within seconds that its client is gone and abort.  A server that
+ * does not know the setting refuses the connection: connect without it.
+ */
+static int
+connect_checked(cf_session *s, cf_error **err)
+{
+	/* Passing options replaces the URL's own and PGOPTIONS: keep them. */
+	PQconninfoOption *parsed = PQconninfoParse(s->cfg->database_url, NULL);
+	const char *user = getenv("PGOPTIONS");
+	char *base, *opts;
+	cf_error *e = NULL;
+	int rc;
+
+	for (PQconninfoOption *o = parsed; o && o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val)
+			user = o->val;
+	base = cf_asprintf("%s %s", user ? user : "",
+			   s->conn_options ? s->conn_options : "");
+	PQconninfoFree(parsed);
+	opts = cf_asprintf("%s -c client_connection_check_interval=2000", base);
+	rc = cf_db_connect(s->cfg->database_url, opts, &s->conn, &e);
+	if (rc < 0 && e->detail &&
+	    strstr(e->detail, "client_connection_check_interval")) {
+		cf_error_free(e);
+		e = NULL;
+		rc = cf_db_connect(s->cfg->database_url, base, &s->conn, &e);
+	}
+	free(opts);
+	free(base);
+	if (rc < 0)
+		return cf_fail(err, e);
+	return 0;
+}
+
 int
 cf_session_connect(cf_session *s, cf_error **err)
 {
@@ -108,8 +150,7 @@ cf_session_connect(cf_session *s, cf_error **err)
 			"pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
 		return cf_fail(err, e);
 	}
-	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn,
-			  err) < 0)
+	if (connect_checked(s, err) < 0)
 		return -1;
 	cf_cancel_register(s->conn);
 	return 0;
@@ -160,15 +201,18 @@ cf_session_validate_files(cf_session *s, bool with_down, cf_error **err)
 	return cf_fail(err, e);
 }
 
-/* Connects and takes the advisory lock when the environment asks for it. */
+/* Connects and takes the advisory lock when the environment asks for it;
+ * progress hears who holds the lock while we wait. */
 static int
-connect_locked(cf_session *s, cf_error **err)
+connect_locked(cf_session *s, const cf_progress *progress, cf_error **err)
 {
 	if (cf_session_connect(s, err) < 0)
 		return -1;
 	if (!s->cfg->locking_enabled)
 		return 0;
-	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms, err) < 0)
+	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms,
+			    progress ? progress->lock_wait : NULL,
+			    progress ? progress->arg : NULL, err) < 0)
 		return -1;
 	s->locked = true;
 	return 0;
@@ -407,6 +451,40 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 
 /* ---- up ---- */
 
+/*
+ * Applies one pending migration; a non-transactional one first gets
+ * checked for what an interrupted earlier run left (replay/traces.h),
+ * repaired when repair is set.  Same contract as cf_engine_apply().
+ */
+static int
+apply_up(cf_session *s, cf_engine *engine, const cf_migration *m, bool repair,
+	 cf_outcome *o, cf_run_result *r, const cf_progress *progress)
+{
+	cf_traces traces;
+	cf_error *err = NULL;
+	int rc;
+
+	if (m->up->transactional)
+		return cf_engine_apply(engine, m, false, o);
+	if (cf_traces_check(s->conn, m, m->up, repair, &traces, &err) < 0) {
+		memset(o, 0, sizeof(*o));
+		o->migration = m;
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	for (size_t i = 0; i < traces.notes.n; i++) {
+		warn(progress, r, traces.notes.items[i]);
+		traces.notes.items[i] = NULL;
+	}
+	traces.notes.n = 0;
+	engine->skip = traces.skip;
+	rc = cf_engine_apply(engine, m, false, o);
+	engine->skip = NULL;
+	cf_traces_release(&traces);
+	return rc;
+}
+
 int
 cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
@@ -433,7 +511,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			return cf_fail(err, e);
 		}
 	}
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
 		return -1;
@@ -463,7 +541,9 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			o->kind = CF_OUTCOME_SKIPPED;
 			o->skipped_reason = cf_strdup("dry run");
 			o->autocommit = !m->up->transactional;
-		} else if (cf_engine_apply(&engine, m, false, o) < 0) {
+		} else if (apply_up(s, &engine, m,
+				    opts->repair || s->cfg->repair, o, r,
+				    progress) < 0) {
 			r->failed++;
 			notify_done(progress, o, false);
 			break;
@@ -497,7 +577,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	*out = NULL;
 	if (cf_session_validate_files(s, true, err) < 0)
 		return -1;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new((size_t)steps);
 	r->dry_run = opts->dry_run;
@@ -594,7 +674,7 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 	/* Checksums are recorded, so the files must be readable. */
 	if (cf_session_validate_files(s, false, err) < 0)
 		return -1;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
 		return -1;
