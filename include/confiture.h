@@ -535,6 +535,10 @@ typedef struct cf_preflight_result {
 	char *closing; /* e.g. "clone dropped" */
 	bool interrupted;
 	cf_error_list notes; /* cleanup notes (restored roles, ...) */
+	/* clone mode: changes the preflight left on the server (the clone
+	 * itself when it could not be dropped, undo failures, files), each a
+	 * warning in notes; the CLI exits 1 when there are any */
+	size_t leftovers;
 } cf_preflight_result;
 
 /*

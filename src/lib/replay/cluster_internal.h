@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "replay/cluster.h"
 
 typedef struct cl_role {
@@ -73,6 +75,20 @@ typedef struct cl_sysset {
 	char *value;
 } cl_sysset;
 
+/* A replication slot (pg_replication_slots); database NULL for physical. */
+typedef struct cl_slot {
+	char *name;
+	char *database;
+	bool temporary;
+} cl_slot;
+
+/* A replication origin (pg_replication_origin). */
+typedef struct cl_origin {
+	Oid ident;
+	char *name;
+	uint32_t xmin;
+} cl_origin;
+
 struct cf_cluster_snapshot {
 	int version; /* server_version_num */
 	char *user;
@@ -96,6 +112,11 @@ struct cf_cluster_snapshot {
 	size_t n_sys, a_sys;
 	char **keep;
 	size_t n_keep, a_keep;
+	cl_slot *slots;
+	size_t n_slots, a_slots;
+	cl_origin *origins;
+	size_t n_origins, a_origins;
+	bool origins_known; /* pg_replication_origin was readable */
 };
 
 /* A shared object a replayed statement names: 'r' role, 'd' database,
@@ -111,7 +132,8 @@ struct cf_cluster_scope {
 	unsigned flags; /* CF_SCOPE_* */
 	uint32_t *xids; /* 32-bit, as xmin shows them */
 	size_t n_xids, a_xids;
-	char *clone; /* the clone database, never restored */
+	char *clone;	/* the clone database, never restored */
+	cf_strbuf text; /* the replay's string constants, \n-separated */
 };
 
 /* cluster_snapshot.c */
@@ -130,11 +152,22 @@ const cl_database *cl_db_by_name(const cf_cluster_snapshot *s,
 const cl_tablespace *cl_ts_by_oid(const cf_cluster_snapshot *s, Oid oid);
 const cl_tablespace *cl_ts_by_name(const cf_cluster_snapshot *s,
 				   const char *name);
+/* The strings of a JSON array (NULL: none) as a new array of new strings. */
+void cl_strings_from_json(const json_t *a, char ***items, size_t *n);
 /* NULL-safe string equality, and equality of two string arrays. */
 bool cl_str_eq(const char *a, const char *b);
 bool cl_strings_eq(char **a, size_t na, char **b, size_t nb);
 /* Is (kind, name) recorded in scope?  Setting names compare without case. */
-bool cl_scope_named(const cf_cluster_scope *scope, char kind,
-		    const char *name);
+bool cl_scope_named(const cf_cluster_scope *scope, char kind, const char *name);
+
+/* Does a string constant of the replay (a literal, a DO or function body)
+ * mention name as a whole word? */
+bool cl_scope_mentions(const cf_cluster_scope *scope, const char *name);
+
+/* cluster_restore.c */
+
+/* Appends `"name" TO value` (SET syntax, list settings quoted per item as
+ * pg_dump does) from a pg_db_role_setting "name=value" item. */
+void cl_add_set_item(cf_strbuf *sb, const char *item);
 
 #endif /* CF_CLUSTER_INTERNAL_H */

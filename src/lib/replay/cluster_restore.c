@@ -99,8 +99,8 @@ add_value(cf_strbuf *sb, const char *name, const char *value)
 }
 
 /* Appends `"name" TO value` from a stored "name=value" item. */
-static void
-add_set_item(cf_strbuf *sb, const char *item)
+void
+cl_add_set_item(cf_strbuf *sb, const char *item)
 {
 	const char *eq = strchr(item, '=');
 	char *name = eq ? cf_strndup(item, (size_t)(eq - item)) :
@@ -509,17 +509,14 @@ restore_unknown(restore_ctx *c)
 		"cluster-wide changes were only partly checked as role '%s'",
 		s->user ? s->user : "?");
 	w->severity = CF_SEV_WARNING;
-	cf_error_set_code(w, "cluster-not-restored");
+	cf_error_set_code(w, "cluster-partly-checked");
 	cf_error_set_detail(
 		w,
-		"%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone%s",
+		"%s%s%s cannot be read by this role, so a replayed migration's changes to them are neither seen nor undone",
 		s->passwords_known ? "" : "role password hashes (pg_authid)",
 		!s->passwords_known && !s->system_known ? " and " : "",
 		s->system_known ? "" :
-				  "ALTER SYSTEM settings (pg_file_settings)",
-		s->passwords_known ?
-			"" :
-			"; nor are roles that dynamic SQL (DO, CALL, functions) created or changed without naming them in a statement");
+				  "ALTER SYSTEM settings (pg_file_settings)");
 	cf_error_set_hint(
 		w,
 		"run preflight as a superuser to have every cluster-wide change checked and undone");
@@ -805,7 +802,8 @@ restore_databases(restore_ctx *c)
 				    name));
 		cf_strbuf_release(&sb);
 		if (o->tablespace != n->tablespace) {
-			const cl_tablespace *t = cl_ts_by_oid(now, o->tablespace);
+			const cl_tablespace *t = cl_ts_by_oid(now,
+							      o->tablespace);
 
 			if (t) {
 				char *qt = cf_quote_ident(t->name);
@@ -885,7 +883,7 @@ restore_tablespaces(restore_ctx *c)
 			continue;
 		}
 		if (!cl_strings_eq(o->options, o->n_options, n->options,
-				n->n_options)) {
+				   n->n_options)) {
 			cf_strbuf sb = CF_STRBUF_INIT;
 
 			for (size_t k = 0; k < n->n_options; k++) {
@@ -1317,12 +1315,14 @@ restore_acls(restore_ctx *c)
 			want[n_want++] = a;
 	}
 	for (size_t i = 0; i < now->n_dbs; i++)
-		if (cl_db_by_oid(s, now->dbs[i].oid) && db_in(c, now->dbs[i].oid))
+		if (cl_db_by_oid(s, now->dbs[i].oid) &&
+		    db_in(c, now->dbs[i].oid))
 			restore_object_acl(c, 'd', now->dbs[i].oid,
 					   now->dbs[i].name, now->dbs[i].owner,
 					   want, n_want);
 	for (size_t i = 0; i < now->n_tss; i++)
-		if (cl_ts_by_oid(s, now->tss[i].oid) && ts_in(c, now->tss[i].oid))
+		if (cl_ts_by_oid(s, now->tss[i].oid) &&
+		    ts_in(c, now->tss[i].oid))
 			restore_object_acl(c, 't', now->tss[i].oid,
 					   now->tss[i].name, now->tss[i].owner,
 					   want, n_want);
@@ -1519,7 +1519,7 @@ write_setting(restore_ctx *c, Oid db, Oid role, const cl_setting *o)
 	cf_strbuf_addf(&sb, "%s RESET ALL", prefix);
 	for (size_t k = 0; o && k < o->n; k++) {
 		cf_strbuf_addf(&sb, "; %s SET ", prefix);
-		add_set_item(&sb, o->items[k]);
+		cl_add_set_item(&sb, o->items[k]);
 	}
 	/* one implicit transaction: all or nothing */
 	act(c, 0, cf_strbuf_detach(&sb),
@@ -1575,6 +1575,140 @@ restore_settings(restore_ctx *c)
 	free(seen);
 }
 
+/* The slot of that name in s, or NULL. */
+static const cl_slot *
+slot_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_slots; i++)
+		if (strcmp(s->slots[i].name, name) == 0)
+			return &s->slots[i];
+	return NULL;
+}
+
+static const cl_origin *
+origin_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_origins; i++)
+		if (strcmp(s->origins[i].name, name) == 0)
+			return &s->origins[i];
+	return NULL;
+}
+
+/* A warning about a change left on the server, with the command that
+ * undoes it.  Takes message. */
+static void
+warn_left(restore_ctx *c, char *message, const char *detail, char *command)
+{
+	cf_error *w = cf_error_new(CF_ERR_SQL, "%s", message);
+
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, "cluster-not-restored");
+	if (detail)
+		cf_error_set_detail(w, "%s", detail);
+	if (command) {
+		cf_error_set_hint(w, "if the preflight made it, undo it: %s",
+				  command);
+		w->statement = command;
+	}
+	cf_error_list_add(c->notes, w);
+	free(message);
+}
+
+/*
+ * Replication slots: slots hold WAL (physical) or catalog rows (logical)
+ * on the server for as long as they exist.  Temporary ones die with their
+ * session and are ignored.
+ */
+static void
+restore_slots(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < now->n_slots; i++) {
+		const cl_slot *n = &now->slots[i];
+		char *lit, *sql;
+
+		if (n->temporary || slot_by_name(s, n->name))
+			continue;
+		lit = cf_quote_literal(n->name);
+		sql = cf_asprintf(
+			"SELECT pg_catalog.pg_drop_replication_slot(%s)", lit);
+		if (cl_scope_mentions(c->scope, n->name) ||
+		    is_clone(c, n->database))
+			act(c, 0, sql,
+			    cf_asprintf(
+				    "dropped replication slot '%s' created by a replayed migration",
+				    n->name),
+			    cf_asprintf(
+				    "cannot drop replication slot '%s' created by a replayed migration",
+				    n->name));
+		else
+			warn_left(
+				c,
+				cf_asprintf(
+					"replication slot '%s' was created while the preflight ran",
+					n->name),
+				"no replayed statement names it, so it may be another session's; a slot keeps WAL on the server until it is dropped",
+				sql);
+		free(lit);
+	}
+	for (size_t i = 0; i < s->n_slots; i++) {
+		const cl_slot *o = &s->slots[i];
+
+		if (!o->temporary && !slot_by_name(now, o->name) &&
+		    cl_scope_mentions(c->scope, o->name))
+			warn(c,
+			     cf_asprintf(
+				     "replication slot '%s' was dropped by a replayed migration and cannot be restored",
+				     o->name),
+			     "recreate it by hand; its consumer has lost its position");
+	}
+}
+
+/* Replication origins (pg_replication_origin_create() and the origins of
+ * subscriptions). */
+static void
+restore_origins(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	if (!s->origins_known || !now->origins_known)
+		return;
+	for (size_t i = 0; i < now->n_origins; i++) {
+		const cl_origin *n = &now->origins[i];
+		char *lit, *sql;
+
+		if (origin_by_name(s, n->name))
+			continue;
+		lit = cf_quote_literal(n->name);
+		sql = cf_asprintf(
+			"SELECT pg_catalog.pg_replication_origin_drop(%s)",
+			lit);
+		if (xid_in(c, n->xmin) || cl_scope_mentions(c->scope, n->name))
+			act(c, 0, sql,
+			    cf_asprintf(
+				    "dropped replication origin '%s' created by a replayed migration",
+				    n->name),
+			    cf_asprintf(
+				    "cannot drop replication origin '%s' created by a replayed migration",
+				    n->name));
+		else
+			free(sql);
+		free(lit);
+	}
+	for (size_t i = 0; i < s->n_origins; i++) {
+		const cl_origin *o = &s->origins[i];
+
+		if (!origin_by_name(now, o->name) &&
+		    cl_scope_mentions(c->scope, o->name))
+			warn(c,
+			     cf_asprintf(
+				     "replication origin '%s' was dropped by a replayed migration and cannot be restored",
+				     o->name),
+			     "recreate it with pg_replication_origin_create() and set its progress by hand");
+	}
+}
+
 int
 cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
 			    const cf_cluster_scope *scope, cf_error_list *notes,
@@ -1600,6 +1734,8 @@ cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
 
 	restore_unknown(&c);
 	restore_system(&c);
+	restore_slots(&c);
+	restore_origins(&c);
 	/* databases and tablespaces first: new roles may own new ones */
 	restore_databases(&c);
 	if (reread(&c) < 0)

@@ -68,6 +68,23 @@ fxid(const PGresult *r, int row, int col)
 	return (uint32_t)strtoull(PQgetvalue(r, row, col), NULL, 10);
 }
 
+void
+cl_strings_from_json(const json_t *a, char ***items, size_t *n)
+{
+	size_t alloc = 0;
+
+	*items = NULL;
+	*n = 0;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+
+		if (!s)
+			continue;
+		CF_GROW(*items, alloc, *n + 1);
+		(*items)[(*n)++] = cf_strdup(s);
+	}
+}
+
 /*
  * Parses a JSON array of strings (array_to_json(text[])::text) into a new
  * array of new strings; NULL or malformed text gives an empty array.
@@ -75,21 +92,9 @@ fxid(const PGresult *r, int row, int col)
 static void
 json_strings(const char *text, char ***items, size_t *n)
 {
-	json_t *doc;
-	size_t alloc = 0;
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
 
-	*items = NULL;
-	*n = 0;
-	if (!text || !(doc = json_loads(text, 0, NULL)))
-		return;
-	for (size_t i = 0; i < json_array_size(doc); i++) {
-		const char *s = json_string_value(json_array_get(doc, i));
-
-		if (!s)
-			continue;
-		CF_GROW(*items, alloc, *n + 1);
-		(*items)[(*n)++] = cf_strdup(s);
-	}
+	cl_strings_from_json(doc, items, n);
 	json_decref(doc);
 }
 
@@ -356,6 +361,26 @@ read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 }
 
 /*
+ * Runs a query on a catalog the user may not be allowed to read: 1 with
+ * *out (caller PQclear()s), 0 when refused, -1 with *err when the
+ * connection is lost.
+ */
+static int
+optional_query(PGconn *conn, const char *sql, PGresult **out, cf_error **err)
+{
+	cf_error *e = NULL;
+
+	if ((*out = cf_db_query(conn, sql, 0, NULL, &e)))
+		return 1;
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		e->kind = CF_ERR_CONNECT;
+		return cf_fail(err, e);
+	}
+	cf_error_free(e);
+	return 0;
+}
+
+/*
  * ALTER SYSTEM settings: the rows of pg_file_settings that come from
  * postgresql.auto.conf, the last one winning as in the server.  Unreadable
  * (not a superuser, no grant) is not an error: system_known stays false.
@@ -363,24 +388,17 @@ read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 static int
 read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 {
-	cf_error *e = NULL;
-	PGresult *r = cf_db_query(
+	PGresult *r;
+	int rc = optional_query(
 		conn,
 		"SELECT name, setting FROM pg_catalog.pg_file_settings"
 		" WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
 		" AND setting IS NOT NULL ORDER BY seqno",
-		0, NULL, &e);
+		&r, err);
 
-	if (!r) {
-		if (PQstatus(conn) == CONNECTION_BAD) {
-			e->kind = CF_ERR_CONNECT;
-			return cf_fail(err, e);
-		}
-		cf_error_free(e);
-		s->system_known = false;
-		return 0;
-	}
-	s->system_known = true;
+	s->system_known = rc > 0;
+	if (rc <= 0)
+		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *name = PQgetvalue(r, i, 0);
 		cl_sysset *x = NULL;
@@ -396,6 +414,59 @@ read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		}
 		free(x->value);
 		x->value = fval(r, i, 1);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Replication slots: readable by every role (a system view). */
+static int
+read_slots(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r = catalog_query(
+		conn,
+		"SELECT slot_name::text, database::text, temporary"
+		" FROM pg_catalog.pg_replication_slots ORDER BY 1",
+		err);
+
+	if (!r)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_slot *x;
+
+		CF_GROW(s->slots, s->a_slots, s->n_slots + 1);
+		x = &s->slots[s->n_slots++];
+		x->name = fval(r, i, 0);
+		x->database = fval(r, i, 1);
+		x->temporary = fbool(r, i, 2);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Replication origins; unreadable (a revoked grant) is not an error:
+ * origins_known stays false. */
+static int
+read_origins(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+{
+	PGresult *r;
+	int rc = optional_query(conn,
+				"SELECT roident, roname, xmin::text"
+				" FROM pg_catalog.pg_replication_origin"
+				" ORDER BY 1",
+				&r, err);
+
+	s->origins_known = rc > 0;
+	if (rc <= 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		cl_origin *x;
+
+		CF_GROW(s->origins, s->a_origins, s->n_origins + 1);
+		x = &s->origins[s->n_origins++];
+		x->ident = cl_foid(r, i, 0);
+		x->name = fval(r, i, 1);
+		x->xmin = fxid(r, i, 2);
 	}
 	PQclear(r);
 	return 0;
@@ -429,7 +500,8 @@ cl_read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
 	    read_settings(conn, s, err) < 0 ||
 	    read_databases(conn, s, err) < 0 ||
 	    read_tablespaces(conn, s, err) < 0 || read_acls(conn, s, err) < 0 ||
-	    read_system(conn, s, err) < 0)
+	    read_system(conn, s, err) < 0 || read_slots(conn, s, err) < 0 ||
+	    read_origins(conn, s, err) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -490,6 +562,14 @@ cf_cluster_snapshot_free(cf_cluster_snapshot *s)
 	}
 	free(s->sys);
 	free_strings(s->keep, s->n_keep);
+	for (size_t i = 0; i < s->n_slots; i++) {
+		free(s->slots[i].name);
+		free(s->slots[i].database);
+	}
+	free(s->slots);
+	for (size_t i = 0; i < s->n_origins; i++)
+		free(s->origins[i].name);
+	free(s->origins);
 	free(s);
 }
 
@@ -590,6 +670,7 @@ cf_cluster_scope_free(cf_cluster_scope *scope)
 	free(scope->names);
 	free(scope->xids);
 	free(scope->clone);
+	cf_strbuf_release(&scope->text);
 	free(scope);
 }
 
@@ -617,6 +698,60 @@ cl_scope_named(const cf_cluster_scope *scope, char kind, const char *name)
 	return false;
 }
 
+/* The replay's string constants are kept up to this size: enough for
+ * any migration, bounded for a hostile one. */
+#define SCOPE_TEXT_MAX (8u << 20)
+
+/* Appends every string constant under node ("sval" values: literals, DO
+ * and function bodies, EXECUTE strings) to the scope's text. */
+static void
+collect_strings(cf_cluster_scope *scope, const json_t *node, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (depth > 200 || scope->text.len > SCOPE_TEXT_MAX)
+		return;
+	if (json_is_array(node)) {
+		json_array_foreach(node, i, v)
+			collect_strings(scope, v, depth + 1);
+		return;
+	}
+	json_object_foreach((json_t *)node, key, v)
+	{
+		if (strcmp(key, "sval") == 0 && json_is_string(v)) {
+			cf_strbuf_addstr(&scope->text, json_string_value(v));
+			cf_strbuf_addch(&scope->text, '\n');
+		} else if (json_is_object(v) || json_is_array(v)) {
+			collect_strings(scope, v, depth + 1);
+		}
+	}
+}
+
+static bool
+word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+
+bool
+cl_scope_mentions(const cf_cluster_scope *scope, const char *name)
+{
+	const char *text, *p;
+	size_t n;
+
+	if (!scope || !name || !*name || !scope->text.len)
+		return false;
+	text = cf_strbuf_str(&scope->text);
+	n = strlen(name);
+	for (p = strstr(text, name); p; p = strstr(p + 1, name))
+		if ((p == text || !word_char(p[-1])) && !word_char(p[n]))
+			return true;
+	return false;
+}
+
 bool
 cf_cluster_scope_has_name(const cf_cluster_scope *scope, char kind,
 			  const char *name)
@@ -628,6 +763,13 @@ unsigned
 cf_cluster_scope_flags(const cf_cluster_scope *scope)
 {
 	return scope ? scope->flags : 0;
+}
+
+size_t
+cf_cluster_scope_xids(const cf_cluster_scope *scope, const uint32_t **xids)
+{
+	*xids = scope ? scope->xids : NULL;
+	return scope ? scope->n_xids : 0;
 }
 
 bool
@@ -747,6 +889,7 @@ cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
 		return;
 	type = json_object_iter_key(json_object_iter(node));
 	x = json_object_iter_value(json_object_iter(node));
+	collect_strings(scope, x, 0);
 
 #define IS(name) (strcmp(type, name) == 0)
 #define FIELD(key) json_object_get(x, key)
@@ -861,6 +1004,8 @@ static const char xact_rows_head[] =
 	"  SELECT xmin FROM pg_catalog.pg_auth_members UNION ALL"
 	"  SELECT xmin FROM pg_catalog.pg_db_role_setting UNION ALL"
 	"  SELECT xmin FROM pg_catalog.pg_shdescription";
+static const char xact_rows_origin[] =
+	" UNION ALL SELECT xmin FROM pg_catalog.pg_replication_origin";
 static const char xact_rows_tail[] =
 	") s), w AS (SELECT r.x, n.nx + (r.x - (n.nx & 4294967295)"
 	"  + 6442450944) % 4294967296 - 2147483648 AS x8"
@@ -874,22 +1019,25 @@ cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
 {
 	cf_error *e = NULL;
 	PGresult *r;
-	bool authid;
+	bool authid, origin;
 	char *sql;
 
 	r = cf_db_query(conn,
 			"SELECT pg_catalog.has_table_privilege("
-			"'pg_catalog.pg_authid', 'SELECT')",
+			"'pg_catalog.pg_authid', 'SELECT'),"
+			" pg_catalog.has_table_privilege("
+			"'pg_catalog.pg_replication_origin', 'SELECT')",
 			0, NULL, &e);
 	if (!r)
 		return cf_fail(err, e);
 	authid = PQntuples(r) == 1 && fbool(r, 0, 0);
+	origin = PQntuples(r) == 1 && fbool(r, 0, 1);
 	PQclear(r);
 	sql = cf_asprintf(
-		"%s%s%s", xact_rows_head,
+		"%s%s%s%s", xact_rows_head,
 		authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" :
 			 "",
-		xact_rows_tail);
+		origin ? xact_rows_origin : "", xact_rows_tail);
 	r = cf_db_query(conn, sql, 0, NULL, &e);
 	free(sql);
 	if (!r)
@@ -900,9 +1048,120 @@ cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
 	return 0;
 }
 
+/* Every role as (oid, name, attributes); the expiry as epoch seconds so
+ * that a migration's TimeZone or DateStyle does not change the text. */
+static const char role_rows_sql[] =
+	"SELECT oid, rolname, pg_catalog.concat_ws('|', rolname, rolsuper,"
+	" rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,"
+	" rolbypassrls, rolconnlimit,"
+	" pg_catalog.date_part('epoch', rolvaliduntil))"
+	" FROM pg_catalog.pg_roles ORDER BY oid";
+
+/* The row of r whose oid (column 0) is oid, or -1. */
+static int
+row_of(const PGresult *r, Oid oid)
+{
+	for (int i = 0; i < PQntuples(r); i++)
+		if (cl_foid(r, i, 0) == oid)
+			return i;
+	return -1;
+}
+
+/*
+ * Roles the uncommitted transaction on conn created, changed, renamed or
+ * dropped: what it sees (its own changes included) against what maint sees
+ * right after (others' committed changes, not ours).  A role only conn sees
+ * and the snapshot lacks is new; one maint and the snapshot see but conn
+ * does not was dropped; one whose attributes differ was changed.
+ */
+int
+cf_cluster_scope_add_roles(cf_cluster_scope *scope, PGconn *conn, PGconn *maint,
+			   const cf_cluster_snapshot *snap, cf_error **err)
+{
+	cf_error *e = NULL;
+	PGresult *ours, *theirs;
+
+	if (!(ours = cf_db_query(conn, role_rows_sql, 0, NULL, &e)))
+		return cf_fail(err, e);
+	if (!(theirs = cf_db_query(maint, role_rows_sql, 0, NULL, &e))) {
+		PQclear(ours);
+		return cf_fail(err, e);
+	}
+	for (int i = 0; i < PQntuples(ours); i++) {
+		Oid oid = cl_foid(ours, i, 0);
+		int k = row_of(theirs, oid);
+
+		if (k < 0 && !cl_role_by_oid(snap, oid)) {
+			scope_add(scope, 'r', PQgetvalue(ours, i, 1));
+		} else if (k >= 0 && strcmp(PQgetvalue(ours, i, 2),
+					    PQgetvalue(theirs, k, 2)) != 0) {
+			scope_add(scope, 'r', PQgetvalue(ours, i, 1));
+			scope_add(scope, 'r', PQgetvalue(theirs, k, 1));
+		}
+	}
+	for (int k = 0; k < PQntuples(theirs); k++)
+		if (row_of(ours, cl_foid(theirs, k, 0)) < 0 &&
+		    cl_role_by_oid(snap, cl_foid(theirs, k, 0)))
+			scope_add(scope, 'r', PQgetvalue(theirs, k, 1));
+	PQclear(ours);
+	PQclear(theirs);
+	return 0;
+}
+
 /* ------------------------------------------------------------------------
  * Guard
  * ------------------------------------------------------------------------ */
+
+/*
+ * The name of the first function call under node (the last part of a
+ * qualified name) that pred accepts, or NULL.  Borrowed from node.
+ */
+static const char *
+find_call(const json_t *node, bool (*pred)(const char *), int depth)
+{
+	const char *key, *found;
+	json_t *v;
+	size_t i;
+
+	if (depth > 200)
+		return NULL;
+	if (json_is_array(node)) {
+		json_array_foreach(
+			node, i,
+			v) if ((found = find_call(v, pred,
+						  depth + 1))) return found;
+		return NULL;
+	}
+	json_object_foreach((json_t *)node, key, v)
+	{
+		if (strcmp(key, "FuncCall") == 0) {
+			json_t *parts = json_object_get(v, "funcname");
+			const char *name = sval(json_array_get(
+				parts, json_array_size(parts) - 1));
+
+			if (name && pred(name))
+				return name;
+		}
+		if ((json_is_object(v) || json_is_array(v)) &&
+		    (found = find_call(v, pred, depth + 1)))
+			return found;
+	}
+	return NULL;
+}
+
+/* Functions that write or remove files on the server (lo_export, adminpack). */
+static const char *const file_functions[] = {
+	"lo_export", "pg_file_write", "pg_file_rename", "pg_file_unlink", NULL,
+};
+
+static bool
+is_file_function(const char *name)
+{
+	for (size_t i = 0; file_functions[i]; i++)
+		if (strcmp(name, file_functions[i]) == 0)
+			return true;
+	return false;
+}
 
 static int
 refuse(cf_error **err, const char *message, const char *name,
@@ -972,6 +1231,161 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 				"preflight refuses ALTER SYSTEM on the against server%s",
 				"",
 				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
+	} else if ((in = json_object_get(node, "CopyStmt"))) {
+		name = json_string_value(json_object_get(in, "filename"));
+		if (name && json_is_true(json_object_get(in, "is_program")))
+			return refuse(
+				err,
+				"preflight refuses COPY ... PROGRAM '%s' on the against server",
+				name,
+				"COPY ... PROGRAM runs a program on the server's machine; what it does there cannot be undone by dropping the clone");
+		if (name && !json_is_true(json_object_get(in, "is_from")))
+			return refuse(
+				err,
+				"preflight refuses COPY ... TO '%s' on the against server",
+				name,
+				"COPY ... TO a file writes that file on the server's machine; it would stay after the clone is dropped");
 	}
+	if ((name = find_call(node, is_file_function, 0)))
+		return refuse(
+			err, "preflight refuses %s() on the against server",
+			name,
+			"it writes or removes a file on the server's machine, which stays after the clone is dropped");
 	return 0;
+}
+
+/* dblink's functions: dblink(), dblink_exec(), dblink_connect(), ... */
+static bool
+is_dblink_function(const char *name)
+{
+	return strncmp(name, "dblink", 6) == 0;
+}
+
+/* Case-insensitive search in text for word starting a word (and ending
+ * one too, when whole). */
+static bool
+has_word(const char *text, const char *word, bool whole)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = strcasestr(text, word); p;
+	     p = strcasestr(p + 1, word))
+		if ((p == text || !word_char(p[-1])) &&
+		    (!whole || !word_char(p[n])))
+			return true;
+	return false;
+}
+
+/* The first name of names[] that text has as a whole word, or NULL. */
+static const char *
+first_word(const char *text, const char *const *names)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (has_word(text, names[i], true))
+			return names[i];
+	return NULL;
+}
+
+/*
+ * The first absolute path quoted in text ('/...', however many quotes
+ * nest it), as a new string, or NULL: where dynamic SQL may write.
+ */
+static char *
+quoted_path(const char *text)
+{
+	for (const char *p = strchr(text, '\''); p; p = strchr(p + 1, '\'')) {
+		const char *end;
+
+		if (p[1] != '/')
+			continue;
+		end = strchr(p + 1, '\'');
+		if (!end)
+			return NULL;
+		return cf_strndup(p + 1, (size_t)(end - p - 1));
+	}
+	return NULL;
+}
+
+/* A warning with code, its message from fmt and name. */
+static cf_error *
+reach_warning(const char *code, const char *fmt, const char *name,
+	      const char *detail)
+{
+	cf_error *w = cf_error_new(CF_ERR_SQL, fmt, name);
+
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, code);
+	cf_error_set_detail(w, "%s", detail);
+	return w;
+}
+
+cf_error *
+cf_cluster_statement_warning(const void *stmt_json)
+{
+	static const char reach_detail[] =
+		"dblink and foreign data wrappers such as postgres_fdw can reach other databases, the against database itself included; what they write there is not in the clone and the preflight does not undo it";
+	json_t *node = (json_t *)stmt_json, *in;
+	cf_cluster_scope *strings;
+	const char *name, *text;
+	cf_error *w = NULL;
+
+	if (!json_is_object(node))
+		return NULL;
+	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
+		node = in;
+	if ((name = find_call(node, is_dblink_function, 0)))
+		return reach_warning("reaches-other-databases",
+				     "a replayed statement calls %s()", name,
+				     reach_detail);
+	if ((in = json_object_get(node, "CreateForeignServerStmt")))
+		return reach_warning(
+			"reaches-other-databases",
+			"a replayed statement creates foreign server '%s'",
+			json_string_value(json_object_get(in, "servername")),
+			reach_detail);
+	if ((in = json_object_get(node, "CreateExtensionStmt")) &&
+	    (name = json_string_value(json_object_get(in, "extname"))) &&
+	    (strcmp(name, "dblink") == 0 || strcmp(name, "postgres_fdw") == 0))
+		return reach_warning(
+			"reaches-other-databases",
+			"a replayed statement creates extension %s", name,
+			reach_detail);
+	/* dynamic SQL: what function bodies and DO blocks say */
+	strings = cf_cluster_scope_new();
+	collect_strings(strings, node, 0);
+	text = cf_strbuf_str(&strings->text);
+	if ((name = first_word(text, file_functions)) ||
+	    (has_word(text, "copy", true) &&
+	     (has_word(text, "program", true) || strcasestr(text, "to '") ||
+	      strcasestr(text, "to e'")))) {
+		char *path = quoted_path(text);
+
+		w = reach_warning(
+			"server-file-may-be-written",
+			"dynamic SQL in a replayed statement may write a file on the server's machine (%s)",
+			name ? name : "COPY ... TO or PROGRAM",
+			"the preflight refuses such statements when they are replayed directly, but cannot see them in dynamic SQL; a file written there stays after the clone is dropped");
+		if (path) {
+			char *q = cf_quote_literal(path);
+
+			/* a shell word: the literal's quotes suit sh too,
+			 * as the path has no quote in it */
+			w->statement = cf_asprintf("rm -f %s", q);
+			cf_error_set_hint(
+				w,
+				"if it ran, remove the file on the server's machine: rm -f %s",
+				q);
+			free(q);
+			free(path);
+		}
+	} else if ((name = has_word(text, "dblink", false) ? "dblink" :
+			   has_word(text, "postgres_fdw", true) ?
+							     "postgres_fdw" :
+							     NULL))
+		w = reach_warning(
+			"reaches-other-databases",
+			"dynamic SQL in a replayed statement mentions %s", name,
+			reach_detail);
+	cf_cluster_scope_free(strings);
+	return w;
 }
