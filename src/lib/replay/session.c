@@ -456,7 +456,8 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
  */
 static int
 apply_up(cf_session *s, cf_engine *engine, const cf_migration *m, bool repair,
-	 cf_outcome *o, cf_run_result *r, const cf_progress *progress)
+	 cf_outcome *o, cf_run_result *r, const cf_progress *progress,
+	 cf_error_list *left)
 {
 	cf_traces traces;
 	cf_error *err = NULL;
@@ -480,6 +481,11 @@ apply_up(cf_session *s, cf_engine *engine, const cf_migration *m, bool repair,
 	rc = cf_engine_apply(engine, m, false, o);
 	engine->skip = NULL;
 	cf_traces_release(&traces);
+	/* a half-applied migration: say what it left, and what fixes it */
+	if (rc < 0)
+		cf_traces_after_failure(
+			s->conn, m, m->up,
+			o->error ? o->error->statement_index : 0, left);
 	return rc;
 }
 
@@ -488,6 +494,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
 {
 	cf_applied_list applied = {0};
+	cf_error_list left = CF_ERROR_LIST_INIT;
 	cf_run_result *r;
 	cf_engine engine;
 	char *ident;
@@ -541,9 +548,12 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			o->autocommit = !m->up->transactional;
 		} else if (apply_up(s, &engine, m,
 				    opts->repair || s->cfg->repair, o, r,
-				    progress) < 0) {
+				    progress, &left) < 0) {
 			r->failed++;
 			notify_done(progress, o, false);
+			for (size_t k = 0; k < left.n; k++)
+				warn(progress, r, left.items[k]);
+			free(left.items);
 			break;
 		} else {
 			r->succeeded++;
