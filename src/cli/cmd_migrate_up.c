@@ -47,8 +47,8 @@ on_done(void *arg, const cf_outcome *o, bool down)
 		if (o->error && o->error->kind == CF_ERR_CONNECT)
 			fprintf(stderr,
 				o->autocommit ?
-					"  note: the connection was lost during a migration that runs in autocommit: statements before the one in flight were committed and it is not recorded; run the same command again when the server is back: it checks what an interrupted run left\n" :
-					"  note: the connection was lost: the server rolled this migration back and it is not recorded; run the same command again when the server is back\n");
+					"  note: the connection was lost during a migration that runs in autocommit: statements before the one in flight were committed and it is not recorded; run the same command again once the server accepts connections: it checks what an interrupted run left\n" :
+					"  note: the connection was lost: the server rolled this migration back and it is not recorded; run the same command again once the server accepts connections\n");
 		else if (o->autocommit)
 			fprintf(stderr,
 				"  note: this migration ran in autocommit; statements before the failing one were committed\n");

@@ -266,6 +266,23 @@ test_expect_success 'pg_terminate_backend of our session mid-migration: exit 2, 
 	expect_clean_state "$DB"
 '
 
+test_expect_success 'pg_terminate_backend during CREATE INDEX CONCURRENTLY: exit 2, what is left is explained, --repair completes' '
+	fresh_db
+	PGOPTIONS="-c t0135.slow=0.03" "$CONFITURE" migrate up --env local >run.out 2>run.err &
+	pid=$!
+	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')")
+	psql_q "$DB" "SELECT pg_terminate_backend($backend)" >/dev/null
+	rc=0
+	wait $pid || rc=$?
+	cat run.out run.err
+	expect_eq 2 "$rc" "exit status"
+	grep -q "note: the connection was lost during a migration that runs in autocommit" run.err
+	run_cf migrate up --env local --repair
+	expect_rc 0
+	expect_err_contains "repaired: dropped INVALID index public.items_slow_idx"
+	expect_clean_state "$DB"
+'
+
 test_expect_success 'a migration'\''s own SQL error is exit 1' '
 	new_db "$DB" >/dev/null
 	new_project "$DB"
