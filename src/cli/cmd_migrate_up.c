@@ -348,6 +348,11 @@ cli_run_command(int argc, const char **argv, const char *action)
 			       is_up   ? "database is up to date" :
 			       is_down ? "no applied migrations" :
 					 "all are recorded already");
+		else if (r->dry_run && r->failed)
+			printf("%sdry run: %zu migration%s would be %s, then 1 would fail%s; nothing was changed\n",
+			       cli_c(stdout, "red"), r->n - 1,
+			       r->n - 1 == 1 ? "" : "s", verb,
+			       cli_c(stdout, "reset"));
 		else if (r->dry_run)
 			printf("dry run: %zu migration%s would be %s; nothing was changed\n",
 			       r->n, r->n == 1 ? "" : "s", verb);

@@ -215,7 +215,16 @@ test_expect_success 'SIGKILL during CREATE INDEX CONCURRENTLY: the rerun finds t
 	expect_err_contains "HINT: run '\''confiture migrate up --repair'\'' to drop it and run the migration, or drop it yourself: DROP INDEX CONCURRENTLY public.items_slow_idx;"
 	expect_err_not_contains "ran in autocommit"
 	expect_out_contains "0 applied, 1 failed"
-	# the refusal changed nothing
+	# a dry run says the same; with --repair, what it would repair
+	run_cf migrate up --env local --dry-run
+	expect_rc 1
+	expect_err_contains "index public.items_slow_idx is INVALID"
+	expect_out_contains "dry run: 0 migrations would be applied, then 1 would fail; nothing was changed"
+	run_cf migrate up --env local --dry-run --repair
+	expect_rc 0
+	expect_out_contains "(dry run; --repair would deal with: index public.items_slow_idx is INVALID: an earlier run of this migration did not finish)"
+	expect_out_contains "dry run: 4 migrations would be applied; nothing was changed"
+	# the refusal and the dry runs changed nothing
 	expect_eq "001" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'') FROM tb_confiture")"
 	expect_eq f "$(psql_q "$DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = '\''items_slow_idx'\''::regclass")"
 	run_cf migrate up --env local --repair

@@ -246,6 +246,7 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 			e,
 			"wait for that session to finish, or stop it with SELECT pg_cancel_backend(%ld); then run 'confiture migrate up' again",
 			f->builder_pid);
+		cf_error_set_code(e, "index-being-built");
 		*err = e;
 		return 1;
 	}
