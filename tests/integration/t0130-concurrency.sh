@@ -125,6 +125,33 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\''")"
 '
 
+test_expect_success 'the holder'\''s statement is never printed with a password in it' '
+	new_db "$LOCKDB" >/dev/null
+	new_project
+	cat >db/environments/prod.yaml <<-EOF
+	database_url: "$(db_url "$LOCKDB")"
+	migration:
+	  locking:
+	    timeout_ms: 300
+	EOF
+	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	hold_lock "$LOCKDB" 415139148
+	# the holder'\''s last statement names a password
+	echo "SELECT '\''host=db password=hunter2'\'' AS s;" >&9
+	for _ in $(seq 100); do
+		if psql_q "$LOCKDB" "SELECT query FROM pg_stat_activity WHERE pid = $LOCK_BACKEND" | grep -q hunter2; then
+			break
+		fi
+		sleep 0.05
+	done
+	run_cf migrate up --env prod --format json
+	release_lock 415139148
+	expect_rc 2
+	expect_err_contains "(statement hidden: it mentions a password)"
+	expect_err_not_contains "hunter2"
+	expect_out_not_contains "hunter2"
+'
+
 test_expect_success 'a lock under another database'\''s key does not block' '
 	new_db "$LOCKDB" >/dev/null
 	new_project
