@@ -47,6 +47,21 @@ release_lock()
 	wait "$LOCK_PID"
 }
 
+# A fresh $LOCKDB and a project whose prod.yaml reaches it with lock
+# timeout $1 ms, and one migration creating t1.
+lock_project()
+{
+	new_db "$LOCKDB" >/dev/null || return 1
+	new_project || return 1
+	cat >db/environments/prod.yaml <<-EOF
+	database_url: "$(db_url "$LOCKDB")"
+	migration:
+	  locking:
+	    timeout_ms: $1
+	EOF
+	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+}
+
 test_expect_success 'the Python key for the database names used here' '
 	expect_eq 561172188 "$(lock_key app)"
 	expect_eq 692237180 "$(lock_key postgres)"
@@ -86,15 +101,7 @@ test_expect_success 'two concurrent up runs apply every migration exactly once' 
 '
 
 test_expect_success 'a lock held with the Python key keeps up out (exit 2), then it runs' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 415139148
 	start=$(date +%s%N)
 	run_cf migrate up --env prod
@@ -125,16 +132,27 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\''")"
 '
 
+test_expect_success 'the holder'\''s statement is never printed with a password in it' '
+	lock_project 300
+	hold_lock "$LOCKDB" 415139148
+	# the holder'\''s last statement names a password
+	echo "SELECT '\''host=db password=hunter2'\'' AS s;" >&9
+	for _ in $(seq 100); do
+		if psql_q "$LOCKDB" "SELECT query FROM pg_stat_activity WHERE pid = $LOCK_BACKEND" | grep -q hunter2; then
+			break
+		fi
+		sleep 0.05
+	done
+	run_cf migrate up --env prod --format json
+	release_lock 415139148
+	expect_rc 2
+	expect_err_contains "(statement hidden: it mentions a password)"
+	expect_err_not_contains "hunter2"
+	expect_out_not_contains "hunter2"
+'
+
 test_expect_success 'a lock under another database'\''s key does not block' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 561172188
 	run_cf migrate up --env prod
 	release_lock 561172188

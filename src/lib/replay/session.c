@@ -451,19 +451,74 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 
 /* ---- up ---- */
 
+/* Adds the notes of a traces check to the run's warnings. */
+static void
+warn_notes(const cf_progress *progress, cf_run_result *r, cf_traces *traces)
+{
+	for (size_t i = 0; i < traces->notes.n; i++) {
+		warn(progress, r, traces->notes.items[i]);
+		traces->notes.items[i] = NULL;
+	}
+	traces->notes.n = 0;
+}
+
+/*
+ * A dry run of one pending migration: nothing runs, but a non-transactional
+ * one is checked (read only) for what an unfinished earlier run left, and
+ * fails as the real run would, unless repair would deal with it.
+ */
+static int
+dry_run_up(cf_session *s, const cf_migration *m, bool repair, cf_outcome *o,
+	   cf_run_result *r, const cf_progress *progress)
+{
+	cf_traces traces;
+	cf_error *err = NULL;
+
+	memset(o, 0, sizeof(*o));
+	o->migration = m;
+	o->kind = CF_OUTCOME_SKIPPED;
+	o->autocommit = !m->up->transactional;
+	if (m->up->transactional) {
+		o->skipped_reason = cf_strdup("dry run");
+		return 0;
+	}
+	if (cf_traces_check(s->conn, m, m->up, false, &traces, &err) < 0) {
+		if (repair && err->code &&
+		    strcmp(err->code, "interrupted-migration") == 0) {
+			o->skipped_reason = cf_asprintf(
+				"dry run; --repair would deal with: %s",
+				err->message);
+			cf_error_free(err);
+			return 0;
+		}
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	warn_notes(progress, r, &traces);
+	cf_traces_release(&traces);
+	o->skipped_reason = cf_strdup("dry run");
+	return 0;
+}
+
 /*
  * Applies one pending migration; a non-transactional one first gets
  * checked for what an interrupted earlier run left (replay/traces.h),
- * repaired when repair is set.  Same contract as cf_engine_apply().
+ * repaired under --repair or migration.repair.  Same contract as
+ * cf_engine_apply(); what a failed one left goes to *left.
  */
 static int
-apply_up(cf_session *s, cf_engine *engine, const cf_migration *m, bool repair,
-	 cf_outcome *o, cf_run_result *r, const cf_progress *progress)
+apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
+	 const cf_run_options *opts, cf_outcome *o, cf_run_result *r,
+	 const cf_progress *progress, cf_error_list *left)
 {
+	bool repair = opts->repair || s->cfg->repair;
 	cf_traces traces;
 	cf_error *err = NULL;
 	int rc;
 
+	if (opts->dry_run)
+		return dry_run_up(s, m, repair, o, r, progress);
 	if (m->up->transactional)
 		return cf_engine_apply(engine, m, false, o);
 	if (cf_traces_check(s->conn, m, m->up, repair, &traces, &err) < 0) {
@@ -473,15 +528,16 @@ apply_up(cf_session *s, cf_engine *engine, const cf_migration *m, bool repair,
 		o->error = err;
 		return -1;
 	}
-	for (size_t i = 0; i < traces.notes.n; i++) {
-		warn(progress, r, traces.notes.items[i]);
-		traces.notes.items[i] = NULL;
-	}
-	traces.notes.n = 0;
+	warn_notes(progress, r, &traces);
 	engine->skip = traces.skip;
 	rc = cf_engine_apply(engine, m, false, o);
 	engine->skip = NULL;
 	cf_traces_release(&traces);
+	/* a half-applied migration: say what it left, and what fixes it */
+	if (rc < 0)
+		cf_traces_after_failure(
+			s->conn, m, m->up,
+			o->error ? o->error->statement_index : 0, left);
 	return rc;
 }
 
@@ -490,6 +546,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
 {
 	cf_applied_list applied = {0};
+	cf_error_list left = CF_ERROR_LIST_INIT;
 	cf_run_result *r;
 	cf_engine engine;
 	char *ident;
@@ -536,18 +593,14 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		o = &r->outcomes[r->n++];
 		warn_file(progress, r, s->set, m->up_path);
 		notify_start(progress, m, false);
-		if (opts->dry_run) {
-			o->migration = m;
-			o->kind = CF_OUTCOME_SKIPPED;
-			o->skipped_reason = cf_strdup("dry run");
-			o->autocommit = !m->up->transactional;
-		} else if (apply_up(s, &engine, m,
-				    opts->repair || s->cfg->repair, o, r,
-				    progress) < 0) {
+		if (apply_up(s, &engine, m, opts, o, r, progress, &left) < 0) {
 			r->failed++;
 			notify_done(progress, o, false);
+			for (size_t k = 0; k < left.n; k++)
+				warn(progress, r, left.items[k]);
+			free(left.items);
 			break;
-		} else {
+		} else if (!opts->dry_run) {
 			r->succeeded++;
 		}
 		notify_done(progress, o, false);
