@@ -3,8 +3,8 @@
  * names provided by parse trees, names missing from server errors, and
  * root cause / consequence / artifact labelling over whole runs.
  *
- * Scripts are built here from SQL with pg_query_parse(), so the tests do
- * not depend on script.c.
+ * Scripts are built here from SQL with cf_script_parse(), which reads
+ * each statement's model.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,33 +19,23 @@
 
 #include "replay/analysis.h"
 
-/* A script holding only a path and the parse tree of sql. */
+/* A script parsed from sql (statement models set). */
 static cf_script *
 make_script(const char *path, const char *sql)
 {
-	PgQueryParseResult r = pg_query_parse(sql);
-	cf_script *s = cf_new(cf_script);
+	cf_error_list problems = CF_ERROR_LIST_INIT;
+	cf_script *s = NULL;
 
-	if (r.error)
-		fail_msg("cannot parse test SQL '%s': %s", sql,
-			 r.error->message);
-	s->path = cf_strdup(path);
-	s->text = cf_strdup(sql);
-	s->text_len = strlen(sql);
-	s->parse_tree = cf_strdup(r.parse_tree);
-	pg_query_free_parse_result(r);
+	if (cf_script_parse(path, sql, strlen(sql), &s, &problems) < 0)
+		fail_msg("cannot parse test SQL '%s'", sql);
+	cf_error_list_release(&problems);
 	return s;
 }
 
 static void
 free_script(cf_script *s)
 {
-	if (!s)
-		return;
-	free(s->path);
-	free(s->text);
-	free(s->parse_tree);
-	free(s);
+	cf_script_free(s);
 }
 
 /* A server-like error with a SQLSTATE; hint may be NULL. */
@@ -173,11 +163,6 @@ test_provided_names_without_tree(void **state)
 	char **names;
 
 	(void)state;
-	names = cf_analysis_provided_names(&s);
-	assert_non_null(names);
-	assert_null(names[0]);
-	cf_analysis_free_names(names);
-	s.parse_tree = (char *)"not json";
 	names = cf_analysis_provided_names(&s);
 	assert_non_null(names);
 	assert_null(names[0]);

@@ -17,6 +17,8 @@
  *     tracking_table: <[schema.]table>   default tb_confiture
  *     locking: {enabled: <bool>, timeout_ms: <int>}
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>}
+ *   postgres_version: <int>         the target's PostgreSQL major, for
+ *                                   syntax checks without a connection
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
  * absent.  Every scalar value gets ${VAR} expansion before it is converted;
@@ -1010,7 +1012,7 @@ database_block_url(const db_block *db)
 
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
-	"migration, preflight"
+	"migration, preflight, postgres_version"
 
 /* The top-level mapping. */
 static int
@@ -1067,6 +1069,9 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
 			rc = expect_mapping(ld, "preflight", key, val);
 			if (rc > 0)
 				rc = parse_preflight(ld, val);
+		} else if (strcmp(name, "postgres_version") == 0) {
+			rc = get_int(ld, "postgres_version", key, val, 9, 99,
+				     &ld->cfg->postgres_version);
 		} else {
 			warn_unknown_key(ld, "", name, key, TOP_LEVEL_KEYS);
 		}
