@@ -151,7 +151,8 @@ param_types(Node **params, size_t n)
 		    PG_QUERY__NODE__NODE_FUNCTION_PARAMETER)
 			continue;
 		p = params[i]->function_parameter;
-		if (p->mode == PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_OUT ||
+		if (p->mode ==
+			    PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_OUT ||
 		    p->mode ==
 			    PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_TABLE)
 			continue;
@@ -287,7 +288,7 @@ typedef struct walk_ctx {
 	size_t n_rels;
 	const PgQuery__RangeVar *target;  /* the relation it is about */
 	const PgQuery__RangeVar *created; /* a view it creates: not a source */
-	bool columns;			 /* second pass: column references */
+	bool columns;			  /* second pass: column references */
 } walk_ctx;
 
 static void walk(walk_ctx *c, const ProtobufCMessage *msg);
@@ -303,8 +304,8 @@ resolve_rel(const walk_ctx *c, const char *qual)
 		const PgQuery__RangeVar *rv = c->rels[i];
 
 		if (qual) {
-			if ((rv->alias && strcmp(rv->alias->aliasname, qual) ==
-						  0) ||
+			if ((rv->alias &&
+			     strcmp(rv->alias->aliasname, qual) == 0) ||
 			    (!rv->alias && strcmp(rv->relname, qual) == 0))
 				return rv;
 			continue;
@@ -357,9 +358,9 @@ walk_fields(walk_ctx *c, const ProtobufCMessage *msg)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base +
 						     f->quantifier_offset);
-			ProtobufCMessage *const *arr =
-				*(ProtobufCMessage *const *const *)(base +
-								    f->offset);
+			ProtobufCMessage *const *arr = *(
+				ProtobufCMessage *const *const *)(base +
+								  f->offset);
 
 			for (size_t k = 0; k < n; k++)
 				walk(c, arr[k]);
@@ -476,11 +477,11 @@ column_def(cf_stmt_model *m, const PgQuery__RangeVar *rv,
 	for (size_t i = 0; i < cd->n_constraints; i++)
 		if (cd->constraints[i]->node_case ==
 		    PG_QUERY__NODE__NODE_CONSTRAINT)
-			cf_stmt_model_add(m, CF_OBJ_CONSTRAINT, CF_ACT_PROVIDE,
-					  rv ? rv->schemaname : NULL,
-					  rv ? rv->relname : NULL,
-					  cd->constraints[i]->constraint->conname,
-					  NULL);
+			cf_stmt_model_add(
+				m, CF_OBJ_CONSTRAINT, CF_ACT_PROVIDE,
+				rv ? rv->schemaname : NULL,
+				rv ? rv->relname : NULL,
+				cd->constraints[i]->constraint->conname, NULL);
 }
 
 static void
@@ -579,8 +580,8 @@ rename_stmt(cf_stmt_model *m, const PgQuery__RenameStmt *r)
 			/* ALTER TYPE t RENAME ATTRIBUTE */
 			qualified(r->object->list->items,
 				  r->object->list->n_items, &schema, &name);
-			cf_stmt_model_add(m, kind, CF_ACT_PROVIDE, schema,
-					  name, r->newname, NULL);
+			cf_stmt_model_add(m, kind, CF_ACT_PROVIDE, schema, name,
+					  r->newname, NULL);
 		}
 		return;
 	case CF_OBJ_SCHEMA:
@@ -591,14 +592,15 @@ rename_stmt(cf_stmt_model *m, const PgQuery__RenameStmt *r)
 		return;
 	default:
 		add_names(m, kind, CF_ACT_REMOVE, r->object);
-		if (r->object && r->object->node_case ==
-					 PG_QUERY__NODE__NODE_OBJECT_WITH_ARGS) {
+		if (r->object &&
+		    r->object->node_case ==
+			    PG_QUERY__NODE__NODE_OBJECT_WITH_ARGS) {
 			const PgQuery__ObjectWithArgs *o =
 				r->object->object_with_args;
 
 			qualified(o->objname, o->n_objname, &schema, &name);
-		} else if (r->object && r->object->node_case ==
-						PG_QUERY__NODE__NODE_LIST) {
+		} else if (r->object &&
+			   r->object->node_case == PG_QUERY__NODE__NODE_LIST) {
 			qualified(r->object->list->items,
 				  r->object->list->n_items, &schema, &name);
 		} else if (r->object &&
@@ -857,13 +859,14 @@ defelem_bool(const PgQuery__DefElem *de)
 		break;
 	case PG_QUERY__NODE__NODE_TYPE_NAME:
 		if (a->type_name->n_names)
-			s = sval(a->type_name
-					 ->names[a->type_name->n_names - 1]);
+			s = sval(
+				a->type_name->names[a->type_name->n_names - 1]);
 		break;
 	default:
 		break;
 	}
-	return !(s && (strcasecmp(s, "false") == 0 || strcasecmp(s, "off") == 0));
+	return !(s &&
+		 (strcasecmp(s, "false") == 0 || strcasecmp(s, "off") == 0));
 }
 
 static bool
@@ -978,8 +981,9 @@ non_transactional_kind(const Node *n)
 static const char *
 node_name(const Node *n)
 {
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
-		&pg_query__node__descriptor, (unsigned)n->node_case);
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(
+			&pg_query__node__descriptor, (unsigned)n->node_case);
 	const ProtobufCMessageDescriptor *d = f ? f->descriptor : NULL;
 
 	return d ? d->short_name : "";
@@ -1107,8 +1111,8 @@ cf_stmt_model_from_tokens(const char *sql, size_t len)
 	m->kind = "";
 	m->from_tokens = true;
 	if (!r.error)
-		sr = pg_query__scan_result__unpack(NULL, r.pbuf.len,
-						   (const uint8_t *)r.pbuf.data);
+		sr = pg_query__scan_result__unpack(
+			NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
 	for (size_t i = 0; sr && i < sr->n_tokens; i++) {
 		const PgQuery__ScanToken *t = sr->tokens[i];
 		const char *w = copy + t->start;

@@ -25,10 +25,10 @@ typedef enum cf_obj_kind {
 
 /* What the statement does to the object. */
 typedef enum cf_obj_action {
-	CF_ACT_USE = 0,	 /* reads or depends on it */
-	CF_ACT_PROVIDE,	 /* creates it, renames or moves something to it */
-	CF_ACT_ALTER,	 /* changes it in place (column type, default, ...) */
-	CF_ACT_REMOVE,	 /* drops it, renames or moves it away */
+	CF_ACT_USE = 0, /* reads or depends on it */
+	CF_ACT_PROVIDE, /* creates it, renames or moves something to it */
+	CF_ACT_ALTER,	/* changes it in place (column type, default, ...) */
+	CF_ACT_REMOVE,	/* drops it, renames or moves it away */
 } cf_obj_action;
 
 /* One qualified object identity; strings owned by the model. */
@@ -79,8 +79,8 @@ void cf_stmt_model_free(cf_stmt_model *m);
 
 /* Adds a copy of an object (strings may be NULL) to a model. */
 void cf_stmt_model_add(cf_stmt_model *m, cf_obj_kind kind, cf_obj_action act,
-		       const char *schema, const char *parent,
-		       const char *name, const char *args);
+		       const char *schema, const char *parent, const char *name,
+		       const char *args);
 
 /* A function argument type as PostgreSQL prints it ("int4" -> "integer");
  * static or the argument itself. */

@@ -528,6 +528,9 @@ script_match(const cf_script *script, cf_obj_action act, const cf_obj *w)
 			if (m->objs[k].action != act)
 				continue;
 			l = match(&m->objs[k], w);
+			/* names read from tokens are never certain */
+			if (l == MATCH_CERTAIN && m->from_tokens)
+				l = MATCH_LIKELY;
 			if (l > best)
 				best = l;
 		}
