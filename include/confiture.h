@@ -139,6 +139,7 @@ typedef struct cf_config {
 	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
+	int postgres_version;	/* target's PostgreSQL major; 0 = unknown */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
 } cf_config;
 
@@ -187,6 +188,8 @@ typedef struct cf_statement {
 	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
+	bool syntax_error; /* the parser rejected it; the server judges */
+	struct cf_stmt_model *model; /* what it does (library-internal) */
 } cf_statement;
 
 /*
@@ -205,8 +208,6 @@ typedef struct cf_script {
 	bool no_transaction_marker; /* "-- confiture:no-transaction" */
 	bool transactional; /* false when the marker or any statement needs
 			     * autocommit */
-	char *parse_tree;   /* libpg_query JSON parse tree of the whole text,
-			     * for analysis; NULL if parsing failed */
 } cf_script;
 
 /*
@@ -218,6 +219,25 @@ typedef struct cf_script {
  */
 int cf_script_parse(const char *path, const char *text, size_t len,
 		    cf_script **out, cf_error_list *problems);
+
+/*
+ * Like cf_script_parse(), for a target server of PostgreSQL major
+ * target_major (0 when unknown).  A statement the parser rejects is an error
+ * only when the target's grammar is the parser's or older; for a newer or
+ * unknown target it is a warning ("syntax-left-to-server") and the statement
+ * is kept, to be judged by the server.
+ */
+int cf_script_parse_target(const char *path, const char *text, size_t len,
+			   int target_major, cf_script **out,
+			   cf_error_list *problems);
+
+/* The PostgreSQL major and version whose grammar the parser speaks
+ * (libpg_query's); the string is static. */
+int cf_parser_major(void);
+const char *cf_parser_version(void);
+
+/* libpq's version as PQlibVersion() gives it (e.g. 150020). */
+int cf_libpq_version(void);
 
 /* Reads and parses a file; same contract as cf_script_parse(). */
 int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
@@ -290,6 +310,21 @@ int cf_migration_set_discover_in(const char *dir, const char *project_dir,
  */
 int cf_migration_set_parse(cf_migration_set *set, bool with_down);
 
+/*
+ * Reads and checksums every .up.sql without parsing it (status, baseline,
+ * and the applied files of up and down).  Returns -1 when any
+ * error-severity problem exists in the set.
+ */
+int cf_migration_set_checksum(cf_migration_set *set);
+
+/*
+ * Parses the up and/or down file of one migration (each at most once) for
+ * a target of PostgreSQL major target_major (see cf_script_parse_target()).
+ * Problems go to set->problems.
+ */
+void cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up,
+			bool down, int target_major);
+
 /* Index of a version in the set, or -1. */
 long cf_migration_set_find(const cf_migration_set *set, const char *version);
 
@@ -320,6 +355,8 @@ typedef struct cf_session_options {
 	const char *config_path;    /* -c/--config */
 	const char *database_url;   /* --database-url; overrides the file */
 	const char *migrations_dir; /* default <project_dir>/db/migrations */
+	int postgres_version; /* --postgres-version: the target's major when
+			       * not connected; 0 = the environment's */
 } cf_session_options;
 
 /*
@@ -507,8 +544,10 @@ typedef struct cf_preflight_migration {
 	bool replayed;		  /* part of the against run */
 	cf_outcome outcome;	  /* valid when replayed */
 	cf_cause cause;
-	long caused_by; /* index in migrations[] or -1 */
-	bool artifact;	/* failure only exists in one-transaction replay */
+	long caused_by;	   /* index in migrations[] or -1 */
+	bool cause_likely; /* consequence linked by a bare name or by use,
+			    * not by the qualified object the error names */
+	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 } cf_preflight_migration;
 
