@@ -166,6 +166,7 @@ int cmd_migrate_down(int argc, const char **argv);
 int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
+int cmd_migrate_drift(int argc, const char **argv);
 int cmd_server(int argc, const char **argv);
 
 /* cmd_migrate_up.c: progress printing shared by up, down and baseline */

@@ -25,6 +25,8 @@ static const struct cli_subcommand subcommands[] = {
 	 "write a new pair of migration files"},
 	{"preflight", cmd_migrate_preflight,
 	 "check and replay pending migrations on a disposable database"},
+	{"drift", cmd_migrate_drift,
+	 "compare production with its replayed history"},
 };
 
 static void
