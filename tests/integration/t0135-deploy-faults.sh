@@ -330,6 +330,21 @@ test_expect_success 'a CREATE INDEX CONCURRENTLY that fails: what it left is sai
 	expect_eq "001 002" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'' ORDER BY version) FROM tb_confiture")"
 '
 
+test_expect_success 'every connection names its command in application_name; the URL'\''s own wins' '
+	new_db "$DB" >/dev/null
+	new_project "$DB"
+	printf "DO \$\$ BEGIN RAISE EXCEPTION '\''app=%%'\'', current_setting('\''application_name'\''); END \$\$;\n" >db/migrations/001_app.up.sql
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "error: app=confiture migrate up"
+	run_cf migrate preflight --against "$(db_url "$DB")" --mode savepoint
+	expect_rc 1
+	expect_out_contains "app=confiture migrate preflight"
+	run_cf migrate up --database-url "$(db_url "$DB")&application_name=mine"
+	expect_rc 1
+	expect_err_contains "error: app=mine"
+'
+
 test_expect_success 'a CREATE INDEX CONCURRENTLY without a name: the run says it cannot be checked' '
 	new_db "$DB" >/dev/null
 	new_project "$DB"
