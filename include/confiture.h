@@ -491,9 +491,14 @@ void cf_run_result_free(cf_run_result *r);
  * Applies pending migrations in version order, each in its own transaction
  * committed together with its tracking row (autocommit for
  * non-transactional ones).  Stops at the first failure, which is reported as
- * an outcome (return value 0, result->failed == 1); -1 with *err is for
- * errors before any migration ran (config, connection, lock, invalid files,
- * checksum mismatch).  Free *out with cf_run_result_free().
+ * an outcome (return value 0, result->failed == 1); its error has kind
+ * CF_ERR_CONNECT when the connection was lost (session terminated, server
+ * shut down), code "interrupted-migration" when an unfinished earlier run
+ * left an index in the way (see opts->repair).  -1 with *err is for errors
+ * before any migration ran (config, connection, lock, invalid files,
+ * checksum mismatch).  Waiting for the migration lock never holds a
+ * snapshot; progress->lock_wait hears who holds it.  Free *out with
+ * cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,

@@ -29,7 +29,7 @@ hold_lock()
 	exec 9>lock.fifo
 	echo "SELECT pg_advisory_lock($CLASS, $2);" >&9
 	for _ in $(seq 100); do
-		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted")
+		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 		if [ -n "$LOCK_BACKEND" ]; then
 			return 0
 		fi
@@ -129,7 +129,8 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_out_contains "1 migration applied"
 	expect_eq t "$(psql_q "$LOCKDB" "SELECT to_regclass('\''t1'\'') IS NOT NULL")"
 	# confiture released its own lock when it finished
-	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\''")"
+	# (in this database: other scripts may run at the same time)
+	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\'' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
 '
 
 test_expect_success 'the holder'\''s statement is never printed with a password in it' '

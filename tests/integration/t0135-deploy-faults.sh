@@ -119,7 +119,7 @@ start_paused_up()
 {
 	PGOPTIONS="-c t0135.pause=60" "$CONFITURE" migrate up --env local >run.out 2>run.err &
 	UP_PID=$!
-	UP_BACKEND=$(wait_for "$DB" "SELECT pid FROM pg_stat_activity WHERE application_name = 'confiture migrate up' AND query LIKE 'SELECT pg_sleep%'")
+	UP_BACKEND=$(wait_for "$DB" "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'confiture migrate up' AND query LIKE 'SELECT pg_sleep%'")
 }
 
 # Checks that 003 left nothing and that 001 and 002 are recorded.
@@ -202,7 +202,7 @@ test_expect_success 'SIGKILL during CREATE INDEX CONCURRENTLY: the rerun finds t
 	# a 9 s build, so that it is surely still running when killed
 	PGOPTIONS="-c t0135.slow=0.03" "$CONFITURE" migrate up --env local >run.out 2>run.err &
 	pid=$!
-	wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')"
+	wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')"
 	kill -KILL $pid
 	wait $pid || true
 	# at once, while the killed run'\''s session may still hold the lock:
@@ -279,7 +279,7 @@ test_expect_success 'pg_terminate_backend during CREATE INDEX CONCURRENTLY: exit
 	fresh_db
 	PGOPTIONS="-c t0135.slow=0.03" "$CONFITURE" migrate up --env local >run.out 2>run.err &
 	pid=$!
-	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')")
+	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')")
 	psql_q "$DB" "SELECT pg_terminate_backend($backend)" >/dev/null
 	rc=0
 	wait $pid || rc=$?
@@ -330,6 +330,21 @@ test_expect_success 'a CREATE INDEX CONCURRENTLY that fails: what it left is sai
 	expect_eq "001 002" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'' ORDER BY version) FROM tb_confiture")"
 '
 
+test_expect_success 'every connection names its command in application_name; the URL'\''s own wins' '
+	new_db "$DB" >/dev/null
+	new_project "$DB"
+	printf "DO \$\$ BEGIN RAISE EXCEPTION '\''app=%%'\'', current_setting('\''application_name'\''); END \$\$;\n" >db/migrations/001_app.up.sql
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "error: app=confiture migrate up"
+	run_cf migrate preflight --against "$(db_url "$DB")" --mode savepoint
+	expect_rc 1
+	expect_out_contains "app=confiture migrate preflight"
+	run_cf migrate up --database-url "$(db_url "$DB")&application_name=mine"
+	expect_rc 1
+	expect_err_contains "error: app=mine"
+'
+
 test_expect_success 'a CREATE INDEX CONCURRENTLY without a name: the run says it cannot be checked' '
 	new_db "$DB" >/dev/null
 	new_project "$DB"
@@ -347,16 +362,19 @@ test_expect_success 'an index being built by another session is reported, not dr
 	rm db/migrations/00[345]_*
 	run_cf migrate up --env local --target 001
 	expect_rc 0
-	# someone builds the same index by hand
-	psql_q "$DB" "CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id))" &
+	# someone builds the same index by hand (a 9 s build)
+	PGOPTIONS="-c t0135.slow=0.03" psql_q "$DB" "CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id))" 2>/dev/null &
 	builder=$!
-	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')")
+	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')")
 	run_cf migrate up --env local --repair
-	wait $builder
+	# still building: not dropped, not waited for
+	expect_eq 1 "$(psql_q "$DB" "SELECT count(*) FROM pg_stat_progress_create_index WHERE pid = $backend")"
+	psql_q "$DB" "SELECT pg_cancel_backend($backend)" >/dev/null
+	wait $builder || true
 	expect_rc 1
 	expect_err_contains "index public.items_slow_idx is being built right now by another session"
 	expect_err_contains "pid $backend (application_name '\''psql'\'')"
-	expect_eq t "$(psql_q "$DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = '\''items_slow_idx'\''::regclass")"
+	expect_eq "001" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'') FROM tb_confiture")"
 '
 
 test_expect_success 'concurrent clone-mode preflights on one server while up runs against production' '

@@ -364,7 +364,7 @@ walk(PGconn *conn, const cf_migration *m, const cf_script *script,
 			CF_GROW(dropped, alloc, n_dropped + 1);
 			dropped[n_dropped++] = cf_strdup(is.dropped[k]);
 		}
-		if (!is.create || !is.concurrent ||
+		if (!is.create || !is.concurrent || !is.table ||
 		    (is.name && dropped_before(dropped, n_dropped, is.name))) {
 			index_stmt_release(&is);
 			continue;
