@@ -2,6 +2,7 @@
  * cmd_migrate_status.c — `confiture migrate status`: which migrations are
  * applied and which are pending.  Exit 1 when any are pending.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -124,9 +125,12 @@ status_text(const cf_session *s, const cf_status *st)
 		const char *color = en->state == CF_STATE_APPLIED ? "green" :
 				    en->state == CF_STATE_UNKNOWN ? "dim" :
 								    "yellow";
+		/* a row of the tracking table may hold anything */
+		char *version = cli_escape(en->version, false);
+		char *name = cli_escape(en->name, false);
 
-		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s%s\n", en->version,
-			en->name, cli_c(o, color), state_name(en->state),
+		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s%s\n", version, name,
+			cli_c(o, color), state_name(en->state),
 			cli_c(o, "reset"), en->applied_at ? en->applied_at : "",
 			en->checksum_mismatch ?
 				"  (file changed since applied)" :
@@ -134,6 +138,8 @@ status_text(const cf_session *s, const cf_status *st)
 			en->out_of_order ?
 				"  (out of order: older than the newest applied)" :
 				"");
+		free(version);
+		free(name);
 	}
 	if (!st->database_known) {
 		fprintf(o,
