@@ -31,6 +31,7 @@ make_script(const char *path, const char *sql)
 	if (cf_script_parse_target(path, sql, strlen(sql), 0, &s, &problems) <
 	    0)
 		fail_msg("cannot parse test SQL '%s'", sql);
+	cf_script_build_models(s);
 	cf_error_list_release(&problems);
 	return s;
 }
