@@ -513,9 +513,13 @@ match(const cf_obj *p, const cf_obj *w)
 	return MATCH_CERTAIN;
 }
 
-/* The best match of w among a script's objects with the given action. */
+/*
+ * The best match of w among a script's objects with the given action;
+ * names of unknown kind (from tokens) count only when loose.
+ */
 static match_level
-script_match(const cf_script *script, cf_obj_action act, const cf_obj *w)
+script_match(const cf_script *script, cf_obj_action act, const cf_obj *w,
+	     bool loose)
 {
 	match_level best = MATCH_NONE;
 
@@ -525,7 +529,8 @@ script_match(const cf_script *script, cf_obj_action act, const cf_obj *w)
 		for (size_t k = 0; m && k < m->n; k++) {
 			match_level l;
 
-			if (m->objs[k].action != act)
+			if (m->objs[k].action != act ||
+			    (!loose && m->objs[k].kind == CF_OBJ_NAME))
 				continue;
 			l = match(&m->objs[k], w);
 			/* names read from tokens are never certain */
@@ -707,11 +712,13 @@ latest_cause(const cf_failure_view *v, size_t i, const cf_obj *w,
 	     cf_obj_action act, bool alter_too, match_level *level)
 {
 	for (size_t j = i; j-- > 0;) {
-		match_level l = script_match(v[j].script, act, w);
+		/* rule 3 (alter_too) links by use alone: never by a bare
+		 * name of unknown kind */
+		match_level l = script_match(v[j].script, act, w, !alter_too);
 
 		if (alter_too) {
 			match_level a = script_match(v[j].script, CF_ACT_ALTER,
-						     w);
+						     w, false);
 
 			if (a > l)
 				l = a;

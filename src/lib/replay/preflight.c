@@ -220,11 +220,12 @@ static_checks(preflight_run *pr)
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
 
-			/* A .down.sql is not replayed: only its errors matter
-			 * here, not how it would run. */
+			/* A .down.sql is not replayed: only whether it is
+			 * valid matters here, not how it would run. */
 			down = path_eq(e->file, m->down_path);
 			keep = belongs_to(e, m) &&
-			       !(e->severity != CF_SEV_ERROR && down);
+			       !(e->severity != CF_SEV_ERROR && down &&
+				 !has_code(e, "syntax-left-to-server"));
 		}
 		if (!keep)
 			continue;

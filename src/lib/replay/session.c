@@ -249,6 +249,11 @@ cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
 
 		if (p->severity != CF_SEV_ERROR)
 			continue;
+		/* what the parser rejects runs anyway: the server judges
+		 * it and its message is the verdict shown */
+		if (p->code && strcmp(p->code, "syntax-error") == 0 &&
+		    use != CF_FILES_RECORD)
+			continue;
 		if (concerns(set, p, acted, use))
 			n++;
 		else
@@ -434,8 +439,8 @@ warn(const cf_progress *p, cf_run_result *r, cf_error *w)
 
 /*
  * Reports the file warnings (stripped wrapper, autocommit, ...) of a script
- * about to run, so that they are seen when they matter and not on every
- * later run.  The set keeps its own copies.
+ * about to run, so that they are seen when they
+ * matter and not on every later run.  The set keeps its own copies.
  */
 static void
 warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
