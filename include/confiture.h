@@ -73,7 +73,9 @@ typedef struct cf_error {
 	int column;	     /* 1-based, in characters; 0 when unknown */
 	char *statement;     /* the SQL statement involved, or NULL */
 	int statement_index; /* 1-based index in its file; 0 when n/a */
-	char *code; /* short stable identifier, e.g. "duplicate-version" */
+	char *code;    /* short stable identifier, e.g. "duplicate-version" */
+	char *excerpt; /* the source line at line, secrets hidden, or NULL;
+			* shown instead of reading the file again */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -134,6 +136,7 @@ typedef struct cf_config {
 	char *tracking_name;   /* parsed table part */
 	int lock_timeout_ms;   /* migration.locking.timeout_ms */
 	bool locking_enabled;  /* migration.locking.enabled (default true) */
+	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
 	int postgres_version;	/* target's PostgreSQL major; 0 = unknown */
@@ -296,11 +299,22 @@ typedef struct cf_migration_set {
  * Lists dir for migration files and orders them by version (numerically
  * when every version is all digits, bytewise otherwise).  Duplicate versions,
  * over-long versions, .py migrations and stray names are recorded in
- * set->problems; the call fails (-1, *err set) only when the directory
- * cannot be read.  Free *out with cf_migration_set_free().
+ * set->problems; the call fails (-1, *err set) when the directory cannot
+ * be read, and as cf_migration_set_discover_in() with project_dir NULL.
+ * Free *out with cf_migration_set_free().
  */
 int cf_migration_set_discover(const char *dir, cf_migration_set **out,
 			      cf_error **err);
+
+/*
+ * cf_migration_set_discover() for a project: dir must lie inside
+ * project_dir, and so must every file a symbolic link in dir leads to
+ * (with project_dir NULL: inside dir).  A link leading out and a migration
+ * that is not a regular file (FIFO, device, socket) fail the call with a
+ * CF_ERR_CONFIG error naming the file; such a file is never read.
+ */
+int cf_migration_set_discover_in(const char *dir, const char *project_dir,
+				 cf_migration_set **out, cf_error **err);
 
 /*
  * Reads, checksums and parses every .up.sql (and .down.sql when with_down)
@@ -424,12 +438,37 @@ typedef struct cf_outcome {
 	bool autocommit;      /* ran outside a transaction */
 } cf_outcome;
 
+/*
+ * Who holds the migration lock, from pg_locks and pg_stat_activity.  Strings
+ * are owned by the struct and valid only during the callback; any may be
+ * NULL (query is "<insufficient privilege>" for another role's session
+ * unless we may read all statistics).
+ */
+typedef struct cf_lock_holder {
+	long pid;		/* 0 for a prepared transaction */
+	char *application_name; /* "" when the holder set none */
+	char *client;		/* client address, or "local socket" */
+	char *backend_start;	/* connected since (server time) */
+	char *state;		/* active, idle, idle in transaction, ... */
+	char *query_start;	/* current or last statement started at */
+	char *query;		/* current or last statement */
+} cf_lock_holder;
+
 /* Progress callbacks; any may be NULL.  Called synchronously. */
 typedef struct cf_progress {
 	void *arg;
 	void (*migration_start)(void *arg, const cf_migration *m, bool down);
 	void (*migration_done)(void *arg, const cf_outcome *o, bool down);
 	void (*warning)(void *arg, const cf_error *w);
+	/*
+	 * Waiting for the migration lock: called when the first try fails
+	 * and then about every two seconds until the lock is taken or the
+	 * timeout passes, with who holds it now (NULL when it was released
+	 * between the try and the look-up).  waited_ms counts from the
+	 * first try.
+	 */
+	void (*lock_wait)(void *arg, const cf_lock_holder *holder,
+			  double waited_ms);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -444,6 +483,14 @@ typedef struct cf_run_options {
 	bool dry_run;	    /* up/down: validate and list, do not execute */
 	cf_checksum_policy on_checksum_mismatch;
 	const char *through; /* baseline: last version to record */
+	/*
+	 * up: repair what an interrupted non-transactional migration left
+	 * (--repair, or migration.repair in the environment file): drop an
+	 * INVALID index a pending CREATE INDEX CONCURRENTLY creates, and keep
+	 * (as IF NOT EXISTS would) a valid one that is not recorded.  Without
+	 * it such traces fail the migration before it runs.
+	 */
+	bool repair;
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -461,9 +508,14 @@ void cf_run_result_free(cf_run_result *r);
  * Applies pending migrations in version order, each in its own transaction
  * committed together with its tracking row (autocommit for
  * non-transactional ones).  Stops at the first failure, which is reported as
- * an outcome (return value 0, result->failed == 1); -1 with *err is for
- * errors before any migration ran (config, connection, lock, invalid files,
- * checksum mismatch).  Free *out with cf_run_result_free().
+ * an outcome (return value 0, result->failed == 1); its error has kind
+ * CF_ERR_CONNECT when the connection was lost (session terminated, server
+ * shut down), code "interrupted-migration" when an unfinished earlier run
+ * left an index in the way (see opts->repair).  -1 with *err is for errors
+ * before any migration ran (config, connection, lock, invalid files,
+ * checksum mismatch).  Waiting for the migration lock never holds a
+ * snapshot; progress->lock_wait hears who holds it.  Free *out with
+ * cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,
@@ -544,6 +596,10 @@ typedef struct cf_preflight_result {
 	char *closing; /* e.g. "clone dropped" */
 	bool interrupted;
 	cf_error_list notes; /* cleanup notes (restored roles, ...) */
+	/* clone mode: changes the preflight left on the server (the clone
+	 * itself when it could not be dropped, undo failures, files), each a
+	 * warning in notes; the CLI exits 1 when there are any */
+	size_t leftovers;
 } cf_preflight_result;
 
 /*
@@ -569,6 +625,16 @@ void cf_preflight_result_free(cf_preflight_result *r);
  * for SIGINT/SIGTERM handlers.
  */
 void cf_cancel(void);
+
+/*
+ * Sets the application_name of every connection the library opens from now
+ * on (default "confiture"), so operators can tell them apart in
+ * pg_stat_activity, e.g. "confiture migrate up".  A connection string's own
+ * application_name, or PGAPPNAME, wins.  Process-wide; call it before
+ * connecting, not concurrently with a running session.  name is copied
+ * (truncated to 63 bytes); NULL restores the default.
+ */
+void cf_set_application_name(const char *name);
 
 /* ------------------------------------------------------------------------
  * Provisioning a disposable database: embedded server (server.c), schema
@@ -690,6 +756,177 @@ void cf_cache_entries_free(cf_cache_entry *entries, size_t n);
 int cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err);
 /* The cache directory in use (caller frees). */
 char *cf_cache_dir(const char *override);
+
+/* ------------------------------------------------------------------------
+ * Schema snapshots and diffs (schema/snapshot.c, schema/diff.c) and drift
+ * (replay/drift.c)
+ * ------------------------------------------------------------------------ */
+
+/* Kinds of schema objects, in the order a snapshot lists them. */
+typedef enum cf_object_kind {
+	CF_SCHEMA_OBJ_EXTENSION = 0,
+	CF_SCHEMA_OBJ_SCHEMA,
+	CF_SCHEMA_OBJ_TYPE, /* enum, composite, range */
+	CF_SCHEMA_OBJ_DOMAIN,
+	CF_SCHEMA_OBJ_SEQUENCE,
+	CF_SCHEMA_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
+	CF_SCHEMA_OBJ_COLUMN,
+	CF_SCHEMA_OBJ_CONSTRAINT, /* of a table or a domain */
+	CF_SCHEMA_OBJ_INDEX,	  /* not those that back a constraint */
+	CF_SCHEMA_OBJ_VIEW,
+	CF_SCHEMA_OBJ_MATVIEW,
+	CF_SCHEMA_OBJ_FUNCTION, /* functions and aggregates */
+	CF_SCHEMA_OBJ_PROCEDURE,
+	CF_SCHEMA_OBJ_TRIGGER,
+	CF_SCHEMA_OBJ_POLICY,
+	CF_SCHEMA_OBJ_KIND_COUNT
+} cf_object_kind;
+
+/* "column", "materialized view", ... (static storage). */
+const char *cf_object_kind_name(cf_object_kind kind);
+
+/* One attribute of an object, e.g. {"type", "numeric(12,2)"}. */
+typedef struct cf_schema_attr {
+	const char *name; /* static storage */
+	char *value;	  /* never NULL: unset attributes are left out */
+} cf_schema_attr;
+
+/*
+ * One object.  name is its identity, qualified and unquoted:
+ * "public.orders" (table), "public.orders.total" (column, constraint,
+ * trigger, policy), "public.f(integer, text)" (function).  parent is the
+ * name of the table, view or type it belongs to, or NULL.
+ */
+typedef struct cf_schema_object {
+	cf_object_kind kind;
+	char *name;
+	char *parent;
+	cf_schema_attr *attrs; /* in a fixed order per kind */
+	size_t n_attrs;
+} cf_schema_object;
+
+/* A database's schema as read from its catalogs at one instant. */
+typedef struct cf_schema {
+	cf_schema_object *objects; /* sorted by kind, then name */
+	size_t n;
+	int server_version_num;
+	bool owners; /* the snapshot recorded owners */
+	bool grants; /* ... and privileges */
+} cf_schema;
+
+typedef struct cf_snapshot_options {
+	bool owners; /* record each object's owner (off by default) */
+	bool grants; /* record privileges (ACLs) (off by default) */
+	/* Relations to leave out with everything on them, as SQL names
+	 * ("tb_confiture", "ops.tracking"); NULL-terminated, or NULL. */
+	const char *const *exclude;
+} cf_snapshot_options;
+
+/*
+ * Reads the schema of the database url reaches, in one read-only
+ * REPEATABLE READ transaction: user schemas (not pg_catalog,
+ * information_schema, pg_toast, temporary schemas), without the objects
+ * that belong to extensions.  Never writes.  opts may be NULL (defaults).
+ * Free *out with cf_schema_free().
+ */
+int cf_schema_snapshot(const char *url, const cf_snapshot_options *opts,
+		       cf_schema **out, cf_error **err);
+void cf_schema_free(cf_schema *schema);
+
+typedef enum cf_change_kind {
+	CF_CHANGE_ADDED = 0, /* only in the second snapshot */
+	CF_CHANGE_REMOVED,   /* only in the first */
+	CF_CHANGE_CHANGED,   /* in both; one attribute differs */
+} cf_change_kind;
+
+/* One difference.  For CHANGED, one entry per attribute that differs. */
+typedef struct cf_schema_change {
+	cf_change_kind kind;
+	cf_object_kind object_kind;
+	char *object;	 /* the object's name */
+	char *parent;	 /* its parent's name, or NULL */
+	char *attribute; /* CHANGED: the attribute; else NULL */
+	char *old_value; /* CHANGED: in the first snapshot, NULL when unset */
+	char *new_value; /* CHANGED: in the second, NULL when unset */
+} cf_schema_change;
+
+typedef struct cf_schema_diff {
+	cf_schema_change *items; /* sorted by object kind, then name */
+	size_t n;
+	size_t added, removed, changed; /* counts of items by kind */
+} cf_schema_diff;
+
+/*
+ * Compares two snapshots.  An added or removed object whose parent is
+ * added or removed too is not listed (a new table is one item, not one per
+ * column).  Attributes only one snapshot recorded (owners, grants) are not
+ * compared.  Free the result with cf_schema_diff_free().
+ */
+cf_schema_diff *cf_schema_diff_compute(const cf_schema *from,
+				       const cf_schema *to);
+void cf_schema_diff_free(cf_schema_diff *diff);
+
+/*
+ * One line describing a change, e.g.
+ * "column public.orders.total: type numeric(12,2) → numeric(14,2)",
+ * "index public.idx_x: added".  Long values are shortened and put on one
+ * line.  Caller frees.
+ */
+char *cf_schema_change_text(const cf_schema_change *change);
+
+/* What `migrate drift` replays on and compares. */
+typedef struct cf_drift_options {
+	const char *against_url; /* database to check; NULL: the session's */
+	const char *server_url;	 /* replay on a scratch database of this
+				  * server (needs CREATEDB); NULL: on the
+				  * embedded server */
+	const char *cache_dir;	 /* embedded server: NULL = default */
+	const char *project_dir; /* include_dirs are relative to it;
+				  * NULL = "." */
+	bool keep_server;	 /* leave the embedded server running */
+	bool owners;		 /* compare owners too */
+	bool grants;		 /* compare privileges too */
+} cf_drift_options;
+
+typedef enum cf_drift_status {
+	CF_DRIFT_EXTRA = 0, /* production has it, no migration made it */
+	CF_DRIFT_MISSING,   /* a migration made it, production lacks it */
+	CF_DRIFT_CHANGED,   /* both have it, an attribute differs */
+} cf_drift_status;
+
+typedef struct cf_drift_item {
+	cf_drift_status status;
+	cf_schema_change change; /* old = history, new = production */
+	char *migration; /* version that last touched the object, or NULL */
+	char *migration_name;
+} cf_drift_item;
+
+typedef struct cf_drift_result {
+	cf_drift_item *items;
+	size_t n;
+	size_t extra, missing, changed;
+	size_t replayed;      /* migrations replayed from empty */
+	size_t schema_files;  /* include_dirs files applied first */
+	char *production_url; /* redacted */
+	char *replay_where;   /* "embedded server 15" or the redacted URL */
+	double replay_ms, snapshot_ms;
+	cf_error_list notes; /* applied migrations without a file, ... */
+} cf_drift_result;
+
+/*
+ * Replays the migrations production has applied (its tracking table, read
+ * only) from an empty scratch database, through the same engine as
+ * `migrate up`, after the environment's include_dirs schema files; takes
+ * a snapshot of the result and of production (read only) and lists the
+ * differences, each with the migration that last touched the object.  The
+ * scratch database is dropped.  Returns 0 with a result (no drift when
+ * result->n is 0); -1 with *err for configuration and connection errors
+ * and when a migration fails to replay.  Free with cf_drift_result_free().
+ */
+int cf_session_drift(cf_session *s, const cf_drift_options *opts,
+		     const cf_progress *progress, cf_drift_result **out,
+		     cf_error **err);
+void cf_drift_result_free(cf_drift_result *r);
 
 /* ------------------------------------------------------------------------
  * Project scaffolding (scaffold.c)

@@ -95,6 +95,9 @@ const char *
 cli_c(FILE *f,
       const char *what); /* "red" "green" "yellow" "bold" "dim" "reset" */
 
+/* s with control characters as \xNN (newlines kept when multiline), for
+ * the terminal.  Caller frees; NULL gives NULL. */
+char *cli_escape(const char *s, bool multiline);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a structured error (message, location, excerpt, detail, hint). */
@@ -163,12 +166,16 @@ int cmd_migrate_down(int argc, const char **argv);
 int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
+int cmd_migrate_drift(int argc, const char **argv);
 int cmd_server(int argc, const char **argv);
 
 /* cmd_migrate_up.c: progress printing shared by up, down and baseline */
 struct cli_progress_state {
 	bool json;
 	const char *verb; /* "applied", "rolled back", "recorded" */
+	int lock_reports; /* lock-wait lines printed so far */
+	long lock_pid;	  /* holder in the last one */
+	double lock_reported_ms;
 };
 void cli_progress_init(cf_progress *p, struct cli_progress_state *st);
 json_t *cli_run_result_json(const cf_run_result *r, const char *action);

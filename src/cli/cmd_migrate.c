@@ -25,6 +25,8 @@ static const struct cli_subcommand subcommands[] = {
 	 "write a new pair of migration files"},
 	{"preflight", cmd_migrate_preflight,
 	 "check and replay pending migrations on a disposable database"},
+	{"drift", cmd_migrate_drift,
+	 "compare production with its replayed history"},
 };
 
 static void
@@ -52,8 +54,14 @@ cmd_migrate(int argc, const char **argv)
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
 	     i++)
-		if (strcmp(subcommands[i].name, argv[1]) == 0)
+		if (strcmp(subcommands[i].name, argv[1]) == 0) {
+			char app[64];
+
+			snprintf(app, sizeof(app), "confiture migrate %s",
+				 argv[1]);
+			cf_set_application_name(app);
 			return subcommands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "error: unknown subcommand 'migrate %s'\n", argv[1]);
 	usage(stderr);
 	return CF_EXIT_USAGE;

@@ -190,6 +190,8 @@ against_json(const cf_preflight_result *r)
 			    json_integer((json_int_t)r->artifacts));
 	json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
 	set_str(o, "closing", r->closing);
+	json_object_set_new(o, "leftovers",
+			    json_integer((json_int_t)r->leftovers));
 	json_object_set_new(o, "notes", cli_problems_json(&r->notes));
 	return o;
 }
@@ -601,7 +603,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	}
 	if (r->interrupted)
 		rc = CF_EXIT_USAGE;
-	else if (!r->static_ok || !r->all_passed ||
+	else if (!r->static_ok || !r->all_passed || r->leftovers ||
 		 (strict && r->static_warnings))
 		rc = CF_EXIT_FAILURE;
 	else

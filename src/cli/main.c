@@ -76,6 +76,7 @@ main(int argc, char **argv)
 {
 	const char **args = (const char **)argv;
 	enum cli_color color = CLI_COLOR_AUTO;
+	char app[64];
 	int i = 1;
 	int rc;
 
@@ -124,6 +125,9 @@ main(int argc, char **argv)
 			 * its memory context (commands that parse no SQL), so
 			 * make sure it exists before releasing it. */
 			pg_query_init();
+			/* what pg_stat_activity shows for our connections */
+			snprintf(app, sizeof(app), "confiture %s", args[i]);
+			cf_set_application_name(app);
 			rc = commands[c].fn(argc - i, args + i);
 			pg_query_exit();
 			return rc;

@@ -17,6 +17,7 @@
 #include <pg_query.h>
 
 #include "replay/analysis.h"
+#include "replay/clone.h"
 #include "replay/cluster.h"
 #include "replay/session_internal.h"
 
@@ -35,6 +36,9 @@ typedef struct preflight_run {
 	char *clone_name;
 	char *against_db;
 	cf_cluster_scope *scope; /* what the replay touched */
+	cf_clone_marker *marker; /* for the next run, should this one die */
+	bool against_named;	 /* a statement names the against database */
+	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
 } preflight_run;
@@ -330,30 +334,71 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 		size_t index, cf_error **err)
 {
 	preflight_run *pr = arg;
+	const cf_statement *st = &script->stmts[index];
+	cf_cluster_scope *one;
+	cf_error *w;
 	json_t *stmt;
 
 	(void)m;
 	if (!pr->snap)
 		return 0;
-	stmt = statement_node(pr, script, &script->stmts[index]);
+	stmt = statement_node(pr, script, st);
 	if (!stmt)
 		return 0;
 	if (cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err) < 0)
 		return -1;
 	cf_cluster_scope_add_statement(pr->scope, stmt);
+	if ((w = cf_cluster_statement_warning(stmt))) {
+		cf_error_set_where(w, script->path, st->line, st->column);
+		cf_error_list_add(&pr->r->notes, w);
+	}
+	/* ALTER DATABASE <against> & co act on the real database */
+	one = cf_cluster_scope_new();
+	cf_cluster_scope_add_statement(one, stmt);
+	if (cf_cluster_scope_has_name(one, 'd', pr->against_db)) {
+		w = cf_error_new(
+			CF_ERR_SQL,
+			"a replayed statement changes database '%s' itself, not the clone",
+			pr->against_db);
+		w->severity = CF_SEV_WARNING;
+		cf_error_set_code(w, "against-database-altered");
+		cf_error_set_where(w, script->path, st->line, st->column);
+		cf_error_set_detail(
+			w,
+			"ALTER DATABASE, COMMENT, GRANT and RENAME name the real database: other sessions see the change while the preflight runs, and the clone does not get it; the preflight restores it afterwards, and if the preflight is killed first, the next preflight against this server does");
+		cf_error_list_add(&pr->r->notes, w);
+		if (!pr->against_named) {
+			pr->against_named = true;
+			if (cf_clone_marker_save(pr->maint, pr->marker, true,
+						 pr->scope, err) < 0) {
+				cf_cluster_scope_free(one);
+				return -1;
+			}
+		}
+	}
+	cf_cluster_scope_free(one);
 	return 0;
 }
 
-/* Clone mode, before each migration commits: the transaction ids of the
- * shared catalog rows it wrote (dynamic SQL in DO blocks and functions). */
+/*
+ * Clone mode, before each migration commits: the transaction ids of the
+ * shared catalog rows it wrote and the roles it created or changed
+ * (dynamic SQL in DO blocks and functions), saved in the marker before
+ * they can commit.
+ */
 static int
 before_commit(void *arg, PGconn *conn, cf_error **err)
 {
 	preflight_run *pr = arg;
 
-	return pr->scope ?
-		       cf_cluster_scope_add_transaction(pr->scope, conn, err) :
-		       0;
+	if (!pr->scope)
+		return 0;
+	if (cf_cluster_scope_add_transaction(pr->scope, conn, err) < 0 ||
+	    cf_cluster_scope_add_roles(pr->scope, conn, pr->maint, pr->snap,
+				       err) < 0)
+		return -1;
+	return cf_clone_marker_save(pr->maint, pr->marker, pr->against_named,
+				    pr->scope, err);
 }
 
 static void
@@ -480,14 +525,8 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 	PGconn *conn;
 	PGresult *res = NULL;
 	const char *params[1];
-	cf_error *e = NULL;
+	cf_error *e = NULL, *maint_err = NULL;
 	int rc = 0;
-
-	/* Reachable at all?  A connection error here is the user's to fix. */
-	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0)
-		return -1;
-	pr->against_db = cf_strdup(PQdb(conn));
-	PQfinish(conn);
 
 	/*
 	 * Everything else is asked from a maintenance database: connecting to
@@ -499,13 +538,32 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 		cf_error_free(e);
 		e = NULL;
 		if (cf_db_connect_db(pr->against_url, "template1", NULL,
-				     &pr->maint, &e) < 0) {
-			*reason = cf_asprintf(
-				"cannot connect to a maintenance database (postgres or template1): %s",
-				e->detail ? e->detail : e->message);
-			cf_error_free(e);
-			return 1;
-		}
+				     &pr->maint, &maint_err) < 0)
+			pr->maint = NULL;
+	}
+	/* first, what a killed run left: its CONNECTION LIMIT 0 or
+	 * ALLOW_CONNECTIONS false on the against database would stop us */
+	if (pr->maint)
+		cf_clone_repair_stale(pr->maint, pr->against_url,
+				      &pr->r->notes);
+	pr->first_note = pr->r->notes.n;
+
+	/* Reachable at all?  A connection error here is the user's to fix. */
+	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
+		cf_error_free(maint_err);
+		PQfinish(pr->maint);
+		pr->maint = NULL;
+		return -1;
+	}
+	pr->against_db = cf_strdup(PQdb(conn));
+	PQfinish(conn);
+	if (!pr->maint) {
+		*reason = cf_asprintf(
+			"cannot connect to a maintenance database (postgres or template1): %s",
+			maint_err->detail ? maint_err->detail :
+					    maint_err->message);
+		cf_error_free(maint_err);
+		return 1;
 	}
 	params[0] = pr->against_db;
 	/*
@@ -588,6 +646,15 @@ clone_create(preflight_run *pr, char **reason)
 				     (unsigned long)random() & 0xffffffffUL);
 	pr->scope = cf_cluster_scope_new();
 	cf_cluster_scope_set_clone(pr->scope, pr->clone_name);
+	if (cf_clone_marker_new(pr->maint, pr->against_db, pr->clone_name,
+				&pr->marker, &e) < 0) {
+		*reason = cf_asprintf("cannot read database '%s': %s",
+				      pr->against_db, e->message);
+		cf_error_free(e);
+		free(pr->clone_name);
+		pr->clone_name = NULL;
+		return 1;
+	}
 	qclone = cf_quote_ident(pr->clone_name);
 	qsrc = cf_quote_ident(pr->against_db);
 	/* FILE_COPY (PostgreSQL 15+) copies the template's files instead of
@@ -608,7 +675,15 @@ clone_create(preflight_run *pr, char **reason)
 		e = NULL;
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
 	}
-	if (e) {
+	if (!e && cf_clone_marker_save(pr->maint, pr->marker, false, pr->scope,
+				       &e) < 0) {
+		/* the clone exists: clone_cleanup() drops it */
+		*reason = cf_asprintf("cannot mark the clone '%s': %s",
+				      pr->clone_name, e->message);
+		cf_error_free(e);
+		e = NULL;
+		rc = 1;
+	} else if (e) {
 		*reason = cf_asprintf(
 			"CREATE DATABASE ... TEMPLATE %s failed: %s",
 			pr->against_db, e->message);
@@ -624,25 +699,118 @@ clone_create(preflight_run *pr, char **reason)
 	return rc;
 }
 
-static void
+/* Is a note about something the preflight left on the server? */
+static bool
+is_leftover(const cf_error *e)
+{
+	static const char *const codes[] = {
+		"cluster-not-restored",
+		"clone-not-dropped",
+		"server-file-may-be-written",
+		NULL,
+	};
+
+	if (e->severity != CF_SEV_WARNING || !e->code)
+		return false;
+	for (size_t i = 0; codes[i]; i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Is a note about something the preflight could not see? */
+static bool
+is_unseen(const cf_error *e)
+{
+	return e->severity == CF_SEV_WARNING && e->code &&
+	       (strcmp(e->code, "reaches-other-databases") == 0 ||
+		strcmp(e->code, "cluster-partly-checked") == 0);
+}
+
+/*
+ * The closing line of a clone-mode run: "unchanged" only when the clone is
+ * verified gone and no note says something stayed or went unseen.
+ */
+static char *
+clone_closing(preflight_run *pr, bool clone_left)
+{
+	cf_preflight_result *r = pr->r;
+	size_t left = 0, unseen = 0;
+	char *head, *line;
+
+	for (size_t i = pr->first_note; i < r->notes.n; i++) {
+		left += is_leftover(r->notes.items[i]);
+		unseen += is_unseen(r->notes.items[i]);
+	}
+	r->leftovers = left;
+	if (clone_left) {
+		char *q = cf_quote_ident(pr->clone_name);
+
+		head = cf_asprintf(
+			"clone %s NOT dropped (DROP DATABASE %s WITH (FORCE))",
+			pr->clone_name, q);
+		free(q);
+	} else {
+		head = cf_strdup("clone dropped");
+	}
+	if (left)
+		line = cf_asprintf(
+			"%s — %s NOT unchanged: %zu change%s left on the server (see the warnings above)",
+			head, pr->against_db, left, left == 1 ? "" : "s");
+	else if (unseen)
+		line = cf_asprintf(
+			"%s — %s unchanged as far as the preflight can see (see the warnings above)",
+			head, pr->against_db);
+	else
+		line = cf_asprintf("%s — %s unchanged", head, pr->against_db);
+	free(head);
+	return line;
+}
+
+/*
+ * Empties and drops the clone, checks in pg_database that it is gone, then
+ * undoes the replay's cluster-wide changes.  Returns whether the clone is
+ * (or may be) still there.
+ */
+static bool
 clone_cleanup(preflight_run *pr)
 {
-	cf_error *e = NULL;
+	cf_error *e = NULL, *drop_err = NULL;
+	bool left = false;
 
 	if (!pr->maint)
-		return;
+		return false;
 	if (pr->clone_name) {
 		char *q = cf_quote_ident(pr->clone_name);
 		char *sql = cf_asprintf(
 			"DROP DATABASE IF EXISTS %s WITH (FORCE)", q);
 
-		if (cf_db_exec(pr->maint, sql, &e) < 0) {
-			e->severity = CF_SEV_WARNING;
+		/* subscriptions and logical slots make DROP fail (55006) */
+		cf_clone_clear(pr->maint, pr->against_url, pr->clone_name,
+			       &pr->r->notes);
+		cf_db_exec(pr->maint, sql, &drop_err);
+		if (cf_clone_exists(pr->maint, pr->clone_name, &e) != 0) {
+			cf_error *w = cf_error_new(
+				CF_ERR_SQL, "the clone '%s' was not dropped",
+				pr->clone_name);
+
+			w->severity = CF_SEV_WARNING;
+			cf_error_set_code(w, "clone-not-dropped");
+			cf_error_set_detail(w, "%s",
+					    e ? e->message :
+					    drop_err ?
+						drop_err->message :
+						"it is still in pg_database");
 			cf_error_set_hint(
-				e, "drop it by hand: DROP DATABASE %s", q);
-			cf_error_list_add(&pr->r->notes, e);
+				w,
+				"drop it by hand: DROP DATABASE %s WITH (FORCE)",
+				q);
+			cf_error_list_add(&pr->r->notes, w);
+			cf_error_free(e);
 			e = NULL;
+			left = true;
 		}
+		cf_error_free(drop_err);
 		free(sql);
 		free(q);
 	}
@@ -650,14 +818,21 @@ clone_cleanup(preflight_run *pr)
 	    cf_cluster_snapshot_restore(pr->maint, pr->snap, pr->scope,
 					&pr->r->notes, &e) < 0) {
 		e->severity = CF_SEV_WARNING;
+		cf_error_set_code(e, "cluster-not-restored");
 		cf_error_list_add(&pr->r->notes, e);
 	}
+	/* a clone that stays must not make the next run restore again */
+	if (left)
+		cf_clone_marker_done(pr->maint, pr->marker);
+	cf_clone_marker_free(pr->marker);
+	pr->marker = NULL;
 	cf_cluster_snapshot_free(pr->snap);
 	pr->snap = NULL;
 	cf_cluster_scope_free(pr->scope);
 	pr->scope = NULL;
 	PQfinish(pr->maint);
 	pr->maint = NULL;
+	return left;
 }
 
 static int
@@ -801,10 +976,11 @@ run_against(preflight_run *pr, cf_error **err)
 			rc = clone_create(pr, &reason);
 		if (rc == 0) {
 			r->mode = CF_PREFLIGHT_CLONE;
+			bool left;
+
 			rc = run_clone(pr);
-			clone_cleanup(pr);
-			r->closing = cf_asprintf("clone dropped — %s unchanged",
-						 pr->against_db);
+			left = clone_cleanup(pr);
+			r->closing = clone_closing(pr, left);
 			return 0;
 		}
 		clone_cleanup(pr);

@@ -10,6 +10,7 @@
 
 #include "db/db.h"
 #include "replay/session_internal.h"
+#include "replay/traces.h"
 
 bool
 cf_session_numeric(const cf_session *s)
@@ -67,7 +68,9 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		dir = strcmp(project, ".") == 0 ?
 			      cf_strdup("db/migrations") :
 			      cf_asprintf("%s/db/migrations", project);
-	rc = cf_migration_set_discover(dir, &s->set, err);
+	/* a directory named on the command line is its own project */
+	rc = cf_migration_set_discover_in(
+		dir, opts->migrations_dir ? NULL : project, &s->set, err);
 	free(dir);
 	if (rc < 0) {
 		cf_session_free(s);
@@ -95,6 +98,45 @@ cf_session_redacted_url(const cf_session *s)
 	return s->redacted_url;
 }
 
+/*
+ * A run killed mid-statement (SIGKILL, an OOM kill, a CI timeout) leaves
+ * its backend running the statement, holding the migration lock, until the
+ * statement ends: for a CREATE INDEX CONCURRENTLY on a big table, hours.
+ * client_connection_check_interval (PostgreSQL 14+) makes the backend
+ * notice within seconds that its client is gone and abort.  A server that
+ * does not know the setting refuses the connection: connect without it.
+ */
+static int
+connect_checked(cf_session *s, cf_error **err)
+{
+	/* Passing options replaces the URL's own and PGOPTIONS: keep them. */
+	PQconninfoOption *parsed = PQconninfoParse(s->cfg->database_url, NULL);
+	const char *user = getenv("PGOPTIONS");
+	char *base, *opts;
+	cf_error *e = NULL;
+	int rc;
+
+	for (PQconninfoOption *o = parsed; o && o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val)
+			user = o->val;
+	base = cf_asprintf("%s %s", user ? user : "",
+			   s->conn_options ? s->conn_options : "");
+	PQconninfoFree(parsed);
+	opts = cf_asprintf("%s -c client_connection_check_interval=2000", base);
+	rc = cf_db_connect(s->cfg->database_url, opts, &s->conn, &e);
+	if (rc < 0 && e->detail &&
+	    strstr(e->detail, "client_connection_check_interval")) {
+		cf_error_free(e);
+		e = NULL;
+		rc = cf_db_connect(s->cfg->database_url, base, &s->conn, &e);
+	}
+	free(opts);
+	free(base);
+	if (rc < 0)
+		return cf_fail(err, e);
+	return 0;
+}
+
 int
 cf_session_connect(cf_session *s, cf_error **err)
 {
@@ -109,8 +151,7 @@ cf_session_connect(cf_session *s, cf_error **err)
 			"pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
 		return cf_fail(err, e);
 	}
-	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn,
-			  err) < 0)
+	if (connect_checked(s, err) < 0)
 		return -1;
 	cf_cancel_register(s->conn);
 	return 0;
@@ -294,15 +335,18 @@ cf_session_report_other_files(cf_session *s, const cf_progress *progress,
 	}
 }
 
-/* Connects and takes the advisory lock when the environment asks for it. */
+/* Connects and takes the advisory lock when the environment asks for it;
+ * progress hears who holds the lock while we wait. */
 static int
-connect_locked(cf_session *s, cf_error **err)
+connect_locked(cf_session *s, const cf_progress *progress, cf_error **err)
 {
 	if (cf_session_connect(s, err) < 0)
 		return -1;
 	if (!s->cfg->locking_enabled)
 		return 0;
-	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms, err) < 0)
+	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms,
+			    progress ? progress->lock_wait : NULL,
+			    progress ? progress->arg : NULL, err) < 0)
 		return -1;
 	s->locked = true;
 	return 0;
@@ -544,11 +588,102 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 
 /* ---- up ---- */
 
+/* Adds the notes of a traces check to the run's warnings. */
+static void
+warn_notes(const cf_progress *progress, cf_run_result *r, cf_traces *traces)
+{
+	for (size_t i = 0; i < traces->notes.n; i++) {
+		warn(progress, r, traces->notes.items[i]);
+		traces->notes.items[i] = NULL;
+	}
+	traces->notes.n = 0;
+}
+
+/*
+ * A dry run of one pending migration: nothing runs, but a non-transactional
+ * one is checked (read only) for what an unfinished earlier run left, and
+ * fails as the real run would, unless repair would deal with it.
+ */
+static int
+dry_run_up(cf_session *s, const cf_migration *m, bool repair, cf_outcome *o,
+	   cf_run_result *r, const cf_progress *progress)
+{
+	cf_traces traces;
+	cf_error *err = NULL;
+
+	memset(o, 0, sizeof(*o));
+	o->migration = m;
+	o->kind = CF_OUTCOME_SKIPPED;
+	o->autocommit = !m->up->transactional;
+	if (m->up->transactional) {
+		o->skipped_reason = cf_strdup("dry run");
+		return 0;
+	}
+	if (cf_traces_check(s->conn, m, m->up, false, &traces, &err) < 0) {
+		if (repair && err->code &&
+		    strcmp(err->code, "interrupted-migration") == 0) {
+			o->skipped_reason = cf_asprintf(
+				"dry run; --repair would deal with: %s",
+				err->message);
+			cf_error_free(err);
+			return 0;
+		}
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	warn_notes(progress, r, &traces);
+	cf_traces_release(&traces);
+	o->skipped_reason = cf_strdup("dry run");
+	return 0;
+}
+
+/*
+ * Applies one pending migration; a non-transactional one first gets
+ * checked for what an interrupted earlier run left (replay/traces.h),
+ * repaired under --repair or migration.repair.  Same contract as
+ * cf_engine_apply(); what a failed one left goes to *left.
+ */
+static int
+apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
+	 const cf_run_options *opts, cf_outcome *o, cf_run_result *r,
+	 const cf_progress *progress, cf_error_list *left)
+{
+	bool repair = opts->repair || s->cfg->repair;
+	cf_traces traces;
+	cf_error *err = NULL;
+	int rc;
+
+	if (opts->dry_run)
+		return dry_run_up(s, m, repair, o, r, progress);
+	if (m->up->transactional)
+		return cf_engine_apply(engine, m, false, o);
+	if (cf_traces_check(s->conn, m, m->up, repair, &traces, &err) < 0) {
+		memset(o, 0, sizeof(*o));
+		o->migration = m;
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	warn_notes(progress, r, &traces);
+	engine->skip = traces.skip;
+	rc = cf_engine_apply(engine, m, false, o);
+	engine->skip = NULL;
+	cf_traces_release(&traces);
+	/* a half-applied migration: say what it left, and what fixes it */
+	if (rc < 0)
+		cf_traces_after_failure(
+			s->conn, m, m->up,
+			o->error ? o->error->statement_index : 0, left);
+	return rc;
+}
+
 int
 cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
 {
 	cf_applied_list applied = {0};
+	cf_error_list left = CF_ERROR_LIST_INIT;
 	cf_run_result *r;
 	cf_engine engine;
 	char *ident;
@@ -570,7 +705,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			return cf_fail(err, e);
 		}
 	}
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new(s->set->n);
 	r->dry_run = opts->dry_run;
@@ -608,16 +743,14 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		o = &r->outcomes[r->n++];
 		warn_file(progress, r, s->set, m->up_path);
 		notify_start(progress, m, false);
-		if (opts->dry_run) {
-			o->migration = m;
-			o->kind = CF_OUTCOME_SKIPPED;
-			o->skipped_reason = cf_strdup("dry run");
-			o->autocommit = !m->up->transactional;
-		} else if (cf_engine_apply(&engine, m, false, o) < 0) {
+		if (apply_up(s, &engine, m, opts, o, r, progress, &left) < 0) {
 			r->failed++;
 			notify_done(progress, o, false);
+			for (size_t k = 0; k < left.n; k++)
+				warn(progress, r, left.items[k]);
+			free(left.items);
 			break;
-		} else {
+		} else if (!opts->dry_run) {
 			r->succeeded++;
 		}
 		notify_done(progress, o, false);
@@ -647,7 +780,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	int rc;
 
 	*out = NULL;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new((size_t)steps);
 	r->dry_run = opts->dry_run;
@@ -771,7 +904,7 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 	free(acted);
 	if (rc < 0)
 		return -1;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
 		return -1;
