@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t0250-corpora.sh — real project histories (../shared/corpora, or
+# t0270-corpora.sh — real project histories (../shared/corpora, or
 # CF_CORPORA): `migrate up` from empty gives psql's schema, preflight of a
 # suffix against the prefix reports no failure, and preflight's root /
 # consequence labels agree with the counterfactual on drifted copies
