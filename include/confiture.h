@@ -569,6 +569,9 @@ typedef struct cf_preflight_migration {
 	long caused_by;	   /* index in migrations[] or -1 */
 	bool cause_likely; /* consequence linked by a bare name or by use,
 			    * not by the qualified object the error names */
+	bool uses_missing; /* failed and uses a relation that did not exist
+			    * before it and that no earlier pending migration
+			    * would have provided: a root whatever came before */
 	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 } cf_preflight_migration;

@@ -611,6 +611,7 @@ run_scenario(const struct scenario *sc)
 		v[n].script = scripts[n];
 		v[n].kind = st->kind;
 		v[n].error = errors[n];
+		v[n].uses_missing = false;
 		n++;
 	}
 	cf_analyze_failures(v, n, sc->one_transaction, labels);
@@ -655,6 +656,36 @@ test_scenarios(void **state)
 		run_scenario(&scenarios[i]);
 }
 
+/* A failure that fails on its own as well (the replay says it uses a
+ * relation that exists nowhere) is a root whatever failed before it. */
+static void
+test_uses_missing(void **state)
+{
+	cf_script *a = make_script("db/migrations/001_a.up.sql",
+				   "create table t1 (id int)");
+	cf_script *b = make_script("db/migrations/002_b.up.sql",
+				   "insert into t1 values (1); "
+				   "insert into gone values (1)");
+	cf_error *ea = make_error("22012", "division by zero", NULL);
+	cf_error *eb = make_error("42P01", "relation \"t1\" does not exist",
+				  NULL);
+	cf_failure_view v[2] = {{a, CF_OUTCOME_FAILED, ea, false},
+				{b, CF_OUTCOME_FAILED, eb, false}};
+	cf_cause_label l[2] = {{0}, {0}};
+
+	(void)state;
+	cf_analyze_failures(v, 2, false, l);
+	assert_int_equal(l[1].cause, CF_CAUSE_CONSEQUENCE);
+	v[1].uses_missing = true;
+	cf_analyze_failures(v, 2, false, l);
+	assert_int_equal(l[1].cause, CF_CAUSE_ROOT);
+	assert_int_equal(l[1].caused_by, -1);
+	free_script(a);
+	free_script(b);
+	cf_error_free(ea);
+	cf_error_free(eb);
+}
+
 static void
 test_artifact_reasons(void **state)
 {
@@ -663,7 +694,7 @@ test_artifact_reasons(void **state)
 	cf_error *e = make_error("53200", "out of shared memory",
 				 "You might need to increase "
 				 "max_locks_per_transaction.");
-	cf_failure_view v[1] = {{a, CF_OUTCOME_FAILED, e}};
+	cf_failure_view v[1] = {{a, CF_OUTCOME_FAILED, e, false}};
 	cf_cause_label l[1] = {{0}};
 
 	(void)state;
@@ -701,6 +732,7 @@ main(void)
 		cmocka_unit_test(test_missing_names),
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_artifact_reasons),
+		cmocka_unit_test(test_uses_missing),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -291,6 +291,9 @@ typedef struct walk_ctx {
 	/* column references, resolved once every relation is known */
 	const ProtobufCMessage **cols;
 	size_t n_cols, alloc_cols;
+	/* WITH names: what the statement reads from them is no relation */
+	const char *ctes[8];
+	size_t n_ctes;
 } walk_ctx;
 
 static void walk(walk_ctx *c, const ProtobufCMessage *msg);
@@ -430,6 +433,12 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 			cf_stmt_model_add(c->m, CF_OBJ_TYPE, CF_ACT_USE, schema,
 					  NULL, name, NULL);
 		return;
+	} else if (d == &pg_query__common_table_expr__descriptor) {
+		const PgQuery__CommonTableExpr *cte =
+			(const PgQuery__CommonTableExpr *)msg;
+
+		if (c->n_ctes < sizeof(c->ctes) / sizeof(c->ctes[0]))
+			c->ctes[c->n_ctes++] = cte->ctename;
 	} else if (d == &pg_query__string__descriptor ||
 		   d == &pg_query__a__const__descriptor) {
 		return;
@@ -1024,9 +1033,24 @@ node_name(const Node *n)
 	return d ? d->short_name : "";
 }
 
-/* Drops uses of what the statement itself provides (its own columns). */
+/* true when an unqualified relation use names a WITH query. */
+static bool
+is_cte(const walk_ctx *c, const cf_obj *o)
+{
+	for (size_t i = 0; o->kind == CF_OBJ_RELATION && !o->schema &&
+			   o->action == CF_ACT_USE && i < c->n_ctes;
+	     i++)
+		if (strcmp(c->ctes[i], o->name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Drops uses of what the statement itself provides (its own columns) and
+ * of its WITH queries.
+ */
 static void
-drop_self_uses(cf_stmt_model *m)
+drop_self_uses(cf_stmt_model *m, const walk_ctx *c)
 {
 	size_t k = 0;
 
@@ -1044,7 +1068,7 @@ drop_self_uses(cf_stmt_model *m)
 			       (!o->parent || !p->parent ||
 				strcmp(o->parent, p->parent) == 0);
 		}
-		if (self) {
+		if (self || is_cte(c, o)) {
 			cf_obj_release(o);
 			continue;
 		}
@@ -1081,7 +1105,7 @@ cf_stmt_model_from_node(const void *node)
 		c.created = n->create_table_as_stmt->into->rel;
 	walk(&c, (const ProtobufCMessage *)n);
 	resolve_column_refs(&c);
-	drop_self_uses(m);
+	drop_self_uses(m, &c);
 	return m;
 }
 

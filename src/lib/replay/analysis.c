@@ -25,6 +25,10 @@
  *      migration would have created or altered, with no passing migration
  *      providing it in between.
  *
+ * A failure that uses a relation which did not exist before it and which
+ * no earlier migration would have provided fails on its own: it stays a
+ * root whatever its first error says (the replay checks the relations).
+ *
  * Confidence is "certain" when rule 1 or 2 matched qualified identities of
  * the same kind, "likely" when the match is by bare name only (the name's
  * table unknown on one side, or a statement the parser rejected and whose
@@ -844,6 +848,9 @@ cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		if (!v[i].error)
 			continue;
 		if (one_transaction && label_artifact(v, i, label))
+			continue;
+		/* it would fail whatever failed before it */
+		if (v[i].uses_missing)
 			continue;
 		cause = find_cause(v, i, &likely);
 		if (cause >= 0) {

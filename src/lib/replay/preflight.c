@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <pg_query.h>
 
+#include "history/model.h"
 #include "replay/analysis.h"
 #include "replay/clone.h"
 #include "replay/cluster.h"
@@ -424,6 +425,75 @@ notify(const preflight_run *pr, const cf_preflight_migration *pm)
 					     false);
 }
 
+/* true when any statement of script provides a relation named name. */
+static bool
+provides_relation(const cf_script *script, const char *name)
+{
+	for (size_t i = 0; script && i < script->n_stmts; i++) {
+		const cf_stmt_model *m = script->stmts[i].model;
+
+		for (size_t k = 0; m && k < m->n; k++)
+			if (m->objs[k].action == CF_ACT_PROVIDE &&
+			    (m->objs[k].kind == CF_OBJ_RELATION ||
+			     m->objs[k].kind == CF_OBJ_INDEX) &&
+			    strcmp(m->objs[k].name, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * After migration i failed (and was rolled back, so the database is as
+ * just before it): does it use a relation that does not exist now and
+ * that neither it nor any earlier pending migration would have provided?
+ * Then it fails on its own, whatever failed before it.
+ */
+static bool
+uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
+{
+	cf_script *up = pr->r->migrations[i].migration->up;
+	bool missing = false;
+
+	if (PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) == PQTRANS_INERROR)
+		return false;
+	cf_script_build_models(up);
+	for (size_t s = 0; up && s < up->n_stmts && !missing; s++) {
+		const cf_stmt_model *m = up->stmts[s].model;
+
+		for (size_t k = 0; m && k < m->n && !missing; k++) {
+			const cf_obj *o = &m->objs[k];
+			const char *params[2];
+			PGresult *res;
+			cf_error *e = NULL;
+			bool provided = provides_relation(up, o->name);
+
+			if (o->kind != CF_OBJ_RELATION ||
+			    o->action != CF_ACT_USE || m->from_tokens)
+				continue;
+			for (size_t j = 0; j < i && !provided; j++)
+				provided = provides_relation(
+					pr->r->migrations[j].migration->up,
+					o->name);
+			if (provided)
+				continue;
+			params[0] = o->schema ? o->schema : "";
+			params[1] = o->name;
+			res = cf_db_query(
+				conn,
+				"SELECT to_regclass(CASE WHEN $1 = '' THEN "
+				"quote_ident($2) ELSE quote_ident($1) || '.' || "
+				"quote_ident($2) END) IS NULL",
+				2, params, &e);
+			missing = res && PQntuples(res) == 1 &&
+				  PQgetvalue(res, 0, 0)[0] == 't';
+			PQclear(res);
+			cf_error_free(e);
+		}
+	}
+	return missing;
+}
+
 /* Reconnects to the clone after its backend died, so the rest can run. */
 typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
 
@@ -456,8 +526,11 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 		} else {
 			engine->conn = *conn;
 			if (cf_engine_apply(engine, pm->migration, false,
-					    &pm->outcome) < 0)
+					    &pm->outcome) < 0) {
 				explain_timeouts(pr, pm->outcome.error);
+				pm->uses_missing = uses_missing_relation(
+					pr, *conn, i);
+			}
 			if (engine->consumed)
 				r->db_consumed = true;
 		}
@@ -878,6 +951,7 @@ label_causes(cf_preflight_result *r)
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
+		v[i].uses_missing = r->migrations[i].uses_missing;
 		labels[i].caused_by = -1;
 	}
 	cf_analyze_failures(v, r->n, r->mode == CF_PREFLIGHT_SAVEPOINT, labels);
