@@ -94,7 +94,8 @@ test_expect_success 'the labels agree with the counterfactual on drifted copies'
 			"$(split_at "$M")" "$@" >>"$TEST_TMP/cfx" || return 1
 	done
 	sed "s/^/# /" "$TEST_TMP/cfx"
-	python3 - "$TEST_TMP/cfx" <<-\EOF
+	# the README drifts: every label; generated ones too: 95 %
+	python3 - "$TEST_TMP/cfx" "${CF_CFX_GENERATED:-0}" <<-\EOF
 	import re, sys
 	agree = total = 0
 	for line in open(sys.argv[1]):
@@ -102,8 +103,9 @@ test_expect_success 'the labels agree with the counterfactual on drifted copies'
 	    if m:
 	        agree += int(m.group(1)); total += int(m.group(2))
 	print("# label accuracy: %d/%d" % (agree, total))
-	if total < 40 or agree < 0.95 * total:
-	    sys.exit("accuracy %d/%d below 95%%" % (agree, total))
+	need = total if sys.argv[2] == "0" else 0.95 * total
+	if total < 40 or agree < need:
+	    sys.exit("accuracy %d/%d, want %d" % (agree, total, need))
 	EOF
 '
 
