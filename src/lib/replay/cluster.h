@@ -146,7 +146,7 @@ void cf_cluster_snapshot_free(cf_cluster_snapshot *snap);
  * undone — DROP DATABASE or DROP TABLESPACE of one that exists in snap
  * (clone_name, the clone itself, is allowed), DROP ROLE of an existing role
  * when password hashes were unreadable, ALTER SYSTEM when its settings were
- * unreadable, COPY ... TO a server file, and calls to
+ * unreadable, COPY ... TO a server file, COPY ... PROGRAM, and calls to
  * lo_export(), pg_file_write(), pg_file_rename() and pg_file_unlink()
  * anywhere in the statement (files on the server's machine outlive the
  * clone).  stmt_json is a jansson json_t * of the statement's parse
@@ -162,14 +162,10 @@ int cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
  * cannot see or undo, as a new CF_SEV_WARNING (caller frees) or NULL:
  * code "reaches-other-databases" when it calls dblink functions, creates a
  * foreign server or the dblink/postgres_fdw extension, or its function
- * bodies and DO blocks mention them; code "server-program-run" for COPY
- * ... PROGRAM (not refused: on the embedded server, running programs as
- * the server's user is how a superuser works); code
- * "server-file-may-be-written" when its function bodies or DO blocks
- * mention lo_export, pg_file_write, pg_file_rename, pg_file_unlink or COPY
- * ... TO a file (dynamic SQL the guard cannot refuse), with the rm command
- * when they name an absolute path; "server-program-run" when they mention
- * COPY ... PROGRAM.  stmt_json as for cf_cluster_guard_statement().
+ * bodies and DO blocks mention them; code "server-file-may-be-written"
+ * when its function bodies or DO blocks mention lo_export, pg_file_write,
+ * pg_file_rename, pg_file_unlink or COPY ... TO/PROGRAM (dynamic SQL the
+ * guard cannot refuse).  stmt_json as for cf_cluster_guard_statement().
  */
 cf_error *cf_cluster_statement_warning(const void *stmt_json);
 

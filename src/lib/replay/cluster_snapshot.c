@@ -1232,11 +1232,14 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 				"",
 				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
 	} else if ((in = json_object_get(node, "CopyStmt"))) {
-		/* PROGRAM is reported (cf_cluster_statement_warning()):
-		 * on the embedded server it is how superusers work */
 		name = json_string_value(json_object_get(in, "filename"));
-		if (name && !json_is_true(json_object_get(in, "is_program")) &&
-		    !json_is_true(json_object_get(in, "is_from")))
+		if (name && json_is_true(json_object_get(in, "is_program")))
+			return refuse(
+				err,
+				"preflight refuses COPY ... PROGRAM '%s' on the against server",
+				name,
+				"COPY ... PROGRAM runs a program on the server's machine; what it does there cannot be undone by dropping the clone");
+		if (name && !json_is_true(json_object_get(in, "is_from")))
 			return refuse(
 				err,
 				"preflight refuses COPY ... TO '%s' on the against server",
@@ -1325,7 +1328,6 @@ cf_cluster_statement_warning(const void *stmt_json)
 	cf_cluster_scope *strings;
 	const char *name, *text;
 	cf_error *w = NULL;
-	bool copy;
 
 	if (!json_is_object(node))
 		return NULL;
@@ -1335,13 +1337,6 @@ cf_cluster_statement_warning(const void *stmt_json)
 		return reach_warning("reaches-other-databases",
 				     "a replayed statement calls %s()", name,
 				     reach_detail);
-	if ((in = json_object_get(node, "CopyStmt")) &&
-	    json_is_true(json_object_get(in, "is_program")))
-		return reach_warning(
-			"server-program-run",
-			"a replayed statement runs program '%s' on the server's machine",
-			json_string_value(json_object_get(in, "filename")),
-			"COPY ... PROGRAM runs it as the server's operating-system user; what it does there is not in the clone and the preflight does not undo it");
 	if ((in = json_object_get(node, "CreateForeignServerStmt")))
 		return reach_warning(
 			"reaches-other-databases",
@@ -1359,22 +1354,16 @@ cf_cluster_statement_warning(const void *stmt_json)
 	strings = cf_cluster_scope_new();
 	collect_strings(strings, node, 0);
 	text = cf_strbuf_str(&strings->text);
-	copy = has_word(text, "copy", true);
-	if (copy && has_word(text, "program", true)) {
-		w = reach_warning(
-			"server-program-run",
-			"dynamic SQL in a replayed statement may run a program on the server's machine (%s)",
-			"COPY ... PROGRAM",
-			"COPY ... PROGRAM runs it as the server's operating-system user; what it does there is not in the clone and the preflight does not undo it");
-	} else if ((name = first_word(text, file_functions)) ||
-		   (copy &&
-		    (strcasestr(text, "to '") || strcasestr(text, "to e'")))) {
+	if ((name = first_word(text, file_functions)) ||
+	    (has_word(text, "copy", true) &&
+	     (has_word(text, "program", true) || strcasestr(text, "to '") ||
+	      strcasestr(text, "to e'")))) {
 		char *path = quoted_path(text);
 
 		w = reach_warning(
 			"server-file-may-be-written",
 			"dynamic SQL in a replayed statement may write a file on the server's machine (%s)",
-			name ? name : "COPY ... TO",
+			name ? name : "COPY ... TO or PROGRAM",
 			"the preflight refuses such statements when they are replayed directly, but cannot see them in dynamic SQL; a file written there stays after the clone is dropped");
 		if (path) {
 			char *q = cf_quote_literal(path);

@@ -710,7 +710,6 @@ is_unseen(const cf_error *e)
 {
 	return e->severity == CF_SEV_WARNING && e->code &&
 	       (strcmp(e->code, "reaches-other-databases") == 0 ||
-		strcmp(e->code, "server-program-run") == 0 ||
 		strcmp(e->code, "cluster-partly-checked") == 0);
 }
 
