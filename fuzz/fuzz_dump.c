@@ -6,7 +6,8 @@
  * the dump (dump_load.c runs no psql).  Besides the sanitizers this
  * checks, with a reference scanner written independently of the lexer,
  * that no statement it yields holds a backslash outside a literal or a
- * comment (a psql meta-command), that COPY data lines come only between
+ * comment (a psql meta-command), that no program is ever started (exec*,
+ * popen and system abort here), that COPY data lines come only between
  * a COPY ... FROM stdin statement and its "\." line, that \restrict keys
  * are pg_dump's shape, and that errors carry a code and a position.
  *
@@ -16,6 +17,7 @@
 #include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +209,58 @@ ref_bare_backslash(const char *s, size_t n, bool std_strings)
 		}
 	}
 	return false;
+}
+
+/* ---- nothing may start a program ---- */
+
+/*
+ * These override libc's in this binary: the lexer must never hand
+ * anything to a client program, so any attempt aborts the run.
+ */
+int execv(const char *path, char *const argv[]);
+int execve(const char *path, char *const argv[], char *const envp[]);
+int execvp(const char *file, char *const argv[]);
+FILE *popen(const char *command, const char *type);
+int system(const char *command);
+
+int
+execv(const char *path, char *const argv[])
+{
+	(void)path;
+	(void)argv;
+	abort();
+}
+
+int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	(void)path;
+	(void)argv;
+	(void)envp;
+	abort();
+}
+
+int
+execvp(const char *file, char *const argv[])
+{
+	(void)file;
+	(void)argv;
+	abort();
+}
+
+FILE *
+popen(const char *command, const char *type)
+{
+	(void)command;
+	(void)type;
+	abort();
+}
+
+int
+system(const char *command)
+{
+	(void)command;
+	abort();
 }
 
 /* ---- the harness ---- */

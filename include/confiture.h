@@ -139,6 +139,7 @@ typedef struct cf_config {
 	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
+	int postgres_version;	/* target's PostgreSQL major; 0 = unknown */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
 } cf_config;
 
@@ -187,6 +188,8 @@ typedef struct cf_statement {
 	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
+	bool syntax_error; /* the parser rejected it; the server judges */
+	struct cf_stmt_model *model; /* what it does (library-internal) */
 } cf_statement;
 
 /*
@@ -205,8 +208,6 @@ typedef struct cf_script {
 	bool no_transaction_marker; /* "-- confiture:no-transaction" */
 	bool transactional; /* false when the marker or any statement needs
 			     * autocommit */
-	char *parse_tree;   /* libpg_query JSON parse tree of the whole text,
-			     * for analysis; NULL if parsing failed */
 } cf_script;
 
 /*
@@ -218,6 +219,25 @@ typedef struct cf_script {
  */
 int cf_script_parse(const char *path, const char *text, size_t len,
 		    cf_script **out, cf_error_list *problems);
+
+/*
+ * Like cf_script_parse(), for a target server of PostgreSQL major
+ * target_major (0 when unknown).  A statement the parser rejects is an error
+ * only when the target's grammar is the parser's or older; for a newer or
+ * unknown target it is a warning ("syntax-left-to-server") and the statement
+ * is kept, to be judged by the server.
+ */
+int cf_script_parse_target(const char *path, const char *text, size_t len,
+			   int target_major, cf_script **out,
+			   cf_error_list *problems);
+
+/* The PostgreSQL major and version whose grammar the parser speaks
+ * (libpg_query's); the string is static. */
+int cf_parser_major(void);
+const char *cf_parser_version(void);
+
+/* libpq's version as PQlibVersion() gives it (e.g. 150020). */
+int cf_libpq_version(void);
 
 /* Reads and parses a file; same contract as cf_script_parse(). */
 int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
@@ -290,6 +310,21 @@ int cf_migration_set_discover_in(const char *dir, const char *project_dir,
  */
 int cf_migration_set_parse(cf_migration_set *set, bool with_down);
 
+/*
+ * Reads and checksums every .up.sql without parsing it (status, baseline,
+ * and the applied files of up and down).  Returns -1 when any
+ * error-severity problem exists in the set.
+ */
+int cf_migration_set_checksum(cf_migration_set *set);
+
+/*
+ * Parses the up and/or down file of one migration (each at most once) for
+ * a target of PostgreSQL major target_major (see cf_script_parse_target()).
+ * Problems go to set->problems.
+ */
+void cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up,
+			bool down, int target_major);
+
 /* Index of a version in the set, or -1. */
 long cf_migration_set_find(const cf_migration_set *set, const char *version);
 
@@ -320,6 +355,8 @@ typedef struct cf_session_options {
 	const char *config_path;    /* -c/--config */
 	const char *database_url;   /* --database-url; overrides the file */
 	const char *migrations_dir; /* default <project_dir>/db/migrations */
+	int postgres_version; /* --postgres-version: the target's major when
+			       * not connected; 0 = the environment's */
 } cf_session_options;
 
 /*
@@ -454,9 +491,14 @@ void cf_run_result_free(cf_run_result *r);
  * Applies pending migrations in version order, each in its own transaction
  * committed together with its tracking row (autocommit for
  * non-transactional ones).  Stops at the first failure, which is reported as
- * an outcome (return value 0, result->failed == 1); -1 with *err is for
- * errors before any migration ran (config, connection, lock, invalid files,
- * checksum mismatch).  Free *out with cf_run_result_free().
+ * an outcome (return value 0, result->failed == 1); its error has kind
+ * CF_ERR_CONNECT when the connection was lost (session terminated, server
+ * shut down), code "interrupted-migration" when an unfinished earlier run
+ * left an index in the way (see opts->repair).  -1 with *err is for errors
+ * before any migration ran (config, connection, lock, invalid files,
+ * checksum mismatch).  Waiting for the migration lock never holds a
+ * snapshot; progress->lock_wait hears who holds it.  Free *out with
+ * cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,
@@ -507,8 +549,10 @@ typedef struct cf_preflight_migration {
 	bool replayed;		  /* part of the against run */
 	cf_outcome outcome;	  /* valid when replayed */
 	cf_cause cause;
-	long caused_by; /* index in migrations[] or -1 */
-	bool artifact;	/* failure only exists in one-transaction replay */
+	long caused_by;	   /* index in migrations[] or -1 */
+	bool cause_likely; /* consequence linked by a bare name or by use,
+			    * not by the qualified object the error names */
+	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 } cf_preflight_migration;
 
@@ -695,6 +739,177 @@ void cf_cache_entries_free(cf_cache_entry *entries, size_t n);
 int cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err);
 /* The cache directory in use (caller frees). */
 char *cf_cache_dir(const char *override);
+
+/* ------------------------------------------------------------------------
+ * Schema snapshots and diffs (schema/snapshot.c, schema/diff.c) and drift
+ * (replay/drift.c)
+ * ------------------------------------------------------------------------ */
+
+/* Kinds of schema objects, in the order a snapshot lists them. */
+typedef enum cf_object_kind {
+	CF_SCHEMA_OBJ_EXTENSION = 0,
+	CF_SCHEMA_OBJ_SCHEMA,
+	CF_SCHEMA_OBJ_TYPE, /* enum, composite, range */
+	CF_SCHEMA_OBJ_DOMAIN,
+	CF_SCHEMA_OBJ_SEQUENCE,
+	CF_SCHEMA_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
+	CF_SCHEMA_OBJ_COLUMN,
+	CF_SCHEMA_OBJ_CONSTRAINT, /* of a table or a domain */
+	CF_SCHEMA_OBJ_INDEX,	   /* not those that back a constraint */
+	CF_SCHEMA_OBJ_VIEW,
+	CF_SCHEMA_OBJ_MATVIEW,
+	CF_SCHEMA_OBJ_FUNCTION, /* functions and aggregates */
+	CF_SCHEMA_OBJ_PROCEDURE,
+	CF_SCHEMA_OBJ_TRIGGER,
+	CF_SCHEMA_OBJ_POLICY,
+	CF_SCHEMA_OBJ_KIND_COUNT
+} cf_object_kind;
+
+/* "column", "materialized view", ... (static storage). */
+const char *cf_object_kind_name(cf_object_kind kind);
+
+/* One attribute of an object, e.g. {"type", "numeric(12,2)"}. */
+typedef struct cf_schema_attr {
+	const char *name; /* static storage */
+	char *value;	  /* never NULL: unset attributes are left out */
+} cf_schema_attr;
+
+/*
+ * One object.  name is its identity, qualified and unquoted:
+ * "public.orders" (table), "public.orders.total" (column, constraint,
+ * trigger, policy), "public.f(integer, text)" (function).  parent is the
+ * name of the table, view or type it belongs to, or NULL.
+ */
+typedef struct cf_schema_object {
+	cf_object_kind kind;
+	char *name;
+	char *parent;
+	cf_schema_attr *attrs; /* in a fixed order per kind */
+	size_t n_attrs;
+} cf_schema_object;
+
+/* A database's schema as read from its catalogs at one instant. */
+typedef struct cf_schema {
+	cf_schema_object *objects; /* sorted by kind, then name */
+	size_t n;
+	int server_version_num;
+	bool owners; /* the snapshot recorded owners */
+	bool grants; /* ... and privileges */
+} cf_schema;
+
+typedef struct cf_snapshot_options {
+	bool owners; /* record each object's owner (off by default) */
+	bool grants; /* record privileges (ACLs) (off by default) */
+	/* Relations to leave out with everything on them, as SQL names
+	 * ("tb_confiture", "ops.tracking"); NULL-terminated, or NULL. */
+	const char *const *exclude;
+} cf_snapshot_options;
+
+/*
+ * Reads the schema of the database url reaches, in one read-only
+ * REPEATABLE READ transaction: user schemas (not pg_catalog,
+ * information_schema, pg_toast, temporary schemas), without the objects
+ * that belong to extensions.  Never writes.  opts may be NULL (defaults).
+ * Free *out with cf_schema_free().
+ */
+int cf_schema_snapshot(const char *url, const cf_snapshot_options *opts,
+		       cf_schema **out, cf_error **err);
+void cf_schema_free(cf_schema *schema);
+
+typedef enum cf_change_kind {
+	CF_CHANGE_ADDED = 0, /* only in the second snapshot */
+	CF_CHANGE_REMOVED,   /* only in the first */
+	CF_CHANGE_CHANGED,   /* in both; one attribute differs */
+} cf_change_kind;
+
+/* One difference.  For CHANGED, one entry per attribute that differs. */
+typedef struct cf_schema_change {
+	cf_change_kind kind;
+	cf_object_kind object_kind;
+	char *object;	 /* the object's name */
+	char *parent;	 /* its parent's name, or NULL */
+	char *attribute; /* CHANGED: the attribute; else NULL */
+	char *old_value; /* CHANGED: in the first snapshot, NULL when unset */
+	char *new_value; /* CHANGED: in the second, NULL when unset */
+} cf_schema_change;
+
+typedef struct cf_schema_diff {
+	cf_schema_change *items; /* sorted by object kind, then name */
+	size_t n;
+	size_t added, removed, changed; /* counts of items by kind */
+} cf_schema_diff;
+
+/*
+ * Compares two snapshots.  An added or removed object whose parent is
+ * added or removed too is not listed (a new table is one item, not one per
+ * column).  Attributes only one snapshot recorded (owners, grants) are not
+ * compared.  Free the result with cf_schema_diff_free().
+ */
+cf_schema_diff *cf_schema_diff_compute(const cf_schema *from,
+				       const cf_schema *to);
+void cf_schema_diff_free(cf_schema_diff *diff);
+
+/*
+ * One line describing a change, e.g.
+ * "column public.orders.total: type numeric(12,2) → numeric(14,2)",
+ * "index public.idx_x: added".  Long values are shortened and put on one
+ * line.  Caller frees.
+ */
+char *cf_schema_change_text(const cf_schema_change *change);
+
+/* What `migrate drift` replays on and compares. */
+typedef struct cf_drift_options {
+	const char *against_url; /* database to check; NULL: the session's */
+	const char *server_url;	 /* replay on a scratch database of this
+				  * server (needs CREATEDB); NULL: on the
+				  * embedded server */
+	const char *cache_dir;	 /* embedded server: NULL = default */
+	const char *project_dir; /* include_dirs are relative to it;
+				  * NULL = "." */
+	bool keep_server;	 /* leave the embedded server running */
+	bool owners;		 /* compare owners too */
+	bool grants;		 /* compare privileges too */
+} cf_drift_options;
+
+typedef enum cf_drift_status {
+	CF_DRIFT_EXTRA = 0, /* production has it, no migration made it */
+	CF_DRIFT_MISSING,   /* a migration made it, production lacks it */
+	CF_DRIFT_CHANGED,   /* both have it, an attribute differs */
+} cf_drift_status;
+
+typedef struct cf_drift_item {
+	cf_drift_status status;
+	cf_schema_change change; /* old = history, new = production */
+	char *migration; /* version that last touched the object, or NULL */
+	char *migration_name;
+} cf_drift_item;
+
+typedef struct cf_drift_result {
+	cf_drift_item *items;
+	size_t n;
+	size_t extra, missing, changed;
+	size_t replayed;      /* migrations replayed from empty */
+	size_t schema_files;  /* include_dirs files applied first */
+	char *production_url; /* redacted */
+	char *replay_where;   /* "embedded server 15" or the redacted URL */
+	double replay_ms, snapshot_ms;
+	cf_error_list notes; /* applied migrations without a file, ... */
+} cf_drift_result;
+
+/*
+ * Replays the migrations production has applied (its tracking table, read
+ * only) from an empty scratch database, through the same engine as
+ * `migrate up`, after the environment's include_dirs schema files; takes
+ * a snapshot of the result and of production (read only) and lists the
+ * differences, each with the migration that last touched the object.  The
+ * scratch database is dropped.  Returns 0 with a result (no drift when
+ * result->n is 0); -1 with *err for configuration and connection errors
+ * and when a migration fails to replay.  Free with cf_drift_result_free().
+ */
+int cf_session_drift(cf_session *s, const cf_drift_options *opts,
+		     const cf_progress *progress, cf_drift_result **out,
+		     cf_error **err);
+void cf_drift_result_free(cf_drift_result *r);
 
 /* ------------------------------------------------------------------------
  * Project scaffolding (scaffold.c)

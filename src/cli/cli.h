@@ -126,7 +126,8 @@ struct cli_env_opts {
 	const char *database_url;
 	const char *migrations_dir;
 	const char *project_dir;
-	const char *format; /* "text" or "json" */
+	const char *format;   /* "text" or "json" */
+	int postgres_version; /* --postgres-version, 0 when not given */
 };
 
 extern const char *const cli_format_choices[];
@@ -142,7 +143,10 @@ extern const char *const cli_format_choices[];
 		OPT_STRING(0, "migrations-dir", &(o)->migrations_dir, "DIR",             \
 			   "migration files (default db/migrations)"),                   \
 		OPT_STRING('C', "project-dir", &(o)->project_dir, "DIR",                 \
-			   "project root holding db/ (default .)")
+			   "project root holding db/ (default .)"),                      \
+		OPT_INT(0, "postgres-version", &(o)->postgres_version,                   \
+			"MAJOR",                                                         \
+			"target's PostgreSQL major, for syntax checks when not connected")
 
 /* Opens a session from the shared options; prints errors; returns exit code
  * (0 on success). */
@@ -162,6 +166,7 @@ int cmd_migrate_down(int argc, const char **argv);
 int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
+int cmd_migrate_drift(int argc, const char **argv);
 int cmd_server(int argc, const char **argv);
 
 /* cmd_migrate_up.c: progress printing shared by up, down and baseline */

@@ -25,6 +25,8 @@ static const struct cli_subcommand subcommands[] = {
 	 "write a new pair of migration files"},
 	{"preflight", cmd_migrate_preflight,
 	 "check and replay pending migrations on a disposable database"},
+	{"drift", cmd_migrate_drift,
+	 "compare production with its replayed history"},
 };
 
 static void
@@ -83,6 +85,7 @@ cli_open_session(const struct cli_env_opts *o, cf_session **out)
 	so.config_path = o->config;
 	so.database_url = o->database_url;
 	so.migrations_dir = o->migrations_dir;
+	so.postgres_version = o->postgres_version;
 	if (cf_session_open(&so, out, &err) < 0)
 		return cli_fail(err, cli_json(o));
 	cfg = cf_session_config(*out);

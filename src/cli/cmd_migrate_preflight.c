@@ -169,6 +169,10 @@ against_json(const cf_preflight_result *r)
 			pm->caused_by >= 0 ?
 				r->migrations[pm->caused_by].migration->version :
 				NULL);
+		set_str(j, "confidence",
+			pm->caused_by < 0 ? NULL :
+			pm->cause_likely  ? "likely" :
+					    "certain");
 		json_object_set_new(j, "artifact", json_boolean(pm->artifact));
 		set_str(j, "artifact_reason", pm->artifact_reason);
 		json_object_set_new(j, "autocommit",
@@ -245,10 +249,11 @@ print_replay(const cf_preflight_result *r)
 		case CF_OUTCOME_FAILED:
 			if (pm->cause == CF_CAUSE_CONSEQUENCE) {
 				fprintf(f,
-					"  %s✗%s %s %s  %s%.0f ms%s  consequence of %s: %s\n",
+					"  %s✗%s %s %s  %s%.0f ms%s  %sconsequence of %s: %s\n",
 					cli_c(f, "red"), cli_c(f, "reset"),
 					m->version, m->name, cli_c(f, "dim"),
 					o->elapsed_ms, cli_c(f, "reset"),
+					pm->cause_likely ? "likely " : "",
 					r->migrations[pm->caused_by]
 						.migration->version,
 					o->error->message);

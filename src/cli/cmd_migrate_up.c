@@ -47,8 +47,8 @@ on_done(void *arg, const cf_outcome *o, bool down)
 		if (o->error && o->error->kind == CF_ERR_CONNECT)
 			fprintf(stderr,
 				o->autocommit ?
-					"  note: the connection was lost during a migration that runs in autocommit: statements before the one in flight were committed and it is not recorded; run the same command again when the server is back: it checks what an interrupted run left\n" :
-					"  note: the connection was lost: the server rolled this migration back and it is not recorded; run the same command again when the server is back\n");
+					"  note: the connection was lost during a migration that runs in autocommit: statements before the one in flight were committed and it is not recorded; run the same command again once the server accepts connections: it checks what an interrupted run left\n" :
+					"  note: the connection was lost: the server rolled this migration back and it is not recorded; run the same command again once the server accepts connections\n");
 		else if (o->autocommit)
 			fprintf(stderr,
 				"  note: this migration ran in autocommit; statements before the failing one were committed\n");
@@ -348,6 +348,11 @@ cli_run_command(int argc, const char **argv, const char *action)
 			       is_up   ? "database is up to date" :
 			       is_down ? "no applied migrations" :
 					 "all are recorded already");
+		else if (r->dry_run && r->failed)
+			printf("%sdry run: %zu migration%s would be %s, then 1 would fail%s; nothing was changed\n",
+			       cli_c(stdout, "red"), r->n - 1,
+			       r->n - 1 == 1 ? "" : "s", verb,
+			       cli_c(stdout, "reset"));
 		else if (r->dry_run)
 			printf("dry run: %zu migration%s would be %s; nothing was changed\n",
 			       r->n, r->n == 1 ? "" : "s", verb);

@@ -84,7 +84,12 @@ main(int argc, char **argv)
 		const char *a = args[i];
 
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			int lib = cf_libpq_version();
+
 			printf("confiture %s\n", CF_VERSION);
+			printf("parser: PostgreSQL %s grammar (libpg_query)\n",
+			       cf_parser_version());
+			printf("libpq: %d.%d\n", lib / 10000, lib % 10000);
 			return 0;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);

@@ -257,23 +257,62 @@ test_expect_success 'a syntax error in any file: exit 1 before anything is appli
 	expect_eq f "$(exists t1)"
 '
 
-test_expect_success 'files are checked before connecting' '
+test_expect_success 'a syntax error in a pending up file: refused before anything is applied' '
 	fresh
-	mig 001_a.up.sql "CREATE TABLE t1 (id int);" "SELEC 1;"
-	run_cf migrate up --database-url "postgresql:///t0120_no_such_db?host=$PGHOST&port=$PGPORT"
+	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);" "SELEC 1;"
+	run_cf migrate up --env local
 	expect_rc 1
-	expect_err_contains "001_a.up.sql:2:1"
-	expect_err_not_contains "t0120_no_such_db"
+	expect_err_contains "002_b.up.sql:2:1"
+	expect_err_contains "nothing was applied"
+	expect_eq f "$(exists t1)"
+	expect_eq f "$(exists tb_confiture)"
 '
 
-test_expect_success 'a syntax error in a .down.sql file also stops up' '
+test_expect_success 'up reads only the files it runs: a broken .down.sql and a file past --target do not stop it' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
+	mig 001_a.down.sql "ALTER TABLE t1 ADD CONSTRAINT t1_nn NOT NULL id;" "DROP TABLE t1" "DROP TABLE t1;"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
+	mig 003_c.up.sql "SELEC 1;"
+	run_cf migrate up --env local --target 002
+	expect_rc 0
+	expect_err_not_contains "001_a.down.sql"
+	expect_err_not_contains "003_c.up.sql"
+	expect_eq "001 002" "$(applied)"
+	run_cf migrate status --env local
+	expect_err_not_contains "003_c"
+'
+
+test_expect_success 'a Python migration applied long ago: a note, not a refusal' '
+	fresh
+	mig 001_old.py "def up(conn): pass"
+	mig 002_a.up.sql "CREATE TABLE t1 (id int);"
+	run_cf migrate baseline --env local --through 001
+	expect_rc 0
+	run_cf migrate up --env local
+	expect_rc 0
+	expect_err_contains "note: Python migration '\''001_old.py'\'' is not supported"
+	expect_eq t "$(exists t1)"
+	expect_eq "001 002" "$(applied)"
+'
+
+test_expect_success 'down parses only the .down.sql files it rolls back' '
 	fresh
 	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
 	mig 001_a.down.sql "DROP TABLE t1" "DROP TABLE t1;"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
+	mig 002_b.down.sql "DROP TABLE t2;"
 	run_cf migrate up --env local
+	expect_rc 0
+	run_cf migrate down --env local
+	expect_rc 0
+	expect_eq f "$(exists t2)"
+	run_cf migrate down --env local
 	expect_rc 1
 	expect_err_contains "001_a.down.sql:2:1"
-	expect_eq f "$(exists tb_confiture)"
+	expect_eq t "$(exists t1)"
+	expect_eq "001" "$(applied)"
 '
 
 test_expect_success 'duplicate versions: exit 1 naming both files' '

@@ -29,7 +29,7 @@ hold_lock()
 	exec 9>lock.fifo
 	echo "SELECT pg_advisory_lock($CLASS, $2);" >&9
 	for _ in $(seq 100); do
-		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted")
+		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 		if [ -n "$LOCK_BACKEND" ]; then
 			return 0
 		fi
@@ -45,6 +45,21 @@ release_lock()
 	echo "SELECT pg_advisory_unlock($CLASS, $1);" >&9
 	exec 9>&-
 	wait "$LOCK_PID"
+}
+
+# A fresh $LOCKDB and a project whose prod.yaml reaches it with lock
+# timeout $1 ms, and one migration creating t1.
+lock_project()
+{
+	new_db "$LOCKDB" >/dev/null || return 1
+	new_project || return 1
+	cat >db/environments/prod.yaml <<-EOF
+	database_url: "$(db_url "$LOCKDB")"
+	migration:
+	  locking:
+	    timeout_ms: $1
+	EOF
+	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
 }
 
 test_expect_success 'the Python key for the database names used here' '
@@ -86,15 +101,7 @@ test_expect_success 'two concurrent up runs apply every migration exactly once' 
 '
 
 test_expect_success 'a lock held with the Python key keeps up out (exit 2), then it runs' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 415139148
 	start=$(date +%s%N)
 	run_cf migrate up --env prod
@@ -122,19 +129,31 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_out_contains "1 migration applied"
 	expect_eq t "$(psql_q "$LOCKDB" "SELECT to_regclass('\''t1'\'') IS NOT NULL")"
 	# confiture released its own lock when it finished
-	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\''")"
+	# (in this database: other scripts may run at the same time)
+	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\'' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
+'
+
+test_expect_success 'the holder'\''s statement is never printed with a password in it' '
+	lock_project 300
+	hold_lock "$LOCKDB" 415139148
+	# the holder'\''s last statement names a password
+	echo "SELECT '\''host=db password=hunter2'\'' AS s;" >&9
+	for _ in $(seq 100); do
+		if psql_q "$LOCKDB" "SELECT query FROM pg_stat_activity WHERE pid = $LOCK_BACKEND" | grep -q hunter2; then
+			break
+		fi
+		sleep 0.05
+	done
+	run_cf migrate up --env prod --format json
+	release_lock 415139148
+	expect_rc 2
+	expect_err_contains "(statement hidden: it mentions a password)"
+	expect_err_not_contains "hunter2"
+	expect_out_not_contains "hunter2"
 '
 
 test_expect_success 'a lock under another database'\''s key does not block' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 561172188
 	run_cf migrate up --env prod
 	release_lock 561172188

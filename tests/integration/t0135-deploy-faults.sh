@@ -7,7 +7,7 @@
 # Every test ends with the database compared to a clean run's.
 #
 # The index builds are made slow with an IMMUTABLE function that sleeps
-# 2 ms per row (400 rows, about 0.8 s per build; t0135.slow, set with
+# 2 ms per row (300 rows, about 0.6 s per build; t0135.slow, set with
 # PGOPTIONS, changes the 2 ms): the build lasts as long as on a table of
 # millions of rows without loading the 2 shared cores.
 # The transactional migration 003 sleeps t0135.pause seconds (set with
@@ -28,7 +28,7 @@ write_history()
 	  RETURN $1;
 	END $$;
 	CREATE TABLE items (id int PRIMARY KEY, v text);
-	INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 400) g;
+	INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 300) g;
 	EOF
 	cat >db/migrations/002_items_slow_idx.up.sql <<-\EOF
 	CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id));
@@ -119,7 +119,7 @@ start_paused_up()
 {
 	PGOPTIONS="-c t0135.pause=60" "$CONFITURE" migrate up --env local >run.out 2>run.err &
 	UP_PID=$!
-	UP_BACKEND=$(wait_for "$DB" "SELECT pid FROM pg_stat_activity WHERE application_name = 'confiture migrate up' AND query LIKE 'SELECT pg_sleep%'")
+	UP_BACKEND=$(wait_for "$DB" "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'confiture migrate up' AND query LIKE 'SELECT pg_sleep%'")
 }
 
 # Checks that 003 left nothing and that 001 and 002 are recorded.
@@ -199,10 +199,10 @@ test_expect_success 'SIGKILL during a transactional migration: nothing of it sta
 
 test_expect_success 'SIGKILL during CREATE INDEX CONCURRENTLY: the rerun finds the INVALID index, --repair drops it and completes' '
 	fresh_db
-	# an 8 s build, so that it is surely still running when killed
-	PGOPTIONS="-c t0135.slow=0.02" "$CONFITURE" migrate up --env local >run.out 2>run.err &
+	# a 9 s build, so that it is surely still running when killed
+	PGOPTIONS="-c t0135.slow=0.03" "$CONFITURE" migrate up --env local >run.out 2>run.err &
 	pid=$!
-	wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')"
+	wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')"
 	kill -KILL $pid
 	wait $pid || true
 	# at once, while the killed run'\''s session may still hold the lock:
@@ -210,17 +210,26 @@ test_expect_success 'SIGKILL during CREATE INDEX CONCURRENTLY: the rerun finds t
 	run_cf migrate up --env local
 	expect_rc 1
 	expect_err_contains "002_items_slow_idx.up.sql:1:1"
-	expect_err_contains "index public.items_slow_idx is INVALID: an earlier run of this migration was interrupted"
+	expect_err_contains "index public.items_slow_idx is INVALID: an earlier run of this migration did not finish"
 	expect_err_contains "would fail (relation already exists)"
 	expect_err_contains "HINT: run '\''confiture migrate up --repair'\'' to drop it and run the migration, or drop it yourself: DROP INDEX CONCURRENTLY public.items_slow_idx;"
 	expect_err_not_contains "ran in autocommit"
 	expect_out_contains "0 applied, 1 failed"
-	# the refusal changed nothing
+	# a dry run says the same; with --repair, what it would repair
+	run_cf migrate up --env local --dry-run
+	expect_rc 1
+	expect_err_contains "index public.items_slow_idx is INVALID"
+	expect_out_contains "dry run: 0 migrations would be applied, then 1 would fail; nothing was changed"
+	run_cf migrate up --env local --dry-run --repair
+	expect_rc 0
+	expect_out_contains "(dry run; --repair would deal with: index public.items_slow_idx is INVALID: an earlier run of this migration did not finish)"
+	expect_out_contains "dry run: 4 migrations would be applied; nothing was changed"
+	# the refusal and the dry runs changed nothing
 	expect_eq "001" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'') FROM tb_confiture")"
 	expect_eq f "$(psql_q "$DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = '\''items_slow_idx'\''::regclass")"
 	run_cf migrate up --env local --repair
 	expect_rc 0
-	expect_err_contains "warning: repaired: dropped INVALID index public.items_slow_idx left by an interrupted run of migration 002"
+	expect_err_contains "warning: repaired: dropped INVALID index public.items_slow_idx left by an unfinished run of migration 002"
 	expect_out_contains "4 migrations applied"
 	expect_clean_state "$DB"
 '
@@ -266,6 +275,23 @@ test_expect_success 'pg_terminate_backend of our session mid-migration: exit 2, 
 	expect_clean_state "$DB"
 '
 
+test_expect_success 'pg_terminate_backend during CREATE INDEX CONCURRENTLY: exit 2, what is left is explained, --repair completes' '
+	fresh_db
+	PGOPTIONS="-c t0135.slow=0.03" "$CONFITURE" migrate up --env local >run.out 2>run.err &
+	pid=$!
+	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')")
+	psql_q "$DB" "SELECT pg_terminate_backend($backend)" >/dev/null
+	rc=0
+	wait $pid || rc=$?
+	cat run.out run.err
+	expect_eq 2 "$rc" "exit status"
+	grep -q "note: the connection was lost during a migration that runs in autocommit" run.err
+	run_cf migrate up --env local --repair
+	expect_rc 0
+	expect_err_contains "repaired: dropped INVALID index public.items_slow_idx"
+	expect_clean_state "$DB"
+'
+
 test_expect_success 'a migration'\''s own SQL error is exit 1' '
 	new_db "$DB" >/dev/null
 	new_project "$DB"
@@ -276,6 +302,49 @@ test_expect_success 'a migration'\''s own SQL error is exit 1' '
 	expect_err_not_contains "connection was lost"
 '
 
+test_expect_success 'a CREATE INDEX CONCURRENTLY that fails: what it left is said at once, --repair completes after the fix' '
+	new_db "$DB" >/dev/null
+	new_project "$DB"
+	printf "CREATE TABLE x (id int, v int);\nINSERT INTO x VALUES (1, 1), (2, 1);\n" >db/migrations/001_x.up.sql
+	cat >db/migrations/002_x_idx.up.sql <<-\EOF
+	CREATE INDEX CONCURRENTLY x_id_idx ON x (id);
+	CREATE UNIQUE INDEX CONCURRENTLY x_v_key ON x (v);
+	EOF
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "could not create unique index \"x_v_key\""
+	expect_err_contains "warning: the failed run left INVALID index public.x_v_key"
+	expect_err_contains "warning: index public.x_id_idx was built and stays, but migration 002 is not recorded"
+	expect_err_contains "fix the cause, then run '\''confiture migrate up --repair'\''"
+	# the second run stops before running anything
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "index public.x_id_idx exists and is valid, but the migration that creates it is not recorded"
+	expect_err_contains "also found: statement 2: index public.x_v_key is INVALID"
+	psql_q "$DB" "UPDATE x SET v = 2 WHERE id = 2"
+	run_cf migrate up --env local --repair
+	expect_rc 0
+	expect_err_contains "repaired: kept valid index public.x_id_idx"
+	expect_err_contains "repaired: dropped INVALID index public.x_v_key"
+	expect_eq "x_id_idx|true x_v_key|true" "$(psql_q "$DB" "SELECT string_agg(indexrelid::regclass || '\''|'\'' || indisvalid, '\'' '\'' ORDER BY 1) FROM pg_index WHERE indrelid = '\''x'\''::regclass")"
+	expect_eq "001 002" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'' ORDER BY version) FROM tb_confiture")"
+'
+
+test_expect_success 'every connection names its command in application_name; the URL'\''s own wins' '
+	new_db "$DB" >/dev/null
+	new_project "$DB"
+	printf "DO \$\$ BEGIN RAISE EXCEPTION '\''app=%%'\'', current_setting('\''application_name'\''); END \$\$;\n" >db/migrations/001_app.up.sql
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "error: app=confiture migrate up"
+	run_cf migrate preflight --against "$(db_url "$DB")" --mode savepoint
+	expect_rc 1
+	expect_out_contains "app=confiture migrate preflight"
+	run_cf migrate up --database-url "$(db_url "$DB")&application_name=mine"
+	expect_rc 1
+	expect_err_contains "error: app=mine"
+'
+
 test_expect_success 'a CREATE INDEX CONCURRENTLY without a name: the run says it cannot be checked' '
 	new_db "$DB" >/dev/null
 	new_project "$DB"
@@ -284,7 +353,7 @@ test_expect_success 'a CREATE INDEX CONCURRENTLY without a name: the run says it
 	run_cf migrate up --env local
 	expect_rc 0
 	expect_err_contains "002_x_idx.up.sql:1:1"
-	expect_err_contains "cannot check for an interrupted earlier run: this CREATE INDEX CONCURRENTLY gives no index name"
+	expect_err_contains "cannot check for an unfinished earlier run: this CREATE INDEX CONCURRENTLY gives no index name"
 	expect_err_contains "HINT: name the index"
 '
 
@@ -293,16 +362,19 @@ test_expect_success 'an index being built by another session is reported, not dr
 	rm db/migrations/00[345]_*
 	run_cf migrate up --env local --target 001
 	expect_rc 0
-	# someone builds the same index by hand
-	psql_q "$DB" "CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id))" &
+	# someone builds the same index by hand (a 9 s build)
+	PGOPTIONS="-c t0135.slow=0.03" psql_q "$DB" "CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id))" 2>/dev/null &
 	builder=$!
-	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('\''items_slow_idx'\'')")
+	backend=$(wait_for "$DB" "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND index_relid = to_regclass('\''items_slow_idx'\'')")
 	run_cf migrate up --env local --repair
-	wait $builder
+	# still building: not dropped, not waited for
+	expect_eq 1 "$(psql_q "$DB" "SELECT count(*) FROM pg_stat_progress_create_index WHERE pid = $backend")"
+	psql_q "$DB" "SELECT pg_cancel_backend($backend)" >/dev/null
+	wait $builder || true
 	expect_rc 1
 	expect_err_contains "index public.items_slow_idx is being built right now by another session"
 	expect_err_contains "pid $backend (application_name '\''psql'\'')"
-	expect_eq t "$(psql_q "$DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = '\''items_slow_idx'\''::regclass")"
+	expect_eq "001" "$(psql_q "$DB" "SELECT string_agg(version, '\'' '\'') FROM tb_confiture")"
 '
 
 test_expect_success 'concurrent clone-mode preflights on one server while up runs against production' '

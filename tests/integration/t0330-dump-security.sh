@@ -14,6 +14,7 @@ unset XDG_CACHE_HOME CONFITURE_CACHE_MAX NO_COLOR CONFITURE_DATABASE_URL \
 	CONFITURE_PG_BINDIR
 SRV=$(db_url postgres)
 CACHE="$TEST_TMP/cache"
+ECACHE="$TEST_TMP/ecache"	# embedded server
 PROJ="$TEST_TMP/proj"
 MARK="$TEST_TMP/marker"
 mkdir -p "$PROJ/db/migrations" "$PROJ/db/environments" || exit 1
@@ -47,7 +48,22 @@ CREATE FUNCTION g() RETURNS text LANGUAGE plpgsql AS $q$ BEGIN RETURN $$\! x$$ |
 COMMENT ON TABLE t IS 'it''s \! a comment';
 EOF
 
-trap 'rc=$?; "$CONFITURE" cache clear --cache-dir "$CACHE" >/dev/null 2>&1; (exit $rc); tap_cleanup' EXIT
+# Clears the caches; stops the embedded server and removes root's cluster
+# directory, however the script ends.
+dump_security_cleanup()
+{
+	local d
+
+	"$CONFITURE" cache clear --cache-dir "$CACHE" >/dev/null 2>&1
+	[ -d "$ECACHE" ] || return 0
+	d=$("$CONFITURE" server status --cache-dir "$ECACHE" 2>/dev/null |
+		sed -n 's/^  data dir: *//p' | head -n 1)
+	"$CONFITURE" server stop --cache-dir "$ECACHE" >/dev/null 2>&1
+	case "$d" in
+	/var/tmp/confiture-postgres/*/data) rm -rf "$(dirname "$(dirname "$d")")" ;;
+	esac
+}
+trap 'rc=$?; dump_security_cleanup; (exit $rc); tap_cleanup' EXIT
 
 # meta_case NAME WHERE(line:col) DUMP-TEXT: the dump must be refused at
 # meta.sql:WHERE, with nothing run and no marker left.
@@ -169,11 +185,10 @@ test_expect_success 'a malformed \restrict line is a meta-command' '
 test_expect_success 'meta-commands on the embedded server too' '
 	rm -f "$MARK"
 	run_cf migrate preflight --migrations-dir "$PROJ/db/migrations" \
-		--from-dump same-line/meta.sql --cache-dir "$TEST_TMP/ecache"
+		--from-dump same-line/meta.sql --cache-dir "$ECACHE"
 	expect_rc 2
 	expect_err_contains "same-line/meta.sql:1:26"
 	test ! -e "$MARK"
-	"$CONFITURE" server stop --cache-dir "$TEST_TMP/ecache" >/dev/null 2>&1 || true
 '
 
 test_expect_success 'setup: a pg_dump 15 dump with data, BEGIN ATOMIC, a rule and backslashes' '

@@ -80,12 +80,16 @@ test_expect_success 'the postmaster environment holds none of ours (/proc/<pid>/
 	"$CONFITURE" server stop --cache-dir "$CACHE" >/dev/null
 '
 
-test_expect_success 'COPY ... PROGRAM from a migration sees none of our environment' '
+test_expect_success 'COPY ... PROGRAM on the embedded server sees none of our environment' '
 	# where the server user (postgres as root) may write
 	mark=$(mktemp -d /tmp/cf-t0340-mark.XXXXXX)
 	chmod 1777 "$mark"
 	trap "rm -rf $mark" EXIT
-	cat >"$TEST_TMP/envmig/001_env.up.sql" <<-EOF
+	# clone mode refuses COPY ... PROGRAM in a migration (dropping the
+	# clone cannot undo it), so the program runs from the dump, which
+	# loads as the embedded server superuser too
+	cp "$TEST_TMP/base.sql" "$TEST_TMP/envdump.sql"
+	cat >>"$TEST_TMP/envdump.sql" <<-EOF
 	CREATE TABLE t0340_env (line text);
 	COPY t0340_env FROM PROGRAM '"'"'env'"'"';
 	COPY (SELECT 1) TO PROGRAM '"'"'env > $mark/marker'"'"';
@@ -93,13 +97,14 @@ test_expect_success 'COPY ... PROGRAM from a migration sees none of our environm
 	EOF
 	export MY_SECRET_TOKEN=$TOKEN PGPASSWORD=$PGPW
 	run_cf migrate preflight --migrations-dir "$TEST_TMP/envmig" \
-		--from-dump "$TEST_TMP/base.sql" --cache-dir "$CACHE"
+		--from-dump "$TEST_TMP/envdump.sql" --cache-dir "$CACHE"
 	unset MY_SECRET_TOKEN PGPASSWORD
-	expect_rc 1
-	expect_out_contains "HOME="
+	expect_rc 2
+	expect_err_contains "HOME="
 	expect_out_not_contains "$TOKEN"
 	expect_out_not_contains "$PGPW"
 	expect_err_not_contains "$TOKEN"
+	expect_err_not_contains "$PGPW"
 	grep -q "^HOME=" "$mark/marker"
 	! grep -e "$TOKEN" -e "$PGPW" -e MY_SECRET_TOKEN -e PGPASSWORD "$mark/marker"
 '
@@ -289,6 +294,62 @@ test_expect_success 'the cache directory must be ours and private; files in it a
 		expect_err_contains "symbolic link of another user"
 		test ! -e "$TEST_TMP/c"
 	fi
+'
+
+test_expect_success 'root: /var/tmp/confiture-postgres made first by another user blocks nothing' '
+	if [ "$(id -u)" -ne 0 ] || ! unshare --mount true 2>/dev/null; then
+		echo "needs root and a private mount namespace: skipped"
+		return 0
+	fi
+	C=$TEST_TMP/cache-varroot
+	# a /var/tmp of our own, so that other runs on this machine see nothing
+	cat >"$TEST_TMP/varroot.sh" <<-EOF
+	set -e
+	trap "\"$CONFITURE\" server stop --cache-dir \"$C\" >/dev/null 2>&1" EXIT
+	mount -t tmpfs tmpfs /var/tmp
+	mkdir /var/tmp/confiture-postgres
+	chown nobody /var/tmp/confiture-postgres
+	"$CONFITURE" server start --cache-dir "$C" >"$TEST_TMP/url"
+	"$CONFITURE" server status --cache-dir "$C" >"$TEST_TMP/status"
+	"$CONFITURE" server start --cache-dir "$C" >"$TEST_TMP/url2"
+	"$CONFITURE" server stop --cache-dir "$C"
+	test -z "\$(ls -A /var/tmp/confiture-postgres)"
+	stat -c %U /var/tmp/confiture-postgres >"$TEST_TMP/owner"
+	"$CONFITURE" cache clear --cache-dir "$C"
+	ls /var/tmp >"$TEST_TMP/left"
+	EOF
+	unshare --mount bash "$TEST_TMP/varroot.sh"
+	cat "$TEST_TMP/status"
+	grep -q "^  data dir: */var/tmp/confiture-postgres-[A-Za-z0-9]\{6\}/[0-9]*/data$" "$TEST_TMP/status"
+	expect_eq "$(cat "$TEST_TMP/url")" "$(cat "$TEST_TMP/url2")" "the second start attaches"
+	expect_eq nobody "$(cat "$TEST_TMP/owner")"
+	expect_eq confiture-postgres "$(cat "$TEST_TMP/left")" "cache clear removed our directory"
+'
+
+test_expect_success 'root: CONFITURE_SERVER_USER runs the server as a user of its own' '
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root: the server runs as ourselves, skipped"
+		return 0
+	fi
+	runuser -u nobody -- test -x "$CONFITURE" || { echo "nobody cannot run $CONFITURE: skipped"; return 0; }
+	C=$TEST_TMP/cache-nobody
+	export CONFITURE_SERVER_USER=nobody
+	trap "\"$CONFITURE\" server stop --cache-dir \"$C\" >/dev/null 2>&1" EXIT
+	run_cf server start --cache-dir "$C"
+	expect_rc 0
+	pid=$(server_pid "$C")
+	expect_eq nobody "$(ps -o user= -p "$pid")" "server user"
+	expect_eq "HOME=/nonexistent" "$(tr "\0" "\n" </proc/$pid/environ | grep "^HOME=")"
+	expect_eq nobody "$(stat -c %U "$(status_field "$C" "data dir")")" "owner of the data dir"
+	run_cf server stop --cache-dir "$C"
+	expect_rc 0
+	CONFITURE_SERVER_USER=no-such-user-t0340 run_cf server start --cache-dir "$TEST_TMP/cache-nouser"
+	expect_rc 2
+	expect_err_contains "no '"'"'no-such-user-t0340'"'"' system user"
+	d=$(dirname "$(dirname "$(status_field "$C" "data dir")")")
+	run_cf cache clear --cache-dir "$C"
+	expect_rc 0
+	test ! -e "$d"
 '
 
 test_done

@@ -19,6 +19,8 @@
  *     locking: {enabled: <bool>, timeout_ms: <int>}
  *     repair: <bool>                     default false (up --repair)
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>}
+ *   postgres_version: <int>         the target's PostgreSQL major, for
+ *                                   syntax checks without a connection
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
  * absent.  Every scalar value gets ${VAR} expansion before it is converted;
@@ -791,7 +793,7 @@ parse_database(loader *ld, struct fy_node *map, cf_db_block *db)
 
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
-	"migration, preflight"
+	"migration, preflight, postgres_version"
 
 /* The top-level mapping. */
 static int
@@ -851,6 +853,9 @@ parse_root(loader *ld, struct fy_node *root)
 			rc = expect_mapping(ld, "preflight", key, val);
 			if (rc > 0)
 				rc = parse_preflight(ld, val);
+		} else if (strcmp(name, "postgres_version") == 0) {
+			rc = get_int(ld, "postgres_version", key, val, 9, 99,
+				     &ld->cfg->postgres_version);
 		} else {
 			warn_unknown_key(ld, "", name, key, TOP_LEVEL_KEYS);
 		}

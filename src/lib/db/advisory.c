@@ -57,6 +57,29 @@ value_or_null(const PGresult *res, int col)
 }
 
 /*
+ * Another session's statement, fit to print: one that mentions a password
+ * (ALTER ROLE ... PASSWORD, a conninfo string) is hidden whole, and a URL's
+ * password is redacted.  Takes ownership of q; caller frees the result.
+ */
+static char *
+safe_query(char *q)
+{
+	char *out;
+
+	if (!q)
+		return NULL;
+	if (strcasestr(q, "password")) {
+		free(q);
+		return cf_strdup("(statement hidden: it mentions a password)");
+	}
+	if (!strstr(q, "://"))
+		return q;
+	out = cf_redact_url(q);
+	free(q);
+	return out;
+}
+
+/*
  * Reads who holds the lock now into *h (caller frees with holder_release).
  * Returns 1 when found, 0 when nobody holds it, -1 on error.
  */
@@ -99,7 +122,7 @@ read_holder(PGconn *conn, const char *key, cf_lock_holder *h, cf_error **err)
 	h->backend_start = value_or_null(res, 3);
 	h->state = value_or_null(res, 4);
 	h->query_start = value_or_null(res, 5);
-	h->query = value_or_null(res, 6);
+	h->query = safe_query(value_or_null(res, 6));
 	PQclear(res);
 	return 1;
 }

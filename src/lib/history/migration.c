@@ -757,11 +757,12 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
 
 /*
  * Reads one file, stores its checksum when sum is not NULL, and parses it
- * into *script.  Read failures become problems.
+ * into *script when script is not NULL (grammar as for
+ * cf_script_parse_target()).  Read failures become problems.
  */
 static void
 load_script(cf_migration_set *set, const char *path, char *sum,
-	    cf_script **script)
+	    cf_script **script, int target_major)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -775,8 +776,34 @@ load_script(cf_migration_set *set, const char *path, char *sum,
 	}
 	if (sum)
 		cf_sha256_hex(data, len, sum);
-	(void)cf_script_parse(path, data, len, script, &set->problems);
+	if (script)
+		(void)cf_script_parse_target(path, data, len, target_major,
+					     script, &set->problems);
 	free(data);
+}
+
+/* Reads and checksums every .up.sql not read yet, parsing nothing. */
+int
+cf_migration_set_checksum(cf_migration_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		cf_migration *m = &set->items[i];
+
+		if (m->up_path && m->checksum[0] == '\0')
+			load_script(set, m->up_path, m->checksum, NULL, 0);
+	}
+	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
+}
+
+/* Parses the up and/or down file of one migration, each at most once. */
+void
+cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up, bool down,
+		   int target_major)
+{
+	if (up && m->up_path && !m->up)
+		load_script(set, m->up_path, m->checksum, &m->up, target_major);
+	if (down && m->down_path && !m->down)
+		load_script(set, m->down_path, NULL, &m->down, target_major);
 }
 
 /*
@@ -791,10 +818,12 @@ cf_migration_set_parse(cf_migration_set *set, bool with_down)
 	for (size_t i = 0; i < set->n; i++) {
 		cf_migration *m = &set->items[i];
 
-		if (m->up_path && m->checksum[0] == '\0')
-			load_script(set, m->up_path, m->checksum, &m->up);
+		if (m->up_path && !m->up)
+			load_script(set, m->up_path, m->checksum, &m->up,
+				    cf_parser_major());
 		if (with_down && m->down_path && !m->down)
-			load_script(set, m->down_path, NULL, &m->down);
+			load_script(set, m->down_path, NULL, &m->down,
+				    cf_parser_major());
 	}
 	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
 }

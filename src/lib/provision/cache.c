@@ -1425,7 +1425,8 @@ static void
 empty_cache_dir(const char *cache)
 {
 	static const char *const known[] = {
-		"templates.json", "tmp", "dumps", "locks", "servers", NULL};
+		"templates.json", "tmp",	 "dumps", "locks",
+		"servers",	  "server-root", NULL};
 	char *tag = cf_asprintf("%s/CACHEDIR.TAG", cache), *p;
 
 	if (access(tag, F_OK) == 0) {

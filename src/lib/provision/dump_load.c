@@ -229,9 +229,10 @@ reader_line(struct reader *r, const char **line, size_t *len, cf_error **err)
 
 			return cf_fail(err, e);
 		}
-		if (r->eof || reader_fill(r, err) < 0 || r->eof) {
-			if (err && *err)
-				return -1;
+		/* a read error is never taken for the end of the file */
+		if (!r->eof && reader_fill(r, err) < 0)
+			return -1;
+		if (r->eof) {
 			if (r->line.len == 0)
 				return 0;
 			break;

@@ -258,8 +258,8 @@ cf_run_program(const char *const *argv, const char *const *env, int stdin_fd,
 	close(fds[1]);
 	/*
 	 * Read its stderr until it exits.  A cf_cancel() (SIGINT to us only,
-	 * not to our process group) is passed on as SIGINT, so psql cancels
-	 * its statement and stops; one that lingers is killed after 5 s.
+	 * not to our process group) is passed on as SIGINT, so pg_dump or
+	 * pg_restore stops; one that lingers is killed after 5 s.
 	 */
 	for (;;) {
 		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};

@@ -160,7 +160,8 @@ pg_config_bindir(void)
 	argv[0] = pg_config;
 	argv[1] = "--bindir";
 	argv[2] = NULL;
-	if (cf_run_wait(&cf_runas_self, NULL, argv, NULL, &sb) == 0 && sb.len > 0)
+	if (cf_run_wait(&cf_runas_self, NULL, argv, NULL, &sb) == 0 &&
+	    sb.len > 0)
 		dir = cf_strndup(sb.buf, strcspn(sb.buf, "\r\n"));
 	cf_strbuf_release(&sb);
 	free(pg_config);
@@ -248,7 +249,8 @@ cand_seen(const struct cand *c, size_t i)
  * the order.  Fills *out (release with cf_pgbin_release).
  */
 int
-cf_pgbin_find(const char *forced, int major, struct cf_pgbin *out, cf_error **err)
+cf_pgbin_find(const char *forced, int major, struct cf_pgbin *out,
+	      cf_error **err)
 {
 	cf_strbuf searched = CF_STRBUF_INIT;
 	struct cand *c = NULL;
@@ -364,4 +366,3 @@ cf_pgbin_find(const char *forced, int major, struct cf_pgbin *out, cf_error **er
 	*out = best;
 	return 0;
 }
-

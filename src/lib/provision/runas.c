@@ -2,7 +2,9 @@
  * runas.c — who the embedded server's processes run as, and starting them.
  *
  * As root, initdb and postgres refuse to run, so they run as the "postgres"
- * system user (fork, setgroups, setgid, setuid, exec).  Every process of
+ * system user, or the one $CONFITURE_SERVER_USER names (fork, setgroups,
+ * setgid, setuid, exec): a user of its own keeps SQL on the server away
+ * from the files of the system's own PostgreSQL, which "postgres" owns.  Every process of
  * the server gets a minimal environment of its own (cf_child_env): SQL
  * running on the server can start programs (COPY ... PROGRAM), and they
  * must find nothing of the invoking user's there.
@@ -110,8 +112,7 @@ cf_child_exec_logged(const struct cf_runas *ru, const char *cwd,
 
 	/* open as the run user: never follow a link as root */
 	cf_child_setup(ru, cwd, -1);
-	out = open(log_path, O_WRONLY | O_CREAT | O_NOFOLLOW | log_flags,
-		   0600);
+	out = open(log_path, O_WRONLY | O_CREAT | O_NOFOLLOW | log_flags, 0600);
 	if (out < 0)
 		_exit(126);
 	dup2(out, 1);
@@ -131,7 +132,7 @@ cf_child_exec_logged(const struct cf_runas *ru, const char *cwd,
  */
 int
 cf_run_wait(const struct cf_runas *ru, const char *cwd, const char *const *argv,
-	 const char *log_path, cf_strbuf *capture)
+	    const char *log_path, cf_strbuf *capture)
 {
 	int pfd[2] = {-1, -1};
 	int status = 0;
@@ -232,6 +233,7 @@ cf_status_text(int status)
 int
 cf_runas_resolve(struct cf_runas *ru, cf_error **err)
 {
+	const char *name = getenv("CONFITURE_SERVER_USER");
 	const struct passwd *pw;
 
 	ru->switch_user = geteuid() == 0;
@@ -239,24 +241,31 @@ cf_runas_resolve(struct cf_runas *ru, cf_error **err)
 	ru->gid = getegid();
 	if (!ru->switch_user)
 		return 0;
-	pw = getpwnam("postgres");
+	if (!name || !*name)
+		name = "postgres";
+	pw = getpwnam(name);
 	if (!pw) {
 		cf_error *e = cf_error_new(
 			CF_ERR_CONFIG,
-			"running as root but there is no 'postgres' system user");
+			"running as root but there is no '%s' system user",
+			name);
 		cf_error_set_detail(
 			e,
-			"PostgreSQL refuses to run as root, so the embedded server runs as 'postgres'");
+			"PostgreSQL refuses to run as root, so the embedded server runs as '%s'",
+			name);
 		cf_error_set_hint(
 			e,
-			"install the PostgreSQL server package (it creates the user), run confiture as "
+			"install the PostgreSQL server package (it creates the user 'postgres'), "
+			"set CONFITURE_SERVER_USER to a user of its own, run confiture as "
 			"a regular user, or pass --server URL to use an existing server");
 		return cf_fail(err, e);
 	}
 	if (pw->pw_uid == 0) {
 		cf_error *e = cf_error_new(
-			CF_ERR_CONFIG, "the 'postgres' system user has uid 0");
-		cf_error_set_hint(e, "run confiture as a regular user");
+			CF_ERR_CONFIG, "the '%s' system user has uid 0", name);
+		cf_error_set_hint(
+			e,
+			"set CONFITURE_SERVER_USER to another user, or run confiture as a regular user");
 		return cf_fail(err, e);
 	}
 	ru->uid = pw->pw_uid;

@@ -29,7 +29,9 @@
  * "postgres" system user (runas.c), who cannot traverse /root (mode 0700),
  * so root's clusters live in /var/tmp/confiture-postgres/<hash>/ instead,
  * <hash> naming the cache directory (FNV-1a of its real path); /var/tmp
- * survives reboots.  When <root>/<major>/sock is too long for a socket
+ * survives reboots.  When another user made /var/tmp/confiture-postgres
+ * first, a cache gets /var/tmp/confiture-postgres-XXXXXX (mkdtemp) of its
+ * own, named in <cache>/server-root.  When <root>/<major>/sock is too long for a socket
  * path (sun_path holds 108 bytes) each start makes a new socket directory
  * /tmp/confiture-<uid>-XXXXXX (mkdtemp), removed on stop: a name nobody
  * can take first.
@@ -90,6 +92,7 @@
 
 #define SERVER_PORT 5432
 #define ROOT_BASE "/var/tmp/confiture-postgres"
+#define ROOT_POINTER "server-root" /* in the cache: root's own ROOT_BASE-* */
 #define LOCK_TIMEOUT_MS (180 * 1000)
 #define START_TIMEOUT_MS (60 * 1000)
 #define STOP_TIMEOUT_MS (60 * 1000)
@@ -239,15 +242,87 @@ read_first_line(const char *path, uid_t uid)
 /* --------------------------------------------------------------- layout */
 
 /*
- * The directory holding one subdirectory per major for the cache directory
- * cache (which must exist): <cache>/servers, or as root
- * /var/tmp/confiture-postgres/<hash>.  NULL (with *err) on failure.
+ * Whether ROOT_BASE, shared by every root run, can be used: missing, or a
+ * real directory of root or of the server's user.  Another user can make
+ * it first; then each cache gets a directory of its own (new_private_root).
+ */
+static bool
+root_base_usable(const struct cf_runas *ru)
+{
+	struct stat st;
+
+	if (lstat(ROOT_BASE, &st) < 0)
+		return errno == ENOENT;
+	return S_ISDIR(st.st_mode) && (st.st_uid == 0 || st.st_uid == ru->uid);
+}
+
+/* The root recorded in the cache's pointer file when it is still a
+ * directory of the server's user that we made, else NULL; caller frees. */
+static char *
+pointed_root(const char *ptr, const struct cf_runas *ru)
+{
+	char *data = NULL;
+	size_t len;
+	struct stat st;
+
+	if (cf_read_owned(ptr, geteuid(), 4096, &data, &len) < 0)
+		return NULL;
+	data[strcspn(data, "\n")] = '\0';
+	if (strncmp(data, ROOT_BASE "-", sizeof(ROOT_BASE)) == 0 &&
+	    !strchr(data + sizeof(ROOT_BASE), '/') && lstat(data, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == ru->uid)
+		return data;
+	free(data);
+	return NULL;
+}
+
+/*
+ * Makes ROOT_BASE-XXXXXX (mkdtemp: a name nobody can take first), owned by
+ * the server's user, and records it in the cache's pointer file so later
+ * runs find their clusters.  NULL with *err; caller frees.
  */
 static char *
-servers_root(const char *cache, const struct cf_runas *ru, cf_error **err)
+new_private_root(const char *ptr, const struct cf_runas *ru, cf_error **err)
+{
+	char *dir = cf_strdup(ROOT_BASE "-XXXXXX");
+	int fd;
+
+	if (!mkdtemp(dir) || chown(dir, ru->uid, ru->gid) < 0) {
+		cf_error *e = cf_error_new(CF_ERR_IO,
+					   "cannot create a directory in %s",
+					   "/var/tmp");
+
+		cf_error_set_detail(e, "%s", strerror(errno));
+		free(dir);
+		cf_fail(err, e);
+		return NULL;
+	}
+	unlink(ptr);
+	if ((fd = cf_create_private(ptr, err)) < 0 ||
+	    dprintf(fd, "%s\n", dir) < 0) {
+		if (fd >= 0)
+			close(fd);
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	close(fd);
+	return dir;
+}
+
+/*
+ * The directory holding one subdirectory per major for the cache directory
+ * cache (which must exist): <cache>/servers, or as root
+ * /var/tmp/confiture-postgres/<hash>, or when another user took that first,
+ * the directory of the cache's pointer file (made when create; "" when
+ * there is none: nothing to list).  NULL (with *err) on failure.
+ */
+static char *
+servers_root(const char *cache, const struct cf_runas *ru, bool create,
+	     cf_error **err)
 {
 	char *real = realpath(cache, NULL);
-	char *root;
+	char *root = NULL, *ptr;
 
 	if (!real) {
 		cf_error *e = cf_error_new(CF_ERR_IO, "cannot resolve '%s': %s",
@@ -256,11 +331,21 @@ servers_root(const char *cache, const struct cf_runas *ru, cf_error **err)
 		cf_fail(err, e);
 		return NULL;
 	}
-	if (ru->switch_user)
+	if (!ru->switch_user) {
+		root = cf_asprintf("%s/servers", real);
+		free(real);
+		return root;
+	}
+	ptr = cf_path_join(real, ROOT_POINTER);
+	root = pointed_root(ptr, ru);
+	if (!root && root_base_usable(ru))
 		root = cf_asprintf(ROOT_BASE "/%016llx",
 				   (unsigned long long)fnv1a(real));
-	else
-		root = cf_asprintf("%s/servers", real);
+	else if (!root && create)
+		root = new_private_root(ptr, ru, err);
+	else if (!root)
+		root = cf_strdup(""); /* nothing to list */
+	free(ptr);
 	free(real);
 	return root;
 }
@@ -313,7 +398,8 @@ layout_create(const struct layout *l, const struct cf_runas *ru, cf_error **err)
 
 	*strrchr(root, '/') = '\0';
 	if (ru->switch_user) {
-		rc = ensure_private_dir(ROOT_BASE, ru, err);
+		if (strncmp(root, ROOT_BASE "/", sizeof(ROOT_BASE)) == 0)
+			rc = ensure_private_dir(ROOT_BASE, ru, err);
 		if (rc == 0)
 			rc = ensure_private_dir(root, ru, err);
 	} else {
@@ -929,7 +1015,7 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 
 	if (!(cache = cf_cache_dir_checked(opts->cache_dir, err)))
 		goto fail;
-	if (!(root = servers_root(cache, &srv->ru, err)))
+	if (!(root = servers_root(cache, &srv->ru, true, err)))
 		goto fail;
 	base = cf_asprintf("%s/%d", root, srv->major);
 	layout_init(&srv->lay, base);
@@ -1061,7 +1147,7 @@ list_clusters(const cf_server_options *opts, const struct cf_runas *ru,
 		free(cache);
 		return r < 0 ? -1 : 0;
 	}
-	*root = servers_root(cache, ru, err);
+	*root = servers_root(cache, ru, false, err);
 	free(cache);
 	if (!*root)
 		return -1;

@@ -39,13 +39,25 @@ typedef struct preflight_run {
 	cf_clone_marker *marker; /* for the next run, should this one die */
 	bool against_named;	 /* a statement names the against database */
 	size_t first_note;	 /* notes before it are about earlier runs */
-	/* the parse tree of the script being replayed (statement_node()) */
-	const cf_script *tree_script;
-	json_t *tree;
-	size_t tree_pos;
+	json_t *tree;		 /* the statement being replayed (statement_node()) */
+	int target_major;	 /* grammar of the target, 0 when unknown */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
+
+/* The --against server's major, whose grammar judges the files. */
+static void
+against_major(preflight_run *pr)
+{
+	PGconn *conn = NULL;
+	cf_error *e = NULL;
+
+	if (cf_db_connect(pr->against_url, NULL, &conn, &e) == 0)
+		pr->target_major = PQserverVersion(conn) / 10000;
+	cf_error_free(e);
+	if (conn)
+		PQfinish(conn);
+}
 
 static bool
 path_eq(const char *a, const char *b)
@@ -60,7 +72,17 @@ belongs_to(const cf_error *e, const cf_migration *m)
 	       path_eq(e->file, m->py_path);
 }
 
-/* The first error-severity problem of a migration's files, or NULL. */
+static bool
+has_code(const cf_error *e, const char *code)
+{
+	return e->code && strcmp(e->code, code) == 0;
+}
+
+/*
+ * The first error-severity problem that keeps a migration's up file from
+ * being replayed, or NULL.  Its .down.sql never decides; a statement the
+ * parser rejects is replayed anyway, for the server's own verdict.
+ */
 static const cf_error *
 first_error(const cf_preflight_result *r, const cf_migration *m)
 {
@@ -68,7 +90,9 @@ first_error(const cf_preflight_result *r, const cf_migration *m)
 		const cf_error *e = r->problems.items[i];
 
 		if (e->severity == CF_SEV_ERROR && belongs_to(e, m) &&
-		    !(e->code && strcmp(e->code, "duplicate-version") == 0))
+		    !path_eq(e->file, m->down_path) &&
+		    !has_code(e, "duplicate-version") &&
+		    !has_code(e, "syntax-error"))
 			return e;
 	}
 	return NULL;
@@ -129,6 +153,7 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 	if (s->cfg->database_url && *s->cfg->database_url) {
 		if (cf_session_connect(s, err) < 0)
 			return -1;
+		pr->target_major = cf_session_target_major(s);
 		if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s),
 				     applied, err) < 0) {
 			cf_session_disconnect(s);
@@ -194,17 +219,25 @@ static_checks(preflight_run *pr)
 			    (e->code &&
 			     strcmp(e->code, "duplicate-version") == 0);
 
+		bool down = false;
+
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
 
 			/* A .down.sql is not replayed: only its errors matter
 			 * here, not how it would run. */
+			down = path_eq(e->file, m->down_path);
 			keep = belongs_to(e, m) &&
-			       !(e->severity == CF_SEV_WARNING &&
-				 path_eq(e->file, m->down_path));
+			       !(e->severity != CF_SEV_ERROR && down);
 		}
-		if (keep)
-			cf_error_list_add(&r->problems, cf_error_copy(e));
+		if (!keep)
+			continue;
+		/* ...and they are warnings about the down file: its up
+		 * file passes or fails on its own */
+		cf_error_list_add(&r->problems, cf_error_copy(e));
+		if (down)
+			r->problems.items[r->problems.n - 1]->severity =
+				CF_SEV_WARNING;
 	}
 	collect_duplicates(r, set);
 	for (size_t k = 0; k < r->n; k++) {
@@ -269,44 +302,24 @@ explain_timeouts(preflight_run *pr, cf_error *e)
 }
 
 /*
- * The parse node of a statement, from the script's whole-file parse tree
- * (parsed once per file; statements are visited in order, so the search
- * resumes where the last one was found).  Borrowed until the next call.
+ * The JSON parse node of a statement, for the clone-mode guard: the
+ * statement's text is parsed alone (only statements being replayed in
+ * clone mode, whose cost the server's work dwarfs).  Borrowed until the
+ * next call; NULL when the parser rejects it.
  */
 static json_t *
 statement_node(preflight_run *pr, const cf_script *script,
 	       const cf_statement *st)
 {
-	json_t *stmts;
-	size_t n;
+	char *sql = cf_strndup(script->text + st->offset, st->length);
+	PgQueryParseResult r = pg_query_parse(sql);
 
-	if (pr->tree_script != script) {
-		json_decref(pr->tree);
-		pr->tree = script->parse_tree ?
-				   json_loads(script->parse_tree, 0, NULL) :
-				   NULL;
-		pr->tree_script = script;
-		pr->tree_pos = 0;
-	}
-	stmts = json_object_get(pr->tree, "stmts");
-	n = json_array_size(stmts);
-	for (size_t k = 0; k < n; k++) {
-		size_t i = (pr->tree_pos + k) % n;
-		json_t *raw = json_array_get(stmts, i);
-		json_int_t loc = json_integer_value(
-			json_object_get(raw, "stmt_location"));
-		json_int_t len = json_integer_value(
-			json_object_get(raw, "stmt_len"));
-
-		/* the span includes leading comments; st->offset is the first
-		 * token, so it falls inside its statement's span */
-		if ((json_int_t)st->offset >= loc &&
-		    (len == 0 || (json_int_t)st->offset < loc + len)) {
-			pr->tree_pos = i;
-			return json_object_get(raw, "stmt");
-		}
-	}
-	return NULL;
+	json_decref(pr->tree);
+	pr->tree = r.error ? NULL : json_loads(r.parse_tree, 0, NULL);
+	pg_query_free_parse_result(r);
+	free(sql);
+	return json_object_get(
+		json_array_get(json_object_get(pr->tree, "stmts"), 0), "stmt");
 }
 
 /*
@@ -870,6 +883,7 @@ label_causes(cf_preflight_result *r)
 
 		pm->cause = labels[i].cause;
 		pm->caused_by = labels[i].caused_by;
+		pm->cause_likely = labels[i].likely;
 		pm->artifact = labels[i].artifact;
 		pm->artifact_reason = labels[i].artifact_reason;
 		/* SET TRANSACTION ISOLATION LEVEL first in a migration works
@@ -1013,15 +1027,23 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	/*
 	 * Read and checksum every file first: find_pending() compares the
 	 * checksums of applied files with the tracking table, and a file
-	 * not yet read has none (it would silently pass).
+	 * not yet read has none (it would silently pass).  Only the pending
+	 * files are parsed, with the grammar of the server they go to.
 	 */
-	cf_migration_set_parse(s->set, true);
+	cf_migration_set_checksum(s->set);
+	pr.target_major = cf_session_target_major(s);
 	if (find_pending(&pr, &applied, err) < 0) {
 		cf_applied_list_release(&applied);
 		cf_preflight_result_free(pr.r);
 		return -1;
 	}
 	cf_applied_list_release(&applied);
+	if (against_url)
+		against_major(&pr);
+	for (size_t i = 0; i < pr.r->n; i++)
+		cf_migration_parse(
+			s->set, (cf_migration *)pr.r->migrations[i].migration,
+			true, true, pr.target_major);
 	static_checks(&pr);
 	if (against_url) {
 		rc = run_against(&pr, err);

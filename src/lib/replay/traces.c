@@ -182,6 +182,26 @@ dropped_before(char **dropped, size_t n, const char *name)
 }
 
 static cf_error *
+unnamed_note(const cf_migration *m, const cf_script *script,
+	     const cf_statement *st, const char *table)
+{
+	cf_error *w = cf_warning_new(
+		"cannot check for an unfinished earlier run: this CREATE INDEX CONCURRENTLY gives no index name");
+
+	cf_error_set_where(w, script->path, st->line, st->column);
+	cf_error_set_code(w, "unnamed-concurrent-index");
+	cf_error_set_detail(
+		w,
+		"the server picks the name, so an INVALID or unrecorded index an interrupted run of migration %s left cannot be told from another index; a rerun may build a second one",
+		m->version);
+	cf_error_set_hint(
+		w,
+		"name the index: CREATE INDEX CONCURRENTLY name ON ...; after an interrupted run, look for INVALID indexes on %s yourself (\\d %s in psql)",
+		table, table);
+	return w;
+}
+
+static cf_error *
 trace_error(const cf_migration *m, const cf_script *script,
 	    const cf_statement *st, const char *fmt, const char *index)
 {
@@ -198,6 +218,11 @@ trace_error(const cf_migration *m, const cf_script *script,
 /*
  * Judges one found index.  Returns 0 (nothing to stop for, maybe a note or
  * a repair done), or -1 with *err.
+ */
+/*
+ * Judges one found index.  Returns 0 (nothing to stop for, maybe a note or
+ * a repair done), 1 with *err the trace that stops the migration, or -1
+ * with *err when the repair failed.
  */
 static int
 judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
@@ -221,7 +246,9 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 			e,
 			"wait for that session to finish, or stop it with SELECT pg_cancel_backend(%ld); then run 'confiture migrate up' again",
 			f->builder_pid);
-		return cf_fail(err, e);
+		cf_error_set_code(e, "index-being-built");
+		*err = e;
+		return 1;
 	}
 	if (!f->valid) {
 		if (repair) {
@@ -234,7 +261,7 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 			if (rc < 0)
 				return -1;
 			e = cf_warning_new(
-				"repaired: dropped INVALID index %s left by an interrupted run of migration %s",
+				"repaired: dropped INVALID index %s left by an unfinished run of migration %s",
 				f->qualified, m->version);
 			cf_error_set_where(e, script->path, st->line,
 					   st->column);
@@ -245,11 +272,11 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 		}
 		e = trace_error(
 			m, script, st,
-			"index %s is INVALID: an earlier run of this migration was interrupted",
+			"index %s is INVALID: an earlier run of this migration did not finish",
 			f->qualified);
 		cf_error_set_detail(
 			e,
-			"migration %s (%s) is not recorded and its CREATE INDEX CONCURRENTLY was interrupted during the build, leaving an index queries do not use but every write maintains; running the statement again would %s",
+			"migration %s (%s) is not recorded and its CREATE INDEX CONCURRENTLY was interrupted or failed during the build, leaving an index queries do not use but every write maintains; running the statement again would %s",
 			m->version, m->name,
 			is->if_not_exists ?
 				"keep the INVALID index (IF NOT EXISTS)" :
@@ -258,7 +285,8 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 			e,
 			"run 'confiture migrate up --repair' to drop it and run the migration, or drop it yourself: DROP INDEX CONCURRENTLY %s;",
 			f->qualified);
-		return cf_fail(err, e);
+		*err = e;
+		return 1;
 	}
 	if (is->if_not_exists) {
 		e = cf_warning_new(
@@ -297,21 +325,30 @@ judge(PGconn *conn, const cf_migration *m, const cf_script *script, size_t idx,
 		e,
 		"if it is the index this statement creates, run 'confiture migrate up --repair' to keep it (as IF NOT EXISTS would) and run the rest of the migration; otherwise drop it: DROP INDEX CONCURRENTLY %s;",
 		f->qualified);
-	return cf_fail(err, e);
+	*err = e;
+	return 1;
 }
 
-int
-cf_traces_check(PGconn *conn, const cf_migration *m, const cf_script *script,
-		bool repair, cf_traces *out, cf_error **err)
+/*
+ * Walks the CREATE INDEX CONCURRENTLY statements of script[0..n_stmts) that
+ * name their index and that no earlier statement's DROP INDEX undoes,
+ * calling fn with each and its index as found in the catalog (f NULL when
+ * there is none).  Statements without a name get an unnamed-concurrent-
+ * index note in notes when notes is not NULL.  Stops at fn's -1.
+ */
+typedef int (*visit_fn)(void *arg, size_t idx, const index_stmt *is,
+			const found_index *f, cf_error **err);
+
+static int
+walk(PGconn *conn, const cf_migration *m, const cf_script *script,
+     size_t n_stmts, cf_error_list *notes, visit_fn fn, void *arg,
+     cf_error **err)
 {
 	char **dropped = NULL;
 	size_t n_dropped = 0, alloc = 0;
 	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
-	out->skip = cf_calloc(script->n_stmts ? script->n_stmts : 1,
-			      sizeof(bool));
-	for (size_t i = 0; rc == 0 && i < script->n_stmts; i++) {
+	for (size_t i = 0; rc == 0 && i < n_stmts; i++) {
 		const cf_statement *st = &script->stmts[i];
 		char *sql = cf_strndup(script->text + st->offset, st->length);
 		index_stmt is;
@@ -327,36 +364,24 @@ cf_traces_check(PGconn *conn, const cf_migration *m, const cf_script *script,
 			CF_GROW(dropped, alloc, n_dropped + 1);
 			dropped[n_dropped++] = cf_strdup(is.dropped[k]);
 		}
-		if (!is.create || !is.concurrent ||
+		if (!is.create || !is.concurrent || !is.table ||
 		    (is.name && dropped_before(dropped, n_dropped, is.name))) {
 			index_stmt_release(&is);
 			continue;
 		}
 		if (!is.name) {
-			cf_error *w = cf_warning_new(
-				"cannot check for an interrupted earlier run: this CREATE INDEX CONCURRENTLY gives no index name");
-
-			cf_error_set_where(w, script->path, st->line,
-					   st->column);
-			cf_error_set_code(w, "unnamed-concurrent-index");
-			cf_error_set_detail(
-				w,
-				"the server picks the name, so an INVALID or unrecorded index an interrupted run of migration %s left cannot be told from another index; a rerun may build a second one",
-				m->version);
-			cf_error_set_hint(
-				w,
-				"name the index: CREATE INDEX CONCURRENTLY name ON ...; after an interrupted run, look for INVALID indexes on %s yourself (\\d %s in psql)",
-				is.table, is.table);
-			cf_error_list_add(&out->notes, w);
+			if (notes)
+				cf_error_list_add(
+					notes,
+					unnamed_note(m, script, st, is.table));
 			index_stmt_release(&is);
 			continue;
 		}
 		found = lookup(conn, &is, &f, err);
 		if (found < 0)
 			rc = -1;
-		else if (found > 0)
-			rc = judge(conn, m, script, i, &is, &f, repair, out,
-				   err);
+		else
+			rc = fn(arg, i, &is, found ? &f : NULL, err);
 		if (found > 0)
 			found_release(&f);
 		index_stmt_release(&is);
@@ -364,9 +389,135 @@ cf_traces_check(PGconn *conn, const cf_migration *m, const cf_script *script,
 	for (size_t i = 0; i < n_dropped; i++)
 		free(dropped[i]);
 	free(dropped);
+	return rc;
+}
+
+struct check_arg {
+	PGconn *conn;
+	const cf_migration *m;
+	const cf_script *script;
+	bool repair;
+	cf_traces *out;
+	cf_error *first; /* the first trace found */
+	cf_strbuf also;	 /* the others, for its detail */
+};
+
+static int
+check_one(void *arg, size_t idx, const index_stmt *is, const found_index *f,
+	  cf_error **err)
+{
+	struct check_arg *a = arg;
+	cf_error *e = NULL;
+	int rc;
+
+	if (!f)
+		return 0;
+	rc = judge(a->conn, a->m, a->script, idx, is, f, a->repair, a->out, &e);
+	if (rc < 0)
+		return cf_fail(err, e);
+	if (rc > 0 && !a->first) {
+		a->first = e;
+	} else if (rc > 0) {
+		cf_strbuf_addf(&a->also, "%sstatement %d: %s",
+			       a->also.len ? "; " : "", e->statement_index,
+			       e->message);
+		cf_error_free(e);
+	}
+	return 0;
+}
+
+int
+cf_traces_check(PGconn *conn, const cf_migration *m, const cf_script *script,
+		bool repair, cf_traces *out, cf_error **err)
+{
+	struct check_arg a = {conn, m,	  script,	 repair,
+			      out,  NULL, CF_STRBUF_INIT};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->skip = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+			      sizeof(bool));
+	rc = walk(conn, m, script, script->n_stmts, &out->notes, check_one, &a,
+		  err);
+	if (rc == 0 && a.first) {
+		/* every trace is named, so that one repair covers them */
+		if (a.also.len) {
+			char *d = a.first->detail;
+
+			a.first->detail = cf_asprintf("%s; also found: %s",
+						      d ? d : "", a.also.buf);
+			free(d);
+		}
+		rc = cf_fail(err, a.first);
+		a.first = NULL;
+	}
+	cf_error_free(a.first);
+	cf_strbuf_release(&a.also);
 	if (rc < 0)
 		cf_traces_release(out);
 	return rc;
+}
+
+struct left_arg {
+	const cf_migration *m;
+	const cf_script *script;
+	size_t failed; /* 0-based index of the failed statement */
+	cf_error_list *notes;
+};
+
+static int
+left_one(void *arg, size_t idx, const index_stmt *is, const found_index *f,
+	 cf_error **err)
+{
+	struct left_arg *a = arg;
+	const cf_statement *st = &a->script->stmts[idx];
+	cf_error *w;
+
+	(void)is;
+	(void)err;
+	if (!f || (f->valid && idx >= a->failed))
+		return 0;
+	if (!f->valid) {
+		w = cf_warning_new("the failed run left INVALID index %s",
+				   f->qualified);
+		cf_error_set_detail(
+			w,
+			"queries do not use it but every write maintains it; migration %s is not recorded",
+			a->m->version);
+		cf_error_set_hint(
+			w,
+			"fix the cause, then run 'confiture migrate up --repair' (it drops the index and runs the migration again), or drop it: DROP INDEX CONCURRENTLY %s;",
+			f->qualified);
+	} else {
+		w = cf_warning_new(
+			"index %s was built and stays, but migration %s is not recorded",
+			f->qualified, a->m->version);
+		cf_error_set_hint(
+			w,
+			"fix the cause, then run 'confiture migrate up --repair': it keeps this index (as IF NOT EXISTS would) and runs the rest");
+	}
+	cf_error_set_where(w, a->script->path, st->line, st->column);
+	cf_error_set_code(w, "left-by-failure");
+	cf_error_list_add(a->notes, w);
+	return 0;
+}
+
+void
+cf_traces_after_failure(PGconn *conn, const cf_migration *m,
+			const cf_script *script, int failed_statement,
+			cf_error_list *notes)
+{
+	struct left_arg a = {m, script, 0, notes};
+	size_t n = script->n_stmts;
+	cf_error *e = NULL;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return;
+	if (failed_statement > 0 && (size_t)failed_statement <= n)
+		n = (size_t)failed_statement;
+	a.failed = n - 1;
+	if (walk(conn, m, script, n, NULL, left_one, &a, &e) < 0)
+		cf_error_free(e);
 }
 
 void

@@ -33,4 +33,15 @@ int cf_traces_check(PGconn *conn, const cf_migration *m,
 		    cf_error **err);
 void cf_traces_release(cf_traces *t);
 
+/*
+ * After m failed at statement failed_statement (1-based; 0 unknown), adds
+ * to notes a warning for each index its CREATE INDEX CONCURRENTLY
+ * statements left: INVALID ones, and valid ones built before the failure
+ * (the migration is not recorded, so the next run will stop at them).
+ * Does nothing when the connection is gone.
+ */
+void cf_traces_after_failure(PGconn *conn, const cf_migration *m,
+			     const cf_script *script, int failed_statement,
+			     cf_error_list *notes);
+
 #endif /* CF_TRACES_H */
