@@ -184,12 +184,14 @@ typedef struct cf_statement {
 			 * terminating ';' if any */
 	int line;      /* 1-based line of the first token */
 	int column;    /* 1-based column (characters) of the first token */
-	char *node;    /* parse-node name, e.g. "CreateStmt" */
 	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
 	bool syntax_error; /* the parser rejected it; the server judges */
-	struct cf_stmt_model *model; /* what it does (library-internal) */
+	struct cf_stmt_model *model; /* what it does (library-internal); NULL
+				      * until cf_script_build_models() for
+				      * statements that do not decide how the
+				      * file runs */
 } cf_statement;
 
 /*
@@ -243,6 +245,17 @@ int cf_libpq_version(void);
 int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
 
 void cf_script_free(cf_script *script);
+
+/*
+ * Reads the statement model of every statement that has none yet (each
+ * statement's text is parsed alone, once).  Parsing a file models only the
+ * statements that decide how it runs; analysis calls this.
+ */
+void cf_script_build_models(cf_script *script);
+
+/* The parse-node name of statement i ("CreateStmt"; "" when the parser
+ * rejects it); builds its model when needed.  Static storage. */
+const char *cf_script_node(cf_script *script, size_t i);
 
 /*
  * Converts a PostgreSQL error position (1-based, in characters, relative to
@@ -316,6 +329,10 @@ int cf_migration_set_parse(cf_migration_set *set, bool with_down);
  * error-severity problem exists in the set.
  */
 int cf_migration_set_checksum(cf_migration_set *set);
+
+/* Reads and checksums one migration's .up.sql when not done yet (problems
+ * go to set->problems). */
+void cf_migration_checksum(cf_migration_set *set, cf_migration *m);
 
 /*
  * Parses the up and/or down file of one migration (each at most once) for

@@ -224,11 +224,12 @@ static_checks(preflight_run *pr)
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
 
-			/* A .down.sql is not replayed: only its errors matter
-			 * here, not how it would run. */
+			/* A .down.sql is not replayed: only whether it is
+			 * valid matters here, not how it would run. */
 			down = path_eq(e->file, m->down_path);
 			keep = belongs_to(e, m) &&
-			       !(e->severity != CF_SEV_ERROR && down);
+			       !(e->severity != CF_SEV_ERROR && down &&
+				 !has_code(e, "syntax-left-to-server"));
 		}
 		if (!keep)
 			continue;
@@ -872,6 +873,8 @@ label_causes(cf_preflight_result *r)
 					   sizeof(cf_cause_label));
 
 	for (size_t i = 0; i < r->n; i++) {
+		/* the models parsing left for analysis */
+		cf_script_build_models(r->migrations[i].migration->up);
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
@@ -1025,12 +1028,10 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	pr.r->mode = opts->mode;
 
 	/*
-	 * Read and checksum every file first: find_pending() compares the
-	 * checksums of applied files with the tracking table, and a file
-	 * not yet read has none (it would silently pass).  Only the pending
-	 * files are parsed, with the grammar of the server they go to.
+	 * find_pending() reads and checksums the applied files it compares
+	 * with the tracking table; only the pending files are parsed, with
+	 * the grammar of the server they go to.
 	 */
-	cf_migration_set_checksum(s->set);
 	pr.target_major = cf_session_target_major(s);
 	if (find_pending(&pr, &applied, err) < 0) {
 		cf_applied_list_release(&applied);
