@@ -547,6 +547,10 @@ char *cf_schema_change_text(const cf_schema_change *change);
 /* What `migrate drift` replays on and compares. */
 typedef struct cf_drift_options {
 	const char *against_url; /* database to check; NULL: the session's */
+	const char *dump_path;	 /* or: production's schema from this dump
+				  * (pg_dump --schema-only, any format); the
+				  * applied migrations then come from the
+				  * session's database, else all files */
 	const char *server_url;	 /* replay on a scratch database of this
 				  * server (needs CREATEDB); NULL: on the
 				  * embedded server */
