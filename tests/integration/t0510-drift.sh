@@ -244,6 +244,17 @@ test_expect_success '--from-dump: production from a dump, applied rows from --en
 	expect_err_contains "--against and --from-dump cannot be used together"
 '
 
+test_expect_success 'a tracking table in its own schema is no drift' '
+	fresh
+	q "DROP TABLE tb_confiture, orders, audit; CREATE SCHEMA ops"
+	printf "migration:\n  tracking_table: ops.applied\n" >>db/environments/prod.yaml
+	"$CONFITURE" migrate up --env prod >/dev/null
+	expect_eq 3 "$(q "SELECT count(*) FROM ops.applied")"
+	drift
+	expect_rc 0
+	expect_out_contains "no drift"
+'
+
 test_expect_success '--against checks another database' '
 	fresh
 	new_db t0510_other >/dev/null

@@ -558,8 +558,18 @@ fill_items(struct drift_run *d, const cf_schema_diff *diff)
 	r->items = cf_calloc(diff->n + 1, sizeof(cf_drift_item));
 	for (size_t i = 0; i < diff->n; i++) {
 		const cf_schema_change *c = &diff->items[i];
-		cf_drift_item *it = &r->items[r->n++];
-		const cf_migration *m = last_touch(d, c);
+		const char *tracking_schema = d->s->cfg->tracking_schema;
+		cf_drift_item *it;
+		const cf_migration *m;
+
+		/* the tracking table's own schema is made by hand, before
+		 * any migration can run */
+		if (c->kind == CF_CHANGE_ADDED &&
+		    c->object_kind == CF_OBJ_SCHEMA && tracking_schema &&
+		    strcmp(c->object, tracking_schema) == 0)
+			continue;
+		it = &r->items[r->n++];
+		m = last_touch(d, c);
 
 		it->status = c->kind == CF_CHANGE_ADDED	  ? CF_DRIFT_EXTRA :
 			     c->kind == CF_CHANGE_REMOVED ? CF_DRIFT_MISSING :
