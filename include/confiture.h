@@ -73,7 +73,9 @@ typedef struct cf_error {
 	int column;	     /* 1-based, in characters; 0 when unknown */
 	char *statement;     /* the SQL statement involved, or NULL */
 	int statement_index; /* 1-based index in its file; 0 when n/a */
-	char *code; /* short stable identifier, e.g. "duplicate-version" */
+	char *code;    /* short stable identifier, e.g. "duplicate-version" */
+	char *excerpt; /* the source line at line, secrets hidden, or NULL;
+			* shown instead of reading the file again */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -134,8 +136,10 @@ typedef struct cf_config {
 	char *tracking_name;   /* parsed table part */
 	int lock_timeout_ms;   /* migration.locking.timeout_ms */
 	bool locking_enabled;  /* migration.locking.enabled (default true) */
+	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
+	int postgres_version;	/* target's PostgreSQL major; 0 = unknown */
 	bool preflight_check_down_strict;   /* preflight.check_down_strict:
 					   * --check-down verdicts fail */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
@@ -182,10 +186,14 @@ typedef struct cf_statement {
 			 * terminating ';' if any */
 	int line;      /* 1-based line of the first token */
 	int column;    /* 1-based column (characters) of the first token */
-	char *node;    /* parse-node name, e.g. "CreateStmt" */
 	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
+	bool syntax_error; /* the parser rejected it; the server judges */
+	struct cf_stmt_model *model; /* what it does (library-internal); NULL
+				      * until cf_script_build_models() for
+				      * statements that do not decide how the
+				      * file runs */
 } cf_statement;
 
 /*
@@ -204,8 +212,6 @@ typedef struct cf_script {
 	bool no_transaction_marker; /* "-- confiture:no-transaction" */
 	bool transactional; /* false when the marker or any statement needs
 			     * autocommit */
-	char *parse_tree;   /* libpg_query JSON parse tree of the whole text,
-			     * for analysis; NULL if parsing failed */
 } cf_script;
 
 /*
@@ -218,10 +224,40 @@ typedef struct cf_script {
 int cf_script_parse(const char *path, const char *text, size_t len,
 		    cf_script **out, cf_error_list *problems);
 
+/*
+ * Like cf_script_parse(), for a target server of PostgreSQL major
+ * target_major (0 when unknown).  A statement the parser rejects is an error
+ * only when the target's grammar is the parser's or older; for a newer or
+ * unknown target it is a warning ("syntax-left-to-server") and the statement
+ * is kept, to be judged by the server.
+ */
+int cf_script_parse_target(const char *path, const char *text, size_t len,
+			   int target_major, cf_script **out,
+			   cf_error_list *problems);
+
+/* The PostgreSQL major and version whose grammar the parser speaks
+ * (libpg_query's); the string is static. */
+int cf_parser_major(void);
+const char *cf_parser_version(void);
+
+/* libpq's version as PQlibVersion() gives it (e.g. 150020). */
+int cf_libpq_version(void);
+
 /* Reads and parses a file; same contract as cf_script_parse(). */
 int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
 
 void cf_script_free(cf_script *script);
+
+/*
+ * Reads the statement model of every statement that has none yet (each
+ * statement's text is parsed alone, once).  Parsing a file models only the
+ * statements that decide how it runs; analysis calls this.
+ */
+void cf_script_build_models(cf_script *script);
+
+/* The parse-node name of statement i ("CreateStmt"; "" when the parser
+ * rejects it); builds its model when needed.  Static storage. */
+const char *cf_script_node(cf_script *script, size_t i);
 
 /*
  * Converts a PostgreSQL error position (1-based, in characters, relative to
@@ -265,11 +301,22 @@ typedef struct cf_migration_set {
  * Lists dir for migration files and orders them by version (numerically
  * when every version is all digits, bytewise otherwise).  Duplicate versions,
  * over-long versions, .py migrations and stray names are recorded in
- * set->problems; the call fails (-1, *err set) only when the directory
- * cannot be read.  Free *out with cf_migration_set_free().
+ * set->problems; the call fails (-1, *err set) when the directory cannot
+ * be read, and as cf_migration_set_discover_in() with project_dir NULL.
+ * Free *out with cf_migration_set_free().
  */
 int cf_migration_set_discover(const char *dir, cf_migration_set **out,
 			      cf_error **err);
+
+/*
+ * cf_migration_set_discover() for a project: dir must lie inside
+ * project_dir, and so must every file a symbolic link in dir leads to
+ * (with project_dir NULL: inside dir).  A link leading out and a migration
+ * that is not a regular file (FIFO, device, socket) fail the call with a
+ * CF_ERR_CONFIG error naming the file; such a file is never read.
+ */
+int cf_migration_set_discover_in(const char *dir, const char *project_dir,
+				 cf_migration_set **out, cf_error **err);
 
 /*
  * Reads, checksums and parses every .up.sql (and .down.sql when with_down)
@@ -277,6 +324,25 @@ int cf_migration_set_discover(const char *dir, cf_migration_set **out,
  * problem exists in the set (including discovery ones).
  */
 int cf_migration_set_parse(cf_migration_set *set, bool with_down);
+
+/*
+ * Reads and checksums every .up.sql without parsing it (status, baseline,
+ * and the applied files of up and down).  Returns -1 when any
+ * error-severity problem exists in the set.
+ */
+int cf_migration_set_checksum(cf_migration_set *set);
+
+/* Reads and checksums one migration's .up.sql when not done yet (problems
+ * go to set->problems). */
+void cf_migration_checksum(cf_migration_set *set, cf_migration *m);
+
+/*
+ * Parses the up and/or down file of one migration (each at most once) for
+ * a target of PostgreSQL major target_major (see cf_script_parse_target()).
+ * Problems go to set->problems.
+ */
+void cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up,
+			bool down, int target_major);
 
 /* Index of a version in the set, or -1. */
 long cf_migration_set_find(const cf_migration_set *set, const char *version);
@@ -308,6 +374,8 @@ typedef struct cf_session_options {
 	const char *config_path;    /* -c/--config */
 	const char *database_url;   /* --database-url; overrides the file */
 	const char *migrations_dir; /* default <project_dir>/db/migrations */
+	int postgres_version; /* --postgres-version: the target's major when
+			       * not connected; 0 = the environment's */
 } cf_session_options;
 
 /*
@@ -372,12 +440,37 @@ typedef struct cf_outcome {
 	bool autocommit;      /* ran outside a transaction */
 } cf_outcome;
 
+/*
+ * Who holds the migration lock, from pg_locks and pg_stat_activity.  Strings
+ * are owned by the struct and valid only during the callback; any may be
+ * NULL (query is "<insufficient privilege>" for another role's session
+ * unless we may read all statistics).
+ */
+typedef struct cf_lock_holder {
+	long pid;		/* 0 for a prepared transaction */
+	char *application_name; /* "" when the holder set none */
+	char *client;		/* client address, or "local socket" */
+	char *backend_start;	/* connected since (server time) */
+	char *state;		/* active, idle, idle in transaction, ... */
+	char *query_start;	/* current or last statement started at */
+	char *query;		/* current or last statement */
+} cf_lock_holder;
+
 /* Progress callbacks; any may be NULL.  Called synchronously. */
 typedef struct cf_progress {
 	void *arg;
 	void (*migration_start)(void *arg, const cf_migration *m, bool down);
 	void (*migration_done)(void *arg, const cf_outcome *o, bool down);
 	void (*warning)(void *arg, const cf_error *w);
+	/*
+	 * Waiting for the migration lock: called when the first try fails
+	 * and then about every two seconds until the lock is taken or the
+	 * timeout passes, with who holds it now (NULL when it was released
+	 * between the try and the look-up).  waited_ms counts from the
+	 * first try.
+	 */
+	void (*lock_wait)(void *arg, const cf_lock_holder *holder,
+			  double waited_ms);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -392,6 +485,14 @@ typedef struct cf_run_options {
 	bool dry_run;	    /* up/down: validate and list, do not execute */
 	cf_checksum_policy on_checksum_mismatch;
 	const char *through; /* baseline: last version to record */
+	/*
+	 * up: repair what an interrupted non-transactional migration left
+	 * (--repair, or migration.repair in the environment file): drop an
+	 * INVALID index a pending CREATE INDEX CONCURRENTLY creates, and keep
+	 * (as IF NOT EXISTS would) a valid one that is not recorded.  Without
+	 * it such traces fail the migration before it runs.
+	 */
+	bool repair;
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -409,9 +510,14 @@ void cf_run_result_free(cf_run_result *r);
  * Applies pending migrations in version order, each in its own transaction
  * committed together with its tracking row (autocommit for
  * non-transactional ones).  Stops at the first failure, which is reported as
- * an outcome (return value 0, result->failed == 1); -1 with *err is for
- * errors before any migration ran (config, connection, lock, invalid files,
- * checksum mismatch).  Free *out with cf_run_result_free().
+ * an outcome (return value 0, result->failed == 1); its error has kind
+ * CF_ERR_CONNECT when the connection was lost (session terminated, server
+ * shut down), code "interrupted-migration" when an unfinished earlier run
+ * left an index in the way (see opts->repair).  -1 with *err is for errors
+ * before any migration ran (config, connection, lock, invalid files,
+ * checksum mismatch).  Waiting for the migration lock never holds a
+ * snapshot; progress->lock_wait hears who holds it.  Free *out with
+ * cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,
@@ -434,22 +540,22 @@ int cf_session_baseline(cf_session *s, const cf_run_options *opts,
 
 /* Kinds of schema objects, in the order a snapshot lists them. */
 typedef enum cf_object_kind {
-	CF_OBJ_EXTENSION = 0,
-	CF_OBJ_SCHEMA,
-	CF_OBJ_TYPE, /* enum, composite, range */
-	CF_OBJ_DOMAIN,
-	CF_OBJ_SEQUENCE,
-	CF_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
-	CF_OBJ_COLUMN,
-	CF_OBJ_CONSTRAINT, /* of a table or a domain */
-	CF_OBJ_INDEX,	   /* not those that back a constraint */
-	CF_OBJ_VIEW,
-	CF_OBJ_MATVIEW,
-	CF_OBJ_FUNCTION, /* functions and aggregates */
-	CF_OBJ_PROCEDURE,
-	CF_OBJ_TRIGGER,
-	CF_OBJ_POLICY,
-	CF_OBJ_KIND_COUNT
+	CF_SCHEMA_OBJ_EXTENSION = 0,
+	CF_SCHEMA_OBJ_SCHEMA,
+	CF_SCHEMA_OBJ_TYPE, /* enum, composite, range */
+	CF_SCHEMA_OBJ_DOMAIN,
+	CF_SCHEMA_OBJ_SEQUENCE,
+	CF_SCHEMA_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
+	CF_SCHEMA_OBJ_COLUMN,
+	CF_SCHEMA_OBJ_CONSTRAINT, /* of a table or a domain */
+	CF_SCHEMA_OBJ_INDEX,	   /* not those that back a constraint */
+	CF_SCHEMA_OBJ_VIEW,
+	CF_SCHEMA_OBJ_MATVIEW,
+	CF_SCHEMA_OBJ_FUNCTION, /* functions and aggregates */
+	CF_SCHEMA_OBJ_PROCEDURE,
+	CF_SCHEMA_OBJ_TRIGGER,
+	CF_SCHEMA_OBJ_POLICY,
+	CF_SCHEMA_OBJ_KIND_COUNT
 } cf_object_kind;
 
 /* "column", "materialized view", ... (static storage). */
@@ -660,8 +766,10 @@ typedef struct cf_preflight_migration {
 	bool replayed;		  /* part of the against run */
 	cf_outcome outcome;	  /* valid when replayed */
 	cf_cause cause;
-	long caused_by; /* index in migrations[] or -1 */
-	bool artifact;	/* failure only exists in one-transaction replay */
+	long caused_by;	   /* index in migrations[] or -1 */
+	bool cause_likely; /* consequence linked by a bare name or by use,
+			    * not by the qualified object the error names */
+	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 	cf_down_check down; /* with opts->check_down, in clone mode */
 } cf_preflight_migration;
@@ -689,6 +797,10 @@ typedef struct cf_preflight_result {
 	char *closing; /* e.g. "clone dropped" */
 	bool interrupted;
 	cf_error_list notes; /* cleanup notes (restored roles, ...) */
+	/* clone mode: changes the preflight left on the server (the clone
+	 * itself when it could not be dropped, undo failures, files), each a
+	 * warning in notes; the CLI exits 1 when there are any */
+	size_t leftovers;
 } cf_preflight_result;
 
 /*
@@ -724,6 +836,16 @@ size_t cf_preflight_explain_drift(cf_preflight_result *r,
  * for SIGINT/SIGTERM handlers.
  */
 void cf_cancel(void);
+
+/*
+ * Sets the application_name of every connection the library opens from now
+ * on (default "confiture"), so operators can tell them apart in
+ * pg_stat_activity, e.g. "confiture migrate up".  A connection string's own
+ * application_name, or PGAPPNAME, wins.  Process-wide; call it before
+ * connecting, not concurrently with a running session.  name is copied
+ * (truncated to 63 bytes); NULL restores the default.
+ */
+void cf_set_application_name(const char *name);
 
 /* ------------------------------------------------------------------------
  * Provisioning a disposable database: embedded server (server.c), schema

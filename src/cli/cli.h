@@ -95,6 +95,9 @@ const char *
 cli_c(FILE *f,
       const char *what); /* "red" "green" "yellow" "bold" "dim" "reset" */
 
+/* s with control characters as \xNN (newlines kept when multiline), for
+ * the terminal.  Caller frees; NULL gives NULL. */
+char *cli_escape(const char *s, bool multiline);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a structured error (message, location, excerpt, detail, hint). */
@@ -123,7 +126,8 @@ struct cli_env_opts {
 	const char *database_url;
 	const char *migrations_dir;
 	const char *project_dir;
-	const char *format; /* "text" or "json" */
+	const char *format;   /* "text" or "json" */
+	int postgres_version; /* --postgres-version, 0 when not given */
 };
 
 extern const char *const cli_format_choices[];
@@ -139,7 +143,10 @@ extern const char *const cli_format_choices[];
 		OPT_STRING(0, "migrations-dir", &(o)->migrations_dir, "DIR",             \
 			   "migration files (default db/migrations)"),                   \
 		OPT_STRING('C', "project-dir", &(o)->project_dir, "DIR",                 \
-			   "project root holding db/ (default .)")
+			   "project root holding db/ (default .)"),                      \
+		OPT_INT(0, "postgres-version", &(o)->postgres_version,                   \
+			"MAJOR",                                                         \
+			"target's PostgreSQL major, for syntax checks when not connected")
 
 /* Opens a session from the shared options; prints errors; returns exit code
  * (0 on success). */
@@ -181,6 +188,9 @@ int cmd_server(int argc, const char **argv);
 struct cli_progress_state {
 	bool json;
 	const char *verb; /* "applied", "rolled back", "recorded" */
+	int lock_reports; /* lock-wait lines printed so far */
+	long lock_pid;	  /* holder in the last one */
+	double lock_reported_ms;
 };
 void cli_progress_init(cf_progress *p, struct cli_progress_state *st);
 json_t *cli_run_result_json(const cf_run_result *r, const char *action);

@@ -54,8 +54,14 @@ cmd_migrate(int argc, const char **argv)
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
 	     i++)
-		if (strcmp(subcommands[i].name, argv[1]) == 0)
+		if (strcmp(subcommands[i].name, argv[1]) == 0) {
+			char app[64];
+
+			snprintf(app, sizeof(app), "confiture migrate %s",
+				 argv[1]);
+			cf_set_application_name(app);
 			return subcommands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "error: unknown subcommand 'migrate %s'\n", argv[1]);
 	usage(stderr);
 	return CF_EXIT_USAGE;
@@ -79,6 +85,7 @@ cli_open_session(const struct cli_env_opts *o, cf_session **out)
 	so.config_path = o->config;
 	so.database_url = o->database_url;
 	so.migrations_dir = o->migrations_dir;
+	so.postgres_version = o->postgres_version;
 	if (cf_session_open(&so, out, &err) < 0)
 		return cli_fail(err, cli_json(o));
 	cfg = cf_session_config(*out);

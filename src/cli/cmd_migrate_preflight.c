@@ -169,6 +169,10 @@ against_json(const cf_preflight_result *r)
 			pm->caused_by >= 0 ?
 				r->migrations[pm->caused_by].migration->version :
 				NULL);
+		set_str(j, "confidence",
+			pm->caused_by < 0 ? NULL :
+			pm->cause_likely  ? "likely" :
+					    "certain");
 		json_object_set_new(j, "artifact", json_boolean(pm->artifact));
 		set_str(j, "artifact_reason", pm->artifact_reason);
 		json_object_set_new(j, "autocommit",
@@ -188,6 +192,8 @@ against_json(const cf_preflight_result *r)
 			    json_integer((json_int_t)r->artifacts));
 	json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
 	set_str(o, "closing", r->closing);
+	json_object_set_new(o, "leftovers",
+			    json_integer((json_int_t)r->leftovers));
 	json_object_set_new(o, "notes", cli_problems_json(&r->notes));
 	return o;
 }
@@ -245,10 +251,11 @@ print_replay(const cf_preflight_result *r)
 		case CF_OUTCOME_FAILED:
 			if (pm->cause == CF_CAUSE_CONSEQUENCE) {
 				fprintf(f,
-					"  %s✗%s %s %s  %s%.0f ms%s  consequence of %s: %s\n",
+					"  %s✗%s %s %s  %s%.0f ms%s  %sconsequence of %s: %s\n",
 					cli_c(f, "red"), cli_c(f, "reset"),
 					m->version, m->name, cli_c(f, "dim"),
 					o->elapsed_ms, cli_c(f, "reset"),
+					pm->cause_likely ? "likely " : "",
 					r->migrations[pm->caused_by]
 						.migration->version,
 					o->error->message);
@@ -615,7 +622,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	}
 	if (r->interrupted)
 		rc = CF_EXIT_USAGE;
-	else if (!r->static_ok || !r->all_passed ||
+	else if (!r->static_ok || !r->all_passed || r->leftovers ||
 		 (strict && r->static_warnings) ||
 		 ((strict ||
 		   cf_session_config(s)->preflight_check_down_strict) &&

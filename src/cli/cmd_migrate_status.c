@@ -2,6 +2,7 @@
  * cmd_migrate_status.c — `confiture migrate status`: which migrations are
  * applied and which are pending.  Exit 1 when any are pending.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -106,13 +107,18 @@ status_text(const cf_session *s, const cf_status *st)
 		const cf_status_entry *en = &st->entries[i];
 		const char *color = en->state == CF_STATE_PENDING ? "yellow" :
 								    "green";
+		/* a row of the tracking table may hold anything */
+		char *version = cli_escape(en->version, false);
+		char *name = cli_escape(en->name, false);
 
-		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s\n", en->version,
-			en->name, cli_c(o, color), state_name(en->state),
+		fprintf(o, "  %-16s %-32s %s%-10s%s %s%s\n", version, name,
+			cli_c(o, color), state_name(en->state),
 			cli_c(o, "reset"), en->applied_at ? en->applied_at : "",
 			en->checksum_mismatch ?
 				"  (file changed since applied)" :
 				"");
+		free(version);
+		free(name);
 	}
 	fprintf(o, "%zu migration%s: %zu applied, %zu pending\n", st->n,
 		st->n == 1 ? "" : "s", st->applied, st->pending);

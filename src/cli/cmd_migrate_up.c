@@ -3,6 +3,7 @@
  * JSON rendering that down and baseline share.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -43,7 +44,12 @@ on_done(void *arg, const cf_outcome *o, bool down)
 			o->elapsed_ms, cli_c(f, "reset"));
 		fflush(f);
 		cli_print_error(stderr, o->error);
-		if (o->autocommit)
+		if (o->error && o->error->kind == CF_ERR_CONNECT)
+			fprintf(stderr,
+				o->autocommit ?
+					"  note: the connection was lost during a migration that runs in autocommit: statements before the one in flight were committed and it is not recorded; run the same command again once the server accepts connections: it checks what an interrupted run left\n" :
+					"  note: the connection was lost: the server rolled this migration back and it is not recorded; run the same command again once the server accepts connections\n");
+		else if (o->autocommit)
 			fprintf(stderr,
 				"  note: this migration ran in autocommit; statements before the failing one were committed\n");
 		break;
@@ -58,6 +64,42 @@ on_warning(void *arg, const cf_error *w)
 	cli_print_error(stderr, w);
 }
 
+/*
+ * Waiting for the migration lock: say who holds it when we start waiting
+ * and when the holder changes, and on a terminal every few seconds too.
+ */
+static void
+on_lock_wait(void *arg, const cf_lock_holder *h, double waited_ms)
+{
+	struct cli_progress_state *st = arg;
+	FILE *f = stderr;
+	const char *q;
+	int qlen;
+
+	if (!h)
+		return;
+	if (st->lock_reports > 0 && h->pid == st->lock_pid &&
+	    (!isatty(fileno(f)) || waited_ms - st->lock_reported_ms < 5000))
+		return;
+	st->lock_reports++;
+	st->lock_pid = h->pid;
+	st->lock_reported_ms = waited_ms;
+	q = h->query ? h->query : "";
+	qlen = (int)strcspn(q, "\n");
+	if (qlen > 120)
+		qlen = 120;
+	fprintf(f,
+		"%swaiting for the migration lock%s (%.0f s): held by pid %ld '%s' (%s, connected since %s), %s since %s: %.*s%s\n",
+		cli_c(f, "yellow"), cli_c(f, "reset"), waited_ms / 1000, h->pid,
+		h->application_name ? h->application_name : "",
+		h->client ? h->client : "client unknown",
+		h->backend_start ? h->backend_start : "?",
+		h->state ? h->state : "state unknown",
+		h->query_start ? h->query_start : "?", qlen, q,
+		(size_t)qlen < strlen(q) ? " ..." : "");
+	fflush(f);
+}
+
 void
 cli_progress_init(cf_progress *p, struct cli_progress_state *st)
 {
@@ -66,6 +108,7 @@ cli_progress_init(cf_progress *p, struct cli_progress_state *st)
 	p->migration_start = on_start;
 	p->migration_done = on_done;
 	p->warning = on_warning;
+	p->lock_wait = on_lock_wait;
 }
 
 json_t *
@@ -108,9 +151,16 @@ cli_run_result_json(const cf_run_result *r, const char *action)
 	return doc;
 }
 
+/* A migration's own failure is 1; a lost connection (terminated session,
+ * server shutdown or restart) is 2, whatever was running. */
 int
 cli_run_exit(const cf_run_result *r)
 {
+	for (size_t i = 0; i < r->n; i++)
+		if (r->outcomes[i].kind == CF_OUTCOME_FAILED &&
+		    r->outcomes[i].error &&
+		    r->outcomes[i].error->kind == CF_ERR_CONNECT)
+			return CF_EXIT_USAGE;
 	return r->failed ? CF_EXIT_FAILURE : CF_EXIT_OK;
 }
 
@@ -155,7 +205,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 {
 	struct cli_env_opts eo = {.format = "text"};
 	const char *target = NULL, *through = NULL, *on_mismatch = "fail";
-	bool dry_run = false;
+	bool dry_run = false, repair = false;
 	int steps = 1;
 	bool is_up = strcmp(action, "up") == 0,
 	     is_down = strcmp(action, "down") == 0;
@@ -169,6 +219,9 @@ cli_run_command(int argc, const char **argv, const char *action)
 			0, "on-checksum-mismatch", &on_mismatch, "POLICY",
 			"fail (default), warn or ignore when applied files were edited",
 			checksum_choices),
+		OPT_BOOL(
+			0, "repair", &repair,
+			"drop an INVALID index an interrupted run left, keep a valid unrecorded one (also migration.repair)"),
 		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
 			   cli_format_choices),
 		OPT_END(),
@@ -195,7 +248,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 		OPT_END(),
 	};
 	static const char *const up_syn[] = {
-		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--format text|json]",
+		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--repair] [--format text|json]",
 		NULL};
 	static const char *const down_syn[] = {
 		"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--format text|json]",
@@ -220,7 +273,17 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"non-transactional statement (CREATE INDEX CONCURRENTLY, VACUUM, ...)\n"
 			"or a '-- confiture:no-transaction' line runs in autocommit. Every file\n"
 			"is parsed and checked before anything runs, and checksums of applied\n"
-			"files are verified. Stops at the first failure.",
+			"files are verified. Stops at the first failure.\n"
+			"\n"
+			"Runs exclude each other with an advisory lock (the Python tool's key),\n"
+			"polled without holding a snapshot, so concurrent runs never deadlock\n"
+			"with CREATE INDEX CONCURRENTLY; while waiting, the lock's holder is\n"
+			"shown. Before a non-transactional migration runs, an index its\n"
+			"CREATE INDEX CONCURRENTLY names that an interrupted run left is\n"
+			"reported: INVALID, or valid but not recorded. --repair drops the\n"
+			"INVALID one and keeps the valid one (as IF NOT EXISTS would), then\n"
+			"runs the migration. Exit 1: a migration failed; 2: usage,\n"
+			"configuration, lock timeout, or the connection was lost.",
 			up_options};
 	else if (is_down)
 		usage = (struct cli_usage){
@@ -241,6 +304,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 	ro.through = through;
 	ro.steps = steps;
 	ro.dry_run = dry_run;
+	ro.repair = repair;
 	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ?
 					  CF_CHECKSUM_WARN :
 				  strcmp(on_mismatch, "ignore") == 0 ?
@@ -284,6 +348,11 @@ cli_run_command(int argc, const char **argv, const char *action)
 			       is_up   ? "database is up to date" :
 			       is_down ? "no applied migrations" :
 					 "all are recorded already");
+		else if (r->dry_run && r->failed)
+			printf("%sdry run: %zu migration%s would be %s, then 1 would fail%s; nothing was changed\n",
+			       cli_c(stdout, "red"), r->n - 1,
+			       r->n - 1 == 1 ? "" : "s", verb,
+			       cli_c(stdout, "reset"));
 		else if (r->dry_run)
 			printf("dry run: %zu migration%s would be %s; nothing was changed\n",
 			       r->n, r->n == 1 ? "" : "s", verb);

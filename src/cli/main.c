@@ -76,6 +76,7 @@ main(int argc, char **argv)
 {
 	const char **args = (const char **)argv;
 	enum cli_color color = CLI_COLOR_AUTO;
+	char app[64];
 	int i = 1;
 	int rc;
 
@@ -83,7 +84,12 @@ main(int argc, char **argv)
 		const char *a = args[i];
 
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			int lib = cf_libpq_version();
+
 			printf("confiture %s\n", CF_VERSION);
+			printf("parser: PostgreSQL %s grammar (libpg_query)\n",
+			       cf_parser_version());
+			printf("libpq: %d.%d\n", lib / 10000, lib % 10000);
 			return 0;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
@@ -119,6 +125,9 @@ main(int argc, char **argv)
 			 * its memory context (commands that parse no SQL), so
 			 * make sure it exists before releasing it. */
 			pg_query_init();
+			/* what pg_stat_activity shows for our connections */
+			snprintf(app, sizeof(app), "confiture %s", args[i]);
+			cf_set_application_name(app);
 			rc = commands[c].fn(argc - i, args + i);
 			pg_query_exit();
 			return rc;

@@ -1,11 +1,15 @@
 /*
  * output.c — how the CLI talks: colour only on a TTY (and never with
  * NO_COLOR), errors in PostgreSQL's primary/detail/hint shape with the
- * file:line:col and an excerpt with a caret, and JSON documents.
+ * file:line:col and an excerpt with a caret, control characters escaped,
+ * and JSON documents (jansson escapes control characters as \uXXXX).
  */
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -53,12 +57,61 @@ cli_c(FILE *f, const char *what)
 	return "";
 }
 
+/*
+ * A copy of s for the terminal: C0 control characters (ESC included), DEL
+ * and the C1 controls U+0080..U+009F become \xNN, so that a file or
+ * object name cannot move the cursor, retitle the window or fake a line.
+ * Tabs stay, and newlines when multiline.  Caller frees; NULL gives NULL.
+ */
+char *
+cli_escape(const char *s, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out;
+	size_t n = 0;
+
+	if (!s)
+		return NULL;
+	out = malloc(strlen(s) * 4 + 1);
+	if (!out)
+		abort(); /* out of memory */
+	for (; *p; p++) {
+		bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+
+		if ((*p < 0x20 && *p != '\t' && !(multiline && *p == '\n')) ||
+		    *p == 0x7F || c1) {
+			if (c1)
+				p++;
+			n += (size_t)sprintf(out + n, "\\x%02X", *p);
+		} else {
+			out[n++] = (char)*p;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* fputs(cli_escape(s, multiline), f). */
+static void
+put_escaped(FILE *f, const char *s, bool multiline)
+{
+	char *esc = cli_escape(s, multiline);
+
+	fputs(esc, f);
+	free(esc);
+}
+
 static void
 vmessage(const char *label, const char *color, const char *fmt, va_list ap)
 {
+	char *text = NULL;
+
 	fprintf(stderr, "%s%s:%s ", cli_c(stderr, color), label,
 		cli_c(stderr, "reset"));
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort(); /* out of memory */
+	put_escaped(stderr, text, false);
+	free(text);
 	fputc('\n', stderr);
 }
 
@@ -82,18 +135,29 @@ cli_warning(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Line n (1-based) of a file, without its newline; NULL if unreadable. */
+/*
+ * Line n (1-based) of an SQL file, without its newline; NULL if it cannot
+ * be read.  Only a regular file is read, and opening does not wait on a
+ * FIFO: the path may have changed since the library read it.
+ */
 static char *
 file_line(const char *path, int n)
 {
-	FILE *f = fopen(path, "r");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	int i = 0;
 
-	if (!f)
+	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		if (++i == n) {
 			while (len > 0 &&
@@ -108,67 +172,8 @@ file_line(const char *path, int n)
 	return NULL;
 }
 
-/*
- * True when the YAML key w[0..len) may hold a secret: "password" and
- * anything spelt close to it ("pasword:" draws an unknown-key warning
- * whose excerpt must not show the value), "secret", "token".
- */
-static bool
-is_secret_yaml_key(const char *w, size_t len)
-{
-	static const char *const parts[] = {"pass", "pasw",   "pssw",
-					    "pwd",  "secret", "token"};
-
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		size_t n = strlen(parts[i]);
-
-		for (size_t j = 0; j + n <= len; j++)
-			if (strncasecmp(w + j, parts[i], n) == 0)
-				return true;
-	}
-	return false;
-}
-
-/*
- * Hides secrets in a line of a configuration file before it is shown as an
- * excerpt.  A "key: value" line whose key may hold a secret shows "***"
- * for the value; any other value, or a line that is no "key: value", goes
- * whole through cf_redact_url() when it holds a URL, an '@' or
- * "password", so that quotes or spaces inside a password cannot split it
- * (the price is hiding more of a broken line than needed).  Returns a new
- * string (the caller frees it), or NULL when out of memory.
- */
-static char *
-redact_config_line(const char *line)
-{
-	const char *p = line + strspn(line, " \t-");
-	const char *key = p;
-	const char *value = line;
-	size_t keylen;
-	char *red;
-	char *out;
-
-	/* "key:" then white space or the end; the key may be quoted */
-	keylen = strcspn(key, ":");
-	if (key[keylen] == ':' &&
-	    (key[keylen + 1] == '\0' || key[keylen + 1] == ' ' ||
-	     key[keylen + 1] == '\t')) {
-		value = key + keylen + 1;
-		if (is_secret_yaml_key(key, keylen))
-			return cli_asprintf("%.*s ***", (int)(value - line),
-					    line);
-	}
-	if (!strstr(value, "://") && !strchr(value, '@') &&
-	    !strcasestr(value, "password"))
-		return strdup(line);
-	red = cf_redact_url(value);
-	out = cli_asprintf("%.*s%s", (int)(value - line), line, red);
-	free(red);
-	return out;
-}
-
-/* Whether an excerpt of path is shown as is: SQL files are, configuration
- * files are redacted first. */
+/* Whether the CLI may read an excerpt of path itself: SQL files only;
+ * the library gives the excerpt of a configuration file, secrets hidden. */
 static bool
 is_sql_file(const char *path)
 {
@@ -178,27 +183,28 @@ is_sql_file(const char *path)
 }
 
 /* Prints "   4 | text" and a caret under the column (columns count
- * characters; tabs are kept so the caret lines up).  Lines of
- * configuration files have their secrets hidden first. */
+ * characters; tabs are kept so the caret lines up). */
 static void
 print_excerpt(FILE *f, const cf_error *e, const char *in)
 {
 	char *text;
+	char *raw;
 	int col = 1;
 
 	if (!e->file || e->line <= 0)
 		return;
-	text = file_line(e->file, e->line);
-	if (!text)
+	if (e->excerpt)
+		raw = strdup(e->excerpt);
+	else if (is_sql_file(e->file))
+		raw = file_line(e->file, e->line);
+	else
 		return;
-	if (!is_sql_file(e->file)) {
-		char *red = redact_config_line(text);
-
-		free(text);
-		if (!red)
-			return;
-		text = red;
+	if (!raw || !*raw) {
+		free(raw);
+		return;
 	}
+	text = cli_escape(raw, false);
+	free(raw);
 	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(f, "dim"), e->line,
 		cli_c(f, "reset"), text);
 	if (e->column > 0) {
@@ -223,11 +229,15 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 				      (e->severity == CF_SEV_NOTICE ? "note" :
 								      "error");
 
-	fprintf(f, "%s%s%s:%s %s\n", in, cli_c(f, warning ? "yellow" : "red"),
-		label, cli_c(f, "reset"), e->message);
+	/* every field may quote a file or object name: escaped */
+	fprintf(f, "%s%s%s:%s ", in, cli_c(f, warning ? "yellow" : "red"),
+		label, cli_c(f, "reset"));
+	put_escaped(f, e->message, false);
+	fputc('\n', f);
 	if (e->file) {
-		fprintf(f, "%s  %s-->%s %s", in, cli_c(f, "cyan"),
-			cli_c(f, "reset"), e->file);
+		fprintf(f, "%s  %s-->%s ", in, cli_c(f, "cyan"),
+			cli_c(f, "reset"));
+		put_escaped(f, e->file, false);
 		if (e->line > 0)
 			fprintf(f, ":%d", e->line);
 		if (e->column > 0)
@@ -239,13 +249,22 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 	}
 	if (e->sqlstate[0])
 		fprintf(f, "%s  SQLSTATE: %s\n", in, e->sqlstate);
-	if (e->detail)
-		fprintf(f, "%s  DETAIL: %s\n", in, e->detail);
-	if (e->context)
-		fprintf(f, "%s  CONTEXT: %s\n", in, e->context);
-	if (e->hint)
-		fprintf(f, "%s  %sHINT:%s %s\n", in, cli_c(f, "bold"),
-			cli_c(f, "reset"), e->hint);
+	if (e->detail) {
+		fprintf(f, "%s  DETAIL: ", in);
+		put_escaped(f, e->detail, true);
+		fputc('\n', f);
+	}
+	if (e->context) {
+		fprintf(f, "%s  CONTEXT: ", in);
+		put_escaped(f, e->context, true);
+		fputc('\n', f);
+	}
+	if (e->hint) {
+		fprintf(f, "%s  %sHINT:%s ", in, cli_c(f, "bold"),
+			cli_c(f, "reset"));
+		put_escaped(f, e->hint, true);
+		fputc('\n', f);
+	}
 }
 
 void

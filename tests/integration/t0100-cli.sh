@@ -21,11 +21,13 @@ expect_db_untouched()
 		"tables created in $DB"
 }
 
-test_expect_success '--version prints the version on stdout and exits 0' '
+test_expect_success '--version prints the version, the parser grammar and libpq on stdout' '
 	run_cf --version
 	expect_rc 0
 	expect_out_matches "^confiture [0-9]+\.[0-9]+\.[0-9]+$"
-	expect_eq 1 "$(wc -l <"$TEST_TMP/out")" "lines of --version"
+	expect_out_matches "^parser: PostgreSQL 15\.[0-9]+ grammar \(libpg_query\)$"
+	expect_out_matches "^libpq: [0-9]+\.[0-9]+$"
+	expect_eq 3 "$(wc -l <"$TEST_TMP/out")" "lines of --version"
 	expect_err_empty
 	run_cf -V
 	expect_rc 0

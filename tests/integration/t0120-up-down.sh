@@ -242,38 +242,67 @@ test_expect_success 'the server'\''s DETAIL and HINT are shown; a failing COMMIT
 	expect_eq "-" "$(applied)"
 '
 
-test_expect_success 'a syntax error in any file: exit 1 before anything is applied' '
+test_expect_success 'a syntax error: the files before it apply, the server judges it with its own message' '
 	fresh
 	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
 	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
 	mig 003_c.up.sql "CREATE TABLE t3 (id int);" "CREAT TABLE t4 (id int);"
+	run_cf migrate up --env local --format json
+	expect_rc 1
+	json_check "d[\"succeeded\"] == 2 and d[\"failed\"] == 1 and d[\"migrations\"][2][\"error\"][\"sqlstate\"] == \"42601\" and d[\"migrations\"][2][\"error\"][\"line\"] == 2 and d[\"migrations\"][2][\"error\"][\"column\"] == 1" <"$TEST_TMP/out"
+	expect_eq t "$(exists t1)"
+	expect_eq f "$(exists t3)"
+	expect_eq "001 002" "$(applied)"
 	run_cf migrate up --env local
 	expect_rc 1
-	expect_out_empty
 	expect_err_contains "syntax error at or near \"CREAT\""
 	expect_err_contains "003_c.up.sql:2:1"
-	expect_err_contains "1 problem in migration files; nothing was applied"
-	expect_eq f "$(exists tb_confiture)"
-	expect_eq f "$(exists t1)"
 '
 
-test_expect_success 'files are checked before connecting' '
+test_expect_success 'up reads only the files it runs: a broken .down.sql and a file past --target do not stop it' '
 	fresh
-	mig 001_a.up.sql "CREATE TABLE t1 (id int);" "SELEC 1;"
-	run_cf migrate up --database-url "postgresql:///t0120_no_such_db?host=$PGHOST&port=$PGPORT"
-	expect_rc 1
-	expect_err_contains "001_a.up.sql:2:1"
-	expect_err_not_contains "t0120_no_such_db"
+	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
+	mig 001_a.down.sql "ALTER TABLE t1 ADD CONSTRAINT t1_nn NOT NULL id;" "DROP TABLE t1" "DROP TABLE t1;"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
+	mig 003_c.up.sql "SELEC 1;"
+	run_cf migrate up --env local --target 002
+	expect_rc 0
+	expect_err_not_contains "001_a.down.sql"
+	expect_err_not_contains "003_c.up.sql"
+	expect_eq "001 002" "$(applied)"
+	run_cf migrate status --env local
+	expect_err_not_contains "003_c"
 '
 
-test_expect_success 'a syntax error in a .down.sql file also stops up' '
+test_expect_success 'a Python migration applied long ago: a note, not a refusal' '
+	fresh
+	mig 001_old.py "def up(conn): pass"
+	mig 002_a.up.sql "CREATE TABLE t1 (id int);"
+	run_cf migrate baseline --env local --through 001
+	expect_rc 0
+	run_cf migrate up --env local
+	expect_rc 0
+	expect_err_contains "note: Python migration '\''001_old.py'\'' is not supported"
+	expect_eq t "$(exists t1)"
+	expect_eq "001 002" "$(applied)"
+'
+
+test_expect_success 'down parses only the .down.sql files it rolls back' '
 	fresh
 	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
 	mig 001_a.down.sql "DROP TABLE t1" "DROP TABLE t1;"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
+	mig 002_b.down.sql "DROP TABLE t2;"
 	run_cf migrate up --env local
+	expect_rc 0
+	run_cf migrate down --env local
+	expect_rc 0
+	expect_eq f "$(exists t2)"
+	run_cf migrate down --env local
 	expect_rc 1
 	expect_err_contains "001_a.down.sql:2:1"
-	expect_eq f "$(exists tb_confiture)"
+	expect_eq t "$(exists t1)"
+	expect_eq "001" "$(applied)"
 '
 
 test_expect_success 'duplicate versions: exit 1 naming both files' '
@@ -550,10 +579,10 @@ test_expect_success '--format json for status, up and down is valid JSON with th
 	expect_rc 0
 	json_check "d[\"action\"] == \"down\" and d[\"succeeded\"] == 1 and [m[\"version\"] for m in d[\"migrations\"]] == [\"001\"]" <"$TEST_TMP/out"
 	expect_eq "-" "$(applied)"
-	mig 003_c.up.sql "SELEC 1;"
+	mig 003_c.up.sql "SELECT 1;" "COMMIT;"
 	run_cf migrate up --env local --format json
 	expect_rc 1
-	json_check "d[\"error\"][\"code\"] == \"invalid-migrations\" and d[\"problems\"][0][\"line\"] == 1" <"$TEST_TMP/out"
+	json_check "d[\"error\"][\"code\"] == \"invalid-migrations\" and d[\"problems\"][0][\"line\"] == 2" <"$TEST_TMP/out"
 '
 
 test_expect_success 'SET search_path / SET ROLE in one migration does not leak into the next' '

@@ -29,7 +29,8 @@ hold_lock()
 	exec 9>lock.fifo
 	echo "SELECT pg_advisory_lock($CLASS, $2);" >&9
 	for _ in $(seq 100); do
-		if [ "$(psql_q "$1" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted")" = 1 ]; then
+		LOCK_BACKEND=$(psql_q "$1" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $CLASS AND objid = $2 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+		if [ -n "$LOCK_BACKEND" ]; then
 			return 0
 		fi
 		sleep 0.05
@@ -44,6 +45,21 @@ release_lock()
 	echo "SELECT pg_advisory_unlock($CLASS, $1);" >&9
 	exec 9>&-
 	wait "$LOCK_PID"
+}
+
+# A fresh $LOCKDB and a project whose prod.yaml reaches it with lock
+# timeout $1 ms, and one migration creating t1.
+lock_project()
+{
+	new_db "$LOCKDB" >/dev/null || return 1
+	new_project || return 1
+	cat >db/environments/prod.yaml <<-EOF
+	database_url: "$(db_url "$LOCKDB")"
+	migration:
+	  locking:
+	    timeout_ms: $1
+	EOF
+	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
 }
 
 test_expect_success 'the Python key for the database names used here' '
@@ -78,20 +94,14 @@ test_expect_success 'two concurrent up runs apply every migration exactly once' 
 	expect_eq 1 "$(psql_q "$DB" "SELECT count(DISTINCT pid) FROM log")"
 	cat run1.out run2.out | grep -c "5 migrations applied" | grep -x 1
 	cat run1.out run2.out | grep -c "nothing to do" | grep -x 1
-	expect_eq "" "$(cat run1.err run2.err)"
+	# the waiter said whom it waited for, and nothing else
+	expect_eq "" "$(cat run1.err run2.err | grep -v "^waiting for the migration lock (.*): held by pid [0-9]* '\''confiture migrate up'\'' (local socket, connected since " || true)"
+	cat run1.err run2.err | grep -c "^waiting for the migration lock" | grep -x 1
 	expect_eq 5 "$(psql_q "$DB" "SELECT count(*) FROM pg_class WHERE relname ~ '\''^t[1-5]$'\''")"
 '
 
 test_expect_success 'a lock held with the Python key keeps up out (exit 2), then it runs' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 415139148
 	start=$(date +%s%N)
 	run_cf migrate up --env prod
@@ -99,6 +109,12 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_rc 2
 	expect_err_contains "could not acquire the migration lock within 1000 ms"
 	expect_err_contains "advisory lock (1751936052, 415139148) on database '\''myapp_production'\''"
+	# who holds it: said while waiting, once (not a terminal), and in
+	# the error
+	expect_err_matches "^waiting for the migration lock \(0 s\): held by pid $LOCK_BACKEND '\''psql'\'' \(local socket, connected since [0-9-]+ [0-9:]+ [A-Z]+\), idle since [0-9-]+ [0-9:]+ [A-Z]+: SELECT pg_advisory_lock\($CLASS, 415139148\);$"
+	expect_eq 1 "$(grep -c "^waiting for the migration lock" "$TEST_TMP/err")"
+	expect_err_contains "held by pid $LOCK_BACKEND (application_name '\''psql'\'', local socket, connected since "
+	expect_err_contains "pg_terminate_backend(PID)"
 	expect_out_not_contains "applied"
 	test "$elapsed" -ge 900
 	test "$elapsed" -lt 10000
@@ -113,19 +129,31 @@ test_expect_success 'a lock held with the Python key keeps up out (exit 2), then
 	expect_out_contains "1 migration applied"
 	expect_eq t "$(psql_q "$LOCKDB" "SELECT to_regclass('\''t1'\'') IS NOT NULL")"
 	# confiture released its own lock when it finished
-	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\''")"
+	# (in this database: other scripts may run at the same time)
+	expect_eq 0 "$(psql_q "$LOCKDB" "SELECT count(*) FROM pg_locks WHERE locktype = '\''advisory'\'' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")"
+'
+
+test_expect_success 'the holder'\''s statement is never printed with a password in it' '
+	lock_project 300
+	hold_lock "$LOCKDB" 415139148
+	# the holder'\''s last statement names a password
+	echo "SELECT '\''host=db password=hunter2'\'' AS s;" >&9
+	for _ in $(seq 100); do
+		if psql_q "$LOCKDB" "SELECT query FROM pg_stat_activity WHERE pid = $LOCK_BACKEND" | grep -q hunter2; then
+			break
+		fi
+		sleep 0.05
+	done
+	run_cf migrate up --env prod --format json
+	release_lock 415139148
+	expect_rc 2
+	expect_err_contains "(statement hidden: it mentions a password)"
+	expect_err_not_contains "hunter2"
+	expect_out_not_contains "hunter2"
 '
 
 test_expect_success 'a lock under another database'\''s key does not block' '
-	new_db "$LOCKDB" >/dev/null
-	new_project
-	cat >db/environments/prod.yaml <<-EOF
-	database_url: "$(db_url "$LOCKDB")"
-	migration:
-	  locking:
-	    timeout_ms: 1000
-	EOF
-	printf "CREATE TABLE t1 (id int);\n" >db/migrations/001_a.up.sql
+	lock_project 1000
 	hold_lock "$LOCKDB" 561172188
 	run_cf migrate up --env prod
 	release_lock 561172188

@@ -287,4 +287,39 @@ eq(by[\"003\"][\"artifact\"], False, \"003 fails in a deploy too\")
 "
 '
 
+test_expect_success 'causes by object identity: the cases once mislabelled, on a real server' '
+	new_db t0230_ident >/dev/null
+	psql_q t0230_ident "CREATE TABLE a (id int); CREATE TABLE c (id int); CREATE TABLE e (id int);
+		CREATE TABLE t (id int, published timestamp, title text);
+		CREATE VIEW t_recent AS SELECT id, published FROM t" || return 1
+	new_project
+	M=db/migrations
+	echo "ALTER TABLE a ADD COLUMN nid int REFERENCES nowhere (id);" >$M/001_a_nid.up.sql
+	echo "ALTER TABLE c ADD COLUMN nid int REFERENCES nowhere (id);" >$M/002_c_nid.up.sql
+	echo "ALTER TABLE e ADD COLUMN nid int;" >$M/003_e_nid.up.sql
+	echo "CREATE INDEX a_nid ON a (nid);" >$M/004_a_nid_index.up.sql
+	printf "CREATE FUNCTION f(numeric) RETURNS int LANGUAGE sql AS \$\$ SELECT 1 \$\$;\nSELECT 1/0;\n" >$M/005_f.up.sql
+	echo "DROP FUNCTION f;" >$M/006_drop_f.up.sql
+	echo "ALTER TABLE t ALTER COLUMN published TYPE timestamptz;" >$M/007_published_tz.up.sql
+	echo "CREATE INDEX t_day ON t (((published AT TIME ZONE '\''UTC'\'')::date));" >$M/008_t_day.up.sql
+	echo "CREATE TABLE events AS SELECT * FROM (SELECT 1 AS id);" >$M/009_events.up.sql
+	echo "ALTER TABLE events ADD COLUMN at timestamptz;" >$M/010_events_at.up.sql
+	run_cf migrate preflight --against "$(db_url t0230_ident)" --mode clone --format json
+	expect_rc 1
+	check_json "
+eq(verdicts(), [(\"001\", \"root\", None), (\"002\", \"root\", None), (\"003\", \"ok\", None),
+    (\"004\", \"consequence\", \"001\"), (\"005\", \"root\", None), (\"006\", \"consequence\", \"005\"),
+    (\"007\", \"root\", None), (\"008\", \"consequence\", \"007\"), (\"009\", \"root\", None),
+    (\"010\", \"consequence\", \"009\")], \"verdicts\")
+eq([(v, by[v][\"sqlstate\"], by[v][\"confidence\"]) for v in (\"004\", \"006\", \"008\", \"010\")],
+   [(\"004\", \"42703\", \"certain\"), (\"006\", \"42883\", \"certain\"), (\"008\", \"42P17\", \"likely\"),
+    (\"010\", \"42P01\", \"likely\")], \"confidence\")
+eq(by[\"001\"][\"confidence\"], None, \"a root has no confidence\")
+eq(by[\"009\"][\"message\"], \"subquery in FROM must have an alias\", \"the server judges 009\")
+"
+	run_cf migrate preflight --against "$(db_url t0230_ident)" --mode clone
+	expect_out_matches "✗ 008 t_day .*likely consequence of 007"
+	expect_out_matches "✗ 004 a_nid_index .* consequence of 001"
+'
+
 test_done

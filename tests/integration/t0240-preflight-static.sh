@@ -57,17 +57,17 @@ test_expect_success 'a failing migration: exit 1' '
 	expect_rc 1
 '
 
-test_expect_success 'syntax error: exit 1 with file:line:col, without --against' '
+test_expect_success 'syntax error for a PostgreSQL 15 target: exit 1 with file:line:col, without --against' '
 	new_project
 	good 001 a
 	printf "CREATE TABLE t0240_s (x int);\n\n-- typo below\nCREATE TABLE t0240_t (x int,, y int);\n" >db/migrations/002_syntax.up.sql
 	echo "SELECT 1;" >db/migrations/002_syntax.down.sql
-	run_cf migrate preflight
+	run_cf migrate preflight --postgres-version 15
 	expect_rc 1
 	expect_err_contains "db/migrations/002_syntax.up.sql:4:29"
 	expect_err_contains "syntax error at or near \",\""
 	expect_out_contains "1 error"
-	run_cf migrate preflight --format json
+	run_cf migrate preflight --postgres-version 15 --format json
 	expect_rc 1
 	check_json "
 errs = [p for p in s[\"problems\"] if p[\"severity\"] == \"error\"]
@@ -79,7 +79,30 @@ eq(d[\"against\"], None, \"against\")
 "
 '
 
-test_expect_success 'syntax error with --against: that file fails unsent, the others replay' '
+test_expect_success 'syntax the parser rejects for a newer or unknown target: a warning, left to the server' '
+	new_project
+	good 001 a
+	printf "CREATE TABLE t0240_t (x int,, y int);\n" >db/migrations/002_syntax.up.sql
+	for args in "" "--postgres-version 17"; do
+		run_cf migrate preflight $args --format json
+		expect_rc 0
+		check_json "
+w = [p for p in s[\"problems\"] if p[\"code\"] == \"syntax-left-to-server\"]
+eq(len(w), 1, \"warnings\")
+eq(w[0][\"severity\"], \"warning\", \"severity\")
+eq(w[0][\"message\"], \"not valid PostgreSQL 15 syntax; left to the server\", \"message\")
+eq((w[0][\"line\"], w[0][\"column\"]), (1, 29), \"position\")
+eq([p for p in s[\"problems\"] if p[\"severity\"] == \"error\"], [], \"errors\")
+"
+	done
+	printf "postgres_version: 18\n" >db/environments/pg18.yaml
+	run_cf migrate preflight --env pg18
+	expect_rc 0
+	expect_err_contains "warning: not valid PostgreSQL 15 syntax; left to the server"
+	expect_err_contains "the target runs PostgreSQL 18"
+'
+
+test_expect_success 'syntax error with --against: a static error, and the replay shows the server'"'"'s own message' '
 	new_project
 	printf "CREATE TABLE t0240_t (x int,, y int);\n" >db/migrations/001_syntax.up.sql
 	good 002 b
@@ -88,7 +111,9 @@ test_expect_success 'syntax error with --against: that file fails unsent, the ot
 	check_json "
 m = d[\"against\"][\"migrations\"]
 eq([(x[\"version\"], x[\"success\"]) for x in m], [(\"001\", False), (\"002\", True)], \"outcomes\")
-eq((m[0][\"line\"], m[0][\"column\"], m[0][\"sqlstate\"]), (1, 29, None), \"001 position\")
+eq((m[0][\"line\"], m[0][\"column\"], m[0][\"sqlstate\"]), (1, 29, \"42601\"), \"001 position\")
+errs = [p for p in s[\"problems\"] if p[\"severity\"] == \"error\"]
+eq([p[\"code\"] for p in errs], [\"syntax-error\"], \"static errors\")
 "
 '
 

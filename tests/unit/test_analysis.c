@@ -3,8 +3,8 @@
  * names provided by parse trees, names missing from server errors, and
  * root cause / consequence / artifact labelling over whole runs.
  *
- * Scripts are built here from SQL with pg_query_parse(), so the tests do
- * not depend on script.c.
+ * Scripts are built here from SQL with cf_script_parse(), which reads
+ * each statement's model.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,33 +19,27 @@
 
 #include "replay/analysis.h"
 
-/* A script holding only a path and the parse tree of sql. */
+/* A script parsed from sql (statement models set). */
 static cf_script *
 make_script(const char *path, const char *sql)
 {
-	PgQueryParseResult r = pg_query_parse(sql);
-	cf_script *s = cf_new(cf_script);
+	cf_error_list problems = CF_ERROR_LIST_INIT;
+	cf_script *s = NULL;
 
-	if (r.error)
-		fail_msg("cannot parse test SQL '%s': %s", sql,
-			 r.error->message);
-	s->path = cf_strdup(path);
-	s->text = cf_strdup(sql);
-	s->text_len = strlen(sql);
-	s->parse_tree = cf_strdup(r.parse_tree);
-	pg_query_free_parse_result(r);
+	/* target unknown: what the parser rejects is kept, as for a newer
+	 * server */
+	if (cf_script_parse_target(path, sql, strlen(sql), 0, &s, &problems) <
+	    0)
+		fail_msg("cannot parse test SQL '%s'", sql);
+	cf_script_build_models(s);
+	cf_error_list_release(&problems);
 	return s;
 }
 
 static void
 free_script(cf_script *s)
 {
-	if (!s)
-		return;
-	free(s->path);
-	free(s->text);
-	free(s->parse_tree);
-	free(s);
+	cf_script_free(s);
 }
 
 /* A server-like error with a SQLSTATE; hint may be NULL. */
@@ -177,11 +171,6 @@ test_provided_names_without_tree(void **state)
 	assert_non_null(names);
 	assert_null(names[0]);
 	cf_analysis_free_names(names);
-	s.parse_tree = (char *)"not json";
-	names = cf_analysis_provided_names(&s);
-	assert_non_null(names);
-	assert_null(names[0]);
-	cf_analysis_free_names(names);
 	names = cf_analysis_provided_names(NULL);
 	assert_non_null(names);
 	assert_null(names[0]);
@@ -283,6 +272,8 @@ struct step {
 	long caused_by;
 	bool artifact;
 	const char *reason_has; /* substring of artifact_reason, or NULL */
+	bool likely;		/* a consequence linked by bare name or use */
+	const char *detail;	/* the error's DETAIL, or NULL */
 };
 
 #define MAX_STEPS 6
@@ -293,29 +284,31 @@ struct scenario {
 	struct step steps[MAX_STEPS]; /* ends at the first NULL sql */
 };
 
-#define OK(sql)                                                                \
-	{                                                                      \
-		sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL \
+#define STEP(sql, kind, st, msg, cause, by, art, has, likely, detail)   \
+	{                                                               \
+		sql, kind, st, msg, cause, by, art, has, likely, detail \
 	}
-#define SKIP(sql)                                                              \
-	{                                                                      \
-		sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, \
-			NULL                                                   \
-	}
-#define ROOT(sql, st, msg)                                                 \
-	{                                                                  \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, \
-			NULL                                               \
-	}
-#define CONSEQ(sql, st, msg, by)                                           \
-	{                                                                  \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, \
-			false, NULL                                        \
-	}
-#define ARTIFACT(sql, st, msg, has)                                           \
-	{                                                                     \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has \
-	}
+#define OK(sql)                                                              \
+	STEP(sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL, \
+	     false, NULL)
+#define SKIP(sql)                                                           \
+	STEP(sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, \
+	     NULL, false, NULL)
+#define ROOT(sql, st, msg)                                                    \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, NULL, \
+	     false, NULL)
+#define CONSEQ(sql, st, msg, by)                                               \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, false, NULL)
+#define CONSEQ_LIKELY(sql, st, msg, by)                                        \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, true, NULL)
+#define CONSEQ_LIKELY_DETAIL(sql, st, msg, detail, by)                         \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, true, detail)
+#define ARTIFACT(sql, st, msg, has)                                         \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has, \
+	     false, NULL)
 
 static const struct scenario scenarios[] = {
 	{"simple consequence",
@@ -501,6 +494,84 @@ static const struct scenario scenarios[] = {
 		 ROOT("select * from users", "42P01",
 		      "relation \"users\" does not exist"),
 	 }},
+	/* the mislabelled cases of the issue on real project histories */
+	{"a column belongs to its table: the other table's column is no cause",
+	 false,
+	 {
+		 ROOT("alter table a add column nid int references nowhere (id)",
+		      "42P01", "relation \"nowhere\" does not exist"),
+		 ROOT("alter table c add column nid int references nowhere (id)",
+		      "42P01", "relation \"nowhere\" does not exist"),
+		 CONSEQ("create index on a (nid)", "42703",
+			"column \"nid\" does not exist", 0),
+	 }},
+	{"a passing migration adding the same column name elsewhere masks "
+	 "nothing",
+	 false,
+	 {
+		 ROOT("alter table a add column nid int references nowhere (id)",
+		      "42P01", "relation \"nowhere\" does not exist"),
+		 OK("alter table e add column nid int"),
+		 CONSEQ("create index on a (nid)", "42703",
+			"column \"nid\" does not exist", 0),
+	 }},
+	{"DROP FUNCTION without an argument list",
+	 false,
+	 {
+		 ROOT("create function f(numeric) returns int language sql as "
+		      "'select 1'; select 1/0",
+		      "22012", "division by zero"),
+		 CONSEQ("drop function f", "42883",
+			"could not find a function named \"f\"", 0),
+		 ROOT("drop function g", "42883",
+		      "could not find a function named \"g\""),
+	 }},
+	{"an error other than 'does not exist' on a column a failed "
+	 "migration would have changed (42P17)",
+	 false,
+	 {
+		 ROOT("alter table t alter column published type timestamptz "
+		      "using published::timestamptz",
+		      "22007", "invalid input syntax for type timestamp"),
+		 CONSEQ_LIKELY("create index t_day on t "
+			       "(date_trunc('day', published))",
+			       "42P17",
+			       "functions in index expression must be marked "
+			       "IMMUTABLE",
+			       0),
+		 ROOT("create index t_other on t (lower(title))", "42P17",
+		      "functions in index expression must be marked "
+		      "IMMUTABLE"),
+	 }},
+	{"already exists: the failed migration that would have dropped it",
+	 false,
+	 {
+		 ROOT("drop table legacy; select 1/0", "22012",
+		      "division by zero"),
+		 CONSEQ("create table legacy (id int)", "42P07",
+			"relation \"legacy\" already exists", 0),
+	 }},
+	{"cannot drop: the failed migration that would have dropped the "
+	 "dependent",
+	 false,
+	 {
+		 ROOT("alter table jwk drop constraint jwk_fk; select 1/0",
+		      "22012", "division by zero"),
+		 CONSEQ_LIKELY_DETAIL(
+			 "drop index jwk_uq", "2BP01",
+			 "cannot drop index jwk_uq because other objects "
+			 "depend on it",
+			 "constraint jwk_fk on table jwk depends on index jwk_uq",
+			 0),
+	 }},
+	{"a statement the parser rejects still provides its names",
+	 false,
+	 {
+		 ROOT("create table events as select * from (select 1 as id)",
+		      "42601", "subquery in FROM must have an alias"),
+		 CONSEQ_LIKELY("alter table events add column at timestamptz",
+			       "42P01", "relation \"events\" does not exist", 0),
+	 }},
 	{"later migrations are never causes",
 	 false,
 	 {
@@ -535,6 +606,8 @@ run_scenario(const struct scenario *sc)
 				    make_error(st->sqlstate, st->message,
 					       NULL) :
 				    NULL;
+		if (st->detail)
+			cf_error_set_detail(errors[n], "%s", st->detail);
 		v[n].script = scripts[n];
 		v[n].kind = st->kind;
 		v[n].error = errors[n];
@@ -551,6 +624,9 @@ run_scenario(const struct scenario *sc)
 		if (labels[i].caused_by != want_by)
 			fail_msg("%s: step %zu: caused_by %ld, want %ld",
 				 sc->what, i, labels[i].caused_by, want_by);
+		if (labels[i].likely != st->likely)
+			fail_msg("%s: step %zu: likely %d, want %d", sc->what,
+				 i, labels[i].likely, st->likely);
 		if (labels[i].artifact != st->artifact)
 			fail_msg("%s: step %zu: artifact %d, want %d", sc->what,
 				 i, labels[i].artifact, st->artifact);

@@ -1,6 +1,6 @@
 /*
  * test_cluster_scope.c — unit tests for the scope of a clone-mode
- * preflight's restore (cluster.c): which shared objects a replayed
+ * preflight's restore (cluster_snapshot.c): which shared objects a replayed
  * statement names, and the transaction ids it keeps.
  *
  * Statements are parsed here with pg_query_parse(), as preflight does, and
@@ -20,7 +20,23 @@
 #include <jansson.h>
 #include <pg_query.h>
 
-#include "replay/cluster.h"
+#include "replay/cluster_internal.h"
+
+/* The first statement node of sql, as preflight hands it over; the
+ * caller json_decref()s *doc. */
+static json_t *
+first_stmt(const char *sql, json_t **doc)
+{
+	PgQueryParseResult r = pg_query_parse(sql);
+
+	if (r.error)
+		fail_msg("cannot parse '%s': %s", sql, r.error->message);
+	*doc = json_loads(r.parse_tree, 0, NULL);
+	pg_query_free_parse_result(r);
+	assert_non_null(*doc);
+	return json_object_get(
+		json_array_get(json_object_get(*doc, "stmts"), 0), "stmt");
+}
 
 /* Parses sql and adds its first statement to scope, as preflight does
  * (wrapped says: hand over the RawStmt {"stmt": ...} instead). */
@@ -225,6 +241,161 @@ test_xids(void **state)
 	}
 }
 
+/* Statements that write server files are refused in clone mode, wherever
+ * the call is; reading a file is fine. */
+static void
+test_guard_files(void **state)
+{
+	static const struct {
+		const char *sql;
+		const char *refusal; /* NULL: allowed */
+	} cases[] = {
+		{"COPY t TO '/tmp/x'",
+		 "preflight refuses COPY ... TO '/tmp/x' on the against server"},
+		{"COPY (SELECT 1) TO PROGRAM 'id'",
+		 "preflight refuses COPY ... PROGRAM 'id' on the against server"},
+		{"COPY t FROM PROGRAM 'id'",
+		 "preflight refuses COPY ... PROGRAM 'id' on the against server"},
+		{"SELECT lo_export(1, '/tmp/x')",
+		 "preflight refuses lo_export() on the against server"},
+		{"INSERT INTO t SELECT pg_catalog.pg_file_write('f', 'x', false)",
+		 "preflight refuses pg_file_write() on the against server"},
+		{"SELECT 1 FROM t WHERE pg_file_unlink('f')",
+		 "preflight refuses pg_file_unlink() on the against server"},
+		{"COPY t FROM '/tmp/x'", NULL},
+		{"COPY t TO STDOUT", NULL},
+		{"SELECT lo_import('/tmp/x')", NULL},
+		{"SELECT 'lo_export'", NULL},
+	};
+	cf_cluster_snapshot *snap = calloc(1, sizeof(*snap));
+
+	(void)state;
+	snap->passwords_known = snap->system_known = true;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *doc;
+		json_t *stmt = first_stmt(cases[i].sql, &doc);
+		cf_error *err = NULL;
+		int rc = cf_cluster_guard_statement(snap, stmt, NULL, &err);
+
+		if (!cases[i].refusal && rc != 0)
+			fail_msg("'%s' refused: %s", cases[i].sql,
+				 err->message);
+		if (cases[i].refusal &&
+		    (rc == 0 || strcmp(err->message, cases[i].refusal) != 0 ||
+		     strcmp(err->code, "preflight-refused") != 0))
+			fail_msg("'%s': got '%s'", cases[i].sql,
+				 rc ? err->message : "allowed");
+		cf_error_free(err);
+		json_decref(doc);
+	}
+	free(snap);
+}
+
+/* What a statement may do outside the clone that preflight cannot see. */
+static void
+test_statement_warning(void **state)
+{
+	static const struct {
+		const char *sql;
+		const char *code; /* NULL: no warning */
+		const char *message;
+	} cases[] = {
+		{"SELECT dblink_exec('dbname=prod', 'DROP TABLE t')",
+		 "reaches-other-databases",
+		 "a replayed statement calls dblink_exec()"},
+		{"SELECT * FROM public.dblink('x', 'y') AS t(a int)",
+		 "reaches-other-databases",
+		 "a replayed statement calls dblink()"},
+		{"CREATE SERVER prod FOREIGN DATA WRAPPER postgres_fdw",
+		 "reaches-other-databases",
+		 "a replayed statement creates foreign server 'prod'"},
+		{"CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+		 "reaches-other-databases",
+		 "a replayed statement creates extension postgres_fdw"},
+		{"DO $$ BEGIN PERFORM dblink_exec('x', 'y'); END $$",
+		 "reaches-other-databases",
+		 "dynamic SQL in a replayed statement mentions dblink"},
+		{"DO $$ BEGIN EXECUTE 'COPY t TO ''/tmp/x'''; END $$",
+		 "server-file-may-be-written",
+		 "dynamic SQL in a replayed statement may write a file on the server's machine (COPY ... TO or PROGRAM)"},
+		{"CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ SELECT lo_export(1, '/tmp/x') $$",
+		 "server-file-may-be-written",
+		 "dynamic SQL in a replayed statement may write a file on the server's machine (lo_export)"},
+		{"DO $$ BEGIN EXECUTE 'COPY t FROM ''/tmp/x'''; END $$", NULL,
+		 NULL},
+		{"CREATE EXTENSION pgcrypto", NULL, NULL},
+		{"SELECT 'mydblink'", NULL, NULL},
+		{"CREATE TABLE dblink_log (x int)", NULL, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *doc;
+		json_t *stmt = first_stmt(cases[i].sql, &doc);
+		cf_error *w = cf_cluster_statement_warning(stmt);
+
+		if (!cases[i].code && w)
+			fail_msg("'%s': unexpected '%s'", cases[i].sql,
+				 w->message);
+		if (cases[i].code &&
+		    (!w || strcmp(w->code, cases[i].code) != 0 ||
+		     strcmp(w->message, cases[i].message) != 0 ||
+		     w->severity != CF_SEV_WARNING))
+			fail_msg("'%s': got '%s'", cases[i].sql,
+				 w ? w->message : "nothing");
+		cf_error_free(w);
+		json_decref(doc);
+	}
+}
+
+/* Dynamic SQL that may write a file names the file when it can. */
+static void
+test_statement_warning_path(void **state)
+{
+	json_t *doc;
+	json_t *stmt = first_stmt(
+		"DO $$ BEGIN EXECUTE 'COPY t TO ''/tmp/x y'''; END $$", &doc);
+	cf_error *w = cf_cluster_statement_warning(stmt);
+
+	(void)state;
+	assert_non_null(w);
+	assert_string_equal(w->statement, "rm -f '/tmp/x y'");
+	assert_string_equal(
+		w->hint,
+		"if it ran, remove the file on the server's machine: rm -f '/tmp/x y'");
+	cf_error_free(w);
+	json_decref(doc);
+	stmt = first_stmt("DO $$ BEGIN EXECUTE 'COPY t TO ' || f(); END $$",
+			  &doc);
+	w = cf_cluster_statement_warning(stmt);
+	assert_non_null(w);
+	assert_null(w->statement);
+	cf_error_free(w);
+	json_decref(doc);
+}
+
+/* A name is mentioned by the replay's string constants as a whole word. */
+static void
+test_mentions(void **state)
+{
+	cf_cluster_scope *scope = cf_cluster_scope_new();
+
+	(void)state;
+	add_sql(scope, "SELECT pg_create_physical_replication_slot('s_1')",
+		false);
+	add_sql(scope,
+		"DO $$ BEGIN PERFORM pg_replication_origin_create('o'); END $$",
+		false);
+	assert_true(cl_scope_mentions(scope, "s_1"));
+	assert_true(cl_scope_mentions(scope, "o"));
+	assert_false(cl_scope_mentions(scope, "s"));
+	assert_false(cl_scope_mentions(scope, "s_10"));
+	assert_false(cl_scope_mentions(scope, "pg_create"));
+	assert_false(cl_scope_mentions(scope, ""));
+	assert_false(cl_scope_mentions(NULL, "s_1"));
+	cf_cluster_scope_free(scope);
+}
+
 int
 main(void)
 {
@@ -232,6 +403,10 @@ main(void)
 		cmocka_unit_test(test_statement_names),
 		cmocka_unit_test(test_accumulate),
 		cmocka_unit_test(test_xids),
+		cmocka_unit_test(test_guard_files),
+		cmocka_unit_test(test_statement_warning),
+		cmocka_unit_test(test_statement_warning_path),
+		cmocka_unit_test(test_mentions),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

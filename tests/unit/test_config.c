@@ -673,6 +673,241 @@ test_set_database_url(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * Hostile files: secrets, aliases, links, FIFOs
+ * ------------------------------------------------------------------------ */
+
+/* Loads text from a scratch file; returns the error (caller frees). */
+static cf_error *
+load_fails(const char *text)
+{
+	char dir[] = "/tmp/cf-test-config-XXXXXX";
+	char *path;
+	cf_config *cfg = NULL;
+	cf_error *err = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	path = write_file(dir, "env.yaml", text);
+	assert_int_equal(cf_config_load(path, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_non_null(err);
+	free(path);
+	remove_tree(dir);
+	return err;
+}
+
+/* Fails when secret shows in the error or its excerpt. */
+static void
+assert_hidden(const cf_error *e, const char *secret)
+{
+	assert_no_secret(e, secret);
+	if (e->excerpt && strstr(e->excerpt, secret))
+		fail_msg("secret '%s' in excerpt '%s'", secret, e->excerpt);
+}
+
+/*
+ * A value from ${VAR} is never shown in a message, whatever its key: the
+ * message shows the reference as written.
+ */
+static void
+test_expanded_values_hidden(void **state)
+{
+	static const char *const files[] = {
+		"database_url: postgresql:///x\n"
+		"migration:\n  tracking_table: ${T_SECRET}\n",
+		"database_url: ${T_SECRET}\n",
+		"database_url: postgresql:///x\n"
+		"migration:\n  locking:\n    timeout_ms: ${T_SECRET}\n",
+		"database_url: postgresql:///x\n"
+		"migration:\n  locking:\n    enabled: ${T_SECRET}\n",
+		"database:\n  port: \"${T_SECRET}\"\n",
+	};
+
+	(void)state;
+	setenv("T_SECRET", "postgresql://u:hunter2@h/db", 1);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		cf_error *e;
+		char *text;
+
+		if (i == 1) /* a valid database_url */
+			continue;
+		e = load_fails(files[i]);
+		text = cf_asprintf("%s %s", e->message,
+				   e->detail ? e->detail : "");
+
+		assert_hidden(e, "hunter2");
+		assert_contains(text, "${T_SECRET}");
+		free(text);
+		cf_error_free(e);
+	}
+	setenv("T_SECRET", "hunter2!", 1);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		cf_error *e = load_fails(files[i]);
+
+		assert_hidden(e, "hunter2");
+		cf_error_free(e);
+	}
+	unsetenv("T_SECRET");
+}
+
+/*
+ * A database: block's password never shows: not in the excerpt of an
+ * error on its line (flow mapping), nor through an alias to it, nor in
+ * the excerpt of a syntax error.
+ */
+static void
+test_block_password_hidden(void **state)
+{
+	static const char *const files[] = {
+		"database: {host: h, password: hunter2, port: nope}\n",
+		"database:\n  password: &p hunter2\n  port: *p\n",
+		"database:\n  password: &p hunter2\n"
+		"migration:\n  tracking_table: *p x\n",
+		"database: {password: \"hunter2\n  more\", port: nope}\n",
+		"database:\n  password: \"hunter2\n",
+		"database:\n  password: hunter2\n  password: x\n",
+		"database:\n  password:\n    hunter2\n  port: x\n",
+		"database:\n  pasword: hunter2\n  port: x\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		cf_error *e = load_fails(files[i]);
+
+		assert_hidden(e, "hunter2");
+		if (e->line > 0)
+			assert_non_null(e->excerpt);
+		cf_error_free(e);
+	}
+}
+
+/* Warnings carry a redacted excerpt too (the CLI never rereads the file). */
+static void
+test_warning_excerpts(void **state)
+{
+	char dir[] = "/tmp/cf-test-config-XXXXXX";
+	char *path;
+	cf_config *cfg = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = write_file(dir, "env.yaml",
+			  "database: {password: hunter2, prt: 5}\n"
+			  "pasword: hunter2\n");
+	assert_int_equal(cf_config_load(path, &cfg, NULL), 0);
+	assert_int_equal(cfg->warnings.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_non_null(cfg->warnings.items[i]->excerpt);
+		assert_hidden(cfg->warnings.items[i], "hunter2");
+	}
+	assert_string_equal(cfg->warnings.items[0]->excerpt,
+			    "database: {password: ***, prt: 5}");
+	cf_config_free(cfg);
+	free(path);
+	remove_tree(dir);
+}
+
+/* "Billion laughs": refused before any expansion is built. */
+static void
+test_alias_bomb(void **state)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	cf_error *e;
+
+	(void)state;
+	cf_strbuf_addstr(&sb, "a: &a [x, x, x, x, x, x, x, x, x]\n");
+	for (char c = 'b'; c <= 'i'; c++) {
+		cf_strbuf_addf(&sb, "%c: &%c [", c, c);
+		for (int i = 0; i < 9; i++)
+			cf_strbuf_addf(&sb, "%s*%c", i ? ", " : "", c - 1);
+		cf_strbuf_addstr(&sb, "]\n");
+	}
+	e = load_fails(sb.buf);
+	assert_string_equal(e->code, "yaml-alias-limit");
+	assert_int_equal(cf_error_exit_code(e), 2);
+	assert_true(e->line > 0);
+	cf_error_free(e);
+	cf_strbuf_release(&sb);
+}
+
+/* A FIFO or device as a configuration file is refused without blocking. */
+static void
+test_config_not_regular(void **state)
+{
+	char dir[] = "/tmp/cf-test-config-XXXXXX";
+	char *fifo;
+	cf_config *cfg = NULL;
+	cf_error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fifo = cf_asprintf("%s/env.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(cf_config_load(fifo, &cfg, &err), -1);
+	assert_string_equal(err->code, "not-regular-file");
+	cf_error_free(err);
+	assert_int_equal(cf_config_load("/dev/zero", &cfg, &err), -1);
+	assert_string_equal(err->code, "not-regular-file");
+	assert_int_equal(cf_error_exit_code(err), 2);
+	cf_error_free(err);
+	free(fifo);
+	remove_tree(dir);
+}
+
+/*
+ * An environment file, or db/environments, that is a link out of the
+ * project is refused before it is read; a link inside is fine.
+ */
+static void
+test_env_symlinks(void **state)
+{
+	char proj[] = "/tmp/cf-test-config-XXXXXX";
+	char out[] = "/tmp/cf-test-config-XXXXXX";
+	char *envdir;
+	char *link;
+	char *secret;
+	cf_config *cfg = NULL;
+	cf_error *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(proj));
+	assert_non_null(mkdtemp(out));
+	envdir = cf_asprintf("%s/db", proj);
+	assert_int_equal(mkdir(envdir, 0700), 0);
+	free(envdir);
+	envdir = cf_asprintf("%s/db/environments", proj);
+	assert_int_equal(mkdir(envdir, 0700), 0);
+	secret = write_file(out, "secret.yaml", "TOPSECRET_KEY: value\n");
+	free(write_file(proj, "shared.yaml", "database_url: postgres:///x\n"));
+	link = cf_asprintf("%s/prod.yaml", envdir);
+	assert_int_equal(symlink(secret, link), 0);
+	assert_int_equal(cf_config_load_env(proj, "prod", &cfg, &err), -1);
+	assert_string_equal(err->code, "symlink-outside-project");
+	assert_int_equal(cf_error_exit_code(err), 2);
+	assert_int_equal(err->line, 0);
+	assert_hidden(err, "TOPSECRET");
+	cf_error_free(err);
+
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("../../shared.yaml", link), 0);
+	assert_int_equal(cf_config_load_env(proj, "prod", &cfg, NULL), 0);
+	assert_string_equal(cfg->database_url, "postgres:///x");
+	cf_config_free(cfg);
+
+	/* db/environments itself leading out */
+	remove_tree(envdir);
+	assert_int_equal(symlink(out, envdir), 0);
+	assert_int_equal(cf_config_load_env(proj, "secret", &cfg, &err), -1);
+	assert_string_equal(err->code, "symlink-outside-project");
+	cf_error_free(err);
+
+	free(envdir);
+	free(link);
+	free(secret);
+	remove_tree(proj);
+	remove_tree(out);
+}
+
+/* ------------------------------------------------------------------------
  * Environments
  * ------------------------------------------------------------------------ */
 
@@ -783,6 +1018,12 @@ main(void)
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_tracking_table_names),
 		cmocka_unit_test(test_set_database_url),
+		cmocka_unit_test(test_expanded_values_hidden),
+		cmocka_unit_test(test_block_password_hidden),
+		cmocka_unit_test(test_warning_excerpts),
+		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_config_not_regular),
+		cmocka_unit_test(test_env_symlinks),
 		cmocka_unit_test(test_load_env),
 		cmocka_unit_test(test_bad_env_names),
 		cmocka_unit_test(test_missing_env),

@@ -1,6 +1,7 @@
 /*
- * test_lock.c — unit tests for the SHA-256 helper (checksum.c) and the
- * advisory-lock key shared with the Python tool (lock.c).
+ * test_lock.c — unit tests for the SHA-256 helper (checksum.c), the
+ * advisory-lock key shared with the Python tool (lock.c), and which server
+ * errors mean a lost connection (db.c: exit 2 rather than 1).
  *
  * Expected values are the published SHA-256 test vectors and keys computed
  * independently with Python's hashlib, the way the Python tool does.
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/base.h"
+#include "db/db.h"
 
 static void
 test_sha256_vectors(void **state)
@@ -88,6 +89,22 @@ test_lock_key_vectors(void **state)
 	}
 }
 
+static void
+test_connection_lost_sqlstates(void **state)
+{
+	static const char *const lost[] = {"08000", "08006", "08P01", "57P01",
+					   "57P02", "57P03", "57P04"};
+	static const char *const not_lost[] = {
+		"57014", "57P05", "40P01", "42P07", "23505", "55P03", ""};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
+		assert_true(cf_db_connection_lost(NULL, lost[i]));
+	for (size_t i = 0; i < sizeof(not_lost) / sizeof(not_lost[0]); i++)
+		assert_false(cf_db_connection_lost(NULL, not_lost[i]));
+	assert_false(cf_db_connection_lost(NULL, NULL));
+}
+
 int
 main(void)
 {
@@ -95,6 +112,7 @@ main(void)
 		cmocka_unit_test(test_sha256_vectors),
 		cmocka_unit_test(test_sha256_million_a),
 		cmocka_unit_test(test_lock_key_vectors),
+		cmocka_unit_test(test_connection_lost_sqlstates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -411,6 +411,114 @@ test_discover_empty_and_odd(void **state)
 	free(dir);
 }
 
+/* Discovery in dir for project root; returns the error (caller frees). */
+static cf_error *
+discover_fails(const char *dir, const char *root)
+{
+	cf_migration_set *set = NULL;
+	cf_error *err = NULL;
+
+	assert_int_equal(cf_migration_set_discover_in(dir, root, &set, &err),
+			 -1);
+	assert_null(set);
+	assert_non_null(err);
+	return err;
+}
+
+/*
+ * A symbolic link leading out of the project is refused before anything
+ * reads it (exit 2, nothing of the target shown); one inside is followed.
+ */
+static void
+test_discover_symlinks(void **state)
+{
+	char *proj = make_tmpdir();
+	char *outside = make_tmpdir();
+	char *mig = cf_asprintf("%s/db/migrations", proj);
+	char *link = cf_asprintf("%s/001_x.up.sql", mig);
+	char *target = cf_asprintf("%s/secret.sql", outside);
+	char *dbdir = cf_asprintf("%s/db", proj);
+	cf_migration_set *set;
+	cf_error *err;
+
+	(void)state;
+	assert_int_equal(mkdir(dbdir, 0700), 0);
+	assert_int_equal(mkdir(mig, 0700), 0);
+	assert_int_equal(put_file(outside, "secret.sql", "TOPSECRET;\n"), 0);
+	assert_int_equal(put_file(proj, "shared.sql", "SELECT 1;\n"), 0);
+	assert_int_equal(symlink(target, link), 0);
+	err = discover_fails(mig, proj);
+	assert_int_equal(err->kind, CF_ERR_CONFIG);
+	assert_int_equal(cf_error_exit_code(err), 2);
+	assert_string_equal(err->code, "symlink-outside-project");
+	assert_string_equal(err->file, link);
+	assert_int_equal(err->line, 0);
+	assert_null(strstr(err->message, "TOPSECRET"));
+	assert_null(strstr(err->detail, "TOPSECRET"));
+	cf_error_free(err);
+	/* without a project the directory itself is the limit */
+	err = discover_fails(mig, NULL);
+	assert_string_equal(err->code, "symlink-outside-project");
+	cf_error_free(err);
+
+	/* a link inside the project is followed */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink("../../shared.sql", link), 0);
+	assert_int_equal(cf_migration_set_discover_in(mig, proj, &set, NULL),
+			 0);
+	assert_int_equal(set->n, 1);
+	assert_int_equal(cf_migration_set_parse(set, false), 0);
+	cf_migration_set_free(set);
+
+	/* a migrations directory that is a link out of the project */
+	rm_tree(mig);
+	assert_int_equal(symlink(outside, mig), 0);
+	err = discover_fails(mig, proj);
+	assert_string_equal(err->code, "symlink-outside-project");
+	cf_error_free(err);
+
+	rm_tree(proj);
+	rm_tree(outside);
+	free(proj);
+	free(outside);
+	free(mig);
+	free(link);
+	free(target);
+	free(dbdir);
+}
+
+/*
+ * A FIFO named like a migration is refused at discovery, without blocking;
+ * a name with a control character is a bad name, never a migration.
+ */
+static void
+test_discover_fifo_and_control(void **state)
+{
+	char *dir = make_tmpdir();
+	char *fifo = cf_asprintf("%s/001_pipe.up.sql", dir);
+	cf_migration_set *set;
+	cf_error *err;
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	err = discover_fails(dir, NULL);
+	assert_string_equal(err->code, "not-regular-file");
+	assert_int_equal(cf_error_exit_code(err), 2);
+	assert_string_equal(err->detail, "it is a named pipe (FIFO)");
+	cf_error_free(err);
+	assert_int_equal(unlink(fifo), 0);
+
+	assert_int_equal(put_file(dir, "002_\033[2Jx.up.sql", "SELECT 1;"), 0);
+	set = discover_ok(dir);
+	assert_int_equal(set->n, 0);
+	assert_string_equal(problem(set, "bad-file-name")->detail,
+			    "the name contains a control character");
+	cf_migration_set_free(set);
+	rm_tree(dir);
+	free(dir);
+	free(fifo);
+}
+
 static void
 test_discover_long_versions(void **state)
 {
@@ -867,6 +975,8 @@ main(void)
 		cmocka_unit_test(test_discover_bad_names),
 		cmocka_unit_test(test_discover_missing_dir),
 		cmocka_unit_test(test_discover_empty_and_odd),
+		cmocka_unit_test(test_discover_symlinks),
+		cmocka_unit_test(test_discover_fifo_and_control),
 		cmocka_unit_test(test_discover_long_versions),
 		cmocka_unit_test(test_discover_version_too_long),
 		cmocka_unit_test(test_parse_ok),

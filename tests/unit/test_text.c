@@ -1,6 +1,6 @@
 /*
- * test_text.c — unit tests for the UTF-8, position and quoting helpers
- * (text.c) and the string buffer (strbuf.c).
+ * test_text.c — unit tests for the UTF-8, position, file reading and
+ * quoting helpers (text.c) and the string buffer (strbuf.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -214,6 +217,81 @@ test_read_file(void **state)
 	cf_error_free(err);
 }
 
+/* Asserts that reading path fails with code (kind CF_ERR_IO). */
+static void
+assert_refused(const char *path, unsigned flags, size_t max, const char *code)
+{
+	char *data = NULL;
+	size_t len = 0;
+	cf_error *err = NULL;
+
+	assert_int_equal(cf_read_file_ex(path, flags, max, &data, &len, &err),
+			 -1);
+	assert_null(data);
+	assert_non_null(err);
+	assert_int_equal(err->kind, CF_ERR_IO);
+	assert_string_equal(err->code, code);
+	cf_error_free(err);
+}
+
+/* Only regular files are read: a FIFO without a writer fails at once
+ * instead of blocking, a device or directory is refused, a size cap and
+ * O_NOFOLLOW hold. */
+static void
+test_read_file_refusals(void **state)
+{
+	char dir[] = "/tmp/cf-test-text-XXXXXX";
+	char *fifo;
+	char *file;
+	char *link;
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	fifo = cf_asprintf("%s/pipe.sql", dir);
+	file = cf_asprintf("%s/file.sql", dir);
+	link = cf_asprintf("%s/link.sql", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("0123456789", f);
+	fclose(f);
+	assert_int_equal(symlink(file, link), 0);
+
+	assert_refused(fifo, 0, 0, "not-regular-file");
+	assert_refused("/dev/zero", 0, 0, "not-regular-file");
+	assert_refused("/dev/null", 0, 0, "not-regular-file");
+	assert_refused(dir, 0, 0, "not-regular-file");
+	assert_refused(file, 0, 9, "file-too-large");
+	assert_refused(link, CF_READ_NOFOLLOW, 0, "not-regular-file");
+	/* a link is followed unless told otherwise; the cap is inclusive */
+	assert_int_equal(cf_read_file_ex(link, 0, 10, &data, &len, NULL), 0);
+	assert_int_equal(len, 10);
+	free(data);
+
+	unlink(fifo);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	free(fifo);
+	free(file);
+	free(link);
+}
+
+static void
+test_path_inside(void **state)
+{
+	(void)state;
+	assert_true(cf_path_inside("/a/b", "/a/b"));
+	assert_true(cf_path_inside("/a/b/c", "/a/b"));
+	assert_false(cf_path_inside("/a/bc", "/a/b"));
+	assert_false(cf_path_inside("/a", "/a/b"));
+	assert_false(cf_path_inside("/etc/shadow", "/a/b"));
+	assert_true(cf_path_inside("/etc/shadow", "/"));
+}
+
 int
 main(void)
 {
@@ -224,6 +302,8 @@ main(void)
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_read_file_refusals),
+		cmocka_unit_test(test_path_inside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

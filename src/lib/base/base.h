@@ -75,8 +75,24 @@ bool cf_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 void cf_text_line_col(const char *text, size_t off, int *line, int *column);
 /* byte offset of the n-th character (0-based) from s, clamped to len */
 size_t cf_utf8_char_offset(const char *s, size_t len, size_t nchars);
-/* Reads a whole file; NUL-terminates; *len excludes the terminator. */
+/*
+ * Reads a whole regular file into *data (caller frees; NUL-terminated,
+ * *len excludes the terminator).  Anything else (FIFO, device, directory,
+ * socket) is refused without blocking; a read error is an error, never a
+ * short file.  Errors are CF_ERR_IO; code "not-regular-file" or
+ * "file-too-large" for a refused file.
+ */
 int cf_read_file(const char *path, char **data, size_t *len, cf_error **err);
+/* cf_read_file_ex() flags */
+#define CF_READ_NOFOLLOW 0x1 /* refuse a symbolic link (O_NOFOLLOW) */
+/* cf_read_file() with flags, and at most max bytes (0: no limit). */
+int cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
+		    size_t *len, cf_error **err);
+/*
+ * True when real (an absolute path without symlinks, from realpath()) is
+ * root or lies below it; root must be a realpath() too.
+ */
+bool cf_path_inside(const char *real, const char *root);
 /* Double-quotes an SQL identifier (always quoted). Caller frees. */
 char *cf_quote_ident(const char *ident);
 /* Single-quotes an SQL literal. Caller frees. */

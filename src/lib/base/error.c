@@ -114,6 +114,7 @@ cf_error_copy(const cf_error *src)
 	e->file = cf_strdup(src->file);
 	e->statement = cf_strdup(src->statement);
 	e->code = cf_strdup(src->code);
+	e->excerpt = cf_strdup(src->excerpt);
 	return e;
 }
 
@@ -129,6 +130,7 @@ cf_error_free(cf_error *e)
 	free(e->file);
 	free(e->statement);
 	free(e->code);
+	free(e->excerpt);
 	free(e);
 }
 

@@ -1,11 +1,14 @@
 /*
- * text.c — UTF-8 validation, byte/character positions, file reading and
- * SQL quoting.
+ * text.c — UTF-8 validation, byte/character positions, file reading (regular
+ * files only, never blocking on a FIFO) and SQL quoting.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -93,32 +96,129 @@ cf_utf8_char_offset(const char *s, size_t len, size_t nchars)
 	return i;
 }
 
-int
-cf_read_file(const char *path, char **data, size_t *len, cf_error **err)
+/* What a file that is not a regular file is, for messages. */
+static const char *
+file_type_name(mode_t mode)
 {
-	FILE *f = fopen(path, "rb");
-	cf_strbuf sb = CF_STRBUF_INIT;
-	char chunk[65536];
-	size_t n;
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a named pipe (FIFO)";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a regular file";
+}
 
-	if (!f) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot open '%s': %s",
-					   path, strerror(errno));
+/* See base/base.h. */
+int
+cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
+		size_t *len, cf_error **err)
+{
+	int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	cf_strbuf sb = CF_STRBUF_INIT;
+	struct stat st;
+	cf_error *e;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	if (flags & CF_READ_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, oflags);
+	if (fd < 0) {
+		if (errno == ELOOP && (flags & CF_READ_NOFOLLOW)) {
+			e = cf_error_new(CF_ERR_IO,
+					 "'%s' is a symbolic link, which is "
+					 "not followed here",
+					 path);
+			cf_error_set_hint(e, "replace the link with the file "
+					     "itself");
+			cf_error_set_code(e, "not-regular-file");
+		} else {
+			e = cf_error_new(CF_ERR_IO, "cannot open '%s': %s",
+					 path, strerror(errno));
+		}
 		return cf_fail(err, e);
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		cf_strbuf_add(&sb, chunk, n);
-	if (ferror(f)) {
-		cf_error *e = cf_error_new(CF_ERR_IO, "cannot read '%s': %s",
-					   path, strerror(errno));
-		fclose(f);
-		cf_strbuf_release(&sb);
+	if (fstat(fd, &st) != 0) {
+		e = cf_error_new(CF_ERR_IO, "cannot access '%s': %s", path,
+				 strerror(errno));
+		close(fd);
 		return cf_fail(err, e);
 	}
-	fclose(f);
+	if (!S_ISREG(st.st_mode)) {
+		e = cf_error_new(CF_ERR_IO, "'%s' is not a regular file", path);
+		cf_error_set_detail(e, "it is %s", file_type_name(st.st_mode));
+		cf_error_set_hint(e, "give the path of a regular file");
+		cf_error_set_code(e, "not-regular-file");
+		close(fd);
+		return cf_fail(err, e);
+	}
+	if (max > 0 && (unsigned long long)st.st_size > max) {
+		e = cf_error_new(CF_ERR_IO, "'%s' is too large", path);
+		cf_error_set_detail(e,
+				    "it has %lld bytes; at most %zu are read",
+				    (long long)st.st_size, max);
+		cf_error_set_code(e, "file-too-large");
+		close(fd);
+		return cf_fail(err, e);
+	}
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* never mistaken for the end of the file */
+			e = cf_error_new(CF_ERR_IO, "cannot read '%s': %s",
+					 path, strerror(errno));
+			close(fd);
+			cf_strbuf_release(&sb);
+			return cf_fail(err, e);
+		}
+		if (n == 0)
+			break;
+		if (max > 0 && sb.len + (size_t)n > max) {
+			/* grew while we read it */
+			e = cf_error_new(CF_ERR_IO, "'%s' is too large", path);
+			cf_error_set_detail(e, "at most %zu bytes are read",
+					    max);
+			cf_error_set_code(e, "file-too-large");
+			close(fd);
+			cf_strbuf_release(&sb);
+			return cf_fail(err, e);
+		}
+		cf_strbuf_add(&sb, chunk, (size_t)n);
+	}
+	close(fd);
 	*len = sb.len;
 	*data = cf_strbuf_detach(&sb);
 	return 0;
+}
+
+/* See base/base.h. */
+int
+cf_read_file(const char *path, char **data, size_t *len, cf_error **err)
+{
+	return cf_read_file_ex(path, 0, 0, data, len, err);
+}
+
+/* See base/base.h. */
+bool
+cf_path_inside(const char *real, const char *root)
+{
+	size_t n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return real[0] == '/';
+	return strncmp(real, root, n) == 0 &&
+	       (real[n] == '\0' || real[n] == '/');
 }
 
 char *

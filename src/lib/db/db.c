@@ -2,12 +2,24 @@
  * db.c — thin helpers over libpq: connecting without leaking secrets,
  * running commands, and turning server errors into cf_error values.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <time.h>
 
 #include "db/db.h"
+
+/* fallback_application_name of every connection; see
+ * cf_set_application_name(). */
+static char application_name[64] = "confiture";
+
+void
+cf_set_application_name(const char *name)
+{
+	snprintf(application_name, sizeof(application_name), "%s",
+		 name && *name ? name : "confiture");
+}
 
 /* What cf_cancel() acts on; written by the main flow, read by handlers. */
 static PGcancel *volatile cancel_handle;
@@ -124,7 +136,7 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 	keys[k] = "dbname";
 	vals[k++] = conninfo;
 	keys[k] = "fallback_application_name";
-	vals[k++] = "confiture";
+	vals[k++] = application_name;
 	if (options && *options) {
 		keys[k] = "options";
 		vals[k++] = options;
@@ -213,6 +225,21 @@ libpq_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 	return e;
 }
 
+bool
+cf_db_connection_lost(PGconn *conn, const char *sqlstate)
+{
+	if (conn && PQstatus(conn) == CONNECTION_BAD)
+		return true;
+	if (!sqlstate)
+		return false;
+	/* 08xxx connection exception; 57P01 admin shutdown (also
+	 * pg_terminate_backend), 57P02 crash shutdown, 57P03 cannot connect
+	 * now, 57P04 database dropped */
+	return strncmp(sqlstate, "08", 2) == 0 ||
+	       (strncmp(sqlstate, "57P0", 4) == 0 && sqlstate[4] >= '1' &&
+		sqlstate[4] <= '4');
+}
+
 cf_error *
 cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 {
@@ -229,6 +256,10 @@ cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind)
 		strncpy(e->sqlstate, f, 5);
 		e->sqlstate[5] = '\0';
 	}
+	/* The session is gone (terminated, server shut down or crashed, the
+	 * network): a connection error, whatever statement was running. */
+	if (cf_db_connection_lost(conn, e->sqlstate))
+		e->kind = CF_ERR_CONNECT;
 	e->detail = chomp_dup(PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
 	e->hint = chomp_dup(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
 	e->context = chomp_dup(PQresultErrorField(res, PG_DIAG_CONTEXT));

@@ -29,6 +29,13 @@ int cf_db_exec_params(PGconn *conn, const char *sql, int n,
 /* Runs a query and returns its result (caller PQclear()s) or NULL + err. */
 PGresult *cf_db_query(PGconn *conn, const char *sql, int n,
 		      const char *const *values, cf_error **err);
+/*
+ * True when an error means the session is gone rather than the statement
+ * failed: the connection is bad, or SQLSTATE (may be NULL) is of class 08
+ * or 57P01-57P04.  Errors built by cf_db_error() then have kind
+ * CF_ERR_CONNECT (exit code 2).
+ */
+bool cf_db_connection_lost(PGconn *conn, const char *sqlstate);
 /* Builds a cf_error from a failed result, or from the connection. */
 cf_error *cf_db_error(PGconn *conn, const PGresult *res, cf_error_kind kind);
 /* current_database() of a connection, caller frees. */
@@ -40,11 +47,22 @@ bool cf_cancel_requested(void);
 
 /* advisory.c (the key itself is cf_lock_key() in lock.c) */
 
+/* Called while waiting for the lock; holder is NULL when it is gone. */
+typedef void (*cf_lock_wait_fn)(void *arg, const cf_lock_holder *holder,
+				double waited_ms);
+
 /*
  * Takes the migration advisory lock (CF_LOCK_CLASS_ID, cf_lock_key(db)),
- * waiting up to timeout_ms (0 = forever).
+ * waiting up to timeout_ms (0 = forever).  Never waits inside the server:
+ * it polls pg_try_advisory_lock with backoff, each try a statement of its
+ * own outside any transaction, so that a waiting run holds no snapshot a
+ * concurrent CREATE INDEX CONCURRENTLY would wait for (a deadlock).
+ * on_wait (may be NULL) hears who holds the lock while waiting.  Fails with
+ * CF_ERR_LOCK on timeout (detail: the holder), code "interrupted" on
+ * cf_cancel().
  */
-int cf_lock_acquire(PGconn *conn, int timeout_ms, cf_error **err);
+int cf_lock_acquire(PGconn *conn, int timeout_ms, cf_lock_wait_fn on_wait,
+		    void *arg, cf_error **err);
 void cf_lock_release(PGconn *conn);
 
 /* tracking.c */
@@ -115,6 +133,9 @@ typedef struct cf_engine {
 	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
 	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);
 	void *hook_arg;
+	/* Statements of the next cf_engine_apply() not to send (one flag
+	 * per statement of its script), or NULL; see replay/traces.h. */
+	const bool *skip;
 	/* Set by the engine when a migration ran in autocommit: the target
 	 * holds committed work outside any unit. */
 	bool consumed;

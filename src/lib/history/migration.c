@@ -18,6 +18,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -421,14 +423,19 @@ order_and_dedupe(cf_migration_set *set)
 static cf_migration *
 find_by_stem(cf_migration_set *set, const char *stem)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		cf_migration *m = &set->items[i];
-		size_t vl = strlen(m->version);
+	const char *us = strchr(stem, '_');
+	char *version;
+	long i;
 
-		if (strncmp(stem, m->version, vl) == 0 && stem[vl] == '_' &&
-		    strcmp(stem + vl + 1, m->name) == 0)
-			return m;
-	}
+	if (!us)
+		return NULL;
+	/* items are sorted by version: a binary search, not a scan, so that
+	 * attaching every .down.sql stays O(n log n) */
+	version = cf_strndup(stem, (size_t)(us - stem));
+	i = cf_migration_set_find(set, version);
+	free(version);
+	if (i >= 0 && strcmp(us + 1, set->items[i].name) == 0)
+		return &set->items[i];
 	return NULL;
 }
 
@@ -514,20 +521,186 @@ report_bad_sql(cf_migration_set *set, found_file *f)
 	cf_error_set_hint(e, "rename it to %s.up.sql", f->stem);
 }
 
+/* True when s holds a C0 control character or DEL. */
+static bool
+has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* A refusal of f (exit 2: the project is not what it should be). */
+static cf_error *refusal(const found_file *f, const char *code, const char *fmt,
+			 ...) CF_PRINTF(3, 4);
+
+static cf_error *
+refusal(const found_file *f, const char *code, const char *fmt, ...)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	va_list ap;
+	cf_error *e;
+
+	va_start(ap, fmt);
+	cf_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	e = cf_error_new(CF_ERR_CONFIG, "%s", sb.buf);
+	cf_strbuf_release(&sb);
+	cf_error_set_where(e, f->path, 0, 0);
+	cf_error_set_code(e, code);
+	return e;
+}
+
 /*
- * Lists dir and builds the ordered set.  Only an unreadable directory
- * fails; everything wrong with individual files is in set->problems.
+ * Checks one entry before anything reads it.  A symbolic link must lead
+ * inside root (a realpath), so that a link to /etc/shadow is never read,
+ * parsed or shown; a migration must be a regular file, since a FIFO would
+ * block its reader and a device never ends.  Returns 1 to use the file,
+ * 0 to skip it (a directory, or a problem was recorded), and -1 with
+ * *refused set when the project must be refused.
  */
+static int
+check_entry(cf_migration_set *set, const found_file *f, const char *root,
+	    cf_error **refused)
+{
+	struct stat st;
+	char *msg;
+
+	if (lstat(f->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(f->path, NULL);
+
+		if (real && !cf_path_inside(real, root)) {
+			*refused = refusal(f, "symlink-outside-project",
+					   "migration file '%s' is a symbolic "
+					   "link leading outside the project",
+					   f->path);
+			cf_error_set_detail(*refused,
+					    "it resolves to '%s', outside "
+					    "'%s'; files outside the "
+					    "project are never read through "
+					    "a link",
+					    real, root);
+			cf_error_set_hint(*refused,
+					  "replace the link with the file "
+					  "itself, or point it inside the "
+					  "project");
+			free(real);
+			return -1;
+		}
+		free(real);
+	}
+	if (stat(f->path, &st) != 0) {
+		msg = cf_asprintf("cannot access '%s': %s", f->path,
+				  strerror(errno));
+		add_problem(set, f->path, "unreadable-file", msg);
+		free(msg);
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	if (!S_ISREG(st.st_mode)) {
+		*refused = refusal(f, "not-regular-file",
+				   "migration file '%s' is not a regular "
+				   "file",
+				   f->path);
+		cf_error_set_detail(*refused, "it is %s",
+				    S_ISFIFO(st.st_mode) ?
+					    "a named pipe (FIFO)" :
+				    S_ISSOCK(st.st_mode) ? "a socket" :
+							   "a device");
+		cf_error_set_hint(*refused, "replace it with a regular file");
+		return -1;
+	}
+	if (has_control(f->file)) {
+		cf_error *e;
+
+		msg = cf_asprintf("invalid migration file name '%s'", f->file);
+		e = add_problem(set, f->path, "bad-file-name", msg);
+		free(msg);
+		cf_error_set_detail(e, "the name contains a control character");
+		cf_error_set_hint(e, "rename the file with printable "
+				     "characters only");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The realpath of root, and when strict, the check that dir lies inside
+ * it.  Returns the path (caller frees) or NULL with *err set.
+ */
+static char *
+resolve_root(const char *dir, const char *root, bool strict, cf_error **err)
+{
+	char *real = realpath(root, NULL);
+	char *real_dir;
+	cf_error *e;
+
+	if (!real) {
+		e = cf_error_new(CF_ERR_IO, "cannot resolve '%s': %s", root,
+				 strerror(errno));
+		cf_fail(err, e);
+		return NULL;
+	}
+	if (!strict)
+		return real;
+	real_dir = realpath(dir, NULL);
+	if (real_dir && cf_path_inside(real_dir, real)) {
+		free(real_dir);
+		return real;
+	}
+	e = cf_error_new(CF_ERR_CONFIG,
+			 "migrations directory '%s' leads outside the "
+			 "project",
+			 dir);
+	if (real_dir)
+		cf_error_set_detail(e, "it resolves to '%s', outside '%s'",
+				    real_dir, real);
+	cf_error_set_hint(e, "make db/migrations a directory of the project, "
+			     "or name the directory with --migrations-dir");
+	cf_error_set_code(e, "symlink-outside-project");
+	free(real_dir);
+	free(real);
+	cf_fail(err, e);
+	return NULL;
+}
+
+/* See confiture.h: files must stay inside dir. */
 int
 cf_migration_set_discover(const char *dir, cf_migration_set **out,
 			  cf_error **err)
 {
+	return cf_migration_set_discover_in(dir, NULL, out, err);
+}
+
+/*
+ * Lists dir and builds the ordered set.  An unreadable directory, a link
+ * leading out of the project and a file that is not a regular file fail;
+ * everything else wrong with individual files is in set->problems.
+ */
+int
+cf_migration_set_discover_in(const char *dir, const char *project_dir,
+			     cf_migration_set **out, cf_error **err)
+{
 	found_file *files = NULL;
 	size_t nfiles = 0, alloc = 0;
 	cf_migration_set *set;
+	cf_error *refused = NULL;
+	size_t n_refused = 0;
+	char *root;
 
+	*out = NULL;
 	if (read_dir(dir, &files, &nfiles, err) != 0)
 		return -1;
+	root = resolve_root(dir, project_dir ? project_dir : dir,
+			    project_dir != NULL, err);
+	if (!root) {
+		for (size_t i = 0; i < nfiles; i++)
+			free(files[i].file);
+		free(files);
+		return -1;
+	}
 
 	set = cf_new(cf_migration_set);
 	set->dir = cf_strdup(dir);
@@ -535,23 +708,24 @@ cf_migration_set_discover(const char *dir, cf_migration_set **out,
 
 	for (size_t i = 0; i < nfiles; i++) {
 		found_file *f = &files[i];
-		struct stat st;
+		cf_error *e = NULL;
+		int rc;
 
 		f->kind = classify(f->file, &f->stem);
 		if (f->kind == FILE_IGNORED)
 			continue;
 		f->path = cf_path_join(dir, f->file);
-		if (stat(f->path, &st) != 0) {
-			char *msg = cf_asprintf("cannot access '%s': %s",
-						f->path, strerror(errno));
-
-			add_problem(set, f->path, "unreadable-file", msg);
-			free(msg);
-			f->kind = FILE_IGNORED;
-			continue;
+		rc = check_entry(set, f, root, &e);
+		if (rc < 0) {
+			/* report the first, count the others */
+			if (!refused)
+				refused = e;
+			else
+				cf_error_free(e);
+			n_refused++;
 		}
-		if (!S_ISREG(st.st_mode)) {
-			f->kind = FILE_IGNORED; /* e.g. a directory */
+		if (rc <= 0) {
+			f->kind = FILE_IGNORED;
 			continue;
 		}
 		if (f->kind == FILE_UP || f->kind == FILE_PY)
@@ -570,17 +744,30 @@ cf_migration_set_discover(const char *dir, cf_migration_set **out,
 		free(files[i].stem);
 	}
 	free(files);
+	free(root);
+	if (refused) {
+		if (n_refused > 1) {
+			char *hint = cf_strdup(refused->hint);
+
+			cf_error_set_hint(refused, "%s (%zu files are refused)",
+					  hint, n_refused);
+			free(hint);
+		}
+		cf_migration_set_free(set);
+		return cf_fail(err, refused);
+	}
 	*out = set;
 	return 0;
 }
 
 /*
  * Reads one file, stores its checksum when sum is not NULL, and parses it
- * into *script.  Read failures become problems.
+ * into *script when script is not NULL (grammar as for
+ * cf_script_parse_target()).  Read failures become problems.
  */
 static void
 load_script(cf_migration_set *set, const char *path, char *sum,
-	    cf_script **script)
+	    cf_script **script, int target_major)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -594,8 +781,42 @@ load_script(cf_migration_set *set, const char *path, char *sum,
 	}
 	if (sum)
 		cf_sha256_hex(data, len, sum);
-	(void)cf_script_parse(path, data, len, script, &set->problems);
+	if (script)
+		(void)cf_script_parse_target(path, data, len, target_major,
+					     script, &set->problems);
 	free(data);
+}
+
+/* Reads and checksums one migration's .up.sql if not done yet. */
+void
+cf_migration_checksum(cf_migration_set *set, cf_migration *m)
+{
+	if (m->up_path && m->checksum[0] == '\0')
+		load_script(set, m->up_path, m->checksum, NULL, 0);
+}
+
+/* Reads and checksums every .up.sql not read yet, parsing nothing. */
+int
+cf_migration_set_checksum(cf_migration_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		cf_migration *m = &set->items[i];
+
+		if (m->up_path && m->checksum[0] == '\0')
+			load_script(set, m->up_path, m->checksum, NULL, 0);
+	}
+	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
+}
+
+/* Parses the up and/or down file of one migration, each at most once. */
+void
+cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up, bool down,
+		   int target_major)
+{
+	if (up && m->up_path && !m->up)
+		load_script(set, m->up_path, m->checksum, &m->up, target_major);
+	if (down && m->down_path && !m->down)
+		load_script(set, m->down_path, NULL, &m->down, target_major);
 }
 
 /*
@@ -610,10 +831,12 @@ cf_migration_set_parse(cf_migration_set *set, bool with_down)
 	for (size_t i = 0; i < set->n; i++) {
 		cf_migration *m = &set->items[i];
 
-		if (m->up_path && m->checksum[0] == '\0')
-			load_script(set, m->up_path, m->checksum, &m->up);
+		if (m->up_path && !m->up)
+			load_script(set, m->up_path, m->checksum, &m->up,
+				    cf_parser_major());
 		if (with_down && m->down_path && !m->down)
-			load_script(set, m->down_path, NULL, &m->down);
+			load_script(set, m->down_path, NULL, &m->down,
+				    cf_parser_major());
 	}
 	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
 }
@@ -625,9 +848,25 @@ cf_migration_set_parse(cf_migration_set *set, bool with_down)
 long
 cf_migration_set_find(const cf_migration_set *set, const char *version)
 {
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->items[i].version, version) == 0)
-			return (long)i;
+	size_t lo = 0, hi = set->n;
+
+	/* items are ordered by cf_version_compare(), whose equal versions
+	 * ("1" and "001") are deduplicated: search that order, then ask for
+	 * the exact text */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cf_version_compare(set->items[mid].version, version,
+					   set->numeric);
+
+		if (c == 0)
+			return strcmp(set->items[mid].version, version) == 0 ?
+				       (long)mid :
+				       -1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 

@@ -4,10 +4,15 @@
  * statements that cannot run inside a transaction (CREATE INDEX
  * CONCURRENTLY, VACUUM, ...), psql meta-commands, syntax errors.
  *
- * The file is parsed once; the JSON parse tree is kept in the script for
- * later analysis.  Statement boundaries come from the parser; a small lexer
+ * The file is parsed once, into libpg_query's protobuf tree, and each
+ * statement is read into the statement model (history/model.h) for later
+ * analysis.  Statement boundaries come from the parser; a small lexer
  * (comments, quotes, dollar quotes) refines them so that a statement starts
- * at its first token and ends at its ';'.
+ * at its first token and ends at its ';'.  When the parser rejects the file
+ * (a syntax error, or syntax of a newer PostgreSQL than the parser's), the
+ * scanner splits it and each statement is parsed alone: the statements the
+ * parser rejects are kept, to be judged by the server, with a model read
+ * from their tokens.
  *
  * The "-- confiture:no-transaction" marker is a line comment alone on its
  * line (only blanks before the "--"), anywhere in the file but outside
@@ -20,10 +25,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include "base/base.h"
+#include "history/model.h"
 
 #define NO_TX_MARKER "confiture:no-transaction"
 
@@ -227,238 +233,6 @@ next_token(const char *s, size_t len, size_t *pos, size_t *start, size_t *end,
 }
 
 /* ------------------------------------------------------------------------
- * Parse-tree helpers (jansson)
- * ------------------------------------------------------------------------ */
-
-/* A boolean field; absent means false (libpg_query omits defaults). */
-static bool
-jbool(json_t *obj, const char *key)
-{
-	return json_is_true(json_object_get(obj, key));
-}
-
-/* A string field, "" when absent; borrowed from the JSON tree. */
-static const char *
-jstr(json_t *obj, const char *key)
-{
-	const char *v = json_string_value(json_object_get(obj, key));
-
-	return v ? v : "";
-}
-
-/* The single key of a node wrapper such as {"IndexStmt": {...}}. */
-static const char *
-node_tag(json_t *wrapper, json_t **body)
-{
-	void *it = json_is_object(wrapper) ? json_object_iter(wrapper) : NULL;
-
-	if (!it) {
-		*body = NULL;
-		return "";
-	}
-	*body = json_object_iter_value(it);
-	return json_object_iter_key(it);
-}
-
-/* The DefElem named name in a list of {"DefElem": {...}}, or NULL. */
-static json_t *
-find_defelem(json_t *list, const char *name)
-{
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		json_t *de = json_object_get(json_array_get(list, i),
-					     "DefElem");
-
-		if (de && strcmp(jstr(de, "defname"), name) == 0)
-			return de;
-	}
-	return NULL;
-}
-
-/*
- * Value of a boolean option as the server reads it (defGetBoolean): no
- * argument means true; 0, false and off mean false.  Anything else is taken
- * as true (the server rejects real garbage itself).
- */
-static bool
-defelem_bool(json_t *de)
-{
-	json_t *body;
-	const char *tag = node_tag(json_object_get(de, "arg"), &body);
-	const char *sval = NULL;
-
-	if (!body)
-		return true;
-	if (strcmp(tag, "Integer") == 0)
-		return json_integer_value(json_object_get(body, "ival")) != 0;
-	if (strcmp(tag, "Boolean") == 0)
-		return jbool(body, "boolval");
-	if (strcmp(tag, "String") == 0) {
-		sval = jstr(body, "sval");
-	} else if (strcmp(tag, "TypeName") == 0) {
-		json_t *names = json_object_get(body, "names");
-		json_t *last = json_array_get(names,
-					      json_array_size(names) - 1);
-
-		sval = jstr(json_object_get(last, "String"), "sval");
-	}
-	if (sval &&
-	    (strcasecmp(sval, "false") == 0 || strcasecmp(sval, "off") == 0))
-		return false;
-	return true;
-}
-
-/* true when a boolean option is present in list and true. */
-static bool
-option_true(json_t *list, const char *name)
-{
-	json_t *de = find_defelem(list, name);
-
-	return de && defelem_bool(de);
-}
-
-/* true when a boolean option is absent from list or true. */
-static bool
-option_default_true(json_t *list, const char *name)
-{
-	json_t *de = find_defelem(list, name);
-
-	return !de || defelem_bool(de);
-}
-
-/*
- * Describes why a statement cannot run inside a transaction block
- * (PostgreSQL's PreventInTransactionBlock callers), or NULL.  The string is
- * static.
- */
-static const char *
-non_transactional_kind(const char *tag, json_t *n)
-{
-	if (strcmp(tag, "IndexStmt") == 0) {
-		if (jbool(n, "concurrent"))
-			return "CREATE INDEX CONCURRENTLY";
-		return NULL;
-	}
-	if (strcmp(tag, "DropStmt") == 0) {
-		if (jbool(n, "concurrent"))
-			return "DROP INDEX CONCURRENTLY";
-		return NULL;
-	}
-	if (strcmp(tag, "ReindexStmt") == 0) {
-		const char *kind = jstr(n, "kind");
-
-		if (option_true(json_object_get(n, "params"), "concurrently"))
-			return "REINDEX CONCURRENTLY";
-		if (strcmp(kind, "REINDEX_OBJECT_SCHEMA") == 0)
-			return "REINDEX SCHEMA";
-		if (strcmp(kind, "REINDEX_OBJECT_SYSTEM") == 0)
-			return "REINDEX SYSTEM";
-		if (strcmp(kind, "REINDEX_OBJECT_DATABASE") == 0)
-			return "REINDEX DATABASE";
-		return NULL;
-	}
-	if (strcmp(tag, "VacuumStmt") == 0) {
-		/* ANALYZE alone may run in a transaction */
-		if (jbool(n, "is_vacuumcmd"))
-			return "VACUUM";
-		return NULL;
-	}
-	if (strcmp(tag, "ClusterStmt") == 0) {
-		/* CLUSTER without a table reclusters the whole database */
-		if (!json_object_get(n, "relation"))
-			return "CLUSTER";
-		return NULL;
-	}
-	if (strcmp(tag, "CreatedbStmt") == 0)
-		return "CREATE DATABASE";
-	if (strcmp(tag, "DropdbStmt") == 0)
-		return "DROP DATABASE";
-	if (strcmp(tag, "AlterDatabaseStmt") == 0) {
-		json_t *opts = json_object_get(n, "options");
-
-		if (find_defelem(opts, "tablespace"))
-			return "ALTER DATABASE SET TABLESPACE";
-		return NULL;
-	}
-	if (strcmp(tag, "AlterSystemStmt") == 0)
-		return "ALTER SYSTEM";
-	if (strcmp(tag, "CreateTableSpaceStmt") == 0)
-		return "CREATE TABLESPACE";
-	if (strcmp(tag, "DropTableSpaceStmt") == 0)
-		return "DROP TABLESPACE";
-	if (strcmp(tag, "DiscardStmt") == 0) {
-		if (strcmp(jstr(n, "target"), "DISCARD_ALL") == 0)
-			return "DISCARD ALL";
-		return NULL;
-	}
-	if (strcmp(tag, "AlterTableStmt") == 0) {
-		json_t *cmds = json_object_get(n, "cmds");
-
-		for (size_t i = 0; i < json_array_size(cmds); i++) {
-			json_t *c = json_object_get(json_array_get(cmds, i),
-						    "AlterTableCmd");
-			json_t *def = json_object_get(c, "def");
-			json_t *pc = json_object_get(def, "PartitionCmd");
-			const char *subtype = jstr(c, "subtype");
-
-			if (strcmp(subtype, "AT_DetachPartition") == 0 &&
-			    jbool(pc, "concurrent"))
-				return "ALTER TABLE DETACH PARTITION "
-				       "CONCURRENTLY";
-		}
-		return NULL;
-	}
-	if (strcmp(tag, "CreateSubscriptionStmt") == 0) {
-		json_t *opts = json_object_get(n, "options");
-
-		/* connect = false implies create_slot = false */
-		if (option_default_true(opts, "connect") &&
-		    option_default_true(opts, "create_slot"))
-			return "CREATE SUBSCRIPTION";
-		return NULL;
-	}
-	if (strcmp(tag, "DropSubscriptionStmt") == 0)
-		return "DROP SUBSCRIPTION";
-	return NULL;
-}
-
-/*
- * A transaction control statement's name for messages.  For BEGIN, COMMIT
- * and ROLLBACK the keyword is taken from the source so that END and ABORT
- * are named as written.  Caller frees.
- */
-static char *
-transaction_name(json_t *n, const char *src)
-{
-	const char *kind = jstr(n, "kind");
-	const char *chain = jbool(n, "chain") ? " AND CHAIN" : "";
-	static const struct {
-		const char *kind;
-		const char *name;
-	} fixed[] = {
-		{"TRANS_STMT_START", "START TRANSACTION"},
-		{"TRANS_STMT_SAVEPOINT", "SAVEPOINT"},
-		{"TRANS_STMT_RELEASE", "RELEASE SAVEPOINT"},
-		{"TRANS_STMT_ROLLBACK_TO", "ROLLBACK TO SAVEPOINT"},
-		{"TRANS_STMT_PREPARE", "PREPARE TRANSACTION"},
-		{"TRANS_STMT_COMMIT_PREPARED", "COMMIT PREPARED"},
-		{"TRANS_STMT_ROLLBACK_PREPARED", "ROLLBACK PREPARED"},
-	};
-	char word[16];
-	size_t k = 0;
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (strcmp(kind, fixed[i].kind) == 0)
-			return cf_strdup(fixed[i].name);
-	while (k < sizeof(word) - 1 && is_ident_start(src[k]) &&
-	       (unsigned char)src[k] < 0x80) {
-		word[k] = (char)toupper((unsigned char)src[k]);
-		k++;
-	}
-	word[k] = '\0';
-	return cf_asprintf("%s%s", k ? word : "transaction control", chain);
-}
-
-/* ------------------------------------------------------------------------
  * Building the script
  * ------------------------------------------------------------------------ */
 
@@ -509,13 +283,6 @@ script_line_col(const cf_script *script, line_cursor *cur, size_t off,
 	if (*line == 1 && off >= 3 && has_bom(script->text, script->text_len))
 		(*column)--;
 }
-
-/* Extra per-statement facts needed only while parsing. */
-typedef struct stmt_info {
-	char *kind; /* TransactionStmt kind, or NULL */
-	bool chain;
-	char *tx_name;
-} stmt_info;
 
 /* A copy of a statement's text; caller frees. */
 static char *
@@ -617,110 +384,6 @@ meta_hint(const char *name)
 }
 
 /*
- * Finds the statement around byte offset off with the lexer (used after a
- * syntax error, when the parser gave no statements).  Sets *start, *end and
- * the 1-based statement index; false when off is in no statement.
- */
-static bool
-find_statement_at(const char *s, size_t len, size_t off, size_t *start,
-		  size_t *end, int *index)
-{
-	size_t pos = 0, ts, te, cur = SIZE_MAX, last_end = 0;
-	int n = 0;
-
-	while (next_token(s, len, &pos, &ts, &te, NULL)) {
-		if (cur == SIZE_MAX)
-			cur = ts;
-		if (s[ts] == ';' && te == ts + 1) {
-			if (off <= ts) {
-				if (cur == ts)
-					return false;
-				*start = cur;
-				*end = te;
-				*index = n + 1;
-				return true;
-			}
-			if (cur != ts)
-				n++;
-			cur = SIZE_MAX;
-		}
-		last_end = te;
-	}
-	if (cur == SIZE_MAX)
-		return false;
-	*start = cur;
-	*end = last_end;
-	*index = n + 1;
-	return true;
-}
-
-/*
- * Reports a parse failure: a psql meta-command when the error points at a
- * backslash, else the parser's syntax error.  src is the text that was
- * parsed (same byte offsets as script->text).
- */
-static void
-report_parse_error(cf_script *script, const char *src, PgQueryError *perr,
-		   cf_error_list *problems)
-{
-	size_t off = script->text_len, st_start, st_end;
-	int line, col, index = 0;
-	cf_error *e;
-
-	if (perr->cursorpos > 0)
-		off = cf_utf8_char_offset(src, script->text_len,
-					  (size_t)perr->cursorpos - 1);
-	script_line_col(script, NULL, off, &line, &col);
-
-	if (off < script->text_len && src[off] == '\\') {
-		size_t b = off + 1, k = b;
-		char *name;
-
-		while (k < script->text_len && !is_space(src[k]) &&
-		       (src[k] != '\\' || k == b))
-			k++;
-		name = cf_strndup(src + b, k - b);
-		e = cf_error_new(CF_ERR_FILE,
-				 "psql meta-command '\\%s' is not supported",
-				 name);
-		cf_error_set_code(e, "psql-meta-command");
-		cf_error_set_detail(e, "meta-commands are run by psql itself; "
-				       "the PostgreSQL server does not know "
-				       "them");
-		cf_error_set_hint(e, "%s", meta_hint(name));
-		free(name);
-		cf_error_set_where(e, script->path, line, col);
-		add_problem(problems, e);
-		return;
-	}
-
-	e = cf_error_new(CF_ERR_FILE, "%s", perr->message);
-	cf_error_set_code(e, "syntax-error");
-	cf_error_set_where(e, script->path, line, col);
-	if (find_statement_at(src, script->text_len, off, &st_start, &st_end,
-			      &index)) {
-		e->statement = cf_strndup(script->text + st_start,
-					  st_end - st_start);
-		e->statement_index = index;
-	}
-	if (off < script->text_len && src[off] == ':' &&
-	    off + 1 < script->text_len &&
-	    (is_ident_start(src[off + 1]) || src[off + 1] == '\'' ||
-	     src[off + 1] == '"'))
-		cf_error_set_hint(e, "psql variables such as ':name' are not "
-				     "expanded by confiture; write the values "
-				     "inline");
-	else if (strncmp(perr->message, "unterminated", 12) == 0)
-		cf_error_set_hint(e, "the construct that starts here is never "
-				     "closed");
-	else if (strstr(perr->message, "at end of input"))
-		cf_error_set_hint(e, "the file ends in the middle of a "
-				     "statement; look for a missing ')', quote "
-				     "or END");
-	add_problem(problems, e);
-}
-
-/*
  * Turns the parser's statement span [loc, loc + len) into a cf_statement:
  * starts at the first token, ends at the ';' that follows (or at the last
  * token).  Returns false for a span without tokens.
@@ -750,62 +413,395 @@ make_statement(const cf_script *script, const char *src, size_t loc,
 }
 
 /*
- * Reads the parse tree: fills script->stmts and per-statement facts.
- * Returns false when the JSON cannot be read (should not happen).
+ * How to treat a statement the parser rejects.  The parser speaks one
+ * PostgreSQL major's grammar; for a target with the same (or an older)
+ * grammar its verdict is an error, for a newer or unknown target only a
+ * warning: the server judges.
  */
 static bool
-load_statements(cf_script *script, const char *src, stmt_info **infos)
+parser_is_judge(int target_major)
 {
-	json_error_t jerr;
-	json_t *root = json_loads(script->parse_tree, 0, &jerr);
-	json_t *list;
-	line_cursor cur = LINE_CURSOR_INIT;
-
-	*infos = NULL;
-	if (!root)
-		return false;
-	list = json_object_get(root, "stmts");
-	script->stmts = cf_calloc(json_array_size(list) + 1,
-				  sizeof(cf_statement));
-	*infos = cf_calloc(json_array_size(list) + 1, sizeof(stmt_info));
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		json_t *item = json_array_get(list, i);
-		cf_statement *st = &script->stmts[script->n_stmts];
-		stmt_info *info = &(*infos)[script->n_stmts];
-		json_int_t loc, span;
-		json_t *body;
-		const char *tag;
-
-		loc = json_integer_value(
-			json_object_get(item, "stmt_location"));
-		span = json_integer_value(json_object_get(item, "stmt_len"));
-		if (loc < 0 || span < 0 ||
-		    !make_statement(script, src, (size_t)loc, (size_t)span,
-				    &cur, st))
-			continue;
-		tag = node_tag(json_object_get(item, "stmt"), &body);
-		st->node = cf_strdup(tag);
-		if (strcmp(tag, "TransactionStmt") == 0) {
-			st->transaction_control = true;
-			info->kind = cf_strdup(jstr(body, "kind"));
-			info->chain = jbool(body, "chain");
-			info->tx_name = transaction_name(body,
-							 src + st->offset);
-		} else {
-			st->non_transactional = non_transactional_kind(tag,
-								       body);
-		}
-		script->n_stmts++;
-	}
-	json_decref(root);
-	return true;
+	return target_major > 0 && target_major <= cf_parser_major();
 }
 
-/* true when the statement is a TransactionStmt of the given kind. */
+/*
+ * Reports a statement the parser rejected: a psql meta-command when the
+ * error points at a backslash (an error on any server), else the parser's
+ * syntax error, an error or a warning by parser_is_judge().  off is the
+ * error's byte offset in src (same offsets as script->text); the statement
+ * is [st_start, st_end) and index its 1-based number, 0 when unknown.
+ * Returns true when an error was recorded.
+ */
 static bool
-info_is(const stmt_info *info, const char *kind)
+report_parse_error(cf_script *script, const char *src, const char *message,
+		   size_t off, size_t st_start, size_t st_end, int index,
+		   int target_major, cf_error_list *problems)
 {
-	return info->kind && strcmp(info->kind, kind) == 0;
+	int line, col;
+	cf_error *e;
+	/* an unterminated quote or comment is lexical: wrong in every
+	 * version */
+	bool judge = parser_is_judge(target_major) ||
+		     strncmp(message, "unterminated", 12) == 0;
+
+	script_line_col(script, NULL, off, &line, &col);
+	if (off < script->text_len && src[off] == '\\') {
+		size_t b = off + 1, k = b;
+		char *name;
+
+		while (k < script->text_len && !is_space(src[k]) &&
+		       (src[k] != '\\' || k == b))
+			k++;
+		name = cf_strndup(src + b, k - b);
+		e = cf_error_new(CF_ERR_FILE,
+				 "psql meta-command '\\%s' is not supported",
+				 name);
+		cf_error_set_code(e, "psql-meta-command");
+		cf_error_set_detail(e, "meta-commands are run by psql itself; "
+				       "the PostgreSQL server does not know "
+				       "them");
+		cf_error_set_hint(e, "%s", meta_hint(name));
+		free(name);
+		cf_error_set_where(e, script->path, line, col);
+		add_problem(problems, e);
+		return true;
+	}
+
+	if (judge) {
+		e = cf_error_new(CF_ERR_FILE, "%s", message);
+		cf_error_set_code(e, "syntax-error");
+	} else {
+		e = cf_warning_new(
+			"not valid PostgreSQL %d syntax; left to the "
+			"server",
+			cf_parser_major());
+		cf_error_set_code(e, "syntax-left-to-server");
+		if (target_major > 0)
+			cf_error_set_detail(
+				e,
+				"the parser (PostgreSQL %d grammar) "
+				"says: %s; the target runs "
+				"PostgreSQL %d, whose server decides",
+				cf_parser_major(), message, target_major);
+		else
+			cf_error_set_detail(
+				e,
+				"the parser (PostgreSQL %d grammar) "
+				"says: %s; the target's version is "
+				"unknown",
+				cf_parser_major(), message);
+	}
+	cf_error_set_where(e, script->path, line, col);
+	if (index > 0) {
+		e->statement = cf_strndup(script->text + st_start,
+					  st_end - st_start);
+		e->statement_index = index;
+	}
+	if (off < script->text_len && src[off] == ':' &&
+	    off + 1 < script->text_len &&
+	    (is_ident_start(src[off + 1]) || src[off + 1] == '\'' ||
+	     src[off + 1] == '"'))
+		cf_error_set_hint(e, "psql variables such as ':name' are not "
+				     "expanded by confiture; write the values "
+				     "inline");
+	else if (strncmp(message, "unterminated", 12) == 0)
+		cf_error_set_hint(e, "the construct that starts here is never "
+				     "closed");
+	else if (judge && strstr(message, "at end of input"))
+		cf_error_set_hint(e, "the file ends in the middle of a "
+				     "statement; look for a missing ')', quote "
+				     "or END");
+	else if (!judge && target_major <= 0)
+		cf_error_set_hint(e, "set postgres_version in the environment "
+				     "file or pass --postgres-version to check "
+				     "it against the target's grammar");
+	add_problem(problems, e);
+	return judge;
+}
+
+/* Adds a statement slot; returns it zeroed. */
+static cf_statement *
+new_statement(cf_script *script, size_t *alloc)
+{
+	cf_statement *st;
+
+	CF_GROW(script->stmts, *alloc, script->n_stmts + 1);
+	st = &script->stmts[script->n_stmts];
+	memset(st, 0, sizeof(*st));
+	return st;
+}
+
+/* Fills a statement's node name and model from a parse node. */
+static void
+set_model(cf_statement *st, const PgQuery__Node *node)
+{
+	st->model = cf_stmt_model_from_node(node);
+	st->transaction_control = st->model->transaction_control;
+	st->non_transactional = st->model->non_transactional;
+}
+
+/* Forward: parses one statement's text. */
+static PgQuery__ParseResult *parse_text(const char *text, size_t len,
+					char **msg, size_t *pos);
+
+/*
+ * Reads a statement's model from its own parse tree (the text alone is
+ * parsed); a statement the parser rejects gets one from its tokens.
+ */
+static void
+build_model(const cf_script *script, cf_statement *st)
+{
+	char *copy = cf_strndup(script->text + st->offset, st->length);
+	char *msg;
+	size_t pos;
+	PgQuery__ParseResult *pr = parse_text(copy, st->length, &msg, &pos);
+
+	if (pr && pr->n_stmts >= 1)
+		set_model(st, pr->stmts[0]->stmt);
+	else
+		st->model = cf_stmt_model_from_tokens(copy, st->length);
+	if (pr)
+		pg_query__parse_result__free_unpacked(pr, NULL);
+	free(msg);
+	free(copy);
+}
+
+void
+cf_script_build_models(cf_script *script)
+{
+	for (size_t i = 0; script && i < script->n_stmts; i++)
+		if (!script->stmts[i].model)
+			build_model(script, &script->stmts[i]);
+}
+
+const char *
+cf_script_node(cf_script *script, size_t i)
+{
+	if (i >= script->n_stmts)
+		return "";
+	if (!script->stmts[i].model)
+		build_model(script, &script->stmts[i]);
+	return script->stmts[i].model->kind;
+}
+
+/*
+ * Appends the statements of an unpacked parse result whose locations are
+ * relative to src + base.  *cur converts positions in increasing order.
+ */
+static void
+load_tree(cf_script *script, const char *src, size_t base,
+	  const PgQuery__ParseResult *pr, size_t *alloc, line_cursor *cur)
+{
+	for (size_t i = 0; i < pr->n_stmts; i++) {
+		const PgQuery__RawStmt *raw = pr->stmts[i];
+		cf_statement *st = new_statement(script, alloc);
+
+		if (raw->stmt_location < 0 || raw->stmt_len < 0 ||
+		    !make_statement(script, src,
+				    base + (size_t)raw->stmt_location,
+				    (size_t)raw->stmt_len, cur, st))
+			continue;
+		set_model(st, raw->stmt);
+		script->n_stmts++;
+	}
+}
+
+/*
+ * Parses text[0..len) (a copy, NUL-terminated) with the parser.  On success
+ * returns the unpacked tree (caller frees with
+ * pg_query__parse_result__free_unpacked); on a syntax error NULL with *msg
+ * (caller frees) and *pos, the error's byte offset in the text.
+ */
+static PgQuery__ParseResult *
+parse_text(const char *text, size_t len, char **msg, size_t *pos)
+{
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(text);
+	PgQuery__ParseResult *pr = NULL;
+
+	*msg = NULL;
+	*pos = len;
+	if (r.error) {
+		*msg = cf_strdup(r.error->message);
+		if (r.error->cursorpos > 0)
+			*pos = cf_utf8_char_offset(
+				text, len, (size_t)r.error->cursorpos - 1);
+	} else {
+		pr = pg_query__parse_result__unpack(
+			NULL, r.parse_tree.len,
+			(const uint8_t *)r.parse_tree.data);
+		if (!pr)
+			*msg = cf_strdup("cannot read the parse tree");
+	}
+	pg_query_free_protobuf_parse_result(r);
+	return pr;
+}
+
+/* true when the token s[ts..te) is the keyword kw (ASCII, any case). */
+static bool
+token_is(const char *s, size_t ts, size_t te, const char *kw)
+{
+	return te - ts == strlen(kw) && strncasecmp(s + ts, kw, te - ts) == 0;
+}
+
+/*
+ * Splits src at the semicolons that end statements, as psql does: not in
+ * parentheses, quotes, comments or dollar quotes, nor inside the BEGIN ...
+ * END body of a CREATE FUNCTION or PROCEDURE (where CASE ... END nests).
+ * Stores the statement ends (after the ';', or the end of the text) in
+ * *ends; returns their number.  Grammar-free: it never fails.
+ */
+static size_t
+lexer_split(const char *src, size_t len, size_t **ends)
+{
+	size_t pos = 0, ts, te, n = 0, alloc = 0;
+	int parens = 0, blocks = 0, words = 0;
+	bool routine = false, create = false, tokens = false;
+
+	*ends = NULL;
+	while (next_token(src, len, &pos, &ts, &te, NULL)) {
+		tokens = true;
+		if (te == ts + 1 && src[ts] == ';' && parens == 0 &&
+		    blocks == 0) {
+			CF_GROW(*ends, alloc, n + 1);
+			(*ends)[n++] = te;
+			words = 0;
+			routine = create = tokens = false;
+			continue;
+		}
+		if (te == ts + 1 && src[ts] == '(')
+			parens++;
+		else if (te == ts + 1 && src[ts] == ')' && parens > 0)
+			parens--;
+		if (!is_ident_start(src[ts]))
+			continue;
+		if (words < 4) {
+			if (words == 0)
+				create = token_is(src, ts, te, "create");
+			else if (create && (token_is(src, ts, te, "function") ||
+					    token_is(src, ts, te, "procedure")))
+				routine = true;
+			words++;
+		}
+		if (routine && (token_is(src, ts, te, "begin") ||
+				(blocks > 0 && token_is(src, ts, te, "case"))))
+			blocks++;
+		else if (blocks > 0 && token_is(src, ts, te, "end"))
+			blocks--;
+	}
+	if (tokens) {
+		CF_GROW(*ends, alloc, n + 1);
+		(*ends)[n++] = len;
+	}
+	return n;
+}
+
+/*
+ * The file as a whole does not parse: split it with the lexer, which knows
+ * nothing of the grammar, and parse each statement alone.  Statements the
+ * parser rejects stay in the script (the server judges them when they
+ * run), with a model built from their tokens.  Returns true when an error
+ * was recorded.
+ */
+static bool
+split_and_parse(cf_script *script, const char *src, int target_major,
+		cf_error_list *problems)
+{
+	size_t *ends = NULL, n_ends, start = 0, alloc = 0;
+	line_cursor cur = LINE_CURSOR_INIT;
+	bool failed = false;
+
+	n_ends = lexer_split(src, script->text_len, &ends);
+	for (size_t i = 0; i < n_ends; i++) {
+		size_t loc = start;
+		cf_statement *st = new_statement(script, &alloc);
+		PgQuery__ParseResult *pr;
+		char *copy, *msg;
+		size_t pos;
+
+		start = ends[i];
+		if (!make_statement(script, src, loc, ends[i] - loc, &cur, st))
+			continue;
+		copy = cf_strndup(src + st->offset, st->length);
+		pr = parse_text(copy, st->length, &msg, &pos);
+		if (pr && pr->n_stmts == 1) {
+			set_model(st, pr->stmts[0]->stmt);
+			script->n_stmts++;
+		} else if (pr) {
+			/* several statements to the parser (or none): take
+			 * the parser's */
+			load_tree(script, src, st->offset, pr, &alloc, &cur);
+		} else {
+			st->syntax_error = true;
+			st->model = cf_stmt_model_from_tokens(copy, st->length);
+			script->n_stmts++;
+			if (report_parse_error(script, src, msg,
+					       st->offset + pos, st->offset,
+					       st->offset + st->length,
+					       (int)script->n_stmts,
+					       target_major, problems))
+				failed = true;
+		}
+		if (pr)
+			pg_query__parse_result__free_unpacked(pr, NULL);
+		free(msg);
+		free(copy);
+	}
+	free(ends);
+	return failed;
+}
+
+/* true when statement i is a TransactionStmt of the given kind. */
+static bool
+tx_is(const cf_script *script, size_t i, PgQuery__TransactionStmtKind kind)
+{
+	const cf_stmt_model *m = script->stmts[i].model;
+
+	return m && m->transaction_control && m->tx_kind == (int)kind;
+}
+
+/*
+ * A transaction control statement's name for messages.  For BEGIN, COMMIT
+ * and ROLLBACK the keyword is taken from the source so that END and ABORT
+ * are named as written.  Caller frees.
+ */
+static char *
+transaction_name(const cf_script *script, size_t i)
+{
+	const cf_statement *st = &script->stmts[i];
+	const char *src = script->text + st->offset;
+	const char *chain = st->model->tx_chain ? " AND CHAIN" : "";
+	static const struct {
+		PgQuery__TransactionStmtKind kind;
+		const char *name;
+	} fixed[] = {
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START,
+		 "START TRANSACTION"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT,
+		 "SAVEPOINT"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE,
+		 "RELEASE SAVEPOINT"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO,
+		 "ROLLBACK TO SAVEPOINT"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE,
+		 "PREPARE TRANSACTION"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED,
+		 "COMMIT PREPARED"},
+		{PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED,
+		 "ROLLBACK PREPARED"},
+	};
+	char word[16];
+	size_t k = 0;
+
+	for (size_t f = 0; f < sizeof(fixed) / sizeof(fixed[0]); f++)
+		if (st->model->tx_kind == (int)fixed[f].kind)
+			return cf_strdup(fixed[f].name);
+	while (k < sizeof(word) - 1 && is_ident_start(src[k]) &&
+	       (unsigned char)src[k] < 0x80) {
+		word[k] = (char)toupper((unsigned char)src[k]);
+		k++;
+	}
+	word[k] = '\0';
+	return cf_asprintf("%s%s", k ? word : "transaction control", chain);
 }
 
 /*
@@ -814,16 +810,20 @@ info_is(const stmt_info *info, const char *kind)
  * without AND CHAIN, and no other transaction control in between.
  */
 static bool
-is_wrapped(const cf_script *script, const stmt_info *infos)
+is_wrapped(const cf_script *script)
 {
 	size_t n = script->n_stmts;
 
 	if (n < 2)
 		return false;
-	if (!info_is(&infos[0], "TRANS_STMT_BEGIN") &&
-	    !info_is(&infos[0], "TRANS_STMT_START"))
+	if (!tx_is(script, 0,
+		   PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN) &&
+	    !tx_is(script, 0,
+		   PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START))
 		return false;
-	if (!info_is(&infos[n - 1], "TRANS_STMT_COMMIT") || infos[n - 1].chain)
+	if (!tx_is(script, n - 1,
+		   PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT) ||
+	    script->stmts[n - 1].model->tx_chain)
 		return false;
 	for (size_t i = 1; i + 1 < n; i++)
 		if (script->stmts[i].transaction_control)
@@ -831,22 +831,32 @@ is_wrapped(const cf_script *script, const stmt_info *infos)
 	return true;
 }
 
+/* Frees what a statement owns. */
+static void
+statement_release(cf_statement *st)
+{
+	cf_stmt_model_free(st->model);
+}
+
 /*
  * Reports transaction control and non-transactional statements, strips the
  * wrapper.  Returns true when an error was found.
  */
 static bool
-classify(cf_script *script, stmt_info *infos, cf_error_list *problems)
+classify(cf_script *script, cf_error_list *problems)
 {
-	bool failed = false, wrapped = is_wrapped(script, infos);
+	bool failed = false, wrapped = is_wrapped(script);
 	size_t n = script->n_stmts;
 
 	for (size_t i = 0; i < n; i++) {
 		cf_statement *st = &script->stmts[i];
 		cf_error *e;
+		char *name, *last;
 
 		if (wrapped && (i == 0 || i == n - 1)) {
 			if (i == 0) {
+				name = transaction_name(script, 0);
+				last = transaction_name(script, n - 1);
 				e = cf_warning_new("BEGIN ... COMMIT wrapper "
 						   "removed");
 				cf_error_set_code(
@@ -858,17 +868,20 @@ classify(cf_script *script, stmt_info *infos, cf_error_list *problems)
 						  "remove the '%s' and "
 						  "'%s' statements from the "
 						  "file",
-						  infos[0].tx_name,
-						  infos[n - 1].tx_name);
+						  name, last);
+				free(name);
+				free(last);
 				add_stmt_problem(problems, script, st, 1, e);
 			}
 			continue;
 		}
 		if (st->transaction_control) {
+			name = transaction_name(script, i);
 			e = cf_error_new(CF_ERR_FILE,
 					 "transaction control statement '%s' "
 					 "is not allowed in a migration",
-					 infos[i].tx_name);
+					 name);
+			free(name);
 			cf_error_set_code(e, "transaction-control");
 			cf_error_set_hint(e,
 					  "confiture runs each migration in "
@@ -900,8 +913,8 @@ classify(cf_script *script, stmt_info *infos, cf_error_list *problems)
 	}
 
 	if (wrapped) {
-		free(script->stmts[0].node);
-		free(script->stmts[n - 1].node);
+		statement_release(&script->stmts[0]);
+		statement_release(&script->stmts[n - 1]);
 		memmove(&script->stmts[0], &script->stmts[1],
 			(n - 2) * sizeof(cf_statement));
 		script->n_stmts = n - 2;
@@ -910,22 +923,108 @@ classify(cf_script *script, stmt_info *infos, cf_error_list *problems)
 	return failed;
 }
 
+int
+cf_parser_major(void)
+{
+	return PG_VERSION_NUM / 10000;
+}
+
+const char *
+cf_parser_version(void)
+{
+	return PG_VERSION;
+}
+
+/* Case-insensitive ASCII comparison of token s[0..len) with word. */
+static bool
+word_is(const char *s, size_t len, const char *word)
+{
+	return len == strlen(word) && strncasecmp(s, word, len) == 0;
+}
+
 /*
- * Validates the encoding, parses the whole text once and classifies each
- * statement.  *out is NULL only when the text is not UTF-8 or holds a NUL;
- * otherwise it is the caller's, even when -1 is returned.
+ * true when the token decides how a statement runs: a leading transaction
+ * or maintenance keyword, or a keyword anywhere that a statement refused
+ * in a transaction block needs (CONCURRENTLY, DATABASE, ...).  Only the
+ * statements holding one are modelled while the file is read; the others
+ * get their model when analysis asks (cf_script_build_models()).
+ */
+static bool
+decisive_token(const char *s, size_t len, bool first)
+{
+	static const char *const leading[] = {
+		"begin",   "start",	"commit",  "end",     "rollback",
+		"abort",   "savepoint", "release", "prepare", "vacuum",
+		"cluster", "reindex",	"discard",
+	};
+	static const char *const anywhere[] = {
+		"concurrently", "database", "tablespace",
+		"subscription", "system",
+	};
+
+	if (len < 3 || len > 12 || !is_ident_start(s[0]))
+		return false;
+	for (size_t i = 0; first && i < sizeof(leading) / sizeof(leading[0]);
+	     i++)
+		if (word_is(s, len, leading[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(anywhere) / sizeof(anywhere[0]); i++)
+		if (word_is(s, len, anywhere[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The file parses: the parser gives the statement boundaries without a
+ * tree; statements with a decisive token (see decisive_token()) are parsed
+ * alone into their model, the rest wait for analysis.
+ */
+static void
+load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
+	   const size_t *decisive, size_t n_decisive)
+{
+	size_t alloc = 0, d = 0;
+	line_cursor cur = LINE_CURSOR_INIT;
+
+	for (int i = 0; i < sr->n_stmts; i++) {
+		cf_statement *st = new_statement(script, &alloc);
+		size_t ts, te, pos;
+		bool need;
+
+		if (!make_statement(script, src,
+				    (size_t)sr->stmts[i]->stmt_location,
+				    (size_t)sr->stmts[i]->stmt_len, &cur, st))
+			continue;
+		while (d < n_decisive && decisive[d] < st->offset)
+			d++;
+		pos = st->offset;
+		need = d < n_decisive && decisive[d] < st->offset + st->length;
+		if (!need && next_token(src, st->offset + st->length, &pos, &ts,
+					&te, NULL))
+			need = decisive_token(src + ts, te - ts, true);
+		script->n_stmts++;
+		if (need)
+			build_model(script, st);
+	}
+}
+
+/*
+ * Validates the encoding, parses the whole text once (statement by
+ * statement when the whole does not parse) and classifies each statement.
+ * *out is NULL only when the text is not UTF-8 or holds a NUL; otherwise it
+ * is the caller's, even when -1 is returned.
  */
 int
-cf_script_parse(const char *path, const char *text, size_t len, cf_script **out,
-		cf_error_list *problems)
+cf_script_parse_target(const char *path, const char *text, size_t len,
+		       int target_major, cf_script **out,
+		       cf_error_list *problems)
 {
 	cf_script *script;
 	char *copy = NULL;
 	const char *src;
-	stmt_info *infos = NULL;
-	PgQueryParseResult r;
-	size_t pos = 0, ts, te, n_loaded = 0;
-	bool failed = false;
+	PgQuerySplitResult sr;
+	size_t pos = 0, ts, te, alloc = 0, n_decisive = 0, *decisive = NULL;
+	bool failed;
 
 	*out = NULL;
 	if (!path)
@@ -950,34 +1049,22 @@ cf_script_parse(const char *path, const char *text, size_t len, cf_script **out,
 
 	while (next_token(src, len, &pos, &ts, &te,
 			  &script->no_transaction_marker))
-		;
-
-	r = pg_query_parse(src);
-	if (r.error) {
-		report_parse_error(script, src, r.error, problems);
-		failed = true;
-	} else {
-		script->parse_tree = cf_strdup(r.parse_tree);
-		if (!load_statements(script, src, &infos)) {
-			cf_error *e = cf_error_new(CF_ERR_INTERNAL,
-						   "cannot read the parse tree "
-						   "of '%s'",
-						   path);
-
-			add_problem(problems, e);
-			failed = true;
-		} else {
-			n_loaded = script->n_stmts;
-			failed = classify(script, infos, problems);
+		if (decisive_token(src + ts, te - ts, false)) {
+			CF_GROW(decisive, alloc, n_decisive + 1);
+			decisive[n_decisive++] = ts;
 		}
-	}
-	pg_query_free_parse_result(r);
 
-	for (size_t i = 0; i < n_loaded; i++) {
-		free(infos[i].kind);
-		free(infos[i].tx_name);
+	sr = pg_query_split_with_parser(src);
+	if (!sr.error) {
+		load_split(script, src, &sr, decisive, n_decisive);
+		failed = false;
+	} else {
+		failed = split_and_parse(script, src, target_major, problems);
 	}
-	free(infos);
+	pg_query_free_split_result(sr);
+	free(decisive);
+	if (classify(script, problems))
+		failed = true;
 	free(copy);
 
 	if (script->no_transaction_marker)
@@ -986,6 +1073,15 @@ cf_script_parse(const char *path, const char *text, size_t len, cf_script **out,
 		if (script->stmts[i].non_transactional)
 			script->transactional = false;
 	return failed ? -1 : 0;
+}
+
+/* cf_script_parse_target() with the parser's own grammar as the judge. */
+int
+cf_script_parse(const char *path, const char *text, size_t len, cf_script **out,
+		cf_error_list *problems)
+{
+	return cf_script_parse_target(path, text, len, cf_parser_major(), out,
+				      problems);
 }
 
 /* Reads path and parses it; an unreadable file is a "read-error". */
@@ -1015,11 +1111,10 @@ cf_script_free(cf_script *script)
 	if (!script)
 		return;
 	for (size_t i = 0; i < script->n_stmts; i++)
-		free(script->stmts[i].node);
+		statement_release(&script->stmts[i]);
 	free(script->stmts);
 	free(script->path);
 	free(script->text);
-	free(script->parse_tree);
 	free(script);
 }
 

@@ -39,11 +39,12 @@
  * in use (55006, or its lock file held) is kept this time.
  * --no-cache loads into cf_oneoff_<pid>_<random>, dropped on release.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -55,7 +56,9 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "provision/paths.h"
 #include "provision/provision.h"
+#include "provision/runas.h"
 
 #define CACHE_MAX_DEFAULT 3
 #define INDEX_VERSION 1
@@ -78,59 +81,38 @@ struct prov_ctx {
 	PGconn *conn;	    /* maintenance connection */
 	int version_num;
 	char *server_id; /* index key of the server */
+	char *connect;	 /* --server: its settings without secrets */
 	bool embedded;
 	cf_dump *dump;
 };
 
-char *
-cf_cache_dir(const char *override)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-
-	if (override && *override)
-		return cf_strdup(override);
-	if (xdg && xdg[0] == '/')
-		return cf_asprintf("%s/confiture", xdg);
-	if (!home || !*home) {
-		const struct passwd *pw = getpwuid(getuid());
-
-		home = pw && pw->pw_dir ? pw->pw_dir : "/tmp";
-	}
-	return cf_asprintf("%s/.cache/confiture", home);
-}
-
-/* Creates the cache directory and its subdirectories and tag. */
+/* Creates the cache directory (checked: cf_dir_check()), its private
+ * subdirectories and its tag. */
 static int
 ensure_cache_dir(const char *cache, cf_error **err)
 {
+	static const char tag[] =
+		"Signature: 8a477f597d28d172789f06886806bc55\n"
+		"# This file is a cache directory tag created by confiture.\n"
+		"# Remove everything here with: confiture cache clear\n";
 	char *p;
-	FILE *f;
+	int fd, rc = 0;
 
-	if (cf_mkdir_p(cache, 0700, err) < 0)
+	if (cf_dir_check(cache, true, err) != 0)
 		return -1;
 	p = cf_asprintf("%s/CACHEDIR.TAG", cache);
-	if (access(p, F_OK) != 0 && (f = fopen(p, "we")) != NULL) {
-		fputs("Signature: 8a477f597d28d172789f06886806bc55\n"
-		      "# This file is a cache directory tag created by confiture.\n"
-		      "# Remove everything here with: confiture cache clear\n",
-		      f);
-		fclose(f);
+	if ((fd = cf_create_private(p, NULL)) >= 0) {
+		if (write(fd, tag, sizeof(tag) - 1) < 0)
+			unlink(p);
+		close(fd);
 	}
 	free(p);
-	p = cf_asprintf("%s/tmp", cache);
-	if (cf_mkdir_p(p, 0700, err) < 0) {
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		p = cf_path_join(cache, i == 0 ? "tmp" : "locks");
+		rc = cf_private_subdir(p, err);
 		free(p);
-		return -1;
 	}
-	free(p);
-	p = cf_asprintf("%s/locks", cache);
-	if (cf_mkdir_p(p, 0700, err) < 0) {
-		free(p);
-		return -1;
-	}
-	free(p);
-	return 0;
+	return rc;
 }
 
 /* Opens (creating) a lock file and flock()s it; returns the fd or -1.
@@ -138,7 +120,7 @@ ensure_cache_dir(const char *cache, cf_error **err)
 static int
 lock_file(const char *path, int op, cf_error **err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0) {
 		cf_error *e = cf_error_new(CF_ERR_IO,
@@ -234,8 +216,16 @@ static json_t *
 index_load(const char *cache)
 {
 	char *p = cf_asprintf("%s/templates.json", cache);
-	json_t *doc = json_load_file(p, 0, NULL), *arr;
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	json_t *doc = NULL, *arr;
+	struct stat st;
 
+	/* only a regular file of ours: never a link or a FIFO */
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid())
+		doc = json_loadfd(fd, 0, NULL);
+	if (fd >= 0)
+		close(fd);
 	free(p);
 	arr = doc ? json_object_get(doc, "templates") : NULL;
 	if (json_is_array(arr))
@@ -254,11 +244,16 @@ index_save(const char *cache, json_t *templates, cf_error **err)
 	char *tmp = cf_asprintf("%s.%ld.tmp", p, (long)getpid());
 	json_t *doc = json_pack("{s:i, s:O}", "version", INDEX_VERSION,
 				"templates", templates);
-	int rc = 0;
+	int rc = 0, fd;
 
-	if (!doc ||
-	    json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
-	    rename(tmp, p) < 0) {
+	unlink(tmp); /* left by a killed run with our pid */
+	fd = cf_create_private(tmp, NULL);
+	if (fd >= 0 && doc &&
+	    json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0 || close(fd) < 0 || rename(tmp, p) < 0) {
 		cf_error *e = cf_error_new(CF_ERR_IO, "cannot write '%s'", p);
 
 		cf_error_set_detail(e, "%s", strerror(errno));
@@ -319,6 +314,36 @@ has_state(const cf_error *e, const char *code)
 	return e && strcmp(e->sqlstate, code) == 0;
 }
 
+/* The names of our databases, as a regular expression for pg_database:
+ * templates, half-loaded templates (pid) and --no-cache one-offs. */
+#define TPL_NAME_RE "^cf_tpl_[0-9a-f]{16}$"
+#define LOADING_NAME_RE \
+	"^cf_(tpl_[0-9a-f]{16}_tmp_[0-9]+|oneoff_[0-9]+_[0-9a-f]{8})$"
+
+/* Whether name has exactly the shape of a template name we make. */
+static bool
+is_template_name(const char *name)
+{
+	return strncmp(name, "cf_tpl_", 7) == 0 &&
+	       strspn(name + 7, "0123456789abcdef") == 16 && name[23] == '\0';
+}
+
+/* Whether process pid is alive on this machine. */
+static bool
+pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* This machine's name, for the COMMENT of a database being loaded. */
+static void
+host_name(char buf[256])
+{
+	if (gethostname(buf, 256) < 0)
+		snprintf(buf, 256, "unknown");
+	buf[255] = '\0';
+}
+
 /*
  * Drops database name (a template: IS_TEMPLATE false first).  1 when it is
  * gone, 0 when it is in use (55006: put back as it was and skipped), -1 on
@@ -364,17 +389,137 @@ drop_database(PGconn *conn, const char *name, bool was_template, cf_error **err)
 	return rc;
 }
 
-/* Creates an empty database for a load. */
+/*
+ * drop_database() for a database that must be ours: it carries our COMMENT
+ * (a name alone may be anyone's).  1 when gone (or it never existed), 0
+ * in use, -1 on errors, and when it is not ours: then nothing is dropped.
+ */
+static int
+drop_ours(PGconn *conn, const char *name, cf_error **err)
+{
+	const char *vals[1] = {name};
+	cf_error *e = NULL;
+	PGresult *res = cf_db_query(
+		conn,
+		"SELECT datistemplate, coalesce(shobj_description(oid, 'pg_database'), '') "
+		"LIKE '" COMMENT_PREFIX
+		"%' FROM pg_database WHERE datname = $1",
+		1, vals, &e);
+	bool was_template;
+
+	if (!res)
+		return cf_fail(err, e);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 1;
+	}
+	was_template = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+		PQclear(res);
+		e = cf_error_new(CF_ERR_CONFIG,
+				 "refusing to drop database '%s'", name);
+		cf_error_set_detail(
+			e,
+			"it does not carry confiture's template cache comment");
+		cf_error_set_hint(
+			e,
+			"if it is a confiture template, drop it by hand; check who edited the cache index");
+		cf_error_set_code(e, "not-a-cached-template");
+		return cf_fail(err, e);
+	}
+	PQclear(res);
+	return drop_database(conn, name, was_template, err);
+}
+
+/*
+ * Creates an empty database for a load, with our COMMENT naming this
+ * process, so that a later run may drop it once this process is gone
+ * (drop_stale_loads) and nothing else is ever dropped.
+ */
 static int
 create_database(PGconn *conn, const char *name, cf_error **err)
 {
-	char *q = cf_quote_ident(name);
-	char *sql = cf_asprintf("CREATE DATABASE %s TEMPLATE template0", q);
-	int rc = exec_sql(conn, sql, err);
+	char *q = cf_quote_ident(name), *comment, *qc, *sql;
+	char host[256];
+	int rc;
 
+	host_name(host);
+	comment = cf_asprintf(COMMENT_PREFIX " loading pid=%ld host=%s",
+			      (long)getpid(), host);
+	qc = cf_quote_literal(comment);
+	sql = cf_asprintf("CREATE DATABASE %s TEMPLATE template0", q);
+	rc = exec_sql(conn, sql, err);
+	if (rc == 0) {
+		free(sql);
+		sql = cf_asprintf("COMMENT ON DATABASE %s IS %s", q, qc);
+		rc = exec_sql(conn, sql, err);
+	}
 	free(sql);
+	free(qc);
+	free(comment);
 	free(q);
 	return rc;
+}
+
+/*
+ * Drops the databases that runs killed while loading left behind: ours by
+ * name and COMMENT, loaded on this machine by a process that is gone.
+ * Failures are left for the next run.
+ */
+static void
+drop_stale_loads(PGconn *conn)
+{
+	char host[256];
+	PGresult *res = cf_db_query(
+		conn,
+		"SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+		"WHERE datname ~ '" LOADING_NAME_RE "' "
+		"AND coalesce(shobj_description(oid, 'pg_database'), '') LIKE '" COMMENT_PREFIX
+		" loading %'",
+		0, NULL, NULL);
+
+	if (!res)
+		return;
+	host_name(host);
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *c = strstr(PQgetvalue(res, r, 1), " pid=");
+		const char *h = strstr(PQgetvalue(res, r, 1), " host=");
+
+		if (c && h && strcmp(h + 6, host) == 0 &&
+		    !pid_alive(strtol(c + 5, NULL, 10)))
+			drop_database(conn, PQgetvalue(res, r, 0), false, NULL);
+	}
+	PQclear(res);
+}
+
+/*
+ * Removes the files of tmp_dir that runs killed while loading left: they
+ * are named <what>-<pid>-... (dump.c's temporary names), pid gone.
+ */
+static void
+remove_stale_files(const char *tmp_dir)
+{
+	DIR *d = opendir(tmp_dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		const char *dash = strchr(de->d_name, '-');
+		char *end, *p;
+		long pid;
+		struct stat st;
+
+		if (!dash || !isdigit((unsigned char)dash[1]))
+			continue;
+		pid = strtol(dash + 1, &end, 10);
+		if (*end != '-' || pid_alive(pid))
+			continue;
+		p = cf_path_join(tmp_dir, de->d_name);
+		if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+			unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* A notice for p->notes. */
@@ -492,8 +637,8 @@ evict(struct prov_ctx *c, cf_provisioned *p, json_t *idx, const char *keep_name)
 	res = cf_db_query(
 		c->conn,
 		"SELECT datname, datistemplate FROM pg_database "
-		"WHERE datname LIKE 'cf\\_tpl\\_%' AND datname NOT LIKE '%\\_tmp\\_%' "
-		"AND shobj_description(oid, 'pg_database') LIKE '" COMMENT_PREFIX
+		"WHERE datname ~ '" TPL_NAME_RE "' "
+		"AND coalesce(shobj_description(oid, 'pg_database'), '') LIKE '" COMMENT_PREFIX
 		"%'",
 		0, NULL, NULL);
 	if (!res)
@@ -617,6 +762,26 @@ connect_quiet(const char *url, PGconn **conn, cf_error **err)
 	return 0;
 }
 
+/*
+ * The settings of a connection URL as a key=value conninfo without its
+ * secrets (password, sslpassword), which `cache clear` reconnects with
+ * (sslmode and all); libpq's PGPASSWORD or ~/.pgpass gives the password
+ * then.  Caller frees; "" when url does not parse.
+ */
+static char *
+settings_without_secrets(const char *url)
+{
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	cf_strbuf sb = CF_STRBUF_INIT;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val && *o->val && strcmp(o->keyword, "password") != 0 &&
+		    strcmp(o->keyword, "sslpassword") != 0)
+			cf_conninfo_add(&sb, o->keyword, o->val);
+	PQconninfoFree(opts);
+	return cf_strbuf_detach(&sb);
+}
+
 /* Connects, reads the version and checks CREATEDB; sets c->server_id. */
 static int
 connect_server(struct prov_ctx *c, cf_error **err)
@@ -668,6 +833,7 @@ connect_server(struct prov_ctx *c, cf_error **err)
 		cf_conninfo_add(&sb, "user",
 				PQuser(c->conn) ? PQuser(c->conn) : "");
 		c->server_id = cf_strbuf_detach(&sb);
+		c->connect = settings_without_secrets(c->maint_url);
 	}
 	return 0;
 }
@@ -831,7 +997,7 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 		cf_dump_stats st;
 		double t0 = cf_now_ms();
 
-		if (exists && drop_database(c->conn, tpl, is_tpl, err) != 1) {
+		if (exists && drop_ours(c->conn, tpl, err) != 1) {
 			if (err && !*err) {
 				cf_error *e = cf_error_new(
 					CF_ERR_CONFIG,
@@ -845,7 +1011,7 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 			goto out;
 		}
 		tmp = cf_asprintf("%s_tmp_%ld", tpl, (long)getpid());
-		if (drop_database(c->conn, tmp, false, err) != 1 ||
+		if (drop_ours(c->conn, tmp, err) != 1 ||
 		    load_into(c, p, tmp, &st, err) < 0)
 			goto out;
 		if ((m = publish(c, tmp, tpl, key, err)) < 0) {
@@ -866,6 +1032,9 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 			now, "skipped_owner", (json_int_t)st.owner_stmts,
 			"skipped_privilege", (json_int_t)st.privilege_stmts);
 		json_array_append_new(idx, entry);
+		if (c->connect)
+			json_object_set_new(entry, "connect",
+					    json_string(c->connect));
 	}
 	/* (re)build the entry of a template found on the server only */
 	if ((k = index_find(idx, c->server_id, tpl)) < 0) {
@@ -881,6 +1050,8 @@ provision_cached(struct prov_ctx *c, struct provisioned_priv *pp,
 		k = (long)json_array_size(idx) - 1;
 	}
 	entry = json_array_get(idx, (size_t)k);
+	if (c->connect)
+		json_object_set_new(entry, "connect", json_string(c->connect));
 	json_object_set_new(entry, "last_used_at", json_string(now));
 	json_object_set_new(entry, "size_bytes",
 			    json_integer(database_size(c->conn, tpl)));
@@ -904,22 +1075,15 @@ out:
 	return rc;
 }
 
-/* Fails early, before any server starts, when the dump does not exist;
- * cf_dump_open() reads it later. */
+/* Fails early, before any server starts, when the dump cannot be read
+ * (missing, a FIFO, a device, a symbolic link); cf_dump_open() reads it
+ * later. */
 static int
 check_dump_exists(const char *path, cf_error **err)
 {
-	struct stat st;
-	cf_error *e;
+	bool is_dir;
 
-	if (stat(path, &st) == 0)
-		return 0;
-	e = cf_error_new(CF_ERR_CONFIG, "cannot open dump '%s'", path);
-	cf_error_set_detail(e, "%s", strerror(errno));
-	cf_error_set_hint(
-		e,
-		"make one with pg_dump --schema-only -f prod.sql, or pg_dump -Fc");
-	return cf_fail(err, e);
+	return cf_dump_check(path, NULL, &is_dir, err);
 }
 
 int
@@ -948,6 +1112,7 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 	c.tmp_dir = cf_asprintf("%s/tmp", c.cache);
 	if (ensure_cache_dir(c.cache, err) < 0)
 		goto out;
+	remove_stale_files(c.tmp_dir);
 	if (opts->server_url) {
 		if (maintenance_url(opts->server_url, &c.maint_url, err) < 0)
 			goto out;
@@ -984,6 +1149,7 @@ cf_provision(const cf_provision_options *opts, cf_provisioned **out,
 	}
 	if (connect_server(&c, err) < 0)
 		goto out;
+	drop_stale_loads(c.conn);
 	if (cf_dump_open(opts->dump_path, c.bindir, c.tmp_dir,
 			 opts->keep_owners, &c.dump, err) < 0)
 		goto out;
@@ -1000,6 +1166,7 @@ out:
 	cf_dump_free(c.dump);
 	pp->maint_url = c.maint_url;
 	free(c.server_id);
+	free(c.connect);
 	free(c.tmp_dir);
 	free(c.cache);
 	if (rc < 0) {
@@ -1045,11 +1212,19 @@ cf_cache_list(const char *cache_dir, cf_cache_entry **entries, size_t *n,
 	      cf_error **err)
 {
 	char *cache = cf_cache_dir(cache_dir);
-	json_t *idx = index_load(cache), *o;
-	size_t i, k = 0, count = json_array_size(idx);
-	cf_cache_entry *v = cf_calloc(count ? count : 1, sizeof(*v));
+	json_t *idx, *o;
+	size_t i, k = 0, count;
+	cf_cache_entry *v;
 
-	(void)err;
+	*entries = NULL;
+	*n = 0;
+	if (cf_dir_check(cache, false, err) < 0) {
+		free(cache);
+		return -1;
+	}
+	idx = index_load(cache);
+	count = json_array_size(idx);
+	v = cf_calloc(count ? count : 1, sizeof(*v));
 	json_array_foreach(idx, i, o)
 	{
 		v[k].template_name = cf_strdup(jstr(o, "template"));
@@ -1153,12 +1328,18 @@ clear_embedded(const char *cache, int major, size_t *removed, cf_error **err)
 	return rc;
 }
 
-/* Drops the indexed templates of one external server, counting them in
- * *removed; entries it could not drop are copied to keep.  -1 with *err
- * when the server cannot be reached or a template cannot be dropped. */
+/*
+ * Drops the indexed templates of one external server, counting them in
+ * *removed; entries it could not drop are copied to keep.  It connects
+ * with the settings of the run that made them (connect), else the
+ * server_id of an older index.  A name that is not of our template shape,
+ * or a database without our COMMENT, is never dropped (the index is a
+ * file, and files can be edited).  -1 with *err when the server cannot be
+ * reached or a template cannot be dropped.
+ */
 static int
-clear_server(const char *server_id, json_t *idx, json_t *keep, size_t *removed,
-	     cf_error **err)
+clear_server(const char *server_id, const char *connect, json_t *idx,
+	     json_t *keep, size_t *removed, cf_error **err)
 {
 	PGconn *conn = NULL;
 	char *url;
@@ -1166,7 +1347,8 @@ clear_server(const char *server_id, json_t *idx, json_t *keep, size_t *removed,
 	json_t *o;
 	int rc = 0;
 
-	url = cf_asprintf("%s dbname=postgres", server_id);
+	url = *connect ? cf_strdup(connect) :
+			 cf_asprintf("%s dbname=postgres", server_id);
 	if (connect_quiet(url, &conn, err) < 0) {
 		free(url);
 		json_array_foreach(idx, i, o)
@@ -1184,11 +1366,24 @@ clear_server(const char *server_id, json_t *idx, json_t *keep, size_t *removed,
 
 		if (strcmp(jstr(o, "server"), server_id) != 0)
 			continue;
-		d = drop_database(conn, jstr(o, "template"), true, &e);
+		if (!is_template_name(jstr(o, "template"))) {
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "refusing to drop database '%s'",
+					 jstr(o, "template"));
+			cf_error_set_detail(
+				e,
+				"the cache index names it, but it is not a confiture template name (cf_tpl_ and 16 hex digits)");
+			cf_error_set_code(e, "not-a-cached-template");
+			d = -1;
+		} else {
+			d = drop_ours(conn, jstr(o, "template"), &e);
+		}
 		if (d == 1) {
 			(*removed)++;
 		} else {
-			json_array_append(keep, o);
+			/* an entry that is not ours to drop is forgotten */
+			if (is_template_name(jstr(o, "template")))
+				json_array_append(keep, o);
 			if (rc == 0) {
 				cf_error *f = cf_error_new(
 					CF_ERR_CONFIG,
@@ -1230,7 +1425,8 @@ static void
 empty_cache_dir(const char *cache)
 {
 	static const char *const known[] = {
-		"templates.json", "tmp", "dumps", "locks", "servers", NULL};
+		"templates.json", "tmp",	 "dumps", "locks",
+		"servers",	  "server-root", NULL};
 	char *tag = cf_asprintf("%s/CACHEDIR.TAG", cache), *p;
 
 	if (access(tag, F_OK) == 0) {
@@ -1279,7 +1475,7 @@ remove_clusters(const char *cache)
 
 		if (info[i].running)
 			continue;
-		cf_remove_tree(info[i].dir);
+		cf_remove_server_tree(info[i].dir);
 		if ((slash = strrchr(info[i].dir, '/')) != NULL &&
 		    slash != info[i].dir) {
 			*slash = '\0';
@@ -1296,14 +1492,13 @@ cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 	json_t *idx, *keep = json_array(), *o;
 	cf_error *first = NULL;
 	size_t i;
-	int lock_fd;
-	struct stat st;
+	int lock_fd, r;
 
 	*removed = 0;
-	if (stat(cache, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if ((r = cf_dir_check(cache, false, err)) != 0) {
 		free(cache);
 		json_decref(keep);
-		return 0;
+		return r < 0 ? -1 : 0;
 	}
 	if ((lock_fd = lock_cache(cache, err)) < 0) {
 		free(cache);
@@ -1328,8 +1523,8 @@ cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err)
 			rc = clear_embedded(cache, major, removed, &e);
 			cf_server_stop_running(&so, &stopped, NULL);
 		} else {
-			rc = clear_server(jstr(o, "server"), idx, keep, removed,
-					  &e);
+			rc = clear_server(jstr(o, "server"), jstr(o, "connect"),
+					  idx, keep, removed, &e);
 		}
 		if (rc < 0 && !first)
 			first = e;

@@ -1,7 +1,8 @@
 /*
- * provision.h — internals shared by the schema-dump code (dump.c) and the
- * template cache (cache.c): running PostgreSQL's client programs without
- * showing a password, and reading and loading dumps.  Not installed.
+ * provision.h — internals shared by the schema-dump code (dump_run.c,
+ * dump_load.c; the lexer is sqllex.h) and the template cache (cache.c):
+ * running PostgreSQL's client programs without showing a secret, and
+ * reading and loading dumps.  Not installed.
  */
 #ifndef CF_PROVISION_H
 #define CF_PROVISION_H
@@ -10,26 +11,18 @@
 
 #include "base/base.h"
 
-/* dump.c: client programs */
+/* dump_run.c: client programs */
 
 /*
- * Full path of a PostgreSQL client program (psql, pg_dump, pg_restore):
- * bindir first (when not NULL), then the newest /usr/lib/postgresql/N/bin,
- * then PATH.  NULL when not found; caller frees.
+ * Full path of a PostgreSQL client program (pg_dump, pg_restore): bindir
+ * first (when not NULL), then $CONFITURE_PG_BINDIR, then the newest
+ * /usr/lib/postgresql/N/bin, then PATH.  NULL when not found; caller
+ * frees.
  */
 char *cf_pg_program(const char *name, const char *bindir);
 
 /* Appends " key='value'" (quoted for libpq) to a conninfo string. */
 void cf_conninfo_add(cf_strbuf *sb, const char *key, const char *value);
-
-/*
- * Splits a URL or conninfo string into a key=value conninfo without the
- * password (safe on a command line) and the password (NULL when none), for
- * passing through PGPASSWORD.  dbname, when not NULL, replaces the
- * database.  Both are the caller's.
- */
-int cf_conninfo_split(const char *url, const char *dbname, char **conninfo,
-		      char **password, cf_error **err);
 
 /*
  * The same connection as url (password included) as a postgresql:// URL
@@ -39,17 +32,25 @@ int cf_url_for_db(const char *url, const char *dbname, char **out,
 		  cf_error **err);
 
 /*
- * Runs argv[0] (a full path) with stdin and stdout on /dev/null (stdout
- * goes to stdout_path when not NULL), setting the NAME=VALUE strings of env
- * (NULL-terminated, may be NULL) in the child.  *status is the exit status
- * (128 + signal when killed); *stderr_text (caller frees) what it wrote on
- * stderr, truncated at 256 kB.  -1 only when it could not be started.
+ * Runs argv[0] (a full path) with stdin on stdin_fd and stdout on
+ * stdout_fd (/dev/null for -1; the fds stay the caller's), setting the
+ * NAME=VALUE strings of env (NULL-terminated, may be NULL) in the child.
+ * *status is the exit status (128 + signal when killed); *stderr_text
+ * (caller frees) what it wrote on stderr, truncated at 256 kB.  -1 only
+ * when it could not be started.
  */
 int cf_run_program(const char *const *argv, const char *const *env,
-		   const char *stdout_path, int *status, char **stderr_text,
+		   int stdin_fd, int stdout_fd, int *status, char **stderr_text,
 		   cf_error **err);
 
-/* dump.c: reading and loading dumps */
+/* Trailing newlines and spaces off s, in place; returns s. */
+char *cf_chomp(char *s);
+
+/* A name for a new file in dir: <prefix>-<pid>-<random hex><suffix>;
+ * caller frees. */
+char *cf_temp_name(const char *dir, const char *prefix, const char *suffix);
+
+/* dump_load.c: reading and loading dumps */
 
 typedef enum cf_dump_format {
 	CF_DUMP_PLAIN = 0,
@@ -61,8 +62,9 @@ typedef enum cf_dump_format {
 typedef struct cf_dump {
 	char *path; /* as given, for messages */
 	cf_dump_format format;
-	char *sql_path;	  /* plain SQL: path itself or pg_restore output */
-	bool sql_is_temp; /* sql_path is ours to unlink */
+	int fd;		/* its plain SQL, open: the file itself, or the
+			 * unlinked pg_restore output */
+	char *sql_name; /* the SQL's name in lexer errors */
 	bool keep_owners;
 	char hash[65]; /* SHA-256 of the SQL without \restrict lines */
 } cf_dump;
@@ -74,6 +76,14 @@ typedef struct cf_dump_stats {
 	long restrict_lines;  /* \restrict, \unrestrict */
 	long other_stmts;     /* settings the server does not know */
 } cf_dump_stats;
+
+/*
+ * Checks that path may be read as a dump: a regular file, or a directory
+ * holding a regular toc.dat (*is_dir), not a symbolic link, FIFO or
+ * device; opened without blocking.  The open fd goes to *fd (caller
+ * closes) when fd is not NULL.  Errors are CF_ERR_CONFIG about the dump.
+ */
+int cf_dump_check(const char *path, int *fd, bool *is_dir, cf_error **err);
 
 /*
  * Opens a dump: detects its format, turns custom and directory formats
@@ -94,10 +104,13 @@ int cf_dump_source_major(const char *path);
 
 /*
  * Loads the dump into database dbname of the server that url reaches,
- * with psql (from bindir or the usual places), through the owner and
- * privilege filter, inside one transaction when single_txn.  A load error
- * is CF_ERR_CONFIG "cannot load dump" with the dump's file:line and the
- * server's message and SQLSTATE; a connection failure is CF_ERR_CONNECT.
+ * through libpq (no client program; bindir and tmp_dir are unused),
+ * statement by statement as sqllex.c splits it, leaving out what the
+ * owner and privilege filter drops, inside one transaction when
+ * single_txn.  A psql meta-command is an error before anything runs
+ * (cf_dump_open).  A load error is CF_ERR_CONFIG "cannot load dump" with
+ * the dump's file:line:col and the server's message and SQLSTATE; a
+ * connection failure is CF_ERR_CONNECT.
  */
 int cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 		 const char *dbname, int server_version_num,

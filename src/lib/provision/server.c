@@ -19,22 +19,30 @@
  *	<root>/<major>/stop-when-unused	exists while the handle that started
  *					the server wants it stopped but others
  *					still use it
+ *	<root>/<major>/kept		exists while a server is kept running
+ *					on purpose (--keep-server, `server
+ *					start`)
  *
  * <root> is <cache>/servers, <cache> being opts->cache_dir, else
- * $XDG_CACHE_HOME/confiture, else ~/.cache/confiture.  As root, initdb and
- * postgres refuse to run, so the server runs as the "postgres" system user
- * (fork, setgroups, setgid, setuid, exec).  That user cannot traverse /root
- * (mode 0700), so root's clusters live in
- * /var/tmp/confiture-postgres/<hash>/ instead, <hash> naming the cache
- * directory (FNV-1a of its real path); /var/tmp survives reboots.  When
- * <root>/<major>/sock is too long for a socket path (sun_path holds 108
- * bytes) the socket goes to /tmp/confiture-<uid>-<hash>/ instead.
+ * $XDG_CACHE_HOME/confiture, else ~/.cache/confiture (paths.c, which also
+ * checks that it is ours and private).  As root the server runs as the
+ * "postgres" system user (runas.c), who cannot traverse /root (mode 0700),
+ * so root's clusters live in /var/tmp/confiture-postgres/<hash>/ instead,
+ * <hash> naming the cache directory (FNV-1a of its real path); /var/tmp
+ * survives reboots.  When another user made /var/tmp/confiture-postgres
+ * first, a cache gets /var/tmp/confiture-postgres-XXXXXX (mkdtemp) of its
+ * own, named in <cache>/server-root.  When <root>/<major>/sock is too long for a socket
+ * path (sun_path holds 108 bytes) each start makes a new socket directory
+ * /tmp/confiture-<uid>-XXXXXX (mkdtemp), removed on stop: a name nobody
+ * can take first.
  *
- * Binaries: opts->bindir, else $CONFITURE_PG_BINDIR, else the first (for a
- * given major) or newest (major 0) of /usr/lib/postgresql/<N>/bin,
- * /usr/pgsql-<N>/bin, `pg_config --bindir` and the directory of initdb in
- * PATH.  Only initdb and postgres are run: postgres is started directly,
- * never through pg_ctl, so paths never pass through a shell.
+ * Binaries: see pgbin.c.  Only initdb and postgres are run, with a minimal
+ * environment (runas.c): postgres is started directly, never through
+ * pg_ctl, so paths never pass through a shell.
+ *
+ * Files the server's user can write (the log, postmaster.pid, PG_VERSION)
+ * are read only when they are regular files of that user, never through a
+ * link (cf_read_owned): SQL on the server runs as that user.
  *
  * Settings are given on postgres' command line, so they always match this
  * version of confiture: no TCP (listen_addresses ''), socket and directory
@@ -55,16 +63,14 @@
  * use it: then the last of them stops it (the stop-when-unused marker).
  * `confiture server stop` (cf_server_stop_running) stops it regardless.
  *
- * Children run in their own process group with output captured to log
- * files, so a Ctrl-C at the terminal never interrupts initdb half way; the
- * server itself runs in its own session and outlives us when kept.
+ * A running server that nobody uses and nobody kept (a run killed by
+ * SIGKILL left it) is restarted by the next start.
+ *
+ * The server runs in its own session and outlives us when kept.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,24 +86,18 @@
 #include <libpq-fe.h>
 
 #include "base/base.h"
+#include "provision/paths.h"
+#include "provision/pgbin.h"
+#include "provision/runas.h"
 
 #define SERVER_PORT 5432
 #define ROOT_BASE "/var/tmp/confiture-postgres"
+#define ROOT_POINTER "server-root" /* in the cache: root's own ROOT_BASE-* */
 #define LOCK_TIMEOUT_MS (180 * 1000)
 #define START_TIMEOUT_MS (60 * 1000)
 #define STOP_TIMEOUT_MS (60 * 1000)
 #define LOG_ROTATE_BYTES (4L * 1024 * 1024)
 #define SUN_PATH_MAX 107 /* usable bytes of sockaddr_un.sun_path */
-
-/* Who the server processes run as. */
-struct runas {
-	bool switch_user; /* we are root: become "postgres" in children */
-	uid_t uid;
-	gid_t gid;
-};
-
-/* Running as ourselves, e.g. for --version: no user switch. */
-static const struct runas as_self = {false, 0, 0};
 
 /* Paths of one cluster; all owned. */
 struct layout {
@@ -110,10 +110,11 @@ struct layout {
 	char *lock;
 	char *users;
 	char *orphan; /* exists: stop when the last handle goes */
+	char *kept;   /* exists: kept running on purpose (--keep-server) */
 };
 
 struct cf_server {
-	struct runas ru;
+	struct cf_runas ru;
 	struct layout lay;
 	char *bindir;
 	char *version; /* e.g. "15.20" */
@@ -142,23 +143,13 @@ fnv1a(const char *s)
 	return h;
 }
 
-static bool
-has_program(const char *dir, const char *name)
-{
-	char *p = cf_asprintf("%s/%s", dir, name);
-	bool ok = cf_is_executable(p);
-
-	free(p);
-	return ok;
-}
-
 /*
  * Makes sure path is a directory (not a symlink) of mode 0700 owned by the
  * run user, creating it when missing.  Directories we share with others
  * (/tmp, /var/tmp) make the ownership check matter.
  */
 static int
-ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
+ensure_private_dir(const char *path, const struct cf_runas *ru, cf_error **err)
 {
 	struct stat st;
 	cf_error *e;
@@ -204,15 +195,19 @@ ensure_private_dir(const char *path, const struct runas *ru, cf_error **err)
 	return 0;
 }
 
-/* The last max_lines lines of a file (at most 4 kB), or NULL. */
+/*
+ * The last max_lines lines of a log of the run user (at most 4 kB), or
+ * NULL: never a link or a file of someone else (cf_read_owned), which a
+ * migration running as the server's user could have put there.
+ */
 static char *
-file_tail(const char *path, int max_lines)
+file_tail(const char *path, uid_t uid, int max_lines)
 {
 	char *data = NULL, *start;
 	size_t len = 0;
 	int lines = 0;
 
-	if (cf_read_file(path, &data, &len, NULL) < 0)
+	if (cf_read_owned(path, uid, 4096, &data, &len) < 0)
 		return NULL;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
 		data[--len] = '\0';
@@ -231,556 +226,103 @@ file_tail(const char *path, int max_lines)
 	return start;
 }
 
-/* Reads a small file's first line into a new string, or NULL. */
+/* The first line of a small file of the run user, or NULL. */
 static char *
-read_first_line(const char *path)
+read_first_line(const char *path, uid_t uid)
 {
 	char *data = NULL;
 	size_t len;
 
-	if (cf_read_file(path, &data, &len, NULL) < 0)
+	if (cf_read_owned(path, uid, 4096, &data, &len) < 0)
 		return NULL;
 	data[strcspn(data, "\r\n")] = '\0';
 	return data;
 }
 
-/* ------------------------------------------------------------ processes */
+/* --------------------------------------------------------------- layout */
 
 /*
- * Turns a child into the run user in directory cwd, stdin from /dev/null and
- * stdout/stderr to out_fd (or /dev/null), every other fd closed.  Never
- * returns on failure: exits 126.
- */
-static void
-child_setup(const struct runas *ru, const char *cwd, int out_fd)
-{
-	int null_fd = open("/dev/null", O_RDWR);
-
-	if (null_fd < 0)
-		_exit(126);
-	if (out_fd < 0)
-		out_fd = null_fd;
-	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-		_exit(126);
-	/* fds of the caller (connections, our lock files) stay behind */
-	if (close_range(3, ~0U, 0) < 0)
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-	if (ru->switch_user) {
-		if (setgroups(1, &ru->gid) < 0 || setgid(ru->gid) < 0 ||
-		    setuid(ru->uid) < 0)
-			_exit(126);
-	}
-	if (cwd && chdir(cwd) < 0)
-		_exit(126);
-}
-
-/*
- * Runs argv[0] (absolute path) as the run user in its own process group and
- * waits for it.  Output goes to log_path (truncated and opened by the child,
- * as the run user) or, with capture, into *capture.  Returns the wait
- * status, or -1 when the process could not be created.
- */
-static int
-run_wait(const struct runas *ru, const char *cwd, const char *const *argv,
-	 const char *log_path, cf_strbuf *capture)
-{
-	int pfd[2] = {-1, -1};
-	int status = 0;
-	pid_t pid;
-
-	if (capture && pipe2(pfd, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		if (capture) {
-			close(pfd[0]);
-			close(pfd[1]);
-		}
-		return -1;
-	}
-	if (pid == 0) {
-		int out = pfd[1];
-
-		setpgid(0, 0);
-		if (log_path) {
-			/* open as the run user: never follow a link as root */
-			child_setup(ru, cwd, -1);
-			out = open(log_path,
-				   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
-				   0600);
-			if (out < 0)
-				_exit(126);
-			dup2(out, 1);
-			dup2(out, 2);
-			close(out);
-		} else {
-			child_setup(ru, cwd, out);
-		}
-		execv(argv[0], (char *const *)argv);
-		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
-	if (capture) {
-		char buf[4096];
-		ssize_t n;
-
-		close(pfd[1]);
-		while ((n = read(pfd[0], buf, sizeof(buf))) != 0) {
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			cf_strbuf_add(capture, buf, (size_t)n);
-		}
-		close(pfd[0]);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return status;
-}
-
-/*
- * cf_remove_tree() as the run user, in a child: as root, never delete through
- * a directory the "postgres" user could swap for a link.  Returns the wait
- * status (0 on success).
- */
-static int
-remove_tree_as(const struct runas *ru, const char *cwd, const char *path)
-{
-	int status = 0;
-	pid_t pid;
-
-	if (!ru->switch_user)
-		return cf_remove_tree(path) < 0 ? -1 : 0;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		child_setup(ru, cwd, -1);
-		_exit(cf_remove_tree(path) < 0 ? 1 : 0);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return status;
-}
-
-/* "exit status 1", "killed by signal 9": for error details. */
-static char *
-status_text(int status)
-{
-	if (status < 0)
-		return cf_asprintf("could not run it: %s", strerror(errno));
-	if (WIFEXITED(status))
-		return cf_asprintf("exit status %d", WEXITSTATUS(status));
-	if (WIFSIGNALED(status))
-		return cf_asprintf("killed by signal %d", WTERMSIG(status));
-	return cf_asprintf("wait status %d", status);
-}
-
-/* ------------------------------------------------------------- run user */
-
-/* Root runs the server as "postgres"; everyone else as themselves. */
-static int
-resolve_runas(struct runas *ru, cf_error **err)
-{
-	const struct passwd *pw;
-
-	ru->switch_user = geteuid() == 0;
-	ru->uid = geteuid();
-	ru->gid = getegid();
-	if (!ru->switch_user)
-		return 0;
-	pw = getpwnam("postgres");
-	if (!pw) {
-		cf_error *e = cf_error_new(
-			CF_ERR_CONFIG,
-			"running as root but there is no 'postgres' system user");
-		cf_error_set_detail(
-			e,
-			"PostgreSQL refuses to run as root, so the embedded server runs as 'postgres'");
-		cf_error_set_hint(
-			e,
-			"install the PostgreSQL server package (it creates the user), run confiture as "
-			"a regular user, or pass --server URL to use an existing server");
-		return cf_fail(err, e);
-	}
-	if (pw->pw_uid == 0) {
-		cf_error *e = cf_error_new(
-			CF_ERR_CONFIG, "the 'postgres' system user has uid 0");
-		cf_error_set_hint(e, "run confiture as a regular user");
-		return cf_fail(err, e);
-	}
-	ru->uid = pw->pw_uid;
-	ru->gid = pw->pw_gid;
-	return 0;
-}
-
-/* ------------------------------------------------------------- binaries */
-
-struct pgbin {
-	char *dir;
-	char *version; /* "15.20" */
-	int major;
-};
-
-static void
-pgbin_release(struct pgbin *b)
-{
-	free(b->dir);
-	free(b->version);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Finds name in $PATH; returns the real path of the file or NULL. */
-static char *
-path_lookup(const char *name)
-{
-	const char *path = getenv("PATH");
-	char *found = NULL;
-
-	if (!path)
-		return NULL;
-	while (*path && !found) {
-		size_t n = strcspn(path, ":");
-		char *cand = cf_asprintf("%.*s/%s", (int)n, n ? path : ".",
-					 name);
-
-		if (access(cand, X_OK) == 0)
-			found = realpath(cand, NULL);
-		free(cand);
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return found;
-}
-
-/*
- * Checks that dir holds initdb and postgres and asks postgres its version.
- * On failure *why says what is wrong (caller frees).
+ * Whether ROOT_BASE, shared by every root run, can be used: missing, or a
+ * real directory of root or of the server's user.  Another user can make
+ * it first; then each cache gets a directory of its own (new_private_root).
  */
 static bool
-probe_bindir(const char *dir, struct pgbin *out, char **why)
+root_base_usable(const struct cf_runas *ru)
 {
-	const char *argv[3];
-	cf_strbuf sb = CF_STRBUF_INIT;
-	char *postgres, *real, *v;
-	int status;
+	struct stat st;
 
-	*why = NULL;
-	if (!cf_is_dir(dir)) {
-		*why = cf_strdup("no such directory");
-		return false;
-	}
-	for (size_t i = 0; i < 2; i++) {
-		const char *name = i == 0 ? "initdb" : "postgres";
-
-		if (!has_program(dir, name)) {
-			*why = cf_asprintf("no %s", name);
-			return false;
-		}
-	}
-	real = realpath(dir, NULL);
-	if (!real)
-		real = cf_strdup(dir);
-	postgres = cf_asprintf("%s/postgres", real);
-	argv[0] = postgres;
-	argv[1] = "--version";
-	argv[2] = NULL;
-	/* --version is answered before postgres' root check: run as ourselves */
-	status = run_wait(&as_self, NULL, argv, NULL, &sb);
-	free(postgres);
-	v = strstr(cf_strbuf_str(&sb), "(PostgreSQL) ");
-	if (status != 0 || !v) {
-		*why = cf_strdup("'postgres --version' failed");
-		cf_strbuf_release(&sb);
-		free(real);
-		return false;
-	}
-	v += strlen("(PostgreSQL) ");
-	out->dir = real;
-	out->version = cf_strndup(v, strcspn(v, " \n\t"));
-	out->major = atoi(out->version);
-	cf_strbuf_release(&sb);
-	if (out->major < 10) {
-		*why = cf_asprintf("PostgreSQL %s is older than 10",
-				   out->version);
-		pgbin_release(out);
-		return false;
-	}
-	return true;
+	if (lstat(ROOT_BASE, &st) < 0)
+		return errno == ENOENT;
+	return S_ISDIR(st.st_mode) && (st.st_uid == 0 || st.st_uid == ru->uid);
 }
 
-/* Adds the numeric entries of /usr/lib/postgresql, newest first. */
-static void
-debian_candidates(char ***list, size_t *n, size_t *alloc)
-{
-	DIR *d = opendir("/usr/lib/postgresql");
-	struct dirent *de;
-	size_t first = *n;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    de->d_name[strspn(de->d_name, "0123456789")] != '\0')
-			continue;
-		CF_GROW(*list, *alloc, *n + 1);
-		(*list)[(*n)++] = cf_asprintf("/usr/lib/postgresql/%s/bin",
-					      de->d_name);
-	}
-	closedir(d);
-	/* insertion sort on the major, descending */
-	for (size_t i = first + 1; i < *n; i++) {
-		char *x = (*list)[i];
-		size_t j = i;
-
-		while (j > first && atoi((*list)[j - 1] + 20) < atoi(x + 20)) {
-			(*list)[j] = (*list)[j - 1];
-			j--;
-		}
-		(*list)[j] = x;
-	}
-}
-
-/* The bindir pg_config (from PATH) reports, or NULL. */
+/* The root recorded in the cache's pointer file when it is still a
+ * directory of the server's user that we made, else NULL; caller frees. */
 static char *
-pg_config_bindir(void)
+pointed_root(const char *ptr, const struct cf_runas *ru)
 {
-	char *pg_config = path_lookup("pg_config");
-	cf_strbuf sb = CF_STRBUF_INIT;
-	const char *argv[3];
-	char *dir = NULL;
+	char *data = NULL;
+	size_t len;
+	struct stat st;
 
-	if (!pg_config)
+	if (cf_read_owned(ptr, geteuid(), 4096, &data, &len) < 0)
 		return NULL;
-	argv[0] = pg_config;
-	argv[1] = "--bindir";
-	argv[2] = NULL;
-	if (run_wait(&as_self, NULL, argv, NULL, &sb) == 0 && sb.len > 0)
-		dir = cf_strndup(sb.buf, strcspn(sb.buf, "\r\n"));
-	cf_strbuf_release(&sb);
-	free(pg_config);
+	data[strcspn(data, "\n")] = '\0';
+	if (strncmp(data, ROOT_BASE "-", sizeof(ROOT_BASE)) == 0 &&
+	    !strchr(data + sizeof(ROOT_BASE), '/') && lstat(data, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == ru->uid)
+		return data;
+	free(data);
+	return NULL;
+}
+
+/*
+ * Makes ROOT_BASE-XXXXXX (mkdtemp: a name nobody can take first), owned by
+ * the server's user, and records it in the cache's pointer file so later
+ * runs find their clusters.  NULL with *err; caller frees.
+ */
+static char *
+new_private_root(const char *ptr, const struct cf_runas *ru, cf_error **err)
+{
+	char *dir = cf_strdup(ROOT_BASE "-XXXXXX");
+	int fd;
+
+	if (!mkdtemp(dir) || chown(dir, ru->uid, ru->gid) < 0) {
+		cf_error *e = cf_error_new(CF_ERR_IO,
+					   "cannot create a directory in %s",
+					   "/var/tmp");
+
+		cf_error_set_detail(e, "%s", strerror(errno));
+		free(dir);
+		cf_fail(err, e);
+		return NULL;
+	}
+	unlink(ptr);
+	if ((fd = cf_create_private(ptr, err)) < 0 ||
+	    dprintf(fd, "%s\n", dir) < 0) {
+		if (fd >= 0)
+			close(fd);
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	close(fd);
 	return dir;
 }
-
-/* The directory of an executable found in PATH, or NULL. */
-static char *
-path_bindir(const char *name)
-{
-	char *file = path_lookup(name);
-	char *slash;
-
-	if (!file)
-		return NULL;
-	slash = strrchr(file, '/');
-	if (slash)
-		*slash = '\0';
-	return file;
-}
-
-/* The "not found" error, with what was searched. */
-static cf_error *
-not_found_error(int major, const char *searched)
-{
-	cf_error *e;
-
-	if (major > 0)
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "PostgreSQL %d server binaries not found",
-				 major);
-	else
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "PostgreSQL server binaries not found");
-	cf_error_set_code(e, "server-binaries-not-found");
-	cf_error_set_detail(e, "searched: %s", searched);
-	if (major > 0)
-		cf_error_set_hint(
-			e,
-			"install them: sudo apt-get install postgresql-%d (Debian/Ubuntu), "
-			"or pass --server URL to use an existing server",
-			major);
-	else
-		cf_error_set_hint(
-			e,
-			"install them: sudo apt-get install postgresql (Debian/Ubuntu), "
-			"or pass --server URL to use an existing server");
-	return e;
-}
-
-/* A place to look for binaries, and how to name it in the error. */
-struct cand {
-	char *dir; /* NULL: the lookup itself failed */
-	char *label;
-};
-
-static void
-add_cand(struct cand **list, size_t *n, size_t *alloc, char *dir, char *label)
-{
-	CF_GROW(*list, *alloc, *n + 1);
-	(*list)[*n].dir = dir;
-	(*list)[*n].label = label;
-	(*n)++;
-}
-
-/* Has an earlier candidate the same real directory? */
-static bool
-cand_seen(const struct cand *c, size_t i)
-{
-	char *real = realpath(c[i].dir, NULL);
-	bool dup = false;
-
-	for (size_t j = 0; j < i && real && !dup; j++) {
-		char *r2 = c[j].dir ? realpath(c[j].dir, NULL) : NULL;
-
-		dup = r2 && strcmp(r2, real) == 0;
-		free(r2);
-	}
-	free(real);
-	return dup;
-}
-
-/*
- * Finds the server binaries for major (0 = newest): see the file header for
- * the order.  Fills *out (release with pgbin_release).
- */
-static int
-find_binaries(const char *forced, int major, struct pgbin *out, cf_error **err)
-{
-	cf_strbuf searched = CF_STRBUF_INIT;
-	struct cand *c = NULL;
-	size_t n = 0, alloc = 0;
-	struct pgbin best = {0};
-	char *why = NULL;
-	const char *source = "--bindir";
-	cf_error *e;
-
-	if (!forced || !*forced) {
-		forced = getenv("CONFITURE_PG_BINDIR");
-		source = "CONFITURE_PG_BINDIR";
-	}
-	if (forced && *forced) {
-		if (!probe_bindir(forced, out, &why)) {
-			cf_strbuf_addf(&searched, "'%s' (from %s): %s", forced,
-				       source, why);
-			e = not_found_error(major, cf_strbuf_str(&searched));
-			free(why);
-			cf_strbuf_release(&searched);
-			return cf_fail(err, e);
-		}
-		if (major > 0 && out->major != major) {
-			e = cf_error_new(
-				CF_ERR_CONFIG,
-				"the server binaries in '%s' are PostgreSQL %s, not %d",
-				forced, out->version, major);
-			cf_error_set_hint(
-				e,
-				"point %s at PostgreSQL %d binaries, or ask for major %d",
-				source, major, out->major);
-			pgbin_release(out);
-			return cf_fail(err, e);
-		}
-		return 0;
-	}
-
-	if (major > 0) {
-		add_cand(&c, &n, &alloc,
-			 cf_asprintf("/usr/lib/postgresql/%d/bin", major),
-			 NULL);
-		add_cand(&c, &n, &alloc,
-			 cf_asprintf("/usr/pgsql-%d/bin", major), NULL);
-	} else {
-		char **deb = NULL;
-		size_t nd = 0, ad = 0;
-
-		debian_candidates(&deb, &nd, &ad);
-		for (size_t i = 0; i < nd; i++)
-			add_cand(&c, &n, &alloc, deb[i], NULL);
-		free(deb);
-		if (nd == 0)
-			add_cand(&c, &n, &alloc, NULL,
-				 cf_strdup(
-					 "'/usr/lib/postgresql/*/bin' (none)"));
-	}
-	add_cand(&c, &n, &alloc, pg_config_bindir(),
-		 cf_strdup("pg_config --bindir"));
-	add_cand(&c, &n, &alloc, path_bindir("initdb"),
-		 cf_strdup("initdb in PATH"));
-
-	for (size_t i = 0; i < n; i++) {
-		struct pgbin b = {0};
-
-		if (searched.len)
-			cf_strbuf_addstr(&searched, ", ");
-		if (!c[i].dir) {
-			if (c[i].label && c[i].label[0] == '\'')
-				cf_strbuf_addstr(&searched, c[i].label);
-			else
-				cf_strbuf_addf(&searched, "%s (not found)",
-					       c[i].label);
-			continue;
-		}
-		if (c[i].label)
-			cf_strbuf_addf(&searched, "%s: ", c[i].label);
-		cf_strbuf_addf(&searched, "'%s'", c[i].dir);
-		if (cand_seen(c, i)) {
-			cf_strbuf_addstr(&searched, " (same as above)");
-			continue;
-		}
-		if (!probe_bindir(c[i].dir, &b, &why)) {
-			cf_strbuf_addf(&searched, " (%s)", why);
-			free(why);
-			continue;
-		}
-		if (major > 0 && b.major != major) {
-			cf_strbuf_addf(&searched, " (PostgreSQL %s)",
-				       b.version);
-			pgbin_release(&b);
-			continue;
-		}
-		if (!best.dir || b.major > best.major) {
-			pgbin_release(&best);
-			best = b;
-		} else {
-			pgbin_release(&b);
-		}
-		if (major > 0)
-			break;
-	}
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].dir);
-		free(c[i].label);
-	}
-	free(c);
-	if (!best.dir) {
-		e = not_found_error(major, cf_strbuf_str(&searched));
-		cf_strbuf_release(&searched);
-		return cf_fail(err, e);
-	}
-	cf_strbuf_release(&searched);
-	*out = best;
-	return 0;
-}
-
-/* --------------------------------------------------------------- layout */
 
 /*
  * The directory holding one subdirectory per major for the cache directory
  * cache (which must exist): <cache>/servers, or as root
- * /var/tmp/confiture-postgres/<hash>.  NULL (with *err) on failure.
+ * /var/tmp/confiture-postgres/<hash>, or when another user took that first,
+ * the directory of the cache's pointer file (made when create; "" when
+ * there is none: nothing to list).  NULL (with *err) on failure.
  */
 static char *
-servers_root(const char *cache, const struct runas *ru, cf_error **err)
+servers_root(const char *cache, const struct cf_runas *ru, bool create,
+	     cf_error **err)
 {
 	char *real = realpath(cache, NULL);
-	char *root;
+	char *root = NULL, *ptr;
 
 	if (!real) {
 		cf_error *e = cf_error_new(CF_ERR_IO, "cannot resolve '%s': %s",
@@ -789,11 +331,21 @@ servers_root(const char *cache, const struct runas *ru, cf_error **err)
 		cf_fail(err, e);
 		return NULL;
 	}
-	if (ru->switch_user)
+	if (!ru->switch_user) {
+		root = cf_asprintf("%s/servers", real);
+		free(real);
+		return root;
+	}
+	ptr = cf_path_join(real, ROOT_POINTER);
+	root = pointed_root(ptr, ru);
+	if (!root && root_base_usable(ru))
 		root = cf_asprintf(ROOT_BASE "/%016llx",
 				   (unsigned long long)fnv1a(real));
-	else
-		root = cf_asprintf("%s/servers", real);
+	else if (!root && create)
+		root = new_private_root(ptr, ru, err);
+	else if (!root)
+		root = cf_strdup(""); /* nothing to list */
+	free(ptr);
 	free(real);
 	return root;
 }
@@ -810,6 +362,7 @@ layout_release(struct layout *l)
 	free(l->lock);
 	free(l->users);
 	free(l->orphan);
+	free(l->kept);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -825,27 +378,28 @@ layout_init(struct layout *l, const char *base)
 	l->lock = cf_asprintf("%s/lock", base);
 	l->users = cf_asprintf("%s/users", base);
 	l->orphan = cf_asprintf("%s/stop-when-unused", base);
+	l->kept = cf_asprintf("%s/kept", base);
 	l->sock = cf_asprintf("%s/sock", base);
 	if (strlen(l->sock) +
 		    strlen("/.s.PGSQL." CF_STRINGIFY(SERVER_PORT) ".lock") >
 	    SUN_PATH_MAX) {
+		/* too long: a new directory in /tmp at each start */
 		free(l->sock);
-		l->sock = cf_asprintf("/tmp/confiture-%ld-%016llx",
-				      (long)geteuid(),
-				      (unsigned long long)fnv1a(base));
+		l->sock = NULL;
 	}
 }
 
 /* Creates the directories of a cluster, owned by the run user. */
 static int
-layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
+layout_create(const struct layout *l, const struct cf_runas *ru, cf_error **err)
 {
 	char *root = cf_strdup(l->base);
 	int rc = 0;
 
 	*strrchr(root, '/') = '\0';
 	if (ru->switch_user) {
-		rc = ensure_private_dir(ROOT_BASE, ru, err);
+		if (strncmp(root, ROOT_BASE "/", sizeof(ROOT_BASE)) == 0)
+			rc = ensure_private_dir(ROOT_BASE, ru, err);
 		if (rc == 0)
 			rc = ensure_private_dir(root, ru, err);
 	} else {
@@ -853,10 +407,47 @@ layout_create(const struct layout *l, const struct runas *ru, cf_error **err)
 	}
 	if (rc == 0)
 		rc = ensure_private_dir(l->base, ru, err);
-	if (rc == 0)
+	if (rc == 0 && l->sock)
 		rc = ensure_private_dir(l->sock, ru, err);
 	free(root);
 	return rc;
+}
+
+/*
+ * A socket directory for a cluster whose own path is too long: a new one
+ * in /tmp with an unpredictable name (mkdtemp), mode 0700, owned by the
+ * run user, so another user can neither block nor hijack it by creating it
+ * first.  NULL with *err; caller frees.
+ */
+static char *
+temp_sockdir(const struct cf_runas *ru, cf_error **err)
+{
+	char *dir = cf_asprintf("/tmp/confiture-%ld-XXXXXX", (long)ru->uid);
+
+	if (!mkdtemp(dir) ||
+	    (ru->switch_user && chown(dir, ru->uid, ru->gid) < 0)) {
+		cf_error *e = cf_error_new(
+			CF_ERR_IO, "cannot create a socket directory in /tmp");
+
+		cf_error_set_detail(e, "%s", strerror(errno));
+		if (dir[strlen(dir) - 1] != 'X')
+			rmdir(dir);
+		free(dir);
+		cf_fail(err, e);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Removes sockdir after a stop when it is one of temp_sockdir()'s (the
+ * server removes its socket files; rmdir only takes an empty directory). */
+static void
+remove_temp_sockdir(const struct layout *l, const char *sockdir)
+{
+	if (sockdir && !l->sock &&
+	    strncmp(sockdir, "/tmp/confiture-", 15) == 0 &&
+	    !strstr(sockdir, "/.."))
+		rmdir(sockdir);
 }
 
 /* ------------------------------------------------------ postmaster.pid */
@@ -868,9 +459,10 @@ struct pidfile {
 	char status[16]; /* "starting", "ready", "stopping", "" (old) */
 };
 
-/* Reads data/postmaster.pid; false when missing or unreadable. */
+/* Reads data/postmaster.pid (a file of uid); false when missing or
+ * unreadable. */
 static bool
-pidfile_read(const char *data, struct pidfile *pf)
+pidfile_read(const char *data, uid_t uid, struct pidfile *pf)
 {
 	char *path = cf_asprintf("%s/postmaster.pid", data);
 	char *text = NULL, *line;
@@ -878,7 +470,7 @@ pidfile_read(const char *data, struct pidfile *pf)
 	int i = 0;
 
 	memset(pf, 0, sizeof(*pf));
-	if (cf_read_file(path, &text, &len, NULL) < 0) {
+	if (cf_read_owned(path, uid, 4096, &text, &len) < 0) {
 		free(path);
 		return false;
 	}
@@ -944,14 +536,14 @@ ping(const char *sockdir, int port)
  * 30 s.  On true, *pf holds its pid file (release it).
  */
 static bool
-server_running(const char *data, struct pidfile *pf)
+server_running(const char *data, uid_t uid, struct pidfile *pf)
 {
 	double deadline = cf_now_ms() + 30000;
 
 	for (;;) {
 		PGPing p;
 
-		if (!pidfile_read(data, pf))
+		if (!pidfile_read(data, uid, pf))
 			return false;
 		if (!process_alive(pf->pid) || !pf->sockdir || pf->port <= 0) {
 			pidfile_release(pf);
@@ -1027,14 +619,16 @@ cluster_lock(const struct layout *l, cf_error **err)
 /* ------------------------------------------------------ initdb and start */
 
 /* An error about the cluster with the tail of a log as detail. */
-static cf_error *log_error(const char *log, const char *what_happened,
-			   const char *fmt, ...) CF_PRINTF(3, 4);
+static cf_error *log_error(const char *log, uid_t uid,
+			   const char *what_happened, const char *fmt, ...)
+	CF_PRINTF(4, 5);
 
 static cf_error *
-log_error(const char *log, const char *what_happened, const char *fmt, ...)
+log_error(const char *log, uid_t uid, const char *what_happened,
+	  const char *fmt, ...)
 {
 	cf_strbuf sb = CF_STRBUF_INIT;
-	char *tail = file_tail(log, 12);
+	char *tail = file_tail(log, uid, 12);
 	cf_error *e;
 	va_list ap;
 
@@ -1070,25 +664,25 @@ run_initdb(const cf_server *srv, cf_error **err)
 	cf_error *e;
 
 	/* leftovers of an interrupted initdb */
-	if (remove_tree_as(&srv->ru, l->base, l->data_tmp) != 0) {
+	if (cf_remove_tree_as(&srv->ru, l->base, l->data_tmp) != 0) {
 		e = cf_error_new(CF_ERR_IO, "cannot remove '%s'", l->data_tmp);
 		cf_error_set_hint(e, "remove it by hand");
 		free(initdb);
 		return cf_fail(err, e);
 	}
-	status = run_wait(&srv->ru, l->base, argv, l->initlog, NULL);
+	status = cf_run_wait(&srv->ru, l->base, argv, l->initlog, NULL);
 	free(initdb);
 	if (status != 0) {
-		char *st = status_text(status);
+		char *st = cf_status_text(status);
 
-		e = log_error(l->initlog, st,
+		e = log_error(l->initlog, srv->ru.uid, st,
 			      "initdb failed for the embedded server in '%s'",
 			      l->data_tmp);
 		cf_error_set_hint(
 			e,
 			"fix the problem above, or pass --server URL to use an existing server");
 		free(st);
-		remove_tree_as(&srv->ru, l->base, l->data_tmp);
+		cf_remove_tree_as(&srv->ru, l->base, l->data_tmp);
 		return cf_fail(err, e);
 	}
 	if (rename(l->data_tmp, l->data) < 0) {
@@ -1104,7 +698,7 @@ static int
 check_data_version(const cf_server *srv, cf_error **err)
 {
 	char *path = cf_asprintf("%s/PG_VERSION", srv->lay.data);
-	char *v = read_first_line(path);
+	char *v = read_first_line(path, srv->ru.uid);
 	cf_error *e;
 
 	free(path);
@@ -1149,10 +743,11 @@ static int
 start_postmaster(cf_server *srv, cf_error **err)
 {
 	const struct layout *l = &srv->lay;
-	char *postgres = cf_asprintf("%s/postgres", srv->bindir);
-	char *sockopt = cf_asprintf("unix_socket_directories=%s", l->sock);
+	char *sockdir = l->sock ? cf_strdup(l->sock) :
+				  temp_sockdir(&srv->ru, err);
+	char *postgres, *sockopt;
 	const char *settings[] = {
-		sockopt,
+		NULL, /* unix_socket_directories */
 		"listen_addresses=",
 		"port=" CF_STRINGIFY(SERVER_PORT),
 		"unix_socket_permissions=0700",
@@ -1176,10 +771,16 @@ start_postmaster(cf_server *srv, cf_error **err)
 	const char *argv[3 + 2 * (sizeof(settings) / sizeof(settings[0])) + 1];
 	size_t n = 0;
 	double deadline;
+	char **env;
 	pid_t pid;
 	int status;
 	cf_error *e;
 
+	if (!sockdir)
+		return -1;
+	postgres = cf_asprintf("%s/postgres", srv->bindir);
+	sockopt = cf_asprintf("unix_socket_directories=%s", sockdir);
+	settings[0] = sockopt;
 	argv[n++] = postgres;
 	argv[n++] = "-D";
 	argv[n++] = l->data;
@@ -1190,32 +791,25 @@ start_postmaster(cf_server *srv, cf_error **err)
 	argv[n] = NULL;
 
 	rotate_log(l);
+	env = cf_child_env(&srv->ru);
 	pid = fork();
 	if (pid < 0) {
 		e = cf_error_new(CF_ERR_INTERNAL, "cannot fork: %s",
 				 strerror(errno));
+		cf_child_env_free(env);
 		free(postgres);
 		free(sockopt);
+		remove_temp_sockdir(l, sockdir);
+		free(sockdir);
 		return cf_fail(err, e);
 	}
 	if (pid == 0) {
-		int out;
-
 		/* own session: Ctrl-C at our terminal must not reach it */
 		setsid();
-		child_setup(&srv->ru, l->base, -1);
-		out = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
-			   0600);
-		if (out < 0)
-			_exit(126);
-		dup2(out, 1);
-		dup2(out, 2);
-		close(out);
-		execv(argv[0], (char *const *)argv);
-		dprintf(2, "confiture: cannot execute '%s': %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
+		cf_child_exec_logged(&srv->ru, l->base, l->log, O_APPEND, argv,
+				     env);
 	}
+	cf_child_env_free(env);
 	free(postgres);
 	free(sockopt);
 
@@ -1225,13 +819,13 @@ start_postmaster(cf_server *srv, cf_error **err)
 		pid_t w = waitpid(pid, &status, WNOHANG);
 
 		if (w == pid || (w < 0 && errno == ECHILD)) {
-			char *st = w == pid ? status_text(status) :
+			char *st = w == pid ? cf_status_text(status) :
 					      cf_strdup("postgres exited");
 
 			e = log_error(
-				l->log, st,
+				l->log, srv->ru.uid, st,
 				"the embedded PostgreSQL server did not start");
-			if (pidfile_read(l->data, &pf)) {
+			if (pidfile_read(l->data, srv->ru.uid, &pf)) {
 				cf_error_set_hint(
 					e,
 					"if no server runs on '%s' (pid %ld is not one), remove "
@@ -1245,9 +839,11 @@ start_postmaster(cf_server *srv, cf_error **err)
 					"existing server");
 			}
 			free(st);
+			remove_temp_sockdir(l, sockdir);
+			free(sockdir);
 			return cf_fail(err, e);
 		}
-		if (pidfile_read(l->data, &pf)) {
+		if (pidfile_read(l->data, srv->ru.uid, &pf)) {
 			bool ready = pf.pid == pid &&
 				     strcmp(pf.status, "ready") == 0;
 
@@ -1259,8 +855,10 @@ start_postmaster(cf_server *srv, cf_error **err)
 			kill(pid, SIGQUIT);
 			waitpid(pid, &status, 0);
 			e = log_error(
-				l->log, "not ready after 60 s",
+				l->log, srv->ru.uid, "not ready after 60 s",
 				"the embedded PostgreSQL server did not start");
+			remove_temp_sockdir(l, sockdir);
+			free(sockdir);
 			return cf_fail(err, e);
 		}
 		cf_sleep_ms(5);
@@ -1270,7 +868,7 @@ start_postmaster(cf_server *srv, cf_error **err)
 	srv->started = true;
 	srv->port = SERVER_PORT;
 	free(srv->sockdir);
-	srv->sockdir = cf_strdup(l->sock);
+	srv->sockdir = sockdir;
 	return 0;
 }
 
@@ -1347,25 +945,50 @@ server_free(cf_server *srv)
 	free(srv);
 }
 
+/*
+ * Whether the running server was left behind by a run that died (SIGKILL):
+ * nobody uses it (srv->users_fd locks exclusively) and nobody kept it.
+ * The cluster lock is held.
+ */
+static bool
+orphaned(const cf_server *srv)
+{
+	bool free_of_users = flock(srv->users_fd, LOCK_EX | LOCK_NB) == 0;
+
+	if (free_of_users)
+		flock(srv->users_fd, LOCK_UN);
+	return free_of_users && access(srv->lay.kept, F_OK) < 0;
+}
+
 /* Attach to a running server, or initdb (first use) and start it; the
- * cluster lock is held by the caller. */
+ * cluster lock is held by the caller.  A server a dead run left behind is
+ * restarted: it may carry an older confiture's environment. */
 static int
 attach_or_start(cf_server *srv, cf_error **err)
 {
 	struct pidfile pf;
 
-	if (server_running(srv->lay.data, &pf)) {
-		srv->pid = pf.pid;
-		srv->port = pf.port;
-		srv->sockdir = pf.sockdir;
-		srv->started = false;
-		return 0;
+	if (server_running(srv->lay.data, srv->ru.uid, &pf)) {
+		if (!orphaned(srv)) {
+			srv->pid = pf.pid;
+			srv->port = pf.port;
+			srv->sockdir = pf.sockdir;
+			srv->started = false;
+			return 0;
+		}
+		if (stop_postmaster(srv->lay.data, pf.pid, false, err) < 0) {
+			pidfile_release(&pf);
+			return -1;
+		}
+		remove_temp_sockdir(&srv->lay, pf.sockdir);
+		pidfile_release(&pf);
 	}
 	if (!cf_is_dir(srv->lay.data) && run_initdb(srv, err) < 0)
 		return -1;
 	if (check_data_version(srv, err) < 0)
 		return -1;
 	unlink(srv->lay.orphan);
+	unlink(srv->lay.kept);
 	return start_postmaster(srv, err);
 }
 
@@ -1374,7 +997,7 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 {
 	static const cf_server_options defaults = {0};
 	cf_server *srv = cf_new(cf_server);
-	struct pgbin bin = {0};
+	struct cf_pgbin bin = {0};
 	char *cache = NULL, *root = NULL, *base = NULL;
 	int lock_fd = -1;
 
@@ -1382,18 +1005,17 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 	if (!opts)
 		opts = &defaults;
 	srv->users_fd = -1;
-	if (resolve_runas(&srv->ru, err) < 0)
+	if (cf_runas_resolve(&srv->ru, err) < 0)
 		goto fail;
-	if (find_binaries(opts->bindir, opts->major_version, &bin, err) < 0)
+	if (cf_pgbin_find(opts->bindir, opts->major_version, &bin, err) < 0)
 		goto fail;
 	srv->bindir = bin.dir;
 	srv->version = bin.version;
 	srv->major = bin.major;
 
-	cache = cf_cache_dir(opts->cache_dir);
-	if (cf_mkdir_p(cache, 0700, err) < 0)
+	if (!(cache = cf_cache_dir_checked(opts->cache_dir, err)))
 		goto fail;
-	if (!(root = servers_root(cache, &srv->ru, err)))
+	if (!(root = servers_root(cache, &srv->ru, true, err)))
 		goto fail;
 	base = cf_asprintf("%s/%d", root, srv->major);
 	layout_init(&srv->lay, base);
@@ -1479,13 +1101,19 @@ cf_server_release(cf_server *srv, bool keep)
 	if (lock_fd >= 0) {
 		if (keep) {
 			unlink(srv->lay.orphan);
+			close(open(srv->lay.kept,
+				   O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				   0600));
 		} else if (srv->started || access(srv->lay.orphan, F_OK) == 0) {
 			/* the last handle stops it; while others still use
 			 * it, leave that job to the last of them */
 			if (flock(srv->users_fd, LOCK_EX | LOCK_NB) == 0) {
 				if (stop_postmaster(srv->lay.data, srv->pid,
-						    srv->child, NULL) == 0)
+						    srv->child, NULL) == 0) {
 					unlink(srv->lay.orphan);
+					remove_temp_sockdir(&srv->lay,
+							    srv->sockdir);
+				}
 			} else if (srv->started) {
 				close(open(srv->lay.orphan,
 					   O_WRONLY | O_CREAT | O_CLOEXEC |
@@ -1503,22 +1131,23 @@ cf_server_release(cf_server *srv, bool keep)
  * *root is set (NULL when the cache dir does not exist: nothing to list).
  */
 static int
-list_clusters(const cf_server_options *opts, const struct runas *ru,
+list_clusters(const cf_server_options *opts, const struct cf_runas *ru,
 	      char **root, int **majors, size_t *n, cf_error **err)
 {
 	char *cache = cf_cache_dir(opts ? opts->cache_dir : NULL);
 	size_t alloc = 0;
 	struct dirent *de;
 	DIR *d;
+	int r;
 
 	*root = NULL;
 	*majors = NULL;
 	*n = 0;
-	if (!cf_is_dir(cache)) {
+	if ((r = cf_dir_check(cache, false, err)) != 0) {
 		free(cache);
-		return 0;
+		return r < 0 ? -1 : 0;
 	}
-	*root = servers_root(cache, ru, err);
+	*root = servers_root(cache, ru, false, err);
 	free(cache);
 	if (!*root)
 		return -1;
@@ -1547,14 +1176,14 @@ int
 cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 		       cf_error **err)
 {
-	struct runas ru;
+	struct cf_runas ru;
 	char *root = NULL;
 	int *majors = NULL;
 	size_t n = 0;
 	int rc = 0;
 
 	*stopped = false;
-	if (resolve_runas(&ru, err) < 0)
+	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &n, err) < 0)
 		return -1;
@@ -1570,9 +1199,11 @@ cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 		if (lock_fd < 0) {
 			rc = -1;
 		} else {
-			if (server_running(l.data, &pf)) {
+			if (server_running(l.data, ru.uid, &pf)) {
 				rc = stop_postmaster(l.data, pf.pid, false,
 						     err);
+				if (rc == 0)
+					remove_temp_sockdir(&l, pf.sockdir);
 				*stopped = *stopped || rc == 0;
 				pidfile_release(&pf);
 			}
@@ -1606,7 +1237,7 @@ int
 cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 	       cf_error **err)
 {
-	struct runas ru;
+	struct cf_runas ru;
 	char *root = NULL;
 	int *majors = NULL;
 	size_t count = 0;
@@ -1614,7 +1245,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	if (resolve_runas(&ru, err) < 0)
+	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &count, err) < 0)
 		return -1;
@@ -1627,7 +1258,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 		in->major = majors[i];
 		in->dir = cf_asprintf("%s/%d", root, majors[i]);
 		in->data_dir = cf_asprintf("%s/data", in->dir);
-		if (server_running(in->data_dir, &pf)) {
+		if (server_running(in->data_dir, ru.uid, &pf)) {
 			cf_server tmp = {.sockdir = pf.sockdir,
 					 .port = pf.port};
 
@@ -1642,7 +1273,7 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 		}
 		if (!in->version) {
 			path = cf_asprintf("%s/PG_VERSION", in->data_dir);
-			in->version = read_first_line(path);
+			in->version = read_first_line(path, ru.uid);
 			free(path);
 		}
 	}

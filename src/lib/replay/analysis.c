@@ -3,120 +3,99 @@
  * preflight replay.
  *
  * When a migration fails (and is rolled back) or is skipped, the objects it
- * would have created never exist, and later migrations that use them fail
- * with "does not exist".  Those later failures are consequences, not
- * problems of their own.  The link is made by name, never by order alone:
- * what the earlier migration's parse tree creates, renames into existence
- * or adds, against the object the later error message names.
+ * would have created or changed never are, and later migrations that need
+ * them fail too.  Those later failures are consequences, not problems of
+ * their own.  The link is made by object identity, never by order alone,
+ * from the statement model (history/model.h) of each migration:
  *
- * Names carry a kind so that a missing schema only matches a created schema
- * and a missing enum value only matches a value of the same enum type; every
- * other object (tables, columns, types, functions, roles, ...) shares one
- * name space, compared case-sensitively as PostgreSQL stores them.
+ *   1. The error names a missing object ("does not exist"): the latest
+ *      earlier migration that would have provided that object decides.  If
+ *      it failed or was skipped, the failure is its consequence; if it
+ *      passed, the failure is a root.  Identities are qualified: a column
+ *      is table.column (a bare column name in the message is resolved with
+ *      the failing statement's own tables), a function is its name with its
+ *      argument types when both sides know them, an enum value belongs to
+ *      its type.  A passing migration that provides the same bare name
+ *      elsewhere masks nothing.
+ *   2. The error names an object that already exists, or the objects
+ *      that depend on what a DROP drops (2BP01): the latest earlier
+ *      migration that would have dropped or renamed it away decides.
+ *   3. Any other error: the failing statement uses an object (a column, a
+ *      table, a function, a type) that an earlier failed or skipped
+ *      migration would have created or altered, with no passing migration
+ *      providing it in between.
+ *
+ * Confidence is "certain" when rule 1 or 2 matched qualified identities of
+ * the same kind, "likely" when the match is by bare name only (the name's
+ * table unknown on one side, or a statement the parser rejected and whose
+ * names come from tokens) or comes from rule 3.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "history/model.h"
 #include "replay/analysis.h"
 
-typedef enum name_kind {
-	NK_OBJECT = 0,	     /* relation, column, type, function, role, ... */
-	NK_SCHEMA,	     /* a schema */
-	NK_ENUM_VALUE,	     /* an enum value that exists when the type does */
-	NK_ENUM_VALUE_ADDED, /* an enum value added by ALTER TYPE ADD VALUE */
-} name_kind;
+/* A bag of objects: a model used as a list. */
+typedef cf_stmt_model obj_list;
 
-/* One name a script provides or an error reports missing. */
-typedef struct name_ref {
-	name_kind kind;
-	char *name;
-	char *owner; /* enum type of an enum value, else NULL */
-} name_ref;
-
-typedef struct name_list {
-	name_ref *items;
-	size_t n;
-	size_t alloc;
-} name_list;
-
-#define NAME_LIST_INIT     \
-	{                  \
-		NULL, 0, 0 \
-	}
-
-/* Frees the names of a list and its array; the list is left empty. */
 static void
-name_list_release(name_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].name);
-		free(l->items[i].owner);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->n = l->alloc = 0;
-}
-
-/* Adds a copy of name (and owner) unless NULL, empty or already there. */
-static void
-name_list_add(name_list *l, name_kind kind, const char *name, const char *owner)
-{
-	if (!name || !*name)
-		return;
-	for (size_t i = 0; i < l->n; i++) {
-		name_ref *r = &l->items[i];
-
-		if (r->kind == kind && strcmp(r->name, name) == 0 &&
-		    ((!r->owner && !owner) ||
-		     (r->owner && owner && strcmp(r->owner, owner) == 0)))
-			return;
-	}
-	CF_GROW(l->items, l->alloc, l->n + 1);
-	l->items[l->n].kind = kind;
-	l->items[l->n].name = cf_strdup(name);
-	l->items[l->n].owner = cf_strdup(owner);
-	l->n++;
-}
-
-/* Like name_list_add() for a name that is not NUL-terminated. */
-static void
-name_list_addn(name_list *l, name_kind kind, const char *name, size_t len,
-	       const char *owner)
+list_addn(obj_list *l, cf_obj_kind kind, const char *name, size_t len,
+	  const char *parent)
 {
 	char *s = cf_strndup(name, len);
 
-	name_list_add(l, kind, s, owner);
+	cf_stmt_model_add(l, kind, CF_ACT_USE, NULL, parent, s, NULL);
 	free(s);
 }
 
+/* ------------------------------------------------------------------------
+ * Names for the unit tests: flattened, NULL-terminated arrays
+ * ------------------------------------------------------------------------ */
+
+/* Adds s to out[0..*n) unless there already. */
+static void
+strv_add_unique(char **out, size_t *n, const char *s)
+{
+	if (!s)
+		return;
+	for (size_t k = 0; k < *n; k++)
+		if (strcmp(out[k], s) == 0)
+			return;
+	out[(*n)++] = cf_strdup(s);
+}
+
 /*
- * Flattens a list into the NULL-terminated array of the public functions:
- * every name, then every owner not already listed.  NULL when empty.
+ * Every name, then the enum types of enum values, then the schemas of
+ * objects other than columns.  NULL when empty.
  */
 static char **
-name_list_flatten(const name_list *l)
+list_flatten(const obj_list *l, bool provided_only)
 {
 	char **out;
 	size_t n = 0;
 
 	if (l->n == 0)
 		return NULL;
-	out = cf_calloc(2 * l->n + 1, sizeof(char *));
-	for (size_t pass = 0; pass < 2; pass++) {
+	out = cf_calloc(3 * l->n + 1, sizeof(char *));
+	for (size_t pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < l->n; i++) {
-			const char *s = pass == 0 ? l->items[i].name :
-						    l->items[i].owner;
-			bool dup = false;
+			const cf_obj *o = &l->objs[i];
 
-			if (!s)
+			if (provided_only && o->action != CF_ACT_PROVIDE)
 				continue;
-			for (size_t k = 0; k < n && !dup; k++)
-				dup = strcmp(out[k], s) == 0;
-			if (!dup)
-				out[n++] = cf_strdup(s);
+			if (pass == 0)
+				strv_add_unique(out, &n, o->name);
+			else if (pass == 1 && o->kind == CF_OBJ_ENUM_VALUE)
+				strv_add_unique(out, &n, o->parent);
+			else if (pass == 2 && o->kind != CF_OBJ_COLUMN &&
+				 !provided_only)
+				strv_add_unique(out, &n, o->schema);
 		}
+	}
+	if (n == 0) {
+		free(out);
+		return NULL;
 	}
 	return out;
 }
@@ -131,321 +110,93 @@ cf_analysis_free_names(char **names)
 	free(names);
 }
 
-/* ------------------------------------------------------------------------
- * What a script provides: walking libpg_query's JSON parse tree
- * ------------------------------------------------------------------------ */
-
-/* String member of an object, or NULL. */
-static const char *
-jstr(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
-/* The tag and body of a node wrapper such as {"CreateStmt": {...}}. */
-static const char *
-node_tag(json_t *wrapper, json_t **body)
-{
-	void *it = json_is_object(wrapper) ? json_object_iter(wrapper) : NULL;
-
-	*body = NULL;
-	if (!it)
-		return NULL;
-	*body = json_object_iter_value(it);
-	return json_object_iter_key(it);
-}
-
-/* The sval of a {"String": {"sval": ...}} node, or NULL. */
-static const char *
-string_node(json_t *node)
-{
-	return jstr(json_object_get(node, "String"), "sval");
-}
-
-/* The last String of a name list such as funcname or defnames. */
-static const char *
-last_sval(json_t *list)
-{
-	size_t n = json_array_size(list);
-
-	return n ? string_node(json_array_get(list, n - 1)) : NULL;
-}
-
-/* Column names and inline constraint names of a ColumnDef body. */
-static void
-provide_column(name_list *out, json_t *coldef)
-{
-	json_t *c;
-	size_t i;
-
-	name_list_add(out, NK_OBJECT, jstr(coldef, "colname"), NULL);
-	json_array_foreach(json_object_get(coldef, "constraints"), i, c)
-		name_list_add(out, NK_OBJECT,
-			      jstr(json_object_get(c, "Constraint"), "conname"),
-			      NULL);
-}
-
-/* A table's name, columns and constraints (CreateStmt body). */
-static void
-provide_create(name_list *out, json_t *body)
-{
-	json_t *elt, *b;
-	size_t i;
-
-	name_list_add(out, NK_OBJECT,
-		      jstr(json_object_get(body, "relation"), "relname"), NULL);
-	json_array_foreach(json_object_get(body, "tableElts"), i, elt)
-	{
-		const char *tag = node_tag(elt, &b);
-
-		if (!tag)
-			continue;
-		if (strcmp(tag, "ColumnDef") == 0)
-			provide_column(out, b);
-		else if (strcmp(tag, "Constraint") == 0)
-			name_list_add(out, NK_OBJECT, jstr(b, "conname"), NULL);
-	}
-}
-
-/* Added columns and constraints of ALTER TABLE (AlterTableStmt body). */
-static void
-provide_alter_table(name_list *out, json_t *body)
-{
-	json_t *cmd;
-	size_t i;
-
-	json_array_foreach(json_object_get(body, "cmds"), i, cmd)
-	{
-		json_t *c = json_object_get(cmd, "AlterTableCmd");
-		const char *sub = jstr(c, "subtype");
-		json_t *def = json_object_get(c, "def");
-
-		if (!sub)
-			continue;
-		if (strncmp(sub, "AT_AddColumn", 12) == 0)
-			provide_column(out, json_object_get(def, "ColumnDef"));
-		else if (strncmp(sub, "AT_AddConstraint", 16) == 0)
-			name_list_add(out, NK_OBJECT,
-				      jstr(json_object_get(def, "Constraint"),
-					   "conname"),
-				      NULL);
-	}
-}
-
-/* The object an AlterObjectSchemaStmt moves: it now exists again. */
-static void
-provide_moved(name_list *out, json_t *body)
-{
-	json_t *obj = json_object_get(body, "object");
-	json_t *b;
-	const char *tag;
-
-	name_list_add(out, NK_OBJECT,
-		      jstr(json_object_get(body, "relation"), "relname"), NULL);
-	tag = node_tag(obj, &b);
-	if (!tag)
-		return;
-	if (strcmp(tag, "String") == 0)
-		name_list_add(out, NK_OBJECT, jstr(b, "sval"), NULL);
-	else if (strcmp(tag, "List") == 0)
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "items")), NULL);
-	else if (strcmp(tag, "ObjectWithArgs") == 0)
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "objname")), NULL);
-}
-
-/* Names one statement node (a {"Tag": body} wrapper) provides. */
-static void
-provide_node(name_list *out, json_t *node)
-{
-	json_t *b, *x;
-	const char *tag = node_tag(node, &b);
-	const char *s;
-	size_t i;
-
-	if (!tag)
-		return;
-	if (strcmp(tag, "CreateStmt") == 0) {
-		provide_create(out, b);
-	} else if (strcmp(tag, "CreateForeignTableStmt") == 0) {
-		provide_create(out, json_object_get(b, "base"));
-	} else if (strcmp(tag, "ViewStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      jstr(json_object_get(b, "view"), "relname"),
-			      NULL);
-	} else if (strcmp(tag, "CreateTableAsStmt") == 0) {
-		x = json_object_get(json_object_get(b, "into"), "rel");
-		name_list_add(out, NK_OBJECT, jstr(x, "relname"), NULL);
-	} else if (strcmp(tag, "CreateSeqStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      jstr(json_object_get(b, "sequence"), "relname"),
-			      NULL);
-	} else if (strcmp(tag, "IndexStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "idxname"), NULL);
-	} else if (strcmp(tag, "CompositeTypeStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      jstr(json_object_get(b, "typevar"), "relname"),
-			      NULL);
-	} else if (strcmp(tag, "CreateEnumStmt") == 0) {
-		s = last_sval(json_object_get(b, "typeName"));
-		name_list_add(out, NK_OBJECT, s, NULL);
-		json_array_foreach(json_object_get(b, "vals"), i, x)
-			name_list_add(out, NK_ENUM_VALUE, string_node(x), s);
-	} else if (strcmp(tag, "AlterEnumStmt") == 0) {
-		/* ADD VALUE makes a new value; RENAME VALUE (oldVal set)
-		 * gives an existing one a new name */
-		s = last_sval(json_object_get(b, "typeName"));
-		name_list_add(out,
-			      jstr(b, "oldVal") ? NK_ENUM_VALUE :
-						  NK_ENUM_VALUE_ADDED,
-			      jstr(b, "newVal"), s);
-	} else if (strcmp(tag, "CreateRangeStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "typeName")), NULL);
-	} else if (strcmp(tag, "CreateDomainStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "domainname")),
-			      NULL);
-	} else if (strcmp(tag, "DefineStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "defnames")), NULL);
-	} else if (strcmp(tag, "CreateFunctionStmt") == 0) {
-		name_list_add(out, NK_OBJECT,
-			      last_sval(json_object_get(b, "funcname")), NULL);
-	} else if (strcmp(tag, "CreateSchemaStmt") == 0) {
-		s = jstr(b, "schemaname");
-		if (!s) /* CREATE SCHEMA AUTHORIZATION role */
-			s = jstr(json_object_get(b, "authrole"), "rolename");
-		name_list_add(out, NK_SCHEMA, s, NULL);
-		json_array_foreach(json_object_get(b, "schemaElts"), i, x)
-			provide_node(out, x);
-	} else if (strcmp(tag, "RenameStmt") == 0) {
-		s = jstr(b, "renameType");
-		name_list_add(out,
-			      s && strcmp(s, "OBJECT_SCHEMA") == 0 ? NK_SCHEMA :
-								     NK_OBJECT,
-			      jstr(b, "newname"), NULL);
-	} else if (strcmp(tag, "AlterTableStmt") == 0) {
-		provide_alter_table(out, b);
-	} else if (strcmp(tag, "AlterObjectSchemaStmt") == 0) {
-		provide_moved(out, b);
-	} else if (strcmp(tag, "CreateTrigStmt") == 0 ||
-		   strcmp(tag, "CreateEventTrigStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "trigname"), NULL);
-	} else if (strcmp(tag, "CreateRoleStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "role"), NULL);
-	} else if (strcmp(tag, "CreateExtensionStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "extname"), NULL);
-	} else if (strcmp(tag, "CreatePolicyStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "policy_name"), NULL);
-	} else if (strcmp(tag, "CreateTableSpaceStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "tablespacename"), NULL);
-	} else if (strcmp(tag, "CreatedbStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "dbname"), NULL);
-	} else if (strcmp(tag, "RuleStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "rulename"), NULL);
-	} else if (strcmp(tag, "CreateForeignServerStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "servername"), NULL);
-	} else if (strcmp(tag, "CreateFdwStmt") == 0) {
-		name_list_add(out, NK_OBJECT, jstr(b, "fdwname"), NULL);
-	}
-	/* DROP provides nothing; DO bodies cannot be analysed */
-}
-
-/* Collects what a script provides into out; nothing without a tree. */
-static void
-script_provides(const cf_script *script, name_list *out)
-{
-	json_t *root, *st;
-	size_t i;
-
-	if (!script || !script->parse_tree)
-		return;
-	root = json_loads(script->parse_tree, 0, NULL);
-	if (!root)
-		return;
-	json_array_foreach(json_object_get(root, "stmts"), i, st)
-		provide_node(out, json_object_get(st, "stmt"));
-	json_decref(root);
-}
-
 char **
 cf_analysis_provided_names(const cf_script *script)
 {
-	name_list l = NAME_LIST_INIT;
+	obj_list all = {0};
 	char **out;
 
-	script_provides(script, &l);
-	out = name_list_flatten(&l);
-	name_list_release(&l);
-	if (!out)
-		out = cf_calloc(1, sizeof(char *));
-	return out;
+	for (size_t i = 0; script && i < script->n_stmts; i++) {
+		const cf_stmt_model *m = script->stmts[i].model;
+
+		for (size_t k = 0; m && k < m->n; k++)
+			cf_stmt_model_add(&all, m->objs[k].kind,
+					  m->objs[k].action, m->objs[k].schema,
+					  m->objs[k].parent, m->objs[k].name,
+					  m->objs[k].args);
+	}
+	out = list_flatten(&all, true);
+	cf_stmt_model_release(&all);
+	return out ? out : cf_calloc(1, sizeof(char *));
 }
 
 /* ------------------------------------------------------------------------
- * What an error reports missing: PostgreSQL 15 message shapes
+ * What an error names: PostgreSQL 15 message shapes
  * ------------------------------------------------------------------------ */
 
-/*
- * Splits a possibly qualified, possibly double-quoted name s[0..len) such
- * as `s.users`, `"My Type"` or `public.f` and adds its last component with
- * kind, and the component before it as a schema when with_schema.
- */
+/* Splits a possibly qualified, possibly quoted name `s.users`, `"My
+ * Type"` into its last component and the one before (empty if none). */
 static void
-add_qualified(name_list *out, const char *s, size_t len, name_kind kind,
-	      const char *owner, bool with_schema)
+split_qualified(const char *s, size_t len, cf_strbuf *prev, cf_strbuf *last)
 {
-	cf_strbuf parts[2] = {CF_STRBUF_INIT, CF_STRBUF_INIT}; /* prev, last */
-	cf_strbuf tmp;
-	size_t i = 0;
-
-	while (i < len) {
-		/* start a new component: shift last into prev */
-		tmp = parts[0];
-		parts[0] = parts[1];
-		parts[1] = tmp;
-		cf_strbuf_reset(&parts[1]);
+	cf_strbuf_reset(prev);
+	cf_strbuf_reset(last);
+	for (size_t i = 0; i < len;) {
+		cf_strbuf_reset(prev);
+		cf_strbuf_add(prev, last->buf ? last->buf : "", last->len);
+		cf_strbuf_reset(last);
 		if (s[i] == '"') {
 			for (i++; i < len; i++) {
 				if (s[i] == '"') {
-					if (i + 1 < len && s[i + 1] == '"')
+					if (i + 1 < len && s[i + 1] == '"') {
 						i++;
-					else {
+					} else {
 						i++;
 						break;
 					}
 				}
-				cf_strbuf_addch(&parts[1], s[i]);
+				cf_strbuf_addch(last, s[i]);
 			}
 		}
 		while (i < len && s[i] != '.')
-			cf_strbuf_addch(&parts[1], s[i++]);
+			cf_strbuf_addch(last, s[i++]);
 		if (i < len)
 			i++; /* the dot */
 	}
-	name_list_add(out, kind, cf_strbuf_str(&parts[1]), owner);
-	if (with_schema && parts[0].len > 0)
-		name_list_add(out, NK_SCHEMA, cf_strbuf_str(&parts[0]), NULL);
-	cf_strbuf_release(&parts[0]);
-	cf_strbuf_release(&parts[1]);
+}
+
+/* Adds an object from a qualified name; with_schema: the part before the
+ * last is a schema (else a parent table). */
+static void
+add_qualified(obj_list *out, cf_obj_kind kind, const char *s, size_t len,
+	      const char *args, bool with_schema)
+{
+	cf_strbuf prev = CF_STRBUF_INIT, last = CF_STRBUF_INIT;
+	const char *p;
+
+	split_qualified(s, len, &prev, &last);
+	p = prev.len ? cf_strbuf_str(&prev) : NULL;
+	cf_stmt_model_add(out, kind, CF_ACT_USE, with_schema ? p : NULL,
+			  with_schema ? NULL : p, cf_strbuf_str(&last), args);
+	/* a missing schema explains a missing object in it */
+	if (with_schema && p)
+		cf_stmt_model_add(out, CF_OBJ_SCHEMA, CF_ACT_USE, NULL, NULL, p,
+				  NULL);
+	cf_strbuf_release(&prev);
+	cf_strbuf_release(&last);
 }
 
 /* The last component of a qualified name, dequoted; caller frees. */
 static char *
 last_component(const char *s, size_t len)
 {
-	name_list l = NAME_LIST_INIT;
-	char *r;
+	cf_strbuf prev = CF_STRBUF_INIT, last = CF_STRBUF_INIT;
 
-	add_qualified(&l, s, len, NK_OBJECT, NULL, false);
-	r = l.n ? cf_strdup(l.items[0].name) : cf_strdup("");
-	name_list_release(&l);
-	return r;
+	split_qualified(s, len, &prev, &last);
+	cf_strbuf_release(&prev);
+	return cf_strbuf_detach(&last);
 }
 
-/* true when s starts with prefix. */
 static bool
 starts_with(const char *s, const char *prefix)
 {
@@ -453,12 +204,12 @@ starts_with(const char *s, const char *prefix)
 }
 
 /*
- * Parses `<anything> "value" <sep> type` (55P04) or
- * `invalid input value for enum type: "value"` (22P02) into an enum value
- * with its type as owner.  Returns false when the message has neither shape.
+ * Parses `unsafe use of new value "v" of enum type t` (55P04) or
+ * `invalid input value for enum t: "v"` (22P02) into an enum value with its
+ * type as parent.  Returns false when the message has neither shape.
  */
 static bool
-parse_enum_message(const char *msg, name_list *out)
+parse_enum_message(const char *msg, obj_list *out)
 {
 	static const char new_value[] = "unsafe use of new value \"";
 	static const char of_type[] = "\" of enum type ";
@@ -486,14 +237,14 @@ parse_enum_message(const char *msg, name_list *out)
 		return false;
 	}
 	type = last_component(t, (size_t)(te - t));
-	name_list_addn(out, NK_ENUM_VALUE, v, (size_t)(ve - v), type);
+	list_addn(out, CF_OBJ_ENUM_VALUE, v, (size_t)(ve - v), type);
 	free(type);
 	return true;
 }
 
 /* `operator does not exist: integer === integer` → "===". */
 static void
-parse_operator_message(const char *msg, name_list *out)
+parse_operator_message(const char *msg, obj_list *out)
 {
 	static const char opchars[] = "+-*/<>=~!@#%^&|`?";
 	const char *p = strchr(msg, ':');
@@ -507,7 +258,7 @@ parse_operator_message(const char *msg, name_list *out)
 			p++;
 		n = strcspn(p, " ");
 		if (n > 0 && strspn(p, opchars) == n) {
-			name_list_addn(out, NK_OBJECT, p, n, NULL);
+			list_addn(out, CF_OBJ_OTHER, p, n, NULL);
 			return;
 		}
 		p += n;
@@ -515,30 +266,77 @@ parse_operator_message(const char *msg, name_list *out)
 }
 
 /*
- * Parses the subject of "<kind> <name> ... does not exist" messages:
- * `relation "s.users"`, `column "c" of relation "t"`, `column t.c`,
- * `function public.f(integer)`, `schema "s"`, `trigger "t" for table "x"`.
+ * The object kind a message's first words name ("relation ", "trigger
+ * ", ...), CF_OBJ_OTHER for any other; *len (when not NULL) is set to their
+ * length, 0 when unknown.
+ */
+static cf_obj_kind
+message_kind(const char *msg, size_t *len)
+{
+	static const struct {
+		const char *word;
+		cf_obj_kind kind;
+	} words[] = {
+		{"relation ", CF_OBJ_RELATION},
+		{"table ", CF_OBJ_RELATION},
+		{"view ", CF_OBJ_RELATION},
+		{"sequence ", CF_OBJ_RELATION},
+		{"materialized view ", CF_OBJ_RELATION},
+		{"index ", CF_OBJ_INDEX},
+		{"column ", CF_OBJ_COLUMN},
+		{"constraint ", CF_OBJ_CONSTRAINT},
+		{"function ", CF_OBJ_FUNCTION},
+		{"procedure ", CF_OBJ_FUNCTION},
+		{"aggregate ", CF_OBJ_FUNCTION},
+		{"routine ", CF_OBJ_FUNCTION},
+		{"type ", CF_OBJ_TYPE},
+		{"domain ", CF_OBJ_TYPE},
+		{"schema ", CF_OBJ_SCHEMA},
+		{"trigger ", CF_OBJ_OTHER},
+		{"policy ", CF_OBJ_OTHER},
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (starts_with(msg, words[i].word)) {
+			if (len)
+				*len = strlen(words[i].word);
+			return words[i].kind;
+		}
+	if (len)
+		*len = 0;
+	return CF_OBJ_OTHER;
+}
+
+/*
+ * Parses the subject of "<kind> <name> ... does not exist" or "... already
+ * exists" (end points at that suffix): `relation "s.users"`, `column "c" of
+ * relation "t"`, `column t.c`, `function public.f(integer)`, `schema "s"`,
+ * `trigger "t" for table "x"`, `constraint "c" for relation "t"`.
  */
 static void
-parse_missing_subject(const char *msg, name_list *out)
+parse_subject(const char *msg, const char *end, obj_list *out)
 {
-	const char *end = strstr(msg, " does not exist");
-	const char *q, *qe, *p;
-	bool is_schema, is_column, is_routine;
+	cf_obj_kind kind = message_kind(msg, NULL);
+	const char *q, *qe, *p, *of;
 
-	if (!end)
-		return;
-	is_schema = starts_with(msg, "schema ");
-	is_column = starts_with(msg, "column ");
-	is_routine = starts_with(msg, "function ") ||
-		     starts_with(msg, "procedure ") ||
-		     starts_with(msg, "aggregate ");
-	if (is_routine) {
+	if (kind == CF_OBJ_FUNCTION && msg[strcspn(msg, " ") + 1] != '"') {
 		/* name printed unquoted, then the argument types */
+		char *args = NULL;
+
 		p = strchr(msg, ' ') + 1;
 		qe = memchr(p, '(', (size_t)(end - p));
-		add_qualified(out, p, (size_t)((qe ? qe : end) - p), NK_OBJECT,
-			      NULL, true);
+		if (qe) {
+			const char *ae = end;
+
+			while (ae > qe && ae[-1] != ')')
+				ae--;
+			if (ae > qe + 1)
+				args = cf_strndup(qe + 1,
+						  (size_t)(ae - 1 - (qe + 1)));
+		}
+		add_qualified(out, kind, p, (size_t)((qe ? qe : end) - p), args,
+			      true);
+		free(args);
 		return;
 	}
 	q = memchr(msg, '"', (size_t)(end - msg));
@@ -546,46 +344,112 @@ parse_missing_subject(const char *msg, name_list *out)
 		qe = memchr(q + 1, '"', (size_t)(end - q - 1));
 		if (!qe)
 			return;
-		if (is_schema)
-			name_list_addn(out, NK_SCHEMA, q + 1,
-				       (size_t)(qe - q - 1), NULL);
+		/* `"c" of relation "t"`, `"trg" for table "x"` */
+		of = NULL;
+		for (const char *x = qe + 1; x < end; x++)
+			if (*x == '"') {
+				of = x;
+				break;
+			}
+		if (of && kind != CF_OBJ_RELATION && kind != CF_OBJ_SCHEMA) {
+			const char *oe = memchr(of + 1, '"',
+						(size_t)(end - of - 1));
+			char *parent = oe ? last_component(
+						    of + 1,
+						    (size_t)(oe - of - 1)) :
+					    NULL;
+
+			list_addn(out, kind, q + 1, (size_t)(qe - q - 1),
+				  parent);
+			free(parent);
+			return;
+		}
+		if (kind == CF_OBJ_SCHEMA || kind == CF_OBJ_COLUMN ||
+		    kind == CF_OBJ_OTHER)
+			list_addn(out, kind, q + 1, (size_t)(qe - q - 1), NULL);
 		else
-			add_qualified(out, q + 1, (size_t)(qe - q - 1),
-				      NK_OBJECT, NULL, !is_column);
+			add_qualified(out, kind, q + 1, (size_t)(qe - q - 1),
+				      NULL, true);
 		return;
 	}
-	if (is_column) {
-		/* `column users.email does not exist`: last token, its
-		 * last component (the relation is there, the column is not) */
+	if (kind == CF_OBJ_COLUMN) {
+		/* `column users.email does not exist`: table.column */
 		p = end;
 		while (p > msg && p[-1] != ' ')
 			p--;
 		if (p < end)
-			add_qualified(out, p, (size_t)(end - p), NK_OBJECT,
-				      NULL, false);
+			add_qualified(out, kind, p, (size_t)(end - p), NULL,
+				      false);
 	}
 }
 
-/* Fills out with what e reports missing; nothing when it is not that kind. */
+typedef enum error_shape {
+	ERR_OTHER = 0,
+	ERR_MISSING, /* names objects that do not exist */
+	ERR_EXISTS,  /* names objects that exist and should not */
+} error_shape;
+
+/*
+ * Reads the DETAIL of "cannot drop X because other objects depend on it"
+ * (2BP01), one dependent a line: `constraint c on table t depends on index
+ * i`, `view v depends on table t`.  The dependents are what still exists;
+ * they are matched by name, so the link is "likely".
+ */
 static void
-error_missing(const cf_error *e, name_list *out)
+parse_dependents(const char *detail, obj_list *out)
 {
-	const char *st, *msg;
+	for (const char *line = detail; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		const char *end = eol ? eol : line + strlen(line);
+		const char *dep = strstr(line, " depends on ");
+		size_t wl;
+		cf_obj_kind kind = message_kind(line, &wl);
+
+		/* by name only: the table may be the drift's (renamed) */
+		if (dep && dep < end && wl > 0) {
+			const char *name = line + wl;
+			const char *ne = name + strcspn(name, " (");
+
+			add_qualified(out, kind, name, (size_t)(ne - name),
+				      NULL, true);
+		}
+		line = eol ? eol + 1 : end;
+	}
+}
+
+/* Fills out with the objects e names, and says how it names them. */
+static error_shape
+error_objects(const cf_error *e, obj_list *out)
+{
+	const char *st, *msg, *end;
 	const char *field;
 
 	if (!e || !e->message)
-		return;
+		return ERR_OTHER;
 	st = e->sqlstate;
 	msg = e->message;
 	if (strcmp(st, "22P02") == 0) {
-		if (starts_with(msg, "invalid input value for enum "))
-			parse_enum_message(msg, out);
-		return;
+		if (starts_with(msg, "invalid input value for enum ") &&
+		    parse_enum_message(msg, out))
+			return ERR_MISSING;
+		return ERR_OTHER;
 	}
 	if (strcmp(st, "42883") == 0 &&
 	    starts_with(msg, "operator does not exist")) {
 		parse_operator_message(msg, out);
-		return;
+		return ERR_MISSING;
+	}
+	if (strcmp(st, "42883") == 0 &&
+	    starts_with(msg, "could not find a function named \"")) {
+		/* DROP FUNCTION f without an argument list */
+		const char *v = msg +
+				strlen("could not find a function named ");
+		const char *ve = strrchr(v, '"');
+
+		if (ve > v)
+			add_qualified(out, CF_OBJ_FUNCTION, v,
+				      (size_t)(ve + 1 - v), NULL, true);
+		return ERR_MISSING;
 	}
 	if (strcmp(st, "42703") == 0 &&
 	    (field = strstr(msg, " has no field \"")) != NULL) {
@@ -594,65 +458,201 @@ error_missing(const cf_error *e, name_list *out)
 		const char *ve = strchr(v, '"');
 
 		if (ve)
-			name_list_addn(out, NK_OBJECT, v, (size_t)(ve - v),
-				       NULL);
-		return;
+			list_addn(out, CF_OBJ_COLUMN, v, (size_t)(ve - v),
+				  NULL);
+		return ERR_MISSING;
 	}
 	if (strcmp(st, "42P01") == 0 || strcmp(st, "42703") == 0 ||
 	    strcmp(st, "42704") == 0 || strcmp(st, "42883") == 0 ||
-	    strcmp(st, "3F000") == 0 || strcmp(st, "3D000") == 0)
-		parse_missing_subject(msg, out);
+	    strcmp(st, "3F000") == 0 || strcmp(st, "3D000") == 0) {
+		end = strstr(msg, " does not exist");
+		if (!end)
+			return ERR_OTHER;
+		parse_subject(msg, end, out);
+		return out->n ? ERR_MISSING : ERR_OTHER;
+	}
+	if (strcmp(st, "2BP01") == 0 && e->detail) {
+		parse_dependents(e->detail, out);
+		return out->n ? ERR_EXISTS : ERR_OTHER;
+	}
+	if (strcmp(st, "42P07") == 0 || strcmp(st, "42701") == 0 ||
+	    strcmp(st, "42710") == 0 || strcmp(st, "42723") == 0 ||
+	    strcmp(st, "42P06") == 0) {
+		end = strstr(msg, " already exists");
+		if (!end)
+			return ERR_OTHER;
+		parse_subject(msg, end, out);
+		return out->n ? ERR_EXISTS : ERR_OTHER;
+	}
+	return ERR_OTHER;
 }
 
 char **
 cf_analysis_missing_names(const cf_error *e)
 {
-	name_list l = NAME_LIST_INIT;
-	char **out;
+	obj_list l = {0};
+	char **out = NULL;
 
-	error_missing(e, &l);
-	out = name_list_flatten(&l);
-	name_list_release(&l);
+	if (error_objects(e, &l) == ERR_MISSING)
+		out = list_flatten(&l, false);
+	cf_stmt_model_release(&l);
 	return out;
+}
+
+/* ------------------------------------------------------------------------
+ * Matching identities
+ * ------------------------------------------------------------------------ */
+
+typedef enum match_level {
+	MATCH_NONE = 0,
+	MATCH_LIKELY,
+	MATCH_CERTAIN,
+} match_level;
+
+/* Two optional strings agree: equal, or one of them unknown. */
+static bool
+agree(const char *a, const char *b, bool *both)
+{
+	*both = a && b;
+	return !a || !b || strcmp(a, b) == 0;
+}
+
+/* Whether a provided object of kind p can be a wanted object of kind w. */
+static bool
+kinds_compatible(cf_obj_kind w, cf_obj_kind p)
+{
+	if (w == p)
+		return true;
+	switch (w) {
+	case CF_OBJ_RELATION: /* indexes and relations share pg_class */
+		return p == CF_OBJ_INDEX;
+	case CF_OBJ_TYPE: /* every table has a row type */
+		return p == CF_OBJ_RELATION;
+	case CF_OBJ_INDEX: /* a unique or primary key makes an index */
+		return p == CF_OBJ_RELATION || p == CF_OBJ_CONSTRAINT;
+	default:
+		return false;
+	}
+}
+
+/* How well object p (of some migration) is object w (wanted). */
+static match_level
+match(const cf_obj *p, const cf_obj *w)
+{
+	bool both_schema, both_parent, both_args;
+
+	if (strcmp(p->name, w->name) != 0)
+		return MATCH_NONE;
+	if (p->kind == CF_OBJ_NAME || w->kind == CF_OBJ_NAME)
+		return w->kind == CF_OBJ_SCHEMA ? MATCH_NONE : MATCH_LIKELY;
+	if (!kinds_compatible(w->kind, p->kind))
+		return MATCH_NONE;
+	if (!agree(p->schema, w->schema, &both_schema) ||
+	    !agree(p->parent, w->parent, &both_parent) ||
+	    !agree(p->args, w->args, &both_args))
+		return MATCH_NONE;
+	if ((w->kind == CF_OBJ_COLUMN || w->kind == CF_OBJ_CONSTRAINT) &&
+	    !both_parent)
+		return MATCH_LIKELY;
+	return MATCH_CERTAIN;
+}
+
+/*
+ * The best match of w among a script's objects with the given action;
+ * names of unknown kind (from tokens) count only when loose.
+ */
+static match_level
+script_match(const cf_script *script, cf_obj_action act, const cf_obj *w,
+	     bool loose)
+{
+	match_level best = MATCH_NONE;
+
+	for (size_t i = 0; script && i < script->n_stmts; i++) {
+		const cf_stmt_model *m = script->stmts[i].model;
+
+		for (size_t k = 0; m && k < m->n; k++) {
+			match_level l;
+
+			if (m->objs[k].action != act ||
+			    (!loose && m->objs[k].kind == CF_OBJ_NAME))
+				continue;
+			l = match(&m->objs[k], w);
+			/* names read from tokens are never certain */
+			if (l == MATCH_CERTAIN && m->from_tokens)
+				l = MATCH_LIKELY;
+			if (l > best)
+				best = l;
+		}
+	}
+	return best;
+}
+
+/* The model of the statement an error happened in, or NULL. */
+static const cf_stmt_model *
+failing_statement(const cf_failure_view *v)
+{
+	int idx = v->error ? v->error->statement_index : 0;
+
+	if (v->script && idx == 0 && v->script->n_stmts == 1)
+		idx = 1;
+	if (!v->script || idx <= 0 || (size_t)idx > v->script->n_stmts)
+		return NULL;
+	return v->script->stmts[idx - 1].model;
+}
+
+/* true when the statement names a relation called name. */
+static bool
+names_relation(const cf_stmt_model *m, const char *name)
+{
+	for (size_t k = 0; m && k < m->n; k++)
+		if (m->objs[k].kind == CF_OBJ_RELATION &&
+		    strcmp(m->objs[k].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Gives a column named without its table (or with an alias) the table the
+ * failing statement uses it from, when that is one table.
+ */
+static void
+resolve_columns(obj_list *wanted, const cf_stmt_model *stmt)
+{
+	for (size_t i = 0; stmt && i < wanted->n; i++) {
+		cf_obj *w = &wanted->objs[i];
+		const cf_obj *found = NULL;
+		bool ambiguous = false;
+
+		if (w->kind != CF_OBJ_COLUMN ||
+		    (w->parent && names_relation(stmt, w->parent)))
+			continue;
+		for (size_t k = 0; k < stmt->n; k++) {
+			const cf_obj *o = &stmt->objs[k];
+
+			if (o->kind != CF_OBJ_COLUMN || !o->parent ||
+			    strcmp(o->name, w->name) != 0)
+				continue;
+			if (found && strcmp(found->parent, o->parent) != 0)
+				ambiguous = true;
+			found = o;
+		}
+		if (ambiguous)
+			continue;
+		free(w->parent);
+		if (!found) {
+			/* an alias the statement does not resolve */
+			w->parent = NULL;
+			continue;
+		}
+		free(w->schema);
+		w->parent = cf_strdup(found->parent);
+		w->schema = cf_strdup(found->schema);
+	}
 }
 
 /* ------------------------------------------------------------------------
  * Labelling
  * ------------------------------------------------------------------------ */
-
-/* true when a provided name satisfies a missing one. */
-static bool
-name_matches(const name_ref *provided, const name_ref *missing)
-{
-	if (strcmp(provided->name, missing->name) != 0)
-		return false;
-	switch (missing->kind) {
-	case NK_OBJECT:
-		return provided->kind == NK_OBJECT;
-	case NK_SCHEMA:
-		return provided->kind == NK_SCHEMA;
-	case NK_ENUM_VALUE:
-	case NK_ENUM_VALUE_ADDED:
-		if (provided->kind != NK_ENUM_VALUE &&
-		    provided->kind != NK_ENUM_VALUE_ADDED)
-			return false;
-		return !provided->owner || !missing->owner ||
-		       strcmp(provided->owner, missing->owner) == 0;
-	}
-	return false;
-}
-
-/* true when list l provides missing (with kind restricted to kind_only
- * unless it is negative). */
-static bool
-list_provides(const name_list *l, const name_ref *missing, int kind_only)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if ((kind_only < 0 || (int)l->items[i].kind == kind_only) &&
-		    name_matches(&l->items[i], missing))
-			return true;
-	return false;
-}
 
 /* The migration's file name without directory and ".up.sql", or "#n". */
 static char *
@@ -672,18 +672,33 @@ migration_label(const cf_failure_view *v, size_t idx)
 	return cf_strndup(base, len);
 }
 
+/* true when a script adds enum value w with ALTER TYPE ... ADD VALUE. */
+static bool
+adds_enum_value(const cf_script *script, const cf_obj *w)
+{
+	for (size_t i = 0; script && i < script->n_stmts; i++) {
+		const cf_stmt_model *m = script->stmts[i].model;
+
+		for (size_t k = 0; m && k < m->n; k++)
+			if (m->objs[k].enum_added &&
+			    m->objs[k].action == CF_ACT_PROVIDE &&
+			    match(&m->objs[k], w) != MATCH_NONE)
+				return true;
+	}
+	return false;
+}
+
 /*
  * Decides whether failure i only exists because the whole run shares one
  * transaction; sets the label's artifact fields and returns true if so.
  */
 static bool
-label_artifact(const cf_failure_view *v, const name_list *provides, size_t i,
-	       cf_cause_label *label)
+label_artifact(const cf_failure_view *v, size_t i, cf_cause_label *label)
 {
 	const cf_error *e = v[i].error;
 
 	if (strcmp(e->sqlstate, "55P04") == 0) {
-		name_list want = NAME_LIST_INIT;
+		obj_list want = {0};
 		bool found = false;
 
 		if (e->message && parse_enum_message(e->message, &want) &&
@@ -692,8 +707,8 @@ label_artifact(const cf_failure_view *v, const name_list *provides, size_t i,
 				char *who;
 
 				if (v[j].kind != CF_OUTCOME_OK ||
-				    !list_provides(&provides[j], &want.items[0],
-						   NK_ENUM_VALUE_ADDED))
+				    !adds_enum_value(v[j].script,
+						     &want.objs[0]))
 					continue;
 				found = true;
 				who = migration_label(&v[j], j);
@@ -704,12 +719,12 @@ label_artifact(const cf_failure_view *v, const name_list *provides, size_t i,
 					"using it after COMMIT, which a real "
 					"deploy does between migrations "
 					"(SQLSTATE 55P04)",
-					want.items[0].name, want.items[0].owner,
+					want.objs[0].name, want.objs[0].parent,
 					who);
 				free(who);
 			}
 		}
-		name_list_release(&want);
+		cf_stmt_model_release(&want);
 		if (found)
 			label->artifact = true;
 		return found;
@@ -731,28 +746,81 @@ label_artifact(const cf_failure_view *v, const name_list *provides, size_t i,
 }
 
 /*
- * The direct cause of failure i, or -1: for each missing name, the nearest
- * earlier migration that provides it decides; when that one failed or was
- * skipped it is a candidate (when it passed, the name is explained
- * otherwise).  The nearest candidate wins.
+ * The nearest earlier migration that failed or was skipped and would have
+ * done act to w (provide it, remove it, or provide-or-alter it when
+ * alter_too), with no passing migration certainly doing so after it.
+ * Sets *level to the match found; -1 when there is none.
  */
 static long
-find_cause(const cf_failure_view *v, const name_list *provides, size_t i)
+latest_cause(const cf_failure_view *v, size_t i, const cf_obj *w,
+	     cf_obj_action act, bool alter_too, match_level *level)
 {
-	name_list missing = NAME_LIST_INIT;
+	for (size_t j = i; j-- > 0;) {
+		/* rule 3 (alter_too) links by use alone: never by a bare
+		 * name of unknown kind */
+		match_level l = script_match(v[j].script, act, w, !alter_too);
+
+		if (alter_too) {
+			match_level a = script_match(v[j].script, CF_ACT_ALTER,
+						     w, false);
+
+			if (a > l)
+				l = a;
+		}
+		if (l == MATCH_NONE)
+			continue;
+		if (v[j].kind != CF_OUTCOME_OK) {
+			*level = l;
+			return (long)j;
+		}
+		if (l == MATCH_CERTAIN)
+			return -1; /* it was there: explained otherwise */
+	}
+	return -1;
+}
+
+/* Applies rule 1, 2 or 3 (see the file comment) to failure i. */
+static long
+find_cause(const cf_failure_view *v, size_t i, bool *likely)
+{
+	obj_list named = {0};
+	const cf_stmt_model *stmt = failing_statement(&v[i]);
+	error_shape shape = error_objects(v[i].error, &named);
+	obj_list *wanted = &named;
+	match_level best_level = MATCH_NONE;
 	long best = -1;
 
-	error_missing(v[i].error, &missing);
-	for (size_t m = 0; m < missing.n; m++) {
-		for (size_t j = i; j-- > 0;) {
-			if (!list_provides(&provides[j], &missing.items[m], -1))
-				continue;
-			if (v[j].kind != CF_OUTCOME_OK && (long)j > best)
-				best = (long)j;
-			break;
+	if (shape == ERR_OTHER && stmt) {
+		/* rule 3: what the failing statement uses */
+		for (size_t k = 0; k < stmt->n; k++) {
+			const cf_obj *o = &stmt->objs[k];
+
+			if (o->action == CF_ACT_USE && o->kind != CF_OBJ_NAME &&
+			    o->kind != CF_OBJ_OTHER)
+				cf_stmt_model_add(&named, o->kind, CF_ACT_USE,
+						  o->schema, o->parent, o->name,
+						  o->args);
 		}
 	}
-	name_list_release(&missing);
+	resolve_columns(wanted, stmt);
+	for (size_t m = 0; m < wanted->n; m++) {
+		match_level l = MATCH_NONE;
+		long j = latest_cause(v, i, &wanted->objs[m],
+				      shape == ERR_EXISTS ? CF_ACT_REMOVE :
+							    CF_ACT_PROVIDE,
+				      shape == ERR_OTHER, &l);
+
+		if (j < 0)
+			continue;
+		if (shape == ERR_OTHER)
+			l = MATCH_LIKELY;
+		if (j > best || (j == best && l > best_level)) {
+			best = j;
+			best_level = l;
+		}
+	}
+	cf_stmt_model_release(&named);
+	*likely = best >= 0 && best_level != MATCH_CERTAIN;
 	return best;
 }
 
@@ -760,16 +828,14 @@ void
 cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		    cf_cause_label *labels)
 {
-	name_list *provides = cf_calloc(n ? n : 1, sizeof(name_list));
-
-	for (size_t i = 0; i < n; i++)
-		script_provides(v[i].script, &provides[i]);
 	for (size_t i = 0; i < n; i++) {
 		cf_cause_label *label = &labels[i];
 		long cause;
+		bool likely = false;
 
 		label->cause = CF_CAUSE_NONE;
 		label->caused_by = -1;
+		label->likely = false;
 		label->artifact = false;
 		label->artifact_reason = NULL;
 		if (v[i].kind != CF_OUTCOME_FAILED)
@@ -777,15 +843,13 @@ cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		label->cause = CF_CAUSE_ROOT;
 		if (!v[i].error)
 			continue;
-		if (one_transaction && label_artifact(v, provides, i, label))
+		if (one_transaction && label_artifact(v, i, label))
 			continue;
-		cause = find_cause(v, provides, i);
+		cause = find_cause(v, i, &likely);
 		if (cause >= 0) {
 			label->cause = CF_CAUSE_CONSEQUENCE;
 			label->caused_by = cause;
+			label->likely = likely;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		name_list_release(&provides[i]);
-	free(provides);
 }

@@ -1,6 +1,7 @@
 /*
  * analysis.h — root cause vs consequence for preflight failures.  Pure
- * logic over parse trees and server errors; no database.  Not installed.
+ * logic over statement models and server errors; no database.  Not
+ * installed.
  */
 #ifndef CF_ANALYSIS_H
 #define CF_ANALYSIS_H
@@ -9,7 +10,7 @@
 
 /* What the analysis needs to know about one replayed migration. */
 typedef struct cf_failure_view {
-	const cf_script *script; /* parsed .up.sql (parse_tree JSON set) */
+	const cf_script *script; /* parsed .up.sql (statement models set) */
 	cf_outcome_kind kind;	 /* OK, FAILED or SKIPPED */
 	const cf_error *error;	 /* set when FAILED */
 } cf_failure_view;
@@ -18,18 +19,20 @@ typedef struct cf_failure_view {
 typedef struct cf_cause_label {
 	cf_cause cause;
 	long caused_by; /* index of the direct cause, or -1 */
+	bool likely;	/* the link is by bare name or by use, not by a
+			 * qualified identity the error names */
 	bool artifact;
 	char *artifact_reason; /* owned by the caller after the call */
 } cf_cause_label;
 
 /*
- * Labels every FAILED migration as a root cause or a consequence.
- *
- * B is a consequence of an earlier A that FAILED or was SKIPPED when B's
- * error says an object does not exist (42P01, 42703, 42704, 42883, 3F000,
- * 42P02?, 22P02 for enum input...) and A's parse tree creates, renames to,
- * or adds an object of that name.  caused_by is the nearest such A; labels
- * are transitive through consequences (a consequence's objects were never
+ * Labels every FAILED migration as a root cause or a consequence, by the
+ * rules in analysis.c's header comment: the latest earlier migration that
+ * would have provided the object an error names missing (or removed the
+ * one it names existing) decides; for other errors, an earlier failed or
+ * skipped migration that would have created or altered an object the
+ * failing statement uses.  caused_by is that migration; labels are
+ * transitive through consequences (a consequence's objects were never
  * created either).
  *
  * one_transaction is true for savepoint mode: then 55P04 (a new enum value
@@ -45,9 +48,10 @@ void cf_analyze_failures(const cf_failure_view *v, size_t n,
 /* Lower-level pieces, exposed for unit tests. */
 
 /* Names of objects a script creates, renames into existence, or adds
- * (tables, views, columns, indexes, types, enum values, functions, schemas,
- * sequences, constraints, triggers, roles, ...).  NULL-terminated array of
- * unqualified names; caller frees each and the array. */
+ * (tables, views, columns, indexes, types, enum values and their types,
+ * functions, schemas, sequences, constraints, triggers, roles, ...).
+ * NULL-terminated array of unqualified names; caller frees each and the
+ * array. */
 char **cf_analysis_provided_names(const cf_script *script);
 
 /* Names an error reports as missing; NULL-terminated, caller frees; NULL

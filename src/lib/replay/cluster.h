@@ -2,7 +2,8 @@
  * cluster.h — snapshot and restore of a server's cluster-wide state (roles,
  * memberships, per-role and per-database settings, databases, tablespaces,
  * their privileges and comments, ALTER SYSTEM), so that a clone-mode
- * preflight leaves the against server as it found it.
+ * preflight leaves the against server as it found it.  Readers, scope and
+ * guard: cluster_snapshot.c; the restore: cluster_restore.c.
  */
 #ifndef CF_CLUSTER_H
 #define CF_CLUSTER_H
@@ -11,7 +12,7 @@
 
 #include "db/db.h"
 
-/* Opaque; defined in cluster.c. */
+/* Opaque; defined in cluster_internal.h. */
 typedef struct cf_cluster_snapshot cf_cluster_snapshot;
 
 /*
@@ -37,7 +38,7 @@ void cf_cluster_snapshot_keep_database(cf_cluster_snapshot *snap,
  * What the replay touched, so that the restore undoes only that and never
  * what other sessions did on a shared server meanwhile: the shared objects
  * the replayed statements name, and the transaction ids the replay wrote
- * shared catalog rows under.  Opaque; defined in cluster.c.
+ * shared catalog rows under.  Opaque; defined in cluster_internal.h.
  */
 typedef struct cf_cluster_scope cf_cluster_scope;
 
@@ -76,8 +77,8 @@ void cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid);
 
 /*
  * Records the xmin of every shared catalog row (pg_database, pg_tablespace,
- * pg_auth_members, pg_db_role_setting, pg_shdescription, and pg_authid when
- * readable) that the transaction open on conn wrote, its subtransactions
+ * pg_auth_members, pg_db_role_setting, pg_shdescription, and pg_authid and
+ * pg_replication_origin when readable) that the transaction open on conn wrote, its subtransactions
  * (plpgsql EXCEPTION blocks, SAVEPOINT) included — which
  * pg_current_xact_id() alone would miss.  Call it on the replay connection
  * just before each migration's COMMIT; it only reads.  -1 with *err when
@@ -85,6 +86,21 @@ void cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid);
  */
 int cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
 				     cf_error **err);
+
+/*
+ * Records the roles that the transaction open on conn (the replay
+ * connection) created, changed, renamed or dropped, by comparing what it
+ * sees with what maint (the maintenance connection) sees right after: a
+ * role's row is readable by everyone in pg_roles, while its xmin is in
+ * pg_authid, which only a superuser reads.  This finds what dynamic SQL
+ * (EXECUTE in a function, DO) did to roles for a non-superuser, where
+ * cf_cluster_scope_add_transaction() cannot.  Call it on the replay
+ * connection just before each migration's COMMIT; it only reads.  -1 with
+ * *err when a query fails.
+ */
+int cf_cluster_scope_add_roles(cf_cluster_scope *scope, PGconn *conn,
+			       PGconn *maint, const cf_cluster_snapshot *snap,
+			       cf_error **err);
 
 /*
  * Names the clone database: the restore never drops, renames or alters a
@@ -106,6 +122,13 @@ void cf_cluster_scope_set_clone(cf_cluster_scope *scope, const char *name);
  * a reset setting is attributed by name only.  Differences not attributed
  * are other sessions' and are left alone without a note; so are the
  * databases named by cf_cluster_snapshot_keep_database() and the clone.
+ * Replication slots and origins are compared too.  A new slot is the
+ * replay's when it is a logical slot of the clone or a string constant of
+ * the replay names it (slots have no xmin), and is then dropped; a new
+ * slot not attributed, which no undo can tell from another session's, is
+ * reported with the command that drops it.  A new origin is the replay's by
+ * its xmin or when named, and is dropped.  Slots and origins the replay
+ * dropped cannot be recreated as they were: reported.
  * Each action is appended to notes as a CF_SEV_NOTICE error, each failure
  * to undo as a CF_SEV_WARNING; notes takes ownership of them.  Returns -1
  * with *err (caller frees) only when the connection is lost.
@@ -123,13 +146,28 @@ void cf_cluster_snapshot_free(cf_cluster_snapshot *snap);
  * undone — DROP DATABASE or DROP TABLESPACE of one that exists in snap
  * (clone_name, the clone itself, is allowed), DROP ROLE of an existing role
  * when password hashes were unreadable, ALTER SYSTEM when its settings were
- * unreadable.  stmt_json is a jansson json_t * of the statement's parse
+ * unreadable, COPY ... TO a server file, COPY ... PROGRAM, and calls to
+ * lo_export(), pg_file_write(), pg_file_rename() and pg_file_unlink()
+ * anywhere in the statement (files on the server's machine outlive the
+ * clone).  stmt_json is a jansson json_t * of the statement's parse
  * node object ({"DropdbStmt": {...}}, or its RawStmt wrapper {"stmt":
  * ...}); it is only read.  Returns 0 otherwise.
  */
 int cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 			       const void *stmt_json, const char *clone_name,
 			       cf_error **err);
+
+/*
+ * What a replayed statement may do outside the clone that the preflight
+ * cannot see or undo, as a new CF_SEV_WARNING (caller frees) or NULL:
+ * code "reaches-other-databases" when it calls dblink functions, creates a
+ * foreign server or the dblink/postgres_fdw extension, or its function
+ * bodies and DO blocks mention them; code "server-file-may-be-written"
+ * when its function bodies or DO blocks mention lo_export, pg_file_write,
+ * pg_file_rename, pg_file_unlink or COPY ... TO/PROGRAM (dynamic SQL the
+ * guard cannot refuse).  stmt_json as for cf_cluster_guard_statement().
+ */
+cf_error *cf_cluster_statement_warning(const void *stmt_json);
 
 /* For tests: what a scope recorded. */
 #define CF_SCOPE_OPAQUE 0x1	  /* DO or CALL: names may be incomplete */
@@ -143,6 +181,9 @@ bool cf_cluster_scope_has_name(const cf_cluster_scope *scope, char kind,
 			       const char *name);
 /* The CF_SCOPE_* flags set so far. */
 unsigned cf_cluster_scope_flags(const cf_cluster_scope *scope);
+/* The 32-bit transaction ids recorded so far (*xids borrowed). */
+size_t cf_cluster_scope_xids(const cf_cluster_scope *scope,
+			     const uint32_t **xids);
 /* Is the 32-bit transaction id recorded? */
 bool cf_cluster_scope_has_xid(const cf_cluster_scope *scope, uint32_t xid);
 

@@ -138,9 +138,29 @@ run_statements(cf_engine *e, const cf_migration *m, const cf_script *script,
 	       cf_error **err)
 {
 	for (size_t i = 0; i < script->n_stmts; i++)
-		if (send_statement(e, m, script, i, err) < 0)
+		if (!(e->skip && e->skip[i]) &&
+		    send_statement(e, m, script, i, err) < 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * Test-only (tests/integration/t0135-deploy-faults.sh): with
+ * CONFITURE_TEST_STALL_BEFORE_RECORD=PATH, a non-transactional migration
+ * creates PATH after its last statement and stalls there, before its
+ * tracking row, so a test can kill the process at exactly that point.
+ */
+static void
+test_stall_before_record(void)
+{
+	const char *path = getenv("CONFITURE_TEST_STALL_BEFORE_RECORD");
+	FILE *f;
+
+	if (!path || !*path || !(f = fopen(path, "w")))
+		return;
+	fclose(f);
+	for (int i = 0; i < 600 && !cf_cancel_requested(); i++)
+		cf_sleep_ms(100);
 }
 
 static int
@@ -250,11 +270,14 @@ apply_autocommit(cf_engine *e, const cf_migration *m, const cf_script *script,
 	}
 	e->consumed = true;
 	if (cf_db_exec(e->conn, reset_sql, &err) < 0 ||
-	    run_statements(e, m, script, &err) < 0 ||
-	    record(e, m, down, (int)(cf_now_ms() - t0), &err) < 0) {
+	    run_statements(e, m, script, &err) < 0) {
 		set_failure(out, err);
 	} else {
-		out->kind = CF_OUTCOME_OK;
+		test_stall_before_record();
+		if (record(e, m, down, (int)(cf_now_ms() - t0), &err) < 0)
+			set_failure(out, err);
+		else
+			out->kind = CF_OUTCOME_OK;
 	}
 	if (e->unit == CF_UNIT_SAVEPOINT && PQstatus(e->conn) == CONNECTION_OK)
 		PQclear(PQexec(e->conn, "BEGIN"));

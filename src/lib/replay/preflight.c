@@ -17,6 +17,7 @@
 #include <pg_query.h>
 
 #include "replay/analysis.h"
+#include "replay/clone.h"
 #include "replay/cluster.h"
 #include "replay/rollback_check.h"
 #include "replay/session_internal.h"
@@ -36,14 +37,29 @@ typedef struct preflight_run {
 	char *clone_name;
 	char *against_db;
 	cf_cluster_scope *scope; /* what the replay touched */
-	/* the parse tree of the script being replayed (statement_node()) */
-	const cf_script *tree_script;
-	json_t *tree;
-	size_t tree_pos;
+	cf_clone_marker *marker; /* for the next run, should this one die */
+	bool against_named;	 /* a statement names the against database */
+	size_t first_note;	 /* notes before it are about earlier runs */
+	json_t *tree;		 /* the statement being replayed (statement_node()) */
+	int target_major;	 /* grammar of the target, 0 when unknown */
 	cf_rollback_checker *downs; /* --check-down, clone mode */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
+
+/* The --against server's major, whose grammar judges the files. */
+static void
+against_major(preflight_run *pr)
+{
+	PGconn *conn = NULL;
+	cf_error *e = NULL;
+
+	if (cf_db_connect(pr->against_url, NULL, &conn, &e) == 0)
+		pr->target_major = PQserverVersion(conn) / 10000;
+	cf_error_free(e);
+	if (conn)
+		PQfinish(conn);
+}
 
 static bool
 path_eq(const char *a, const char *b)
@@ -58,7 +74,17 @@ belongs_to(const cf_error *e, const cf_migration *m)
 	       path_eq(e->file, m->py_path);
 }
 
-/* The first error-severity problem of a migration's files, or NULL. */
+static bool
+has_code(const cf_error *e, const char *code)
+{
+	return e->code && strcmp(e->code, code) == 0;
+}
+
+/*
+ * The first error-severity problem that keeps a migration's up file from
+ * being replayed, or NULL.  Its .down.sql never decides; a statement the
+ * parser rejects is replayed anyway, for the server's own verdict.
+ */
 static const cf_error *
 first_error(const cf_preflight_result *r, const cf_migration *m)
 {
@@ -66,7 +92,9 @@ first_error(const cf_preflight_result *r, const cf_migration *m)
 		const cf_error *e = r->problems.items[i];
 
 		if (e->severity == CF_SEV_ERROR && belongs_to(e, m) &&
-		    !(e->code && strcmp(e->code, "duplicate-version") == 0))
+		    !path_eq(e->file, m->down_path) &&
+		    !has_code(e, "duplicate-version") &&
+		    !has_code(e, "syntax-error"))
 			return e;
 	}
 	return NULL;
@@ -127,6 +155,7 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 	if (s->cfg->database_url && *s->cfg->database_url) {
 		if (cf_session_connect(s, err) < 0)
 			return -1;
+		pr->target_major = cf_session_target_major(s);
 		if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s),
 				     applied, err) < 0) {
 			cf_session_disconnect(s);
@@ -192,17 +221,26 @@ static_checks(preflight_run *pr)
 			    (e->code &&
 			     strcmp(e->code, "duplicate-version") == 0);
 
+		bool down = false;
+
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
 
-			/* A .down.sql is not replayed: only its errors matter
-			 * here, not how it would run. */
+			/* A .down.sql is not replayed: only whether it is
+			 * valid matters here, not how it would run. */
+			down = path_eq(e->file, m->down_path);
 			keep = belongs_to(e, m) &&
-			       !(e->severity == CF_SEV_WARNING &&
-				 path_eq(e->file, m->down_path));
+			       !(e->severity != CF_SEV_ERROR && down &&
+				 !has_code(e, "syntax-left-to-server"));
 		}
-		if (keep)
-			cf_error_list_add(&r->problems, cf_error_copy(e));
+		if (!keep)
+			continue;
+		/* ...and they are warnings about the down file: its up
+		 * file passes or fails on its own */
+		cf_error_list_add(&r->problems, cf_error_copy(e));
+		if (down)
+			r->problems.items[r->problems.n - 1]->severity =
+				CF_SEV_WARNING;
 	}
 	collect_duplicates(r, set);
 	for (size_t k = 0; k < r->n; k++) {
@@ -267,44 +305,24 @@ explain_timeouts(preflight_run *pr, cf_error *e)
 }
 
 /*
- * The parse node of a statement, from the script's whole-file parse tree
- * (parsed once per file; statements are visited in order, so the search
- * resumes where the last one was found).  Borrowed until the next call.
+ * The JSON parse node of a statement, for the clone-mode guard: the
+ * statement's text is parsed alone (only statements being replayed in
+ * clone mode, whose cost the server's work dwarfs).  Borrowed until the
+ * next call; NULL when the parser rejects it.
  */
 static json_t *
 statement_node(preflight_run *pr, const cf_script *script,
 	       const cf_statement *st)
 {
-	json_t *stmts;
-	size_t n;
+	char *sql = cf_strndup(script->text + st->offset, st->length);
+	PgQueryParseResult r = pg_query_parse(sql);
 
-	if (pr->tree_script != script) {
-		json_decref(pr->tree);
-		pr->tree = script->parse_tree ?
-				   json_loads(script->parse_tree, 0, NULL) :
-				   NULL;
-		pr->tree_script = script;
-		pr->tree_pos = 0;
-	}
-	stmts = json_object_get(pr->tree, "stmts");
-	n = json_array_size(stmts);
-	for (size_t k = 0; k < n; k++) {
-		size_t i = (pr->tree_pos + k) % n;
-		json_t *raw = json_array_get(stmts, i);
-		json_int_t loc = json_integer_value(
-			json_object_get(raw, "stmt_location"));
-		json_int_t len = json_integer_value(
-			json_object_get(raw, "stmt_len"));
-
-		/* the span includes leading comments; st->offset is the first
-		 * token, so it falls inside its statement's span */
-		if ((json_int_t)st->offset >= loc &&
-		    (len == 0 || (json_int_t)st->offset < loc + len)) {
-			pr->tree_pos = i;
-			return json_object_get(raw, "stmt");
-		}
-	}
-	return NULL;
+	json_decref(pr->tree);
+	pr->tree = r.error ? NULL : json_loads(r.parse_tree, 0, NULL);
+	pg_query_free_parse_result(r);
+	free(sql);
+	return json_object_get(
+		json_array_get(json_object_get(pr->tree, "stmts"), 0), "stmt");
 }
 
 /*
@@ -318,30 +336,71 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 		size_t index, cf_error **err)
 {
 	preflight_run *pr = arg;
+	const cf_statement *st = &script->stmts[index];
+	cf_cluster_scope *one;
+	cf_error *w;
 	json_t *stmt;
 
 	(void)m;
 	if (!pr->snap)
 		return 0;
-	stmt = statement_node(pr, script, &script->stmts[index]);
+	stmt = statement_node(pr, script, st);
 	if (!stmt)
 		return 0;
 	if (cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err) < 0)
 		return -1;
 	cf_cluster_scope_add_statement(pr->scope, stmt);
+	if ((w = cf_cluster_statement_warning(stmt))) {
+		cf_error_set_where(w, script->path, st->line, st->column);
+		cf_error_list_add(&pr->r->notes, w);
+	}
+	/* ALTER DATABASE <against> & co act on the real database */
+	one = cf_cluster_scope_new();
+	cf_cluster_scope_add_statement(one, stmt);
+	if (cf_cluster_scope_has_name(one, 'd', pr->against_db)) {
+		w = cf_error_new(
+			CF_ERR_SQL,
+			"a replayed statement changes database '%s' itself, not the clone",
+			pr->against_db);
+		w->severity = CF_SEV_WARNING;
+		cf_error_set_code(w, "against-database-altered");
+		cf_error_set_where(w, script->path, st->line, st->column);
+		cf_error_set_detail(
+			w,
+			"ALTER DATABASE, COMMENT, GRANT and RENAME name the real database: other sessions see the change while the preflight runs, and the clone does not get it; the preflight restores it afterwards, and if the preflight is killed first, the next preflight against this server does");
+		cf_error_list_add(&pr->r->notes, w);
+		if (!pr->against_named) {
+			pr->against_named = true;
+			if (cf_clone_marker_save(pr->maint, pr->marker, true,
+						 pr->scope, err) < 0) {
+				cf_cluster_scope_free(one);
+				return -1;
+			}
+		}
+	}
+	cf_cluster_scope_free(one);
 	return 0;
 }
 
-/* Clone mode, before each migration commits: the transaction ids of the
- * shared catalog rows it wrote (dynamic SQL in DO blocks and functions). */
+/*
+ * Clone mode, before each migration commits: the transaction ids of the
+ * shared catalog rows it wrote and the roles it created or changed
+ * (dynamic SQL in DO blocks and functions), saved in the marker before
+ * they can commit.
+ */
 static int
 before_commit(void *arg, PGconn *conn, cf_error **err)
 {
 	preflight_run *pr = arg;
 
-	return pr->scope ?
-		       cf_cluster_scope_add_transaction(pr->scope, conn, err) :
-		       0;
+	if (!pr->scope)
+		return 0;
+	if (cf_cluster_scope_add_transaction(pr->scope, conn, err) < 0 ||
+	    cf_cluster_scope_add_roles(pr->scope, conn, pr->maint, pr->snap,
+				       err) < 0)
+		return -1;
+	return cf_clone_marker_save(pr->maint, pr->marker, pr->against_named,
+				    pr->scope, err);
 }
 
 static void
@@ -471,14 +530,8 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 	PGconn *conn;
 	PGresult *res = NULL;
 	const char *params[1];
-	cf_error *e = NULL;
+	cf_error *e = NULL, *maint_err = NULL;
 	int rc = 0;
-
-	/* Reachable at all?  A connection error here is the user's to fix. */
-	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0)
-		return -1;
-	pr->against_db = cf_strdup(PQdb(conn));
-	PQfinish(conn);
 
 	/*
 	 * Everything else is asked from a maintenance database: connecting to
@@ -490,13 +543,32 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 		cf_error_free(e);
 		e = NULL;
 		if (cf_db_connect_db(pr->against_url, "template1", NULL,
-				     &pr->maint, &e) < 0) {
-			*reason = cf_asprintf(
-				"cannot connect to a maintenance database (postgres or template1): %s",
-				e->detail ? e->detail : e->message);
-			cf_error_free(e);
-			return 1;
-		}
+				     &pr->maint, &maint_err) < 0)
+			pr->maint = NULL;
+	}
+	/* first, what a killed run left: its CONNECTION LIMIT 0 or
+	 * ALLOW_CONNECTIONS false on the against database would stop us */
+	if (pr->maint)
+		cf_clone_repair_stale(pr->maint, pr->against_url,
+				      &pr->r->notes);
+	pr->first_note = pr->r->notes.n;
+
+	/* Reachable at all?  A connection error here is the user's to fix. */
+	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
+		cf_error_free(maint_err);
+		PQfinish(pr->maint);
+		pr->maint = NULL;
+		return -1;
+	}
+	pr->against_db = cf_strdup(PQdb(conn));
+	PQfinish(conn);
+	if (!pr->maint) {
+		*reason = cf_asprintf(
+			"cannot connect to a maintenance database (postgres or template1): %s",
+			maint_err->detail ? maint_err->detail :
+					    maint_err->message);
+		cf_error_free(maint_err);
+		return 1;
 	}
 	params[0] = pr->against_db;
 	/*
@@ -579,6 +651,15 @@ clone_create(preflight_run *pr, char **reason)
 				     (unsigned long)random() & 0xffffffffUL);
 	pr->scope = cf_cluster_scope_new();
 	cf_cluster_scope_set_clone(pr->scope, pr->clone_name);
+	if (cf_clone_marker_new(pr->maint, pr->against_db, pr->clone_name,
+				&pr->marker, &e) < 0) {
+		*reason = cf_asprintf("cannot read database '%s': %s",
+				      pr->against_db, e->message);
+		cf_error_free(e);
+		free(pr->clone_name);
+		pr->clone_name = NULL;
+		return 1;
+	}
 	qclone = cf_quote_ident(pr->clone_name);
 	qsrc = cf_quote_ident(pr->against_db);
 	/* FILE_COPY (PostgreSQL 15+) copies the template's files instead of
@@ -599,7 +680,15 @@ clone_create(preflight_run *pr, char **reason)
 		e = NULL;
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
 	}
-	if (e) {
+	if (!e && cf_clone_marker_save(pr->maint, pr->marker, false, pr->scope,
+				       &e) < 0) {
+		/* the clone exists: clone_cleanup() drops it */
+		*reason = cf_asprintf("cannot mark the clone '%s': %s",
+				      pr->clone_name, e->message);
+		cf_error_free(e);
+		e = NULL;
+		rc = 1;
+	} else if (e) {
 		*reason = cf_asprintf(
 			"CREATE DATABASE ... TEMPLATE %s failed: %s",
 			pr->against_db, e->message);
@@ -615,25 +704,118 @@ clone_create(preflight_run *pr, char **reason)
 	return rc;
 }
 
-static void
+/* Is a note about something the preflight left on the server? */
+static bool
+is_leftover(const cf_error *e)
+{
+	static const char *const codes[] = {
+		"cluster-not-restored",
+		"clone-not-dropped",
+		"server-file-may-be-written",
+		NULL,
+	};
+
+	if (e->severity != CF_SEV_WARNING || !e->code)
+		return false;
+	for (size_t i = 0; codes[i]; i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Is a note about something the preflight could not see? */
+static bool
+is_unseen(const cf_error *e)
+{
+	return e->severity == CF_SEV_WARNING && e->code &&
+	       (strcmp(e->code, "reaches-other-databases") == 0 ||
+		strcmp(e->code, "cluster-partly-checked") == 0);
+}
+
+/*
+ * The closing line of a clone-mode run: "unchanged" only when the clone is
+ * verified gone and no note says something stayed or went unseen.
+ */
+static char *
+clone_closing(preflight_run *pr, bool clone_left)
+{
+	cf_preflight_result *r = pr->r;
+	size_t left = 0, unseen = 0;
+	char *head, *line;
+
+	for (size_t i = pr->first_note; i < r->notes.n; i++) {
+		left += is_leftover(r->notes.items[i]);
+		unseen += is_unseen(r->notes.items[i]);
+	}
+	r->leftovers = left;
+	if (clone_left) {
+		char *q = cf_quote_ident(pr->clone_name);
+
+		head = cf_asprintf(
+			"clone %s NOT dropped (DROP DATABASE %s WITH (FORCE))",
+			pr->clone_name, q);
+		free(q);
+	} else {
+		head = cf_strdup("clone dropped");
+	}
+	if (left)
+		line = cf_asprintf(
+			"%s — %s NOT unchanged: %zu change%s left on the server (see the warnings above)",
+			head, pr->against_db, left, left == 1 ? "" : "s");
+	else if (unseen)
+		line = cf_asprintf(
+			"%s — %s unchanged as far as the preflight can see (see the warnings above)",
+			head, pr->against_db);
+	else
+		line = cf_asprintf("%s — %s unchanged", head, pr->against_db);
+	free(head);
+	return line;
+}
+
+/*
+ * Empties and drops the clone, checks in pg_database that it is gone, then
+ * undoes the replay's cluster-wide changes.  Returns whether the clone is
+ * (or may be) still there.
+ */
+static bool
 clone_cleanup(preflight_run *pr)
 {
-	cf_error *e = NULL;
+	cf_error *e = NULL, *drop_err = NULL;
+	bool left = false;
 
 	if (!pr->maint)
-		return;
+		return false;
 	if (pr->clone_name) {
 		char *q = cf_quote_ident(pr->clone_name);
 		char *sql = cf_asprintf(
 			"DROP DATABASE IF EXISTS %s WITH (FORCE)", q);
 
-		if (cf_db_exec(pr->maint, sql, &e) < 0) {
-			e->severity = CF_SEV_WARNING;
+		/* subscriptions and logical slots make DROP fail (55006) */
+		cf_clone_clear(pr->maint, pr->against_url, pr->clone_name,
+			       &pr->r->notes);
+		cf_db_exec(pr->maint, sql, &drop_err);
+		if (cf_clone_exists(pr->maint, pr->clone_name, &e) != 0) {
+			cf_error *w = cf_error_new(
+				CF_ERR_SQL, "the clone '%s' was not dropped",
+				pr->clone_name);
+
+			w->severity = CF_SEV_WARNING;
+			cf_error_set_code(w, "clone-not-dropped");
+			cf_error_set_detail(w, "%s",
+					    e ? e->message :
+					    drop_err ?
+						drop_err->message :
+						"it is still in pg_database");
 			cf_error_set_hint(
-				e, "drop it by hand: DROP DATABASE %s", q);
-			cf_error_list_add(&pr->r->notes, e);
+				w,
+				"drop it by hand: DROP DATABASE %s WITH (FORCE)",
+				q);
+			cf_error_list_add(&pr->r->notes, w);
+			cf_error_free(e);
 			e = NULL;
+			left = true;
 		}
+		cf_error_free(drop_err);
 		free(sql);
 		free(q);
 	}
@@ -641,14 +823,21 @@ clone_cleanup(preflight_run *pr)
 	    cf_cluster_snapshot_restore(pr->maint, pr->snap, pr->scope,
 					&pr->r->notes, &e) < 0) {
 		e->severity = CF_SEV_WARNING;
+		cf_error_set_code(e, "cluster-not-restored");
 		cf_error_list_add(&pr->r->notes, e);
 	}
+	/* a clone that stays must not make the next run restore again */
+	if (left)
+		cf_clone_marker_done(pr->maint, pr->marker);
+	cf_clone_marker_free(pr->marker);
+	pr->marker = NULL;
 	cf_cluster_snapshot_free(pr->snap);
 	pr->snap = NULL;
 	cf_cluster_scope_free(pr->scope);
 	pr->scope = NULL;
 	PQfinish(pr->maint);
 	pr->maint = NULL;
+	return left;
 }
 
 static int
@@ -697,6 +886,8 @@ label_causes(cf_preflight_result *r)
 					   sizeof(cf_cause_label));
 
 	for (size_t i = 0; i < r->n; i++) {
+		/* the models parsing left for analysis */
+		cf_script_build_models(r->migrations[i].migration->up);
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
@@ -708,6 +899,7 @@ label_causes(cf_preflight_result *r)
 
 		pm->cause = labels[i].cause;
 		pm->caused_by = labels[i].caused_by;
+		pm->cause_likely = labels[i].likely;
 		pm->artifact = labels[i].artifact;
 		pm->artifact_reason = labels[i].artifact_reason;
 		/* SET TRANSACTION ISOLATION LEVEL first in a migration works
@@ -797,10 +989,11 @@ run_against(preflight_run *pr, cf_error **err)
 			rc = clone_create(pr, &reason);
 		if (rc == 0) {
 			r->mode = CF_PREFLIGHT_CLONE;
+			bool left;
+
 			rc = run_clone(pr);
-			clone_cleanup(pr);
-			r->closing = cf_asprintf("clone dropped — %s unchanged",
-						 pr->against_db);
+			left = clone_cleanup(pr);
+			r->closing = clone_closing(pr, left);
 			return 0;
 		}
 		clone_cleanup(pr);
@@ -848,17 +1041,23 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	pr.r->mode = opts->mode;
 
 	/*
-	 * Read and checksum every file first: find_pending() compares the
-	 * checksums of applied files with the tracking table, and a file
-	 * not yet read has none (it would silently pass).
+	 * find_pending() reads and checksums the applied files it compares
+	 * with the tracking table; only the pending files are parsed, with
+	 * the grammar of the server they go to.
 	 */
-	cf_migration_set_parse(s->set, true);
+	pr.target_major = cf_session_target_major(s);
 	if (find_pending(&pr, &applied, err) < 0) {
 		cf_applied_list_release(&applied);
 		cf_preflight_result_free(pr.r);
 		return -1;
 	}
 	cf_applied_list_release(&applied);
+	if (against_url)
+		against_major(&pr);
+	for (size_t i = 0; i < pr.r->n; i++)
+		cf_migration_parse(
+			s->set, (cf_migration *)pr.r->migrations[i].migration,
+			true, true, pr.target_major);
 	static_checks(&pr);
 	if (against_url) {
 		rc = run_against(&pr, err);

@@ -10,6 +10,7 @@
 
 #include "db/db.h"
 #include "replay/session_internal.h"
+#include "replay/traces.h"
 
 bool
 cf_session_numeric(const cf_session *s)
@@ -39,6 +40,7 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		return cf_fail(err, e);
 	}
 	s = cf_new(cf_session);
+	s->postgres_version = opts->postgres_version;
 	if (opts->env_name)
 		rc = cf_config_load_env(project, opts->env_name, &s->cfg, err);
 	else if (opts->config_path)
@@ -66,7 +68,9 @@ cf_session_open(const cf_session_options *opts, cf_session **out,
 		dir = strcmp(project, ".") == 0 ?
 			      cf_strdup("db/migrations") :
 			      cf_asprintf("%s/db/migrations", project);
-	rc = cf_migration_set_discover(dir, &s->set, err);
+	/* a directory named on the command line is its own project */
+	rc = cf_migration_set_discover_in(
+		dir, opts->migrations_dir ? NULL : project, &s->set, err);
 	free(dir);
 	if (rc < 0) {
 		cf_session_free(s);
@@ -94,6 +98,45 @@ cf_session_redacted_url(const cf_session *s)
 	return s->redacted_url;
 }
 
+/*
+ * A run killed mid-statement (SIGKILL, an OOM kill, a CI timeout) leaves
+ * its backend running the statement, holding the migration lock, until the
+ * statement ends: for a CREATE INDEX CONCURRENTLY on a big table, hours.
+ * client_connection_check_interval (PostgreSQL 14+) makes the backend
+ * notice within seconds that its client is gone and abort.  A server that
+ * does not know the setting refuses the connection: connect without it.
+ */
+static int
+connect_checked(cf_session *s, cf_error **err)
+{
+	/* Passing options replaces the URL's own and PGOPTIONS: keep them. */
+	PQconninfoOption *parsed = PQconninfoParse(s->cfg->database_url, NULL);
+	const char *user = getenv("PGOPTIONS");
+	char *base, *opts;
+	cf_error *e = NULL;
+	int rc;
+
+	for (PQconninfoOption *o = parsed; o && o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val)
+			user = o->val;
+	base = cf_asprintf("%s %s", user ? user : "",
+			   s->conn_options ? s->conn_options : "");
+	PQconninfoFree(parsed);
+	opts = cf_asprintf("%s -c client_connection_check_interval=2000", base);
+	rc = cf_db_connect(s->cfg->database_url, opts, &s->conn, &e);
+	if (rc < 0 && e->detail &&
+	    strstr(e->detail, "client_connection_check_interval")) {
+		cf_error_free(e);
+		e = NULL;
+		rc = cf_db_connect(s->cfg->database_url, base, &s->conn, &e);
+	}
+	free(opts);
+	free(base);
+	if (rc < 0)
+		return cf_fail(err, e);
+	return 0;
+}
+
 int
 cf_session_connect(cf_session *s, cf_error **err)
 {
@@ -108,8 +151,7 @@ cf_session_connect(cf_session *s, cf_error **err)
 			"pass --env NAME (db/environments/NAME.yaml), -c PATH, --database-url URL, or set CONFITURE_DATABASE_URL");
 		return cf_fail(err, e);
 	}
-	if (cf_db_connect(s->cfg->database_url, s->conn_options, &s->conn,
-			  err) < 0)
+	if (connect_checked(s, err) < 0)
 		return -1;
 	cf_cancel_register(s->conn);
 	return 0;
@@ -141,17 +183,125 @@ cf_session_free(cf_session *s)
 	free(s);
 }
 
-/* Fails with a summary error when the files have error-level problems; the
- * individual problems stay in the set for the caller to render. */
+/*
+ * The PostgreSQL major whose grammar judges the SQL: the connected server's,
+ * else --postgres-version, else the environment's postgres_version; 0 when
+ * unknown.
+ */
 int
-cf_session_validate_files(cf_session *s, bool with_down, cf_error **err)
+cf_session_target_major(const cf_session *s)
 {
-	size_t n;
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return PQserverVersion(s->conn) / 10000;
+	if (s->postgres_version > 0)
+		return s->postgres_version;
+	return s->cfg->postgres_version;
+}
+
+static bool
+same_path(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* A problem that only says a file could not be read or decoded. */
+static bool
+is_read_problem(const cf_error *e)
+{
+	static const char *const codes[] = {"unreadable-file", "read-error",
+					    "invalid-utf8", "nul-byte"};
+
+	for (size_t i = 0; e->code && i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* true when a duplicate-version problem is about a version acted on. */
+static bool
+duplicate_acted_on(const cf_migration_set *set, const cf_error *e,
+		   const bool *acted)
+{
+	const char *base = strrchr(e->file, '/');
+
+	base = base ? base + 1 : e->file;
+	for (size_t d = 0; d < set->n_duplicates; d++) {
+		long idx = cf_migration_set_find(set,
+						 set->duplicates[d].version);
+
+		if (idx < 0 || !acted[idx])
+			continue;
+		for (size_t f = 0; set->duplicates[d].files[f]; f++)
+			if (strcmp(set->duplicates[d].files[f], base) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* true when problem e is about a file the command acts on. */
+static bool
+concerns(const cf_migration_set *set, const cf_error *e, const bool *acted,
+	 cf_file_use use)
+{
+	if (!e->file)
+		return true;
+	if (e->code && strcmp(e->code, "duplicate-version") == 0)
+		return duplicate_acted_on(set, e, acted);
+	for (size_t i = 0; i < set->n; i++) {
+		const cf_migration *m = &set->items[i];
+
+		if (!acted[i])
+			continue;
+		if (use == CF_FILES_RUN_DOWN) {
+			if (same_path(e->file, m->down_path))
+				return true;
+		} else if (same_path(e->file, m->up_path) ||
+			   same_path(e->file, m->py_path)) {
+			return use == CF_FILES_RUN_UP || is_read_problem(e);
+		}
+	}
+	return false;
+}
+
+/*
+ * Parses the files a command acts on (the up or down files of the
+ * migrations marked in acted; nothing for CF_FILES_RECORD) with the
+ * target's grammar, and fails with a summary error when any of them has an
+ * error-level problem.  Errors about any other file never refuse: they are
+ * turned into warnings (see cf_session_report_other_files()).  The
+ * individual problems stay in the set for the caller to render.
+ */
+int
+cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
+		       cf_error **err)
+{
+	cf_migration_set *set = s->set;
+	int target = cf_session_target_major(s);
+	size_t n = 0;
 	cf_error *e;
 
-	if (cf_migration_set_parse(s->set, with_down) == 0)
+	for (size_t i = 0; use != CF_FILES_RECORD && i < set->n; i++)
+		if (acted[i])
+			cf_migration_parse(set, &set->items[i],
+					   use == CF_FILES_RUN_UP,
+					   use == CF_FILES_RUN_DOWN, target);
+	for (size_t i = 0; i < set->problems.n; i++) {
+		cf_error *p = set->problems.items[i];
+
+		if (p->severity != CF_SEV_ERROR)
+			continue;
+		/* what the parser rejects runs anyway: the server judges
+		 * it and its message is the verdict shown */
+		if (p->code && strcmp(p->code, "syntax-error") == 0 &&
+		    use != CF_FILES_RECORD)
+			continue;
+		if (concerns(set, p, acted, use))
+			n++;
+		else
+			p->severity = CF_SEV_NOTICE;
+	}
+	if (n == 0)
 		return 0;
-	n = cf_error_list_count(&s->set->problems, CF_SEV_ERROR);
 	e = cf_error_new(
 		CF_ERR_FILE,
 		"%zu problem%s in migration files; nothing was applied", n,
@@ -160,15 +310,43 @@ cf_session_validate_files(cf_session *s, bool with_down, cf_error **err)
 	return cf_fail(err, e);
 }
 
-/* Connects and takes the advisory lock when the environment asks for it. */
+/*
+ * Reports, as notes, the errors of files the command does not act on
+ * (cf_session_check_files() marked them so): worth knowing, never a reason
+ * to refuse.
+ */
+void
+cf_session_report_other_files(cf_session *s, const cf_progress *progress,
+			      cf_error_list *to)
+{
+	for (size_t i = 0; i < s->set->problems.n; i++) {
+		const cf_error *p = s->set->problems.items[i];
+		cf_error *w;
+
+		if (p->severity != CF_SEV_NOTICE)
+			continue;
+		w = cf_error_copy(p);
+		if (!w->detail)
+			cf_error_set_detail(w, "this command does not run "
+					       "that file; it was left alone");
+		if (progress && progress->warning)
+			progress->warning(progress->arg, w);
+		cf_error_list_add(to, w);
+	}
+}
+
+/* Connects and takes the advisory lock when the environment asks for it;
+ * progress hears who holds the lock while we wait. */
 static int
-connect_locked(cf_session *s, cf_error **err)
+connect_locked(cf_session *s, const cf_progress *progress, cf_error **err)
 {
 	if (cf_session_connect(s, err) < 0)
 		return -1;
 	if (!s->cfg->locking_enabled)
 		return 0;
-	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms, err) < 0)
+	if (cf_lock_acquire(s->conn, s->cfg->lock_timeout_ms,
+			    progress ? progress->lock_wait : NULL,
+			    progress ? progress->arg : NULL, err) < 0)
 		return -1;
 	s->locked = true;
 	return 0;
@@ -184,7 +362,8 @@ cf_session_status(cf_session *s, cf_status **out, cf_error **err)
 	size_t n = 0;
 
 	*out = NULL;
-	cf_migration_set_parse(s->set, false);
+	/* checksums only: status parses no SQL */
+	cf_migration_set_checksum(s->set);
 	if (cf_session_connect(s, err) < 0)
 		return -1;
 	if (cf_tracking_read(s->conn, s->cfg, cf_session_numeric(s), &applied,
@@ -304,8 +483,8 @@ warn(const cf_progress *p, cf_run_result *r, cf_error *w)
 
 /*
  * Reports the file warnings (stripped wrapper, autocommit, ...) of a script
- * about to run, so that they are seen when they matter and not on every
- * later run.  The set keeps its own copies.
+ * about to run, so that they are seen when they
+ * matter and not on every later run.  The set keeps its own copies.
  */
 static void
 warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
@@ -321,7 +500,8 @@ warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
 }
 
 /*
- * Compares recorded checksums with the files.  A mismatch is an error under
+ * Compares recorded checksums with the files (reading the applied files
+ * not read yet).  A mismatch is an error under
  * CF_CHECKSUM_FAIL, a warning under WARN, nothing under IGNORE.
  */
 int
@@ -333,12 +513,13 @@ cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
 	for (size_t i = 0; i < applied->n; i++) {
 		const cf_applied *a = &applied->items[i];
 		long idx = cf_migration_set_find(s->set, a->version);
-		const cf_migration *m;
+		cf_migration *m;
 		cf_error *e;
 
 		if (idx < 0)
 			continue;
 		m = &s->set->items[idx];
+		cf_migration_checksum(s->set, m);
 		if (!m->checksum[0] ||
 		    (a->checksum && strcmp(a->checksum, m->checksum) == 0))
 			continue;
@@ -407,19 +588,110 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 
 /* ---- up ---- */
 
+/* Adds the notes of a traces check to the run's warnings. */
+static void
+warn_notes(const cf_progress *progress, cf_run_result *r, cf_traces *traces)
+{
+	for (size_t i = 0; i < traces->notes.n; i++) {
+		warn(progress, r, traces->notes.items[i]);
+		traces->notes.items[i] = NULL;
+	}
+	traces->notes.n = 0;
+}
+
+/*
+ * A dry run of one pending migration: nothing runs, but a non-transactional
+ * one is checked (read only) for what an unfinished earlier run left, and
+ * fails as the real run would, unless repair would deal with it.
+ */
+static int
+dry_run_up(cf_session *s, const cf_migration *m, bool repair, cf_outcome *o,
+	   cf_run_result *r, const cf_progress *progress)
+{
+	cf_traces traces;
+	cf_error *err = NULL;
+
+	memset(o, 0, sizeof(*o));
+	o->migration = m;
+	o->kind = CF_OUTCOME_SKIPPED;
+	o->autocommit = !m->up->transactional;
+	if (m->up->transactional) {
+		o->skipped_reason = cf_strdup("dry run");
+		return 0;
+	}
+	if (cf_traces_check(s->conn, m, m->up, false, &traces, &err) < 0) {
+		if (repair && err->code &&
+		    strcmp(err->code, "interrupted-migration") == 0) {
+			o->skipped_reason = cf_asprintf(
+				"dry run; --repair would deal with: %s",
+				err->message);
+			cf_error_free(err);
+			return 0;
+		}
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	warn_notes(progress, r, &traces);
+	cf_traces_release(&traces);
+	o->skipped_reason = cf_strdup("dry run");
+	return 0;
+}
+
+/*
+ * Applies one pending migration; a non-transactional one first gets
+ * checked for what an interrupted earlier run left (replay/traces.h),
+ * repaired under --repair or migration.repair.  Same contract as
+ * cf_engine_apply(); what a failed one left goes to *left.
+ */
+static int
+apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
+	 const cf_run_options *opts, cf_outcome *o, cf_run_result *r,
+	 const cf_progress *progress, cf_error_list *left)
+{
+	bool repair = opts->repair || s->cfg->repair;
+	cf_traces traces;
+	cf_error *err = NULL;
+	int rc;
+
+	if (opts->dry_run)
+		return dry_run_up(s, m, repair, o, r, progress);
+	if (m->up->transactional)
+		return cf_engine_apply(engine, m, false, o);
+	if (cf_traces_check(s->conn, m, m->up, repair, &traces, &err) < 0) {
+		memset(o, 0, sizeof(*o));
+		o->migration = m;
+		o->kind = CF_OUTCOME_FAILED;
+		o->error = err;
+		return -1;
+	}
+	warn_notes(progress, r, &traces);
+	engine->skip = traces.skip;
+	rc = cf_engine_apply(engine, m, false, o);
+	engine->skip = NULL;
+	cf_traces_release(&traces);
+	/* a half-applied migration: say what it left, and what fixes it */
+	if (rc < 0)
+		cf_traces_after_failure(
+			s->conn, m, m->up,
+			o->error ? o->error->statement_index : 0, left);
+	return rc;
+}
+
 int
 cf_session_up(cf_session *s, const cf_run_options *opts,
 	      const cf_progress *progress, cf_run_result **out, cf_error **err)
 {
 	cf_applied_list applied = {0};
+	cf_error_list left = CF_ERROR_LIST_INIT;
 	cf_run_result *r;
 	cf_engine engine;
 	char *ident;
 	long target_idx = -1;
+	bool *acted;
+	int rc;
 
 	*out = NULL;
-	if (cf_session_validate_files(s, true, err) < 0)
-		return -1;
 	if (opts->target) {
 		target_idx = cf_migration_set_find(s->set, opts->target);
 		if (target_idx < 0) {
@@ -433,9 +705,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			return cf_fail(err, e);
 		}
 	}
-	if (connect_locked(s, err) < 0)
-		return -1;
-	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new(s->set->n);
 	r->dry_run = opts->dry_run;
@@ -445,6 +715,21 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		cf_run_result_free(r);
 		return -1;
 	}
+	/* only the pending up files up to the target are parsed and checked */
+	acted = cf_calloc(s->set->n + 1, sizeof(bool));
+	for (size_t i = 0; i < s->set->n; i++)
+		acted[i] = (target_idx < 0 || (long)i <= target_idx) &&
+			   !cf_applied_find(&applied, s->set->items[i].version);
+	rc = cf_session_check_files(s, acted, CF_FILES_RUN_UP, err);
+	free(acted);
+	if (rc < 0 ||
+	    (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		cf_session_disconnect(s);
+		return -1;
+	}
+	cf_session_report_other_files(s, progress, &r->warnings);
 	ident = cf_tracking_ident(s->cfg);
 	engine_init(s, &engine, ident);
 	for (size_t i = 0; i < s->set->n; i++) {
@@ -458,16 +743,14 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		o = &r->outcomes[r->n++];
 		warn_file(progress, r, s->set, m->up_path);
 		notify_start(progress, m, false);
-		if (opts->dry_run) {
-			o->migration = m;
-			o->kind = CF_OUTCOME_SKIPPED;
-			o->skipped_reason = cf_strdup("dry run");
-			o->autocommit = !m->up->transactional;
-		} else if (cf_engine_apply(&engine, m, false, o) < 0) {
+		if (apply_up(s, &engine, m, opts, o, r, progress, &left) < 0) {
 			r->failed++;
 			notify_done(progress, o, false);
+			for (size_t k = 0; k < left.n; k++)
+				warn(progress, r, left.items[k]);
+			free(left.items);
 			break;
-		} else {
+		} else if (!opts->dry_run) {
 			r->succeeded++;
 		}
 		notify_done(progress, o, false);
@@ -493,11 +776,11 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	int steps = opts->steps > 0 ? opts->steps : 1;
 	size_t first;
 	cf_error *missing = NULL;
+	bool *acted;
+	int rc;
 
 	*out = NULL;
-	if (cf_session_validate_files(s, true, err) < 0)
-		return -1;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new((size_t)steps);
 	r->dry_run = opts->dry_run;
@@ -507,6 +790,24 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 		return -1;
 	}
 	first = applied.n > (size_t)steps ? applied.n - (size_t)steps : 0;
+	/* only the down files being rolled back are parsed and checked */
+	acted = cf_calloc(s->set->n + 1, sizeof(bool));
+	for (size_t i = first; i < applied.n; i++) {
+		long idx = cf_migration_set_find(s->set,
+						 applied.items[i].version);
+
+		if (idx >= 0)
+			acted[idx] = true;
+	}
+	rc = cf_session_check_files(s, acted, CF_FILES_RUN_DOWN, err);
+	free(acted);
+	if (rc < 0) {
+		cf_applied_list_release(&applied);
+		cf_run_result_free(r);
+		cf_session_disconnect(s);
+		return -1;
+	}
+	cf_session_report_other_files(s, progress, &r->warnings);
 	/* Every migration to roll back needs its file and .down.sql first. */
 	for (size_t i = applied.n; i-- > first;) {
 		long idx = cf_migration_set_find(s->set,
@@ -530,6 +831,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	if (missing) {
 		cf_applied_list_release(&applied);
 		cf_run_result_free(r);
+		cf_session_disconnect(s);
 		return cf_fail(err, missing);
 	}
 	ident = cf_tracking_ident(s->cfg);
@@ -573,6 +875,7 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 	char *ident;
 	long through;
 	int rc = 0;
+	bool *acted;
 
 	*out = NULL;
 	if (!opts->through) {
@@ -591,10 +894,17 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 			e, "run 'confiture migrate status' to list versions");
 		return cf_fail(err, e);
 	}
-	/* Checksums are recorded, so the files must be readable. */
-	if (cf_session_validate_files(s, false, err) < 0)
+	/* Checksums are recorded, so the files recorded must be readable;
+	 * baseline parses no SQL. */
+	cf_migration_set_checksum(s->set);
+	acted = cf_calloc(s->set->n + 1, sizeof(bool));
+	for (long i = 0; i <= through; i++)
+		acted[i] = true;
+	rc = cf_session_check_files(s, acted, CF_FILES_RECORD, err);
+	free(acted);
+	if (rc < 0)
 		return -1;
-	if (connect_locked(s, err) < 0)
+	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	if (!opts->dry_run && cf_tracking_ensure(s->conn, s->cfg, err) < 0)
 		return -1;
@@ -603,6 +913,7 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 		return -1;
 	r = result_new((size_t)through + 1);
 	r->dry_run = opts->dry_run;
+	cf_session_report_other_files(s, progress, &r->warnings);
 	ident = cf_tracking_ident(s->cfg);
 	if (!opts->dry_run)
 		rc = cf_db_exec(s->conn, "BEGIN", err);
@@ -641,4 +952,10 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 	}
 	*out = r;
 	return 0;
+}
+
+int
+cf_libpq_version(void)
+{
+	return PQlibVersion();
 }

@@ -14,13 +14,25 @@ struct cf_session {
 	char *conn_options; /* startup "options", e.g. timeouts; or NULL */
 	PGconn *conn;
 	bool locked;
+	int postgres_version; /* --postgres-version, or 0 */
 };
 
 /* session.c */
 int cf_session_connect(cf_session *s, cf_error **err);
 void cf_session_disconnect(cf_session *s);
 bool cf_session_numeric(const cf_session *s);
-int cf_session_validate_files(cf_session *s, bool with_down, cf_error **err);
+/* What a command does with the files it acts on (cf_session_check_files). */
+typedef enum cf_file_use {
+	CF_FILES_RUN_UP,   /* runs the up files */
+	CF_FILES_RUN_DOWN, /* runs the down files */
+	CF_FILES_RECORD,   /* records the up files' checksums (baseline) */
+} cf_file_use;
+
+int cf_session_target_major(const cf_session *s);
+int cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
+			   cf_error **err);
+void cf_session_report_other_files(cf_session *s, const cf_progress *progress,
+				   cf_error_list *to);
 int cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
 				cf_checksum_policy policy,
 				cf_error_list *found);

@@ -276,34 +276,34 @@ static const struct snapshot_query queries[] = {
 };
 /* clang-format on */
 
-static const char *const kind_names[CF_OBJ_KIND_COUNT] = {
-	[CF_OBJ_EXTENSION] = "extension",
-	[CF_OBJ_SCHEMA] = "schema",
-	[CF_OBJ_TYPE] = "type",
-	[CF_OBJ_DOMAIN] = "domain",
-	[CF_OBJ_SEQUENCE] = "sequence",
-	[CF_OBJ_TABLE] = "table",
-	[CF_OBJ_COLUMN] = "column",
-	[CF_OBJ_CONSTRAINT] = "constraint",
-	[CF_OBJ_INDEX] = "index",
-	[CF_OBJ_VIEW] = "view",
-	[CF_OBJ_MATVIEW] = "materialized view",
-	[CF_OBJ_FUNCTION] = "function",
-	[CF_OBJ_PROCEDURE] = "procedure",
-	[CF_OBJ_TRIGGER] = "trigger",
-	[CF_OBJ_POLICY] = "policy",
+static const char *const kind_names[CF_SCHEMA_OBJ_KIND_COUNT] = {
+	[CF_SCHEMA_OBJ_EXTENSION] = "extension",
+	[CF_SCHEMA_OBJ_SCHEMA] = "schema",
+	[CF_SCHEMA_OBJ_TYPE] = "type",
+	[CF_SCHEMA_OBJ_DOMAIN] = "domain",
+	[CF_SCHEMA_OBJ_SEQUENCE] = "sequence",
+	[CF_SCHEMA_OBJ_TABLE] = "table",
+	[CF_SCHEMA_OBJ_COLUMN] = "column",
+	[CF_SCHEMA_OBJ_CONSTRAINT] = "constraint",
+	[CF_SCHEMA_OBJ_INDEX] = "index",
+	[CF_SCHEMA_OBJ_VIEW] = "view",
+	[CF_SCHEMA_OBJ_MATVIEW] = "materialized view",
+	[CF_SCHEMA_OBJ_FUNCTION] = "function",
+	[CF_SCHEMA_OBJ_PROCEDURE] = "procedure",
+	[CF_SCHEMA_OBJ_TRIGGER] = "trigger",
+	[CF_SCHEMA_OBJ_POLICY] = "policy",
 };
 
 const char *
 cf_object_kind_name(cf_object_kind kind)
 {
-	return kind < CF_OBJ_KIND_COUNT ? kind_names[kind] : "object";
+	return kind < CF_SCHEMA_OBJ_KIND_COUNT ? kind_names[kind] : "object";
 }
 
 static int
 kind_from_name(const char *name, cf_object_kind *kind)
 {
-	for (int k = 0; k < CF_OBJ_KIND_COUNT; k++)
+	for (int k = 0; k < CF_SCHEMA_OBJ_KIND_COUNT; k++)
 		if (strcmp(kind_names[k], name) == 0) {
 			*kind = (cf_object_kind)k;
 			return 0;

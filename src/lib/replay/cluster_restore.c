@@ -1,25 +1,11 @@
 /*
- * cluster.c — snapshot and restore of a server's cluster-wide state.
+ * cluster_restore.c — undoing a clone-mode replay's cluster-wide changes.
  *
- * A clone-mode preflight replays migrations in a copy of the target
- * database, but some statements reach past any one database: roles and
- * their memberships, per-role and per-database settings, databases,
- * tablespaces, privileges and comments on those, ALTER SYSTEM.  Such changes
- * are committed on the server and survive dropping the clone.
- * cf_cluster_snapshot_take() records that state before the replay;
- * cf_cluster_snapshot_restore() compares afterwards and undoes the
- * differences it can, reporting each action as a note.
- * cf_cluster_guard_statement() refuses, before it runs, a statement whose
- * effect could not be undone.
- *
- * The server is shared: while the replay runs, other sessions create,
- * change and drop roles and databases too, and those changes are not ours
- * to undo.  A cf_cluster_scope collects what the replay touched — the
- * shared objects its statements name (from their parse trees) and the
- * transaction ids under which it wrote shared catalog rows (for dynamic
- * SQL) — and the restore undoes a difference only when the scope
- * attributes it to the replay: by name, or by the xmin of the catalog row
- * that differs.  It decides that once, on its first read after the replay.
+ * cf_cluster_snapshot_restore() compares the server with the snapshot taken
+ * before the replay (cluster_snapshot.c) and undoes the differences the
+ * scope attributes to the replay — by name, or by the xmin of the catalog
+ * row that differs — reporting each action as a note.  It decides that
+ * once, on its first read after the replay.
  *
  * Objects are matched by oid, so a rename is seen as a rename.  A role that
  * has to be recreated gets a new oid: the restore maps snapshot oids to
@@ -32,638 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
-#include "replay/cluster.h"
-
-typedef struct cl_role {
-	Oid oid;
-	char *name;
-	bool super, inherit, createrole, createdb, login, replication,
-		bypassrls;
-	int connlimit;
-	char *validuntil; /* UTC text, 'infinity', or NULL for none */
-	char *password;	  /* hash; NULL when none or unknown */
-	char *comment;
-	uint32_t xmin;	   /* of the pg_authid row; 0 when unreadable */
-	uint32_t cmt_xmin; /* of the pg_shdescription row; 0 for none */
-} cl_role;
-
-typedef struct cl_member {
-	Oid role, member, grantor;
-	bool admin, inherit, set; /* inherit, set: PostgreSQL 16 on */
-	uint32_t xmin;
-} cl_member;
-
-/* One pg_db_role_setting row: 0 means "all" for either key. */
-typedef struct cl_setting {
-	Oid db, role;
-	char **items; /* "name=value" */
-	size_t n;
-	uint32_t xmin;
-} cl_setting;
-
-typedef struct cl_database {
-	Oid oid;
-	char *name;
-	Oid owner;
-	int connlimit;
-	bool allowconn, istemplate;
-	Oid tablespace;
-	char *comment;
-	uint32_t xmin, cmt_xmin;
-} cl_database;
-
-typedef struct cl_tablespace {
-	Oid oid;
-	char *name;
-	Oid owner;
-	char *location;
-	char **options; /* "name=value" */
-	size_t n_options;
-	char *comment;
-	uint32_t xmin, cmt_xmin;
-} cl_tablespace;
-
-/* One exploded privilege on a database ('d') or tablespace ('t'). */
-typedef struct cl_acl {
-	char kind;
-	Oid obj, grantor, grantee; /* grantee 0 is PUBLIC */
-	char *priv;
-	bool grantable;
-} cl_acl;
-
-/* One setting in postgresql.auto.conf. */
-typedef struct cl_sysset {
-	char *name;
-	char *value;
-} cl_sysset;
-
-struct cf_cluster_snapshot {
-	int version; /* server_version_num */
-	char *user;
-	Oid user_oid;
-	bool superuser;
-	bool passwords_known; /* pg_authid was readable */
-	bool system_known;    /* pg_file_settings was readable */
-	cl_role *roles;
-	size_t n_roles, a_roles;
-	cl_member *members;
-	size_t n_members, a_members;
-	cl_setting *settings;
-	size_t n_settings, a_settings;
-	cl_database *dbs;
-	size_t n_dbs, a_dbs;
-	cl_tablespace *tss;
-	size_t n_tss, a_tss;
-	cl_acl *acls;
-	size_t n_acls, a_acls;
-	cl_sysset *sys;
-	size_t n_sys, a_sys;
-	char **keep;
-	size_t n_keep, a_keep;
-};
-
-/* ------------------------------------------------------------------------
- * Reading
- * ------------------------------------------------------------------------ */
-
-/* Field as a new string, NULL for SQL NULL. */
-static char *
-fval(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL :
-					  cf_strdup(PQgetvalue(r, row, col));
-}
-
-static bool
-fbool(const PGresult *r, int row, int col)
-{
-	return PQgetvalue(r, row, col)[0] == 't';
-}
-
-static Oid
-foid(const PGresult *r, int row, int col)
-{
-	return (Oid)strtoul(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static int
-fint(const PGresult *r, int row, int col)
-{
-	return atoi(PQgetvalue(r, row, col));
-}
-
-/* A 32-bit transaction id (xmin::text); 0 for SQL NULL. */
-static uint32_t
-fxid(const PGresult *r, int row, int col)
-{
-	if (PQgetisnull(r, row, col))
-		return 0;
-	return (uint32_t)strtoull(PQgetvalue(r, row, col), NULL, 10);
-}
-
-/*
- * Parses a JSON array of strings (array_to_json(text[])::text) into a new
- * array of new strings; NULL or malformed text gives an empty array.
- */
-static void
-json_strings(const char *text, char ***items, size_t *n)
-{
-	json_t *doc;
-	size_t alloc = 0;
-
-	*items = NULL;
-	*n = 0;
-	if (!text || !(doc = json_loads(text, 0, NULL)))
-		return;
-	for (size_t i = 0; i < json_array_size(doc); i++) {
-		const char *s = json_string_value(json_array_get(doc, i));
-
-		if (!s)
-			continue;
-		CF_GROW(*items, alloc, *n + 1);
-		(*items)[(*n)++] = cf_strdup(s);
-	}
-	json_decref(doc);
-}
-
-static void
-free_strings(char **items, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(items[i]);
-	free(items);
-}
-
-/* Runs a catalog query; NULL with *err on failure. */
-static PGresult *
-catalog_query(PGconn *conn, const char *sql, cf_error **err)
-{
-	cf_error *e = NULL;
-	PGresult *r = cf_db_query(conn, sql, 0, NULL, &e);
-
-	if (!r) {
-		e->kind = PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT :
-							     CF_ERR_SQL;
-		cf_error_set_hint(
-			e,
-			"the preflight reads pg_roles, pg_auth_members, pg_db_role_setting, pg_database and pg_tablespace through the maintenance connection");
-		cf_fail(err, e);
-	}
-	return r;
-}
-
-static const char role_sql_authid[] =
-	"SELECT a.oid, a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole,"
-	" a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls,"
-	" a.rolconnlimit,"
-	" CASE WHEN a.rolvaliduntil IS NULL THEN NULL"
-	"  WHEN pg_catalog.isfinite(a.rolvaliduntil)"
-	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
-	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
-	"  ELSE a.rolvaliduntil::text END,"
-	" a.rolpassword, pg_catalog.shobj_description(a.oid, 'pg_authid'),"
-	" a.xmin::text, (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-	"  WHERE d.objoid = a.oid"
-	"  AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass)"
-	" FROM pg_catalog.pg_authid a ORDER BY a.oid";
-
-static const char role_sql_roles[] =
-	"SELECT a.oid, a.rolname, a.rolsuper, a.rolinherit, a.rolcreaterole,"
-	" a.rolcreatedb, a.rolcanlogin, a.rolreplication, a.rolbypassrls,"
-	" a.rolconnlimit,"
-	" CASE WHEN a.rolvaliduntil IS NULL THEN NULL"
-	"  WHEN pg_catalog.isfinite(a.rolvaliduntil)"
-	"  THEN pg_catalog.to_char(a.rolvaliduntil AT TIME ZONE 'UTC',"
-	"   'YYYY-MM-DD HH24:MI:SS.US') || '+00'"
-	"  ELSE a.rolvaliduntil::text END,"
-	" NULL::text, pg_catalog.shobj_description(a.oid, 'pg_authid'),"
-	" NULL::text, (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-	"  WHERE d.objoid = a.oid"
-	"  AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass)"
-	" FROM pg_catalog.pg_roles a ORDER BY a.oid";
-
-static int
-read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn, s->passwords_known ? role_sql_authid : role_sql_roles,
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_role *x;
-
-		CF_GROW(s->roles, s->a_roles, s->n_roles + 1);
-		x = &s->roles[s->n_roles++];
-		memset(x, 0, sizeof(*x));
-		x->oid = foid(r, i, 0);
-		x->name = fval(r, i, 1);
-		x->super = fbool(r, i, 2);
-		x->inherit = fbool(r, i, 3);
-		x->createrole = fbool(r, i, 4);
-		x->createdb = fbool(r, i, 5);
-		x->login = fbool(r, i, 6);
-		x->replication = fbool(r, i, 7);
-		x->bypassrls = fbool(r, i, 8);
-		x->connlimit = fint(r, i, 9);
-		x->validuntil = fval(r, i, 10);
-		x->password = fval(r, i, 11);
-		x->comment = fval(r, i, 12);
-		x->xmin = fxid(r, i, 13);
-		x->cmt_xmin = fxid(r, i, 14);
-	}
-	PQclear(r);
-	return 0;
-}
-
-static int
-read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn,
-		s->version >= 160000 ?
-			"SELECT roleid, member, grantor, admin_option, inherit_option,"
-			" set_option, xmin::text FROM pg_catalog.pg_auth_members"
-			" ORDER BY 1, 2, 3" :
-			"SELECT roleid, member, grantor, admin_option, true, true,"
-			" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3",
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_member *x;
-
-		CF_GROW(s->members, s->a_members, s->n_members + 1);
-		x = &s->members[s->n_members++];
-		x->role = foid(r, i, 0);
-		x->member = foid(r, i, 1);
-		x->grantor = foid(r, i, 2);
-		x->admin = fbool(r, i, 3);
-		x->inherit = fbool(r, i, 4);
-		x->set = fbool(r, i, 5);
-		x->xmin = fxid(r, i, 6);
-	}
-	PQclear(r);
-	return 0;
-}
-
-static int
-read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT setdatabase, setrole,"
-		" pg_catalog.array_to_json(setconfig)::text, xmin::text"
-		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2",
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_setting *x;
-		const char *j = PQgetisnull(r, i, 2) ? NULL :
-						       PQgetvalue(r, i, 2);
-
-		CF_GROW(s->settings, s->a_settings, s->n_settings + 1);
-		x = &s->settings[s->n_settings++];
-		x->db = foid(r, i, 0);
-		x->role = foid(r, i, 1);
-		json_strings(j, &x->items, &x->n);
-		x->xmin = fxid(r, i, 3);
-	}
-	PQclear(r);
-	return 0;
-}
-
-static int
-read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
-		" datistemplate, dattablespace,"
-		" pg_catalog.shobj_description(oid, 'pg_database'), xmin::text,"
-		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-		"  WHERE d.objoid = db.oid"
-		"  AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_database db ORDER BY oid",
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_database *x;
-
-		CF_GROW(s->dbs, s->a_dbs, s->n_dbs + 1);
-		x = &s->dbs[s->n_dbs++];
-		x->oid = foid(r, i, 0);
-		x->name = fval(r, i, 1);
-		x->owner = foid(r, i, 2);
-		x->connlimit = fint(r, i, 3);
-		x->allowconn = fbool(r, i, 4);
-		x->istemplate = fbool(r, i, 5);
-		x->tablespace = foid(r, i, 6);
-		x->comment = fval(r, i, 7);
-		x->xmin = fxid(r, i, 8);
-		x->cmt_xmin = fxid(r, i, 9);
-	}
-	PQclear(r);
-	return 0;
-}
-
-static int
-read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT oid, spcname, spcowner,"
-		" pg_catalog.pg_tablespace_location(oid),"
-		" pg_catalog.array_to_json(spcoptions)::text,"
-		" pg_catalog.shobj_description(oid, 'pg_tablespace'), xmin::text,"
-		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-		"  WHERE d.objoid = ts.oid"
-		"  AND d.classoid = 'pg_catalog.pg_tablespace'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_tablespace ts ORDER BY oid",
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_tablespace *x;
-		const char *j = PQgetisnull(r, i, 4) ? NULL :
-						       PQgetvalue(r, i, 4);
-
-		CF_GROW(s->tss, s->a_tss, s->n_tss + 1);
-		x = &s->tss[s->n_tss++];
-		x->oid = foid(r, i, 0);
-		x->name = fval(r, i, 1);
-		x->owner = foid(r, i, 2);
-		x->location = fval(r, i, 3);
-		json_strings(j, &x->options, &x->n_options);
-		x->comment = fval(r, i, 5);
-		x->xmin = fxid(r, i, 6);
-		x->cmt_xmin = fxid(r, i, 7);
-	}
-	PQclear(r);
-	return 0;
-}
-
-/* Privileges as effective rows: a NULL acl reads as the owner's default. */
-static int
-read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable, a.n FROM pg_catalog.pg_database d,"
-		" pg_catalog.aclexplode(COALESCE(d.datacl,"
-		"  pg_catalog.acldefault('d', d.datdba))) WITH ORDINALITY"
-		"  a(grantor, grantee, privilege_type, is_grantable, n)"
-		" UNION ALL "
-		"SELECT 't', t.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable, a.n FROM pg_catalog.pg_tablespace t,"
-		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
-		"  pg_catalog.acldefault('t', t.spcowner))) WITH ORDINALITY"
-		"  a(grantor, grantee, privilege_type, is_grantable, n)"
-		" ORDER BY 1, 2, 7",
-		err);
-
-	if (!r)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
-		cl_acl *x;
-
-		CF_GROW(s->acls, s->a_acls, s->n_acls + 1);
-		x = &s->acls[s->n_acls++];
-		x->kind = PQgetvalue(r, i, 0)[0];
-		x->obj = foid(r, i, 1);
-		x->grantor = foid(r, i, 2);
-		x->grantee = foid(r, i, 3);
-		x->priv = fval(r, i, 4);
-		x->grantable = fbool(r, i, 5);
-	}
-	PQclear(r);
-	return 0;
-}
-
-/*
- * ALTER SYSTEM settings: the rows of pg_file_settings that come from
- * postgresql.auto.conf, the last one winning as in the server.  Unreadable
- * (not a superuser, no grant) is not an error: system_known stays false.
- */
-static int
-read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
-{
-	cf_error *e = NULL;
-	PGresult *r = cf_db_query(
-		conn,
-		"SELECT name, setting FROM pg_catalog.pg_file_settings"
-		" WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
-		" AND setting IS NOT NULL ORDER BY seqno",
-		0, NULL, &e);
-
-	if (!r) {
-		if (PQstatus(conn) == CONNECTION_BAD) {
-			e->kind = CF_ERR_CONNECT;
-			return cf_fail(err, e);
-		}
-		cf_error_free(e);
-		s->system_known = false;
-		return 0;
-	}
-	s->system_known = true;
-	for (int i = 0; i < PQntuples(r); i++) {
-		const char *name = PQgetvalue(r, i, 0);
-		cl_sysset *x = NULL;
-
-		for (size_t k = 0; k < s->n_sys; k++)
-			if (strcasecmp(s->sys[k].name, name) == 0)
-				x = &s->sys[k];
-		if (!x) {
-			CF_GROW(s->sys, s->a_sys, s->n_sys + 1);
-			x = &s->sys[s->n_sys++];
-			x->name = cf_strdup(name);
-			x->value = NULL;
-		}
-		free(x->value);
-		x->value = fval(r, i, 1);
-	}
-	PQclear(r);
-	return 0;
-}
-
-/* Reads everything into a new snapshot; the caller frees it. */
-static int
-read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
-{
-	cf_cluster_snapshot *s = cf_new(cf_cluster_snapshot);
-	PGresult *r;
-
-	*out = NULL;
-	s->version = PQserverVersion(conn);
-	r = catalog_query(
-		conn,
-		"SELECT current_user, r.oid, r.rolsuper,"
-		" pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')"
-		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
-		err);
-	if (!r)
-		goto fail;
-	if (PQntuples(r) == 1) {
-		s->user = fval(r, 0, 0);
-		s->user_oid = foid(r, 0, 1);
-		s->superuser = fbool(r, 0, 2);
-		s->passwords_known = fbool(r, 0, 3);
-	}
-	PQclear(r);
-	if (read_roles(conn, s, err) < 0 || read_members(conn, s, err) < 0 ||
-	    read_settings(conn, s, err) < 0 ||
-	    read_databases(conn, s, err) < 0 ||
-	    read_tablespaces(conn, s, err) < 0 || read_acls(conn, s, err) < 0 ||
-	    read_system(conn, s, err) < 0)
-		goto fail;
-	*out = s;
-	return 0;
-fail:
-	cf_cluster_snapshot_free(s);
-	return -1;
-}
-
-int
-cf_cluster_snapshot_take(PGconn *conn, cf_cluster_snapshot **out,
-			 cf_error **err)
-{
-	return read_state(conn, out, err);
-}
-
-void
-cf_cluster_snapshot_keep_database(cf_cluster_snapshot *snap, const char *name)
-{
-	CF_GROW(snap->keep, snap->a_keep, snap->n_keep + 1);
-	snap->keep[snap->n_keep++] = cf_strdup(name);
-}
-
-void
-cf_cluster_snapshot_free(cf_cluster_snapshot *s)
-{
-	if (!s)
-		return;
-	free(s->user);
-	for (size_t i = 0; i < s->n_roles; i++) {
-		free(s->roles[i].name);
-		free(s->roles[i].validuntil);
-		free(s->roles[i].password);
-		free(s->roles[i].comment);
-	}
-	free(s->roles);
-	free(s->members);
-	for (size_t i = 0; i < s->n_settings; i++)
-		free_strings(s->settings[i].items, s->settings[i].n);
-	free(s->settings);
-	for (size_t i = 0; i < s->n_dbs; i++) {
-		free(s->dbs[i].name);
-		free(s->dbs[i].comment);
-	}
-	free(s->dbs);
-	for (size_t i = 0; i < s->n_tss; i++) {
-		free(s->tss[i].name);
-		free(s->tss[i].location);
-		free_strings(s->tss[i].options, s->tss[i].n_options);
-		free(s->tss[i].comment);
-	}
-	free(s->tss);
-	for (size_t i = 0; i < s->n_acls; i++)
-		free(s->acls[i].priv);
-	free(s->acls);
-	for (size_t i = 0; i < s->n_sys; i++) {
-		free(s->sys[i].name);
-		free(s->sys[i].value);
-	}
-	free(s->sys);
-	free_strings(s->keep, s->n_keep);
-	free(s);
-}
-
-/* ------------------------------------------------------------------------
- * Lookups
- * ------------------------------------------------------------------------ */
-
-static const cl_role *
-role_by_oid(const cf_cluster_snapshot *s, Oid oid)
-{
-	for (size_t i = 0; i < s->n_roles; i++)
-		if (s->roles[i].oid == oid)
-			return &s->roles[i];
-	return NULL;
-}
-
-static const cl_role *
-role_by_name(const cf_cluster_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->n_roles; i++)
-		if (strcmp(s->roles[i].name, name) == 0)
-			return &s->roles[i];
-	return NULL;
-}
-
-static const cl_database *
-db_by_oid(const cf_cluster_snapshot *s, Oid oid)
-{
-	for (size_t i = 0; i < s->n_dbs; i++)
-		if (s->dbs[i].oid == oid)
-			return &s->dbs[i];
-	return NULL;
-}
-
-static const cl_database *
-db_by_name(const cf_cluster_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->n_dbs; i++)
-		if (strcmp(s->dbs[i].name, name) == 0)
-			return &s->dbs[i];
-	return NULL;
-}
-
-static const cl_tablespace *
-ts_by_oid(const cf_cluster_snapshot *s, Oid oid)
-{
-	for (size_t i = 0; i < s->n_tss; i++)
-		if (s->tss[i].oid == oid)
-			return &s->tss[i];
-	return NULL;
-}
-
-static const cl_tablespace *
-ts_by_name(const cf_cluster_snapshot *s, const char *name)
-{
-	for (size_t i = 0; i < s->n_tss; i++)
-		if (strcmp(s->tss[i].name, name) == 0)
-			return &s->tss[i];
-	return NULL;
-}
-
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static bool
-strings_eq(char **a, size_t na, char **b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
+#include "replay/cluster_internal.h"
 
 /* ------------------------------------------------------------------------
  * Rendering values
@@ -744,8 +99,8 @@ add_value(cf_strbuf *sb, const char *name, const char *value)
 }
 
 /* Appends `"name" TO value` from a stored "name=value" item. */
-static void
-add_set_item(cf_strbuf *sb, const char *item)
+void
+cl_add_set_item(cf_strbuf *sb, const char *item)
 {
 	const char *eq = strchr(item, '=');
 	char *name = eq ? cf_strndup(item, (size_t)(eq - item)) :
@@ -756,352 +111,6 @@ add_set_item(cf_strbuf *sb, const char *item)
 	add_value(sb, name, eq ? eq + 1 : "");
 	free(q);
 	free(name);
-}
-
-/* ------------------------------------------------------------------------
- * Scope: what the replay touched
- * ------------------------------------------------------------------------ */
-
-/* A shared object a replayed statement names: 'r' role, 'd' database,
- * 't' tablespace, 's' ALTER SYSTEM setting. */
-typedef struct cl_name {
-	char kind;
-	char *name;
-} cl_name;
-
-struct cf_cluster_scope {
-	cl_name *names;
-	size_t n_names, a_names;
-	unsigned flags; /* CF_SCOPE_* */
-	uint32_t *xids; /* 32-bit, as xmin shows them */
-	size_t n_xids, a_xids;
-	char *clone; /* the clone database, never restored */
-};
-
-cf_cluster_scope *
-cf_cluster_scope_new(void)
-{
-	return cf_new(cf_cluster_scope);
-}
-
-void
-cf_cluster_scope_free(cf_cluster_scope *scope)
-{
-	if (!scope)
-		return;
-	for (size_t i = 0; i < scope->n_names; i++)
-		free(scope->names[i].name);
-	free(scope->names);
-	free(scope->xids);
-	free(scope->clone);
-	free(scope);
-}
-
-void
-cf_cluster_scope_set_clone(cf_cluster_scope *scope, const char *name)
-{
-	free(scope->clone);
-	scope->clone = name ? cf_strdup(name) : NULL;
-}
-
-/* Is (kind, name) recorded?  Setting names compare without case. */
-static bool
-scope_named(const cf_cluster_scope *scope, char kind, const char *name)
-{
-	if (!scope || !name)
-		return false;
-	for (size_t i = 0; i < scope->n_names; i++) {
-		const cl_name *x = &scope->names[i];
-
-		if (x->kind == kind &&
-		    (kind == 's' ? strcasecmp(x->name, name) == 0 :
-				   strcmp(x->name, name) == 0))
-			return true;
-	}
-	return false;
-}
-
-bool
-cf_cluster_scope_has_name(const cf_cluster_scope *scope, char kind,
-			  const char *name)
-{
-	return scope_named(scope, kind, name);
-}
-
-unsigned
-cf_cluster_scope_flags(const cf_cluster_scope *scope)
-{
-	return scope ? scope->flags : 0;
-}
-
-bool
-cf_cluster_scope_has_xid(const cf_cluster_scope *scope, uint32_t xid)
-{
-	if (!scope || xid == 0)
-		return false;
-	for (size_t i = 0; i < scope->n_xids; i++)
-		if (scope->xids[i] == xid)
-			return true;
-	return false;
-}
-
-/* Records (kind, name) once; NULL or empty names are ignored. */
-static void
-scope_add(cf_cluster_scope *scope, char kind, const char *name)
-{
-	if (!name || !*name || scope_named(scope, kind, name))
-		return;
-	CF_GROW(scope->names, scope->a_names, scope->n_names + 1);
-	scope->names[scope->n_names].kind = kind;
-	scope->names[scope->n_names++].name = cf_strdup(name);
-}
-
-/* The string of a {"String": {"sval": ...}} node, or NULL. */
-static const char *
-sval(const json_t *node)
-{
-	return json_string_value(
-		json_object_get(json_object_get(node, "String"), "sval"));
-}
-
-/*
- * Records the role of a RoleSpec, bare or wrapped ({"RoleSpec": {...}}).
- * CURRENT_USER, CURRENT_ROLE and SESSION_USER set CF_SCOPE_CURRENT_USER
- * (the restore reads them as the snapshot's user); PUBLIC is no role.
- */
-static void
-add_role_spec(cf_cluster_scope *scope, const json_t *spec)
-{
-	const json_t *in = json_object_get(spec, "RoleSpec");
-	const char *type;
-
-	if (in)
-		spec = in;
-	type = json_string_value(json_object_get(spec, "roletype"));
-	if (!type)
-		return;
-	if (strcmp(type, "ROLESPEC_CSTRING") == 0)
-		scope_add(scope, 'r',
-			  json_string_value(json_object_get(spec, "rolename")));
-	else if (strcmp(type, "ROLESPEC_PUBLIC") != 0)
-		scope->flags |= CF_SCOPE_CURRENT_USER;
-}
-
-/* Records every RoleSpec of a JSON array. */
-static void
-add_role_specs(cf_cluster_scope *scope, const json_t *list)
-{
-	for (size_t i = 0; i < json_array_size(list); i++)
-		add_role_spec(scope, json_array_get(list, i));
-}
-
-/* The roles of CREATE/ALTER ROLE options IN ROLE, ROLE, ADMIN (and
- * ALTER GROUP ... ADD/DROP USER): memberships on either side. */
-static void
-add_option_roles(cf_cluster_scope *scope, const json_t *options)
-{
-	for (size_t i = 0; i < json_array_size(options); i++) {
-		const json_t *d = json_object_get(json_array_get(options, i),
-						  "DefElem");
-		const char *name = json_string_value(
-			json_object_get(d, "defname"));
-
-		if (name && (strcmp(name, "addroleto") == 0 ||
-			     strcmp(name, "rolemembers") == 0 ||
-			     strcmp(name, "adminmembers") == 0))
-			add_role_specs(
-				scope,
-				json_object_get(
-					json_object_get(
-						json_object_get(d, "arg"),
-						"List"),
-					"items"));
-	}
-}
-
-/* The kind letter of an ObjectType for a shared object, or 0. */
-static char
-object_kind(const json_t *objtype)
-{
-	const char *t = json_string_value(objtype);
-
-	if (!t)
-		return 0;
-	if (strcmp(t, "OBJECT_ROLE") == 0)
-		return 'r';
-	if (strcmp(t, "OBJECT_DATABASE") == 0)
-		return 'd';
-	if (strcmp(t, "OBJECT_TABLESPACE") == 0)
-		return 't';
-	return 0;
-}
-
-void
-cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
-{
-	json_t *node = (json_t *)stmt_json, *in, *x;
-	const char *type;
-	char kind;
-
-	if (!scope || !json_is_object(node))
-		return;
-	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
-		node = in;
-	if (json_object_size(node) != 1)
-		return;
-	type = json_object_iter_key(json_object_iter(node));
-	x = json_object_iter_value(json_object_iter(node));
-
-#define IS(name) (strcmp(type, name) == 0)
-#define FIELD(key) json_object_get(x, key)
-#define STR(key) json_string_value(json_object_get(x, key))
-	if (IS("CreateRoleStmt")) {
-		scope_add(scope, 'r', STR("role"));
-		add_option_roles(scope, FIELD("options"));
-	} else if (IS("AlterRoleStmt")) {
-		add_role_spec(scope, FIELD("role"));
-		add_option_roles(scope, FIELD("options"));
-	} else if (IS("AlterRoleSetStmt")) {
-		/* no role: ALTER ROLE ALL [IN DATABASE d]; the database
-		 * alone names the rows of all roles in it */
-		if (FIELD("role"))
-			add_role_spec(scope, FIELD("role"));
-		else if (!STR("database"))
-			scope->flags |= CF_SCOPE_ALL_ROLES;
-		scope_add(scope, 'd', STR("database"));
-	} else if (IS("DropRoleStmt")) {
-		add_role_specs(scope, FIELD("roles"));
-	} else if (IS("GrantRoleStmt")) {
-		json_t *granted = FIELD("granted_roles");
-
-		for (size_t i = 0; i < json_array_size(granted); i++)
-			scope_add(scope, 'r',
-				  json_string_value(json_object_get(
-					  json_object_get(
-						  json_array_get(granted, i),
-						  "AccessPriv"),
-					  "priv_name")));
-		add_role_specs(scope, FIELD("grantee_roles"));
-	} else if (IS("RenameStmt")) {
-		if ((kind = object_kind(FIELD("renameType")))) {
-			scope_add(scope, kind, STR("subname"));
-			scope_add(scope, kind, STR("newname"));
-		}
-	} else if (IS("CreatedbStmt") || IS("AlterDatabaseStmt") ||
-		   IS("AlterDatabaseSetStmt") || IS("DropdbStmt") ||
-		   IS("AlterDatabaseRefreshCollStmt")) {
-		scope_add(scope, 'd', STR("dbname"));
-	} else if (IS("AlterOwnerStmt")) {
-		if ((kind = object_kind(FIELD("objectType"))) && kind != 'r')
-			scope_add(scope, kind, sval(FIELD("object")));
-	} else if (IS("GrantStmt")) {
-		json_t *objects = FIELD("objects");
-
-		if ((kind = object_kind(FIELD("objtype"))) && kind != 'r')
-			for (size_t i = 0; i < json_array_size(objects); i++)
-				scope_add(scope, kind,
-					  sval(json_array_get(objects, i)));
-	} else if (IS("CreateTableSpaceStmt") ||
-		   IS("AlterTableSpaceOptionsStmt") ||
-		   IS("DropTableSpaceStmt")) {
-		scope_add(scope, 't', STR("tablespacename"));
-	} else if (IS("AlterSystemStmt")) {
-		json_t *set = FIELD("setstmt");
-		const char *k = json_string_value(json_object_get(set, "kind"));
-
-		if (k && strcmp(k, "VAR_RESET_ALL") == 0)
-			scope->flags |= CF_SCOPE_SYSTEM_ALL;
-		else
-			scope_add(scope, 's',
-				  json_string_value(
-					  json_object_get(set, "name")));
-	} else if (IS("CommentStmt") || IS("SecLabelStmt")) {
-		if ((kind = object_kind(FIELD("objtype"))))
-			scope_add(scope, kind, sval(FIELD("object")));
-	} else if (IS("ReassignOwnedStmt") || IS("DropOwnedStmt")) {
-		add_role_specs(scope, FIELD("roles"));
-	} else if (IS("DoStmt") || IS("CallStmt")) {
-		scope->flags |= CF_SCOPE_OPAQUE;
-	}
-#undef IS
-#undef FIELD
-#undef STR
-}
-
-void
-cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid)
-{
-	char *end;
-	unsigned long long v;
-	uint32_t x;
-
-	if (!scope || !xid || !*xid)
-		return;
-	v = strtoull(xid, &end, 10);
-	if (*end)
-		return;
-	/* xid8 = epoch << 32 | xid: xmin shows only the low 32 bits */
-	x = (uint32_t)(v & 0xffffffffULL);
-	if (x < 3 || cf_cluster_scope_has_xid(scope, x))
-		return; /* 0-2 are invalid, bootstrap and frozen */
-	CF_GROW(scope->xids, scope->a_xids, scope->n_xids + 1);
-	scope->xids[scope->n_xids++] = x;
-}
-
-/*
- * The xmin of every shared catalog row the current transaction of the
- * connection (or one of its subtransactions) wrote: those rows are visible
- * to it and their writer is still in progress.  pg_xact_status() takes an
- * xid8, so each 32-bit xmin is widened to the xid8 nearest to the
- * snapshot's xmax (within 2^31 either way, as every unfrozen xid is; our own
- * subtransactions' xids can lie above xmax).
- */
-static const char xact_rows_head[] =
-	"WITH n AS (SELECT pg_catalog.pg_snapshot_xmax("
-	"  pg_catalog.pg_current_snapshot())::text::bigint AS nx),"
-	" r AS (SELECT DISTINCT x::text::bigint AS x FROM ("
-	"  SELECT xmin AS x FROM pg_catalog.pg_database UNION ALL"
-	"  SELECT xmin FROM pg_catalog.pg_tablespace UNION ALL"
-	"  SELECT xmin FROM pg_catalog.pg_auth_members UNION ALL"
-	"  SELECT xmin FROM pg_catalog.pg_db_role_setting UNION ALL"
-	"  SELECT xmin FROM pg_catalog.pg_shdescription";
-static const char xact_rows_tail[] =
-	") s), w AS (SELECT r.x, n.nx + (r.x - (n.nx & 4294967295)"
-	"  + 6442450944) % 4294967296 - 2147483648 AS x8"
-	"  FROM r, n WHERE r.x >= 3)"
-	" SELECT x FROM w WHERE x8 >= 3 AND pg_catalog.pg_xact_status("
-	"  x8::text::pg_catalog.xid8) = 'in progress'";
-
-int
-cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
-				 cf_error **err)
-{
-	cf_error *e = NULL;
-	PGresult *r;
-	bool authid;
-	char *sql;
-
-	r = cf_db_query(conn,
-			"SELECT pg_catalog.has_table_privilege("
-			"'pg_catalog.pg_authid', 'SELECT')",
-			0, NULL, &e);
-	if (!r)
-		return cf_fail(err, e);
-	authid = PQntuples(r) == 1 && fbool(r, 0, 0);
-	PQclear(r);
-	sql = cf_asprintf(
-		"%s%s%s", xact_rows_head,
-		authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" :
-			 "",
-		xact_rows_tail);
-	r = cf_db_query(conn, sql, 0, NULL, &e);
-	free(sql);
-	if (!r)
-		return cf_fail(err, e);
-	for (int i = 0; i < PQntuples(r); i++)
-		cf_cluster_scope_add_xid(scope, PQgetvalue(r, i, 0));
-	PQclear(r);
-	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -1227,7 +236,7 @@ reread(restore_ctx *c)
 		return -1;
 	cf_cluster_snapshot_free(c->cur);
 	c->cur = NULL;
-	if (read_state(c->conn, &c->cur, &e) < 0) {
+	if (cl_read_state(c->conn, &c->cur, &e) < 0) {
 		c->broken = true;
 		c->err = e;
 		return -1;
@@ -1256,7 +265,7 @@ map_role(const restore_ctx *c, Oid old, bool *ok)
 static char *
 qrole(const restore_ctx *c, Oid oid)
 {
-	const cl_role *r = role_by_oid(c->cur, oid);
+	const cl_role *r = cl_role_by_oid(c->cur, oid);
 
 	if (oid == 0)
 		return cf_strdup("PUBLIC");
@@ -1266,7 +275,7 @@ qrole(const restore_ctx *c, Oid oid)
 static const char *
 rname(const restore_ctx *c, Oid oid)
 {
-	const cl_role *r = role_by_oid(c->cur, oid);
+	const cl_role *r = cl_role_by_oid(c->cur, oid);
 
 	if (oid == 0)
 		return "PUBLIC";
@@ -1277,7 +286,7 @@ rname(const restore_ctx *c, Oid oid)
 static bool
 role_is_new(const restore_ctx *c, Oid oid)
 {
-	if (role_by_oid(c->snap, oid))
+	if (cl_role_by_oid(c->snap, oid))
 		return false;
 	for (size_t i = 0; i < c->snap->n_roles; i++)
 		if (c->map[i] == oid)
@@ -1324,7 +333,7 @@ key_in(const row_key *keys, size_t n, Oid a, Oid b, Oid k)
 static bool
 role_named(const restore_ctx *c, const char *name)
 {
-	if (scope_named(c->scope, 'r', name))
+	if (cl_scope_named(c->scope, 'r', name))
 		return true;
 	return (c->scope->flags & CF_SCOPE_CURRENT_USER) && c->snap->user &&
 	       name && strcmp(name, c->snap->user) == 0;
@@ -1359,7 +368,7 @@ attribute(restore_ctx *c)
 	c->db_in = cf_calloc(s->n_dbs + 1, sizeof(bool));
 	c->ts_in = cf_calloc(s->n_tss + 1, sizeof(bool));
 	for (size_t i = 0; i < s->n_roles; i++) {
-		const cl_role *n = role_by_oid(now, s->roles[i].oid);
+		const cl_role *n = cl_role_by_oid(now, s->roles[i].oid);
 
 		c->role_in[i] = role_named(c, s->roles[i].name) ||
 				(n && (role_named(c, n->name) ||
@@ -1369,45 +378,45 @@ attribute(restore_ctx *c)
 	for (size_t i = 0; i < now->n_roles; i++) {
 		const cl_role *n = &now->roles[i];
 
-		if (!role_by_oid(s, n->oid) &&
+		if (!cl_role_by_oid(s, n->oid) &&
 		    (role_named(c, n->name) || xid_in(c, n->xmin) ||
 		     xid_in(c, n->cmt_xmin)))
 			oid_add(&c->new_roles, n->oid);
 	}
 	for (size_t i = 0; i < s->n_dbs; i++) {
 		const cl_database *o = &s->dbs[i];
-		const cl_database *n = db_by_oid(now, o->oid);
+		const cl_database *n = cl_db_by_oid(now, o->oid);
 
 		if (is_clone(c, o->name) || (n && is_clone(c, n->name)))
 			continue;
-		c->db_in[i] = scope_named(c->scope, 'd', o->name) ||
+		c->db_in[i] = cl_scope_named(c->scope, 'd', o->name) ||
 			      (n &&
-			       (scope_named(c->scope, 'd', n->name) ||
+			       (cl_scope_named(c->scope, 'd', n->name) ||
 				xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)));
 	}
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
 
-		if (!db_by_oid(s, n->oid) && !is_clone(c, n->name) &&
+		if (!cl_db_by_oid(s, n->oid) && !is_clone(c, n->name) &&
 		    !kept(c, n->name) &&
-		    (scope_named(c->scope, 'd', n->name) ||
+		    (cl_scope_named(c->scope, 'd', n->name) ||
 		     xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)))
 			oid_add(&c->new_dbs, n->oid);
 	}
 	for (size_t i = 0; i < s->n_tss; i++) {
 		const cl_tablespace *o = &s->tss[i];
-		const cl_tablespace *n = ts_by_oid(now, o->oid);
+		const cl_tablespace *n = cl_ts_by_oid(now, o->oid);
 
-		c->ts_in[i] = scope_named(c->scope, 't', o->name) ||
+		c->ts_in[i] = cl_scope_named(c->scope, 't', o->name) ||
 			      (n &&
-			       (scope_named(c->scope, 't', n->name) ||
+			       (cl_scope_named(c->scope, 't', n->name) ||
 				xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)));
 	}
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
 
-		if (!ts_by_oid(s, n->oid) &&
-		    (scope_named(c->scope, 't', n->name) ||
+		if (!cl_ts_by_oid(s, n->oid) &&
+		    (cl_scope_named(c->scope, 't', n->name) ||
 		     xid_in(c, n->xmin) || xid_in(c, n->cmt_xmin)))
 			oid_add(&c->new_tss, n->oid);
 	}
@@ -1476,7 +485,7 @@ static bool
 sys_in(const restore_ctx *c, const char *name)
 {
 	return (c->scope->flags & CF_SCOPE_SYSTEM_ALL) ||
-	       scope_named(c->scope, 's', name);
+	       cl_scope_named(c->scope, 's', name);
 }
 
 /* Did the replay record anything at all? */
@@ -1500,17 +509,14 @@ restore_unknown(restore_ctx *c)
 		"cluster-wide changes were only partly checked as role '%s'",
 		s->user ? s->user : "?");
 	w->severity = CF_SEV_WARNING;
-	cf_error_set_code(w, "cluster-not-restored");
+	cf_error_set_code(w, "cluster-partly-checked");
 	cf_error_set_detail(
 		w,
-		"%s%s%s cannot be read by this role, so a replayed migration's changes to them are not undone%s",
+		"%s%s%s cannot be read by this role, so a replayed migration's changes to them are neither seen nor undone",
 		s->passwords_known ? "" : "role password hashes (pg_authid)",
 		!s->passwords_known && !s->system_known ? " and " : "",
 		s->system_known ? "" :
-				  "ALTER SYSTEM settings (pg_file_settings)",
-		s->passwords_known ?
-			"" :
-			"; nor are roles that dynamic SQL (DO, CALL, functions) created or changed without naming them in a statement");
+				  "ALTER SYSTEM settings (pg_file_settings)");
 	cf_error_set_hint(
 		w,
 		"run preflight as a superuser to have every cluster-wide change checked and undone");
@@ -1600,7 +606,7 @@ restore_names(restore_ctx *c, char kind)
 	rename_item *it = cf_calloc(cap, sizeof(*it));
 
 	for (size_t i = 0; kind == 'r' && i < s->n_roles; i++) {
-		const cl_role *x = role_by_oid(now, s->roles[i].oid);
+		const cl_role *x = cl_role_by_oid(now, s->roles[i].oid);
 
 		if (x && c->role_in[i] &&
 		    strcmp(x->name, s->roles[i].name) != 0)
@@ -1609,7 +615,7 @@ restore_names(restore_ctx *c, char kind)
 				s->roles[i].name, false,   false};
 	}
 	for (size_t i = 0; kind == 'd' && i < s->n_dbs; i++) {
-		const cl_database *x = db_by_oid(now, s->dbs[i].oid);
+		const cl_database *x = cl_db_by_oid(now, s->dbs[i].oid);
 
 		if (x && c->db_in[i] && strcmp(x->name, s->dbs[i].name) != 0)
 			it[n++] = (rename_item){
@@ -1617,7 +623,7 @@ restore_names(restore_ctx *c, char kind)
 				s->dbs[i].name, false,	 false};
 	}
 	for (size_t i = 0; kind == 't' && i < s->n_tss; i++) {
-		const cl_tablespace *x = ts_by_oid(now, s->tss[i].oid);
+		const cl_tablespace *x = cl_ts_by_oid(now, s->tss[i].oid);
 
 		if (x && c->ts_in[i] && strcmp(x->name, s->tss[i].name) != 0)
 			it[n++] = (rename_item){
@@ -1743,7 +749,7 @@ restore_databases(restore_ctx *c)
 
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
-		const cl_database *o = db_by_oid(s, n->oid);
+		const cl_database *o = cl_db_by_oid(s, n->oid);
 		char *q;
 		const char *name = n->name;
 		cf_strbuf sb = CF_STRBUF_INIT;
@@ -1796,7 +802,8 @@ restore_databases(restore_ctx *c)
 				    name));
 		cf_strbuf_release(&sb);
 		if (o->tablespace != n->tablespace) {
-			const cl_tablespace *t = ts_by_oid(now, o->tablespace);
+			const cl_tablespace *t = cl_ts_by_oid(now,
+							      o->tablespace);
 
 			if (t) {
 				char *qt = cf_quote_ident(t->name);
@@ -1814,7 +821,7 @@ restore_databases(restore_ctx *c)
 				free(qt);
 			}
 		}
-		if (!str_eq(o->comment, n->comment))
+		if (!cl_str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("DATABASE", q, o->comment),
 			    cf_asprintf("restored the comment on database '%s'",
 					name),
@@ -1824,7 +831,7 @@ restore_databases(restore_ctx *c)
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_dbs; i++)
-		if (c->db_in[i] && !db_by_oid(now, s->dbs[i].oid))
+		if (c->db_in[i] && !cl_db_by_oid(now, s->dbs[i].oid))
 			warn(c,
 			     cf_asprintf(
 				     "database '%s' was dropped by a replayed migration and cannot be restored",
@@ -1857,7 +864,7 @@ restore_tablespaces(restore_ctx *c)
 
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
-		const cl_tablespace *o = ts_by_oid(s, n->oid);
+		const cl_tablespace *o = cl_ts_by_oid(s, n->oid);
 		char *q;
 		const char *name = n->name;
 
@@ -1875,8 +882,8 @@ restore_tablespaces(restore_ctx *c)
 			free(q);
 			continue;
 		}
-		if (!strings_eq(o->options, o->n_options, n->options,
-				n->n_options)) {
+		if (!cl_strings_eq(o->options, o->n_options, n->options,
+				   n->n_options)) {
 			cf_strbuf sb = CF_STRBUF_INIT;
 
 			for (size_t k = 0; k < n->n_options; k++) {
@@ -1917,7 +924,7 @@ restore_tablespaces(restore_ctx *c)
 				    "cannot restore the options of tablespace '%s'",
 				    name));
 		}
-		if (!str_eq(o->comment, n->comment))
+		if (!cl_str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("TABLESPACE", q, o->comment),
 			    cf_asprintf(
 				    "restored the comment on tablespace '%s'",
@@ -1928,7 +935,7 @@ restore_tablespaces(restore_ctx *c)
 		free(q);
 	}
 	for (size_t i = 0; i < s->n_tss; i++)
-		if (c->ts_in[i] && !ts_by_oid(now, s->tss[i].oid)) {
+		if (c->ts_in[i] && !cl_ts_by_oid(now, s->tss[i].oid)) {
 			cf_error *w = cf_error_new(
 				CF_ERR_SQL,
 				"tablespace '%s' was dropped by a replayed migration and was not restored",
@@ -1986,7 +993,7 @@ add_role_options(cf_strbuf *sb, const cl_role *r, const cl_role *was)
 	if (!was || was->connlimit != r->connlimit)
 		cf_strbuf_addf(sb, " CONNECTION LIMIT %d", r->connlimit);
 	if (r->validuntil &&
-	    (!was || !str_eq(was->validuntil, r->validuntil))) {
+	    (!was || !cl_str_eq(was->validuntil, r->validuntil))) {
 		char *lit = cf_quote_literal(r->validuntil);
 
 		cf_strbuf_addf(sb, " VALID UNTIL %s", lit);
@@ -2006,7 +1013,7 @@ lookup_role_oid(restore_ctx *c, const char *name)
 	Oid oid = 0;
 
 	if (r && PQntuples(r) == 1)
-		oid = foid(r, 0, 0);
+		oid = cl_foid(r, 0, 0);
 	PQclear(r);
 	return oid;
 }
@@ -2075,7 +1082,7 @@ restore_role_attributes(restore_ctx *c)
 
 	for (size_t i = 0; i < s->n_roles; i++) {
 		const cl_role *o = &s->roles[i];
-		const cl_role *n = role_by_oid(now, o->oid);
+		const cl_role *n = cl_role_by_oid(now, o->oid);
 		char *q;
 		const char *name;
 		cf_strbuf sb = CF_STRBUF_INIT;
@@ -2110,7 +1117,7 @@ restore_role_attributes(restore_ctx *c)
 				    name));
 		}
 		if (s->passwords_known && now->passwords_known &&
-		    !str_eq(o->password, n->password)) {
+		    !cl_str_eq(o->password, n->password)) {
 			char *lit = o->password ?
 					    cf_quote_literal(o->password) :
 					    cf_strdup("NULL");
@@ -2124,7 +1131,7 @@ restore_role_attributes(restore_ctx *c)
 				    name));
 			free(lit);
 		}
-		if (!str_eq(o->comment, n->comment))
+		if (!cl_str_eq(o->comment, n->comment))
 			act(c, 0, comment_sql("ROLE", q, o->comment),
 			    cf_asprintf("restored the comment on role '%s'",
 					name),
@@ -2143,7 +1150,7 @@ restore_owners(restore_ctx *c)
 
 	for (size_t i = 0; i < now->n_dbs; i++) {
 		const cl_database *n = &now->dbs[i];
-		const cl_database *o = db_by_oid(s, n->oid);
+		const cl_database *o = cl_db_by_oid(s, n->oid);
 		bool ok = true;
 		Oid owner;
 
@@ -2167,7 +1174,7 @@ restore_owners(restore_ctx *c)
 	}
 	for (size_t i = 0; i < now->n_tss; i++) {
 		const cl_tablespace *n = &now->tss[i];
-		const cl_tablespace *o = ts_by_oid(s, n->oid);
+		const cl_tablespace *o = cl_ts_by_oid(s, n->oid);
 		bool ok = true;
 		Oid owner;
 
@@ -2308,12 +1315,14 @@ restore_acls(restore_ctx *c)
 			want[n_want++] = a;
 	}
 	for (size_t i = 0; i < now->n_dbs; i++)
-		if (db_by_oid(s, now->dbs[i].oid) && db_in(c, now->dbs[i].oid))
+		if (cl_db_by_oid(s, now->dbs[i].oid) &&
+		    db_in(c, now->dbs[i].oid))
 			restore_object_acl(c, 'd', now->dbs[i].oid,
 					   now->dbs[i].name, now->dbs[i].owner,
 					   want, n_want);
 	for (size_t i = 0; i < now->n_tss; i++)
-		if (ts_by_oid(s, now->tss[i].oid) && ts_in(c, now->tss[i].oid))
+		if (cl_ts_by_oid(s, now->tss[i].oid) &&
+		    ts_in(c, now->tss[i].oid))
 			restore_object_acl(c, 't', now->tss[i].oid,
 					   now->tss[i].name, now->tss[i].owner,
 					   want, n_want);
@@ -2338,7 +1347,7 @@ grant_sql(const restore_ctx *c, const cl_member *m)
 	/* only a superuser may name another grantor; others grant as
 	 * themselves (the membership is back, its grantor differs) */
 	if (c->cur->superuser && m->grantor && m->grantor != c->cur->user_oid &&
-	    role_by_oid(c->cur, m->grantor)) {
+	    cl_role_by_oid(c->cur, m->grantor)) {
 		char *qg = qrole(c, m->grantor);
 
 		cf_strbuf_addf(&sb, " GRANTED BY %s", qg);
@@ -2477,7 +1486,7 @@ static void
 setting_target(const restore_ctx *c, Oid db, Oid role, char **prefix,
 	       char **what)
 {
-	const cl_database *d = db ? db_by_oid(c->cur, db) : NULL;
+	const cl_database *d = db ? cl_db_by_oid(c->cur, db) : NULL;
 	char *qd = d ? cf_quote_ident(d->name) : NULL;
 	char *qr = role ? qrole(c, role) : NULL;
 
@@ -2510,7 +1519,7 @@ write_setting(restore_ctx *c, Oid db, Oid role, const cl_setting *o)
 	cf_strbuf_addf(&sb, "%s RESET ALL", prefix);
 	for (size_t k = 0; o && k < o->n; k++) {
 		cf_strbuf_addf(&sb, "; %s SET ", prefix);
-		add_set_item(&sb, o->items[k]);
+		cl_add_set_item(&sb, o->items[k]);
 	}
 	/* one implicit transaction: all or nothing */
 	act(c, 0, cf_strbuf_detach(&sb),
@@ -2547,7 +1556,7 @@ restore_settings(restore_ctx *c)
 		    !key_in(c->settings_in, c->n_settings_in, n->db, n->role,
 			    0))
 			continue;
-		if (!o || !strings_eq(o->items, o->n, n->items, n->n))
+		if (!o || !cl_strings_eq(o->items, o->n, n->items, n->n))
 			write_setting(c, n->db, n->role, o);
 	}
 	for (size_t k = 0; k < s->n_settings; k++) {
@@ -2555,7 +1564,7 @@ restore_settings(restore_ctx *c)
 		bool ok = true;
 		Oid role = map_role(c, o->role, &ok);
 
-		if (seen[k] || !ok || (o->db && !db_by_oid(now, o->db)))
+		if (seen[k] || !ok || (o->db && !cl_db_by_oid(now, o->db)))
 			continue;
 		/* a row gone: by name only */
 		if (!role_in_snap(c, o->role) && !db_in(c, o->db) &&
@@ -2564,6 +1573,140 @@ restore_settings(restore_ctx *c)
 		write_setting(c, o->db, role, o);
 	}
 	free(seen);
+}
+
+/* The slot of that name in s, or NULL. */
+static const cl_slot *
+slot_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_slots; i++)
+		if (strcmp(s->slots[i].name, name) == 0)
+			return &s->slots[i];
+	return NULL;
+}
+
+static const cl_origin *
+origin_by_name(const cf_cluster_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_origins; i++)
+		if (strcmp(s->origins[i].name, name) == 0)
+			return &s->origins[i];
+	return NULL;
+}
+
+/* A warning about a change left on the server, with the command that
+ * undoes it.  Takes message. */
+static void
+warn_left(restore_ctx *c, char *message, const char *detail, char *command)
+{
+	cf_error *w = cf_error_new(CF_ERR_SQL, "%s", message);
+
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, "cluster-not-restored");
+	if (detail)
+		cf_error_set_detail(w, "%s", detail);
+	if (command) {
+		cf_error_set_hint(w, "if the preflight made it, undo it: %s",
+				  command);
+		w->statement = command;
+	}
+	cf_error_list_add(c->notes, w);
+	free(message);
+}
+
+/*
+ * Replication slots: slots hold WAL (physical) or catalog rows (logical)
+ * on the server for as long as they exist.  Temporary ones die with their
+ * session and are ignored.
+ */
+static void
+restore_slots(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	for (size_t i = 0; i < now->n_slots; i++) {
+		const cl_slot *n = &now->slots[i];
+		char *lit, *sql;
+
+		if (n->temporary || slot_by_name(s, n->name))
+			continue;
+		lit = cf_quote_literal(n->name);
+		sql = cf_asprintf(
+			"SELECT pg_catalog.pg_drop_replication_slot(%s)", lit);
+		if (cl_scope_mentions(c->scope, n->name) ||
+		    is_clone(c, n->database))
+			act(c, 0, sql,
+			    cf_asprintf(
+				    "dropped replication slot '%s' created by a replayed migration",
+				    n->name),
+			    cf_asprintf(
+				    "cannot drop replication slot '%s' created by a replayed migration",
+				    n->name));
+		else
+			warn_left(
+				c,
+				cf_asprintf(
+					"replication slot '%s' was created while the preflight ran",
+					n->name),
+				"no replayed statement names it, so it may be another session's; a slot keeps WAL on the server until it is dropped",
+				sql);
+		free(lit);
+	}
+	for (size_t i = 0; i < s->n_slots; i++) {
+		const cl_slot *o = &s->slots[i];
+
+		if (!o->temporary && !slot_by_name(now, o->name) &&
+		    cl_scope_mentions(c->scope, o->name))
+			warn(c,
+			     cf_asprintf(
+				     "replication slot '%s' was dropped by a replayed migration and cannot be restored",
+				     o->name),
+			     "recreate it by hand; its consumer has lost its position");
+	}
+}
+
+/* Replication origins (pg_replication_origin_create() and the origins of
+ * subscriptions). */
+static void
+restore_origins(restore_ctx *c)
+{
+	const cf_cluster_snapshot *s = c->snap, *now = c->cur;
+
+	if (!s->origins_known || !now->origins_known)
+		return;
+	for (size_t i = 0; i < now->n_origins; i++) {
+		const cl_origin *n = &now->origins[i];
+		char *lit, *sql;
+
+		if (origin_by_name(s, n->name))
+			continue;
+		lit = cf_quote_literal(n->name);
+		sql = cf_asprintf(
+			"SELECT pg_catalog.pg_replication_origin_drop(%s)",
+			lit);
+		if (xid_in(c, n->xmin) || cl_scope_mentions(c->scope, n->name))
+			act(c, 0, sql,
+			    cf_asprintf(
+				    "dropped replication origin '%s' created by a replayed migration",
+				    n->name),
+			    cf_asprintf(
+				    "cannot drop replication origin '%s' created by a replayed migration",
+				    n->name));
+		else
+			free(sql);
+		free(lit);
+	}
+	for (size_t i = 0; i < s->n_origins; i++) {
+		const cl_origin *o = &s->origins[i];
+
+		if (!origin_by_name(now, o->name) &&
+		    cl_scope_mentions(c->scope, o->name))
+			warn(c,
+			     cf_asprintf(
+				     "replication origin '%s' was dropped by a replayed migration and cannot be restored",
+				     o->name),
+			     "recreate it with pg_replication_origin_create() and set its progress by hand");
+	}
 }
 
 int
@@ -2585,12 +1728,14 @@ cf_cluster_snapshot_restore(PGconn *conn, const cf_cluster_snapshot *snap,
 	if (reread(&c) < 0)
 		goto out;
 	for (size_t i = 0; i < snap->n_roles; i++)
-		if (role_by_oid(c.cur, snap->roles[i].oid))
+		if (cl_role_by_oid(c.cur, snap->roles[i].oid))
 			c.map[i] = snap->roles[i].oid;
 	attribute(&c);
 
 	restore_unknown(&c);
 	restore_system(&c);
+	restore_slots(&c);
+	restore_origins(&c);
 	/* databases and tablespaces first: new roles may own new ones */
 	restore_databases(&c);
 	if (reread(&c) < 0)
@@ -2640,82 +1785,6 @@ out:
 				CF_ERR_CONNECT,
 				"lost the connection while restoring the server's cluster-wide state");
 		return cf_fail(err, c.err);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Guard
- * ------------------------------------------------------------------------ */
-
-static int
-refuse(cf_error **err, const char *message, const char *name,
-       const char *detail)
-{
-	cf_error *e = cf_error_new(CF_ERR_SQL, message, name);
-
-	cf_error_set_code(e, "preflight-refused");
-	cf_error_set_detail(e, "%s", detail);
-	cf_error_set_hint(
-		e,
-		"preflight this migration against a disposable copy of the server (--against a scratch cluster), or in savepoint mode");
-	return cf_fail(err, e);
-}
-
-int
-cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
-			   const void *stmt_json, const char *clone_name,
-			   cf_error **err)
-{
-	json_t *node = (json_t *)stmt_json, *in;
-	const char *name;
-
-	if (!snap || !json_is_object(node))
-		return 0;
-	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
-		node = in;
-	if ((in = json_object_get(node, "DropdbStmt"))) {
-		name = json_string_value(json_object_get(in, "dbname"));
-		if (name && !(clone_name && strcmp(name, clone_name) == 0) &&
-		    db_by_name(snap, name))
-			return refuse(
-				err,
-				"preflight refuses to drop database '%s' on the against server",
-				name,
-				"DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
-	} else if ((in = json_object_get(node, "DropTableSpaceStmt"))) {
-		name = json_string_value(json_object_get(in, "tablespacename"));
-		if (name && ts_by_name(snap, name))
-			return refuse(
-				err,
-				"preflight refuses to drop tablespace '%s' on the against server",
-				name,
-				"DROP TABLESPACE acts on the whole server, not on the clone, and a dropped tablespace is not restored afterwards");
-	} else if ((in = json_object_get(node, "DropRoleStmt"))) {
-		json_t *roles = json_object_get(in, "roles");
-
-		if (snap->passwords_known)
-			return 0;
-		for (size_t i = 0; i < json_array_size(roles); i++) {
-			json_t *spec = json_object_get(json_array_get(roles, i),
-						       "RoleSpec");
-
-			name = json_string_value(
-				json_object_get(spec, "rolename"));
-			if (name && role_by_name(snap, name))
-				return refuse(
-					err,
-					"preflight refuses to drop role '%s' on the against server",
-					name,
-					"roles are shared by the whole server; the preflight cannot read password hashes as this user, so the role could not be recreated as it was");
-		}
-	} else if (json_object_get(node, "AlterSystemStmt")) {
-		if (!snap->system_known)
-			return refuse(
-				err,
-				"preflight refuses ALTER SYSTEM on the against server%s",
-				"",
-				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
 	}
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * config.c — environment configuration: reading db/environments/<env>.yaml
- * (the Python tool's v0.9.4 format) with libfyaml, validating it, and the
- * setters used for command-line overrides.
+ * yaml.c — reading an environment file (db/environments/<env>.yaml, the
+ * Python tool's v0.9.4 format) with libfyaml into a cf_config: parsing,
+ * ${VAR} expansion, type checks and unknown-key warnings.  The model it
+ * fills (defaults, setters, environment lookup) is environment.c.
  *
  * Recognised keys (anything else draws an "unknown-key" warning):
  *
@@ -16,15 +17,23 @@
  *   migration:
  *     tracking_table: <[schema.]table>   default tb_confiture
  *     locking: {enabled: <bool>, timeout_ms: <int>}
+ *     repair: <bool>                     default false (up --repair)
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>,
  *               check_down_strict: <bool>}
+ *   postgres_version: <int>         the target's PostgreSQL major, for
+ *                                   syntax checks without a connection
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
  * absent.  Every scalar value gets ${VAR} expansion before it is converted;
  * see expand_env().
+ *
+ * The file may come from a pull request: only a regular file of at most
+ * CF_CONFIG_MAX_BYTES is read (a FIFO is refused without blocking),
+ * aliases may add at most CF_YAML_ALIAS_BUDGET values, and no message or
+ * excerpt shows a password or a value that came from ${VAR}.  Errors and
+ * warnings carry their excerpt, so the CLI never reads the file again.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -33,259 +42,10 @@
 
 #include <libfyaml.h>
 
-#include "base/base.h"
+#include "config/config.h"
 
-/* PostgreSQL's NAMEDATALEN - 1 */
-#define MAX_IDENT_BYTES 63
-
-/* ------------------------------------------------------------------------
- * Identifiers (tracking table)
- * ------------------------------------------------------------------------ */
-
-/*
- * Parses one identifier at *pp: either bare ([A-Za-z_][A-Za-z0-9_$]*,
- * folded to lower case as PostgreSQL does) or double-quoted ("" for a
- * quote, kept as written).  On success advances *pp and returns the name
- * (caller frees); on failure returns NULL with *why set to a static reason.
- */
-static char *
-parse_ident(const char **pp, const char **why)
-{
-	const char *p = *pp;
-	cf_strbuf sb = CF_STRBUF_INIT;
-
-	if (*p == '"') {
-		p++;
-		for (;;) {
-			if (*p == '\0') {
-				*why = "unterminated quoted identifier";
-				goto fail;
-			}
-			if (*p == '"') {
-				if (p[1] != '"')
-					break;
-				p++;
-			}
-			cf_strbuf_addch(&sb, *p++);
-		}
-		p++; /* closing quote */
-		if (sb.len == 0) {
-			*why = "zero-length quoted identifier";
-			goto fail;
-		}
-	} else {
-		if (!(isalpha((unsigned char)*p) && (unsigned char)*p < 0x80) &&
-		    *p != '_') {
-			*why = *p ? "an identifier must start with a letter or "
-				    "'_'" :
-				    "missing identifier";
-			goto fail;
-		}
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '_' || *p == '$')
-			cf_strbuf_addch(&sb,
-					(char)tolower((unsigned char)*p++));
-	}
-	if (sb.len > MAX_IDENT_BYTES) {
-		*why = "an identifier may not be longer than 63 bytes";
-		goto fail;
-	}
-	*pp = p;
-	return cf_strbuf_detach(&sb);
-
-fail:
-	cf_strbuf_release(&sb);
-	return NULL;
-}
-
-/*
- * Splits "name" or "schema.name" into its parts.  Returns 0 and the parts
- * (caller frees; *schema may be NULL) or -1 and a static reason.
- */
-static int
-parse_table_name(const char *table, char **schema, char **name,
-		 const char **why)
-{
-	const char *p = table;
-	char *first;
-	char *second;
-
-	first = parse_ident(&p, why);
-	if (!first)
-		return -1;
-	if (*p == '\0') {
-		*schema = NULL;
-		*name = first;
-		return 0;
-	}
-	if (*p != '.') {
-		*why = "only letters, digits, '_' and '$' may follow the first "
-		       "character of an unquoted identifier";
-		free(first);
-		return -1;
-	}
-	p++;
-	second = parse_ident(&p, why);
-	if (!second) {
-		free(first);
-		return -1;
-	}
-	if (*p != '\0') {
-		*why = *p == '.' ? "at most one '.' (schema.table) is allowed" :
-				   "only letters, digits, '_' and '$' may "
-				   "follow the first character of an unquoted "
-				   "identifier";
-		free(first);
-		free(second);
-		return -1;
-	}
-	*schema = first;
-	*name = second;
-	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Public setters
- * ------------------------------------------------------------------------ */
-
-/*
- * See confiture.h.  tracking_schema and tracking_name receive the names as
- * PostgreSQL sees them (bare identifiers folded to lower case, quoted ones
- * without their quotes), ready for cf_quote_ident().  On error cfg is left
- * unchanged.
- */
-int
-cf_config_set_tracking_table(cf_config *cfg, const char *table, cf_error **err)
-{
-	char *schema = NULL;
-	char *name = NULL;
-	const char *why = NULL;
-	cf_error *e;
-
-	if (!table || !*table) {
-		e = cf_error_new(CF_ERR_CONFIG, "tracking table name is empty");
-		cf_error_set_hint(e,
-				  "use a name like '%s' or "
-				  "'schema.%s'",
-				  CF_DEFAULT_TRACKING_TABLE,
-				  CF_DEFAULT_TRACKING_TABLE);
-		cf_error_set_code(e, "invalid-tracking-table");
-		return cf_fail(err, e);
-	}
-	if (parse_table_name(table, &schema, &name, &why) < 0) {
-		e = cf_error_new(CF_ERR_CONFIG,
-				 "invalid tracking table name '%s'", table);
-		cf_error_set_detail(e, "%s", why);
-		cf_error_set_hint(e,
-				  "use a name like '%s' or 'schema.%s'; "
-				  "double-quote any other identifier",
-				  CF_DEFAULT_TRACKING_TABLE,
-				  CF_DEFAULT_TRACKING_TABLE);
-		cf_error_set_code(e, "invalid-tracking-table");
-		return cf_fail(err, e);
-	}
-	free(cfg->tracking_table);
-	free(cfg->tracking_schema);
-	free(cfg->tracking_name);
-	cfg->tracking_table = cf_strdup(table);
-	cfg->tracking_schema = schema;
-	cfg->tracking_name = name;
-	return 0;
-}
-
-/* True when url starts with a scheme libpq accepts as a URI. */
-static bool
-has_pg_scheme(const char *url)
-{
-	return strncmp(url, "postgresql://", 13) == 0 ||
-	       strncmp(url, "postgres://", 11) == 0;
-}
-
-/*
- * See confiture.h.  Accepted: postgresql:// and postgres:// URLs, and
- * key=value conninfo strings (anything else containing '=' is left for
- * libpq to judge).  Messages show the value redacted.  On error cfg is
- * left unchanged.
- */
-int
-cf_config_set_database_url(cf_config *cfg, const char *url, cf_error **err)
-{
-	cf_error *e;
-
-	if (!url || !*url) {
-		e = cf_error_new(CF_ERR_CONFIG, "database URL is empty");
-		cf_error_set_hint(e, "use a URL like "
-				     "postgresql://user@localhost:5432/mydb");
-		cf_error_set_code(e, "invalid-database-url");
-		return cf_fail(err, e);
-	}
-	if (!has_pg_scheme(url) && !strchr(url, '=')) {
-		char *shown = cf_redact_url(url);
-
-		e = cf_error_new(CF_ERR_CONFIG, "invalid database URL '%s'",
-				 shown);
-		free(shown);
-		cf_error_set_detail(e, "a database URL must start with "
-				       "postgresql:// or postgres://, or be a "
-				       "key=value connection string");
-		cf_error_set_hint(e, "use a URL like "
-				     "postgresql://user@localhost:5432/mydb");
-		cf_error_set_code(e, "invalid-database-url");
-		return cf_fail(err, e);
-	}
-	free(cfg->database_url);
-	cfg->database_url = cf_strdup(url);
-	return 0;
-}
-
-/*
- * See confiture.h.  The caller owns the result (cf_config_free()).  The
- * database URL is NULL and include_dirs an empty (NULL-terminated) array.
- */
-cf_config *
-cf_config_new_default(void)
-{
-	cf_config *cfg = cf_new(cf_config);
-
-	cfg->include_dirs = cf_calloc(1, sizeof(char *));
-	cfg->tracking_table = cf_strdup(CF_DEFAULT_TRACKING_TABLE);
-	cfg->tracking_name = cf_strdup(CF_DEFAULT_TRACKING_TABLE);
-	cfg->lock_timeout_ms = CF_DEFAULT_LOCK_TIMEOUT_MS;
-	cfg->locking_enabled = true;
-	cfg->preflight_lock_timeout_ms = CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS;
-	cfg->preflight_statement_timeout_ms =
-		CF_DEFAULT_PREFLIGHT_STATEMENT_TIMEOUT_MS;
-	cf_error_list_init(&cfg->warnings);
-	return cfg;
-}
-
-/* Frees a NULL-terminated string array and its strings. */
-static void
-free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
-/* Frees cfg and everything it owns, warnings included.  NULL is fine. */
-void
-cf_config_free(cf_config *cfg)
-{
-	if (!cfg)
-		return;
-	free(cfg->path);
-	free(cfg->name);
-	free(cfg->database_url);
-	free_strv(cfg->include_dirs);
-	free(cfg->tracking_table);
-	free(cfg->tracking_schema);
-	free(cfg->tracking_name);
-	cf_error_list_release(&cfg->warnings);
-	free(cfg);
-}
+/* Environment files are a few lines; a larger one is not one. */
+#define CF_CONFIG_MAX_BYTES (1024 * 1024)
 
 /* ------------------------------------------------------------------------
  * ${VAR} expansion
@@ -398,22 +158,23 @@ fail:
  * Reading the YAML tree
  * ------------------------------------------------------------------------ */
 
+/* Byte ranges of the file that hold secrets (password values). */
+typedef struct span_list {
+	size_t (*at)[2]; /* [start, end) offsets */
+	size_t n;
+	size_t alloc;
+} span_list;
+
 /* State of one cf_config_load() call. */
 typedef struct loader {
 	const char *path;
+	span_list secrets; /* never shown, see secret_at() */
 	cf_config *cfg;
-	cf_error *err; /* the first error; loading stops there */
+	cf_error *err;		 /* the first error; loading stops there */
+	cf_db_block db;		 /* the database: block's values */
+	struct fy_node *db_key;	 /* "database" key, NULL without a block */
+	struct fy_node *url_key; /* "database_url" key, or NULL */
 } loader;
-
-/* The database: block, kept apart until we know database_url is absent. */
-typedef struct db_block {
-	struct fy_node *key; /* NULL when there is no block */
-	char *host;
-	char *database;
-	char *user;
-	char *password;
-	int port;
-} db_block;
 
 /*
  * 1-based line and column of a node: a scalar's own position, else that
@@ -566,6 +327,71 @@ scalar_text(loader *ld, const char *keypath, struct fy_node *key,
 	return 0;
 }
 
+/*
+ * The text of scalar val as written in the file when it holds a ${VAR}
+ * reference, else NULL.  Messages show it instead of the expanded value:
+ * a value from the environment may be a secret, whatever its key.
+ * Caller frees.
+ */
+static char *
+written_if_expanded(struct fy_node *val)
+{
+	size_t len;
+	const char *s = fy_node_get_scalar(val, &len);
+
+	return s && memmem(s, len, "${", 2) ? cf_strndup(s, len) : NULL;
+}
+
+/*
+ * True when scalar val lies in a secret span: a password, or a copy of
+ * one made by an alias (the copy keeps the original's position).
+ */
+static bool
+secret_at(const loader *ld, struct fy_node *val)
+{
+	struct fy_token *t = val && fy_node_is_scalar(val) ?
+				     fy_node_get_scalar_token(val) :
+				     NULL;
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+
+	for (size_t i = 0; m && i < ld->secrets.n; i++)
+		if (m->input_pos >= ld->secrets.at[i][0] &&
+		    m->input_pos < ld->secrets.at[i][1])
+			return true;
+	return false;
+}
+
+/*
+ * What messages show for val instead of its value, or NULL when they may
+ * show the value: "***" for a secret, the written text for ${VAR}.
+ * Caller frees.
+ */
+static char *
+shown_instead(const loader *ld, struct fy_node *val)
+{
+	return secret_at(ld, val) ? cf_strdup("***") : written_if_expanded(val);
+}
+
+/* Sets e's detail to "found '<value>'", or to where value came from. */
+static void
+set_found_detail(const loader *ld, cf_error *e, struct fy_node *val,
+		 const char *value)
+{
+	char *written = written_if_expanded(val);
+
+	if (secret_at(ld, val))
+		cf_error_set_detail(e, "found a value that is not shown (it "
+				       "may be a password)");
+	else if (written)
+		cf_error_set_detail(e,
+				    "found the value of '%s' (not shown: it "
+				    "comes from the environment)",
+				    written);
+	else
+		cf_error_set_detail(e, "found '%s'", value);
+	free(written);
+}
+
 /* Stores a string value in *field (replacing it) unless val is absent. */
 static int
 get_string(loader *ld, const char *keypath, struct fy_node *key,
@@ -608,7 +434,7 @@ get_int(loader *ld, const char *keypath, struct fy_node *key,
 		e = cf_error_new(CF_ERR_CONFIG,
 				 "'%s' must be an integer between %d and %d",
 				 keypath, min, max);
-		cf_error_set_detail(e, "found '%s'", s);
+		set_found_detail(ld, e, val, s);
 		cf_error_set_code(e, "wrong-type");
 		free(s);
 		return fail_at(ld, key, val, e);
@@ -648,7 +474,7 @@ get_bool(loader *ld, const char *keypath, struct fy_node *key,
 		}
 	}
 	e = cf_error_new(CF_ERR_CONFIG, "'%s' must be true or false", keypath);
-	cf_error_set_detail(e, "found '%s'", s);
+	set_found_detail(ld, e, val, s);
 	cf_error_set_code(e, "wrong-type");
 	free(s);
 	return fail_at(ld, key, val, e);
@@ -704,12 +530,12 @@ get_string_list(loader *ld, const char *keypath, struct fy_node *key,
 		}
 		free(path);
 		if (rc < 0) {
-			free_strv(v);
+			cf_strv_free(v);
 			return -1;
 		}
 		v[n++] = s;
 	}
-	free_strv(*field);
+	cf_strv_free(*field);
 	*field = v;
 	return 0;
 }
@@ -843,7 +669,7 @@ parse_locking(loader *ld, struct fy_node *map)
 	return 0;
 }
 
-/* migration: {tracking_table, locking} */
+/* migration: {tracking_table, locking, repair} */
 static int
 parse_migration(loader *ld, struct fy_node *map)
 {
@@ -859,6 +685,7 @@ parse_migration(loader *ld, struct fy_node *map)
 			return -1;
 		if (strcmp(name, "tracking_table") == 0) {
 			char *table = NULL;
+			char *shown;
 			cf_error *e = NULL;
 			int rc;
 
@@ -867,7 +694,10 @@ parse_migration(loader *ld, struct fy_node *map)
 				return -1;
 			if (!table)
 				continue;
-			rc = cf_config_set_tracking_table(ld->cfg, table, &e);
+			shown = shown_instead(ld, val);
+			rc = cf_config_set_tracking_table_as(
+				ld->cfg, table, shown ? shown : table, &e);
+			free(shown);
 			free(table);
 			if (rc < 0)
 				return fail_at(ld, key, val, e);
@@ -877,9 +707,13 @@ parse_migration(loader *ld, struct fy_node *map)
 
 			if (rc < 0 || (rc > 0 && parse_locking(ld, val) < 0))
 				return -1;
+		} else if (strcmp(name, "repair") == 0) {
+			if (get_bool(ld, "migration.repair", key, val,
+				     &ld->cfg->repair) < 0)
+				return -1;
 		} else {
 			warn_unknown_key(ld, "migration.", name, key,
-					 "tracking_table, locking");
+					 "tracking_table, locking, repair");
 		}
 	}
 	return 0;
@@ -924,7 +758,7 @@ parse_preflight(loader *ld, struct fy_node *map)
 
 /* database: {host, port, database, user, password} into db */
 static int
-parse_database(loader *ld, struct fy_node *map, db_block *db)
+parse_database(loader *ld, struct fy_node *map, cf_db_block *db)
 {
 	void *iter = NULL;
 	struct fy_node_pair *pair;
@@ -962,65 +796,13 @@ parse_database(loader *ld, struct fy_node *map, db_block *db)
 	return 0;
 }
 
-/* Appends s percent-encoded (all but RFC 3986 unreserved characters). */
-static void
-add_percent_encoded(cf_strbuf *sb, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) && *p < 0x80)
-			cf_strbuf_addch(sb, (char)*p);
-		else if (*p == '-' || *p == '.' || *p == '_' || *p == '~')
-			cf_strbuf_addch(sb, (char)*p);
-		else
-			cf_strbuf_addf(sb, "%%%c%c", hex[*p >> 4],
-				       hex[*p & 0xF]);
-	}
-}
-
-/*
- * Builds postgresql://user[:password]@host:port/database from the block,
- * with the Python tool's defaults (localhost, 5432, postgres, postgres, no
- * password).  User, password, database and a socket-directory host are
- * percent-encoded; an IPv6 address is bracketed.  Caller frees.
- */
-static char *
-database_block_url(const db_block *db)
-{
-	cf_strbuf sb = CF_STRBUF_INIT;
-	const char *host = db->host && *db->host ? db->host : "localhost";
-	const char *user = db->user ? db->user : "postgres";
-	const char *dbname = db->database ? db->database : "postgres";
-
-	cf_strbuf_addstr(&sb, "postgresql://");
-	if (*user) {
-		add_percent_encoded(&sb, user);
-		if (db->password && *db->password) {
-			cf_strbuf_addch(&sb, ':');
-			add_percent_encoded(&sb, db->password);
-		}
-		cf_strbuf_addch(&sb, '@');
-	}
-	if (host[0] == '[')
-		cf_strbuf_addstr(&sb, host);
-	else if (strchr(host, ':'))
-		cf_strbuf_addf(&sb, "[%s]", host);
-	else
-		add_percent_encoded(&sb, host);
-	cf_strbuf_addf(&sb, ":%d/", db->port);
-	add_percent_encoded(&sb, dbname);
-	return cf_strbuf_detach(&sb);
-}
-
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
-	"migration, preflight"
+	"migration, preflight, postgres_version"
 
 /* The top-level mapping. */
 static int
-parse_root(loader *ld, struct fy_node *root, db_block *db,
-	   struct fy_node **url_key)
+parse_root(loader *ld, struct fy_node *root)
 {
 	void *iter = NULL;
 	struct fy_node_pair *pair;
@@ -1037,6 +819,7 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
 			rc = get_string(ld, "name", key, val, &ld->cfg->name);
 		} else if (strcmp(name, "database_url") == 0) {
 			char *url = NULL;
+			char *shown;
 			cf_error *e = NULL;
 
 			if (scalar_text(ld, "database_url", key, val,
@@ -1044,16 +827,19 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
 				return -1;
 			if (!url)
 				continue;
-			rc = cf_config_set_database_url(ld->cfg, url, &e);
+			shown = shown_instead(ld, val);
+			rc = cf_config_set_database_url_as(ld->cfg, url, shown,
+							   &e);
+			free(shown);
 			free(url);
 			if (rc < 0)
 				return fail_at(ld, key, val, e);
-			*url_key = key;
+			ld->url_key = key;
 		} else if (strcmp(name, "database") == 0) {
 			rc = expect_mapping(ld, "database", key, val);
 			if (rc > 0) {
-				db->key = key;
-				rc = parse_database(ld, val, db);
+				ld->db_key = key;
+				rc = parse_database(ld, val, &ld->db);
 			}
 		} else if (strcmp(name, "include_dirs") == 0) {
 			rc = get_string_list(ld, "include_dirs", key, val,
@@ -1063,7 +849,7 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
 
 			rc = get_string_list(ld, "exclude_dirs", key, val,
 					     &ignored);
-			free_strv(ignored);
+			cf_strv_free(ignored);
 		} else if (strcmp(name, "migration") == 0) {
 			rc = expect_mapping(ld, "migration", key, val);
 			if (rc > 0)
@@ -1072,6 +858,9 @@ parse_root(loader *ld, struct fy_node *root, db_block *db,
 			rc = expect_mapping(ld, "preflight", key, val);
 			if (rc > 0)
 				rc = parse_preflight(ld, val);
+		} else if (strcmp(name, "postgres_version") == 0) {
+			rc = get_int(ld, "postgres_version", key, val, 9, 99,
+				     &ld->cfg->postgres_version);
 		} else {
 			warn_unknown_key(ld, "", name, key, TOP_LEVEL_KEYS);
 		}
@@ -1212,6 +1001,223 @@ yaml_input_release(yaml_input *in)
 }
 
 /*
+ * Aliases may add at most this many nodes to the document: environment
+ * files need few, and a "billion laughs" file must fail before libfyaml
+ * builds its expansion (500 bytes took 2.9 GB).
+ */
+#define CF_YAML_ALIAS_BUDGET 10000
+
+/*
+ * A collection open in the event walk: its size so far, its anchor, and
+ * whether it is a mapping whose next node is a key, or the value of a
+ * secret key (then so is everything inside).
+ */
+typedef struct open_node {
+	size_t size;
+	char *anchor;
+	bool mapping;
+	bool at_key;
+	bool secret_value; /* the next value belongs to a secret key */
+	bool secret;
+} open_node;
+
+/* An anchor seen in the event walk and the size of its node. */
+typedef struct anchor_size {
+	char *name;
+	size_t size;
+} anchor_size;
+
+/* The name of an anchor or alias token (caller frees), or NULL. */
+static char *
+token_name(struct fy_token *t)
+{
+	size_t len;
+	const char *s = t ? fy_token_get_text(t, &len) : NULL;
+
+	return s ? cf_strndup(s, len) : NULL;
+}
+
+/*
+ * True when a key w[0..len) may hold a secret: "password" and anything
+ * spelt close to it ("pasword:" draws an unknown-key warning whose excerpt
+ * must not show the value), "secret", "token".
+ */
+static bool
+is_secret_key(const char *w, size_t len)
+{
+	static const char *const parts[] = {"pass", "pasw",   "pssw",
+					    "pwd",  "secret", "token"};
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+
+		for (size_t j = 0; j + n <= len; j++)
+			if (strncasecmp(w + j, parts[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Records the text of token t as secret. */
+static void
+add_secret(span_list *secrets, struct fy_token *t)
+{
+	const struct fy_mark *start = t ? fy_token_start_mark(t) : NULL;
+	const struct fy_mark *end = t ? fy_token_end_mark(t) : NULL;
+
+	if (!start || !end)
+		return;
+	CF_GROW(secrets->at, secrets->alloc, secrets->n + 1);
+	secrets->at[secrets->n][0] = start->input_pos;
+	secrets->at[secrets->n][1] = end->input_pos;
+	secrets->n++;
+}
+
+/* The error for an alias at t that goes over CF_YAML_ALIAS_BUDGET. */
+static cf_error *
+alias_budget_error(const char *path, struct fy_token *t)
+{
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+	cf_error *e = cf_error_new(CF_ERR_CONFIG,
+				   "YAML aliases expand to too many values");
+
+	cf_error_set_where(e, path, m ? m->line + 1 : 0, m ? m->column + 1 : 0);
+	cf_error_set_detail(e,
+			    "aliases (*name) may add at most %d values to a "
+			    "configuration file",
+			    CF_YAML_ALIAS_BUDGET);
+	cf_error_set_hint(e, "write the values out instead of repeating them "
+			     "through anchors (&) and aliases (*)");
+	cf_error_set_code(e, "yaml-alias-limit");
+	return e;
+}
+
+/*
+ * Walks the event stream of text before any document is built:
+ *   - counts the values each alias would copy (an anchored node's size is
+ *     known when it ends, before any alias to it) and fails when they go
+ *     over CF_YAML_ALIAS_BUDGET;
+ *   - records in *secrets where the values of secret keys (password...)
+ *     are, so that no excerpt or message shows them, even when the file
+ *     has a syntax error further down.
+ * Syntax errors are left to the document parse, which meets them again.
+ */
+static int
+scan_events(const char *path, const char *text, size_t len,
+	    struct fy_diag *diag, span_list *secrets, cf_error **err)
+{
+	struct fy_parse_cfg pcfg;
+	struct fy_parser *parser;
+	struct fy_event *ev;
+	open_node *stack = NULL;
+	size_t depth = 0, stack_alloc = 0;
+	anchor_size *anchors = NULL;
+	size_t n_anchors = 0, anchors_alloc = 0;
+	size_t added = 0;
+	cf_error *e = NULL;
+
+	memset(&pcfg, 0, sizeof(pcfg));
+	pcfg.flags = FYPCF_QUIET;
+	pcfg.diag = diag;
+	parser = fy_parser_create(&pcfg);
+	if (!parser || fy_parser_set_string(parser, text, len) != 0)
+		abort(); /* out of memory */
+	while (!e && (ev = fy_parser_parse(parser))) {
+		open_node *parent = depth > 0 ? &stack[depth - 1] : NULL;
+		bool is_key = parent && parent->mapping && parent->at_key;
+		bool secret = parent && (parent->secret ||
+					 (!is_key && parent->secret_value));
+		struct fy_token *anchor = NULL;
+		char *name = NULL;
+		size_t size = 0;
+		bool done = true;
+
+		switch (ev->type) {
+		case FYET_MAPPING_START:
+		case FYET_SEQUENCE_START:
+			CF_GROW(stack, stack_alloc, depth + 1);
+			memset(&stack[depth], 0, sizeof(stack[depth]));
+			stack[depth].mapping = ev->type == FYET_MAPPING_START;
+			stack[depth].at_key = true;
+			stack[depth].secret = secret;
+			stack[depth].anchor = token_name(
+				ev->type == FYET_MAPPING_START ?
+					ev->mapping_start.anchor :
+					ev->sequence_start.anchor);
+			depth++;
+			done = false;
+			break;
+		case FYET_MAPPING_END:
+		case FYET_SEQUENCE_END:
+			if (depth == 0) {
+				done = false;
+				break;
+			}
+			depth--;
+			size = 1 + stack[depth].size;
+			name = stack[depth].anchor;
+			parent = depth > 0 ? &stack[depth - 1] : NULL;
+			break;
+		case FYET_SCALAR: {
+			size_t klen;
+			const char *k;
+
+			size = 1;
+			anchor = ev->scalar.anchor;
+			if (secret)
+				add_secret(secrets, ev->scalar.value);
+			k = fy_token_get_text(ev->scalar.value, &klen);
+			if (is_key)
+				parent->secret_value = k &&
+						       is_secret_key(k, klen);
+			break;
+		}
+		case FYET_ALIAS: {
+			char *target = token_name(ev->alias.anchor);
+
+			size = 1;
+			for (size_t i = n_anchors; target && i > 0; i--)
+				if (strcmp(anchors[i - 1].name, target) == 0) {
+					size = anchors[i - 1].size;
+					break;
+				}
+			free(target);
+			added += size;
+			if (added > CF_YAML_ALIAS_BUDGET)
+				e = alias_budget_error(path, ev->alias.anchor);
+			break;
+		}
+		default:
+			done = false;
+			break;
+		}
+		if (done) {
+			if (!name)
+				name = token_name(anchor);
+			if (name) {
+				CF_GROW(anchors, anchors_alloc, n_anchors + 1);
+				anchors[n_anchors].name = name;
+				anchors[n_anchors++].size = size;
+			}
+			if (parent) {
+				parent->size += size;
+				if (parent->mapping)
+					parent->at_key = !parent->at_key;
+			}
+		}
+		fy_parser_event_free(parser, ev);
+	}
+	fy_parser_destroy(parser);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].anchor);
+	free(stack);
+	for (size_t i = 0; i < n_anchors; i++)
+		free(anchors[i].name);
+	free(anchors);
+	return e ? cf_fail(err, e) : 0;
+}
+
+/*
  * Parses text (which must outlive *in) as a single YAML document with
  * libfyaml, quietly, aliases resolved.  On failure returns -1 with *err
  * located at the parser's line:col: syntax errors, an empty file, or a
@@ -1220,7 +1226,7 @@ yaml_input_release(yaml_input *in)
  */
 static int
 parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
-	   cf_error **err)
+	   span_list *secrets, cf_error **err)
 {
 	diag_capture cap = {NULL, 0, 0};
 	struct fy_diag_cfg dcfg;
@@ -1249,6 +1255,11 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 	memset(&pcfg, 0, sizeof(pcfg));
 	pcfg.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
 	pcfg.diag = diag;
+	if (scan_events(path, text, len, diag, secrets, err) < 0) {
+		fy_diag_unref(diag);
+		free(cap.message);
+		return -1;
+	}
 	in->parser = fy_parser_create(&pcfg);
 	if (!in->parser || fy_parser_set_string(in->parser, text, len) != 0)
 		abort(); /* out of memory */
@@ -1299,8 +1310,9 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 }
 
 /*
- * Reads path; a missing file, invalid UTF-8 or a NUL byte is a
- * configuration error.
+ * Reads path; a missing file, one that is not a regular file (a FIFO is
+ * refused without blocking) or larger than CF_CONFIG_MAX_BYTES, invalid
+ * UTF-8 or a NUL byte is a configuration error.
  */
 static int
 read_config_file(const char *path, char **text, size_t *len, cf_error **err)
@@ -1317,7 +1329,7 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 		cf_error_set_code(e, "config-not-found");
 		return cf_fail(err, e);
 	}
-	if (cf_read_file(path, text, len, err) < 0)
+	if (cf_read_file_ex(path, 0, CF_CONFIG_MAX_BYTES, text, len, err) < 0)
 		return -1;
 	if (!cf_utf8_valid(*text, *len, &bad)) {
 		cf_error *e = cf_error_new(CF_ERR_CONFIG,
@@ -1360,22 +1372,109 @@ read_config_file(const char *path, char **text, size_t *len, cf_error **err)
 	return 0;
 }
 
+/* The CLI's line redaction for what the event walk could not mark. */
+static char *
+redact_line(const char *line)
+{
+	const char *p = line + strspn(line, " \t-{[,");
+	const char *value = line;
+	size_t keylen = strcspn(p, ":");
+	char *red;
+	char *out;
+
+	/* "key:" then white space or the end; the key may be quoted */
+	if (p[keylen] == ':' &&
+	    (p[keylen + 1] == '\0' || p[keylen + 1] == ' ' ||
+	     p[keylen + 1] == '\t')) {
+		value = p + keylen + 1;
+		if (is_secret_key(p, keylen))
+			return cf_asprintf("%.*s ***", (int)(value - line),
+					   line);
+	}
+	if (!strstr(value, "://") && !strchr(value, '@') &&
+	    !strcasestr(value, "password"))
+		return cf_strdup(line);
+	/* whole, so that quotes or spaces in a password cannot split it */
+	red = cf_redact_url(value);
+	out = cf_asprintf("%.*s%s", (int)(value - line), line, red);
+	free(red);
+	return out;
+}
+
+/*
+ * Line `line` (1-based) of text for an excerpt, or NULL: every secret
+ * span on it becomes "***", then redact_line() hides URL passwords and
+ * values of secret-looking keys it can still see.  Caller frees.
+ */
+static char *
+excerpt_line(const char *text, size_t len, int line, const span_list *secrets)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t start = 0;
+	size_t end;
+	char *out;
+
+	for (int l = 1; l < line; l++) {
+		const char *nl = memchr(text + start, '\n', len - start);
+
+		if (!nl)
+			return NULL;
+		start = (size_t)(nl - text) + 1;
+	}
+	end = start;
+	while (end < len && text[end] != '\n' && text[end] != '\r')
+		end++;
+	for (size_t i = start; i < end;) {
+		size_t skip = 0;
+
+		for (size_t k = 0; k < secrets->n; k++)
+			if (i >= secrets->at[k][0] && i < secrets->at[k][1] &&
+			    secrets->at[k][1] - i > skip)
+				skip = secrets->at[k][1] - i;
+		if (skip) {
+			cf_strbuf_addstr(&sb, "***");
+			i += skip;
+		} else {
+			cf_strbuf_addch(&sb, text[i++]);
+		}
+	}
+	out = redact_line(cf_strbuf_str(&sb));
+	cf_strbuf_release(&sb);
+	return out;
+}
+
+/* Gives e (about path) its excerpt, when it has a line. */
+static void
+set_excerpt(cf_error *e, const char *path, const char *text, size_t len,
+	    const span_list *secrets)
+{
+	if (!e || e->line <= 0 || !e->file || strcmp(e->file, path) != 0)
+		return;
+	free(e->excerpt);
+	e->excerpt = excerpt_line(text, len, e->line, secrets);
+	if (!e->excerpt) /* never let the CLI read the file again */
+		e->excerpt = cf_strdup("");
+}
+
+static int load_text(loader *ld, const char *text, size_t len, cf_config **out,
+		     cf_error **err);
+
 /*
  * See confiture.h.  Nothing is returned on error: the partial
  * configuration is freed.  database_url stays NULL when the file has
- * neither database_url nor database: (the caller may supply one).
+ * neither database_url nor database: (the caller may supply one).  Every
+ * error and warning with a line carries its excerpt, secrets hidden.
  */
 int
 cf_config_load(const char *path, cf_config **out, cf_error **err)
 {
 	char *text = NULL;
 	size_t len;
-	yaml_input in;
-	struct fy_node *root;
-	struct fy_node *url_key = NULL;
-	db_block db = {NULL, NULL, NULL, NULL, NULL, 5432};
-	loader ld = {path, NULL, NULL};
-	int rc = -1;
+	loader ld = {
+		path, {NULL, 0, 0}, NULL, NULL, {NULL, NULL, NULL, NULL, 5432},
+		NULL, NULL};
+	cf_error *e = NULL;
+	int rc;
 
 	*out = NULL;
 	if (!path || !*path)
@@ -1384,10 +1483,32 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 							  "file given"));
 	if (read_config_file(path, &text, &len, err) < 0)
 		return -1;
-	if (parse_yaml(path, text, len, &in, err) < 0) {
-		free(text);
-		return -1;
+	rc = load_text(&ld, text, len, out, &e);
+	if (rc < 0) {
+		set_excerpt(e, path, text, len, &ld.secrets);
+		cf_fail(err, e);
+	} else {
+		for (size_t i = 0; i < (*out)->warnings.n; i++)
+			set_excerpt((*out)->warnings.items[i], path, text, len,
+				    &ld.secrets);
 	}
+	free(ld.secrets.at);
+	free(text);
+	return rc;
+}
+
+/* cf_config_load() once the file is read: parses text into *out. */
+static int
+load_text(loader *ld, const char *text, size_t len, cf_config **out,
+	  cf_error **err)
+{
+	const char *path = ld->path;
+	yaml_input in;
+	struct fy_node *root;
+	int rc = -1;
+
+	if (parse_yaml(path, text, len, &in, &ld->secrets, err) < 0)
+		return -1;
 
 	root = fy_document_root(in.doc);
 	if (is_absent(root)) {
@@ -1421,172 +1542,36 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 		goto done;
 	}
 
-	ld.cfg = cf_config_new_default();
-	ld.cfg->path = cf_strdup(path);
-	if (parse_root(&ld, root, &db, &url_key) < 0) {
-		cf_fail(err, ld.err);
+	ld->cfg = cf_config_new_default();
+	ld->cfg->path = cf_strdup(path);
+	if (parse_root(ld, root) < 0) {
+		cf_fail(err, ld->err);
 		goto done;
 	}
-	if (!ld.cfg->name)
-		ld.cfg->name = file_stem(path);
-	if (db.key && url_key) {
+	if (!ld->cfg->name)
+		ld->cfg->name = file_stem(path);
+	if (ld->db_key && ld->url_key) {
 		cf_error *w = cf_warning_new("both 'database_url' and "
 					     "'database' are set; using "
 					     "'database_url'");
 
 		cf_error_set_hint(w, "remove one of them");
 		cf_error_set_code(w, "database-url-and-block");
-		add_warning(&ld, db.key, w);
-	} else if (db.key) {
-		free(ld.cfg->database_url);
-		ld.cfg->database_url = database_block_url(&db);
+		add_warning(ld, ld->db_key, w);
+	} else if (ld->db_key) {
+		free(ld->cfg->database_url);
+		ld->cfg->database_url = cf_db_block_url(&ld->db);
 	}
-	*out = ld.cfg;
-	ld.cfg = NULL;
+	*out = ld->cfg;
+	ld->cfg = NULL;
 	rc = 0;
 
 done:
-	cf_config_free(ld.cfg);
-	free(db.host);
-	free(db.database);
-	free(db.user);
-	free(db.password);
+	cf_config_free(ld->cfg);
+	free(ld->db.host);
+	free(ld->db.database);
+	free(ld->db.user);
+	free(ld->db.password);
 	yaml_input_release(&in);
-	free(text);
-	return rc;
-}
-
-/* ------------------------------------------------------------------------
- * Environments
- * ------------------------------------------------------------------------ */
-
-/* [A-Za-z0-9][A-Za-z0-9_.-]*, without "..". */
-static bool
-valid_env_name(const char *name)
-{
-	if (!isalnum((unsigned char)name[0]) || (unsigned char)name[0] >= 0x80)
-		return false;
-	for (const char *p = name; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (!(c < 0x80 &&
-		      (isalnum(c) || c == '_' || c == '.' || c == '-')))
-			return false;
-	}
-	return strstr(name, "..") == NULL;
-}
-
-/* qsort comparator for an array of strings */
-static int
-compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The environments present in dir (stems of its *.yaml files), sorted and
- * joined with ", ", or NULL when there are none.  Caller frees.
- */
-static char *
-list_environments(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0;
-	size_t alloc = 0;
-	cf_strbuf sb = CF_STRBUF_INIT;
-
-	if (!d)
-		return NULL;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' || len <= 5 ||
-		    strcmp(de->d_name + len - 5, ".yaml") != 0)
-			continue;
-		CF_GROW(names, alloc, n + 1);
-		names[n++] = cf_strndup(de->d_name, len - 5);
-	}
-	closedir(d);
-	if (n == 0) {
-		free(names);
-		return NULL;
-	}
-	qsort(names, n, sizeof(char *), compare_strings);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			cf_strbuf_addstr(&sb, ", ");
-		cf_strbuf_addstr(&sb, names[i]);
-		free(names[i]);
-	}
-	free(names);
-	return cf_strbuf_detach(&sb);
-}
-
-/*
- * See confiture.h.  project_dir NULL means ".".  A missing file is a
- * CF_ERR_CONFIG error whose hint lists the environments that do exist.
- */
-int
-cf_config_load_env(const char *project_dir, const char *env_name,
-		   cf_config **out, cf_error **err)
-{
-	char *dir;
-	char *path;
-	cf_error *e;
-	int rc;
-
-	*out = NULL;
-	if (!env_name || !valid_env_name(env_name)) {
-		e = cf_error_new(CF_ERR_USAGE, "invalid environment name '%s'",
-				 env_name ? env_name : "");
-		cf_error_set_detail(e, "an environment name starts with a "
-				       "letter or digit and contains only "
-				       "letters, digits, '_', '.' and '-' "
-				       "(no '/' or '..')");
-		cf_error_set_hint(e, "give the name of a file in "
-				     "db/environments without .yaml, e.g. "
-				     "--env local");
-		cf_error_set_code(e, "invalid-env-name");
-		return cf_fail(err, e);
-	}
-	/* "db/environments", not "./db/environments", in messages */
-	if (!project_dir || !*project_dir || strcmp(project_dir, ".") == 0)
-		dir = cf_strdup("db/environments");
-	else
-		dir = cf_asprintf("%s/db/environments", project_dir);
-	path = cf_asprintf("%s/%s.yaml", dir, env_name);
-	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		char *envs = list_environments(dir);
-		size_t len = strlen(env_name);
-
-		e = cf_error_new(CF_ERR_CONFIG, "environment '%s' not found",
-				 env_name);
-		cf_error_set_detail(e, "file '%s' does not exist", path);
-		if (envs && len > 5 && strcmp(env_name + len - 5, ".yaml") == 0)
-			cf_error_set_hint(e,
-					  "leave out the .yaml suffix: "
-					  "--env %.*s (available "
-					  "environments: %s)",
-					  (int)(len - 5), env_name, envs);
-		else if (envs)
-			cf_error_set_hint(e, "available environments: %s",
-					  envs);
-		else
-			cf_error_set_hint(e,
-					  "no environments exist in '%s'; "
-					  "run 'confiture init' to create "
-					  "one",
-					  dir);
-		cf_error_set_code(e, "env-not-found");
-		free(envs);
-		free(dir);
-		free(path);
-		return cf_fail(err, e);
-	}
-	rc = cf_config_load(path, out, err);
-	free(dir);
-	free(path);
 	return rc;
 }

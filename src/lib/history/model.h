@@ -1,0 +1,89 @@
+/*
+ * model.h — the one statement model: what a statement is and which objects
+ * it creates, alters, renames, drops or uses, read once from libpg_query's
+ * protobuf parse tree (or from scanner tokens when the parser rejects the
+ * statement).  Analysis and the script classifier share it.  Not installed.
+ */
+#ifndef CF_MODEL_H
+#define CF_MODEL_H
+
+#include "base/base.h"
+
+/* What kind of object a name denotes (its name space). */
+typedef enum cf_obj_kind {
+	CF_OBJ_NAME = 0,   /* kind unknown (scanner tokens, odd messages) */
+	CF_OBJ_SCHEMA,	   /* schema */
+	CF_OBJ_RELATION,   /* table, view, sequence, materialized view */
+	CF_OBJ_INDEX,	   /* index (a relation too) */
+	CF_OBJ_COLUMN,	   /* parent = its table */
+	CF_OBJ_CONSTRAINT, /* parent = its table */
+	CF_OBJ_FUNCTION,   /* function, procedure, aggregate; args optional */
+	CF_OBJ_TYPE,	   /* type, domain, enum, range, composite */
+	CF_OBJ_ENUM_VALUE, /* parent = its enum type */
+	CF_OBJ_OTHER,	   /* trigger, policy, role, extension, ... */
+} cf_obj_kind;
+
+/* What the statement does to the object. */
+typedef enum cf_obj_action {
+	CF_ACT_USE = 0, /* reads or depends on it */
+	CF_ACT_PROVIDE, /* creates it, renames or moves something to it */
+	CF_ACT_ALTER,	/* changes it in place (column type, default, ...) */
+	CF_ACT_REMOVE,	/* drops it, renames or moves it away */
+} cf_obj_action;
+
+/* One qualified object identity; strings owned by the model. */
+typedef struct cf_obj {
+	cf_obj_kind kind;
+	cf_obj_action action;
+	char *schema; /* NULL when not qualified */
+	char *parent; /* table of a column/constraint/index/trigger, enum
+		       * type of a value; NULL when unknown */
+	char *name;
+	char *args;	 /* functions: "numeric, integer"; NULL: not given */
+	bool enum_added; /* ALTER TYPE ... ADD VALUE */
+} cf_obj;
+
+/* A statement's model. */
+typedef struct cf_stmt_model {
+	const char *kind; /* parse-node name ("CreateStmt"); static */
+	bool from_tokens; /* the parser rejected it: names from tokens */
+	cf_obj *objs;
+	size_t n, alloc;
+	/* classification */
+	bool transaction_control;
+	int tx_kind; /* PgQuery__TransactionStmtKind, 0 when none */
+	bool tx_chain;
+	const char *non_transactional; /* static, or NULL */
+} cf_stmt_model;
+
+/* model.c */
+
+/*
+ * Builds the model of one parsed statement; node is a PgQuery__Node * (kept
+ * as void * so that users of this header need no protobuf headers).  The
+ * result is the caller's; free with cf_stmt_model_free().
+ */
+cf_stmt_model *cf_stmt_model_from_node(const void *node);
+
+/*
+ * Builds a model from the scanner tokens of a statement the parser
+ * rejected: CREATE <kind> <name> gives a provided object, every other
+ * identifier a use of a name of unknown kind.  Caller frees.
+ */
+cf_stmt_model *cf_stmt_model_from_tokens(const char *sql, size_t len);
+
+/* Frees what an object / a model owns (not the struct itself). */
+void cf_obj_release(cf_obj *o);
+void cf_stmt_model_release(cf_stmt_model *m);
+void cf_stmt_model_free(cf_stmt_model *m);
+
+/* Adds a copy of an object (strings may be NULL) to a model. */
+void cf_stmt_model_add(cf_stmt_model *m, cf_obj_kind kind, cf_obj_action act,
+		       const char *schema, const char *parent, const char *name,
+		       const char *args);
+
+/* A function argument type as PostgreSQL prints it ("int4" -> "integer");
+ * static or the argument itself. */
+const char *cf_model_type_display(const char *name);
+
+#endif /* CF_MODEL_H */
