@@ -821,6 +821,16 @@ int cf_session_preflight(cf_session *s, const char *against_url,
 void cf_preflight_result_free(cf_preflight_result *r);
 
 /*
+ * Adds to the hint of each failed migration of r the drift items its
+ * error mentions (by name, in the message, detail or statement): "production
+ * has index public.idx_x that no migration created".  d comes from
+ * cf_session_drift() on the environment's database.  Returns how many
+ * failures got an explanation (drift_explain.c).
+ */
+size_t cf_preflight_explain_drift(cf_preflight_result *r,
+				  const cf_drift_result *d);
+
+/*
  * Asks a running preflight (or up/down) to stop: cancels the statement in
  * flight and makes the run clean up and return.  Async-signal-safe; meant
  * for SIGINT/SIGTERM handlers.

@@ -461,7 +461,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		   *cache_dir = NULL;
 	bool allow_nt = false, strict = false, keep_server = false,
 	     no_cache = false;
-	bool keep_owners = false, check_down = false;
+	bool keep_owners = false, check_down = false, explain_drift = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	const struct cli_option options[] = {
 		OPT_STRING(
@@ -505,6 +505,9 @@ cmd_migrate_preflight(int argc, const char **argv)
 		OPT_BOOL(
 			0, "check-down", &check_down,
 			"clone mode: run each passing migration's .down.sql, check it restores the schema, run the up again"),
+		OPT_BOOL(
+			0, "explain-drift", &explain_drift,
+			"on failures, run 'migrate drift' on the --env database and name the hand-made objects involved"),
 		OPT_BOOL(0, "strict", &strict,
 			 "warnings (and --check-down verdicts) fail too"),
 		OPT_END(),
@@ -513,7 +516,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"confiture migrate preflight [--against URL | --from-dump FILE | --from-env NAME]\n"
 		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
-		"           [--statement-timeout MS] [--format text|json] [--check-down] [--strict]",
+		"           [--statement-timeout MS] [--format text|json] [--check-down] [--explain-drift] [--strict]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -587,6 +590,13 @@ cmd_migrate_preflight(int argc, const char **argv)
 		release_provision(prov, dump_tmp);
 		cf_session_free(s);
 		return rc;
+	}
+	if (explain_drift) {
+		cf_drift_options dopts = {.server_url = server,
+					  .cache_dir = cache_dir,
+					  .project_dir = eo.project_dir};
+
+		cli_explain_drift(s, r, &dopts);
 	}
 	if (cli_json(&eo)) {
 		json_t *doc = json_object();

@@ -255,6 +255,24 @@ test_expect_success 'a tracking table in its own schema is no drift' '
 	expect_out_contains "no drift"
 '
 
+test_expect_success 'preflight --explain-drift names the hand-made objects a failure involves' '
+	fresh
+	q "CREATE INDEX orders_note_idx ON orders (note);
+	   CREATE VIEW order_notes AS SELECT id, note FROM orders"
+	echo "CREATE INDEX orders_note_idx ON orders (note);" >db/migrations/004_note_idx.up.sql
+	echo "ALTER TABLE orders DROP COLUMN note;" >db/migrations/005_drop_note.up.sql
+	PGOPTIONS="-c client_min_messages=warning" psql_q postgres "DROP DATABASE IF EXISTS t0510_against"
+	psql_q postgres "CREATE DATABASE t0510_against TEMPLATE $PROD"
+	run_cf migrate preflight --env prod --against "$(db_url t0510_against)" --mode clone --explain-drift --cache-dir "$CACHE"
+	expect_rc 1
+	expect_out_contains "HINT: production has index public.orders_note_idx that no migration created"
+	expect_out_contains "HINT: Use DROP ... CASCADE to drop the dependent objects too.; production has view public.order_notes that no migration created"
+	expect_no_password
+	run_cf migrate preflight --env prod --against "$(db_url t0510_against)" --mode clone
+	expect_rc 1
+	expect_out_not_contains "no migration created"
+'
+
 test_expect_success '--against checks another database' '
 	fresh
 	new_db t0510_other >/dev/null

@@ -220,10 +220,22 @@ open_replay_server(struct drift_run *d, cf_error **err)
 		d->r->replay_where = cf_redact_url(d->opts->server_url);
 	} else {
 		cf_server_options so = {0};
+		int prod_major = PQserverVersion(d->prod) / 10000;
 
+		/* production's major when installed: the server's deparsers
+		 * (views, defaults) then write the same text */
 		so.cache_dir = d->opts->cache_dir;
-		if (cf_server_start(&so, &d->server, err) < 0)
-			return -1;
+		so.major_version = prod_major;
+		if (cf_server_start(&so, &d->server, NULL) < 0) {
+			so.major_version = 0;
+			if (cf_server_start(&so, &d->server, err) < 0)
+				return -1;
+			note(d->r,
+			     cf_error_new(
+				     CF_ERR_CONFIG,
+				     "production runs PostgreSQL %d, the embedded server %d: definitions may be written differently",
+				     prod_major, cf_server_major(d->server)));
+		}
 		d->admin_url = cf_strdup(cf_server_url(d->server, "postgres"));
 		d->r->replay_where = cf_asprintf("embedded server %d",
 						 cf_server_major(d->server));
