@@ -20,6 +20,7 @@
 #include "replay/analysis.h"
 #include "replay/clone.h"
 #include "replay/cluster.h"
+#include "replay/rollback_check.h"
 #include "replay/session_internal.h"
 
 typedef struct preflight_run {
@@ -42,6 +43,7 @@ typedef struct preflight_run {
 	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
+	cf_rollback_checker *downs; /* --check-down, clone mode */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -531,6 +533,9 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 				pm->uses_missing = uses_missing_relation(
 					pr, *conn, i);
 			}
+			if (pr->downs)
+				cf_rollback_checker_after(pr->downs, engine,
+							  pm);
 			if (engine->consumed)
 				r->db_consumed = true;
 		}
@@ -928,7 +933,15 @@ run_clone(preflight_run *pr)
 	engine.before_statement = guard_statement;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
+	if (pr->opts->check_down) {
+		cf_error *e = NULL;
+
+		if (!(pr->downs = cf_rollback_checker_begin(conn, &e)))
+			cf_error_list_add(&pr->r->notes, e);
+	}
 	replay(pr, &engine, &conn, clone_connect);
+	cf_rollback_checker_free(pr->downs);
+	pr->downs = NULL;
 	cf_cancel_register(NULL);
 	PQfinish(conn);
 	pr->r->db_consumed = false; /* the clone is, the against DB is not */
@@ -1150,6 +1163,7 @@ cf_preflight_result_free(cf_preflight_result *r)
 		cf_error_free(pm->outcome.error);
 		free(pm->outcome.skipped_reason);
 		free(pm->artifact_reason);
+		cf_down_check_release(&pm->down);
 	}
 	free(r->migrations);
 	cf_error_list_release(&r->problems);
