@@ -141,7 +141,9 @@ typedef struct cf_config {
 	bool repair; /* migration.repair: up --repair by default (false) */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
-	int postgres_version;	/* target's PostgreSQL major; 0 = unknown */
+	int postgres_version; /* target's PostgreSQL major; 0 = unknown */
+	bool preflight_check_down_strict; /* preflight.check_down_strict:
+					   * --check-down verdicts fail */
 	cf_error_list warnings; /* unknown keys etc., with file:line */
 } cf_config;
 
@@ -186,12 +188,14 @@ typedef struct cf_statement {
 			 * terminating ';' if any */
 	int line;      /* 1-based line of the first token */
 	int column;    /* 1-based column (characters) of the first token */
-	char *node;    /* parse-node name, e.g. "CreateStmt" */
 	bool transaction_control;      /* BEGIN, COMMIT, SAVEPOINT, ... */
 	const char *non_transactional; /* e.g. "CREATE INDEX CONCURRENTLY",
 					* or NULL; static storage */
 	bool syntax_error; /* the parser rejected it; the server judges */
-	struct cf_stmt_model *model; /* what it does (library-internal) */
+	struct cf_stmt_model *model; /* what it does (library-internal); NULL
+				      * until cf_script_build_models() for
+				      * statements that do not decide how the
+				      * file runs */
 } cf_statement;
 
 /*
@@ -245,6 +249,17 @@ int cf_libpq_version(void);
 int cf_script_load(const char *path, cf_script **out, cf_error_list *problems);
 
 void cf_script_free(cf_script *script);
+
+/*
+ * Reads the statement model of every statement that has none yet (each
+ * statement's text is parsed alone, once).  Parsing a file models only the
+ * statements that decide how it runs; analysis calls this.
+ */
+void cf_script_build_models(cf_script *script);
+
+/* The parse-node name of statement i ("CreateStmt"; "" when the parser
+ * rejects it); builds its model when needed.  Static storage. */
+const char *cf_script_node(cf_script *script, size_t i);
 
 /*
  * Converts a PostgreSQL error position (1-based, in characters, relative to
@@ -318,6 +333,10 @@ int cf_migration_set_parse(cf_migration_set *set, bool with_down);
  * error-severity problem exists in the set.
  */
 int cf_migration_set_checksum(cf_migration_set *set);
+
+/* Reads and checksums one migration's .up.sql when not done yet (problems
+ * go to set->problems). */
+void cf_migration_checksum(cf_migration_set *set, cf_migration *m);
 
 /*
  * Parses the up and/or down file of one migration (each at most once) for
@@ -529,6 +548,181 @@ int cf_session_baseline(cf_session *s, const cf_run_options *opts,
 			cf_error **err);
 
 /* ------------------------------------------------------------------------
+ * Schema snapshots and diffs (schema/snapshot.c, schema/diff.c) and drift
+ * (replay/drift.c)
+ * ------------------------------------------------------------------------ */
+
+/* Kinds of schema objects, in the order a snapshot lists them. */
+typedef enum cf_object_kind {
+	CF_SCHEMA_OBJ_EXTENSION = 0,
+	CF_SCHEMA_OBJ_SCHEMA,
+	CF_SCHEMA_OBJ_TYPE, /* enum, composite, range */
+	CF_SCHEMA_OBJ_DOMAIN,
+	CF_SCHEMA_OBJ_SEQUENCE,
+	CF_SCHEMA_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
+	CF_SCHEMA_OBJ_COLUMN,
+	CF_SCHEMA_OBJ_CONSTRAINT, /* of a table or a domain */
+	CF_SCHEMA_OBJ_INDEX,	  /* not those that back a constraint */
+	CF_SCHEMA_OBJ_VIEW,
+	CF_SCHEMA_OBJ_MATVIEW,
+	CF_SCHEMA_OBJ_FUNCTION, /* functions and aggregates */
+	CF_SCHEMA_OBJ_PROCEDURE,
+	CF_SCHEMA_OBJ_TRIGGER,
+	CF_SCHEMA_OBJ_POLICY,
+	CF_SCHEMA_OBJ_KIND_COUNT
+} cf_object_kind;
+
+/* "column", "materialized view", ... (static storage). */
+const char *cf_object_kind_name(cf_object_kind kind);
+
+/* One attribute of an object, e.g. {"type", "numeric(12,2)"}. */
+typedef struct cf_schema_attr {
+	const char *name; /* static storage */
+	char *value;	  /* never NULL: unset attributes are left out */
+} cf_schema_attr;
+
+/*
+ * One object.  name is its identity, qualified and unquoted:
+ * "public.orders" (table), "public.orders.total" (column, constraint,
+ * trigger, policy), "public.f(integer, text)" (function).  parent is the
+ * name of the table, view or type it belongs to, or NULL.
+ */
+typedef struct cf_schema_object {
+	cf_object_kind kind;
+	char *name;
+	char *parent;
+	cf_schema_attr *attrs; /* in a fixed order per kind */
+	size_t n_attrs;
+} cf_schema_object;
+
+/* A database's schema as read from its catalogs at one instant. */
+typedef struct cf_schema {
+	cf_schema_object *objects; /* sorted by kind, then name */
+	size_t n;
+	int server_version_num;
+	bool owners; /* the snapshot recorded owners */
+	bool grants; /* ... and privileges */
+} cf_schema;
+
+typedef struct cf_snapshot_options {
+	bool owners; /* record each object's owner (off by default) */
+	bool grants; /* record privileges (ACLs) (off by default) */
+	/* Relations to leave out with everything on them, as SQL names
+	 * ("tb_confiture", "ops.tracking"); NULL-terminated, or NULL. */
+	const char *const *exclude;
+} cf_snapshot_options;
+
+/*
+ * Reads the schema of the database url reaches, in one read-only
+ * REPEATABLE READ transaction: user schemas (not pg_catalog,
+ * information_schema, pg_toast, temporary schemas), without the objects
+ * that belong to extensions.  Never writes.  opts may be NULL (defaults).
+ * Free *out with cf_schema_free().
+ */
+int cf_schema_snapshot(const char *url, const cf_snapshot_options *opts,
+		       cf_schema **out, cf_error **err);
+void cf_schema_free(cf_schema *schema);
+
+typedef enum cf_change_kind {
+	CF_CHANGE_ADDED = 0, /* only in the second snapshot */
+	CF_CHANGE_REMOVED,   /* only in the first */
+	CF_CHANGE_CHANGED,   /* in both; one attribute differs */
+} cf_change_kind;
+
+/* One difference.  For CHANGED, one entry per attribute that differs. */
+typedef struct cf_schema_change {
+	cf_change_kind kind;
+	cf_object_kind object_kind;
+	char *object;	 /* the object's name */
+	char *parent;	 /* its parent's name, or NULL */
+	char *attribute; /* CHANGED: the attribute; else NULL */
+	char *old_value; /* CHANGED: in the first snapshot, NULL when unset */
+	char *new_value; /* CHANGED: in the second, NULL when unset */
+} cf_schema_change;
+
+typedef struct cf_schema_diff {
+	cf_schema_change *items; /* sorted by object kind, then name */
+	size_t n;
+	size_t added, removed, changed; /* counts of items by kind */
+} cf_schema_diff;
+
+/*
+ * Compares two snapshots.  An added or removed object whose parent is
+ * added or removed too is not listed (a new table is one item, not one per
+ * column).  Attributes only one snapshot recorded (owners, grants) are not
+ * compared.  Free the result with cf_schema_diff_free().
+ */
+cf_schema_diff *cf_schema_diff_compute(const cf_schema *from,
+				       const cf_schema *to);
+void cf_schema_diff_free(cf_schema_diff *diff);
+
+/*
+ * One line describing a change, e.g.
+ * "column public.orders.total: type numeric(12,2) → numeric(14,2)",
+ * "index public.idx_x: added".  Long values are shortened and put on one
+ * line.  Caller frees.
+ */
+char *cf_schema_change_text(const cf_schema_change *change);
+
+/* What `migrate drift` replays on and compares. */
+typedef struct cf_drift_options {
+	const char *against_url; /* database to check; NULL: the session's */
+	const char *dump_path;	 /* or: production's schema from this dump
+				  * (pg_dump --schema-only, any format); the
+				  * applied migrations then come from the
+				  * session's database, else all files */
+	const char *server_url;	 /* replay on a scratch database of this
+				  * server (needs CREATEDB); NULL: on the
+				  * embedded server */
+	const char *cache_dir;	 /* embedded server: NULL = default */
+	const char *project_dir; /* include_dirs are relative to it;
+				  * NULL = "." */
+	bool keep_server;	 /* leave the embedded server running */
+	bool owners;		 /* compare owners too */
+	bool grants;		 /* compare privileges too */
+} cf_drift_options;
+
+typedef enum cf_drift_status {
+	CF_DRIFT_EXTRA = 0, /* production has it, no migration made it */
+	CF_DRIFT_MISSING,   /* a migration made it, production lacks it */
+	CF_DRIFT_CHANGED,   /* both have it, an attribute differs */
+} cf_drift_status;
+
+typedef struct cf_drift_item {
+	cf_drift_status status;
+	cf_schema_change change; /* old = history, new = production */
+	char *migration; /* version that last touched the object, or NULL */
+	char *migration_name;
+} cf_drift_item;
+
+typedef struct cf_drift_result {
+	cf_drift_item *items;
+	size_t n;
+	size_t extra, missing, changed;
+	size_t replayed;      /* migrations replayed from empty */
+	size_t schema_files;  /* include_dirs files applied first */
+	char *production_url; /* redacted */
+	char *replay_where;   /* "embedded server 15" or the redacted URL */
+	double replay_ms, snapshot_ms;
+	cf_error_list notes; /* applied migrations without a file, ... */
+} cf_drift_result;
+
+/*
+ * Replays the migrations production has applied (its tracking table, read
+ * only) from an empty scratch database, through the same engine as
+ * `migrate up`, after the environment's include_dirs schema files; takes
+ * a snapshot of the result and of production (read only) and lists the
+ * differences, each with the migration that last touched the object.  The
+ * scratch database is dropped.  Returns 0 with a result (no drift when
+ * result->n is 0); -1 with *err for configuration and connection errors
+ * and when a migration fails to replay.  Free with cf_drift_result_free().
+ */
+int cf_session_drift(cf_session *s, const cf_drift_options *opts,
+		     const cf_progress *progress, cf_drift_result **out,
+		     cf_error **err);
+void cf_drift_result_free(cf_drift_result *r);
+
+/* ------------------------------------------------------------------------
  * Preflight: replay pending migrations on a disposable database
  * (preflight.c, cluster.c, analysis.c)
  * ------------------------------------------------------------------------ */
@@ -545,6 +739,8 @@ typedef struct cf_preflight_options {
 	bool allow_non_transactional; /* savepoint mode: run them anyway */
 	int lock_timeout_ms;	      /* < 0: environment file or default */
 	int statement_timeout_ms;     /* < 0: environment file or default */
+	bool check_down; /* clone mode: run each passing migration's down,
+			  * compare the schema, run the up again */
 } cf_preflight_options;
 
 typedef enum cf_cause {
@@ -552,6 +748,27 @@ typedef enum cf_cause {
 	CF_CAUSE_ROOT,	      /* failed on its own */
 	CF_CAUSE_CONSEQUENCE, /* failed because an earlier one failed */
 } cf_cause;
+
+/* --check-down: what rolling a migration back did (replay/rollback_check.c) */
+typedef enum cf_down_status {
+	CF_DOWN_NOT_CHECKED = 0, /* not asked, or the up did not pass */
+	CF_DOWN_REVERSIBLE,	 /* down restored the schema; up re-ran */
+	CF_DOWN_FAILS,		 /* the .down.sql failed (error) */
+	CF_DOWN_INCOMPLETE,	 /* ran, but the schema differs (diff) */
+	CF_DOWN_MISSING,	 /* no .down.sql */
+	CF_DOWN_NOT_REAPPLIABLE, /* up failed after the down (error) */
+} cf_down_status;
+
+typedef struct cf_down_check {
+	cf_down_status status;
+	cf_schema_diff *diff; /* schema before the up → after the down;
+			       * NULL when the down did not run */
+	cf_error *error;      /* FAILS, NOT_REAPPLIABLE, or why the check
+			       * could not run; else NULL */
+} cf_down_check;
+
+/* "reversible", "down fails", ... (static storage). */
+const char *cf_down_status_name(cf_down_status status);
 
 /* One pending migration in a preflight: static facts and, when replayed,
  * the outcome and its diagnosis. */
@@ -566,8 +783,12 @@ typedef struct cf_preflight_migration {
 	long caused_by;	   /* index in migrations[] or -1 */
 	bool cause_likely; /* consequence linked by a bare name or by use,
 			    * not by the qualified object the error names */
+	bool uses_missing; /* failed and uses a relation that did not exist
+			    * before it and that no earlier pending migration
+			    * would have provided: a root whatever came before */
 	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
+	cf_down_check down; /* with opts->check_down, in clone mode */
 } cf_preflight_migration;
 
 typedef struct cf_preflight_result {
@@ -615,6 +836,16 @@ int cf_session_preflight(cf_session *s, const char *against_url,
 			 cf_error **err);
 
 void cf_preflight_result_free(cf_preflight_result *r);
+
+/*
+ * Adds to the hint of each failed migration of r the drift items its
+ * error mentions (by name, in the message, detail or statement): "production
+ * has index public.idx_x that no migration created".  d comes from
+ * cf_session_drift() on the environment's database.  Returns how many
+ * failures got an explanation (drift_explain.c).
+ */
+size_t cf_preflight_explain_drift(cf_preflight_result *r,
+				  const cf_drift_result *d);
 
 /*
  * Asks a running preflight (or up/down) to stop: cancels the statement in
@@ -753,177 +984,6 @@ void cf_cache_entries_free(cf_cache_entry *entries, size_t n);
 int cf_cache_clear(const char *cache_dir, size_t *removed, cf_error **err);
 /* The cache directory in use (caller frees). */
 char *cf_cache_dir(const char *override);
-
-/* ------------------------------------------------------------------------
- * Schema snapshots and diffs (schema/snapshot.c, schema/diff.c) and drift
- * (replay/drift.c)
- * ------------------------------------------------------------------------ */
-
-/* Kinds of schema objects, in the order a snapshot lists them. */
-typedef enum cf_object_kind {
-	CF_SCHEMA_OBJ_EXTENSION = 0,
-	CF_SCHEMA_OBJ_SCHEMA,
-	CF_SCHEMA_OBJ_TYPE, /* enum, composite, range */
-	CF_SCHEMA_OBJ_DOMAIN,
-	CF_SCHEMA_OBJ_SEQUENCE,
-	CF_SCHEMA_OBJ_TABLE, /* ordinary, partitioned and foreign tables */
-	CF_SCHEMA_OBJ_COLUMN,
-	CF_SCHEMA_OBJ_CONSTRAINT, /* of a table or a domain */
-	CF_SCHEMA_OBJ_INDEX,	  /* not those that back a constraint */
-	CF_SCHEMA_OBJ_VIEW,
-	CF_SCHEMA_OBJ_MATVIEW,
-	CF_SCHEMA_OBJ_FUNCTION, /* functions and aggregates */
-	CF_SCHEMA_OBJ_PROCEDURE,
-	CF_SCHEMA_OBJ_TRIGGER,
-	CF_SCHEMA_OBJ_POLICY,
-	CF_SCHEMA_OBJ_KIND_COUNT
-} cf_object_kind;
-
-/* "column", "materialized view", ... (static storage). */
-const char *cf_object_kind_name(cf_object_kind kind);
-
-/* One attribute of an object, e.g. {"type", "numeric(12,2)"}. */
-typedef struct cf_schema_attr {
-	const char *name; /* static storage */
-	char *value;	  /* never NULL: unset attributes are left out */
-} cf_schema_attr;
-
-/*
- * One object.  name is its identity, qualified and unquoted:
- * "public.orders" (table), "public.orders.total" (column, constraint,
- * trigger, policy), "public.f(integer, text)" (function).  parent is the
- * name of the table, view or type it belongs to, or NULL.
- */
-typedef struct cf_schema_object {
-	cf_object_kind kind;
-	char *name;
-	char *parent;
-	cf_schema_attr *attrs; /* in a fixed order per kind */
-	size_t n_attrs;
-} cf_schema_object;
-
-/* A database's schema as read from its catalogs at one instant. */
-typedef struct cf_schema {
-	cf_schema_object *objects; /* sorted by kind, then name */
-	size_t n;
-	int server_version_num;
-	bool owners; /* the snapshot recorded owners */
-	bool grants; /* ... and privileges */
-} cf_schema;
-
-typedef struct cf_snapshot_options {
-	bool owners; /* record each object's owner (off by default) */
-	bool grants; /* record privileges (ACLs) (off by default) */
-	/* Relations to leave out with everything on them, as SQL names
-	 * ("tb_confiture", "ops.tracking"); NULL-terminated, or NULL. */
-	const char *const *exclude;
-} cf_snapshot_options;
-
-/*
- * Reads the schema of the database url reaches, in one read-only
- * REPEATABLE READ transaction: user schemas (not pg_catalog,
- * information_schema, pg_toast, temporary schemas), without the objects
- * that belong to extensions.  Never writes.  opts may be NULL (defaults).
- * Free *out with cf_schema_free().
- */
-int cf_schema_snapshot(const char *url, const cf_snapshot_options *opts,
-		       cf_schema **out, cf_error **err);
-void cf_schema_free(cf_schema *schema);
-
-typedef enum cf_change_kind {
-	CF_CHANGE_ADDED = 0, /* only in the second snapshot */
-	CF_CHANGE_REMOVED,   /* only in the first */
-	CF_CHANGE_CHANGED,   /* in both; one attribute differs */
-} cf_change_kind;
-
-/* One difference.  For CHANGED, one entry per attribute that differs. */
-typedef struct cf_schema_change {
-	cf_change_kind kind;
-	cf_object_kind object_kind;
-	char *object;	 /* the object's name */
-	char *parent;	 /* its parent's name, or NULL */
-	char *attribute; /* CHANGED: the attribute; else NULL */
-	char *old_value; /* CHANGED: in the first snapshot, NULL when unset */
-	char *new_value; /* CHANGED: in the second, NULL when unset */
-} cf_schema_change;
-
-typedef struct cf_schema_diff {
-	cf_schema_change *items; /* sorted by object kind, then name */
-	size_t n;
-	size_t added, removed, changed; /* counts of items by kind */
-} cf_schema_diff;
-
-/*
- * Compares two snapshots.  An added or removed object whose parent is
- * added or removed too is not listed (a new table is one item, not one per
- * column).  Attributes only one snapshot recorded (owners, grants) are not
- * compared.  Free the result with cf_schema_diff_free().
- */
-cf_schema_diff *cf_schema_diff_compute(const cf_schema *from,
-				       const cf_schema *to);
-void cf_schema_diff_free(cf_schema_diff *diff);
-
-/*
- * One line describing a change, e.g.
- * "column public.orders.total: type numeric(12,2) → numeric(14,2)",
- * "index public.idx_x: added".  Long values are shortened and put on one
- * line.  Caller frees.
- */
-char *cf_schema_change_text(const cf_schema_change *change);
-
-/* What `migrate drift` replays on and compares. */
-typedef struct cf_drift_options {
-	const char *against_url; /* database to check; NULL: the session's */
-	const char *server_url;	 /* replay on a scratch database of this
-				  * server (needs CREATEDB); NULL: on the
-				  * embedded server */
-	const char *cache_dir;	 /* embedded server: NULL = default */
-	const char *project_dir; /* include_dirs are relative to it;
-				  * NULL = "." */
-	bool keep_server;	 /* leave the embedded server running */
-	bool owners;		 /* compare owners too */
-	bool grants;		 /* compare privileges too */
-} cf_drift_options;
-
-typedef enum cf_drift_status {
-	CF_DRIFT_EXTRA = 0, /* production has it, no migration made it */
-	CF_DRIFT_MISSING,   /* a migration made it, production lacks it */
-	CF_DRIFT_CHANGED,   /* both have it, an attribute differs */
-} cf_drift_status;
-
-typedef struct cf_drift_item {
-	cf_drift_status status;
-	cf_schema_change change; /* old = history, new = production */
-	char *migration; /* version that last touched the object, or NULL */
-	char *migration_name;
-} cf_drift_item;
-
-typedef struct cf_drift_result {
-	cf_drift_item *items;
-	size_t n;
-	size_t extra, missing, changed;
-	size_t replayed;      /* migrations replayed from empty */
-	size_t schema_files;  /* include_dirs files applied first */
-	char *production_url; /* redacted */
-	char *replay_where;   /* "embedded server 15" or the redacted URL */
-	double replay_ms, snapshot_ms;
-	cf_error_list notes; /* applied migrations without a file, ... */
-} cf_drift_result;
-
-/*
- * Replays the migrations production has applied (its tracking table, read
- * only) from an empty scratch database, through the same engine as
- * `migrate up`, after the environment's include_dirs schema files; takes
- * a snapshot of the result and of production (read only) and lists the
- * differences, each with the migration that last touched the object.  The
- * scratch database is dropped.  Returns 0 with a result (no drift when
- * result->n is 0); -1 with *err for configuration and connection errors
- * and when a migration fails to replay.  Free with cf_drift_result_free().
- */
-int cf_session_drift(cf_session *s, const cf_drift_options *opts,
-		     const cf_progress *progress, cf_drift_result **out,
-		     cf_error **err);
-void cf_drift_result_free(cf_drift_result *r);
 
 /* ------------------------------------------------------------------------
  * Project scaffolding (scaffold.c)

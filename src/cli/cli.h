@@ -171,6 +171,21 @@ extern const char *const cli_format_choices[];
 int cli_open_session(const struct cli_env_opts *o, cf_session **out);
 bool cli_json(const struct cli_env_opts *o);
 
+/* ---- preflight_down.c: --check-down verdicts */
+
+/* against.migrations[].down, or NULL when the down was not checked. */
+json_t *cli_down_json(const cf_down_check *d);
+/* Migrations whose verdict is not "reversible" (of those checked). */
+size_t cli_down_problems(const cf_preflight_result *r);
+void cli_print_downs(FILE *f, const cf_preflight_result *r);
+
+/* ---- preflight_drift.c: --explain-drift */
+
+/* When r has failures, runs drift with opts and adds what it explains to
+ * the failures' hints; a drift error is only a warning. */
+void cli_explain_drift(cf_session *s, cf_preflight_result *r,
+		       const cf_drift_options *opts);
+
 /* ---- commands */
 
 /* How this program was run (main's argv[0]), to run it again. */

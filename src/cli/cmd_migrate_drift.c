@@ -160,12 +160,16 @@ cmd_migrate_drift(int argc, const char **argv)
 {
 	struct cli_env_opts eo = {.format = "text"};
 	cf_drift_options opts = {0};
-	const char *against = NULL, *server = NULL, *cache_dir = NULL;
+	const char *against = NULL, *server = NULL, *cache_dir = NULL,
+		   *from_dump = NULL;
 	bool keep_server = false, owners = false, grants = false;
 	const struct cli_option options[] = {
 		OPT_STRING(
 			0, "against", &against, "URL",
 			"database to check (default: the environment's); only read"),
+		OPT_STRING(
+			0, "from-dump", &from_dump, "FILE",
+			"production's schema from this pg_dump --schema-only (any format) instead of a database"),
 		OPT_STRING(
 			0, "server", &server, "URL",
 			"replay on a scratch database of this server (needs CREATEDB) instead of an embedded one"),
@@ -183,8 +187,8 @@ cmd_migrate_drift(int argc, const char **argv)
 		OPT_END(),
 	};
 	static const char *const synopsis[] = {
-		"confiture migrate drift [--env NAME | -c PATH] [--against URL] [--server URL]\n"
-		"           [--keep-server] [--owners] [--grants] [--format text|json]",
+		"confiture migrate drift [--env NAME | -c PATH] [--against URL | --from-dump FILE]\n"
+		"           [--server URL] [--keep-server] [--owners] [--grants] [--format text|json]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -193,7 +197,9 @@ cmd_migrate_drift(int argc, const char **argv)
 		"empty database, after the environment's include_dirs schema files, on an\n"
 		"embedded throwaway PostgreSQL (or a scratch database of --server, dropped\n"
 		"afterwards); then both schemas are read from the catalogs and compared.\n"
-		"Production is only read.\n\n"
+		"Production is only read. With --from-dump its schema comes from a dump\n"
+		"(loaded into a cached template, as for preflight) and the applied migrations\n"
+		"from the environment's database when there is one, else every file.\n\n"
 		"Lists objects production has that no migration made, objects a migration\n"
 		"made that production lacks, and objects that differ (with the attribute),\n"
 		"each with the migration that last touched it. Owners and privileges are\n"
@@ -213,9 +219,14 @@ cmd_migrate_drift(int argc, const char **argv)
 			"--keep-server goes with the embedded server, not --server");
 		return CF_EXIT_USAGE;
 	}
+	if (from_dump && against) {
+		cli_error("--against and --from-dump cannot be used together");
+		return CF_EXIT_USAGE;
+	}
 	if ((rc = cli_open_session(&eo, &s)) != 0)
 		return rc;
 	opts.against_url = against;
+	opts.dump_path = from_dump;
 	opts.server_url = server;
 	opts.cache_dir = cache_dir;
 	opts.keep_server = keep_server;

@@ -137,7 +137,7 @@ against_json(const cf_preflight_result *r)
 		const cf_preflight_migration *pm = &r->migrations[i];
 		const cf_outcome *oc = &pm->outcome;
 		const cf_error *e = oc->error;
-		json_t *j = json_object();
+		json_t *j = json_object(), *down;
 
 		set_str(j, "version", pm->migration->version);
 		set_str(j, "name", pm->migration->name);
@@ -178,6 +178,8 @@ against_json(const cf_preflight_result *r)
 		set_str(j, "artifact_reason", pm->artifact_reason);
 		json_object_set_new(j, "autocommit",
 				    json_boolean(oc->autocommit));
+		if ((down = cli_down_json(&pm->down)) != NULL)
+			json_object_set_new(j, "down", down);
 		json_array_append_new(list, j);
 	}
 	json_object_set_new(o, "migrations", list);
@@ -478,7 +480,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		   *cache_dir = NULL;
 	bool allow_nt = false, strict = false, keep_server = false,
 	     no_cache = false;
-	bool keep_owners = false;
+	bool keep_owners = false, check_down = false, explain_drift = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	struct cli_list reports = {0};
 	const struct cli_option options[] = {
@@ -519,14 +521,22 @@ cmd_migrate_preflight(int argc, const char **argv)
 		OPT_INT(0, "statement-timeout", &statement_timeout, "MS",
 			"statement_timeout for replayed statements (default 300000)"),
 		REPORT_OPTIONS(&eo.format, &reports),
-		OPT_BOOL(0, "strict", &strict, "warnings fail too"),
+		OPT_BOOL(
+			0, "check-down", &check_down,
+			"clone mode: run each passing migration's .down.sql, check it restores the schema, run the up again"),
+		OPT_BOOL(
+			0, "explain-drift", &explain_drift,
+			"on failures, run 'migrate drift' on the --env database and name the hand-made objects involved"),
+		OPT_BOOL(0, "strict", &strict,
+			 "warnings (and --check-down verdicts) fail too"),
 		OPT_END(),
 	};
 	static const char *const synopsis[] = {
 		"confiture migrate preflight [--against URL | --from-dump FILE | --from-env NAME]\n"
 		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
-		"           [--statement-timeout MS] [--format FORMAT] [--report FORMAT:FILE]... [--strict]",
+		"           [--statement-timeout MS] [--format FORMAT] [--report FORMAT:FILE]... [--check-down]\n"
+		"           [--explain-drift] [--strict]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -571,6 +581,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	po.allow_non_transactional = allow_nt;
 	po.lock_timeout_ms = lock_timeout;
 	po.statement_timeout_ms = statement_timeout;
+	po.check_down = check_down;
 	progress.migration_done = on_done;
 	cli_tty_progress_init(&progress, &tty, fmt == REPORT_TEXT);
 	if ((from_dump || from_env) && against) {
@@ -612,6 +623,13 @@ cmd_migrate_preflight(int argc, const char **argv)
 		cf_session_free(s);
 		return rc;
 	}
+	if (explain_drift) {
+		cf_drift_options dopts = {.server_url = server,
+					  .cache_dir = cache_dir,
+					  .project_dir = eo.project_dir};
+
+		cli_explain_drift(s, r, &dopts);
+	}
 	if (report_needs_json(fmt, &reports))
 		doc = preflight_json(r, prov);
 	if (report_needs_report(fmt, &reports))
@@ -622,6 +640,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 		print_static(r);
 		if (r->against_run) {
 			print_replay(r);
+			if (check_down)
+				cli_print_downs(stdout, r);
 			print_summary(r);
 		}
 	}
@@ -629,7 +649,10 @@ cmd_migrate_preflight(int argc, const char **argv)
 	if (r->interrupted)
 		rc = CF_EXIT_USAGE;
 	else if (!r->static_ok || !r->all_passed || r->leftovers ||
-		 (strict && r->static_warnings))
+		 (strict && r->static_warnings) ||
+		 ((strict ||
+		   cf_session_config(s)->preflight_check_down_strict) &&
+		  cli_down_problems(r)))
 		rc = CF_EXIT_FAILURE;
 	else
 		rc = CF_EXIT_OK;

@@ -242,31 +242,21 @@ test_expect_success 'the server'\''s DETAIL and HINT are shown; a failing COMMIT
 	expect_eq "-" "$(applied)"
 '
 
-test_expect_success 'a syntax error in any file: exit 1 before anything is applied' '
+test_expect_success 'a syntax error: the files before it apply, the server judges it with its own message' '
 	fresh
 	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
 	mig 002_b.up.sql "CREATE TABLE t2 (id int);"
 	mig 003_c.up.sql "CREATE TABLE t3 (id int);" "CREAT TABLE t4 (id int);"
+	run_cf migrate up --env local --format json
+	expect_rc 1
+	json_check "d[\"succeeded\"] == 2 and d[\"failed\"] == 1 and d[\"migrations\"][2][\"error\"][\"sqlstate\"] == \"42601\" and d[\"migrations\"][2][\"error\"][\"line\"] == 2 and d[\"migrations\"][2][\"error\"][\"column\"] == 1" <"$TEST_TMP/out"
+	expect_eq t "$(exists t1)"
+	expect_eq f "$(exists t3)"
+	expect_eq "001 002" "$(applied)"
 	run_cf migrate up --env local
 	expect_rc 1
-	expect_out_empty
 	expect_err_contains "syntax error at or near \"CREAT\""
 	expect_err_contains "003_c.up.sql:2:1"
-	expect_err_contains "1 problem in migration files; nothing was applied"
-	expect_eq f "$(exists tb_confiture)"
-	expect_eq f "$(exists t1)"
-'
-
-test_expect_success 'a syntax error in a pending up file: refused before anything is applied' '
-	fresh
-	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
-	mig 002_b.up.sql "CREATE TABLE t2 (id int);" "SELEC 1;"
-	run_cf migrate up --env local
-	expect_rc 1
-	expect_err_contains "002_b.up.sql:2:1"
-	expect_err_contains "nothing was applied"
-	expect_eq f "$(exists t1)"
-	expect_eq f "$(exists tb_confiture)"
 '
 
 test_expect_success 'up reads only the files it runs: a broken .down.sql and a file past --target do not stop it' '
@@ -589,10 +579,10 @@ test_expect_success '--format json for status, up and down is valid JSON with th
 	expect_rc 0
 	json_check "d[\"action\"] == \"down\" and d[\"succeeded\"] == 1 and [m[\"version\"] for m in d[\"migrations\"]] == [\"001\"]" <"$TEST_TMP/out"
 	expect_eq "-" "$(applied)"
-	mig 003_c.up.sql "SELEC 1;"
+	mig 003_c.up.sql "SELECT 1;" "COMMIT;"
 	run_cf migrate up --env local --format json
 	expect_rc 1
-	json_check "d[\"error\"][\"code\"] == \"invalid-migrations\" and d[\"problems\"][0][\"line\"] == 1" <"$TEST_TMP/out"
+	json_check "d[\"error\"][\"code\"] == \"invalid-migrations\" and d[\"problems\"][0][\"line\"] == 2" <"$TEST_TMP/out"
 '
 
 test_expect_success 'SET search_path / SET ROLE in one migration does not leak into the next' '

@@ -322,4 +322,20 @@ eq(by[\"009\"][\"message\"], \"subquery in FROM must have an alias\", \"the serv
 	expect_out_matches "✗ 004 a_nid_index .* consequence of 001"
 '
 
+test_expect_success 'a failure that would also fail on its own (a table that exists nowhere) stays a root' '
+	new_db t0230_alone >/dev/null
+	new_project
+	printf "CREATE TABLE t1 (id int);\nSELECT 1/0;\n" >db/migrations/001_t1.up.sql
+	printf "INSERT INTO t1 VALUES (1);\nINSERT INTO t0230_gone VALUES (1);\n" >db/migrations/002_both.up.sql
+	echo "WITH w AS (SELECT 2) INSERT INTO t1 SELECT * FROM w;" >db/migrations/003_with.up.sql
+	for mode in clone savepoint; do
+		run_cf migrate preflight --against "$(db_url t0230_alone)" --mode $mode --format json
+		expect_rc 1
+		check_json "
+eq(verdicts(), [(\"001\", \"root\", None), (\"002\", \"root\", None), (\"003\", \"consequence\", \"001\")], \"verdicts\")
+eq(by[\"002\"][\"sqlstate\"], \"42P01\", \"002 fails first on t1\")
+"
+	done
+'
+
 test_done

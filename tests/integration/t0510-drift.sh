@@ -221,6 +221,58 @@ test_expect_success 'drift on the embedded server; mirrored roles dropped afterw
 	"$CONFITURE" server stop --cache-dir "$CACHE" >/dev/null
 '
 
+test_expect_success '--from-dump: production from a dump, applied rows from --env' '
+	fresh
+	q "CREATE INDEX orders_note_idx ON orders (note); ALTER TABLE orders ALTER total SET DEFAULT 7"
+	pg_dump --schema-only "$(db_url "$PROD")" >prod.sql
+	q "DROP INDEX orders_note_idx"
+	run_cf migrate drift --env prod --from-dump prod.sql --cache-dir "$CACHE"
+	expect_rc 1
+	expect_out_contains "Drift  prod.sql"
+	expect_out_contains "3 applied migrations replayed from empty on embedded server"
+	expect_out_matches "^    index public.orders_note_idx$"
+	expect_out_contains "column public.orders.total: default 5 → 7  (last touched by 003_default)"
+	expect_no_password
+	# without a database nothing tells which roles exist: no GRANT here
+	sed -i "/GRANT/d" db/migrations/002_audit.up.sql
+	run_cf migrate drift --from-dump prod.sql --cache-dir "$CACHE" --migrations-dir db/migrations
+	expect_rc 1
+	expect_err_contains "every migration file counts as applied"
+	expect_out_contains "2 differences: 1 extra, 0 missing, 1 changed"
+	run_cf migrate drift --env prod --from-dump prod.sql --against "$(db_url "$PROD")"
+	expect_rc 2
+	expect_err_contains "--against and --from-dump cannot be used together"
+'
+
+test_expect_success 'a tracking table in its own schema is no drift' '
+	fresh
+	q "DROP TABLE tb_confiture, orders, audit; CREATE SCHEMA ops"
+	printf "migration:\n  tracking_table: ops.applied\n" >>db/environments/prod.yaml
+	"$CONFITURE" migrate up --env prod >/dev/null
+	expect_eq 3 "$(q "SELECT count(*) FROM ops.applied")"
+	drift
+	expect_rc 0
+	expect_out_contains "no drift"
+'
+
+test_expect_success 'preflight --explain-drift names the hand-made objects a failure involves' '
+	fresh
+	q "CREATE INDEX orders_note_idx ON orders (note);
+	   CREATE VIEW order_notes AS SELECT id, note FROM orders"
+	echo "CREATE INDEX orders_note_idx ON orders (note);" >db/migrations/004_note_idx.up.sql
+	echo "ALTER TABLE orders DROP COLUMN note;" >db/migrations/005_drop_note.up.sql
+	PGOPTIONS="-c client_min_messages=warning" psql_q postgres "DROP DATABASE IF EXISTS t0510_against"
+	psql_q postgres "CREATE DATABASE t0510_against TEMPLATE $PROD"
+	run_cf migrate preflight --env prod --against "$(db_url t0510_against)" --mode clone --explain-drift --cache-dir "$CACHE"
+	expect_rc 1
+	expect_out_contains "HINT: production has index public.orders_note_idx that no migration created"
+	expect_out_contains "HINT: Use DROP ... CASCADE to drop the dependent objects too.; production has view public.order_notes that no migration created"
+	expect_no_password
+	run_cf migrate preflight --env prod --against "$(db_url t0510_against)" --mode clone
+	expect_rc 1
+	expect_out_not_contains "no migration created"
+'
+
 test_expect_success '--against checks another database' '
 	fresh
 	new_db t0510_other >/dev/null

@@ -31,6 +31,7 @@ make_script(const char *path, const char *sql)
 	if (cf_script_parse_target(path, sql, strlen(sql), 0, &s, &problems) <
 	    0)
 		fail_msg("cannot parse test SQL '%s'", sql);
+	cf_script_build_models(s);
 	cf_error_list_release(&problems);
 	return s;
 }
@@ -272,6 +273,7 @@ struct step {
 	bool artifact;
 	const char *reason_has; /* substring of artifact_reason, or NULL */
 	bool likely;		/* a consequence linked by bare name or use */
+	const char *detail;	/* the error's DETAIL, or NULL */
 };
 
 #define MAX_STEPS 6
@@ -282,36 +284,31 @@ struct scenario {
 	struct step steps[MAX_STEPS]; /* ends at the first NULL sql */
 };
 
-#define OK(sql)                                                           \
-	{                                                                 \
-		sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, \
-			NULL, false                                       \
+#define STEP(sql, kind, st, msg, cause, by, art, has, likely, detail)   \
+	{                                                               \
+		sql, kind, st, msg, cause, by, art, has, likely, detail \
 	}
-#define SKIP(sql)                                                              \
-	{                                                                      \
-		sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, \
-			NULL, false                                            \
-	}
-#define ROOT(sql, st, msg)                                                 \
-	{                                                                  \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, \
-			NULL, false                                        \
-	}
-#define CONSEQ(sql, st, msg, by)                                           \
-	{                                                                  \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, \
-			false, NULL, false                                 \
-	}
-#define CONSEQ_LIKELY(sql, st, msg, by)                                    \
-	{                                                                  \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, \
-			false, NULL, true                                  \
-	}
-#define ARTIFACT(sql, st, msg, has)                                            \
-	{                                                                      \
-		sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has, \
-			false                                                  \
-	}
+#define OK(sql)                                                              \
+	STEP(sql, CF_OUTCOME_OK, NULL, NULL, CF_CAUSE_NONE, -1, false, NULL, \
+	     false, NULL)
+#define SKIP(sql)                                                           \
+	STEP(sql, CF_OUTCOME_SKIPPED, NULL, NULL, CF_CAUSE_NONE, -1, false, \
+	     NULL, false, NULL)
+#define ROOT(sql, st, msg)                                                    \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, false, NULL, \
+	     false, NULL)
+#define CONSEQ(sql, st, msg, by)                                               \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, false, NULL)
+#define CONSEQ_LIKELY(sql, st, msg, by)                                        \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, true, NULL)
+#define CONSEQ_LIKELY_DETAIL(sql, st, msg, detail, by)                         \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_CONSEQUENCE, by, false, \
+	     NULL, true, detail)
+#define ARTIFACT(sql, st, msg, has)                                         \
+	STEP(sql, CF_OUTCOME_FAILED, st, msg, CF_CAUSE_ROOT, -1, true, has, \
+	     false, NULL)
 
 static const struct scenario scenarios[] = {
 	{"simple consequence",
@@ -554,6 +551,19 @@ static const struct scenario scenarios[] = {
 		 CONSEQ("create table legacy (id int)", "42P07",
 			"relation \"legacy\" already exists", 0),
 	 }},
+	{"cannot drop: the failed migration that would have dropped the "
+	 "dependent",
+	 false,
+	 {
+		 ROOT("alter table jwk drop constraint jwk_fk; select 1/0",
+		      "22012", "division by zero"),
+		 CONSEQ_LIKELY_DETAIL(
+			 "drop index jwk_uq", "2BP01",
+			 "cannot drop index jwk_uq because other objects "
+			 "depend on it",
+			 "constraint jwk_fk on table jwk depends on index jwk_uq",
+			 0),
+	 }},
 	{"a statement the parser rejects still provides its names",
 	 false,
 	 {
@@ -596,9 +606,12 @@ run_scenario(const struct scenario *sc)
 				    make_error(st->sqlstate, st->message,
 					       NULL) :
 				    NULL;
+		if (st->detail)
+			cf_error_set_detail(errors[n], "%s", st->detail);
 		v[n].script = scripts[n];
 		v[n].kind = st->kind;
 		v[n].error = errors[n];
+		v[n].uses_missing = false;
 		n++;
 	}
 	cf_analyze_failures(v, n, sc->one_transaction, labels);
@@ -643,6 +656,36 @@ test_scenarios(void **state)
 		run_scenario(&scenarios[i]);
 }
 
+/* A failure that fails on its own as well (the replay says it uses a
+ * relation that exists nowhere) is a root whatever failed before it. */
+static void
+test_uses_missing(void **state)
+{
+	cf_script *a = make_script("db/migrations/001_a.up.sql",
+				   "create table t1 (id int)");
+	cf_script *b = make_script("db/migrations/002_b.up.sql",
+				   "insert into t1 values (1); "
+				   "insert into gone values (1)");
+	cf_error *ea = make_error("22012", "division by zero", NULL);
+	cf_error *eb = make_error("42P01", "relation \"t1\" does not exist",
+				  NULL);
+	cf_failure_view v[2] = {{a, CF_OUTCOME_FAILED, ea, false},
+				{b, CF_OUTCOME_FAILED, eb, false}};
+	cf_cause_label l[2] = {{0}, {0}};
+
+	(void)state;
+	cf_analyze_failures(v, 2, false, l);
+	assert_int_equal(l[1].cause, CF_CAUSE_CONSEQUENCE);
+	v[1].uses_missing = true;
+	cf_analyze_failures(v, 2, false, l);
+	assert_int_equal(l[1].cause, CF_CAUSE_ROOT);
+	assert_int_equal(l[1].caused_by, -1);
+	free_script(a);
+	free_script(b);
+	cf_error_free(ea);
+	cf_error_free(eb);
+}
+
 static void
 test_artifact_reasons(void **state)
 {
@@ -651,7 +694,7 @@ test_artifact_reasons(void **state)
 	cf_error *e = make_error("53200", "out of shared memory",
 				 "You might need to increase "
 				 "max_locks_per_transaction.");
-	cf_failure_view v[1] = {{a, CF_OUTCOME_FAILED, e}};
+	cf_failure_view v[1] = {{a, CF_OUTCOME_FAILED, e, false}};
 	cf_cause_label l[1] = {{0}};
 
 	(void)state;
@@ -689,6 +732,7 @@ main(void)
 		cmocka_unit_test(test_missing_names),
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_artifact_reasons),
+		cmocka_unit_test(test_uses_missing),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

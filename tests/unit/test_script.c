@@ -154,6 +154,7 @@ test_split(void **state)
 		assert_int_equal(problems.n, 0);
 		assert_int_equal(s->n_stmts, c->n);
 		assert_true(s->transactional);
+		cf_script_build_models(s);
 		for (size_t j = 0; j < c->n; j++)
 			assert_non_null(s->stmts[j].model);
 		for (size_t j = 0; j < c->n; j++) {
@@ -166,7 +167,7 @@ test_split(void **state)
 					    st->length);
 			assert_int_equal(st->line, e->line);
 			assert_int_equal(st->column, e->column);
-			assert_string_equal(st->node, e->node);
+			assert_string_equal(cf_script_node(s, j), e->node);
 			assert_false(st->transaction_control);
 			assert_null(st->non_transactional);
 		}
@@ -267,7 +268,7 @@ test_non_transactional(void **state)
 		print_message("# non-transactional: case %zu\n", i);
 		assert_int_equal(parse(c->sql, &s, &problems), 0);
 		assert_int_equal(s->n_stmts, 1);
-		assert_string_equal(s->stmts[0].node, c->node);
+		assert_string_equal(cf_script_node(s, 0), c->node);
 		assert_false(s->stmts[0].transaction_control);
 		assert_false(s->no_transaction_marker);
 		if (c->kind) {
@@ -379,7 +380,7 @@ test_transaction_control(void **state)
 		assert_non_null(s);
 		assert_int_equal(s->n_stmts, 2);
 		assert_false(s->wrapper_stripped);
-		assert_string_equal(s->stmts[1].node, "TransactionStmt");
+		assert_string_equal(cf_script_node(s, 1), "TransactionStmt");
 		assert_true(s->stmts[1].transaction_control);
 		assert_false(s->stmts[0].transaction_control);
 		assert_int_equal(problems.n, 1);
@@ -548,6 +549,7 @@ test_syntax_errors(void **state)
 		assert_int_equal(parse(c->sql, &s, &problems), -1);
 		assert_non_null(s);
 		/* the rejected statement is kept, for the server to judge */
+		cf_script_build_models(s);
 		for (size_t j = 0; j < s->n_stmts; j++)
 			assert_non_null(s->stmts[j].model);
 		assert_int_equal(problems.n, 1);

@@ -19,7 +19,8 @@
  *     locking: {enabled: <bool>, timeout_ms: <int>}
  *     out_of_order: <bool>               default false (up --out-of-order)
  *     repair: <bool>                     default false (up --repair)
- *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>}
+ *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>,
+ *               check_down_strict: <bool>}
  *   postgres_version: <int>         the target's PostgreSQL major, for
  *                                   syntax checks without a connection
  *
@@ -724,7 +725,7 @@ parse_migration(loader *ld, struct fy_node *map)
 	return 0;
 }
 
-/* preflight: {lock_timeout_ms, statement_timeout_ms} */
+/* preflight: {lock_timeout_ms, statement_timeout_ms, check_down_strict} */
 static int
 parse_preflight(loader *ld, struct fy_node *map)
 {
@@ -747,10 +748,14 @@ parse_preflight(loader *ld, struct fy_node *map)
 			rc = get_int(ld, "preflight.statement_timeout_ms", key,
 				     val, 0, INT_MAX,
 				     &ld->cfg->preflight_statement_timeout_ms);
+		else if (strcmp(name, "check_down_strict") == 0)
+			rc = get_bool(ld, "preflight.check_down_strict", key,
+				      val,
+				      &ld->cfg->preflight_check_down_strict);
 		else
 			warn_unknown_key(
 				ld, "preflight.", name, key,
-				"lock_timeout_ms, statement_timeout_ms");
+				"lock_timeout_ms, statement_timeout_ms, check_down_strict");
 		if (rc < 0)
 			return -1;
 	}

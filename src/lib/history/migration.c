@@ -423,14 +423,19 @@ order_and_dedupe(cf_migration_set *set)
 static cf_migration *
 find_by_stem(cf_migration_set *set, const char *stem)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		cf_migration *m = &set->items[i];
-		size_t vl = strlen(m->version);
+	const char *us = strchr(stem, '_');
+	char *version;
+	long i;
 
-		if (strncmp(stem, m->version, vl) == 0 && stem[vl] == '_' &&
-		    strcmp(stem + vl + 1, m->name) == 0)
-			return m;
-	}
+	if (!us)
+		return NULL;
+	/* items are sorted by version: a binary search, not a scan, so that
+	 * attaching every .down.sql stays O(n log n) */
+	version = cf_strndup(stem, (size_t)(us - stem));
+	i = cf_migration_set_find(set, version);
+	free(version);
+	if (i >= 0 && strcmp(us + 1, set->items[i].name) == 0)
+		return &set->items[i];
 	return NULL;
 }
 
@@ -782,6 +787,14 @@ load_script(cf_migration_set *set, const char *path, char *sum,
 	free(data);
 }
 
+/* Reads and checksums one migration's .up.sql if not done yet. */
+void
+cf_migration_checksum(cf_migration_set *set, cf_migration *m)
+{
+	if (m->up_path && m->checksum[0] == '\0')
+		load_script(set, m->up_path, m->checksum, NULL, 0);
+}
+
 /* Reads and checksums every .up.sql not read yet, parsing nothing. */
 int
 cf_migration_set_checksum(cf_migration_set *set)
@@ -835,9 +848,25 @@ cf_migration_set_parse(cf_migration_set *set, bool with_down)
 long
 cf_migration_set_find(const cf_migration_set *set, const char *version)
 {
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->items[i].version, version) == 0)
-			return (long)i;
+	size_t lo = 0, hi = set->n;
+
+	/* items are ordered by cf_version_compare(), whose equal versions
+	 * ("1" and "001") are deduplicated: search that order, then ask for
+	 * the exact text */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cf_version_compare(set->items[mid].version, version,
+					   set->numeric);
+
+		if (c == 0)
+			return strcmp(set->items[mid].version, version) == 0 ?
+				       (long)mid :
+				       -1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return -1;
 }
 

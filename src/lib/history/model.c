@@ -288,7 +288,12 @@ typedef struct walk_ctx {
 	size_t n_rels;
 	const PgQuery__RangeVar *target;  /* the relation it is about */
 	const PgQuery__RangeVar *created; /* a view it creates: not a source */
-	bool columns;			  /* second pass: column references */
+	/* column references, resolved once every relation is known */
+	const ProtobufCMessage **cols;
+	size_t n_cols, alloc_cols;
+	/* WITH names: what the statement reads from them is no relation */
+	const char *ctes[8];
+	size_t n_ctes;
 } walk_ctx;
 
 static void walk(walk_ctx *c, const ProtobufCMessage *msg);
@@ -381,23 +386,37 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 	if (!msg)
 		return;
 	d = msg->descriptor;
+	if (d == &pg_query__node__descriptor) {
+		/* straight to the one member set: a Node has ~250 */
+		const Node *n = (const Node *)msg;
+		const ProtobufCFieldDescriptor *f;
+
+		if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+			return;
+		f = protobuf_c_message_descriptor_get_field(
+			d, (unsigned)n->node_case);
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
+			walk(c, *(ProtobufCMessage *const *)((const char *)msg +
+							     f->offset));
+		return;
+	}
 	if (d == &pg_query__range_var__descriptor) {
 		const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)msg;
 
-		if (!c->columns) {
-			if (rv != c->created &&
-			    c->n_rels < sizeof(c->rels) / sizeof(c->rels[0]))
-				c->rels[c->n_rels++] = rv;
-			add_rv(c->m, CF_OBJ_RELATION, CF_ACT_USE, rv);
-		}
+		if (rv != c->created &&
+		    c->n_rels < sizeof(c->rels) / sizeof(c->rels[0]))
+			c->rels[c->n_rels++] = rv;
+		add_rv(c->m, CF_OBJ_RELATION, CF_ACT_USE, rv);
 		return;
 	}
-	if (d == &pg_query__column_ref__descriptor) {
-		if (c->columns)
-			on_column_ref(c, (const PgQuery__ColumnRef *)msg);
-		return;
-	}
-	if (!c->columns && d == &pg_query__func_call__descriptor) {
+	if (d == &pg_query__column_ref__descriptor ||
+	    d == &pg_query__index_elem__descriptor ||
+	    d == &pg_query__constraint__descriptor) {
+		CF_GROW(c->cols, c->alloc_cols, c->n_cols + 1);
+		c->cols[c->n_cols++] = msg;
+		if (d == &pg_query__column_ref__descriptor)
+			return;
+	} else if (d == &pg_query__func_call__descriptor) {
 		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)msg;
 		const char *schema, *name;
 
@@ -405,7 +424,7 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 		if (!schema || strcmp(schema, "pg_catalog") != 0)
 			cf_stmt_model_add(c->m, CF_OBJ_FUNCTION, CF_ACT_USE,
 					  schema, NULL, name, NULL);
-	} else if (!c->columns && d == &pg_query__type_name__descriptor) {
+	} else if (d == &pg_query__type_name__descriptor) {
 		const PgQuery__TypeName *t = (const PgQuery__TypeName *)msg;
 		const char *schema, *name;
 
@@ -413,27 +432,52 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 		if (!schema || strcmp(schema, "pg_catalog") != 0)
 			cf_stmt_model_add(c->m, CF_OBJ_TYPE, CF_ACT_USE, schema,
 					  NULL, name, NULL);
-	} else if (c->columns && d == &pg_query__index_elem__descriptor) {
-		const PgQuery__IndexElem *ie = (const PgQuery__IndexElem *)msg;
+		return;
+	} else if (d == &pg_query__common_table_expr__descriptor) {
+		const PgQuery__CommonTableExpr *cte =
+			(const PgQuery__CommonTableExpr *)msg;
 
-		if (ie->name && *ie->name && c->target)
-			add_col(c->m, CF_ACT_USE, c->target, ie->name);
-	} else if (c->columns && d == &pg_query__constraint__descriptor) {
-		const PgQuery__Constraint *k = (const PgQuery__Constraint *)msg;
-
-		for (size_t i = 0; i < k->n_keys; i++)
-			if (c->target)
-				add_col(c->m, CF_ACT_USE, c->target,
-					sval(k->keys[i]));
-		for (size_t i = 0; i < k->n_fk_attrs; i++)
-			if (c->target)
-				add_col(c->m, CF_ACT_USE, c->target,
-					sval(k->fk_attrs[i]));
-		for (size_t i = 0; i < k->n_pk_attrs; i++)
-			add_col(c->m, CF_ACT_USE, k->pktable,
-				sval(k->pk_attrs[i]));
+		if (c->n_ctes < sizeof(c->ctes) / sizeof(c->ctes[0]))
+			c->ctes[c->n_ctes++] = cte->ctename;
+	} else if (d == &pg_query__string__descriptor ||
+		   d == &pg_query__a__const__descriptor) {
+		return;
 	}
 	walk_fields(c, msg);
+}
+
+/* The columns a collected reference names, once the relations are known. */
+static void
+resolve_column_refs(walk_ctx *c)
+{
+	for (size_t i = 0; i < c->n_cols; i++) {
+		const ProtobufCMessage *msg = c->cols[i];
+		const ProtobufCMessageDescriptor *d = msg->descriptor;
+
+		if (d == &pg_query__column_ref__descriptor) {
+			on_column_ref(c, (const PgQuery__ColumnRef *)msg);
+		} else if (d == &pg_query__index_elem__descriptor) {
+			const PgQuery__IndexElem *ie =
+				(const PgQuery__IndexElem *)msg;
+
+			if (ie->name && *ie->name && c->target)
+				add_col(c->m, CF_ACT_USE, c->target, ie->name);
+		} else {
+			const PgQuery__Constraint *k =
+				(const PgQuery__Constraint *)msg;
+
+			for (size_t j = 0; c->target && j < k->n_keys; j++)
+				add_col(c->m, CF_ACT_USE, c->target,
+					sval(k->keys[j]));
+			for (size_t j = 0; c->target && j < k->n_fk_attrs; j++)
+				add_col(c->m, CF_ACT_USE, c->target,
+					sval(k->fk_attrs[j]));
+			for (size_t j = 0; j < k->n_pk_attrs; j++)
+				add_col(c->m, CF_ACT_USE, k->pktable,
+					sval(k->pk_attrs[j]));
+		}
+	}
+	free(c->cols);
 }
 
 /* ---- DDL: what a statement provides, alters and removes ---- */
@@ -989,9 +1033,24 @@ node_name(const Node *n)
 	return d ? d->short_name : "";
 }
 
-/* Drops uses of what the statement itself provides (its own columns). */
+/* true when an unqualified relation use names a WITH query. */
+static bool
+is_cte(const walk_ctx *c, const cf_obj *o)
+{
+	for (size_t i = 0; o->kind == CF_OBJ_RELATION && !o->schema &&
+			   o->action == CF_ACT_USE && i < c->n_ctes;
+	     i++)
+		if (strcmp(c->ctes[i], o->name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Drops uses of what the statement itself provides (its own columns) and
+ * of its WITH queries.
+ */
 static void
-drop_self_uses(cf_stmt_model *m)
+drop_self_uses(cf_stmt_model *m, const walk_ctx *c)
 {
 	size_t k = 0;
 
@@ -1009,7 +1068,7 @@ drop_self_uses(cf_stmt_model *m)
 			       (!o->parent || !p->parent ||
 				strcmp(o->parent, p->parent) == 0);
 		}
-		if (self) {
+		if (self || is_cte(c, o)) {
 			cf_obj_release(o);
 			continue;
 		}
@@ -1045,9 +1104,8 @@ cf_stmt_model_from_node(const void *node)
 		 n->create_table_as_stmt->into)
 		c.created = n->create_table_as_stmt->into->rel;
 	walk(&c, (const ProtobufCMessage *)n);
-	c.columns = true;
-	walk(&c, (const ProtobufCMessage *)n);
-	drop_self_uses(m);
+	resolve_column_refs(&c);
+	drop_self_uses(m, &c);
 	return m;
 }
 

@@ -536,9 +536,52 @@ static void
 set_model(cf_statement *st, const PgQuery__Node *node)
 {
 	st->model = cf_stmt_model_from_node(node);
-	st->node = cf_strdup(st->model->kind);
 	st->transaction_control = st->model->transaction_control;
 	st->non_transactional = st->model->non_transactional;
+}
+
+/* Forward: parses one statement's text. */
+static PgQuery__ParseResult *parse_text(const char *text, size_t len,
+					char **msg, size_t *pos);
+
+/*
+ * Reads a statement's model from its own parse tree (the text alone is
+ * parsed); a statement the parser rejects gets one from its tokens.
+ */
+static void
+build_model(const cf_script *script, cf_statement *st)
+{
+	char *copy = cf_strndup(script->text + st->offset, st->length);
+	char *msg;
+	size_t pos;
+	PgQuery__ParseResult *pr = parse_text(copy, st->length, &msg, &pos);
+
+	if (pr && pr->n_stmts >= 1)
+		set_model(st, pr->stmts[0]->stmt);
+	else
+		st->model = cf_stmt_model_from_tokens(copy, st->length);
+	if (pr)
+		pg_query__parse_result__free_unpacked(pr, NULL);
+	free(msg);
+	free(copy);
+}
+
+void
+cf_script_build_models(cf_script *script)
+{
+	for (size_t i = 0; script && i < script->n_stmts; i++)
+		if (!script->stmts[i].model)
+			build_model(script, &script->stmts[i]);
+}
+
+const char *
+cf_script_node(cf_script *script, size_t i)
+{
+	if (i >= script->n_stmts)
+		return "";
+	if (!script->stmts[i].model)
+		build_model(script, &script->stmts[i]);
+	return script->stmts[i].model->kind;
 }
 
 /*
@@ -690,7 +733,6 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 		} else {
 			st->syntax_error = true;
 			st->model = cf_stmt_model_from_tokens(copy, st->length);
-			st->node = cf_strdup("");
 			script->n_stmts++;
 			if (report_parse_error(script, src, msg,
 					       st->offset + pos, st->offset,
@@ -793,7 +835,6 @@ is_wrapped(const cf_script *script)
 static void
 statement_release(cf_statement *st)
 {
-	free(st->node);
 	cf_stmt_model_free(st->model);
 }
 
@@ -898,6 +939,79 @@ cf_parser_version(void)
 	return PG_VERSION;
 }
 
+/* Case-insensitive ASCII comparison of token s[0..len) with word. */
+static bool
+word_is(const char *s, size_t len, const char *word)
+{
+	return len == strlen(word) && strncasecmp(s, word, len) == 0;
+}
+
+/*
+ * true when the token decides how a statement runs: a leading transaction
+ * or maintenance keyword, or a keyword anywhere that a statement refused
+ * in a transaction block needs (CONCURRENTLY, DATABASE, ...).  Only the
+ * statements holding one are modelled while the file is read; the others
+ * get their model when analysis asks (cf_script_build_models()).
+ */
+static bool
+decisive_token(const char *s, size_t len, bool first)
+{
+	static const char *const leading[] = {
+		"begin",   "start",	"commit",  "end",     "rollback",
+		"abort",   "savepoint", "release", "prepare", "vacuum",
+		"cluster", "reindex",	"discard",
+	};
+	static const char *const anywhere[] = {
+		"concurrently", "database", "tablespace",
+		"subscription", "system",
+	};
+
+	if (len < 3 || len > 12 || !is_ident_start(s[0]))
+		return false;
+	for (size_t i = 0; first && i < sizeof(leading) / sizeof(leading[0]);
+	     i++)
+		if (word_is(s, len, leading[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(anywhere) / sizeof(anywhere[0]); i++)
+		if (word_is(s, len, anywhere[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The file parses: the parser gives the statement boundaries without a
+ * tree; statements with a decisive token (see decisive_token()) are parsed
+ * alone into their model, the rest wait for analysis.
+ */
+static void
+load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
+	   const size_t *decisive, size_t n_decisive)
+{
+	size_t alloc = 0, d = 0;
+	line_cursor cur = LINE_CURSOR_INIT;
+
+	for (int i = 0; i < sr->n_stmts; i++) {
+		cf_statement *st = new_statement(script, &alloc);
+		size_t ts, te, pos;
+		bool need;
+
+		if (!make_statement(script, src,
+				    (size_t)sr->stmts[i]->stmt_location,
+				    (size_t)sr->stmts[i]->stmt_len, &cur, st))
+			continue;
+		while (d < n_decisive && decisive[d] < st->offset)
+			d++;
+		pos = st->offset;
+		need = d < n_decisive && decisive[d] < st->offset + st->length;
+		if (!need && next_token(src, st->offset + st->length, &pos, &ts,
+					&te, NULL))
+			need = decisive_token(src + ts, te - ts, true);
+		script->n_stmts++;
+		if (need)
+			build_model(script, st);
+	}
+}
+
 /*
  * Validates the encoding, parses the whole text once (statement by
  * statement when the whole does not parse) and classifies each statement.
@@ -910,11 +1024,10 @@ cf_script_parse_target(const char *path, const char *text, size_t len,
 		       cf_error_list *problems)
 {
 	cf_script *script;
-	char *copy = NULL, *msg = NULL;
+	char *copy = NULL;
 	const char *src;
-	PgQuery__ParseResult *pr;
-	size_t pos = 0, ts, te, alloc = 0;
-	line_cursor cur = LINE_CURSOR_INIT;
+	PgQuerySplitResult sr;
+	size_t pos = 0, ts, te, alloc = 0, n_decisive = 0, *decisive = NULL;
 	bool failed;
 
 	*out = NULL;
@@ -940,17 +1053,20 @@ cf_script_parse_target(const char *path, const char *text, size_t len,
 
 	while (next_token(src, len, &pos, &ts, &te,
 			  &script->no_transaction_marker))
-		;
+		if (decisive_token(src + ts, te - ts, false)) {
+			CF_GROW(decisive, alloc, n_decisive + 1);
+			decisive[n_decisive++] = ts;
+		}
 
-	pr = parse_text(src, len, &msg, &pos);
-	if (pr) {
-		load_tree(script, src, 0, pr, &alloc, &cur);
-		pg_query__parse_result__free_unpacked(pr, NULL);
+	sr = pg_query_split_with_parser(src);
+	if (!sr.error) {
+		load_split(script, src, &sr, decisive, n_decisive);
 		failed = false;
 	} else {
 		failed = split_and_parse(script, src, target_major, problems);
 	}
-	free(msg);
+	pg_query_free_split_result(sr);
+	free(decisive);
 	if (classify(script, problems))
 		failed = true;
 	free(copy);

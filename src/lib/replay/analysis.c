@@ -17,12 +17,17 @@
  *      argument types when both sides know them, an enum value belongs to
  *      its type.  A passing migration that provides the same bare name
  *      elsewhere masks nothing.
- *   2. The error names an object that already exists: the latest earlier
+ *   2. The error names an object that already exists, or the objects
+ *      that depend on what a DROP drops (2BP01): the latest earlier
  *      migration that would have dropped or renamed it away decides.
  *   3. Any other error: the failing statement uses an object (a column, a
  *      table, a function, a type) that an earlier failed or skipped
  *      migration would have created or altered, with no passing migration
  *      providing it in between.
+ *
+ * A failure that uses a relation which did not exist before it and which
+ * no earlier migration would have provided fails on its own: it stays a
+ * root whatever its first error says (the replay checks the relations).
  *
  * Confidence is "certain" when rule 1 or 2 matched qualified identities of
  * the same kind, "likely" when the match is by bare name only (the name's
@@ -264,9 +269,13 @@ parse_operator_message(const char *msg, obj_list *out)
 	}
 }
 
-/* The object kind a message's first word names. */
+/*
+ * The object kind a message's first words name ("relation ", "trigger
+ * ", ...), CF_OBJ_OTHER for any other; *len (when not NULL) is set to their
+ * length, 0 when unknown.
+ */
 static cf_obj_kind
-message_kind(const char *msg)
+message_kind(const char *msg, size_t *len)
 {
 	static const struct {
 		const char *word;
@@ -287,11 +296,18 @@ message_kind(const char *msg)
 		{"type ", CF_OBJ_TYPE},
 		{"domain ", CF_OBJ_TYPE},
 		{"schema ", CF_OBJ_SCHEMA},
+		{"trigger ", CF_OBJ_OTHER},
+		{"policy ", CF_OBJ_OTHER},
 	};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (starts_with(msg, words[i].word))
+		if (starts_with(msg, words[i].word)) {
+			if (len)
+				*len = strlen(words[i].word);
 			return words[i].kind;
+		}
+	if (len)
+		*len = 0;
 	return CF_OBJ_OTHER;
 }
 
@@ -304,7 +320,7 @@ message_kind(const char *msg)
 static void
 parse_subject(const char *msg, const char *end, obj_list *out)
 {
-	cf_obj_kind kind = message_kind(msg);
+	cf_obj_kind kind = message_kind(msg, NULL);
 	const char *q, *qe, *p, *of;
 
 	if (kind == CF_OBJ_FUNCTION && msg[strcspn(msg, " ") + 1] != '"') {
@@ -374,8 +390,36 @@ parse_subject(const char *msg, const char *end, obj_list *out)
 typedef enum error_shape {
 	ERR_OTHER = 0,
 	ERR_MISSING, /* names objects that do not exist */
-	ERR_EXISTS,  /* names an object that already exists */
+	ERR_EXISTS,  /* names objects that exist and should not */
 } error_shape;
+
+/*
+ * Reads the DETAIL of "cannot drop X because other objects depend on it"
+ * (2BP01), one dependent a line: `constraint c on table t depends on index
+ * i`, `view v depends on table t`.  The dependents are what still exists;
+ * they are matched by name, so the link is "likely".
+ */
+static void
+parse_dependents(const char *detail, obj_list *out)
+{
+	for (const char *line = detail; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		const char *end = eol ? eol : line + strlen(line);
+		const char *dep = strstr(line, " depends on ");
+		size_t wl;
+		cf_obj_kind kind = message_kind(line, &wl);
+
+		/* by name only: the table may be the drift's (renamed) */
+		if (dep && dep < end && wl > 0) {
+			const char *name = line + wl;
+			const char *ne = name + strcspn(name, " (");
+
+			add_qualified(out, kind, name, (size_t)(ne - name),
+				      NULL, true);
+		}
+		line = eol ? eol + 1 : end;
+	}
+}
 
 /* Fills out with the objects e names, and says how it names them. */
 static error_shape
@@ -430,6 +474,10 @@ error_objects(const cf_error *e, obj_list *out)
 			return ERR_OTHER;
 		parse_subject(msg, end, out);
 		return out->n ? ERR_MISSING : ERR_OTHER;
+	}
+	if (strcmp(st, "2BP01") == 0 && e->detail) {
+		parse_dependents(e->detail, out);
+		return out->n ? ERR_EXISTS : ERR_OTHER;
 	}
 	if (strcmp(st, "42P07") == 0 || strcmp(st, "42701") == 0 ||
 	    strcmp(st, "42710") == 0 || strcmp(st, "42723") == 0 ||
@@ -513,9 +561,13 @@ match(const cf_obj *p, const cf_obj *w)
 	return MATCH_CERTAIN;
 }
 
-/* The best match of w among a script's objects with the given action. */
+/*
+ * The best match of w among a script's objects with the given action;
+ * names of unknown kind (from tokens) count only when loose.
+ */
 static match_level
-script_match(const cf_script *script, cf_obj_action act, const cf_obj *w)
+script_match(const cf_script *script, cf_obj_action act, const cf_obj *w,
+	     bool loose)
 {
 	match_level best = MATCH_NONE;
 
@@ -525,7 +577,8 @@ script_match(const cf_script *script, cf_obj_action act, const cf_obj *w)
 		for (size_t k = 0; m && k < m->n; k++) {
 			match_level l;
 
-			if (m->objs[k].action != act)
+			if (m->objs[k].action != act ||
+			    (!loose && m->objs[k].kind == CF_OBJ_NAME))
 				continue;
 			l = match(&m->objs[k], w);
 			/* names read from tokens are never certain */
@@ -707,11 +760,13 @@ latest_cause(const cf_failure_view *v, size_t i, const cf_obj *w,
 	     cf_obj_action act, bool alter_too, match_level *level)
 {
 	for (size_t j = i; j-- > 0;) {
-		match_level l = script_match(v[j].script, act, w);
+		/* rule 3 (alter_too) links by use alone: never by a bare
+		 * name of unknown kind */
+		match_level l = script_match(v[j].script, act, w, !alter_too);
 
 		if (alter_too) {
 			match_level a = script_match(v[j].script, CF_ACT_ALTER,
-						     w);
+						     w, false);
 
 			if (a > l)
 				l = a;
@@ -793,6 +848,9 @@ cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		if (!v[i].error)
 			continue;
 		if (one_transaction && label_artifact(v, i, label))
+			continue;
+		/* it would fail whatever failed before it */
+		if (v[i].uses_missing)
 			continue;
 		cause = find_cause(v, i, &likely);
 		if (cause >= 0) {

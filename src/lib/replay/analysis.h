@@ -13,6 +13,9 @@ typedef struct cf_failure_view {
 	const cf_script *script; /* parsed .up.sql (statement models set) */
 	cf_outcome_kind kind;	 /* OK, FAILED or SKIPPED */
 	const cf_error *error;	 /* set when FAILED */
+	bool uses_missing; /* uses a relation that did not exist before it and
+			    * that no earlier migration would have provided:
+			    * it fails on its own */
 } cf_failure_view;
 
 /* The verdict for one migration; zero-initialised by the caller. */

@@ -30,6 +30,9 @@ struct drift_run {
 	const cf_progress *progress;
 	cf_drift_result *r;
 	PGconn *prod;
+	cf_provisioned *prov; /* --from-dump */
+	PGconn *env_db;	      /* --from-dump: the session's database */
+	bool all_applied;     /* --from-dump without a tracking table */
 	char *prod_user;
 	/* where we replay */
 	cf_server *server;
@@ -74,7 +77,8 @@ mirror_roles(struct drift_run *d, cf_error **err)
 	PGresult *prod_roles, *res;
 	int rc = 0;
 
-	prod_roles = cf_db_query(d->prod,
+	/* with --from-dump, the roles of the environment's database */
+	prod_roles = cf_db_query(d->env_db ? d->env_db : d->prod,
 				 "SELECT rolname, rolsuper FROM pg_roles "
 				 "WHERE rolname !~ '^pg_' ORDER BY 1",
 				 0, NULL, err);
@@ -216,10 +220,22 @@ open_replay_server(struct drift_run *d, cf_error **err)
 		d->r->replay_where = cf_redact_url(d->opts->server_url);
 	} else {
 		cf_server_options so = {0};
+		int prod_major = PQserverVersion(d->prod) / 10000;
 
+		/* production's major when installed: the server's deparsers
+		 * (views, defaults) then write the same text */
 		so.cache_dir = d->opts->cache_dir;
-		if (cf_server_start(&so, &d->server, err) < 0)
-			return -1;
+		so.major_version = prod_major;
+		if (cf_server_start(&so, &d->server, NULL) < 0) {
+			so.major_version = 0;
+			if (cf_server_start(&so, &d->server, err) < 0)
+				return -1;
+			note(d->r,
+			     cf_error_new(
+				     CF_ERR_CONFIG,
+				     "production runs PostgreSQL %d, the embedded server %d: definitions may be written differently",
+				     prod_major, cf_server_major(d->server)));
+		}
 		d->admin_url = cf_strdup(cf_server_url(d->server, "postgres"));
 		d->r->replay_where = cf_asprintf("embedded server %d",
 						 cf_server_major(d->server));
@@ -405,7 +421,9 @@ replay(struct drift_run *d, const cf_applied_list *applied, cf_schema **history,
 		const cf_migration *m = &d->s->set->items[i];
 		cf_outcome o;
 
-		if (!cf_applied_find(applied, m->version) || !m->up)
+		if ((!d->all_applied &&
+		     !cf_applied_find(applied, m->version)) ||
+		    !m->up)
 			continue;
 		if (d->progress && d->progress->migration_start)
 			d->progress->migration_start(d->progress->arg, m,
@@ -444,32 +462,14 @@ replay(struct drift_run *d, const cf_applied_list *applied, cf_schema **history,
 
 /* ---- production ---- */
 
+/* Reads the applied migrations from conn's tracking table, with notes
+ * for rows without a file and edited files. */
 static int
-read_production(struct drift_run *d, cf_applied_list *applied, cf_error **err)
+read_applied(struct drift_run *d, PGconn *conn, cf_applied_list *applied,
+	     cf_error **err)
 {
-	const char *url = d->opts->against_url ? d->opts->against_url :
-						 d->s->cfg->database_url;
-	PGresult *res;
-
-	if (!url || !*url) {
-		cf_error *e = cf_error_new(CF_ERR_CONFIG,
-					   "no database to check for drift");
-
-		cf_error_set_hint(
-			e,
-			"pass --env NAME, --database-url URL or --against URL");
-		return cf_fail(err, e);
-	}
-	d->r->production_url = cf_redact_url(url);
-	if (cf_db_connect(url, NULL, &d->prod, err) < 0)
-		return -1;
-	res = cf_db_query(d->prod, "SELECT current_user", 0, NULL, err);
-	if (!res)
-		return -1;
-	d->prod_user = cf_strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (cf_tracking_read(d->prod, d->s->cfg, cf_session_numeric(d->s),
-			     applied, err) < 0)
+	if (cf_tracking_read(conn, d->s->cfg, cf_session_numeric(d->s), applied,
+			     err) < 0)
 		return -1;
 	if (!applied->table_exists)
 		note(d->r, cf_error_new(CF_ERR_TRACKING,
@@ -493,8 +493,9 @@ read_production(struct drift_run *d, cf_applied_list *applied, cf_error **err)
 	return 0;
 }
 
-/* Parses the up files of the applied migrations, the ones drift replays;
- * problems in any other file are never a reason to refuse. */
+/* Parses the up files of the applied migrations (every file when they all
+ * count as applied), the ones drift replays; problems in any other file
+ * are never a reason to refuse. */
 static int
 check_replayed_files(struct drift_run *d, const cf_applied_list *applied,
 		     cf_error **err)
@@ -503,6 +504,8 @@ check_replayed_files(struct drift_run *d, const cf_applied_list *applied,
 	bool *acted = cf_calloc(set->n + 1, sizeof(bool));
 	int rc;
 
+	for (size_t i = 0; d->all_applied && i < set->n; i++)
+		acted[i] = true;
 	for (size_t i = 0; i < applied->n; i++) {
 		long idx = cf_migration_set_find(set,
 						 applied->items[i].version);
@@ -515,6 +518,75 @@ check_replayed_files(struct drift_run *d, const cf_applied_list *applied,
 	return rc;
 }
 
+/*
+ * --from-dump: production's schema is the dump, loaded into a cached
+ * template (provision/); what production applied comes from the
+ * session's database when it has one (read only), else every migration
+ * file counts as applied.
+ */
+static int
+read_dump(struct drift_run *d, cf_applied_list *applied, cf_error **err)
+{
+	cf_provision_options po = {0};
+	const char *env_url = d->s->cfg->database_url;
+
+	po.dump_path = d->opts->dump_path;
+	po.server_url = d->opts->server_url;
+	po.keep_server = d->opts->keep_server;
+	po.keep_owners = d->opts->owners || d->opts->grants;
+	po.cache_dir = d->opts->cache_dir;
+	if (cf_provision(&po, &d->prov, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->prov->notes.n; i++)
+		note(d->r, cf_error_copy(d->prov->notes.items[i]));
+	d->r->production_url = cf_strdup(d->opts->dump_path);
+	if (!env_url || !*env_url) {
+		d->all_applied = true;
+		note(d->r,
+		     cf_error_new(
+			     CF_ERR_CONFIG,
+			     "no database to read the applied migrations "
+			     "from: every migration file counts as applied"));
+		return 0;
+	}
+	if (cf_db_connect(env_url, NULL, &d->env_db, err) < 0)
+		return -1;
+	return read_applied(d, d->env_db, applied, err);
+}
+
+static int
+read_production(struct drift_run *d, cf_applied_list *applied, cf_error **err)
+{
+	const char *url = d->opts->against_url ? d->opts->against_url :
+						 d->s->cfg->database_url;
+	PGresult *res;
+
+	if (d->opts->dump_path) {
+		if (read_dump(d, applied, err) < 0)
+			return -1;
+		url = d->prov->against_url;
+	} else if (!url || !*url) {
+		cf_error *e = cf_error_new(CF_ERR_CONFIG,
+					   "no database to check for drift");
+
+		cf_error_set_hint(
+			e,
+			"pass --env NAME, --database-url URL, --against URL or --from-dump FILE");
+		return cf_fail(err, e);
+	} else {
+		d->r->production_url = cf_redact_url(url);
+	}
+	if (cf_db_connect(url, NULL, &d->prod, err) < 0)
+		return -1;
+	res = cf_db_query(d->env_db ? d->env_db : d->prod,
+			  "SELECT current_user", 0, NULL, err);
+	if (!res)
+		return -1;
+	d->prod_user = cf_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return d->opts->dump_path ? 0 : read_applied(d, d->prod, applied, err);
+}
+
 static void
 fill_items(struct drift_run *d, const cf_schema_diff *diff)
 {
@@ -523,8 +595,18 @@ fill_items(struct drift_run *d, const cf_schema_diff *diff)
 	r->items = cf_calloc(diff->n + 1, sizeof(cf_drift_item));
 	for (size_t i = 0; i < diff->n; i++) {
 		const cf_schema_change *c = &diff->items[i];
-		cf_drift_item *it = &r->items[r->n++];
-		const cf_migration *m = last_touch(d, c);
+		const char *tracking_schema = d->s->cfg->tracking_schema;
+		cf_drift_item *it;
+		const cf_migration *m;
+
+		/* the tracking table's own schema is made by hand, before
+		 * any migration can run */
+		if (c->kind == CF_CHANGE_ADDED &&
+		    c->object_kind == CF_SCHEMA_OBJ_SCHEMA && tracking_schema &&
+		    strcmp(c->object, tracking_schema) == 0)
+			continue;
+		it = &r->items[r->n++];
+		m = last_touch(d, c);
 
 		it->status = c->kind == CF_CHANGE_ADDED	  ? CF_DRIFT_EXTRA :
 			     c->kind == CF_CHANGE_REMOVED ? CF_DRIFT_MISSING :
@@ -553,6 +635,10 @@ run_release(struct drift_run *d)
 		cf_server_release(d->server, d->opts->keep_server);
 	if (d->prod)
 		PQfinish(d->prod);
+	if (d->prov)
+		cf_provisioned_release(d->prov);
+	if (d->env_db)
+		PQfinish(d->env_db);
 	free(d->admin_url);
 	free(d->prod_user);
 	free(d->tracking_ident);

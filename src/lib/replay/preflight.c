@@ -16,9 +16,11 @@
 #include <jansson.h>
 #include <pg_query.h>
 
+#include "history/model.h"
 #include "replay/analysis.h"
 #include "replay/clone.h"
 #include "replay/cluster.h"
+#include "replay/rollback_check.h"
 #include "replay/session_internal.h"
 
 typedef struct preflight_run {
@@ -41,6 +43,7 @@ typedef struct preflight_run {
 	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
+	cf_rollback_checker *downs; /* --check-down, clone mode */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -251,11 +254,12 @@ static_checks(preflight_run *pr)
 		for (size_t k = 0; !keep && k < r->n; k++) {
 			const cf_migration *m = r->migrations[k].migration;
 
-			/* A .down.sql is not replayed: only its errors matter
-			 * here, not how it would run. */
+			/* A .down.sql is not replayed: only whether it is
+			 * valid matters here, not how it would run. */
 			down = path_eq(e->file, m->down_path);
 			keep = belongs_to(e, m) &&
-			       !(e->severity != CF_SEV_ERROR && down);
+			       !(e->severity != CF_SEV_ERROR && down &&
+				 !has_code(e, "syntax-left-to-server"));
 		}
 		if (!keep)
 			continue;
@@ -450,6 +454,75 @@ notify(const preflight_run *pr, const cf_preflight_migration *pm)
 					     false);
 }
 
+/* true when any statement of script provides a relation named name. */
+static bool
+provides_relation(const cf_script *script, const char *name)
+{
+	for (size_t i = 0; script && i < script->n_stmts; i++) {
+		const cf_stmt_model *m = script->stmts[i].model;
+
+		for (size_t k = 0; m && k < m->n; k++)
+			if (m->objs[k].action == CF_ACT_PROVIDE &&
+			    (m->objs[k].kind == CF_OBJ_RELATION ||
+			     m->objs[k].kind == CF_OBJ_INDEX) &&
+			    strcmp(m->objs[k].name, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * After migration i failed (and was rolled back, so the database is as
+ * just before it): does it use a relation that does not exist now and
+ * that neither it nor any earlier pending migration would have provided?
+ * Then it fails on its own, whatever failed before it.
+ */
+static bool
+uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
+{
+	cf_script *up = pr->r->migrations[i].migration->up;
+	bool missing = false;
+
+	if (PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) == PQTRANS_INERROR)
+		return false;
+	cf_script_build_models(up);
+	for (size_t s = 0; up && s < up->n_stmts && !missing; s++) {
+		const cf_stmt_model *m = up->stmts[s].model;
+
+		for (size_t k = 0; m && k < m->n && !missing; k++) {
+			const cf_obj *o = &m->objs[k];
+			const char *params[2];
+			PGresult *res;
+			cf_error *e = NULL;
+			bool provided = provides_relation(up, o->name);
+
+			if (o->kind != CF_OBJ_RELATION ||
+			    o->action != CF_ACT_USE || m->from_tokens)
+				continue;
+			for (size_t j = 0; j < i && !provided; j++)
+				provided = provides_relation(
+					pr->r->migrations[j].migration->up,
+					o->name);
+			if (provided)
+				continue;
+			params[0] = o->schema ? o->schema : "";
+			params[1] = o->name;
+			res = cf_db_query(
+				conn,
+				"SELECT to_regclass(CASE WHEN $1 = '' THEN "
+				"quote_ident($2) ELSE quote_ident($1) || '.' || "
+				"quote_ident($2) END) IS NULL",
+				2, params, &e);
+			missing = res && PQntuples(res) == 1 &&
+				  PQgetvalue(res, 0, 0)[0] == 't';
+			PQclear(res);
+			cf_error_free(e);
+		}
+	}
+	return missing;
+}
+
 /* Reconnects to the clone after its backend died, so the rest can run. */
 typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
 
@@ -488,8 +561,14 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 							      false);
 			engine->conn = *conn;
 			if (cf_engine_apply(engine, pm->migration, false,
-					    &pm->outcome) < 0)
+					    &pm->outcome) < 0) {
 				explain_timeouts(pr, pm->outcome.error);
+				pm->uses_missing = uses_missing_relation(
+					pr, *conn, i);
+			}
+			if (pr->downs)
+				cf_rollback_checker_after(pr->downs, engine,
+							  pm);
 			if (engine->consumed)
 				r->db_consumed = true;
 		}
@@ -887,7 +966,15 @@ run_clone(preflight_run *pr)
 	engine.before_statement = guard_statement;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
+	if (pr->opts->check_down) {
+		cf_error *e = NULL;
+
+		if (!(pr->downs = cf_rollback_checker_begin(conn, &e)))
+			cf_error_list_add(&pr->r->notes, e);
+	}
 	replay(pr, &engine, &conn, clone_connect);
+	cf_rollback_checker_free(pr->downs);
+	pr->downs = NULL;
 	cf_cancel_register(NULL);
 	PQfinish(conn);
 	pr->r->db_consumed = false; /* the clone is, the against DB is not */
@@ -905,9 +992,12 @@ label_causes(cf_preflight_result *r)
 					   sizeof(cf_cause_label));
 
 	for (size_t i = 0; i < r->n; i++) {
+		/* the models parsing left for analysis */
+		cf_script_build_models(r->migrations[i].migration->up);
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
+		v[i].uses_missing = r->migrations[i].uses_missing;
 		labels[i].caused_by = -1;
 	}
 	cf_analyze_failures(v, r->n, r->mode == CF_PREFLIGHT_SAVEPOINT, labels);
@@ -1058,12 +1148,10 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	pr.r->mode = opts->mode;
 
 	/*
-	 * Read and checksum every file first: find_pending() compares the
-	 * checksums of applied files with the tracking table, and a file
-	 * not yet read has none (it would silently pass).  Only the pending
-	 * files are parsed, with the grammar of the server they go to.
+	 * find_pending() reads and checksums the applied files it compares
+	 * with the tracking table; only the pending files are parsed, with
+	 * the grammar of the server they go to.
 	 */
-	cf_migration_set_checksum(s->set);
 	pr.target_major = cf_session_target_major(s);
 	if (find_pending(&pr, &applied, err) < 0) {
 		cf_applied_list_release(&applied);
@@ -1108,6 +1196,7 @@ cf_preflight_result_free(cf_preflight_result *r)
 		cf_error_free(pm->outcome.error);
 		free(pm->outcome.skipped_reason);
 		free(pm->artifact_reason);
+		cf_down_check_release(&pm->down);
 	}
 	free(r->migrations);
 	cf_error_list_release(&r->problems);

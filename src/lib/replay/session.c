@@ -290,6 +290,11 @@ cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
 
 		if (p->severity != CF_SEV_ERROR)
 			continue;
+		/* what the parser rejects runs anyway: the server judges
+		 * it and its message is the verdict shown */
+		if (p->code && strcmp(p->code, "syntax-error") == 0 &&
+		    use != CF_FILES_RECORD)
+			continue;
 		if (concerns(set, p, acted, use))
 			n++;
 		else
@@ -499,8 +504,8 @@ warn(const cf_progress *p, cf_run_result *r, cf_error *w)
 
 /*
  * Reports the file warnings (stripped wrapper, autocommit, ...) of a script
- * about to run, so that they are seen when they matter and not on every
- * later run.  The set keeps its own copies.
+ * about to run, so that they are seen when they
+ * matter and not on every later run.  The set keeps its own copies.
  */
 static void
 warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
@@ -516,7 +521,8 @@ warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
 }
 
 /*
- * Compares recorded checksums with the files.  A mismatch is an error under
+ * Compares recorded checksums with the files (reading the applied files
+ * not read yet).  A mismatch is an error under
  * CF_CHECKSUM_FAIL, a warning under WARN, nothing under IGNORE.
  */
 int
@@ -528,12 +534,13 @@ cf_session_verify_checksums(cf_session *s, const cf_applied_list *applied,
 	for (size_t i = 0; i < applied->n; i++) {
 		const cf_applied *a = &applied->items[i];
 		long idx = cf_migration_set_find(s->set, a->version);
-		const cf_migration *m;
+		cf_migration *m;
 		cf_error *e;
 
 		if (idx < 0)
 			continue;
 		m = &s->set->items[idx];
+		cf_migration_checksum(s->set, m);
 		if (!m->checksum[0] ||
 		    (a->checksum && strcmp(a->checksum, m->checksum) == 0))
 			continue;
@@ -784,7 +791,6 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 			return cf_fail(err, e);
 		}
 	}
-	cf_migration_set_checksum(s->set);
 	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new(s->set->n);
@@ -867,7 +873,6 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	int rc;
 
 	*out = NULL;
-	cf_migration_set_checksum(s->set);
 	if (connect_locked(s, progress, err) < 0)
 		return -1;
 	r = result_new((size_t)steps);

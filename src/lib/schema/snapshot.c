@@ -398,17 +398,14 @@ excluded_oids(PGconn *conn, const char *const *exclude, cf_error **err)
 
 	cf_strbuf_addch(&names, '{');
 	for (size_t i = 0; exclude && exclude[i]; i++) {
-		char *lit = cf_strdup(exclude[i]);
-
 		/* array element syntax: double-quote and escape */
 		cf_strbuf_addstr(&names, i ? ",\"" : "\"");
-		for (const char *p = lit; *p; p++) {
+		for (const char *p = exclude[i]; *p; p++) {
 			if (*p == '"' || *p == '\\')
 				cf_strbuf_addch(&names, '\\');
 			cf_strbuf_addch(&names, *p);
 		}
 		cf_strbuf_addch(&names, '"');
-		free(lit);
 	}
 	cf_strbuf_addch(&names, '}');
 	param = cf_strbuf_str(&names);
