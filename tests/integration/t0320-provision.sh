@@ -34,8 +34,10 @@ printf '%s\n' 'name: nourl' >"$PROJ/db/environments/nourl.yaml" || exit 1
 echo 'CREATE TABLE public.t0320_users (id int PRIMARY KEY, email text NOT NULL);' \
 	>"$PROJ/db/migrations/001_users.up.sql"
 echo 'DROP TABLE public.t0320_users;' >"$PROJ/db/migrations/001_users.down.sql"
-echo 'CREATE TABLE public.t0320_probe (id int);' >"$PROJ/db/migrations/002_probe.up.sql"
-echo 'DROP TABLE public.t0320_probe;' >"$PROJ/db/migrations/002_probe.down.sql"
+# a name of this run only, so that the scan of /tmp below never sees another run's files
+PROBE=t0320_probe_$$
+echo "CREATE TABLE public.$PROBE (id int);" >"$PROJ/db/migrations/002_probe.up.sql"
+echo "DROP TABLE public.$PROBE;" >"$PROJ/db/migrations/002_probe.down.sql"
 
 echo 'CREATE TABLE public.t0320_base (id int);' >"$TEST_TMP/base.sql"
 echo 'ALTER TABLE public.t0320_base ADD COLUMN x int;' >"$MIG/001_add_x.up.sql"
@@ -215,7 +217,7 @@ test_expect_success '--from-env production on the embedded server: the drift is 
 	expect_no_temp_files "$CACHE"
 	find /tmp -maxdepth 3 -type f -newer "$TEST_TMP/marker" -not -path "$TEST_TMP/*" \
 		-not -path "${CF_TEST_PGDIR:-/nonexistent}/*" \
-		-exec grep -l "t0320_probe" {} + 2>/dev/null >left || true
+		-exec grep -l "$PROBE" {} + 2>/dev/null >left || true
 	expect_eq "" "$(cat left)" "dump files left in /tmp"
 	# nothing of ours runs any more
 	expect_eq 0 "$(postmasters "$CACHE")" "postmasters after the run"
