@@ -24,7 +24,7 @@ static const struct cli_command commands[] = {
 	 "print a shell completion script (bash, zsh, fish)"},
 	{"init", cmd_init, "create db/migrations and an example environment"},
 	{"migrate", cmd_migrate,
-	 "status, up, down, baseline, generate, preflight"},
+	 "status, up, down, baseline, generate, preflight, drift"},
 	{"server", cmd_server,
 	 "start, stop or inspect the embedded PostgreSQL server"},
 };
