@@ -170,6 +170,15 @@ test_expect_success 'an unreachable database: every migration is linted, with a 
 	expect_out_contains "001_a.up.sql"
 '
 
+test_expect_success 'control characters from a hostile migration reach the terminal escaped' '
+	new_project
+	printf "CREATE INDEX i ON \"x\\033[2Jy\" (a);\n" >db/migrations/001_esc.up.sql
+	run_cf migrate lint --pg-version 16
+	expect_rc 1
+	expect_out_contains "x\\x1B[2Jy"
+	! grep -q "$(printf "\\033")" "$TEST_TMP/out"
+'
+
 test_expect_success 'a missing file is a usage error (exit 2)' '
 	new_project
 	run_cf migrate lint no/such/file.sql
