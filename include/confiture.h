@@ -1004,6 +1004,87 @@ int cf_scaffold_project(const char *project_dir, char ***created,
 int cf_generate_migration(const char *dir, const char *name, char **up_path,
 			  char **down_path, cf_error **err);
 
+/* ------------------------------------------------------------------------
+ * Lint: deploy-safety rules on the statement model (lint/lint.c)
+ * ------------------------------------------------------------------------ */
+
+typedef enum cf_lint_severity {
+	CF_LINT_OFF = 0,
+	CF_LINT_WARNING,
+	CF_LINT_ERROR,
+} cf_lint_severity;
+
+/* One rule of the table; static storage. */
+typedef struct cf_lint_rule {
+	const char *id;		   /* "index-without-concurrently" */
+	cf_lint_severity severity; /* default severity */
+	const char *summary;	   /* one line, for --list-rules */
+	const char *docs; /* "docs/lint.md#index-without-concurrently" */
+} cf_lint_rule;
+
+/* The rule table (static); *n is set to its length. */
+const cf_lint_rule *cf_lint_rules(size_t *n);
+
+typedef struct cf_lint_options {
+	int pg_major; /* target's PostgreSQL major; 0: the parser's (assumed) */
+	const char *const *select; /* NULL-terminated rule ids; NULL: all */
+	const char *const *ignore; /* NULL-terminated rule ids; NULL: none */
+} cf_lint_options;
+
+typedef struct cf_lint_finding {
+	const char *rule; /* static (the table's id) */
+	cf_lint_severity severity;
+	char *file;
+	int line, column; /* 1-based */
+	char *message;
+	char *excerpt;		/* the source line at line (no newline) */
+	const char *suggestion; /* one line; static */
+	const char *docs;	/* static */
+} cf_lint_finding;
+
+/* A statement (or file) the parser could not read: never linted. */
+typedef struct cf_lint_unread {
+	char *file;
+	int line, column; /* 0 when the whole file could not be read */
+	char *reason;
+} cf_lint_unread;
+
+typedef struct cf_lint_result {
+	cf_lint_finding *findings; /* by file, then position */
+	size_t n_findings;
+	cf_lint_unread *not_linted;
+	size_t n_not_linted;
+	int pg_major;	 /* the major the rules used */
+	bool pg_assumed; /* no target given: the parser's major */
+	size_t errors, warnings;
+	size_t files, statements;
+} cf_lint_result;
+
+/*
+ * Lints files (read and parsed here) for opts->pg_major.  A file that
+ * cannot be read fails the call (*err, CF_ERR_IO); an unknown rule id in
+ * select or ignore fails it with CF_ERR_USAGE.  Statements the parser
+ * rejects and files that are not valid UTF-8 are listed in not_linted.
+ * *out is the caller's; free with cf_lint_result_free().
+ */
+int cf_lint_files(const char *const *paths, size_t n,
+		  const cf_lint_options *opts, cf_lint_result **out,
+		  cf_error **err);
+
+/* cf_lint_files() on one text in memory, named path in findings. */
+int cf_lint_text(const char *path, const char *text, size_t len,
+		 const cf_lint_options *opts, cf_lint_result **out,
+		 cf_error **err);
+
+void cf_lint_result_free(cf_lint_result *r);
+
+/*
+ * The PostgreSQL major the session targets: the connected server's (after
+ * cf_session_status() for example), else --postgres-version, else the
+ * environment's postgres_version; 0 when unknown (session.c).
+ */
+int cf_session_target_major(const cf_session *s);
+
 #ifdef __cplusplus
 }
 #endif

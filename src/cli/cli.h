@@ -204,6 +204,7 @@ int cmd_migrate_baseline(int argc, const char **argv);
 int cmd_migrate_generate(int argc, const char **argv);
 int cmd_migrate_preflight(int argc, const char **argv);
 int cmd_migrate_drift(int argc, const char **argv);
+int cmd_migrate_lint(int argc, const char **argv);
 int cmd_server(int argc, const char **argv);
 
 /* progress.c: a progress line on a terminal (stderr) for long steps */

@@ -27,6 +27,8 @@ static const struct cli_subcommand subcommands[] = {
 	 "check and replay pending migrations on a disposable database"},
 	{"drift", cmd_migrate_drift,
 	 "compare production with its replayed history"},
+	{"lint", cmd_migrate_lint,
+	 "check migrations for unsafe deploy patterns"},
 };
 
 static void

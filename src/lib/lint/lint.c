@@ -1,0 +1,498 @@
+/*
+ * lint.c — `migrate lint`'s driver: reads each file into statements
+ * (history/script.c), parses every statement alone into libpg_query's
+ * protobuf tree and hands it to the rules (rules.c) with what earlier
+ * statements of the file did; applies --select/--ignore and the inline
+ * "-- confiture:ignore RULE[,RULE] reason" comments, and lists what the
+ * parser could not read as not linted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include "lint/lint_internal.h"
+
+#define IGNORE_MARK "confiture:ignore"
+
+/* The inline suppression on the line before a statement. */
+typedef struct lint_ignore {
+	char **rules;
+	size_t n, alloc;
+} lint_ignore;
+
+typedef struct lint_driver {
+	const cf_lint_options *opts;
+	cf_lint_result *res;
+	size_t alloc_findings, alloc_unread;
+	const lint_ignore *ignore; /* the current statement's */
+} lint_driver;
+
+static bool
+in_list(const char *const *list, const char *id)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(list[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* The line of text holding offset off, as a new string. */
+static char *
+line_at(const char *text, size_t len, size_t off)
+{
+	size_t b = off, e = off;
+
+	while (b > 0 && text[b - 1] != '\n')
+		b--;
+	while (e < len && text[e] != '\n' && text[e] != '\r')
+		e++;
+	return cf_strndup(text + b, e - b);
+}
+
+/* Characters (UTF-8 lead bytes) in s[0..n). */
+static int
+char_count(const char *s, size_t n)
+{
+	int c = 0;
+
+	for (size_t i = 0; i < n && s[i]; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+/* A place in a script: byte offset and its 1-based line and column. */
+typedef struct lint_pos {
+	size_t off;
+	int line, column;
+} lint_pos;
+
+/* Adds a finding of rule at p; takes message; suggestion is static. */
+static void
+add_finding(lint_driver *d, const cf_lint_rule *rule, const cf_script *script,
+	    lint_pos p, char *message, const char *suggestion)
+{
+	cf_lint_severity sev = rule->severity;
+	cf_lint_result *r = d->res;
+	cf_lint_finding *f;
+
+	CF_GROW(r->findings, d->alloc_findings, r->n_findings + 1);
+	f = &r->findings[r->n_findings++];
+	memset(f, 0, sizeof(*f));
+	f->rule = rule->id;
+	f->severity = sev;
+	f->file = cf_strdup(script->path);
+	f->line = p.line;
+	f->column = p.column;
+	f->message = message;
+	f->excerpt = line_at(script->text, script->text_len, p.off);
+	f->suggestion = suggestion;
+	f->docs = rule->docs;
+	if (sev == CF_LINT_ERROR)
+		r->errors++;
+	else
+		r->warnings++;
+}
+
+/* Whether rule id is on for this run (--select, --ignore). */
+static bool
+rule_on(const lint_driver *d, const char *id)
+{
+	if (d->opts->select && !in_list(d->opts->select, id))
+		return false;
+	return !in_list(d->opts->ignore, id);
+}
+
+static void
+take_report(const lint_stmt *s, const char *id, int loc, char *message)
+{
+	lint_driver *d = s->driver;
+	const cf_lint_rule *rule = lint_rule_find(id);
+	size_t off = s->stmt->offset;
+	int line, column;
+
+	if (!rule || !rule_on(d, id)) {
+		free(message);
+		return;
+	}
+	for (size_t i = 0; d->ignore && i < d->ignore->n; i++)
+		if (strcmp(d->ignore->rules[i], id) == 0) {
+			free(message);
+			return;
+		}
+	if (loc > 0 && (size_t)loc < s->stmt->length) {
+		off += (size_t)loc;
+		cf_script_position(s->script, s->stmt,
+				   char_count(s->text, (size_t)loc) + 1, &line,
+				   &column);
+	} else {
+		line = s->stmt->line;
+		column = s->stmt->column;
+	}
+	add_finding(d, rule, s->script, (lint_pos){off, line, column}, message,
+		    lint_rule_suggestion(id));
+}
+
+static void
+add_unread(lint_driver *d, const char *file, int line, int column, char *reason)
+{
+	cf_lint_result *r = d->res;
+	cf_lint_unread *u;
+
+	CF_GROW(r->not_linted, d->alloc_unread, r->n_not_linted + 1);
+	u = &r->not_linted[r->n_not_linted++];
+	u->file = cf_strdup(file);
+	u->line = line;
+	u->column = column;
+	u->reason = reason;
+}
+
+/* ---- inline suppression ---- */
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/*
+ * Reads "-- confiture:ignore RULE[,RULE] reason" from the line just before
+ * the statement, when that line lies after the previous statement's end
+ * (so never inside its strings or bodies) and holds only the comment.
+ * Returns true when a marker was found; *has_reason tells whether text
+ * follows the rule list.
+ */
+static bool
+read_ignore(const cf_script *script, size_t i, lint_ignore *ig,
+	    bool *has_reason, size_t *mark_off)
+{
+	const cf_statement *st = &script->stmts[i];
+	const char *t = script->text;
+	size_t floor = 0, b, e, p;
+
+	if (i > 0)
+		floor = script->stmts[i - 1].offset +
+			script->stmts[i - 1].length;
+	/* start of the statement's line, then of the line before */
+	b = st->offset;
+	while (b > 0 && t[b - 1] != '\n')
+		b--;
+	if (b == 0)
+		return false;
+	e = b - 1; /* the '\n' ending the line before */
+	b = e;
+	while (b > 0 && t[b - 1] != '\n')
+		b--;
+	if (b < floor)
+		return false;
+	p = b;
+	while (p < e && is_blank(t[p]))
+		p++;
+	if (e - p < 2 || t[p] != '-' || t[p + 1] != '-')
+		return false;
+	p += 2;
+	while (p < e && is_blank(t[p]))
+		p++;
+	if (e - p < strlen(IGNORE_MARK) ||
+	    strncmp(t + p, IGNORE_MARK, strlen(IGNORE_MARK)) != 0)
+		return false;
+	*mark_off = p;
+	p += strlen(IGNORE_MARK);
+	while (p < e && is_blank(t[p]))
+		p++;
+	/* RULE[,RULE]: a run without blanks */
+	while (p < e && !is_blank(t[p])) {
+		size_t q = p;
+
+		while (q < e && !is_blank(t[q]) && t[q] != ',')
+			q++;
+		if (q > p) {
+			CF_GROW(ig->rules, ig->alloc, ig->n + 1);
+			ig->rules[ig->n++] = cf_strndup(t + p, q - p);
+		}
+		p = q < e && t[q] == ',' ? q + 1 : q;
+	}
+	while (p < e && is_blank(t[p]))
+		p++;
+	*has_reason = p < e;
+	return true;
+}
+
+static void
+ignore_release(lint_ignore *ig)
+{
+	for (size_t i = 0; i < ig->n; i++)
+		free(ig->rules[i]);
+	free(ig->rules);
+	memset(ig, 0, sizeof(*ig));
+}
+
+/* Reports a suppression without a reason (or naming no known rule). */
+static void
+check_ignore(lint_driver *d, const cf_script *script, size_t i,
+	     const lint_ignore *ig, bool has_reason, size_t mark_off)
+{
+	const cf_statement *st = &script->stmts[i];
+	const cf_lint_rule *rule = lint_rule_find("ignore-without-reason");
+	lint_pos p = {mark_off, st->line - 1, 1};
+	size_t b = mark_off;
+
+	while (b > 0 && script->text[b - 1] != '\n')
+		b--;
+	p.column = char_count(script->text + b, mark_off - b) + 1;
+	if (!rule_on(d, rule->id))
+		return;
+	if (!has_reason)
+		add_finding(
+			d, rule, script, p,
+			cf_asprintf("\"-- %s\" gives no reason", IGNORE_MARK),
+			lint_rule_suggestion(rule->id));
+	for (size_t k = 0; k < ig->n; k++)
+		if (!lint_rule_find(ig->rules[k]))
+			add_finding(d, rule, script, p,
+				    cf_asprintf("\"-- %s\" names unknown rule "
+						"\"%s\"",
+						IGNORE_MARK, ig->rules[k]),
+				    "name a rule from confiture migrate lint "
+				    "--list-rules");
+}
+
+/* ---- the driver ---- */
+
+static void
+state_release(lint_file_state *st)
+{
+	for (size_t i = 0; i < st->n_created; i++)
+		free(st->created[i]);
+	free(st->created);
+	for (size_t i = 0; i < st->n_checks; i++) {
+		free(st->checks[i].table);
+		free(st->checks[i].constraint);
+		free(st->checks[i].column);
+	}
+	free(st->checks);
+	for (size_t i = 0; i < st->n_altered; i++)
+		free(st->altered[i].table);
+	free(st->altered);
+}
+
+/* Lints statement i, parsed alone (its locations are relative to it). */
+static void
+lint_statement(lint_driver *d, cf_script *script, size_t i,
+	       lint_file_state *state)
+{
+	const cf_statement *st = &script->stmts[i];
+	char *text = cf_strndup(script->text + st->offset, st->length);
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(text);
+	PgQuery__ParseResult *pr = NULL;
+	lint_ignore ig = {0};
+	bool has_reason = true;
+	size_t mark_off = 0;
+
+	if (!r.error)
+		pr = pg_query__parse_result__unpack(
+			NULL, r.parse_tree.len,
+			(const uint8_t *)r.parse_tree.data);
+	if (st->syntax_error || !pr || pr->n_stmts < 1) {
+		add_unread(d, script->path, st->line, st->column,
+			   r.error ? cf_asprintf("the parser (PostgreSQL %d) "
+						 "cannot read it: %s",
+						 cf_parser_major(),
+						 r.error->message) :
+				     cf_strdup("the parser cannot read it"));
+		goto out;
+	}
+	if (read_ignore(script, i, &ig, &has_reason, &mark_off))
+		check_ignore(d, script, i, &ig, has_reason, mark_off);
+	d->ignore = &ig;
+	for (size_t k = 0; k < pr->n_stmts; k++) {
+		lint_stmt s = {
+			script,		  st,	 pr->stmts[k]->stmt, text,
+			d->res->pg_major, state, take_report,	     d};
+
+		lint_rules_run(&s);
+	}
+	d->ignore = NULL;
+	d->res->statements++;
+out:
+	ignore_release(&ig);
+	if (pr)
+		pg_query__parse_result__free_unpacked(pr, NULL);
+	pg_query_free_protobuf_parse_result(r);
+	free(text);
+}
+
+/* Whether a statement kind changes nothing (SET, RESET, SHOW). */
+static bool
+is_setting(const char *kind)
+{
+	return strcmp(kind, "VariableSetStmt") == 0 ||
+	       strcmp(kind, "VariableShowStmt") == 0;
+}
+
+static bool
+is_dml(const char *kind)
+{
+	static const char *const kinds[] = {"SelectStmt", "InsertStmt",
+					    "UpdateStmt", "DeleteStmt",
+					    "MergeStmt"};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Counts, from the statement models, what rules on the whole file need. */
+static void
+count_changes(cf_script *script, lint_file_state *state)
+{
+	state->transactional = script->transactional;
+	for (size_t i = 0; i < script->n_stmts; i++) {
+		const cf_statement *st = &script->stmts[i];
+		const char *kind = cf_script_node(script, i);
+
+		if (st->transaction_control || st->syntax_error ||
+		    is_setting(kind))
+			continue;
+		if (!st->non_transactional)
+			state->n_changes++;
+		if (!is_dml(kind))
+			state->n_ddl++;
+	}
+}
+
+static void
+lint_script(lint_driver *d, cf_script *script)
+{
+	lint_file_state state = {0};
+
+	d->res->files++;
+	count_changes(script, &state);
+	for (size_t i = 0; i < script->n_stmts; i++)
+		if (!script->stmts[i].transaction_control)
+			lint_statement(d, script, i, &state);
+	state_release(&state);
+}
+
+static int
+check_ids(const char *const *ids, const char *option, cf_error **err)
+{
+	for (size_t i = 0; ids && ids[i]; i++)
+		if (!lint_rule_find(ids[i])) {
+			cf_error *e = cf_error_new(
+				CF_ERR_USAGE, "%s names unknown rule \"%s\"",
+				option, ids[i]);
+
+			cf_error_set_hint(e, "see confiture migrate lint "
+					     "--list-rules");
+			return cf_fail(err, e);
+		}
+	return 0;
+}
+
+static cf_lint_result *
+result_new(const cf_lint_options *opts)
+{
+	cf_lint_result *r = cf_new(cf_lint_result);
+
+	r->pg_major = opts->pg_major;
+	if (r->pg_major <= 0) {
+		r->pg_major = cf_parser_major();
+		r->pg_assumed = true;
+	}
+	return r;
+}
+
+/* Lints one file's text into the driver's result. */
+static void
+lint_one(lint_driver *d, const char *path, const char *text, size_t len)
+{
+	cf_error_list problems = {0};
+	cf_script *script = NULL;
+
+	cf_script_parse_target(path, text, len, d->res->pg_major, &script,
+			       &problems);
+	if (!script) {
+		const cf_error *p = problems.n ? problems.items[0] : NULL;
+
+		add_unread(d, path, 0, 0,
+			   cf_strdup(p ? p->message :
+					 "the file cannot be read as SQL"));
+	} else {
+		lint_script(d, script);
+	}
+	cf_script_free(script);
+	cf_error_list_release(&problems);
+}
+
+static int
+lint_begin(const cf_lint_options *opts, lint_driver *d, cf_error **err)
+{
+	memset(d, 0, sizeof(*d));
+	d->opts = opts;
+	if (check_ids(opts->select, "--select", err) < 0 ||
+	    check_ids(opts->ignore, "--ignore", err) < 0)
+		return -1;
+	d->res = result_new(opts);
+	return 0;
+}
+
+int
+cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
+	      cf_lint_result **out, cf_error **err)
+{
+	lint_driver d;
+
+	*out = NULL;
+	if (lint_begin(opts, &d, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *data = NULL;
+		size_t len = 0;
+
+		if (cf_read_file(paths[i], &data, &len, err) < 0) {
+			cf_lint_result_free(d.res);
+			return -1;
+		}
+		lint_one(&d, paths[i], data, len);
+		free(data);
+	}
+	*out = d.res;
+	return 0;
+}
+
+int
+cf_lint_text(const char *path, const char *text, size_t len,
+	     const cf_lint_options *opts, cf_lint_result **out, cf_error **err)
+{
+	lint_driver d;
+
+	*out = NULL;
+	if (lint_begin(opts, &d, err) < 0)
+		return -1;
+	lint_one(&d, path, text, len);
+	*out = d.res;
+	return 0;
+}
+
+void
+cf_lint_result_free(cf_lint_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_findings; i++) {
+		free(r->findings[i].file);
+		free(r->findings[i].message);
+		free(r->findings[i].excerpt);
+	}
+	free(r->findings);
+	for (size_t i = 0; i < r->n_not_linted; i++) {
+		free(r->not_linted[i].file);
+		free(r->not_linted[i].reason);
+	}
+	free(r->not_linted);
+	free(r);
+}

@@ -1,0 +1,890 @@
+/*
+ * rules.c — the deploy-safety rules of `migrate lint`.  Each rule reads
+ * one statement's protobuf parse tree (libpg_query) and the file state
+ * (tables created, CHECK (col IS NOT NULL) constraints validated,
+ * lock_timeout set by earlier statements); none looks at SQL text.  The
+ * table gives each rule its id, default severity, docs anchor and safe
+ * alternative; docs/lint.md has one section per rule.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
+#include "lint/lint_internal.h"
+
+typedef PgQuery__Node Node;
+
+#define DOCS(id) "docs/lint.md#" id
+
+static const struct rule_row {
+	cf_lint_rule rule;
+	const char *suggestion;
+} rules[] = {
+	{{"index-without-concurrently", CF_LINT_ERROR,
+	  "CREATE INDEX without CONCURRENTLY on an existing table",
+	  DOCS("index-without-concurrently")},
+	 "CREATE INDEX CONCURRENTLY in a migration of its own "
+	 "(-- confiture:no-transaction)"},
+	{{"foreign-key-not-valid", CF_LINT_ERROR,
+	  "foreign key added to an existing table without NOT VALID",
+	  DOCS("foreign-key-not-valid")},
+	 "ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then VALIDATE "
+	 "CONSTRAINT in a later migration"},
+	{{"check-not-valid", CF_LINT_ERROR,
+	  "CHECK added to an existing table without NOT VALID",
+	  DOCS("check-not-valid")},
+	 "ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT "
+	 "in a later migration"},
+	{{"set-not-null", CF_LINT_ERROR,
+	  "SET NOT NULL without a validated CHECK (col IS NOT NULL) before it",
+	  DOCS("set-not-null")},
+	 "ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE "
+	 "CONSTRAINT c; then SET NOT NULL (PostgreSQL 12 and later)"},
+	{{"add-column-default", CF_LINT_ERROR,
+	  "ADD COLUMN with a volatile default, or any default before "
+	  "PostgreSQL 11",
+	  DOCS("add-column-default")},
+	 "add the column without a default, set the default, backfill in "
+	 "batches"},
+	{{"drop-column-or-table", CF_LINT_WARNING,
+	  "DROP COLUMN or DROP TABLE of an existing object",
+	  DOCS("drop-column-or-table")},
+	 "stop using the column or table in the application first; drop it in "
+	 "a later release"},
+	{{"drop-cascade", CF_LINT_ERROR,
+	  "DROP ... CASCADE removes dependent objects nobody named",
+	  DOCS("drop-cascade")},
+	 "drop the dependent objects by name, then drop without CASCADE"},
+	{{"add-not-null-without-default", CF_LINT_ERROR,
+	  "NOT NULL column without a default added to an existing table",
+	  DOCS("add-not-null-without-default")},
+	 "add the column nullable (or with a constant default), backfill, "
+	 "then make it NOT NULL"},
+	{{"rename-column-or-table", CF_LINT_WARNING,
+	  "renaming a column or table breaks the application still running",
+	  DOCS("rename-column-or-table")},
+	 "add the new name, write both, move readers, then drop the old one"},
+	{{"timestamp-without-time-zone", CF_LINT_WARNING,
+	  "timestamp without time zone in a column",
+	  DOCS("timestamp-without-time-zone")},
+	 "use timestamptz"},
+	{{"security-definer-search-path", CF_LINT_ERROR,
+	  "SECURITY DEFINER function without a pinned search_path",
+	  DOCS("security-definer-search-path")},
+	 "add SET search_path = pg_catalog, pg_temp (and qualify names) to "
+	 "the function"},
+	{{"missing-lock-timeout", CF_LINT_WARNING,
+	  "ACCESS EXCLUSIVE lock on an existing table with no lock_timeout "
+	  "set earlier",
+	  DOCS("missing-lock-timeout")},
+	 "SET lock_timeout = '2s'; at the top of the migration, and retry "
+	 "when it fires"},
+	{{"column-type-change", CF_LINT_ERROR,
+	  "ALTER COLUMN TYPE that rewrites or rescans an existing table",
+	  DOCS("column-type-change")},
+	 "add a column of the new type, backfill, switch readers, drop the "
+	 "old one"},
+	{{"constraint-without-index", CF_LINT_ERROR,
+	  "UNIQUE or PRIMARY KEY added without USING INDEX",
+	  DOCS("constraint-without-index")},
+	 "CREATE UNIQUE INDEX CONCURRENTLY i ...; then ADD CONSTRAINT c "
+	 "UNIQUE USING INDEX i"},
+	{{"concurrently-with-other-changes", CF_LINT_ERROR,
+	  "CONCURRENTLY in the same migration as other schema changes",
+	  DOCS("concurrently-with-other-changes")},
+	 "put the CONCURRENTLY statement in a migration of its own (SET "
+	 "statements may precede it)"},
+	{{"int-primary-key", CF_LINT_WARNING,
+	  "serial or 32-bit integer primary key in a new table",
+	  DOCS("int-primary-key")},
+	 "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+	{{"varchar-length", CF_LINT_WARNING, "varchar(n) in a new column",
+	  DOCS("varchar-length")},
+	 "text with CHECK (char_length(col) <= n), changeable with NOT VALID "
+	 "and VALIDATE"},
+	{{"data-change-with-ddl", CF_LINT_WARNING,
+	  "UPDATE or DELETE without WHERE in the same transaction as schema "
+	  "changes",
+	  DOCS("data-change-with-ddl")},
+	 "backfill in batches in a migration of its own, outside the "
+	 "schema change's transaction"},
+	{{"separate-alters", CF_LINT_WARNING,
+	  "several ALTER TABLE statements on one table that could be one",
+	  DOCS("separate-alters")},
+	 "one ALTER TABLE t ADD COLUMN a ..., ADD COLUMN b ...: one lock, one "
+	 "rewrite at most"},
+	{{"ignore-without-reason", CF_LINT_WARNING,
+	  "a -- confiture:ignore comment without a reason",
+	  DOCS("ignore-without-reason")},
+	 "-- confiture:ignore RULE why this statement is safe here"},
+};
+
+#define N_RULES (sizeof(rules) / sizeof(rules[0]))
+
+const cf_lint_rule *
+cf_lint_rules(size_t *n)
+{
+	static cf_lint_rule table[N_RULES];
+
+	/* the public view is the rows' first member, copied once */
+	if (!table[0].id)
+		for (size_t i = 0; i < N_RULES; i++)
+			table[i] = rules[i].rule;
+	*n = N_RULES;
+	return table;
+}
+
+const cf_lint_rule *
+lint_rule_find(const char *id)
+{
+	for (size_t i = 0; id && i < N_RULES; i++)
+		if (strcmp(rules[i].rule.id, id) == 0)
+			return &rules[i].rule;
+	return NULL;
+}
+
+const char *
+lint_rule_suggestion(const char *id)
+{
+	for (size_t i = 0; id && i < N_RULES; i++)
+		if (strcmp(rules[i].rule.id, id) == 0)
+			return rules[i].suggestion;
+	return "";
+}
+
+/* ---- reporting and the file state ---- */
+
+/* Reports a finding of rule id through the driver (see lint_report_fn). */
+static void CF_PRINTF(4, 5) lint_report(const lint_stmt *s, const char *id,
+					int loc, const char *fmt, ...)
+{
+	va_list ap;
+	cf_strbuf sb;
+
+	cf_strbuf_init(&sb);
+	va_start(ap, fmt);
+	cf_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	s->report(s, id, loc, cf_strbuf_detach(&sb));
+}
+
+/* true when table (unqualified name) was created earlier in the file. */
+static bool
+lint_created(const lint_file_state *st, const char *table)
+{
+	for (size_t i = 0; table && i < st->n_created; i++)
+		if (strcmp(st->created[i], table) == 0)
+			return true;
+	return false;
+}
+
+/* ---- small readers of the tree ---- */
+
+static const char *
+str_of(const Node *n)
+{
+	return n && n->node_case == PG_QUERY__NODE__NODE_STRING ?
+		       n->string->sval :
+		       NULL;
+}
+
+/* The last name of a qualified name list ("pg_catalog.timestamp"). */
+static const char *
+last_name(Node **names, size_t n)
+{
+	return n ? str_of(names[n - 1]) : NULL;
+}
+
+static bool
+existing(const lint_stmt *s, const PgQuery__RangeVar *rv)
+{
+	return rv && rv->relname && !lint_created(s->state, rv->relname);
+}
+
+/* Functions whose result changes per row: a default calling one must be
+ * computed for every existing row (a table rewrite). */
+static bool
+volatile_call(const Node *n)
+{
+	static const char *const names[] = {
+		"random",	    "gen_random_uuid",
+		"uuid_generate_v1", "uuid_generate_v1mc",
+		"uuid_generate_v4", "clock_timestamp",
+		"timeofday",	    "nextval",
+		"txid_current",	    "statement_timestamp"};
+	const char *fn;
+
+	if (!n)
+		return false;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		fn = last_name(n->func_call->funcname,
+			       n->func_call->n_funcname);
+		for (size_t i = 0; fn && i < sizeof(names) / sizeof(names[0]);
+		     i++)
+			if (strcmp(fn, names[i]) == 0)
+				return true;
+		for (size_t i = 0; i < n->func_call->n_args; i++)
+			if (volatile_call(n->func_call->args[i]))
+				return true;
+		return false;
+	case PG_QUERY__NODE__NODE_TYPE_CAST:
+		return volatile_call(n->type_cast->arg);
+	case PG_QUERY__NODE__NODE_A_EXPR:
+		return volatile_call(n->a_expr->lexpr) ||
+		       volatile_call(n->a_expr->rexpr);
+	case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+		for (size_t i = 0; i < n->coalesce_expr->n_args; i++)
+			if (volatile_call(n->coalesce_expr->args[i]))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
+static bool
+serial_type(const PgQuery__TypeName *t)
+{
+	const char *name = t ? last_name(t->names, t->n_names) : NULL;
+
+	return name &&
+	       (strcmp(name, "serial") == 0 || strcmp(name, "bigserial") == 0 ||
+		strcmp(name, "smallserial") == 0 ||
+		strcmp(name, "serial4") == 0 || strcmp(name, "serial8") == 0 ||
+		strcmp(name, "serial2") == 0);
+}
+
+/* The column of CHECK (col IS NOT NULL), or NULL. */
+static const char *
+not_null_check_column(const PgQuery__Constraint *c)
+{
+	const Node *e = c->raw_expr;
+	const PgQuery__NullTest *nt;
+	const PgQuery__ColumnRef *cr;
+
+	if (!e || e->node_case != PG_QUERY__NODE__NODE_NULL_TEST)
+		return NULL;
+	nt = e->null_test;
+	if (nt->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL ||
+	    !nt->arg || nt->arg->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+		return NULL;
+	cr = nt->arg->column_ref;
+	return last_name(cr->fields, cr->n_fields);
+}
+
+static void
+remember_check(lint_file_state *st, const char *table, const char *name,
+	       const char *column, bool validated)
+{
+	lint_notnull_check *k;
+
+	CF_GROW(st->checks, st->alloc_checks, st->n_checks + 1);
+	k = &st->checks[st->n_checks++];
+	k->table = cf_strdup(table);
+	k->constraint = cf_strdup(name && *name ? name : "");
+	k->column = cf_strdup(column);
+	k->validated = validated;
+}
+
+static void
+mark_validated(lint_file_state *st, const char *table, const char *name)
+{
+	for (size_t i = 0; i < st->n_checks; i++)
+		if (strcmp(st->checks[i].table, table) == 0 &&
+		    strcmp(st->checks[i].constraint, name) == 0)
+			st->checks[i].validated = true;
+}
+
+static bool
+has_validated_check(const lint_file_state *st, const char *table,
+		    const char *column)
+{
+	for (size_t i = 0; i < st->n_checks; i++)
+		if (st->checks[i].validated &&
+		    strcmp(st->checks[i].table, table) == 0 &&
+		    strcmp(st->checks[i].column, column) == 0)
+			return true;
+	return false;
+}
+
+/* ---- rules on column definitions (CREATE TABLE and ADD COLUMN) ---- */
+
+static const char *
+type_of(const PgQuery__ColumnDef *cd)
+{
+	const PgQuery__TypeName *t = cd->type_name;
+
+	return t ? last_name(t->names, t->n_names) : NULL;
+}
+
+/* The type of a column: is_new when the column is being created. */
+static void
+check_column_type(const lint_stmt *s, const PgQuery__ColumnDef *cd, bool is_new)
+{
+	const PgQuery__TypeName *t = cd->type_name;
+	const char *name = type_of(cd);
+
+	if (name && strcmp(name, "timestamp") == 0)
+		lint_report(s, "timestamp-without-time-zone", t->location,
+			    "column \"%s\" is timestamp without time zone",
+			    cd->colname);
+	if (is_new && name && strcmp(name, "varchar") == 0 && t->n_typmods)
+		lint_report(s, "varchar-length", t->location,
+			    "column \"%s\" is varchar(n): changing n later is "
+			    "an ALTER COLUMN TYPE under ACCESS EXCLUSIVE",
+			    cd->colname);
+}
+
+/* ALTER COLUMN TYPE: rewrites, or rescans, unless the new type is one
+ * every old text-like value converts to without a check.  Lint cannot see
+ * the old type: varchar(n) may be a lengthening (no rewrite), so it passes. */
+static void
+check_type_change(const lint_stmt *s, const PgQuery__RangeVar *rv,
+		  const char *column, const PgQuery__ColumnDef *cd)
+{
+	const char *name = type_of(cd);
+
+	if (!existing(s, rv))
+		return;
+	/* USING (raw_default) always computes every row again */
+	if (!cd->raw_default && name &&
+	    (strcmp(name, "text") == 0 || strcmp(name, "varchar") == 0))
+		return;
+	lint_report(s, "column-type-change",
+		    cd->type_name ? cd->type_name->location : -1,
+		    "changing the type of \"%s\".\"%s\" to %s rewrites or "
+		    "rescans the table under an ACCESS EXCLUSIVE lock",
+		    rv->relname, column, name ? name : "another type");
+}
+
+static bool
+small_int_type(const char *name)
+{
+	static const char *const names[] = {
+		"int4",	   "int2",	  "serial",    "serial4",
+		"serial2", "smallserial", "bigserial", "serial8"};
+
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+is_primary(const Node *n)
+{
+	return n->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+	       n->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+}
+
+static void
+report_int_pk(const lint_stmt *s, const PgQuery__ColumnDef *cd)
+{
+	lint_report(s, "int-primary-key", cd->location,
+		    "primary key \"%s\" is %s: a sequence-fed key of this "
+		    "type runs out or needs a rewrite to widen",
+		    cd->colname, type_of(cd));
+}
+
+/* ADD COLUMN on an existing table. */
+static void
+check_add_column(const lint_stmt *s, const PgQuery__RangeVar *rv,
+		 const PgQuery__ColumnDef *cd)
+{
+	const Node *def = NULL;
+	bool not_null = cd->is_not_null, rewrite = false;
+	const char *why = NULL;
+
+	for (size_t i = 0; i < cd->n_constraints; i++) {
+		const Node *n = cd->constraints[i];
+		const PgQuery__Constraint *c;
+
+		if (n->node_case != PG_QUERY__NODE__NODE_CONSTRAINT)
+			continue;
+		c = n->constraint;
+		switch (c->contype) {
+		case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL:
+		case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+			not_null = true;
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
+			def = c->raw_expr;
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY:
+			rewrite = true;
+			why = "an identity column";
+			break;
+		case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED:
+			rewrite = true;
+			why = "a stored generated column";
+			break;
+		default:
+			break;
+		}
+	}
+	if (!existing(s, rv))
+		return;
+	if (serial_type(cd->type_name)) {
+		rewrite = true;
+		why = "a serial column (its default calls nextval())";
+	} else if (def && volatile_call(def)) {
+		rewrite = true;
+		why = "a volatile default";
+	} else if (def && s->pg_major < 11) {
+		rewrite = true;
+		why = "a default before PostgreSQL 11";
+	}
+	if (rewrite)
+		lint_report(s, "add-column-default", cd->location,
+			    "adding column \"%s\" with %s rewrites table "
+			    "\"%s\" under an ACCESS EXCLUSIVE lock",
+			    cd->colname, why, rv->relname);
+	else if (not_null && !def)
+		lint_report(s, "add-not-null-without-default", cd->location,
+			    "NOT NULL column \"%s\" without a default fails "
+			    "on table \"%s\" as soon as it has a row",
+			    cd->colname, rv->relname);
+}
+
+/* ---- ALTER TABLE ---- */
+
+static void
+check_add_constraint(const lint_stmt *s, const PgQuery__RangeVar *rv,
+		     const PgQuery__Constraint *c)
+{
+	const char *col;
+
+	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK &&
+	    (col = not_null_check_column(c)))
+		remember_check(s->state, rv->relname, c->conname, col,
+			       !c->skip_validation);
+	if (!existing(s, rv))
+		return;
+	if ((c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
+	     c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE) &&
+	    (!c->indexname || !*c->indexname))
+		lint_report(
+			s, "constraint-without-index", c->location,
+			"%s on \"%s\" builds its index under an ACCESS "
+			"EXCLUSIVE lock",
+			c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ?
+				"PRIMARY KEY" :
+				"UNIQUE",
+			rv->relname);
+	if (c->skip_validation)
+		return;
+	if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN)
+		lint_report(s, "foreign-key-not-valid", c->location,
+			    "foreign key on \"%s\" is validated at once: "
+			    "it scans the table under a SHARE ROW EXCLUSIVE "
+			    "lock on it and on \"%s\"",
+			    rv->relname,
+			    c->pktable ? c->pktable->relname : "?");
+	else if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
+		lint_report(s, "check-not-valid", c->location,
+			    "CHECK on \"%s\" is validated at once: it scans "
+			    "the table under an ACCESS EXCLUSIVE lock",
+			    rv->relname);
+}
+
+/* Subcommands that take less than ACCESS EXCLUSIVE. */
+static bool
+light_lock(const PgQuery__AlterTableCmd *cmd)
+{
+	switch (cmd->subtype) {
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ClusterOn:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropCluster:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
+		return true;
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+		return cmd->def &&
+		       cmd->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+		       cmd->def->constraint->contype ==
+			       PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN;
+	default:
+		return false;
+	}
+}
+
+static void
+access_exclusive(const lint_stmt *s, const char *table)
+{
+	if (s->state->lock_timeout || s->state->lock_reported)
+		return;
+	s->state->lock_reported = true;
+	lint_report(s, "missing-lock-timeout", -1,
+		    "ACCESS EXCLUSIVE lock on \"%s\" with no lock_timeout set "
+		    "earlier: while it waits, every query on the table queues "
+		    "behind it",
+		    table);
+}
+
+/* Subcommands that merge into one ALTER TABLE without changing what it
+ * does (the NOT VALID / VALIDATE / SET NOT NULL steps must stay apart). */
+static bool
+combinable(const PgQuery__AlterTableCmd *cmd)
+{
+	switch (cmd->subtype) {
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
+	case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A combinable ALTER TABLE on an existing table that an earlier one of the
+ * file could have carried: reported once per table. */
+static void
+check_separate(const lint_stmt *s, const PgQuery__AlterTableStmt *a)
+{
+	lint_file_state *st = s->state;
+	const char *table = a->relation->relname;
+
+	if (!existing(s, a->relation))
+		return;
+	for (size_t i = 0; i < a->n_cmds; i++)
+		if (a->cmds[i]->node_case !=
+			    PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ||
+		    !combinable(a->cmds[i]->alter_table_cmd))
+			return;
+	for (size_t i = 0; i < st->n_altered; i++) {
+		if (strcmp(st->altered[i].table, table) != 0)
+			continue;
+		if (!st->altered[i].reported)
+			lint_report(
+				s, "separate-alters", -1,
+				"another ALTER TABLE \"%s\": each one takes "
+				"the ACCESS EXCLUSIVE lock again (and may "
+				"rewrite the table again)",
+				table);
+		st->altered[i].reported = true;
+		return;
+	}
+	CF_GROW(st->altered, st->alloc_altered, st->n_altered + 1);
+	st->altered[st->n_altered].table = cf_strdup(table);
+	st->altered[st->n_altered++].reported = false;
+}
+
+static void
+check_alter_table(const lint_stmt *s, const PgQuery__AlterTableStmt *a)
+{
+	const PgQuery__RangeVar *rv = a->relation;
+	bool heavy = false;
+
+	if (!rv || a->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+		return;
+	for (size_t i = 0; i < a->n_cmds; i++) {
+		const PgQuery__AlterTableCmd *cmd;
+
+		if (a->cmds[i]->node_case !=
+		    PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+			continue;
+		cmd = a->cmds[i]->alter_table_cmd;
+		if (!light_lock(cmd))
+			heavy = true;
+		if (cmd->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE)
+			lint_report(s, "drop-cascade", -1,
+				    "CASCADE on \"%s\" also drops every object "
+				    "that depends on \"%s\"",
+				    rv->relname, cmd->name ? cmd->name : "");
+		switch (cmd->subtype) {
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+			if (cmd->def &&
+			    cmd->def->node_case ==
+				    PG_QUERY__NODE__NODE_COLUMN_DEF) {
+				check_column_type(s, cmd->def->column_def,
+						  true);
+				check_add_column(s, rv, cmd->def->column_def);
+			}
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+			if (cmd->def &&
+			    cmd->def->node_case ==
+				    PG_QUERY__NODE__NODE_COLUMN_DEF) {
+				check_column_type(s, cmd->def->column_def,
+						  false);
+				check_type_change(s, rv, cmd->name,
+						  cmd->def->column_def);
+			}
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+			if (cmd->def && cmd->def->node_case ==
+						PG_QUERY__NODE__NODE_CONSTRAINT)
+				check_add_constraint(s, rv,
+						     cmd->def->constraint);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+			mark_validated(s->state, rv->relname, cmd->name);
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
+			if (!existing(s, rv))
+				break;
+			if (s->pg_major >= 12 &&
+			    has_validated_check(s->state, rv->relname,
+						cmd->name))
+				break;
+			lint_report(
+				s, "set-not-null", -1,
+				s->pg_major >= 12 ?
+					"SET NOT NULL on \"%s\".\"%s\" scans the "
+					"table under an ACCESS EXCLUSIVE lock: no "
+					"validated CHECK (%s IS NOT NULL) before it" :
+					"SET NOT NULL on \"%s\".\"%s\" scans the "
+					"table under an ACCESS EXCLUSIVE lock "
+					"(before PostgreSQL 12 always; %s)",
+				rv->relname, cmd->name,
+				s->pg_major >= 12 ? cmd->name :
+						    "no CHECK can spare it");
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
+			if (existing(s, rv))
+				lint_report(s, "drop-column-or-table", -1,
+					    "dropping column \"%s\".\"%s\" "
+					    "breaks the application version "
+					    "still reading it",
+					    rv->relname, cmd->name);
+			break;
+		default:
+			break;
+		}
+	}
+	if (heavy && existing(s, rv))
+		access_exclusive(s, rv->relname);
+	check_separate(s, a);
+}
+
+/* ---- other statements ---- */
+
+static void
+check_drop(const lint_stmt *s, const PgQuery__DropStmt *d)
+{
+	bool table = d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE;
+
+	if (d->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE)
+		lint_report(s, "drop-cascade", -1,
+			    "DROP ... CASCADE also drops every object that "
+			    "depends on what it names");
+	for (size_t i = 0; table && i < d->n_objects; i++) {
+		const Node *o = d->objects[i];
+		const char *name = NULL;
+
+		if (o->node_case == PG_QUERY__NODE__NODE_LIST)
+			name = last_name(o->list->items, o->list->n_items);
+		if (!name || lint_created(s->state, name))
+			continue;
+		lint_report(s, "drop-column-or-table", -1,
+			    "dropping table \"%s\" breaks the application "
+			    "version still reading it",
+			    name);
+		access_exclusive(s, name);
+	}
+}
+
+static void
+check_rename(const lint_stmt *s, const PgQuery__RenameStmt *r)
+{
+	if (!existing(s, r->relation))
+		return;
+	if (r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN)
+		lint_report(s, "rename-column-or-table", -1,
+			    "renaming column \"%s\".\"%s\" to \"%s\" breaks "
+			    "the application version still using the old "
+			    "name",
+			    r->relation->relname, r->subname, r->newname);
+	else if (r->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+		lint_report(s, "rename-column-or-table", -1,
+			    "renaming table \"%s\" to \"%s\" breaks the "
+			    "application version still using the old name",
+			    r->relation->relname, r->newname);
+	else
+		return;
+	access_exclusive(s, r->relation->relname);
+}
+
+static void
+check_index(const lint_stmt *s, const PgQuery__IndexStmt *ix)
+{
+	if (ix->concurrent || !existing(s, ix->relation))
+		return;
+	lint_report(s, "index-without-concurrently", -1,
+		    "CREATE INDEX on \"%s\" without CONCURRENTLY blocks every "
+		    "write to the table (SHARE lock) while it builds",
+		    ix->relation->relname);
+}
+
+static bool
+pins_search_path(const PgQuery__DefElem *d)
+{
+	const Node *a = d->arg;
+
+	return strcmp(d->defname, "set") == 0 && a &&
+	       a->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
+	       a->variable_set_stmt->name &&
+	       strcmp(a->variable_set_stmt->name, "search_path") == 0;
+}
+
+static void
+check_function(const lint_stmt *s, const PgQuery__CreateFunctionStmt *f)
+{
+	bool definer = false, pinned = false;
+
+	for (size_t i = 0; i < f->n_options; i++) {
+		const PgQuery__DefElem *d;
+
+		if (f->options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
+			continue;
+		d = f->options[i]->def_elem;
+		if (strcmp(d->defname, "security") == 0 && d->arg &&
+		    d->arg->node_case == PG_QUERY__NODE__NODE_BOOLEAN &&
+		    d->arg->boolean->boolval)
+			definer = true;
+		if (pins_search_path(d))
+			pinned = true;
+	}
+	if (definer && !pinned)
+		lint_report(s, "security-definer-search-path", -1,
+			    "SECURITY DEFINER function \"%s\" runs with its "
+			    "owner's rights and the caller's search_path: a "
+			    "caller can plant objects it resolves",
+			    last_name(f->funcname, f->n_funcname));
+}
+
+/* The column definition named name in a CREATE TABLE, or NULL. */
+static const PgQuery__ColumnDef *
+column_named(const PgQuery__CreateStmt *c, const char *name)
+{
+	for (size_t i = 0; name && i < c->n_table_elts; i++)
+		if (c->table_elts[i]->node_case ==
+			    PG_QUERY__NODE__NODE_COLUMN_DEF &&
+		    strcmp(c->table_elts[i]->column_def->colname, name) == 0)
+			return c->table_elts[i]->column_def;
+	return NULL;
+}
+
+static void
+check_create_table(const lint_stmt *s, const PgQuery__CreateStmt *c)
+{
+	for (size_t i = 0; i < c->n_table_elts; i++) {
+		const Node *e = c->table_elts[i];
+
+		if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+			const PgQuery__ColumnDef *cd = e->column_def;
+
+			check_column_type(s, cd, true);
+			for (size_t k = 0; k < cd->n_constraints; k++)
+				if (is_primary(cd->constraints[k]) &&
+				    small_int_type(type_of(cd)))
+					report_int_pk(s, cd);
+		} else if (is_primary(e) && e->constraint->n_keys == 1) {
+			const PgQuery__ColumnDef *cd = column_named(
+				c, str_of(e->constraint->keys[0]));
+
+			if (cd && small_int_type(type_of(cd)))
+				report_int_pk(s, cd);
+		}
+	}
+}
+
+/* A statement that runs in autocommit (CONCURRENTLY, ...) beside other
+ * changes: when it fails, the changes before it stay applied. */
+static void
+check_autocommit(const lint_stmt *s)
+{
+	const char *what = s->stmt->non_transactional;
+
+	if (!what || !strstr(what, "CONCURRENTLY") || s->state->n_changes == 0)
+		return;
+	lint_report(s, "concurrently-with-other-changes", -1,
+		    "%s runs in autocommit beside %zu other change%s: when it "
+		    "fails, the changes before it stay applied",
+		    what, s->state->n_changes,
+		    s->state->n_changes == 1 ? "" : "s");
+}
+
+static void
+check_data_change(const lint_stmt *s, const Node *where, const char *verb,
+		  const PgQuery__RangeVar *rv)
+{
+	if (where || !s->state->transactional || s->state->n_ddl == 0)
+		return;
+	lint_report(s, "data-change-with-ddl", -1,
+		    "%s of every row of \"%s\" in the same transaction as "
+		    "schema changes holds their locks while it runs",
+		    verb, rv ? rv->relname : "?");
+}
+
+/* Records what the statement does for later statements of the file. */
+static void
+remember(lint_stmt *s, const Node *n)
+{
+	lint_file_state *st = s->state;
+	cf_stmt_model *m = cf_stmt_model_from_node(n);
+
+	/* tables the statement creates come from the statement model */
+	if (strcmp(m->kind, "CreateStmt") == 0 ||
+	    strcmp(m->kind, "CreateTableAsStmt") == 0)
+		for (size_t i = 0; i < m->n; i++)
+			if (m->objs[i].kind == CF_OBJ_RELATION &&
+			    m->objs[i].action == CF_ACT_PROVIDE) {
+				CF_GROW(st->created, st->alloc_created,
+					st->n_created + 1);
+				st->created[st->n_created++] = cf_strdup(
+					m->objs[i].name);
+			}
+	cf_stmt_model_free(m);
+	if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
+	    n->variable_set_stmt->name &&
+	    strcmp(n->variable_set_stmt->name, "lock_timeout") == 0)
+		st->lock_timeout = true;
+}
+
+void
+lint_rules_run(lint_stmt *s)
+{
+	const Node *n = s->node;
+
+	check_autocommit(s);
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_INDEX_STMT:
+		check_index(s, n->index_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+		check_data_change(s, n->update_stmt->where_clause, "UPDATE",
+				  n->update_stmt->relation);
+		break;
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+		check_data_change(s, n->delete_stmt->where_clause, "DELETE",
+				  n->delete_stmt->relation);
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		check_alter_table(s, n->alter_table_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		check_drop(s, n->drop_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_RENAME_STMT:
+		check_rename(s, n->rename_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		check_function(s, n->create_function_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_STMT:
+		check_create_table(s, n->create_stmt);
+		break;
+	default:
+		break;
+	}
+	remember(s, n);
+}

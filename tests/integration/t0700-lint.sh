@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# t0700-lint.sh — `confiture migrate lint`: exit codes (0 clean, 1 error
+# finding or --strict warning, 2 usage), the JSON shape, inline
+# "-- confiture:ignore", --select/--ignore/--list-rules, statements the
+# parser cannot read listed as not linted, the target's major from the
+# connection, and only the pending migrations when the database answers.
+. "$(dirname "$0")/../lib/tap.sh"
+
+unset CONFITURE_DATABASE_URL NO_COLOR
+
+DB=$(new_db t0700_lint) || exit 1
+URL=$(db_url "$DB")
+
+mig() { printf '%b' "$2" >"db/migrations/$1.up.sql"; }
+
+test_expect_success 'a safe migration: exit 0, target printed' '
+	new_project
+	mig 001_safe "SET lock_timeout = '"'"'2s'"'"';\nCREATE TABLE t (a int);\nCREATE INDEX ON t (a);\n"
+	run_cf migrate lint --pg-version 14
+	expect_rc 0
+	expect_out_contains "target: PostgreSQL 14"
+	expect_out_contains "0 errors, 0 warnings"
+'
+
+test_expect_success 'an error finding: exit 1 with file:line:col, caret, hint and docs' '
+	new_project
+	mig 001_idx "SELECT 1;\nCREATE INDEX i ON t (a);\n"
+	run_cf migrate lint --pg-version 16
+	expect_rc 1
+	expect_out_contains "db/migrations/001_idx.up.sql:2:1"
+	expect_out_contains "    2 | CREATE INDEX i ON t (a);"
+	expect_out_contains "      | ^"
+	expect_out_contains "CONCURRENTLY"
+	expect_out_contains "docs/lint.md#index-without-concurrently"
+'
+
+test_expect_success 'warnings only: exit 0, and 1 with --strict' '
+	new_project
+	mig 001_ren "SET lock_timeout = '"'"'1s'"'"';\nALTER TABLE t RENAME COLUMN a TO b;\n"
+	run_cf migrate lint --pg-version 16
+	expect_rc 0
+	expect_out_contains "rename-column-or-table"
+	run_cf migrate lint --pg-version 16 --strict
+	expect_rc 1
+'
+
+test_expect_success 'JSON: findings, pg_version and not_linted' '
+	new_project
+	mig 001_mix "CREATE INDEX i ON t (a);\nCREATE FROBNICATOR x;\n"
+	run_cf migrate lint --pg-version 12 --format json
+	expect_rc 1
+	check_json "
+eq(sorted(d), sorted([\"findings\", \"pg_version\", \"pg_version_assumed\", \"not_linted\", \"errors\", \"warnings\", \"files\"]))
+eq(d[\"pg_version\"], 12)
+f = d[\"findings\"][0]
+eq(sorted(f), sorted([\"rule\", \"severity\", \"file\", \"line\", \"column\", \"message\", \"suggestion\", \"docs\"]))
+eq(f[\"rule\"], \"index-without-concurrently\")
+eq(f[\"severity\"], \"error\")
+eq((f[\"line\"], f[\"column\"]), (1, 1))
+eq(f[\"docs\"], \"docs/lint.md#index-without-concurrently\")
+eq(len(d[\"not_linted\"]), 1)
+eq(d[\"not_linted\"][0][\"line\"], 2)
+"
+'
+
+test_expect_success 'a statement the parser cannot read is listed, never passed silently' '
+	new_project
+	mig 001_new "CREATE FROBNICATOR x;\n"
+	run_cf migrate lint --pg-version 99
+	expect_rc 0
+	expect_out_contains "not linted: db/migrations/001_new.up.sql:1:1"
+	expect_out_contains "1 statement not linted"
+'
+
+test_expect_success 'inline ignore: with a reason silences, without one warns' '
+	new_project
+	mig 001_ign "-- confiture:ignore index-without-concurrently t has ten rows\nCREATE INDEX i ON t (a);\n"
+	run_cf migrate lint --pg-version 16 --strict
+	expect_rc 0
+	expect_out_contains "0 errors, 0 warnings"
+	mig 001_ign "-- confiture:ignore index-without-concurrently\nCREATE INDEX i ON t (a);\n"
+	run_cf migrate lint --pg-version 16
+	expect_rc 0
+	expect_out_contains "gives no reason"
+	run_cf migrate lint --pg-version 16 --strict
+	expect_rc 1
+'
+
+test_expect_success '--select and --ignore choose rules; an unknown rule is a usage error' '
+	new_project
+	mig 001_two "CREATE INDEX i ON t (a);\nDROP VIEW v CASCADE;\n"
+	run_cf migrate lint --pg-version 16 --select drop-cascade --format json
+	expect_rc 1
+	check_json "eq([f[\"rule\"] for f in d[\"findings\"]], [\"drop-cascade\"])"
+	run_cf migrate lint --pg-version 16 --ignore drop-cascade,index-without-concurrently
+	expect_rc 0
+	run_cf migrate lint --select no-such-rule
+	expect_rc 2
+	expect_err_contains "unknown rule"
+'
+
+test_expect_success '--list-rules lists every rule with its severity' '
+	run_cf migrate lint --list-rules
+	expect_rc 0
+	expect_out_contains "index-without-concurrently"
+	expect_out_contains "security-definer-search-path"
+	run_cf migrate lint --list-rules --format json
+	expect_rc 0
+	check_json "eq(all(r[\"docs\"].endswith(r[\"rule\"]) for r in d[\"rules\"]), True)"
+'
+
+test_expect_success 'the target version decides: DEFAULT rewrites before 11 only' '
+	new_project
+	mig 001_def "SET lock_timeout = '"'"'2s'"'"';\nALTER TABLE t ADD COLUMN b int DEFAULT 0;\n"
+	run_cf migrate lint --pg-version 10
+	expect_rc 1
+	expect_out_contains "add-column-default"
+	run_cf migrate lint --pg-version 11
+	expect_rc 0
+'
+
+test_expect_success 'not connected: the environment file'"'"'s postgres_version, --pg-version over it' '
+	new_project
+	printf "postgres_version: 10\n" >db/environments/pg10.yaml
+	mig 001_nn "SET lock_timeout = '"'"'2s'"'"';\nALTER TABLE t ALTER COLUMN a SET NOT NULL;\n"
+	run_cf migrate lint --env pg10
+	expect_rc 1
+	expect_out_contains "target: PostgreSQL 10"
+	expect_out_contains "before PostgreSQL 12 always"
+	run_cf migrate lint --env pg10 --pg-version 16 --format json
+	check_json "eq(d[\"pg_version\"], 16); eq(d[\"pg_version_assumed\"], False)"
+'
+
+test_expect_success 'CONCURRENTLY beside another change is an error; alone it is clean' '
+	new_project
+	mig 001_cic "ALTER TABLE t ADD COLUMN b int;\nCREATE INDEX CONCURRENTLY i ON t (b);\n"
+	run_cf migrate lint --pg-version 16 --select concurrently-with-other-changes
+	expect_rc 1
+	expect_out_contains "db/migrations/001_cic.up.sql:2:1"
+	mig 001_cic "SET statement_timeout = 0;\nCREATE INDEX CONCURRENTLY i ON t (b);\n"
+	run_cf migrate lint --pg-version 16 --strict
+	expect_rc 0
+'
+
+test_expect_success 'connected: the server gives the version, only pending files are linted' '
+	new_project "$DB"
+	mig 001_old "CREATE TABLE t0700 (a int);\n"
+	run_cf migrate up -e local
+	expect_rc 0
+	# edited after it ran: linted, it would give drop-cascade
+	mig 001_old "CREATE TABLE t0700 (a int);\nDROP VIEW IF EXISTS v CASCADE;\n"
+	mig 002_new "SET lock_timeout = '"'"'2s'"'"';\nALTER TABLE t0700 RENAME COLUMN a TO b;\n"
+	run_cf migrate lint -e local --pg-version 10 --format json
+	expect_rc 0
+	check_json "
+eq(d[\"pg_version\"], int(\"$(psql_q "$DB" "SHOW server_version_num")\") // 10000)
+eq([f[\"file\"] for f in d[\"findings\"]], [\"db/migrations/002_new.up.sql\"])
+"
+	run_cf migrate lint --pg-version 16 --format json db/migrations/001_old.up.sql
+	expect_rc 1
+	check_json "eq([f[\"rule\"] for f in d[\"findings\"]], [\"drop-cascade\"])"
+'
+
+test_expect_success 'an unreachable database: every migration is linted, with a warning' '
+	new_project
+	mig 001_a "CREATE INDEX i ON t (a);\n"
+	run_cf migrate lint --database-url "postgresql://nobody@127.0.0.1:1/x" --pg-version 16
+	expect_rc 1
+	expect_err_contains "linting every migration"
+	expect_out_contains "001_a.up.sql"
+'
+
+test_expect_success 'control characters from a hostile migration reach the terminal escaped' '
+	new_project
+	printf "CREATE INDEX i ON \"x\\033[2Jy\" (a);\n" >db/migrations/001_esc.up.sql
+	run_cf migrate lint --pg-version 16
+	expect_rc 1
+	expect_out_contains "x\\x1B[2Jy"
+	! grep -q "$(printf "\\033")" "$TEST_TMP/out"
+'
+
+test_expect_success 'a missing file is a usage error (exit 2)' '
+	new_project
+	run_cf migrate lint no/such/file.sql
+	expect_rc 2
+'
+
+test_done
