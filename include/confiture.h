@@ -482,6 +482,14 @@ typedef struct cf_progress {
 	 */
 	void (*lock_wait)(void *arg, const cf_lock_holder *holder,
 			  double waited_ms);
+	/*
+	 * Clone mode: CREATE DATABASE ... TEMPLATE of database source starts
+	 * (clone_begin), then ends (clone_end: ok false when it failed, after
+	 * elapsed_ms).  Each clone_begin is followed by one clone_end.
+	 */
+	void (*clone_begin)(void *arg, const char *source);
+	void (*clone_end)(void *arg, const char *source, bool ok,
+			  double elapsed_ms);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -923,6 +931,16 @@ int cf_server_list(const cf_server_options *opts, cf_server_info **out,
 		   size_t *n, cf_error **err);
 void cf_server_info_free(cf_server_info *info, size_t n);
 
+/* How far a dump load is (cf_provision_options.load_progress). */
+typedef struct cf_load_progress {
+	long long bytes_read;  /* of the dump's SQL (pg_restore's output for
+				* custom and directory formats) */
+	long long bytes_total; /* that SQL's size; 0 when unknown */
+	long statements;       /* sent to the server so far */
+	double elapsed_ms;     /* since this load started */
+	bool done;	       /* the last call of this load */
+} cf_load_progress;
+
 /* Where disposable databases come from. */
 typedef struct cf_provision_options {
 	const char *dump_path;	/* --from-dump: plain SQL, custom or directory
@@ -933,6 +951,15 @@ typedef struct cf_provision_options {
 	bool keep_owners;	/* load OWNER/GRANT too (default: like
 				 * pg_restore --no-owner --no-privileges) */
 	const char *cache_dir;	/* NULL: default cache directory */
+	/*
+	 * Dump load progress (NULL: none), called synchronously while a dump
+	 * loads into a new template (never on a cache hit): at most about
+	 * every 100 ms, and once more with done set when the load ends (also
+	 * on failure).  A load retried statement by statement starts again
+	 * from zero.
+	 */
+	void (*load_progress)(void *arg, const struct cf_load_progress *lp);
+	void *progress_arg;
 } cf_provision_options;
 
 /* The loaded schema, ready to be cloned by a clone-mode preflight. */

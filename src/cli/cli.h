@@ -217,6 +217,9 @@ struct cli_tty_progress {
 /* Sets p's callbacks when text_output and stderr is a terminal. */
 void cli_tty_progress_init(cf_progress *p, struct cli_tty_progress *st,
 			   bool text_output);
+/* Sets po's dump load progress when st is on (cli_tty_progress_init). */
+void cli_tty_progress_load(cf_provision_options *po,
+			   struct cli_tty_progress *st);
 /* Erases the progress line, if one was drawn. */
 void cli_tty_progress_end(struct cli_tty_progress *st);
 

@@ -346,6 +346,7 @@ struct provision_args {
 	bool keep_server;
 	bool no_cache;
 	bool keep_owners;
+	struct cli_tty_progress *tty; /* dump load progress on a terminal */
 };
 
 /*
@@ -393,6 +394,7 @@ provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp,
 	popts.no_cache = a->no_cache;
 	popts.keep_owners = a->keep_owners;
 	popts.cache_dir = a->cache_dir;
+	cli_tty_progress_load(&popts, a->tty);
 	if (cf_provision(&popts, out, &err) < 0)
 		return cli_fail(err, json);
 	return 0;
@@ -603,8 +605,9 @@ cmd_migrate_preflight(int argc, const char **argv)
 		return rc;
 	if (from_dump || from_env) {
 		struct provision_args pa = {
-			from_dump,	from_env,    server,   cache_dir,
-			eo.project_dir, keep_server, no_cache, keep_owners};
+			from_dump, from_env,	   server,
+			cache_dir, eo.project_dir, keep_server,
+			no_cache,  keep_owners,	   &tty};
 
 		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) !=
 		    0) {
@@ -633,7 +636,10 @@ cmd_migrate_preflight(int argc, const char **argv)
 	if (report_needs_json(fmt, &reports))
 		doc = preflight_json(r, prov);
 	if (report_needs_report(fmt, &reports))
-		rep = report_from_preflight(r, strict);
+		rep = report_from_preflight(
+			r, strict,
+			strict || cf_session_config(s)
+					  ->preflight_check_down_strict);
 	if (fmt == REPORT_TEXT) {
 		if (prov)
 			print_provision(prov);

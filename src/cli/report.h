@@ -147,8 +147,10 @@ int report_finish(int format, const struct cli_list *args, struct report *rep,
 
 /* report_build.c: builders, one per command */
 
-struct report *report_from_preflight(const cf_preflight_result *pr,
-				     bool strict);
+/* strict: --strict (warnings fail); down_strict: --check-down verdicts
+ * fail (--strict or preflight.check_down_strict) */
+struct report *report_from_preflight(const cf_preflight_result *pr, bool strict,
+				     bool down_strict);
 struct report *report_from_status(const cf_status *st,
 				  const cf_migration_set *set);
 

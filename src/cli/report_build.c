@@ -144,6 +144,106 @@ add_replay_failure(struct report *r, const cf_preflight_result *pr, size_t i,
 	finding_of[i] = (long)(f - r->findings);
 }
 
+/* Rule ids of the --check-down verdicts that are problems, else NULL. */
+static const char *
+down_rule(cf_down_status st)
+{
+	switch (st) {
+	case CF_DOWN_FAILS:
+		return "down-fails";
+	case CF_DOWN_INCOMPLETE:
+		return "down-incomplete";
+	case CF_DOWN_MISSING:
+		return "no-down";
+	case CF_DOWN_NOT_REAPPLIABLE:
+		return "not-reappliable";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * A --check-down verdict other than "reversible" as a finding of case i:
+ * an error that fails the case when down_strict (--strict or
+ * preflight.check_down_strict, as the exit code), else a warning; a check
+ * that could not run is a note.
+ */
+static void
+add_down_verdict(struct report *r, const cf_preflight_migration *pm, size_t i,
+		 bool down_strict)
+{
+	const cf_down_check *d = &pm->down;
+	const cf_migration *m = pm->migration;
+	const char *rule = down_rule(d->status);
+	struct report_finding *f;
+	char *diff = NULL;
+
+	if (!rule && !(d->status == CF_DOWN_NOT_CHECKED && d->error))
+		return;
+	f = d->error ?
+		    add_error(r, d->error, rule ? rule : "down-not-checked") :
+		    report_add_finding(r);
+	if (!d->error)
+		f->rule = dup(rule);
+	f->level = !rule       ? REPORT_NOTE :
+		   down_strict ? REPORT_ERROR :
+				 REPORT_WARNING;
+	free(f->message);
+	if (d->error)
+		f->message = cli_asprintf("%s: %s",
+					  cf_down_status_name(d->status),
+					  d->error->message);
+	else if (d->status == CF_DOWN_MISSING)
+		f->message = cli_asprintf(
+			"no down: migration %s (%s) has no .down.sql to roll it back with",
+			m->version, m->name);
+	else
+		f->message = cli_asprintf("%s: rolling back migration %s (%s)",
+					  cf_down_status_name(d->status),
+					  m->version, m->name);
+	for (size_t k = 0; d->diff && k < d->diff->n; k++) {
+		char *text = cf_schema_change_text(&d->diff->items[k]);
+		char *joined = cli_asprintf("%s%s%s", diff ? diff : "",
+					    diff ? "; " : "", text);
+
+		free(text);
+		free(diff);
+		diff = joined;
+	}
+	if (diff) {
+		/* the schema difference says more than the error's detail */
+		char *detail = cli_asprintf(
+			"after the down the schema differs: %s%s%s", diff,
+			f->detail ? "\n" : "", f->detail ? f->detail : "");
+
+		free(f->detail);
+		f->detail = detail;
+		free(diff);
+	}
+	if (!f->hint)
+		f->hint = dup(
+			d->status == CF_DOWN_MISSING ?
+				"add a .down.sql that undoes the migration" :
+			d->status == CF_DOWN_INCOMPLETE ?
+				"make the .down.sql undo each change listed" :
+				"fix the .down.sql so that it undoes the up and the up can run again");
+	f->testcase = (long)i;
+	if (!f->file) {
+		const char *file = d->status == CF_DOWN_INCOMPLETE &&
+						   m->down_path ?
+					   m->down_path :
+					   m->up_path;
+
+		f->file = dup(file);
+		f->line = f->column = 0;
+	}
+	f->title = cli_asprintf("%s_%s: %s", m->version, m->name,
+				rule ? cf_down_status_name(d->status) :
+				       "rollback not checked");
+	if (f->level == REPORT_ERROR)
+		r->cases[i].state = REPORT_CASE_FAILED;
+}
+
 static char *
 case_status(const cf_preflight_result *pr, const cf_preflight_migration *pm)
 {
@@ -194,11 +294,13 @@ preflight_headline(const cf_preflight_result *pr, size_t errors)
 }
 
 struct report *
-report_from_preflight(const cf_preflight_result *pr, bool strict)
+report_from_preflight(const cf_preflight_result *pr, bool strict,
+		      bool down_strict)
 {
 	struct report *r = report_new("preflight");
 	long *finding_of = calloc(pr->n + 1, sizeof(long));
 	size_t errors = cf_error_list_count(&pr->problems, CF_SEV_ERROR);
+	size_t down_problems = 0;
 	bool loose = false;
 
 	if (!finding_of)
@@ -212,6 +314,14 @@ report_from_preflight(const cf_preflight_result *pr, bool strict)
 		c->name = case_name(m);
 		c->file = dup(m->up_path ? m->up_path : m->py_path);
 		c->status = case_status(pr, pm);
+		if (pm->down.status != CF_DOWN_NOT_CHECKED) {
+			char *st = cli_asprintf(
+				"%s; %s", c->status,
+				cf_down_status_name(pm->down.status));
+
+			free(c->status);
+			c->status = st;
+		}
 		if (pm->replayed) {
 			c->time_ms = pm->outcome.elapsed_ms;
 			c->state = pm->outcome.kind == CF_OUTCOME_FAILED ?
@@ -252,6 +362,11 @@ report_from_preflight(const cf_preflight_result *pr, bool strict)
 		    pr->migrations[i].outcome.kind == CF_OUTCOME_FAILED &&
 		    pr->migrations[i].outcome.error)
 			add_replay_failure(r, pr, i, finding_of);
+	for (size_t i = 0; i < pr->n; i++) {
+		add_down_verdict(r, &pr->migrations[i], i, down_strict);
+		down_problems += down_rule(pr->migrations[i].down.status) !=
+				 NULL;
+	}
 	if (pr->fallback_reason) {
 		struct report_finding *f = report_add_finding(r);
 
@@ -283,9 +398,17 @@ report_from_preflight(const cf_preflight_result *pr, bool strict)
 				c->state = REPORT_CASE_FAILED;
 	}
 	r->headline = preflight_headline(pr, errors);
+	if (down_problems) {
+		char *h = cli_asprintf("%s; --check-down: %zu not reversible",
+				       r->headline, down_problems);
+
+		free(r->headline);
+		r->headline = h;
+	}
 	r->ok = !pr->interrupted && pr->static_ok &&
 		(!pr->against_run || pr->all_passed) &&
-		!(strict && pr->static_warnings);
+		!(strict && pr->static_warnings) &&
+		!(down_strict && down_problems);
 	free(finding_of);
 	return r;
 }

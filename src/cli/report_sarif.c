@@ -38,6 +38,13 @@ static const struct {
 	 "a pending migration is older than the newest applied one"},
 	{"missing-file", "an applied migration has no file"},
 	{"savepoint-fallback", "clone mode was not possible"},
+	{"down-fails", "--check-down: the .down.sql failed on replay"},
+	{"down-incomplete",
+	 "--check-down: after the .down.sql the schema differs from before the up"},
+	{"no-down", "--check-down: a migration has no .down.sql to roll back"},
+	{"not-reappliable",
+	 "--check-down: the up failed when run again after its .down.sql"},
+	{"down-not-checked", "--check-down: the rollback could not be checked"},
 };
 
 static const char *

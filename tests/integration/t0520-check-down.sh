@@ -77,6 +77,90 @@ test_expect_success 'the environment file can make the verdicts fail' '
 	expect_rc 0
 '
 
+test_expect_success 'CI formats: a bad verdict is a warning, an error with --strict' '
+	project
+	pf --mode clone --check-down --format github
+	expect_rc 0
+	expect_out_matches "^::warning file=db/migrations/002_forgets_index.up.sql,line=2,col=1,title=confiture preflight%3A 002_forgets_index%3A down incomplete::"
+	expect_out_contains "DETAIL: after the down the schema differs: index public.t_total_idx: added"
+	expect_out_matches "^::warning file=db/migrations/003_down_fails.down.sql,line=1,col=1,title=confiture preflight%3A 003_down_fails%3A down fails::"
+	expect_out_matches "^::warning file=db/migrations/004_no_down.up.sql,title=confiture preflight%3A 004_no_down%3A no down::no down: migration 004 \(no_down\) has no .down.sql"
+	expect_out_matches "^::warning file=db/migrations/005_once.up.sql,.*title=confiture preflight%3A 005_once%3A not re-appliable::not re-appliable: the up fails again after the down"
+	expect_out_not_contains "001_reversible%3A"
+	expect_out_not_contains "::error "
+	expect_out_contains "--check-down: 4 not reversible"
+	pf --mode clone --check-down --strict --format github
+	expect_rc 1
+	expect_out_matches "^::error file=db/migrations/003_down_fails.down.sql,line=1,col=1,title=confiture preflight%3A 003_down_fails%3A down fails::"
+	expect_out_matches "^::error file=db/migrations/002_forgets_index.up.sql,line=2,col=1,title=confiture preflight%3A 002_forgets_index%3A down incomplete::"
+'
+
+test_expect_success 'CI formats: JUnit fails the testcase only when the verdicts fail' '
+	project
+	pf --mode clone --check-down --format junit
+	expect_rc 0
+	python3 - "$TEST_TMP/out" 0 <<-\EOF
+	import sys, xml.etree.ElementTree as ET
+	cases = {c.get("name"): c for c in ET.parse(sys.argv[1]).getroot().iter("testcase")}
+	assert len(cases) == 6, cases
+	failed = sorted(n for n, c in cases.items() if c.find("failure") is not None)
+	assert failed == [], failed
+	assert "down incomplete" in cases["002_forgets_index"].find("system-out").text
+	assert cases["001_reversible"].find("system-out") is None
+	EOF
+	printf "name: ci\npreflight:\n  check_down_strict: true\n" >db/environments/ci.yaml
+	pf --mode clone --check-down -c db/environments/ci.yaml --format junit
+	expect_rc 1
+	python3 - "$TEST_TMP/out" <<-\EOF
+	import sys, xml.etree.ElementTree as ET
+	root = ET.parse(sys.argv[1]).getroot()
+	cases = {c.get("name"): c for c in root.iter("testcase")}
+	failed = sorted(n for n, c in cases.items() if c.find("failure") is not None)
+	assert failed == ["002_forgets_index", "003_down_fails", "004_no_down", "005_once"], failed
+	f = cases["003_down_fails"].find("failure")
+	assert "down fails" in f.get("message"), f.get("message")
+	assert "003_down_fails.down.sql:1:1" in f.text, f.text
+	assert "42P01" in f.text, f.text
+	assert "t_total_idx" in cases["002_forgets_index"].find("failure").text
+	EOF
+'
+
+test_expect_success 'CI formats: SARIF has a rule per verdict kind and is schema-valid' '
+	SCHEMA="$CF_SRC/tests/schemas/sarif-2.1.0-subset.schema.json"
+	PYSCHEMA=
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c "import jsonschema" 2>/dev/null; then PYSCHEMA=$py; break; fi
+	done
+	test -n "$PYSCHEMA" || { echo "no python3 with jsonschema: run scripts/install-deps" >&2; return 1; }
+	project
+	pf --mode clone --check-down --strict --format sarif --report markdown:summary.md
+	expect_rc 1
+	"$PYSCHEMA" - "$TEST_TMP/out" "$SCHEMA" <<-\EOF
+	import json, sys, jsonschema
+	doc = json.load(open(sys.argv[1]))
+	jsonschema.validate(doc, json.load(open(sys.argv[2])), cls=jsonschema.Draft7Validator)
+	run = doc["runs"][0]
+	rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+	for rid in ("down-fails", "down-incomplete", "no-down", "not-reappliable"):
+	    assert rid in rules, (rid, rules)
+	    res = [r for r in run["results"] if r["ruleId"] == rid]
+	    assert len(res) == 1 and res[0]["level"] == "error", (rid, res)
+	    assert rules[res[0]["ruleIndex"]] == rid
+	fails = [r for r in run["results"] if r["ruleId"] == "down-fails"][0]
+	loc = fails["locations"][0]["physicalLocation"]
+	assert loc["artifactLocation"]["uri"].endswith("003_down_fails.down.sql"), loc
+	assert loc["region"]["startLine"] == 1, loc
+	EOF
+	grep -qF "| ❌ | 002\_forgets\_index | passed; down incomplete |" summary.md
+	grep -qF "| ✅ | 001\_reversible | passed; reversible |" summary.md
+	grep -qF "| ❌ error | 003\_down\_fails | down fails: table \"nothere\" does not exist (SQLSTATE 42P01)" summary.md
+	pf --mode clone --check-down --report markdown:summary.md
+	expect_rc 0
+	grep -qF "<details><summary>5 warnings</summary>" summary.md
+	grep -qF "| ✅ | 002\_forgets\_index | passed; down incomplete |" summary.md
+	grep -qF "| ⚠️ | 003\_down\_fails | down fails:" summary.md
+'
+
 test_expect_success 'without --check-down no .down.sql runs and no verdict shows' '
 	project
 	pf --mode clone

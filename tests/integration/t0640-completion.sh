@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t0640-completion.sh — terminal habits: `confiture completion
 # bash|zsh|fish` from the command tables (checked by running the scripts in
-# real shells where they are installed), a replay progress line on a
-# terminal only, and a URL of a foreign scheme reported without its
+# real shells where they are installed), progress lines on a terminal
+# only (replay, dump load, clone), and a URL of a foreign scheme reported without its
 # userinfo.
 . "$(dirname "$0")/../lib/tap.sh"
 
@@ -81,6 +81,42 @@ test_expect_success 'preflight shows replay progress on a terminal only' '
 	expect_rc 0
 	expect_err_not_contains "replaying"
 	expect_out_not_contains "replaying"
+'
+
+test_expect_success 'a dump load and a clone show progress on a terminal' '
+	command -v script >/dev/null
+	new_project
+	echo "CREATE TABLE t0640_new (id int);" >db/migrations/001_new.up.sql
+	for i in 1 2 3 4 5; do
+		echo "CREATE TABLE public.t0640_d$i (id int);"
+	done >dump.sql
+	srv=$(db_url postgres)
+	script -qec "\"$CONFITURE\" migrate preflight --from-dump dump.sql --server \"$srv\" --no-cache --cache-dir cache" /dev/null >tty.out || :
+	grep -Eq "loading dump [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B \([0-9]+%\)  [0-9]+ statements?  [0-9.]+ s" tty.out
+	grep -Eq "cloning database [a-z0-9_\"]+ \.\.\. done [0-9.]+ s" tty.out
+	grep -q "All 1 migration passed" tty.out
+	db=$(new_db t0640c)
+	url=$(db_url "$db")
+	script -qec "\"$CONFITURE\" migrate preflight --against \"$url\" --mode clone" /dev/null >tty.out || :
+	grep -Eq "cloning database $db \.\.\. done [0-9.]+ s" tty.out
+'
+
+test_expect_success 'no load or clone progress in JSON, CI formats or a pipe' '
+	command -v script >/dev/null
+	new_project
+	echo "CREATE TABLE t0640_new (id int);" >db/migrations/001_new.up.sql
+	echo "CREATE TABLE public.t0640_d (id int);" >dump.sql
+	srv=$(db_url postgres)
+	for f in json github junit sarif markdown; do
+		script -qec "\"$CONFITURE\" migrate preflight --from-dump dump.sql --server \"$srv\" --no-cache --cache-dir cache --format $f" /dev/null >tty.out || :
+		if grep -Eq "loading dump|cloning database" tty.out; then return 1; fi
+	done
+	run_cf migrate preflight --from-dump dump.sql --server "$srv" --no-cache --cache-dir cache
+	expect_rc 0
+	expect_err_not_contains "loading dump"
+	expect_err_not_contains "cloning database"
+	expect_out_not_contains "loading dump"
+	expect_out_not_contains "cloning database"
 '
 
 test_expect_success 'a URL of another scheme is reported without its userinfo' '

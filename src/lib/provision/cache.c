@@ -572,7 +572,7 @@ load_into(struct prov_ctx *c, cf_provisioned *p, const char *name,
 	if (create_database(c->conn, name, err) < 0)
 		return -1;
 	rc = cf_dump_load(c->dump, c->bindir, c->maint_url, name,
-			  c->version_num, c->tmp_dir, true, st, &e);
+			  c->version_num, c->tmp_dir, true, st, c->opts, &e);
 	if (rc < 0 && has_state(e, "53200")) {
 		cf_error *n = cf_warning_new(
 			"loaded dump '%s' statement by statement",
@@ -590,7 +590,7 @@ load_into(struct prov_ctx *c, cf_provisioned *p, const char *name,
 		else
 			rc = cf_dump_load(c->dump, c->bindir, c->maint_url,
 					  name, c->version_num, c->tmp_dir,
-					  false, st, &e);
+					  false, st, c->opts, &e);
 	}
 	if (rc < 0) {
 		drop_database(c->conn, name, false, NULL);

@@ -386,6 +386,7 @@ digest_hex(EVP_MD_CTX *md, char out[65])
 struct loader;
 static int load_item(struct loader *ld, cf_sqllex *lx, const cf_sqllex_item *it,
 		     cf_error **err);
+static void load_progress(struct loader *ld, size_t bytes, bool done);
 
 /*
  * Reads the dump's SQL once from the start: through the lexer always,
@@ -431,6 +432,8 @@ run_pass(const cf_dump *d, EVP_MD_CTX *md, struct loader *ld,
 		}
 		if (md && hash)
 			EVP_DigestUpdate(md, line, len);
+		if (ld)
+			load_progress(ld, len, false);
 	}
 	if (rc == 0 && got < 0)
 		rc = -1;
@@ -643,7 +646,29 @@ struct loader {
 	char *copy_sql;
 	int copy_line, copy_col, copy_data_line;
 	cf_strbuf copybuf;
+	/* progress: opts->load_progress, throttled */
+	const cf_provision_options *opts;
+	cf_load_progress lp;
+	double t0_ms, shown_ms;
 };
+
+/* Reports progress when 100 ms passed since the last report, or at the end. */
+static void
+load_progress(struct loader *ld, size_t bytes, bool done)
+{
+	double now;
+
+	if (!ld->opts || !ld->opts->load_progress)
+		return;
+	ld->lp.bytes_read += (long long)bytes;
+	now = cf_now_ms();
+	if (!done && now - ld->shown_ms < 100.0)
+		return;
+	ld->shown_ms = now;
+	ld->lp.elapsed_ms = now - ld->t0_ms;
+	ld->lp.done = done;
+	ld->opts->load_progress(ld->opts->progress_arg, &ld->lp);
+}
 
 /* Sets e's position, line and col in the dump's SQL. */
 static void
@@ -907,6 +932,7 @@ load_statement(struct loader *ld, cf_sqllex *lx, const cf_sqllex_item *it,
 			       statement_error(ld, NULL, it->text, it->line,
 					       it->column, false));
 	PQsetSingleRowMode(ld->conn);
+	ld->lp.statements++;
 	if (read_results(ld, it->text, it->line, it->column, it->copy_in, false,
 			 &started, err) < 0)
 		return -1;
@@ -1021,10 +1047,12 @@ exec_simple(struct loader *ld, const char *sql, cf_error **err)
 int
 cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	     const char *dbname, int server_version_num, const char *tmp_dir,
-	     bool single_txn, cf_dump_stats *stats, cf_error **err)
+	     bool single_txn, cf_dump_stats *stats,
+	     const cf_provision_options *progress, cf_error **err)
 {
 	struct loader ld = {0};
 	long restrict_lines = 0;
+	struct stat st;
 	int rc;
 
 	(void)bindir;
@@ -1033,6 +1061,10 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	ld.d = d;
 	ld.server_version_num = server_version_num;
 	ld.stats = stats;
+	ld.opts = progress;
+	ld.t0_ms = cf_now_ms(); /* shown_ms 0: the first line reports at once */
+	if (fstat(d->fd, &st) == 0 && S_ISREG(st.st_mode))
+		ld.lp.bytes_total = (long long)st.st_size;
 	cf_strbuf_init(&ld.copybuf);
 	if (load_connect(url, dbname, &ld.conn, err) < 0)
 		return -1;
@@ -1048,6 +1080,7 @@ cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 	if (rc == 0 && single_txn)
 		rc = exec_simple(&ld, "COMMIT", err);
 	stats->restrict_lines = restrict_lines;
+	load_progress(&ld, 0, true);
 	cf_cancel_register(NULL);
 	PQfinish(ld.conn);
 	cf_strbuf_release(&ld.copybuf);

@@ -110,11 +110,12 @@ int cf_dump_source_major(const char *path);
  * single_txn.  A psql meta-command is an error before anything runs
  * (cf_dump_open).  A load error is CF_ERR_CONFIG "cannot load dump" with
  * the dump's file:line:col and the server's message and SQLSTATE; a
- * connection failure is CF_ERR_CONNECT.
+ * connection failure is CF_ERR_CONNECT.  progress (may be NULL) is called
+ * as cf_provision_options.load_progress says.
  */
 int cf_dump_load(const cf_dump *d, const char *bindir, const char *url,
 		 const char *dbname, int server_version_num,
 		 const char *tmp_dir, bool single_txn, cf_dump_stats *stats,
-		 cf_error **err);
+		 const cf_provision_options *progress, cf_error **err);
 
 #endif /* CF_PROVISION_H */

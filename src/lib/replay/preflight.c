@@ -741,6 +741,7 @@ clone_create(preflight_run *pr, char **reason)
 {
 	char *sql, *qclone, *qsrc;
 	cf_error *e = NULL;
+	double t0;
 	int rc = 0;
 
 	if (cf_cluster_snapshot_take(pr->maint, &pr->snap, &e) < 0) {
@@ -776,6 +777,9 @@ clone_create(preflight_run *pr, char **reason)
 				  " STRATEGY FILE_COPY" :
 				  "");
 	cf_cancel_register(pr->maint);
+	t0 = cf_now_ms();
+	if (pr->progress && pr->progress->clone_begin)
+		pr->progress->clone_begin(pr->progress->arg, pr->against_db);
 	/* 55006: someone touched the template just now (another preflight's
 	 * check, a psql that is going away): try again for a few seconds. */
 	for (int attempt = 0;
@@ -786,6 +790,9 @@ clone_create(preflight_run *pr, char **reason)
 		e = NULL;
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
 	}
+	if (pr->progress && pr->progress->clone_end)
+		pr->progress->clone_end(pr->progress->arg, pr->against_db, !e,
+					cf_now_ms() - t0);
 	if (!e && cf_clone_marker_save(pr->maint, pr->marker, false, pr->scope,
 				       &e) < 0) {
 		/* the clone exists: clone_cleanup() drops it */
