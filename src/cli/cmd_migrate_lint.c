@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report.h"
 
 static const char *
 severity_name(cf_lint_severity s)
@@ -236,6 +237,7 @@ int
 cmd_migrate_lint(int argc, const char **argv)
 {
 	struct cli_env_opts eo = {.format = "text"};
+	struct cli_list reports = {0};
 	const char *select = NULL, *ignore = NULL;
 	bool strict = false, rules = false;
 	const struct cli_option options[] = {
@@ -248,8 +250,7 @@ cmd_migrate_lint(int argc, const char **argv)
 			   "do not run these rules"),
 		OPT_BOOL(0, "list-rules", &rules, "list the rules and exit"),
 		OPT_BOOL(0, "strict", &strict, "exit 1 on warnings too"),
-		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
-			   cli_format_choices),
+		REPORT_OPTIONS(&eo.format, &reports),
 		OPT_END(),
 	};
 	static const char *const synopsis[] = {
@@ -266,7 +267,8 @@ cmd_migrate_lint(int argc, const char **argv)
 		"\"-- confiture:ignore RULE[,RULE] reason\" on the line before it.\n"
 		"Statements the parser cannot read are listed as not linted.\n"
 		"Exit status 0 when clean, 1 on an error finding (or a warning\n"
-		"with --strict), 2 on usage and configuration errors.\n"
+		"with --strict), 2 on usage and configuration errors. Formats as\n"
+		"for preflight: text (table), json, github, junit, sarif, markdown.\n"
 		"Rules are described in docs/lint.md.",
 		options};
 	cf_lint_options lo = {0};
@@ -276,13 +278,16 @@ cmd_migrate_lint(int argc, const char **argv)
 	const char **paths = NULL;
 	char **sel, **ign;
 	size_t n = 0;
-	int npos = 0, rc;
+	int npos = 0, rc, fmt;
 
 	rc = cli_parse(argc, argv, &usage, &npos);
 	if (rc == CLI_PARSE_HELP)
 		return CF_EXIT_OK;
 	if (rc == CLI_PARSE_ERROR)
 		return CF_EXIT_USAGE;
+	if ((rc = report_check_args(&reports)) != 0)
+		return rc;
+	fmt = report_format_parse(eo.format);
 	if (rules)
 		return list_rules(cli_json(&eo));
 	if (npos > 0) {
@@ -316,11 +321,20 @@ cmd_migrate_lint(int argc, const char **argv)
 	if (cf_lint_files(paths, n, &lo, &r, &err) < 0) {
 		rc = cli_fail(err, cli_json(&eo));
 	} else {
-		if (cli_json(&eo))
-			cli_json_print(result_json(r));
-		else
+		json_t *doc = report_needs_json(fmt, &reports) ?
+				      result_json(r) :
+				      NULL;
+		struct report *rep = report_needs_report(fmt, &reports) ?
+					     report_from_lint(r, paths, n,
+							      strict) :
+					     NULL;
+		int wrc;
+
+		if (fmt == REPORT_TEXT)
 			result_text(r);
-		rc = r->errors || (strict && r->warnings) ? CF_EXIT_FAILURE :
+		wrc = report_finish(fmt, &reports, rep, doc);
+		rc = wrc				  ? wrc :
+		     r->errors || (strict && r->warnings) ? CF_EXIT_FAILURE :
 							    CF_EXIT_OK;
 	}
 	cf_lint_result_free(r);

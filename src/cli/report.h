@@ -1,6 +1,6 @@
 /*
  * report.h — CI report formats for the commands that check migrations
- * (preflight, status; lint later): GitHub workflow commands, JUnit XML,
+ * (preflight, status, lint): GitHub workflow commands, JUnit XML,
  * SARIF 2.1.0 and a Markdown summary.
  *
  * A command turns its library result into a struct report (one builder per
@@ -153,6 +153,11 @@ struct report *report_from_preflight(const cf_preflight_result *pr, bool strict,
 				     bool down_strict);
 struct report *report_from_status(const cf_status *st,
 				  const cf_migration_set *set);
+/* One case per linted file (files[0..n_files)), a finding per lint finding
+ * and per statement not linted; strict: warnings fail too. */
+struct report *report_from_lint(const cf_lint_result *lr,
+				const char *const *files, size_t n_files,
+				bool strict);
 
 /* one file per format */
 void report_github(FILE *f, const struct report *r);

@@ -504,3 +504,81 @@ report_from_status(const cf_status *st, const cf_migration_set *set)
 	r->ok = st->pending == 0;
 	return r;
 }
+
+/* The report case of file, added the first time it is asked for. */
+static long
+lint_case(struct report *r, const char *file)
+{
+	const char *base = strrchr(file, '/');
+	struct report_case *c;
+
+	for (size_t i = 0; i < r->n_cases; i++)
+		if (strcmp(r->cases[i].file, file) == 0)
+			return (long)i;
+	c = report_add_case(r);
+	c->name = dup(base ? base + 1 : file);
+	c->file = dup(file);
+	c->status = dup("clean");
+	return (long)(r->n_cases - 1);
+}
+
+struct report *
+report_from_lint(const cf_lint_result *lr, const char *const *files,
+		 size_t n_files, bool strict)
+{
+	struct report *r = report_new("lint");
+
+	/* one case per linted file, so a clean file reads "passed" too */
+	for (size_t i = 0; i < n_files; i++)
+		lint_case(r, files[i]);
+	for (size_t i = 0; i < lr->n_findings; i++) {
+		const cf_lint_finding *lf = &lr->findings[i];
+		bool fails = lf->severity == CF_LINT_ERROR || strict;
+		long ci = lint_case(r, lf->file);
+		struct report_finding *f = report_add_finding(r);
+		struct report_case *c = &r->cases[ci];
+
+		f->level = fails ? REPORT_ERROR : REPORT_WARNING;
+		f->rule = dup(lf->rule);
+		f->title = cli_asprintf("%s: %s", c->name, lf->rule);
+		f->message = dup(lf->message);
+		f->detail = lf->docs ? cli_asprintf("see %s", lf->docs) : NULL;
+		f->hint = dup(lf->suggestion);
+		f->file = dup(lf->file);
+		f->line = lf->line;
+		f->column = lf->column;
+		f->testcase = ci;
+		if (fails) {
+			c->state = REPORT_CASE_FAILED;
+			free(c->status);
+			c->status = dup("unsafe to deploy");
+		} else if (c->state != REPORT_CASE_FAILED) {
+			free(c->status);
+			c->status = dup("warnings");
+		}
+	}
+	for (size_t i = 0; i < lr->n_not_linted; i++) {
+		const cf_lint_unread *u = &lr->not_linted[i];
+		struct report_finding *f = report_add_finding(r);
+
+		f->level = REPORT_WARNING;
+		f->rule = dup("not-linted");
+		f->title = dup("not linted");
+		f->message = cli_asprintf("not linted: %s", u->reason);
+		f->hint = dup("the parser could not read this statement "
+			      "(newer syntax?); review it by hand");
+		f->file = dup(u->file);
+		f->line = u->line;
+		f->column = u->column;
+		f->testcase = lint_case(r, u->file);
+	}
+	r->headline = cli_asprintf(
+		"%zu file%s linted for PostgreSQL %d%s: %zu error%s, %zu warning%s, %zu statement%s not linted",
+		lr->files, lr->files == 1 ? "" : "s", lr->pg_major,
+		lr->pg_assumed ? " (assumed)" : "", lr->errors,
+		lr->errors == 1 ? "" : "s", lr->warnings,
+		lr->warnings == 1 ? "" : "s", lr->n_not_linted,
+		lr->n_not_linted == 1 ? "" : "s");
+	r->ok = lr->errors == 0 && !(strict && lr->warnings);
+	return r;
+}

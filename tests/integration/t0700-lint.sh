@@ -185,4 +185,41 @@ test_expect_success 'a missing file is a usage error (exit 2)' '
 	expect_rc 2
 '
 
+test_expect_success 'CI formats: github annotations, JUnit, SARIF and --report files' '
+	new_project
+	mig 001_idx "SELECT 1;\nCREATE INDEX i ON t (a);\n"
+	mig 002_ren "SET lock_timeout = '"'"'1s'"'"';\nALTER TABLE t RENAME COLUMN a TO b;\n"
+	mig 003_safe "SET lock_timeout = '"'"'1s'"'"';\nCREATE TABLE u (a int);\n"
+	run_cf migrate lint --pg-version 16 --format github \
+		--report "junit:$TEST_TMP/lint.xml" --report "sarif:$TEST_TMP/lint.sarif"
+	expect_rc 1
+	expect_out_contains "::error file=db/migrations/001_idx.up.sql,line=2,col=1"
+	expect_out_contains "::warning file=db/migrations/002_ren.up.sql,line=2,col=1"
+	python3 - "$TEST_TMP/lint.xml" <<-\EOF
+	import sys, xml.etree.ElementTree as ET
+	root = ET.parse(sys.argv[1]).getroot()
+	cases = {c.get("name"): c for c in root.iter("testcase")}
+	assert sorted(cases) == ["001_idx.up.sql", "002_ren.up.sql", "003_safe.up.sql"], sorted(cases)
+	assert cases["001_idx.up.sql"].find("failure") is not None
+	assert cases["002_ren.up.sql"].find("failure") is None
+	assert cases["003_safe.up.sql"].find("failure") is None
+	EOF
+	python3 - "$TEST_TMP/lint.sarif" <<-\EOF
+	import json, sys
+	run = json.load(open(sys.argv[1]))["runs"][0]
+	ids = sorted(r["ruleId"] for r in run["results"])
+	assert ids == ["index-without-concurrently", "rename-column-or-table"], ids
+	EOF
+	for py in python3 /usr/bin/python3; do
+		if "$py" -c "import jsonschema" 2>/dev/null; then
+			"$py" -c "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])), cls=jsonschema.Draft7Validator)" \
+				"$CF_SRC/tests/schemas/sarif-2.1.0-subset.schema.json" "$TEST_TMP/lint.sarif"
+			break
+		fi
+	done
+	run_cf migrate lint --pg-version 16 --strict --format junit
+	expect_rc 1
+	expect_out_contains "rename-column-or-table"
+'
+
 test_done
