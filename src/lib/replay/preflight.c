@@ -244,9 +244,11 @@ static void
 lint_pending(preflight_run *pr)
 {
 	cf_preflight_result *r = pr->r;
-	cf_lint_options lo = {pr->target_major, NULL, NULL,
-			      pr->s->cfg->lint_grades,
-			      pr->s->cfg->n_lint_grades};
+	cf_lint_options lo = {
+		.pg_major = pr->target_major,
+		.grades = pr->s->cfg->lint_grades,
+		.n_grades = pr->s->cfg->n_lint_grades,
+	};
 	const char **paths = cf_calloc(r->n + 1, sizeof(char *));
 	cf_lint_result *lr = NULL;
 	cf_error *e = NULL;
