@@ -122,6 +122,18 @@ char *cf_redact_url(const char *url_or_conninfo);
 #define CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS 5000
 #define CF_DEFAULT_PREFLIGHT_STATEMENT_TIMEOUT_MS 300000
 
+typedef enum cf_lint_severity {
+	CF_LINT_OFF = 0,
+	CF_LINT_WARNING,
+	CF_LINT_ERROR,
+} cf_lint_severity;
+
+/* lint.rules in an environment file: one rule re-graded (or off). */
+typedef struct cf_lint_grade {
+	char *rule; /* a rule id of cf_lint_rules() */
+	cf_lint_severity severity;
+} cf_lint_grade;
+
 /*
  * An environment's configuration, read from db/environments/<name>.yaml.
  * Fields are read-only for callers; free with cf_config_free().
@@ -144,6 +156,8 @@ typedef struct cf_config {
 	int postgres_version; /* target's PostgreSQL major; 0 = unknown */
 	bool preflight_check_down_strict; /* preflight.check_down_strict:
 					   * --check-down verdicts fail */
+	cf_lint_grade *lint_grades;	  /* lint.rules, in file order */
+	size_t n_lint_grades;
 	cf_error_list warnings; /* unknown keys etc., with file:line */
 } cf_config;
 
@@ -1035,12 +1049,6 @@ int cf_generate_migration(const char *dir, const char *name, char **up_path,
  * Lint: deploy-safety rules on the statement model (lint/lint.c)
  * ------------------------------------------------------------------------ */
 
-typedef enum cf_lint_severity {
-	CF_LINT_OFF = 0,
-	CF_LINT_WARNING,
-	CF_LINT_ERROR,
-} cf_lint_severity;
-
 /* One rule of the table; static storage. */
 typedef struct cf_lint_rule {
 	const char *id;		   /* "index-without-concurrently" */
@@ -1054,8 +1062,10 @@ const cf_lint_rule *cf_lint_rules(size_t *n);
 
 typedef struct cf_lint_options {
 	int pg_major; /* target's PostgreSQL major; 0: the parser's (assumed) */
-	const char *const *select; /* NULL-terminated rule ids; NULL: all */
-	const char *const *ignore; /* NULL-terminated rule ids; NULL: none */
+	const char *const *select;   /* NULL-terminated rule ids; NULL: all */
+	const char *const *ignore;   /* NULL-terminated rule ids; NULL: none */
+	const cf_lint_grade *grades; /* re-gradings (lint.rules); may be NULL */
+	size_t n_grades;
 } cf_lint_options;
 
 typedef struct cf_lint_finding {

@@ -314,6 +314,10 @@ cmd_migrate_lint(int argc, const char **argv)
 		migration_files(s, &paths, &n);
 	}
 	lo.pg_major = s ? cf_session_target_major(s) : eo.postgres_version;
+	if (s) {
+		lo.grades = cf_session_config(s)->lint_grades;
+		lo.n_grades = cf_session_config(s)->n_lint_grades;
+	}
 	sel = split_list(select);
 	ign = split_list(ignore);
 	lo.select = (const char *const *)sel;

@@ -236,4 +236,42 @@ test_expect_success 'exit 2: --env together with -c, an unknown env, an unknown 
 	expect_rc 2
 '
 
+test_expect_success 'lint findings are static warnings: exit 0, 1 with --strict; JSON code = rule' '
+	new_project
+	printf "SELECT 1;\nCREATE INDEX t0240_i ON t0240_x (a);\n" >db/migrations/001_idx.up.sql
+	echo "DROP INDEX t0240_i;" >db/migrations/001_idx.down.sql
+	printf "postgres_version: 16\n" >db/environments/pg16.yaml
+	run_cf migrate preflight --env pg16
+	expect_rc 0
+	expect_out_contains "static checks: 0 errors, 1 warning"
+	expect_err_contains "db/migrations/001_idx.up.sql:2:1"
+	expect_err_contains "lint rule index-without-concurrently (error for PostgreSQL 16)"
+	expect_err_contains "HINT: CREATE INDEX CONCURRENTLY"
+	run_cf migrate preflight --env pg16 --strict
+	expect_rc 1
+	run_cf migrate preflight --env pg16 --format json
+	expect_rc 0
+	check_json "
+p = [x for x in s[\"problems\"] if x[\"code\"] == \"index-without-concurrently\"]
+eq(len(p), 1)
+p = p[0]
+eq(p[\"severity\"], \"warning\")
+eq((p[\"file\"], p[\"line\"], p[\"column\"]), (\"db/migrations/001_idx.up.sql\", 2, 1))
+eq(\"CONCURRENTLY\" in p[\"hint\"], True)
+eq(\"(error for PostgreSQL 16)\" in p[\"detail\"], True)
+eq(\"docs/lint.md#index-without-concurrently\" in p[\"detail\"], True)
+eq(s[\"safe_to_deploy\"], True)
+"
+'
+
+test_expect_success 'lint in preflight follows the environment'"'"'s lint.rules' '
+	new_project
+	printf "CREATE INDEX t0240_i ON t0240_x (a);\n" >db/migrations/001_idx.up.sql
+	echo "DROP INDEX t0240_i;" >db/migrations/001_idx.down.sql
+	printf "lint:\n  rules:\n    index-without-concurrently: off\n" >db/environments/quiet.yaml
+	run_cf migrate preflight --env quiet --strict
+	expect_rc 0
+	expect_err_not_contains "index-without-concurrently"
+'
+
 test_done

@@ -131,6 +131,41 @@ test_expect_success 'not connected: the environment file'"'"'s postgres_version,
 	check_json "eq(d[\"pg_version\"], 16); eq(d[\"pg_version_assumed\"], False)"
 '
 
+test_expect_success 'lint.rules in the environment file re-grades rules, off silences' '
+	new_project
+	mig 001_mix "SET lock_timeout = '"'"'1s'"'"';\nCREATE INDEX i ON t (a);\nALTER TABLE t RENAME COLUMN a TO b;\n"
+	printf "lint:\n  rules:\n    index-without-concurrently: warning\n    rename-column-or-table: error\n" >db/environments/regrade.yaml
+	run_cf migrate lint --env regrade --pg-version 16 --format json
+	expect_rc 1
+	check_json "
+sev = {f[\"rule\"]: f[\"severity\"] for f in d[\"findings\"]}
+eq(sev, {\"index-without-concurrently\": \"warning\", \"rename-column-or-table\": \"error\"})
+eq((d[\"errors\"], d[\"warnings\"]), (1, 1))"
+	printf "lint:\n  rules:\n    rename-column-or-table: off\n    index-without-concurrently: warning\n" >db/environments/quiet.yaml
+	run_cf migrate lint --env quiet --pg-version 16
+	expect_rc 0
+	expect_out_not_contains "rename-column-or-table"
+	expect_out_contains "0 errors, 1 warning"
+	run_cf migrate lint --env quiet --pg-version 16 --strict
+	expect_rc 1
+'
+
+test_expect_success 'lint.rules: an unknown rule id is a configuration error at file:line:col' '
+	new_project
+	mig 001_ok "SELECT 1;\n"
+	printf "lint:\n  rules:\n    index-without-concurently: off\n" >db/environments/typo.yaml
+	run_cf migrate lint --env typo
+	expect_rc 2
+	expect_err_contains "typo.yaml:3:5"
+	expect_err_contains "unknown lint rule '"'"'index-without-concurently'"'"'"
+	expect_err_contains "index-without-concurrently, "
+	printf "lint:\n  rules:\n    index-without-concurrently: loud\n" >db/environments/bad.yaml
+	run_cf migrate lint --env bad
+	expect_rc 2
+	expect_err_contains "bad.yaml:3:33"
+	expect_err_contains "must be off, warning or error"
+'
+
 test_expect_success 'CONCURRENTLY beside another change is an error; alone it is clean' '
 	new_project
 	mig 001_cic "ALTER TABLE t ADD COLUMN b int;\nCREATE INDEX CONCURRENTLY i ON t (b);\n"

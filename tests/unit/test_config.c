@@ -413,6 +413,44 @@ test_unknown_keys(void **state)
 	cf_config_free(cfg);
 }
 
+/* lint.rules re-grades rules in file order; an unknown id names them all. */
+static void
+test_lint_rules(void **state)
+{
+	char tmpl[] = "/tmp/cf_test_lint_XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	char *path;
+	cf_config *cfg = NULL;
+	cf_error *err = NULL;
+
+	(void)state;
+	assert_non_null(dir);
+	path = write_file(dir, "a.yaml",
+			  "lint:\n  rules:\n    drop-cascade: off\n"
+			  "    varchar-length: error\n"
+			  "    index-without-concurrently: warning\n");
+	assert_int_equal(cf_config_load(path, &cfg, NULL), 0);
+	assert_int_equal(cfg->n_lint_grades, 3);
+	assert_string_equal(cfg->lint_grades[0].rule, "drop-cascade");
+	assert_int_equal(cfg->lint_grades[0].severity, CF_LINT_OFF);
+	assert_int_equal(cfg->lint_grades[1].severity, CF_LINT_ERROR);
+	assert_int_equal(cfg->lint_grades[2].severity, CF_LINT_WARNING);
+	assert_int_equal(cfg->warnings.n, 0);
+	cf_config_free(cfg);
+	free(path);
+
+	path = write_file(dir, "b.yaml", "lint:\n  rules:\n    nope: off\n");
+	assert_int_equal(cf_config_load(path, &cfg, &err), -1);
+	assert_null(cfg);
+	assert_int_equal(err->kind, CF_ERR_CONFIG);
+	assert_string_equal(err->code, "unknown-lint-rule");
+	assert_contains(err->hint, "index-without-concurrently, ");
+	assert_contains(err->hint, "drop-cascade");
+	cf_error_free(err);
+	free(path);
+	remove_tree(dir);
+}
+
 /* Type and value errors: message names the key path, position exact. */
 static void
 test_wrong_types(void **state)
@@ -467,6 +505,13 @@ test_wrong_types(void **state)
 		{"? [a]\n: 1\n", "keys must be plain strings", 1, 4},
 		{"name: \"a\\0b\"\n", "contains a NUL character", 1, 7},
 		{"name: \xff\n", "not valid UTF-8", 1, 7},
+		{"lint:\n  rules:\n    no-such-rule: off\n",
+		 "unknown lint rule 'no-such-rule' in 'lint.rules'", 3, 5},
+		{"lint:\n  rules:\n    drop-cascade: loud\n",
+		 "'lint.rules.drop-cascade' must be off, warning or error", 3,
+		 19},
+		{"lint:\n  rules: [drop-cascade]\n",
+		 "'lint.rules' must be a mapping", 2, 3},
 	};
 	char tmpl[] = "/tmp/cf_test_config_XXXXXX";
 	char *dir = mkdtemp(tmpl);
@@ -1015,6 +1060,7 @@ main(void)
 		cmocka_unit_test(test_env_bad_reference),
 		cmocka_unit_test(test_yaml_syntax_error),
 		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_lint_rules),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_nul_bytes),

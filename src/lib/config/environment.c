@@ -318,6 +318,9 @@ cf_config_free(cf_config *cfg)
 	free(cfg->tracking_table);
 	free(cfg->tracking_schema);
 	free(cfg->tracking_name);
+	for (size_t i = 0; i < cfg->n_lint_grades; i++)
+		free(cfg->lint_grades[i].rule);
+	free(cfg->lint_grades);
 	cf_error_list_release(&cfg->warnings);
 	free(cfg);
 }

@@ -23,6 +23,9 @@
  *               check_down_strict: <bool>}
  *   postgres_version: <int>         the target's PostgreSQL major, for
  *                                   syntax checks without a connection
+ *   lint: {rules: {<rule id>: off|warning|error}}
+ *                                   re-grades `migrate lint` rules; an
+ *                                   unknown rule id is an error
  *
  * A key whose value is null (written as "key:", "~" or "null") counts as
  * absent.  Every scalar value gets ${VAR} expansion before it is converted;
@@ -762,6 +765,105 @@ parse_preflight(loader *ld, struct fy_node *map)
 	return 0;
 }
 
+/* lint.rules: {<rule id>: off|warning|error} */
+static int
+parse_lint_rules(loader *ld, struct fy_node *map)
+{
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	char name[128];
+	size_t alloc = ld->cfg->n_lint_grades;
+
+	while ((pair = fy_node_mapping_iterate(map, &iter))) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct fy_node *val = fy_node_pair_value(pair);
+		const cf_lint_rule *rules;
+		const char *id = NULL;
+		cf_lint_severity sev;
+		char *grade = NULL;
+		cf_error *e;
+		size_t n;
+
+		if (key_name(ld, key, name, sizeof(name)) < 0)
+			return -1;
+		rules = cf_lint_rules(&n);
+		for (size_t i = 0; i < n && !id; i++)
+			if (strcmp(rules[i].id, name) == 0)
+				id = rules[i].id;
+		if (!id) {
+			cf_strbuf ids;
+
+			cf_strbuf_init(&ids);
+			for (size_t i = 0; i < n; i++)
+				cf_strbuf_addf(&ids, "%s%s", i ? ", " : "",
+					       rules[i].id);
+			e = cf_error_new(
+				CF_ERR_CONFIG,
+				"unknown lint rule '%s' in 'lint.rules'", name);
+			cf_error_set_hint(e, "rule ids are: %s",
+					  cf_strbuf_str(&ids));
+			cf_error_set_code(e, "unknown-lint-rule");
+			cf_strbuf_release(&ids);
+			return fail_at(ld, key, NULL, e);
+		}
+		if (scalar_text(ld, "lint.rules", key, val, "a string",
+				&grade) < 0)
+			return -1;
+		if (grade && strcmp(grade, "off") == 0)
+			sev = CF_LINT_OFF;
+		else if (grade && strcmp(grade, "warning") == 0)
+			sev = CF_LINT_WARNING;
+		else if (grade && strcmp(grade, "error") == 0)
+			sev = CF_LINT_ERROR;
+		else {
+			e = cf_error_new(CF_ERR_CONFIG,
+					 "'lint.rules.%s' must be off, warning "
+					 "or error",
+					 id);
+			if (grade)
+				set_found_detail(ld, e, val, grade);
+			cf_error_set_code(e, "wrong-type");
+			free(grade);
+			return fail_at(ld, key, val, e);
+		}
+		free(grade);
+		CF_GROW(ld->cfg->lint_grades, alloc,
+			ld->cfg->n_lint_grades + 1);
+		ld->cfg->lint_grades[ld->cfg->n_lint_grades].rule = cf_strdup(
+			id);
+		ld->cfg->lint_grades[ld->cfg->n_lint_grades++].severity = sev;
+	}
+	return 0;
+}
+
+/* lint: {rules} */
+static int
+parse_lint(loader *ld, struct fy_node *map)
+{
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+	char name[128];
+
+	while ((pair = fy_node_mapping_iterate(map, &iter))) {
+		struct fy_node *key = fy_node_pair_key(pair);
+		struct fy_node *val = fy_node_pair_value(pair);
+		int rc = 0;
+
+		if (key_name(ld, key, name, sizeof(name)) < 0)
+			return -1;
+		if (strcmp(name, "rules") == 0) {
+			rc = expect_mapping(ld, "lint.rules", key, val);
+			if (rc > 0)
+				rc = parse_lint_rules(ld, val);
+		} else {
+			warn_unknown_key(ld, "lint.", name, key, "rules");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* database: {host, port, database, user, password} into db */
 static int
 parse_database(loader *ld, struct fy_node *map, cf_db_block *db)
@@ -804,7 +906,7 @@ parse_database(loader *ld, struct fy_node *map, cf_db_block *db)
 
 #define TOP_LEVEL_KEYS                                               \
 	"name, database_url, database, include_dirs, exclude_dirs, " \
-	"migration, preflight, postgres_version"
+	"migration, preflight, postgres_version, lint"
 
 /* The top-level mapping. */
 static int
@@ -864,6 +966,10 @@ parse_root(loader *ld, struct fy_node *root)
 			rc = expect_mapping(ld, "preflight", key, val);
 			if (rc > 0)
 				rc = parse_preflight(ld, val);
+		} else if (strcmp(name, "lint") == 0) {
+			rc = expect_mapping(ld, "lint", key, val);
+			if (rc > 0)
+				rc = parse_lint(ld, val);
 		} else if (strcmp(name, "postgres_version") == 0) {
 			rc = get_int(ld, "postgres_version", key, val, 9, 99,
 				     &ld->cfg->postgres_version);

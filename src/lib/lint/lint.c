@@ -69,15 +69,31 @@ typedef struct lint_pos {
 	int line, column;
 } lint_pos;
 
+/* Rule id's severity for this run: the last re-grading, else its own. */
+static cf_lint_severity
+rule_severity(const lint_driver *d, const cf_lint_rule *rule)
+{
+	cf_lint_severity sev = rule->severity;
+
+	for (size_t i = 0; i < d->opts->n_grades; i++)
+		if (strcmp(d->opts->grades[i].rule, rule->id) == 0)
+			sev = d->opts->grades[i].severity;
+	return sev;
+}
+
 /* Adds a finding of rule at p; takes message; suggestion is static. */
 static void
 add_finding(lint_driver *d, const cf_lint_rule *rule, const cf_script *script,
 	    lint_pos p, char *message, const char *suggestion)
 {
-	cf_lint_severity sev = rule->severity;
+	cf_lint_severity sev = rule_severity(d, rule);
 	cf_lint_result *r = d->res;
 	cf_lint_finding *f;
 
+	if (sev == CF_LINT_OFF) { /* re-graded off in lint.rules */
+		free(message);
+		return;
+	}
 	CF_GROW(r->findings, d->alloc_findings, r->n_findings + 1);
 	f = &r->findings[r->n_findings++];
 	memset(f, 0, sizeof(*f));
@@ -436,6 +452,12 @@ lint_begin(const cf_lint_options *opts, lint_driver *d, cf_error **err)
 	if (check_ids(opts->select, "--select", err) < 0 ||
 	    check_ids(opts->ignore, "--ignore", err) < 0)
 		return -1;
+	for (size_t i = 0; i < opts->n_grades; i++) {
+		const char *one[] = {opts->grades[i].rule, NULL};
+
+		if (check_ids(one, "lint.rules", err) < 0)
+			return -1;
+	}
 	d->res = result_new(opts);
 	return 0;
 }

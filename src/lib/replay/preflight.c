@@ -234,6 +234,54 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 	return 0;
 }
 
+/*
+ * migrate lint's rules on the pending up files, as static warnings: they
+ * are deploy-safety advice, so an error-severity finding fails preflight
+ * only with --strict.  Statements lint cannot read are already syntax
+ * problems here, so its not_linted list is not repeated.
+ */
+static void
+lint_pending(preflight_run *pr)
+{
+	cf_preflight_result *r = pr->r;
+	cf_lint_options lo = {
+		.pg_major = pr->target_major,
+		.grades = pr->s->cfg->lint_grades,
+		.n_grades = pr->s->cfg->n_lint_grades,
+	};
+	const char **paths = cf_calloc(r->n + 1, sizeof(char *));
+	cf_lint_result *lr = NULL;
+	cf_error *e = NULL;
+	size_t n = 0;
+
+	for (size_t k = 0; k < r->n; k++)
+		if (r->migrations[k].migration->up_path)
+			paths[n++] = r->migrations[k].migration->up_path;
+	if (n && cf_lint_files(paths, n, &lo, &lr, &e) == 0) {
+		for (size_t i = 0; i < lr->n_findings; i++) {
+			const cf_lint_finding *f = &lr->findings[i];
+			cf_error *w = cf_warning_new("%s", f->message);
+
+			cf_error_set_code(w, f->rule);
+			cf_error_set_where(w, f->file, f->line, f->column);
+			cf_error_set_detail(w,
+					    "lint rule %s (%s for PostgreSQL "
+					    "%d); see %s",
+					    f->rule,
+					    f->severity == CF_LINT_ERROR ?
+						    "error" :
+						    "warning",
+					    lr->pg_major, f->docs);
+			cf_error_set_hint(w, "%s", f->suggestion);
+			w->excerpt = cf_strdup(f->excerpt);
+			cf_error_list_add(&r->problems, w);
+		}
+	}
+	cf_error_free(e); /* an unreadable file is already a problem */
+	cf_lint_result_free(lr);
+	free(paths);
+}
+
 static void
 static_checks(preflight_run *pr)
 {
@@ -306,6 +354,7 @@ static_checks(preflight_run *pr)
 			cf_error_list_add(&r->problems, w);
 		}
 	}
+	lint_pending(pr);
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
 }
