@@ -763,6 +763,8 @@ typedef struct cf_preflight_options {
 	int statement_timeout_ms;     /* < 0: environment file or default */
 	bool check_down; /* clone mode: run each passing migration's down,
 			  * compare the schema, run the up again */
+	bool no_lint;	 /* leave migrate lint's rules out of the static
+			  * checks (they cost most of a static run) */
 } cf_preflight_options;
 
 typedef enum cf_cause {

@@ -483,6 +483,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	bool allow_nt = false, strict = false, keep_server = false,
 	     no_cache = false;
 	bool keep_owners = false, check_down = false, explain_drift = false;
+	bool no_lint = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	struct cli_list reports = {0};
 	const struct cli_option options[] = {
@@ -529,6 +530,8 @@ cmd_migrate_preflight(int argc, const char **argv)
 		OPT_BOOL(
 			0, "explain-drift", &explain_drift,
 			"on failures, run 'migrate drift' on the --env database and name the hand-made objects involved"),
+		OPT_BOOL(0, "no-lint", &no_lint,
+			 "leave migrate lint's rules out of the static checks"),
 		OPT_BOOL(0, "strict", &strict,
 			 "warnings (and --check-down verdicts) fail too"),
 		OPT_END(),
@@ -538,7 +541,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
 		"           [--statement-timeout MS] [--format FORMAT] [--report FORMAT:FILE]... [--check-down]\n"
-		"           [--explain-drift] [--strict]",
+		"           [--explain-drift] [--no-lint] [--strict]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -584,6 +587,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	po.lock_timeout_ms = lock_timeout;
 	po.statement_timeout_ms = statement_timeout;
 	po.check_down = check_down;
+	po.no_lint = no_lint;
 	progress.migration_done = on_done;
 	cli_tty_progress_init(&progress, &tty, fmt == REPORT_TEXT);
 	if ((from_dump || from_env) && against) {

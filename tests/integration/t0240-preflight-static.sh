@@ -249,6 +249,10 @@ test_expect_success 'lint findings are static warnings: exit 0, 1 with --strict;
 	expect_err_contains "HINT: CREATE INDEX CONCURRENTLY"
 	run_cf migrate preflight --env pg16 --strict
 	expect_rc 1
+	run_cf migrate preflight --env pg16 --strict --no-lint
+	expect_rc 0
+	expect_out_contains "static checks: 0 errors, 0 warnings"
+	expect_err_not_contains "index-without-concurrently"
 	run_cf migrate preflight --env pg16 --format json
 	expect_rc 0
 	check_json "

@@ -354,7 +354,8 @@ static_checks(preflight_run *pr)
 			cf_error_list_add(&r->problems, w);
 		}
 	}
-	lint_pending(pr);
+	if (!pr->opts->no_lint)
+		lint_pending(pr);
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
 }
