@@ -278,4 +278,17 @@ test_expect_success 'lint in preflight follows the environment'"'"'s lint.rules'
 	expect_err_not_contains "index-without-concurrently"
 '
 
+test_expect_success 'a misnamed file is a warning of preflight, never silently left out' '
+	new_project
+	echo "SELECT 1;" >db/migrations/001_ok.up.sql
+	echo "SELECT 1;" >db/migrations/001_ok.down.sql
+	echo "SELECT 1;" >db/migrations/abc.up.sql
+	run_cf migrate preflight --no-lint
+	expect_rc 0
+	expect_out_contains "static checks: 0 errors, 1 warning"
+	expect_err_contains "abc.up.sql"
+	run_cf migrate preflight --no-lint --strict
+	expect_rc 1
+'
+
 test_done

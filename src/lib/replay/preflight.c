@@ -293,10 +293,11 @@ static_checks(preflight_run *pr)
 	/* Problems of pending files, and set-wide ones (duplicates, names). */
 	for (size_t i = 0; i < set->problems.n; i++) {
 		const cf_error *e = set->problems.items[i];
-		bool keep = !e->file ||
-			    (e->code &&
-			     strcmp(e->code, "duplicate-version") == 0);
-
+		/* a file that looks like a migration but is not one is never
+		 * replayed: worth a warning, never silently left out */
+		bool misnamed = has_code(e, "bad-file-name");
+		bool keep = !e->file || misnamed ||
+			    has_code(e, "duplicate-version");
 		bool down = false;
 
 		for (size_t k = 0; !keep && k < r->n; k++) {
@@ -314,7 +315,7 @@ static_checks(preflight_run *pr)
 		/* ...and they are warnings about the down file: its up
 		 * file passes or fails on its own */
 		cf_error_list_add(&r->problems, cf_error_copy(e));
-		if (down)
+		if (down || misnamed)
 			r->problems.items[r->problems.n - 1]->severity =
 				CF_SEV_WARNING;
 	}

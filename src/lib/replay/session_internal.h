@@ -28,7 +28,6 @@ typedef enum cf_file_use {
 	CF_FILES_RECORD,   /* records the up files' checksums (baseline) */
 } cf_file_use;
 
-int cf_session_target_major(const cf_session *s);
 int cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
 			   cf_error **err);
 void cf_session_report_other_files(cf_session *s, const cf_progress *progress,
