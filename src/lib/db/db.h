@@ -132,6 +132,15 @@ typedef struct cf_engine {
 	/* Called inside each migration's transaction just before it commits
 	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
 	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);
+	/* Called after each statement that succeeded, before the next one is
+	 * sent: still inside the unit (transaction or savepoint), or just
+	 * after it in autocommit; may be NULL.  elapsed_ms times that
+	 * statement alone.  It reads the session's state (pg_locks), so
+	 * while it is set the engine must send statements one at a time,
+	 * each awaited (no pipelining). */
+	void (*after_statement)(void *arg, PGconn *conn, const cf_migration *m,
+				const cf_script *script, size_t index,
+				double elapsed_ms);
 	void *hook_arg;
 	/* Statements of the next cf_engine_apply() not to send (one flag
 	 * per statement of its script), or NULL; see replay/traces.h. */
