@@ -767,6 +767,8 @@ typedef struct cf_preflight_options {
 			  * checks (they cost most of a static run) */
 	bool trace_locks; /* trace each statement's locks, rewrites and scans
 			   * (off by default: docs/risk.md has the cost) */
+	const char *sizes_url; /* production, to read sizes from (read only);
+				* NULL: the session's database (--env) */
 } cf_preflight_options;
 
 typedef enum cf_cause {

@@ -354,11 +354,12 @@ struct provision_args {
 /*
  * Makes the disposable database for --from-dump / --from-env.  Returns 0,
  * or the exit code after printing the error.  *dump_tmp is a pg_dump file
- * made for --from-env, to delete afterwards.
+ * made for --from-env, to delete afterwards; *env_url that environment's
+ * URL (production's sizes come from it), to free.
  */
 static int
 provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp,
-	  bool json)
+	  char **env_url, bool json)
 {
 	cf_provision_options popts = {0};
 	cf_error *err = NULL;
@@ -384,6 +385,7 @@ provision(const struct provision_args *a, cf_provisioned **out, char **dump_tmp,
 		}
 		rc = cf_dump_schema(cfg->database_url, NULL, dir, dump_tmp,
 				    &err);
+		*env_url = cli_asprintf("%s", cfg->database_url);
 		cf_config_free(cfg);
 		free(dir);
 		if (rc < 0)
@@ -578,7 +580,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	cf_session *s = NULL;
 	cf_preflight_result *r = NULL;
 	cf_provisioned *prov = NULL;
-	char *dump_tmp = NULL;
+	char *dump_tmp = NULL, *env_url = NULL;
 	cf_error *err = NULL;
 	struct report *rep = NULL;
 	struct cli_tty_progress tty;
@@ -629,12 +631,17 @@ cmd_migrate_preflight(int argc, const char **argv)
 			cache_dir, eo.project_dir, keep_server,
 			no_cache,  keep_owners,	   &tty};
 
-		if ((rc = provision(&pa, &prov, &dump_tmp, cli_json(&eo))) !=
-		    0) {
+		if ((rc = provision(&pa, &prov, &dump_tmp, &env_url,
+				    cli_json(&eo))) != 0) {
 			release_provision(prov, dump_tmp);
+			free(env_url);
 			cf_session_free(s);
 			return rc;
 		}
+		/* --from-env without --env: that environment is production */
+		if (!cf_session_config(s)->database_url ||
+		    !*cf_session_config(s)->database_url)
+			po.sizes_url = env_url;
 		against = prov->against_url;
 		po.mode = CF_PREFLIGHT_CLONE;
 	}
@@ -643,6 +650,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	if (rc < 0) {
 		rc = cli_fail(err, cli_json(&eo));
 		release_provision(prov, dump_tmp);
+		free(env_url);
 		cf_session_free(s);
 		return rc;
 	}
@@ -687,6 +695,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		rc = wrc;
 	cf_preflight_result_free(r);
 	release_provision(prov, dump_tmp);
+	free(env_url);
 	cf_session_free(s);
 	return rc;
 }

@@ -67,7 +67,8 @@ statement_json(const cf_risk_statement *st)
 	json_object_set_new(o, "reason", json_string(st->reason));
 	json_object_set_new(o, "est_lock_ms", ms_json(st->est_lock_ms));
 	/* additions */
-	json_object_set_new(o, "blocks", json_string(cf_blocks_name(st->blocks)));
+	json_object_set_new(o, "blocks",
+			    json_string(cf_blocks_name(st->blocks)));
 	json_object_set_new(o, "kind",
 			    st->kind ? json_string(st->kind) : json_null());
 	json_object_set_new(o, "object",
@@ -104,7 +105,8 @@ cli_risk_trace_json(const cf_preflight_result *r)
 	json_t *o = json_object(), *cal = json_null();
 
 	json_object_set_new(o, "traced", json_boolean(r->traced));
-	json_object_set_new(o, "overhead_ms", ms_json(r->traced ? r->trace_ms : -1));
+	json_object_set_new(o, "overhead_ms",
+			    ms_json(r->traced ? r->trace_ms : -1));
 	json_object_set_new(o, "note", str_or_null(r->trace_note));
 	json_object_set_new(o, "sizes_from", str_or_null(r->sizes_from));
 	json_object_set_new(o, "sizes_note", str_or_null(r->sizes_note));
@@ -113,8 +115,7 @@ cli_risk_trace_json(const cf_preflight_result *r)
 		json_object_set_new(cal, "rewrite_mb_s",
 				    json_real(r->rewrite_mb_s));
 		json_object_set_new(cal, "scan_mb_s", json_real(r->scan_mb_s));
-		json_object_set_new(cal, "method",
-				    json_string(r->calibration));
+		json_object_set_new(cal, "method", json_string(r->calibration));
 	}
 	json_object_set_new(o, "calibration", cal);
 	return o;
@@ -186,7 +187,8 @@ cli_print_risk(FILE *f, const cf_preflight_result *r)
 		}
 	if (n)
 		qsort(all, n, sizeof(*all), by_risk);
-	fprintf(f, "\n%sDeploy risk%s, riskiest first (locks traced in the replay; %s)\n",
+	fprintf(f,
+		"\n%sDeploy risk%s, riskiest first (locks traced in the replay; %s)\n",
 		cli_c(f, "bold"), cli_c(f, "reset"),
 		r->sizes_from ? "sizes from production" :
 				"production sizes unknown");
@@ -207,15 +209,18 @@ cli_print_risk(FILE *f, const cf_preflight_result *r)
 		shown++;
 	}
 	if (!shown)
-		fprintf(f, "  no statement blocks reads or writes of a relation that existed before, or loses data\n");
+		fprintf(f,
+			"  no statement blocks reads or writes of a relation that existed before, or loses data\n");
 	else if (n > shown)
-		fprintf(f, "  %s(%zu statements in all; --format json lists each)%s\n",
+		fprintf(f,
+			"  %s(%zu statements in all; --format json lists each)%s\n",
 			cli_c(f, "dim"), n, cli_c(f, "reset"));
 	if (r->calibration)
 		fprintf(f, "  %scalibration:%s %s\n", cli_c(f, "dim"),
 			cli_c(f, "reset"), r->calibration);
 	if (r->sizes_from)
-		fprintf(f, "  %ssizes:%s reltuples, relpages and pg_total_relation_size read from %s\n",
+		fprintf(f,
+			"  %ssizes:%s reltuples, relpages and pg_total_relation_size read from %s\n",
 			cli_c(f, "dim"), cli_c(f, "reset"), r->sizes_from);
 	else if (r->sizes_note)
 		fprintf(f, "  %ssizes:%s %s\n", cli_c(f, "dim"),

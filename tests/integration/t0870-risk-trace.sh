@@ -300,6 +300,18 @@ assert \"production size unknown\" in s[\"reason\"], s[\"reason\"]
 "
 '
 
+test_expect_success '--from-env without --env: that environment is production, its sizes are read' '
+	cd "$PROJ" &&
+	run_cf migrate preflight --from-env production \
+		--server "$(db_url postgres)" --cache-dir "$TEST_TMP/cache" \
+		--since 002 --no-lint --trace-locks --format json &&
+	expect_rc 0 &&
+	check_json "
+assert \"t0870_prod\" in a[\"trace\"][\"sizes_from\"], a[\"trace\"]
+eq(lk(\"003\", 1, \"public.orders\")[\"rows\"], 100000, \"production rows\")
+"
+'
+
 test_expect_success 'a password in the production URL never appears in the output' '
 	cd "$PROJ" &&
 	u=$(db_url "$PROD") &&

@@ -552,7 +552,9 @@ trace_end(preflight_run *pr, PGconn *conn, bool temp)
 		pr->r->trace_note = cf_strdup(note);
 	cf_risk_tracer_free(pr->tracer);
 	pr->tracer = NULL;
-	cf_risk_read_sizes(pr->r, pr->s->cfg->database_url);
+	cf_risk_read_sizes(pr->r, pr->opts->sizes_url ?
+					  pr->opts->sizes_url :
+					  pr->s->cfg->database_url);
 	if (cf_risk_needs_calibration(pr->r))
 		cf_risk_calibrate(pr->r, conn, temp);
 }

@@ -117,8 +117,9 @@ cf_risk_read_sizes(cf_preflight_result *r, const char *url)
 			     k < pm->statements[s].n_locks && rc == 0; k++)
 				if (!asked(r, i, s, k))
 					rc = read_one(
-						conn, &pm->statements[s].locks[k],
-						r, &e);
+						conn,
+						&pm->statements[s].locks[k], r,
+						&e);
 	}
 	if (rc < 0) {
 		char *msg = cf_redact_message(e->message, url);

@@ -20,7 +20,8 @@
 #define CALIBRATION_ROWS 100000
 
 static const char *const tier_names[] = {
-	"", "additive", "reversible", "lock_risky", "destructive", "irreversible",
+	"",	      "additive",    "reversible",
+	"lock_risky", "destructive", "irreversible",
 };
 
 const char *
@@ -114,8 +115,8 @@ name_list(json_t *items)
 	cf_strbuf_init(&sb);
 	json_array_foreach(items, i, v)
 	{
-		const char *s = json_string_value(json_object_get(
-			json_object_get(v, "String"), "sval"));
+		const char *s = json_string_value(
+			json_object_get(json_object_get(v, "String"), "sval"));
 
 		if (s)
 			cf_strbuf_addf(&sb, "%s%s", sb.len ? "." : "", s);
@@ -291,8 +292,8 @@ classify_node(changes *cs, const char *node, json_t *n)
 		     CF_TIER_REVERSIBLE, NULL);
 	} else if (strcmp(node, "InsertStmt") == 0) {
 		push(cs, "insert_rows",
-		     rangevar(json_object_get(n, "relation")),
-		     CF_TIER_ADDITIVE, NULL);
+		     rangevar(json_object_get(n, "relation")), CF_TIER_ADDITIVE,
+		     NULL);
 	} else if (strcmp(node, "RenameStmt") == 0) {
 		push(cs, "rename", rangevar(json_object_get(n, "relation")),
 		     CF_TIER_REVERSIBLE, "clients using the old name break");
@@ -309,13 +310,12 @@ classify_node(changes *cs, const char *node, json_t *n)
 		     replace ? CF_TIER_REVERSIBLE : CF_TIER_ADDITIVE, NULL);
 	} else if (strcmp(node, "CreateStmt") == 0) {
 		push(cs, "create_table",
-		     rangevar(json_object_get(n, "relation")),
-		     CF_TIER_ADDITIVE, NULL);
+		     rangevar(json_object_get(n, "relation")), CF_TIER_ADDITIVE,
+		     NULL);
 	} else if (strncmp(node, "Create", 6) == 0 ||
 		   strcmp(node, "CommentStmt") == 0 ||
 		   strcmp(node, "GrantStmt") == 0) {
-		push(cs, create_kind(node), NULL, CF_TIER_ADDITIVE,
-		     NULL);
+		push(cs, create_kind(node), NULL, CF_TIER_ADDITIVE, NULL);
 	} else if (strcmp(node, "AlterEnumStmt") == 0) {
 		push(cs, "add_enum_value",
 		     name_list(json_object_get(n, "typeName")),
@@ -325,8 +325,7 @@ classify_node(changes *cs, const char *node, json_t *n)
 		   strcmp(node, "TransactionStmt") == 0) {
 		/* session settings and queries change nothing */
 	} else {
-		push(cs, create_kind(node), NULL, CF_TIER_REVERSIBLE,
-		     NULL);
+		push(cs, create_kind(node), NULL, CF_TIER_REVERSIBLE, NULL);
 	}
 }
 
@@ -404,10 +403,10 @@ estimate(const cf_preflight_result *r, const cf_risk_lock *l)
 			       (double)l->bytes / 1e3 / r->rewrite_mb_s :
 			       -1;
 	/* a scan reads the heap: relpages, when the statistics have it */
-	return r->scan_mb_s > 0 ? (double)(l->pages > 0 ? l->pages * 8192 :
-							   l->bytes) /
-					  1e3 / r->scan_mb_s :
-				  -1;
+	return r->scan_mb_s > 0 ?
+		       (double)(l->pages > 0 ? l->pages * 8192 : l->bytes) /
+			       1e3 / r->scan_mb_s :
+		       -1;
 }
 
 static bool
@@ -463,11 +462,10 @@ cf_risk_calibrate(cf_preflight_result *r, PGconn *conn, bool temp)
 	if (cf_db_exec(conn, "SET LOCAL statement_timeout = 60000", NULL) ==
 		    0 &&
 	    cf_db_exec(conn, create, NULL) == 0 &&
-	    (res = cf_db_query(
-		     conn,
-		     "SELECT pg_relation_size('cf_risk_calibration'),"
-		     " pg_total_relation_size('cf_risk_calibration')",
-		     0, NULL, NULL))) {
+	    (res = cf_db_query(conn,
+			       "SELECT pg_relation_size('cf_risk_calibration'),"
+			       " pg_total_relation_size('cf_risk_calibration')",
+			       0, NULL, NULL))) {
 		heap = atoll(PQgetvalue(res, 0, 0));
 		total = atoll(PQgetvalue(res, 0, 1));
 		PQclear(res);
@@ -517,12 +515,11 @@ assess_statement(const cf_preflight_result *r, cf_risk_statement *st,
 		if (cs->items[i].tier > tier)
 			tier = cs->items[i].tier;
 		if (cs->items[i].what)
-			cf_strbuf_addf(&sb, "%s%s %s: %s", sb.len ? "; " : "",
-				       cs->items[i].kind,
-				       cs->items[i].object ?
-					       cs->items[i].object :
-					       "",
-				       cs->items[i].what);
+			cf_strbuf_addf(
+				&sb, "%s%s %s: %s", sb.len ? "; " : "",
+				cs->items[i].kind,
+				cs->items[i].object ? cs->items[i].object : "",
+				cs->items[i].what);
 	}
 	st->blocks = CF_BLOCKS_NOTHING;
 	for (size_t k = 0; k < st->n_locks; k++)
@@ -571,8 +568,7 @@ assess_statement(const cf_preflight_result *r, cf_risk_statement *st,
 				cf_strbuf_addf(
 					&sb,
 					"%s%s on %s, no rewrite or scan: blocks %s for about %.0f ms",
-					sb.len ? "; " : "",
-					st->locks[k].mode,
+					sb.len ? "; " : "", st->locks[k].mode,
 					st->locks[k].relation,
 					cf_blocks_name(st->blocks),
 					st->duration_ms);
@@ -584,9 +580,11 @@ assess_statement(const cf_preflight_result *r, cf_risk_statement *st,
 	if (risky && tier < CF_TIER_LOCK_RISKY)
 		tier = CF_TIER_LOCK_RISKY;
 	if (!sb.len)
-		cf_strbuf_addstr(&sb, st->n_locks ?
-					      "blocks no reads or writes" :
-					      "no lock on a relation that existed before");
+		cf_strbuf_addstr(
+			&sb,
+			st->n_locks ?
+				"blocks no reads or writes" :
+				"no lock on a relation that existed before");
 	st->tier = tier;
 	st->est_lock_ms = unknown ? -1 : est;
 	st->reason = cf_strbuf_detach(&sb);
@@ -631,8 +629,7 @@ cf_risk_assess(cf_preflight_result *r)
 			if (next < pm->n_statements &&
 			    pm->statements[next].index == s + 1)
 				st = &pm->statements[next++];
-			else if (r->traced || pm->outcome.kind !=
-						      CF_OUTCOME_OK)
+			else if (r->traced || pm->outcome.kind != CF_OUTCOME_OK)
 				continue; /* not run: no change made */
 			classify(&cs, up, s);
 			if (st) {

@@ -28,8 +28,8 @@ cf_risk_tracer *cf_risk_tracer_begin(PGconn *conn, bool savepoint,
  * its unit: appends what it did to pm->statements (locks newly held on
  * pre-existing relations, rewrites, scans, duration).
  */
-void cf_risk_tracer_after(cf_risk_tracer *t, PGconn *conn,
-			  cf_script *script, size_t index, double elapsed_ms,
+void cf_risk_tracer_after(cf_risk_tracer *t, PGconn *conn, cf_script *script,
+			  size_t index, double elapsed_ms,
 			  cf_preflight_migration *pm);
 
 /*
@@ -39,8 +39,8 @@ void cf_risk_tracer_after(cf_risk_tracer *t, PGconn *conn,
  * undid and, in transaction mode, makes the server publish this
  * session's pending statistics so the next unit counts scans from zero.
  */
-void cf_risk_tracer_unit_done(cf_risk_tracer *t, PGconn *conn,
-			      bool committed, bool autocommit, bool more);
+void cf_risk_tracer_unit_done(cf_risk_tracer *t, PGconn *conn, bool committed,
+			      bool autocommit, bool more);
 
 /* A note on what the trace cannot see exactly, or NULL; static. */
 const char *cf_risk_tracer_note(const cf_risk_tracer *t);

@@ -243,8 +243,8 @@ trace_in_transaction(cf_risk_tracer *t, PGconn *conn, cf_risk_statement *st)
 	size_t ns = 0;
 
 	for (int i = 0; i < n; i++) {
-		rel *r = find_oid(t, (unsigned)strtoul(PQgetvalue(res, i, 0),
-						       NULL, 10));
+		rel *r = find_oid(
+			t, (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10));
 		int mi = mode_index(PQgetvalue(res, i, 1));
 		size_t k;
 
@@ -302,8 +302,10 @@ static bool
 static_sue(const char *nt, int *scan)
 {
 	static const char *const sue[] = {
-		"CREATE INDEX CONCURRENTLY", "DROP INDEX CONCURRENTLY",
-		"REINDEX CONCURRENTLY",	     "VACUUM",
+		"CREATE INDEX CONCURRENTLY",
+		"DROP INDEX CONCURRENTLY",
+		"REINDEX CONCURRENTLY",
+		"VACUUM",
 		"ALTER TABLE DETACH PARTITION CONCURRENTLY",
 	};
 
@@ -332,8 +334,8 @@ refresh_filenodes(cf_risk_tracer *t, PGconn *conn, cf_risk_statement *st)
 				    0, NULL, NULL);
 
 	for (int i = 0; res && i < PQntuples(res); i++) {
-		rel *r = find_oid(t, (unsigned)strtoul(PQgetvalue(res, i, 0),
-						       NULL, 10));
+		rel *r = find_oid(
+			t, (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10));
 		unsigned fn = (unsigned)strtoul(PQgetvalue(res, i, 1), NULL,
 						10);
 		cf_risk_lock *l;
@@ -369,11 +371,11 @@ trace_autocommit(cf_risk_tracer *t, PGconn *conn, cf_script *script,
 		for (size_t k = 0; k < m->n; k++) {
 			const cf_obj *o = &m->objs[k];
 			/* CREATE INDEX names its table as the index's parent */
-			const char *name = o->kind == CF_OBJ_INDEX &&
-							   o->action ==
-								   CF_ACT_PROVIDE ?
-						   o->parent :
-						   o->name;
+			const char *name =
+				o->kind == CF_OBJ_INDEX &&
+						o->action == CF_ACT_PROVIDE ?
+					o->parent :
+					o->name;
 			rel *r;
 			cf_risk_lock *l;
 
