@@ -584,7 +584,7 @@ assess_statement(const cf_preflight_result *r, cf_risk_statement *st,
 			&sb,
 			st->n_locks ?
 				"blocks no reads or writes" :
-				"no lock on a relation that existed before");
+				"takes no new lock on a relation that existed before");
 	st->tier = tier;
 	st->est_lock_ms = unknown ? -1 : est;
 	st->reason = cf_strbuf_detach(&sb);
