@@ -796,6 +796,38 @@ const char *cf_down_status_name(cf_down_status status);
 
 /* One pending migration in a preflight: static facts and, when replayed,
  * the outcome and its diagnosis. */
+/*
+ * An object that depends on another, as the server's catalogs record it
+ * (pg_depend): what PostgreSQL refuses to drop or retype without CASCADE,
+ * or drops along with it.  Names are PostgreSQL's own
+ * (pg_identify_object), always schema-qualified.
+ */
+typedef struct cf_dependent {
+	char *kind;  /* "view", "materialized view", "function", "trigger",
+		     * "policy", "rule", "constraint", "index", "default",
+		     * "generated column", "sequence", ... */
+	char *name;  /* "public.v", "trg on public.t", "public.f(integer)" */
+	char *via;   /* NULL for a direct dependent, else the view it depends
+		     * on the object through */
+	bool stored; /* holds what was computed from the object: an index,
+		      * CHECK, generated column, materialized view or
+		      * partition key (replacing a function leaves it stale) */
+} cf_dependent;
+
+/* The dependents of one object a statement changes or drops, read on the
+ * replay database just before the statement ran. */
+typedef struct cf_statement_dependents {
+	int statement_index; /* 1-based, in the migration's up file */
+	int line;	     /* of the statement */
+	char *object_kind;   /* "view", "table column", "function", ... */
+	char *object;	     /* "public.v", "public.t.c", "public.f(integer)" */
+	cf_dependent *items;
+	size_t n;
+} cf_statement_dependents;
+
+/* Frees what one entry owns (not the struct itself). */
+void cf_statement_dependents_release(cf_statement_dependents *d);
+
 typedef struct cf_preflight_migration {
 	const cf_migration *migration; /* borrowed from the session's set */
 	bool has_down;
@@ -813,6 +845,10 @@ typedef struct cf_preflight_migration {
 	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 	cf_down_check down; /* with opts->check_down, in clone mode */
+	/* replayed statements that replace (CREATE OR REPLACE VIEW/FUNCTION),
+	 * drop or retype an object others depend on, in order */
+	cf_statement_dependents *dependents;
+	size_t n_dependents;
 } cf_preflight_migration;
 
 typedef struct cf_preflight_result {
@@ -1062,12 +1098,40 @@ typedef struct cf_lint_rule {
 /* The rule table (static); *n is set to its length. */
 const cf_lint_rule *cf_lint_rules(size_t *n);
 
+/*
+ * What a database said about one statement just before it ran (preflight's
+ * replay), for the rules that need it (replace-with-dependents).  Borrowed.
+ */
+typedef struct cf_lint_fact {
+	const char *file; /* the statement's file, as given to the lint */
+	int line;	  /* and its first line */
+	/* the dependents of the object it replaces; NULL when the object did
+	 * not exist yet */
+	const cf_statement_dependents *replaced;
+	/* CREATE OR REPLACE FUNCTION: the new source differs from the
+	 * replaced one's (or is a SQL-standard body) */
+	bool body_changed;
+	/* CREATE OR REPLACE FUNCTION under a new argument list: the one
+	 * function of that name it leaves in place, with its dependents */
+	const cf_statement_dependents *overloaded;
+} cf_lint_fact;
+
 typedef struct cf_lint_options {
 	int pg_major; /* target's PostgreSQL major; 0: the parser's (assumed) */
 	const char *const *select;   /* NULL-terminated rule ids; NULL: all */
 	const char *const *ignore;   /* NULL-terminated rule ids; NULL: none */
 	const cf_lint_grade *grades; /* re-gradings (lint.rules); may be NULL */
 	size_t n_grades;
+	/* with facts_known, rules that need a database read facts (one per
+	 * statement that replaced something; may be none) instead of
+	 * inferring from the files' history */
+	bool facts_known;
+	const cf_lint_fact *facts;
+	size_t n_facts;
+	/* files read before the linted ones, for what they define and refer
+	 * to only (the applied migrations before the pending ones): no
+	 * finding, no count; NULL-terminated, may be NULL */
+	const char *const *context;
 } cf_lint_options;
 
 typedef struct cf_lint_finding {

@@ -22,6 +22,16 @@
 #include "replay/cluster.h"
 #include "replay/rollback_check.h"
 #include "replay/session_internal.h"
+#include "schema/dependents.h"
+
+/* What the replay database said about a CREATE OR REPLACE (indexes into
+ * the migration's dependents, -1 for none), for lint's facts. */
+typedef struct replace_fact {
+	size_t migration;
+	int line;
+	long replaced, overloaded;
+	bool body_changed;
+} replace_fact;
 
 typedef struct preflight_run {
 	cf_session *s;
@@ -44,6 +54,13 @@ typedef struct preflight_run {
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
 	cf_rollback_checker *downs; /* --check-down, clone mode */
+	cf_engine *engine;	    /* the replay's: its connection */
+	/* the migration whose up file the replay is sending (not the
+	 * --check-down runs): where dependents are recorded */
+	cf_preflight_migration *replaying;
+	size_t replaying_index;
+	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
+	size_t n_facts, alloc_facts;
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -241,18 +258,29 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
  * problems here, so its not_linted list is not repeated.
  */
 static void
-lint_pending(preflight_run *pr)
+lint_pending(preflight_run *pr, const cf_lint_options *base)
 {
 	cf_preflight_result *r = pr->r;
-	cf_lint_options lo = {
-		.pg_major = pr->target_major,
-		.grades = pr->s->cfg->lint_grades,
-		.n_grades = pr->s->cfg->n_lint_grades,
-	};
+	cf_lint_options lo = *base;
 	const char **paths = cf_calloc(r->n + 1, sizeof(char *));
 	cf_lint_result *lr = NULL;
 	cf_error *e = NULL;
 	size_t n = 0;
+
+	const char **context = cf_calloc(pr->s->set->n + 1, sizeof(char *));
+	size_t nc = 0;
+
+	lo.pg_major = pr->target_major;
+	lo.grades = pr->s->cfg->lint_grades;
+	lo.n_grades = pr->s->cfg->n_lint_grades;
+	/* the migrations before the first pending one, for what they define
+	 * (a replay reads the database instead) */
+	for (size_t i = 0; !pr->against_url && r->n && i < pr->s->set->n &&
+			   &pr->s->set->items[i] != r->migrations[0].migration;
+	     i++)
+		if (pr->s->set->items[i].up_path)
+			context[nc++] = pr->s->set->items[i].up_path;
+	lo.context = context;
 
 	for (size_t k = 0; k < r->n; k++)
 		if (r->migrations[k].migration->up_path)
@@ -280,6 +308,45 @@ lint_pending(preflight_run *pr)
 	cf_error_free(e); /* an unreadable file is already a problem */
 	cf_lint_result_free(lr);
 	free(paths);
+	free(context);
+}
+
+/* Lint rules that read facts from the replay database when there is one. */
+static const char *const db_rules[] = {"replace-with-dependents", NULL};
+
+/*
+ * After the replay: the rules that need the database, on the facts its
+ * hook read (what depended on each object a CREATE OR REPLACE replaced).
+ * Their findings join the static warnings.
+ */
+static void
+lint_replayed(preflight_run *pr)
+{
+	cf_preflight_result *r = pr->r;
+	cf_lint_fact *facts = cf_calloc(pr->n_facts + 1, sizeof(*facts));
+	cf_lint_options lo = {.select = db_rules, .facts_known = true};
+	size_t before = r->problems.n;
+
+	for (size_t i = 0; i < pr->n_facts; i++) {
+		const replace_fact *f = &pr->facts[i];
+		const cf_preflight_migration *pm = &r->migrations[f->migration];
+
+		facts[i].file = pm->migration->up_path;
+		facts[i].line = f->line;
+		facts[i].replaced = f->replaced >= 0 ?
+					    &pm->dependents[f->replaced] :
+					    NULL;
+		facts[i].overloaded = f->overloaded >= 0 ?
+					      &pm->dependents[f->overloaded] :
+					      NULL;
+		facts[i].body_changed = f->body_changed;
+	}
+	lo.facts = facts;
+	lo.n_facts = pr->n_facts;
+	if (pr->n_facts)
+		lint_pending(pr, &lo);
+	r->static_warnings += r->problems.n - before;
+	free(facts);
 }
 
 static void
@@ -355,8 +422,15 @@ static_checks(preflight_run *pr)
 			cf_error_list_add(&r->problems, w);
 		}
 	}
-	if (!pr->opts->no_lint)
-		lint_pending(pr);
+	if (!pr->opts->no_lint) {
+		/* with a replay, the rule that needs the database runs after
+		 * it, on what the replay database said (lint_replayed()) */
+		cf_lint_options lo = {0};
+
+		if (pr->against_url)
+			lo.ignore = db_rules;
+		lint_pending(pr, &lo);
+	}
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
 }
@@ -459,6 +533,143 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 	}
 	cf_cluster_scope_free(one);
 	return 0;
+}
+
+/* The AS source of a CREATE FUNCTION statement's JSON node, or NULL. */
+static const char *
+function_source(json_t *stmt)
+{
+	json_t *opts = json_object_get(
+		json_object_get(stmt, "CreateFunctionStmt"), "options");
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(opts, i, o)
+	{
+		json_t *de = json_object_get(o, "DefElem");
+		const char *name = json_string_value(
+			json_object_get(de, "defname"));
+
+		if (name && strcmp(name, "as") == 0)
+			return json_string_value(json_object_get(
+				json_object_get(
+					json_array_get(
+						json_object_get(
+							json_object_get(
+								json_object_get(
+									de,
+									"arg"),
+								"List"),
+							"items"),
+						0),
+					"String"),
+				"sval"));
+	}
+	return NULL;
+}
+
+/* Appends d (taken) to pm's dependents; returns its index. */
+static long
+keep_dependents(cf_preflight_migration *pm, cf_statement_dependents *d,
+		size_t index, int line)
+{
+	d->statement_index = (int)index + 1;
+	d->line = line;
+	pm->dependents = cf_reallocarray(pm->dependents, pm->n_dependents + 1,
+					 sizeof(*pm->dependents));
+	pm->dependents[pm->n_dependents] = *d;
+	return (long)pm->n_dependents++;
+}
+
+/*
+ * A CREATE OR REPLACE FUNCTION whose argument list matches no function:
+ * it creates another one beside the one function of that name (if any),
+ * whose dependents keep calling the old one.
+ */
+static long
+overloaded(preflight_run *pr, cf_preflight_migration *pm, const cf_obj *o,
+	   size_t index, int line)
+{
+	cf_obj byname = *o;
+	cf_statement_dependents d;
+	cf_error *e = NULL;
+
+	byname.args = NULL;
+	if (cf_dependents_read(pr->engine->conn, &byname, &d, &e) != 1) {
+		cf_error_free(e);
+		return -1;
+	}
+	if (d.n == 0) {
+		cf_statement_dependents_release(&d);
+		return -1;
+	}
+	return keep_dependents(pm, &d, index, line);
+}
+
+/*
+ * Before each replayed statement of an up file: what depends on the
+ * objects it replaces, drops or retypes, read on the replay database
+ * itself just before it runs, so that what the earlier pending migrations
+ * and statements created is seen too.  Never fails the statement: a lost
+ * connection is the statement's own failure to report.
+ */
+static void
+record_dependents(preflight_run *pr, const cf_migration *m,
+		  const cf_script *script, size_t index)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_preflight_migration *pm = pr->replaying;
+	size_t mi = pr->replaying_index;
+
+	if (!pr->engine || !pm || pm->migration != m || script != m->up ||
+	    st->transaction_control)
+		return;
+	cf_script_node((cf_script *)script, index);
+	for (size_t k = 0; st->model && k < st->model->n; k++) {
+		const cf_obj *o = &st->model->objs[k];
+		cf_statement_dependents d;
+		cf_error *e = NULL;
+		replace_fact f = {mi, st->line, -1, -1, false};
+		int rc;
+
+		if (!cf_dependents_wanted(st->model, o))
+			continue;
+		rc = cf_dependents_read(pr->engine->conn, o, &d, &e);
+		cf_error_free(e);
+		if (rc < 0)
+			return;
+		if (rc == 0 && o->replace && o->kind == CF_OBJ_FUNCTION &&
+		    o->args)
+			f.overloaded = overloaded(pr, pm, o, index, st->line);
+		if (rc == 1 && d.n && o->replace &&
+		    o->kind == CF_OBJ_FUNCTION) {
+			char *old = cf_function_source(pr->engine->conn,
+						       d.object);
+			const char *now = function_source(
+				statement_node(pr, script, st));
+
+			f.body_changed = !old || !now || strcmp(old, now) != 0;
+			free(old);
+		}
+		if (rc == 1 && d.n)
+			f.replaced = keep_dependents(pm, &d, index, st->line);
+		else if (rc == 1)
+			cf_statement_dependents_release(&d);
+		if (o->replace && (f.replaced >= 0 || f.overloaded >= 0)) {
+			CF_GROW(pr->facts, pr->alloc_facts, pr->n_facts + 1);
+			pr->facts[pr->n_facts++] = f;
+		}
+	}
+}
+
+/* The engine's hook: dependents first (the clone guard may refuse the
+ * statement, whose dependents still explain it), then the guard. */
+static int
+before_statement(void *arg, const cf_migration *m, const cf_script *script,
+		 size_t index, cf_error **err)
+{
+	record_dependents(arg, m, script, index);
+	return guard_statement(arg, m, script, index, err);
 }
 
 /*
@@ -589,6 +800,7 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 {
 	cf_preflight_result *r = pr->r;
 	const char *stop_reason = NULL;
+	int rc;
 
 	if (pr->progress && pr->progress->replay_begin)
 		pr->progress->replay_begin(pr->progress->arg, r->n);
@@ -611,8 +823,12 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 							      pm->migration,
 							      false);
 			engine->conn = *conn;
-			if (cf_engine_apply(engine, pm->migration, false,
-					    &pm->outcome) < 0) {
+			pr->replaying = pm;
+			pr->replaying_index = i;
+			rc = cf_engine_apply(engine, pm->migration, false,
+					     &pm->outcome);
+			pr->replaying = NULL;
+			if (rc < 0) {
 				explain_timeouts(pr, pm->outcome.error);
 				pm->uses_missing = uses_missing_relation(
 					pr, *conn, i);
@@ -661,7 +877,11 @@ run_savepoint(preflight_run *pr, cf_error **err)
 	memset(&engine, 0, sizeof(engine));
 	engine.unit = CF_UNIT_SAVEPOINT;
 	engine.allow_autocommit = pr->opts->allow_non_transactional;
+	engine.before_statement = before_statement;
+	engine.hook_arg = pr;
+	pr->engine = &engine;
 	replay(pr, &engine, &conn, NULL);
+	pr->engine = NULL;
 	/* Never commit: everything replayed is rolled back here. */
 	if (PQstatus(conn) == CONNECTION_OK)
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -1021,9 +1241,10 @@ run_clone(preflight_run *pr)
 	memset(&engine, 0, sizeof(engine));
 	engine.unit = CF_UNIT_TRANSACTION;
 	engine.allow_autocommit = true; /* the clone is disposable */
-	engine.before_statement = guard_statement;
+	engine.before_statement = before_statement;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
+	pr->engine = &engine;
 	if (pr->opts->check_down) {
 		cf_error *e = NULL;
 
@@ -1031,6 +1252,7 @@ run_clone(preflight_run *pr)
 			cf_error_list_add(&pr->r->notes, e);
 	}
 	replay(pr, &engine, &conn, clone_connect);
+	pr->engine = NULL;
 	cf_rollback_checker_free(pr->downs);
 	pr->downs = NULL;
 	cf_cancel_register(NULL);
@@ -1228,12 +1450,15 @@ cf_session_preflight(cf_session *s, const char *against_url,
 		rc = run_against(&pr, err);
 		if (rc == 0)
 			label_causes(pr.r);
+		if (rc == 0 && !opts->no_lint)
+			lint_replayed(&pr);
 	}
 	count(pr.r);
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
 	json_decref(pr.tree);
+	free(pr.facts);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);
 		return -1;
@@ -1255,6 +1480,9 @@ cf_preflight_result_free(cf_preflight_result *r)
 		free(pm->outcome.skipped_reason);
 		free(pm->artifact_reason);
 		cf_down_check_release(&pm->down);
+		for (size_t k = 0; k < pm->n_dependents; k++)
+			cf_statement_dependents_release(&pm->dependents[k]);
+		free(pm->dependents);
 	}
 	free(r->migrations);
 	cf_error_list_release(&r->problems);
