@@ -53,6 +53,7 @@ typedef struct preflight_run {
 	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
+	PGconn *against_conn; /* savepoint mode: opened by against_major() */
 	cf_rollback_checker *downs; /* --check-down, clone mode */
 	cf_engine *engine;	    /* the replay's: its connection */
 	/* the migration whose up file the replay is sending (not the
@@ -65,18 +66,44 @@ typedef struct preflight_run {
 
 /* ---- pending set and static checks ---- */
 
-/* The --against server's major, whose grammar judges the files. */
+static char *
+timeout_options(const preflight_run *pr)
+{
+	return cf_asprintf("-c lock_timeout=%d -c statement_timeout=%d",
+			   pr->lock_timeout_ms, pr->statement_timeout_ms);
+}
+
+/*
+ * The --against server's major, whose grammar judges the files, and the
+ * database's name.  One connection does for the whole run: savepoint mode
+ * keeps it (with the timeouts) for the replay; clone mode closes it at
+ * once, since CREATE DATABASE ... TEMPLATE needs the database idle.
+ */
 static void
 against_major(preflight_run *pr)
 {
+	const cf_config *cfg = pr->s->cfg;
+	bool keep = pr->opts->mode == CF_PREFLIGHT_SAVEPOINT;
 	PGconn *conn = NULL;
 	cf_error *e = NULL;
 
-	if (cf_db_connect(pr->against_url, NULL, &conn, &e) == 0)
+	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ?
+				      pr->opts->lock_timeout_ms :
+				      cfg->preflight_lock_timeout_ms;
+	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ?
+					   pr->opts->statement_timeout_ms :
+					   cfg->preflight_statement_timeout_ms;
+	pr->conn_options = timeout_options(pr);
+	if (cf_db_connect(pr->against_url, keep ? pr->conn_options : NULL,
+			  &conn, &e) == 0) {
 		pr->target_major = PQserverVersion(conn) / 10000;
+		pr->against_db = cf_strdup(PQdb(conn));
+	}
 	cf_error_free(e);
-	if (conn)
-		PQfinish(conn);
+	if (conn && keep)
+		pr->against_conn = conn;
+	else
+		cf_clone_finish(conn); /* gone before the clone is made */
 }
 
 static bool
@@ -685,9 +712,8 @@ before_commit(void *arg, PGconn *conn, cf_error **err)
 
 	if (!pr->scope)
 		return 0;
-	if (cf_cluster_scope_add_transaction(pr->scope, conn, err) < 0 ||
-	    cf_cluster_scope_add_roles(pr->scope, conn, pr->maint, pr->snap,
-				       err) < 0)
+	if (cf_cluster_scope_before_commit(pr->scope, conn, pr->maint, pr->snap,
+					   err) < 0)
 		return -1;
 	return cf_clone_marker_save(pr->maint, pr->marker, pr->against_named,
 				    pr->scope, err);
@@ -851,29 +877,36 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 	}
 }
 
-static char *
-timeout_options(const preflight_run *pr)
-{
-	return cf_asprintf("-c lock_timeout=%d -c statement_timeout=%d",
-			   pr->lock_timeout_ms, pr->statement_timeout_ms);
-}
-
 /* ---- savepoint mode ---- */
 
 static int
 run_savepoint(preflight_run *pr, cf_error **err)
 {
-	PGconn *conn = NULL;
+	PGconn *conn = pr->against_conn;
 	cf_engine engine;
+	cf_error *e = NULL;
 
-	if (cf_db_connect(pr->against_url, pr->conn_options, &conn, err) < 0)
-		return -1;
-	cf_cancel_register(conn);
-	if (cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", err) < 0) {
-		cf_cancel_register(NULL);
+	pr->against_conn = NULL;
+	/* the connection against_major() kept may have been closed since
+	 * (idle_session_timeout): then a new one */
+	if (conn && cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", &e) < 0 &&
+	    PQstatus(conn) == CONNECTION_OK) {
 		PQfinish(conn);
-		return -1;
+		return cf_fail(err, e);
 	}
+	cf_error_free(e);
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		if (cf_db_connect(pr->against_url, pr->conn_options, &conn,
+				  err) < 0)
+			return -1;
+		if (cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", err) <
+		    0) {
+			PQfinish(conn);
+			return -1;
+		}
+	}
+	cf_cancel_register(conn);
 	memset(&engine, 0, sizeof(engine));
 	engine.unit = CF_UNIT_SAVEPOINT;
 	engine.allow_autocommit = pr->opts->allow_non_transactional;
@@ -930,15 +963,19 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 				      &pr->r->notes);
 	pr->first_note = pr->r->notes.n;
 
-	/* Reachable at all?  A connection error here is the user's to fix. */
-	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
+	/* Reachable at all?  A connection error here is the user's to fix.
+	 * against_major() knows when it could connect. */
+	if (!pr->against_db &&
+	    cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
 		cf_error_free(maint_err);
 		PQfinish(pr->maint);
 		pr->maint = NULL;
 		return -1;
 	}
-	pr->against_db = cf_strdup(PQdb(conn));
-	PQfinish(conn);
+	if (!pr->against_db) {
+		pr->against_db = cf_strdup(PQdb(conn));
+		cf_clone_finish(conn);
+	}
 	if (!pr->maint) {
 		*reason = cf_asprintf(
 			"cannot connect to a maintenance database (postgres or template1): %s",
@@ -1256,7 +1293,7 @@ run_clone(preflight_run *pr)
 	cf_rollback_checker_free(pr->downs);
 	pr->downs = NULL;
 	cf_cancel_register(NULL);
-	PQfinish(conn);
+	cf_clone_finish(conn);	    /* gone before DROP DATABASE */
 	pr->r->db_consumed = false; /* the clone is, the against DB is not */
 	return 0;
 }
@@ -1270,10 +1307,15 @@ label_causes(cf_preflight_result *r)
 				       sizeof(cf_failure_view));
 	cf_cause_label *labels = cf_calloc(r->n ? r->n : 1,
 					   sizeof(cf_cause_label));
+	size_t upto = 0; /* analysis reads a failure and what ran before it */
 
+	for (size_t i = 0; i < r->n; i++)
+		if (r->migrations[i].outcome.kind == CF_OUTCOME_FAILED)
+			upto = i + 1;
 	for (size_t i = 0; i < r->n; i++) {
 		/* the models parsing left for analysis */
-		cf_script_build_models(r->migrations[i].migration->up);
+		if (i < upto)
+			cf_script_build_models(r->migrations[i].migration->up);
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
@@ -1354,17 +1396,9 @@ static int
 run_against(preflight_run *pr, cf_error **err)
 {
 	cf_preflight_result *r = pr->r;
-	const cf_config *cfg = pr->s->cfg;
 	char *reason = NULL;
 	int rc;
 
-	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ?
-				      pr->opts->lock_timeout_ms :
-				      cfg->preflight_lock_timeout_ms;
-	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ?
-					   pr->opts->statement_timeout_ms :
-					   cfg->preflight_statement_timeout_ms;
-	pr->conn_options = timeout_options(pr);
 	r->against_run = true;
 	r->against_url = cf_redact_url(pr->against_url);
 
@@ -1454,6 +1488,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 			lint_replayed(&pr);
 	}
 	count(pr.r);
+	PQfinish(pr.against_conn);
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
