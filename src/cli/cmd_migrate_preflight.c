@@ -153,6 +153,16 @@ dependents_json(const cf_preflight_migration *pm)
 	return list;
 }
 
+/* fputs() of an object name a migration chose: escaped for the terminal. */
+static void
+put_name(FILE *f, const char *s)
+{
+	char *esc = cli_escape(s, false);
+
+	fputs(esc, f);
+	free(esc);
+}
+
 /* Under a replayed migration: "line 3: view public.v — depends on it:
  * view public.w, trigger t on public.x (through ...)". */
 static void
@@ -161,14 +171,18 @@ print_dependents(FILE *f, const cf_preflight_migration *pm)
 	for (size_t i = 0; i < pm->n_dependents; i++) {
 		const cf_statement_dependents *d = &pm->dependents[i];
 
-		fprintf(f, "      %sline %d: %s %s — depends on it:%s ",
-			cli_c(f, "dim"), d->line, d->object_kind, d->object,
-			cli_c(f, "reset"));
+		fprintf(f, "      %sline %d: %s ", cli_c(f, "dim"), d->line,
+			d->object_kind);
+		put_name(f, d->object);
+		fprintf(f, " — depends on it:%s ", cli_c(f, "reset"));
 		for (size_t k = 0; k < d->n && k < 8; k++) {
-			fprintf(f, "%s%s %s", k ? ", " : "", d->items[k].kind,
-				d->items[k].name);
-			if (d->items[k].via)
-				fprintf(f, " (through %s)", d->items[k].via);
+			fprintf(f, "%s%s ", k ? ", " : "", d->items[k].kind);
+			put_name(f, d->items[k].name);
+			if (d->items[k].via) {
+				fputs(" (through ", f);
+				put_name(f, d->items[k].via);
+				fputc(')', f);
+			}
 		}
 		if (d->n > 8)
 			fprintf(f, " and %zu more", d->n - 8);

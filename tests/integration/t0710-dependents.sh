@@ -203,4 +203,53 @@ test_expect_success 'migrate lint alone: without the definition in the files it 
 	expect_out_contains "0 errors, 0 warnings"
 '
 
+test_expect_success 'a lookup the server rejects never fails the migration (savepoint of its own)' '
+	cd "$PROJ"
+	# the model spells the argument type "we.ird" as we.ird, which the
+	# lookup reads as type ird of schema we: to_regprocedure() raises
+	# "schema does not exist" inside the migration transaction
+	cat >db/migrations/008_mood.up.sql <<-\EOF
+	CREATE TYPE "we.ird" AS ENUM ('\''ok'\'');
+	CREATE FUNCTION g(m "we.ird") RETURNS int LANGUAGE sql AS '\''select 1'\'';
+	CREATE OR REPLACE FUNCTION g(m "we.ird") RETURNS int LANGUAGE sql AS '\''select 2'\'';
+	EOF
+	for mode in clone savepoint; do
+		run_cf migrate preflight --env production --against "$(db_url "$PRE")" --mode $mode --format json
+		check_json "eq(by[\"008\"][\"success\"], True, \"008 $mode\")" || { rm db/migrations/008_mood.up.sql; exit 1; }
+	done
+	rm db/migrations/008_mood.up.sql
+'
+
+test_expect_success 'a mixed-case argument type: the replaced function and its dependents are found' '
+	cd "$PROJ"
+	cat >db/migrations/008_mood.up.sql <<-\EOF
+	CREATE TYPE "Mood" AS ENUM ('\''ok'\'');
+	CREATE FUNCTION g(m "Mood") RETURNS int LANGUAGE sql IMMUTABLE AS '\''select 1'\'';
+	CREATE TABLE moods (m "Mood");
+	CREATE INDEX moods_g ON moods (g(m));
+	CREATE OR REPLACE FUNCTION g(m "Mood") RETURNS int LANGUAGE sql IMMUTABLE AS '\''select 2'\'';
+	EOF
+	run_cf migrate preflight --env production --against "$(db_url "$PRE")" --mode clone --format json
+	rm db/migrations/008_mood.up.sql
+	check_json "
+eq(deps(\"008\"), [(5, 5, \"function\", \"public.g(public.\\\"Mood\\\")\", [(\"index\", \"public.moods_g\", None, True)])], \"008\")
+eq([c for c in codes() if c[1] == \"008_mood.up.sql\"], [(\"replace-with-dependents\", \"008_mood.up.sql\", 5)], \"lint\")
+"
+'
+
+test_expect_success 'a dependent named with terminal escapes is printed escaped' '
+	cd "$PROJ"
+	psql -XAtq -v ON_ERROR_STOP=1 -d "$PRE" -c "CREATE VIEW \"evil$(printf "\033")[31m\" AS SELECT c FROM t" || exit 1
+	echo "ALTER TABLE t DROP COLUMN c;" >db/migrations/007_drop_c.up.sql
+	mv db/migrations/003_pending_view.up.sql "$TEST_TMP/003.keep"
+	mv db/migrations/004_drop_column.up.sql "$TEST_TMP/004.keep"
+	run_cf migrate preflight --env production --against "$(db_url "$PRE")" --mode savepoint
+	mv "$TEST_TMP/003.keep" db/migrations/003_pending_view.up.sql
+	mv "$TEST_TMP/004.keep" db/migrations/004_drop_column.up.sql
+	rm db/migrations/007_drop_c.up.sql
+	expect_rc 1
+	expect_out_contains "line 1: table column public.t.c — depends on it: view public.\"evil\\x1B[31m\""
+	if grep -q "$(printf "\033")" "$TEST_TMP/out"; then echo "raw ESC on stdout"; exit 1; fi
+'
+
 test_done

@@ -79,11 +79,50 @@ failed:
 	return NULL;
 }
 
+/*
+ * Appends one argument type of the model's display ("integer",
+ * "character varying", "s.Mood[]"): a part with other characters than
+ * lower-case letters, digits, '_', '$' and blanks is quoted, so that a
+ * mixed-case type is found (the model keeps names as written, unquoted).
+ */
+static void
+add_type(cf_strbuf *b, const char *t, size_t len)
+{
+	size_t brackets = 0;
+
+	while (len >= 2 && t[len - 2] == '[' && t[len - 1] == ']') {
+		len -= 2;
+		brackets++;
+	}
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		bool plain = true;
+		char *part, *q;
+
+		while (j < len && t[j] != '.') {
+			plain = plain &&
+				((t[j] >= 'a' && t[j] <= 'z') ||
+				 (t[j] >= '0' && t[j] <= '9') || t[j] == '_' ||
+				 t[j] == '$' || t[j] == ' ');
+			j++;
+		}
+		part = cf_strndup(t + i, j - i);
+		q = plain ? NULL : cf_quote_ident(part);
+		cf_strbuf_addf(b, "%s%s", i ? "." : "", q ? q : part);
+		free(q);
+		free(part);
+		i = j + 1;
+	}
+	while (brackets--)
+		cf_strbuf_addstr(b, "[]");
+}
+
 /* "schema.name(args)" quoted for to_regprocedure(); caller frees. */
 static char *
 function_signature(const cf_obj *o)
 {
 	cf_strbuf b = CF_STRBUF_INIT;
+	const char *a = o->args ? o->args : "";
 	char *q;
 
 	if (o->schema) {
@@ -92,8 +131,20 @@ function_signature(const cf_obj *o)
 		free(q);
 	}
 	q = cf_quote_ident(o->name);
-	cf_strbuf_addf(&b, "%s(%s)", q, o->args ? o->args : "");
+	cf_strbuf_addf(&b, "%s(", q);
 	free(q);
+	while (*a) {
+		const char *end = strstr(a, ", ");
+		size_t len = end ? (size_t)(end - a) : strlen(a);
+
+		add_type(&b, a, len);
+		a += len;
+		if (*a) {
+			cf_strbuf_addstr(&b, ", ");
+			a += 2;
+		}
+	}
+	cf_strbuf_addch(&b, ')');
 	return cf_strbuf_detach(&b);
 }
 
