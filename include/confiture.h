@@ -823,10 +823,12 @@ typedef struct cf_preflight_options {
 	bool allow_non_transactional; /* savepoint mode: run them anyway */
 	int lock_timeout_ms;	      /* < 0: environment file or default */
 	int statement_timeout_ms;     /* < 0: environment file or default */
-	bool check_down; /* clone mode: run each passing migration's down,
+	bool check_down;  /* clone mode: run each passing migration's down,
 			  * compare the schema, run the up again */
-	bool no_lint;	 /* leave migrate lint's rules out of the static
+	bool no_lint;	  /* leave migrate lint's rules out of the static
 			  * checks (they cost most of a static run) */
+	bool trace_locks; /* trace each statement's locks, rewrites and scans
+			   * (off by default: docs/risk.md has the cost) */
 } cf_preflight_options;
 
 typedef enum cf_cause {
@@ -855,6 +857,75 @@ typedef struct cf_down_check {
 
 /* "reversible", "down fails", ... (static storage). */
 const char *cf_down_status_name(cf_down_status status);
+
+/* ---- deploy risk (replay/risk*.c, docs/risk.md) ---- */
+
+/* The Python tool's change_set tiers, least to most risky. */
+typedef enum cf_tier {
+	CF_TIER_NONE = 0, /* not assessed */
+	CF_TIER_ADDITIVE,
+	CF_TIER_REVERSIBLE,
+	CF_TIER_LOCK_RISKY,
+	CF_TIER_DESTRUCTIVE,
+	CF_TIER_IRREVERSIBLE,
+} cf_tier;
+
+/* "additive", ... ("" for NONE); static storage. */
+const char *cf_tier_name(cf_tier tier);
+
+/* What a lock mode keeps other sessions from doing (its conflict row). */
+typedef enum cf_blocks {
+	CF_BLOCKS_NOTHING = 0, /* only DDL, VACUUM and the like */
+	CF_BLOCKS_WRITES,      /* INSERT, UPDATE, DELETE (reads go on) */
+	CF_BLOCKS_ALL,	       /* reads and writes */
+} cf_blocks;
+
+/* "nothing", "writes", "reads and writes"; static storage. */
+const char *cf_blocks_name(cf_blocks b);
+
+/* One relation that existed before the replay and that a statement
+ * locked, rewrote or scanned. */
+typedef struct cf_risk_lock {
+	char *relation; /* schema.name as before the replay */
+	char *schema;	/* its parts, unquoted */
+	char *name;
+	bool is_index;
+	const char *mode; /* "ACCESS EXCLUSIVE", ...; static */
+	bool acquired;	  /* taken by this statement (else held since an
+			   * earlier statement of its transaction) */
+	bool observed;	  /* read from pg_locks; false: a static fact of
+			   * a statement that ran outside a transaction */
+	int rewrite;	  /* relfilenode changed: 1, 0, -1 unknown */
+	int scan;	  /* scanned (validation, index build, DML): 1/0/-1 */
+	double rows;	  /* production's reltuples; -1 unknown */
+	long long pages;  /* production's relpages; -1 unknown */
+	long long bytes;  /* production's pg_total_relation_size; -1 */
+} cf_risk_lock;
+
+/* One statement of a replayed migration, as traced. */
+typedef struct cf_risk_statement {
+	size_t index;	    /* 1-based, in the up file */
+	int line;	    /* 1-based line of its first token */
+	double duration_ms; /* on the replay database */
+	bool autocommit;    /* ran outside a transaction */
+	cf_risk_lock *locks;
+	size_t n_locks;
+	char *kind;   /* change kind ("add_column", "create_index", ...) */
+	char *object; /* what it changes, schema.name[.column]; may be NULL */
+	cf_tier tier;
+	cf_blocks blocks;   /* what its strongest lock blocks */
+	char *reason;	    /* one line: lock, work, size, what is blocked */
+	double est_lock_ms; /* estimated on production; -1 unknown */
+} cf_risk_statement;
+
+/* The change_set: one entry per change, in the Python tool's shape. */
+typedef struct cf_risk_change {
+	char *kind;
+	char *object;
+	const char *migration; /* version, borrowed from the set */
+	cf_tier tier;
+	char *detail;
+} cf_risk_change;
 
 /* One pending migration in a preflight: static facts and, when replayed,
  * the outcome and its diagnosis. */
@@ -911,6 +982,12 @@ typedef struct cf_preflight_migration {
 	 * drop or retype an object others depend on, in order */
 	cf_statement_dependents *dependents;
 	size_t n_dependents;
+	/* traced statements that ran (see cf_preflight_result.traced) */
+	cf_risk_statement *statements;
+	size_t n_statements;
+	cf_tier tier;	    /* highest of its statements */
+	double est_lock_ms; /* locks are held to commit: the sum of its
+			     * statements' estimates; -1 unknown */
 } cf_preflight_migration;
 
 typedef struct cf_preflight_result {
@@ -940,6 +1017,17 @@ typedef struct cf_preflight_result {
 	 * itself when it could not be dropped, undo failures, files), each a
 	 * warning in notes; the CLI exits 1 when there are any */
 	size_t leftovers;
+	/* deploy risk (docs/risk.md) */
+	bool traced;	  /* locks, rewrites and scans were traced */
+	double trace_ms;  /* time the tracing itself took in the replay */
+	char *trace_note; /* why not, or where it is not exact; or NULL */
+	char *sizes_from; /* redacted URL sizes were read from; NULL when
+			   * unknown (no --env) */
+	char *sizes_note; /* why sizes are unknown, or NULL */
+	double rewrite_mb_s, scan_mb_s; /* calibration; 0 when not run */
+	char *calibration;		/* how it was calibrated, or NULL */
+	cf_risk_change *changes;	/* change_set, in replay order */
+	size_t n_changes;
 } cf_preflight_result;
 
 /*

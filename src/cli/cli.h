@@ -179,6 +179,20 @@ json_t *cli_down_json(const cf_down_check *d);
 size_t cli_down_problems(const cf_preflight_result *r);
 void cli_print_downs(FILE *f, const cf_preflight_result *r);
 
+/* ---- preflight_risk.c: deploy risk (docs/risk.md) */
+
+/* Adds statements[], tier and est_lock_ms to a migration's JSON object
+ * (against.migrations[]); the statement objects may gain keys. */
+void cli_risk_migration_json(json_t *j, const cf_preflight_migration *pm,
+			     bool traced);
+/* against.trace: whether traced, notes, sizes' source, calibration. */
+json_t *cli_risk_trace_json(const cf_preflight_result *r);
+/* The top-level change_set, or NULL when not traced: the default
+ * envelope stays {static, against} (t0610). */
+json_t *cli_change_set_json(const cf_preflight_result *r);
+/* "Deploy risk": the riskiest statements first. */
+void cli_print_risk(FILE *f, const cf_preflight_result *r);
+
 /* ---- preflight_drift.c: --explain-drift */
 
 /* When r has failures, runs drift with opts and adds what it explains to

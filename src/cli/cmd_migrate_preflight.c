@@ -250,6 +250,7 @@ against_json(const cf_preflight_result *r)
 		if ((down = cli_down_json(&pm->down)) != NULL)
 			json_object_set_new(j, "down", down);
 		json_object_set_new(j, "dependents", dependents_json(pm));
+		cli_risk_migration_json(j, pm, r->traced);
 		json_array_append_new(list, j);
 	}
 	json_object_set_new(o, "migrations", list);
@@ -266,6 +267,7 @@ against_json(const cf_preflight_result *r)
 	json_object_set_new(o, "leftovers",
 			    json_integer((json_int_t)r->leftovers));
 	json_object_set_new(o, "notes", cli_problems_json(&r->notes));
+	json_object_set_new(o, "trace", cli_risk_trace_json(r));
 	return o;
 }
 
@@ -526,13 +528,15 @@ print_provision(const cf_provisioned *p)
 static json_t *
 preflight_json(const cf_preflight_result *r, const cf_provisioned *prov)
 {
-	json_t *doc = json_object();
+	json_t *doc = json_object(), *cs;
 
 	json_object_set_new(doc, "static", static_json(r));
 	json_object_set_new(doc, "against",
 			    r->against_run ? against_json(r) : json_null());
 	if (prov)
 		json_object_set_new(doc, "provision", provision_json(prov));
+	if ((cs = cli_change_set_json(r)) != NULL)
+		json_object_set_new(doc, "change_set", cs);
 	if (!r->against_run)
 		json_object_update_missing(doc, json_object_get(doc, "static"));
 	return doc;
@@ -556,7 +560,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 	bool allow_nt = false, strict = false, keep_server = false,
 	     no_cache = false;
 	bool keep_owners = false, check_down = false, explain_drift = false;
-	bool no_lint = false;
+	bool no_lint = false, trace_locks = false, no_trace_locks = false;
 	int lock_timeout = -1, statement_timeout = -1;
 	struct cli_list reports = {0};
 	const struct cli_option options[] = {
@@ -605,6 +609,12 @@ cmd_migrate_preflight(int argc, const char **argv)
 			"on failures, run 'migrate drift' on the --env database and name the hand-made objects involved"),
 		OPT_BOOL(0, "no-lint", &no_lint,
 			 "leave migrate lint's rules out of the static checks"),
+		OPT_BOOL(
+			0, "trace-locks", &trace_locks,
+			"trace each statement's locks, rewrites and scans in the replay and weigh them by --env's production sizes"),
+		OPT_BOOL(
+			0, "no-trace-locks", &no_trace_locks,
+			"do not trace locks (the default: it costs ~0.5 ms a statement, see docs/risk.md)"),
 		OPT_BOOL(0, "strict", &strict,
 			 "warnings (and --check-down verdicts) fail too"),
 		OPT_END(),
@@ -614,7 +624,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		"           [--env NAME | -c PATH] [--since VERSION] [--server URL] [--keep-server] [--no-cache]\n"
 		"           [--mode auto|clone|savepoint] [--allow-non-transactional] [--lock-timeout MS]\n"
 		"           [--statement-timeout MS] [--format FORMAT] [--report FORMAT:FILE]... [--check-down]\n"
-		"           [--explain-drift] [--no-lint] [--strict]",
+		"           [--explain-drift] [--no-lint] [--[no-]trace-locks] [--strict]",
 		NULL};
 	const struct cli_usage usage = {
 		synopsis,
@@ -661,6 +671,12 @@ cmd_migrate_preflight(int argc, const char **argv)
 	po.statement_timeout_ms = statement_timeout;
 	po.check_down = check_down;
 	po.no_lint = no_lint;
+	po.trace_locks = trace_locks;
+	if (trace_locks && no_trace_locks) {
+		cli_error(
+			"--trace-locks and --no-trace-locks cannot be used together");
+		return CF_EXIT_USAGE;
+	}
 	progress.migration_done = on_done;
 	cli_tty_progress_init(&progress, &tty, fmt == REPORT_TEXT);
 	if ((from_dump || from_env) && against) {
@@ -723,6 +739,7 @@ cmd_migrate_preflight(int argc, const char **argv)
 		print_static(r);
 		if (r->against_run) {
 			print_replay(r);
+			cli_print_risk(stdout, r);
 			if (check_down)
 				cli_print_downs(stdout, r);
 			print_summary(r);

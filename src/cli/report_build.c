@@ -244,6 +244,36 @@ add_down_verdict(struct report *r, const cf_preflight_migration *pm, size_t i,
 		r->cases[i].state = REPORT_CASE_FAILED;
 }
 
+/* --trace-locks: statements from lock_risky up, as warnings at their
+ * line (docs/risk.md); they never fail the run by themselves. */
+static void
+add_risks(struct report *r, const cf_preflight_result *pr)
+{
+	for (size_t i = 0; i < pr->n; i++) {
+		const cf_preflight_migration *pm = &pr->migrations[i];
+
+		for (size_t s = 0; s < pm->n_statements; s++) {
+			const cf_risk_statement *st = &pm->statements[s];
+			struct report_finding *f;
+
+			if (st->tier < CF_TIER_LOCK_RISKY)
+				continue;
+			f = report_add_finding(r);
+			f->level = REPORT_WARNING;
+			f->rule = cli_asprintf("deploy-risk-%s",
+					       cf_tier_name(st->tier));
+			f->message = cli_asprintf(
+				"%s: %s", cf_tier_name(st->tier), st->reason);
+			f->file = dup(pm->migration->up_path);
+			f->line = st->line;
+			f->testcase = (long)i;
+			f->title = cli_asprintf(
+				"%s_%s: %s", pm->migration->version,
+				pm->migration->name, cf_tier_name(st->tier));
+		}
+	}
+}
+
 static char *
 case_status(const cf_preflight_result *pr, const cf_preflight_migration *pm)
 {
@@ -367,6 +397,7 @@ report_from_preflight(const cf_preflight_result *pr, bool strict,
 		down_problems += down_rule(pr->migrations[i].down.status) !=
 				 NULL;
 	}
+	add_risks(r, pr);
 	if (pr->fallback_reason) {
 		struct report_finding *f = report_add_finding(r);
 

@@ -145,6 +145,15 @@ typedef struct cf_engine {
 	/* Called inside each migration's transaction just before it commits
 	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
 	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);
+	/* Called after each statement that succeeded, before the next one is
+	 * sent: still inside the unit (transaction or savepoint), or just
+	 * after it in autocommit; may be NULL.  elapsed_ms times that
+	 * statement alone.  It reads the session's state (pg_locks), so
+	 * while it is set the engine must send statements one at a time,
+	 * each awaited (no pipelining). */
+	void (*after_statement)(void *arg, PGconn *conn, const cf_migration *m,
+				const cf_script *script, size_t index,
+				double elapsed_ms);
 	void *hook_arg;
 	/* lock_timeout (ms) set after the session reset of each
 	 * transactional migration, before its transaction, so that its own

@@ -71,6 +71,7 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	cf_error *ce;
 	const char *pos;
 	int line = st->line, column = st->column;
+	double t0;
 
 	if (cf_cancel_requested()) {
 		ce = cf_error_new(CF_ERR_INTERNAL,
@@ -93,12 +94,16 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 		*err = ce;
 		return -1;
 	}
+	t0 = cf_now_ms();
 	res = PQexec(e->conn, sql);
 	status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||
 	    status == PGRES_EMPTY_QUERY) {
 		PQclear(res);
 		free(sql);
+		if (e->after_statement)
+			e->after_statement(e->hook_arg, e->conn, m, script,
+					   index, cf_now_ms() - t0);
 		return 0;
 	}
 	if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||

@@ -61,16 +61,16 @@ struct cf_lockwait {
 	bool started; /* the monitor was tried (once per run) */
 	bool running; /* its thread runs */
 	pthread_t thread;
-	PGconn *mon;	 /* the monitor's connection (its thread only) */
-	char pid[16];	 /* backend pid of conn */
+	PGconn *mon;  /* the monitor's connection (its thread only) */
+	char pid[16]; /* backend pid of conn */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* under mu */
-	bool stop;	   /* the thread should end */
-	bool active;	   /* a try runs: poll */
-	unsigned attempt;  /* bumped per try; a poll of an older one is void */
-	sample last;	   /* blockers last seen during this try */
-	char *unseen;	   /* why the monitor cannot look, or NULL */
+	bool stop;	  /* the thread should end */
+	bool active;	  /* a try runs: poll */
+	unsigned attempt; /* bumped per try; a poll of an older one is void */
+	sample last;	  /* blockers last seen during this try */
+	char *unseen;	  /* why the monitor cannot look, or NULL */
 };
 
 static const char blockers_sql[] =
@@ -245,11 +245,11 @@ cf_lockwait_new(const char *conninfo, PGconn *conn, int lock_timeout_ms,
 	lw->conninfo = cf_strdup(conninfo);
 	lw->conn = conn;
 	lw->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 0;
-	lw->retries = retries < 0 ? 0 :
+	lw->retries = retries < 0		    ? 0 :
 		      retries > CF_MAX_LOCK_RETRIES ? CF_MAX_LOCK_RETRIES :
 						      retries;
 	lw->poll_max_ms = lw->lock_timeout_ms ? lw->lock_timeout_ms / 4 :
-					    POLL_MAX_MS;
+						POLL_MAX_MS;
 	if (lw->poll_max_ms < POLL_MIN_MS)
 		lw->poll_max_ms = POLL_MIN_MS;
 	if (lw->poll_max_ms > POLL_MAX_MS)
@@ -419,8 +419,7 @@ explain_blockers(cf_error *e, const cf_lock_wait *w)
 	for (size_t i = 0; i < w->n_blockers; i++) {
 		char *t = cf_lock_holder_text(&w->blockers[i]);
 
-		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ",
-			       t);
+		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ", t);
 		free(t);
 	}
 	cf_error_set_detail(e, "%s", cf_strbuf_str(&sb));
@@ -478,9 +477,10 @@ add_wait(cf_outcome *out, cf_lock_wait **waits, size_t *n, int attempt,
 	memset(s, 0, sizeof(*s));
 	if (!w->n_blockers)
 		w->unseen_reason =
-			unseen ? unseen :
-				 cf_strdup(
-					 "it waited for less than the monitor's look interval, or the lock was NOWAIT");
+			unseen ?
+				unseen :
+				cf_strdup(
+					"it waited for less than the monitor's look interval, or the lock was NOWAIT");
 	else
 		free(unseen);
 	w->retry_in_ms = -1;
@@ -508,7 +508,8 @@ cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 		monitor_end(lw, &s, &unseen);
 		/* what runs between migrations (checks of what an interrupted
 		 * run left, --repair) waits as it did before */
-		if (lw->lock_timeout_ms && PQstatus(lw->conn) == CONNECTION_OK &&
+		if (lw->lock_timeout_ms &&
+		    PQstatus(lw->conn) == CONNECTION_OK &&
 		    PQtransactionStatus(lw->conn) == PQTRANS_IDLE)
 			PQclear(PQexec(lw->conn, "RESET lock_timeout"));
 		if (rc == 0 || !gave_up_on_lock(out)) {

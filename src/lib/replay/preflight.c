@@ -20,6 +20,7 @@
 #include "replay/analysis.h"
 #include "replay/clone.h"
 #include "replay/cluster.h"
+#include "replay/risk.h"
 #include "replay/rollback_check.h"
 #include "replay/session_internal.h"
 #include "schema/dependents.h"
@@ -62,6 +63,8 @@ typedef struct preflight_run {
 	size_t replaying_index;
 	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
 	size_t n_facts, alloc_facts;
+	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
+	cf_preflight_migration *current; /* being applied, for the tracer */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -719,6 +722,78 @@ before_commit(void *arg, PGconn *conn, cf_error **err)
 				    pr->scope, err);
 }
 
+/* After each statement of a pending migration's up: trace it (not the
+ * statements --check-down runs). */
+static void
+after_statement(void *arg, PGconn *conn, const cf_migration *m,
+		const cf_script *script, size_t index, double elapsed_ms)
+{
+	preflight_run *pr = arg;
+	double t0 = cf_now_ms();
+
+	if (pr->tracer && pr->current && pr->current->migration == m &&
+	    script == m->up)
+		cf_risk_tracer_after(pr->tracer, conn, (cf_script *)script,
+				     index, elapsed_ms, pr->current);
+	pr->r->trace_ms += cf_now_ms() - t0;
+}
+
+static void
+trace_unit_done(preflight_run *pr, PGconn *conn,
+		const cf_preflight_migration *pm)
+{
+	double t0 = cf_now_ms();
+
+	if (!pr->tracer)
+		return;
+	cf_risk_tracer_unit_done(pr->tracer, conn,
+				 pm->outcome.kind == CF_OUTCOME_OK,
+				 pm->outcome.autocommit, pr->downs != NULL);
+	pr->r->trace_ms += cf_now_ms() - t0;
+}
+
+/* Starts the tracer on conn before the first migration, unless off. */
+static void
+trace_begin(preflight_run *pr, PGconn *conn, cf_engine *engine, bool savepoint)
+{
+	cf_error *e = NULL;
+
+	if (!pr->opts->trace_locks) {
+		pr->r->trace_note = cf_strdup("not asked for (--trace-locks)");
+		return;
+	}
+	if (!(pr->tracer = cf_risk_tracer_begin(conn, savepoint, &e))) {
+		pr->r->trace_note = cf_asprintf("cannot trace locks: %s",
+						e->message);
+		cf_error_free(e);
+		return;
+	}
+	engine->after_statement = after_statement;
+	engine->hook_arg = pr;
+}
+
+/*
+ * After the replay, on its connection (idle, outside any transaction):
+ * production's sizes of what was touched (--env), and the calibration
+ * when some rewrite or scan has a size to weigh.
+ */
+static void
+trace_end(preflight_run *pr, PGconn *conn, bool temp)
+{
+	const char *note;
+
+	if (!pr->tracer)
+		return;
+	pr->r->traced = true;
+	if ((note = cf_risk_tracer_note(pr->tracer)))
+		pr->r->trace_note = cf_strdup(note);
+	cf_risk_tracer_free(pr->tracer);
+	pr->tracer = NULL;
+	cf_risk_read_sizes(pr->r, pr->s->cfg->database_url);
+	if (cf_risk_needs_calibration(pr->r))
+		cf_risk_calibrate(pr->r, conn, temp);
+}
+
 static void
 fail_with_copy(cf_preflight_migration *pm, const cf_error *e)
 {
@@ -851,6 +926,7 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 			engine->conn = *conn;
 			pr->replaying = pm;
 			pr->replaying_index = i;
+			pr->current = pm;
 			rc = cf_engine_apply(engine, pm->migration, false,
 					     &pm->outcome);
 			pr->replaying = NULL;
@@ -859,9 +935,11 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 				pm->uses_missing = uses_missing_relation(
 					pr, *conn, i);
 			}
+			pr->current = NULL;
 			if (pr->downs)
 				cf_rollback_checker_after(pr->downs, engine,
 							  pm);
+			trace_unit_done(pr, *conn, pm);
 			if (engine->consumed)
 				r->db_consumed = true;
 		}
@@ -913,11 +991,13 @@ run_savepoint(preflight_run *pr, cf_error **err)
 	engine.before_statement = before_statement;
 	engine.hook_arg = pr;
 	pr->engine = &engine;
+	trace_begin(pr, conn, &engine, true);
 	replay(pr, &engine, &conn, NULL);
 	pr->engine = NULL;
 	/* Never commit: everything replayed is rolled back here. */
 	if (PQstatus(conn) == CONNECTION_OK)
 		PQclear(PQexec(conn, "ROLLBACK"));
+	trace_end(pr, conn, true);
 	cf_cancel_register(NULL);
 	PQfinish(conn);
 	pr->r->closing = cf_strdup(
@@ -1282,6 +1362,7 @@ run_clone(preflight_run *pr)
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
 	pr->engine = &engine;
+	trace_begin(pr, conn, &engine, false);
 	if (pr->opts->check_down) {
 		cf_error *e = NULL;
 
@@ -1292,6 +1373,8 @@ run_clone(preflight_run *pr)
 	pr->engine = NULL;
 	cf_rollback_checker_free(pr->downs);
 	pr->downs = NULL;
+	/* a plain table: written to WAL like production's */
+	trace_end(pr, conn, false);
 	cf_cancel_register(NULL);
 	cf_clone_finish(conn);	    /* gone before DROP DATABASE */
 	pr->r->db_consumed = false; /* the clone is, the against DB is not */
@@ -1482,8 +1565,11 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	static_checks(&pr);
 	if (against_url) {
 		rc = run_against(&pr, err);
-		if (rc == 0)
+		cf_risk_tracer_free(pr.tracer);
+		if (rc == 0) {
 			label_causes(pr.r);
+			cf_risk_assess(pr.r);
+		}
 		if (rc == 0 && !opts->no_lint)
 			lint_replayed(&pr);
 	}
@@ -1518,7 +1604,11 @@ cf_preflight_result_free(cf_preflight_result *r)
 		for (size_t k = 0; k < pm->n_dependents; k++)
 			cf_statement_dependents_release(&pm->dependents[k]);
 		free(pm->dependents);
+		for (size_t s = 0; s < pm->n_statements; s++)
+			cf_risk_statement_release(&pm->statements[s]);
+		free(pm->statements);
 	}
+	cf_risk_result_release(r);
 	free(r->migrations);
 	cf_error_list_release(&r->problems);
 	for (size_t i = 0; i < r->n_duplicates; i++) {
