@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -636,6 +637,25 @@ overloaded(preflight_run *pr, cf_preflight_migration *pm, const cf_obj *o,
 	return keep_dependents(pm, &d, index, line);
 }
 
+/* Whether a statement starts with CREATE, ALTER or DROP: the others
+ * (data, SET, ...) never replace an object, and skip the model's parse. */
+static bool
+ddl_verb(const cf_script *script, const cf_statement *st)
+{
+	static const char *const verbs[] = {"create", "alter", "drop"};
+	const char *t = script->text + st->offset;
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		size_t n = strlen(verbs[i]);
+
+		if (st->length > n && strncasecmp(t, verbs[i], n) == 0 &&
+		    !((t[n] >= 'a' && t[n] <= 'z') ||
+		      (t[n] >= 'A' && t[n] <= 'Z') || t[n] == '_'))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Before each replayed statement of an up file: what depends on the
  * objects it replaces, drops or retypes, read on the replay database
@@ -652,7 +672,7 @@ record_dependents(preflight_run *pr, const cf_migration *m,
 	size_t mi = pr->replaying_index;
 
 	if (!pr->engine || !pm || pm->migration != m || script != m->up ||
-	    st->transaction_control)
+	    st->transaction_control || !ddl_verb(script, st))
 		return;
 	cf_script_node((cf_script *)script, index);
 	for (size_t k = 0; st->model && k < st->model->n; k++) {
