@@ -120,6 +120,15 @@ char *cf_redact_url(const char *url_or_conninfo);
 #define CF_DEFAULT_TRACKING_TABLE "tb_confiture"
 #define CF_DEFAULT_LOCK_TIMEOUT_MS 30000
 #define CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS 5000
+/*
+ * migrate up/down: lock_timeout of a transactional migration's statements
+ * (while one waits for an ACCESS EXCLUSIVE lock every later query on the
+ * table queues behind it, so the wait must be short; 2 s is also what
+ * `migrate lint` recommends), and how often one that gave up is retried.
+ */
+#define CF_DEFAULT_MIGRATION_LOCK_TIMEOUT_MS 2000
+#define CF_DEFAULT_MIGRATION_LOCK_RETRIES 3
+#define CF_MAX_LOCK_RETRIES 100
 #define CF_DEFAULT_PREFLIGHT_STATEMENT_TIMEOUT_MS 300000
 
 typedef enum cf_lint_severity {
@@ -146,11 +155,15 @@ typedef struct cf_config {
 	char *tracking_table; /* as written, e.g. "tb_confiture" or "ops.tb_x" */
 	char *tracking_schema; /* parsed schema part, or NULL */
 	char *tracking_name;   /* parsed table part */
-	int lock_timeout_ms;   /* migration.locking.timeout_ms */
+	int lock_timeout_ms;   /* migration.locking.timeout_ms: how long to
+				* wait for the advisory migration lock */
 	bool locking_enabled;  /* migration.locking.enabled (default true) */
 	bool out_of_order;     /* migration.out_of_order: up may apply a version
 			    * older than the newest applied (default false) */
 	bool repair; /* migration.repair: up --repair by default (false) */
+	int migration_lock_timeout_ms;	    /* migration.lock_timeout_ms: the
+					* statements' lock_timeout; 0 = none */
+	int migration_lock_retries;	    /* migration.lock_retries */
 	int preflight_lock_timeout_ms;	    /* preflight.lock_timeout_ms */
 	int preflight_statement_timeout_ms; /* preflight.statement_timeout_ms */
 	int postgres_version; /* target's PostgreSQL major; 0 = unknown */
@@ -453,21 +466,12 @@ typedef enum cf_outcome_kind {
 	CF_OUTCOME_SKIPPED,
 } cf_outcome_kind;
 
-/* What happened to one migration in a run. */
-typedef struct cf_outcome {
-	const cf_migration *migration; /* borrowed from the session's set */
-	cf_outcome_kind kind;
-	double elapsed_ms;
-	cf_error *error;      /* owned; set when FAILED */
-	char *skipped_reason; /* owned; set when SKIPPED */
-	bool autocommit;      /* ran outside a transaction */
-} cf_outcome;
-
 /*
- * Who holds the migration lock, from pg_locks and pg_stat_activity.  Strings
- * are owned by the struct and valid only during the callback; any may be
- * NULL (query is "<insufficient privilege>" for another role's session
- * unless we may read all statistics).
+ * Another session, from pg_stat_activity: who holds the migration lock, or
+ * whom a migration's statement waited for.  Strings are owned by the struct
+ * (in a lock_wait callback, valid only during the call); any may be NULL
+ * (query is "<insufficient privilege>" for another role's session unless
+ * we may read all statistics).
  */
 typedef struct cf_lock_holder {
 	long pid;		/* 0 for a prepared transaction */
@@ -478,6 +482,43 @@ typedef struct cf_lock_holder {
 	char *query_start;	/* current or last statement started at */
 	char *query;		/* current or last statement */
 } cf_lock_holder;
+
+/* One line about a session: "pid N (application_name 'a', client,
+ * connected since T), state since T: query"; caller frees. */
+char *cf_lock_holder_text(const cf_lock_holder *h);
+
+/*
+ * One try of a migration that gave up waiting for a lock (SQLSTATE 55P03:
+ * lock_timeout, or NOWAIT), and the sessions it waited for, as sampled
+ * while it waited (pg_blocking_pids()).  Query texts are one line of at
+ * most 200 characters; one that mentions a password is hidden whole.
+ */
+typedef struct cf_lock_wait {
+	int attempt;		  /* 1 for the first try */
+	const char *file;	  /* the migration file (borrowed from it) */
+	int statement_index;	  /* 1-based in its file; 0 when unknown */
+	int line;		  /* the statement's line in its file */
+	double elapsed_ms;	  /* how long the try ran */
+	char *lock;		  /* "AccessExclusiveLock on relation public.t",
+				* or NULL when not seen */
+	cf_lock_holder *blockers; /* owned, n_blockers of them */
+	size_t n_blockers;
+	char *unseen_reason; /* why no blocker is known (n_blockers 0) */
+	int retry_in_ms;     /* backoff before the next try; -1: none */
+} cf_lock_wait;
+
+/* What happened to one migration in a run. */
+typedef struct cf_outcome {
+	const cf_migration *migration; /* borrowed from the session's set */
+	cf_outcome_kind kind;
+	double elapsed_ms;
+	cf_error *error;	  /* owned; set when FAILED */
+	char *skipped_reason;	  /* owned; set when SKIPPED */
+	bool autocommit;	  /* ran outside a transaction */
+	cf_lock_wait *lock_waits; /* owned: each try that gave up waiting
+				   * for a lock (up and down) */
+	size_t n_lock_waits;
+} cf_outcome;
 
 /* Progress callbacks; any may be NULL.  Called synchronously. */
 typedef struct cf_progress {
@@ -504,6 +545,13 @@ typedef struct cf_progress {
 	void (*clone_begin)(void *arg, const char *source);
 	void (*clone_end)(void *arg, const char *source, bool ok,
 			  double elapsed_ms);
+	/*
+	 * up/down: a try of migration m gave up waiting for a lock; w (valid
+	 * during the call) says who it waited for and whether it is retried
+	 * (w->retry_in_ms >= 0) after that backoff.
+	 */
+	void (*statement_lock_wait)(void *arg, const cf_migration *m,
+				    const cf_lock_wait *w);
 } cf_progress;
 
 typedef enum cf_checksum_policy {
@@ -528,6 +576,20 @@ typedef struct cf_run_options {
 	 * it such traces fail the migration before it runs.
 	 */
 	bool repair;
+	/*
+	 * up/down: lock_timeout (ms) of each transactional migration's
+	 * statements (a migration's own SET lock_timeout wins); 0 = none;
+	 * < 0: migration.lock_timeout_ms or CF_DEFAULT_MIGRATION_LOCK_TIMEOUT_MS.
+	 * Non-transactional migrations run without it.
+	 */
+	int lock_timeout_ms;
+	/*
+	 * up/down: how often a transactional migration that gave up waiting
+	 * for a lock (rolled back whole) is tried again, with exponential
+	 * backoff; < 0: migration.lock_retries or
+	 * CF_DEFAULT_MIGRATION_LOCK_RETRIES.  Non-transactional ones never.
+	 */
+	int lock_retries;
 } cf_run_options;
 
 typedef struct cf_run_result {
@@ -869,6 +931,38 @@ typedef struct cf_risk_change {
 
 /* One pending migration in a preflight: static facts and, when replayed,
  * the outcome and its diagnosis. */
+/*
+ * An object that depends on another, as the server's catalogs record it
+ * (pg_depend): what PostgreSQL refuses to drop or retype without CASCADE,
+ * or drops along with it.  Names are PostgreSQL's own
+ * (pg_identify_object), always schema-qualified.
+ */
+typedef struct cf_dependent {
+	char *kind;  /* "view", "materialized view", "function", "trigger",
+		     * "policy", "rule", "constraint", "index", "default",
+		     * "generated column", "sequence", ... */
+	char *name;  /* "public.v", "trg on public.t", "public.f(integer)" */
+	char *via;   /* NULL for a direct dependent, else the view it depends
+		     * on the object through */
+	bool stored; /* holds what was computed from the object: an index,
+		      * CHECK, generated column, materialized view or
+		      * partition key (replacing a function leaves it stale) */
+} cf_dependent;
+
+/* The dependents of one object a statement changes or drops, read on the
+ * replay database just before the statement ran. */
+typedef struct cf_statement_dependents {
+	int statement_index; /* 1-based, in the migration's up file */
+	int line;	     /* of the statement */
+	char *object_kind;   /* "view", "table column", "function", ... */
+	char *object;	     /* "public.v", "public.t.c", "public.f(integer)" */
+	cf_dependent *items;
+	size_t n;
+} cf_statement_dependents;
+
+/* Frees what one entry owns (not the struct itself). */
+void cf_statement_dependents_release(cf_statement_dependents *d);
+
 typedef struct cf_preflight_migration {
 	const cf_migration *migration; /* borrowed from the session's set */
 	bool has_down;
@@ -886,6 +980,10 @@ typedef struct cf_preflight_migration {
 	bool artifact;	   /* failure only exists in one-transaction replay */
 	char *artifact_reason;
 	cf_down_check down; /* with opts->check_down, in clone mode */
+	/* replayed statements that replace (CREATE OR REPLACE VIEW/FUNCTION),
+	 * drop or retype an object others depend on, in order */
+	cf_statement_dependents *dependents;
+	size_t n_dependents;
 	/* traced statements that ran (see cf_preflight_result.traced) */
 	cf_risk_statement *statements;
 	size_t n_statements;
@@ -1152,12 +1250,40 @@ typedef struct cf_lint_rule {
 /* The rule table (static); *n is set to its length. */
 const cf_lint_rule *cf_lint_rules(size_t *n);
 
+/*
+ * What a database said about one statement just before it ran (preflight's
+ * replay), for the rules that need it (replace-with-dependents).  Borrowed.
+ */
+typedef struct cf_lint_fact {
+	const char *file; /* the statement's file, as given to the lint */
+	int line;	  /* and its first line */
+	/* the dependents of the object it replaces; NULL when the object did
+	 * not exist yet */
+	const cf_statement_dependents *replaced;
+	/* CREATE OR REPLACE FUNCTION: the new source differs from the
+	 * replaced one's (or is a SQL-standard body) */
+	bool body_changed;
+	/* CREATE OR REPLACE FUNCTION under a new argument list: the one
+	 * function of that name it leaves in place, with its dependents */
+	const cf_statement_dependents *overloaded;
+} cf_lint_fact;
+
 typedef struct cf_lint_options {
 	int pg_major; /* target's PostgreSQL major; 0: the parser's (assumed) */
 	const char *const *select;   /* NULL-terminated rule ids; NULL: all */
 	const char *const *ignore;   /* NULL-terminated rule ids; NULL: none */
 	const cf_lint_grade *grades; /* re-gradings (lint.rules); may be NULL */
 	size_t n_grades;
+	/* with facts_known, rules that need a database read facts (one per
+	 * statement that replaced something; may be none) instead of
+	 * inferring from the files' history */
+	bool facts_known;
+	const cf_lint_fact *facts;
+	size_t n_facts;
+	/* files read before the linted ones, for what they define and refer
+	 * to only (the applied migrations before the pending ones): no
+	 * finding, no count; NULL-terminated, may be NULL */
+	const char *const *context;
 } cf_lint_options;
 
 typedef struct cf_lint_finding {

@@ -197,19 +197,23 @@ has_database(const cf_session *s)
 
 /*
  * Fills paths with the files to lint: the pending migrations when the
- * database answers, else every migration (with a warning).  Connecting
- * also gives the target's major.
+ * database answers, else every migration (with a warning); context with
+ * the applied ones (read for what they define).  Connecting also gives
+ * the target's major.
  */
 static void
-migration_files(cf_session *s, const char ***paths, size_t *n)
+migration_files(cf_session *s, const char ***paths, size_t *n,
+		const char ***context)
 {
 	cf_migration_set *set = cf_session_migrations(s);
 	cf_status *st = NULL;
 	cf_error *err = NULL;
+	size_t nc = 0;
 
 	*paths = calloc(set->n + 1, sizeof(char *));
+	*context = calloc(set->n + 1, sizeof(char *));
 	*n = 0;
-	if (!*paths) {
+	if (!*paths || !*context) {
 		cli_error("out of memory");
 		exit(CF_EXIT_USAGE);
 	}
@@ -229,6 +233,8 @@ migration_files(cf_session *s, const char ***paths, size_t *n)
 					  CF_STATE_PENDING;
 		if (m->up_path && pending)
 			(*paths)[(*n)++] = m->up_path;
+		else if (m->up_path)
+			(*context)[nc++] = m->up_path;
 	}
 	cf_status_free(st);
 }
@@ -275,7 +281,7 @@ cmd_migrate_lint(int argc, const char **argv)
 	cf_lint_result *r = NULL;
 	cf_session *s = NULL;
 	cf_error *err = NULL;
-	const char **paths = NULL;
+	const char **paths = NULL, **context = NULL;
 	char **sel, **ign;
 	size_t n = 0;
 	int npos = 0, rc, fmt;
@@ -311,7 +317,8 @@ cmd_migrate_lint(int argc, const char **argv)
 	} else {
 		if ((rc = cli_open_session(&eo, &s)) != 0)
 			return rc;
-		migration_files(s, &paths, &n);
+		migration_files(s, &paths, &n, &context);
+		lo.context = context;
 	}
 	lo.pg_major = s ? cf_session_target_major(s) : eo.postgres_version;
 	if (s) {
@@ -346,6 +353,7 @@ cmd_migrate_lint(int argc, const char **argv)
 	free_list(ign);
 	if (npos == 0)
 		free(paths);
+	free(context);
 	cf_session_free(s);
 	return rc;
 }

@@ -121,6 +121,75 @@ set_int(json_t *o, const char *k, int v)
 	json_object_set_new(o, k, v > 0 ? json_integer(v) : json_null());
 }
 
+/* against.migrations[].dependents: what depended on what a statement
+ * replaced, dropped or retyped, read just before it ran. */
+static json_t *
+dependents_json(const cf_preflight_migration *pm)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < pm->n_dependents; i++) {
+		const cf_statement_dependents *d = &pm->dependents[i];
+		json_t *o = json_object(), *items = json_array();
+
+		json_object_set_new(o, "statement_index",
+				    json_integer(d->statement_index));
+		json_object_set_new(o, "line", json_integer(d->line));
+		set_str(o, "object_kind", d->object_kind);
+		set_str(o, "object", d->object);
+		for (size_t k = 0; k < d->n; k++) {
+			json_t *it = json_object();
+
+			set_str(it, "kind", d->items[k].kind);
+			set_str(it, "name", d->items[k].name);
+			set_str(it, "via", d->items[k].via);
+			json_object_set_new(it, "stored",
+					    json_boolean(d->items[k].stored));
+			json_array_append_new(items, it);
+		}
+		json_object_set_new(o, "dependents", items);
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+/* fputs() of an object name a migration chose: escaped for the terminal. */
+static void
+put_name(FILE *f, const char *s)
+{
+	char *esc = cli_escape(s, false);
+
+	fputs(esc, f);
+	free(esc);
+}
+
+/* Under a replayed migration: "line 3: view public.v — depends on it:
+ * view public.w, trigger t on public.x (through ...)". */
+static void
+print_dependents(FILE *f, const cf_preflight_migration *pm)
+{
+	for (size_t i = 0; i < pm->n_dependents; i++) {
+		const cf_statement_dependents *d = &pm->dependents[i];
+
+		fprintf(f, "      %sline %d: %s ", cli_c(f, "dim"), d->line,
+			d->object_kind);
+		put_name(f, d->object);
+		fprintf(f, " — depends on it:%s ", cli_c(f, "reset"));
+		for (size_t k = 0; k < d->n && k < 8; k++) {
+			fprintf(f, "%s%s ", k ? ", " : "", d->items[k].kind);
+			put_name(f, d->items[k].name);
+			if (d->items[k].via) {
+				fputs(" (through ", f);
+				put_name(f, d->items[k].via);
+				fputc(')', f);
+			}
+		}
+		if (d->n > 8)
+			fprintf(f, " and %zu more", d->n - 8);
+		fputc('\n', f);
+	}
+}
+
 static json_t *
 against_json(const cf_preflight_result *r)
 {
@@ -180,6 +249,7 @@ against_json(const cf_preflight_result *r)
 				    json_boolean(oc->autocommit));
 		if ((down = cli_down_json(&pm->down)) != NULL)
 			json_object_set_new(j, "down", down);
+		json_object_set_new(j, "dependents", dependents_json(pm));
 		cli_risk_migration_json(j, pm, r->traced);
 		json_array_append_new(list, j);
 	}
@@ -245,6 +315,7 @@ print_replay(const cf_preflight_result *r)
 				m->version, m->name, cli_c(f, "dim"),
 				o->elapsed_ms, cli_c(f, "reset"),
 				o->autocommit ? "  (autocommit)" : "");
+			print_dependents(f, pm);
 			break;
 		case CF_OUTCOME_SKIPPED:
 			fprintf(f, "  %s-%s %s %s  skipped: %s\n",
@@ -262,6 +333,7 @@ print_replay(const cf_preflight_result *r)
 					r->migrations[pm->caused_by]
 						.migration->version,
 					o->error->message);
+				print_dependents(f, pm);
 				break;
 			}
 			fprintf(f, "  %s✗%s %s %s  %s%.0f ms%s  %s\n",
@@ -271,6 +343,7 @@ print_replay(const cf_preflight_result *r)
 				pm->artifact ? "artifact of savepoint mode" :
 					       "root cause");
 			cli_print_error_indented(f, o->error, "      ");
+			print_dependents(f, pm);
 			if (pm->artifact)
 				fprintf(f, "        %sartifact:%s %s\n",
 					cli_c(f, "yellow"), cli_c(f, "reset"),

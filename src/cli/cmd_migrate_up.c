@@ -100,6 +100,41 @@ on_lock_wait(void *arg, const cf_lock_holder *h, double waited_ms)
 	fflush(f);
 }
 
+/*
+ * A migration's try gave up waiting for a lock: say what it waited for,
+ * who was in the way, and whether it is tried again (also in JSON mode:
+ * stderr is the log).
+ */
+static void
+on_statement_lock_wait(void *arg, const cf_migration *m, const cf_lock_wait *w)
+{
+	FILE *f = stderr;
+
+	(void)arg;
+	fprintf(f,
+		"%slock timeout%s: %s %s, statement %d (%s:%d), try %d, gave up after %.0f ms",
+		cli_c(f, "yellow"), cli_c(f, "reset"), m->version, m->name,
+		w->statement_index, w->file ? w->file : "?", w->line,
+		w->attempt, w->elapsed_ms);
+	if (w->lock)
+		fprintf(f, " waiting for %s", w->lock);
+	if (w->retry_in_ms >= 0)
+		fprintf(f, "; rolled back, trying again in %.1f s\n",
+			w->retry_in_ms / 1000.0);
+	else
+		fprintf(f, "; not tried again\n");
+	for (size_t i = 0; i < w->n_blockers; i++) {
+		char *who = cf_lock_holder_text(&w->blockers[i]);
+
+		fprintf(f, "  blocked by %s\n", who);
+		free(who);
+	}
+	if (!w->n_blockers)
+		fprintf(f, "  the blocking session was not seen: %s\n",
+			w->unseen_reason ? w->unseen_reason : "unknown");
+	fflush(f);
+}
+
 void
 cli_progress_init(cf_progress *p, struct cli_progress_state *st)
 {
@@ -109,6 +144,67 @@ cli_progress_init(cf_progress *p, struct cli_progress_state *st)
 	p->migration_done = on_done;
 	p->warning = on_warning;
 	p->lock_wait = on_lock_wait;
+	p->statement_lock_wait = on_statement_lock_wait;
+}
+
+static json_t *
+json_string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* An outcome's lock_waits (docs/json-format.md). */
+static json_t *
+lock_waits_json(const cf_outcome *o)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < o->n_lock_waits; i++) {
+		const cf_lock_wait *w = &o->lock_waits[i];
+		json_t *jw = json_object(), *blockers = json_array();
+
+		for (size_t k = 0; k < w->n_blockers; k++) {
+			const cf_lock_holder *h = &w->blockers[k];
+			json_t *b = json_object();
+
+			json_object_set_new(b, "pid",
+					    json_integer((json_int_t)h->pid));
+			json_object_set_new(
+				b, "application_name",
+				json_string_or_null(h->application_name));
+			json_object_set_new(b, "client",
+					    json_string_or_null(h->client));
+			json_object_set_new(
+				b, "backend_start",
+				json_string_or_null(h->backend_start));
+			json_object_set_new(b, "state",
+					    json_string_or_null(h->state));
+			json_object_set_new(
+				b, "query_start",
+				json_string_or_null(h->query_start));
+			json_object_set_new(b, "query",
+					    json_string_or_null(h->query));
+			json_array_append_new(blockers, b);
+		}
+		json_object_set_new(jw, "attempt", json_integer(w->attempt));
+		json_object_set_new(jw, "file", json_string_or_null(w->file));
+		json_object_set_new(jw, "statement_index",
+				    json_integer(w->statement_index));
+		json_object_set_new(jw, "line", json_integer(w->line));
+		json_object_set_new(
+			jw, "elapsed_ms",
+			json_integer((json_int_t)(w->elapsed_ms + 0.5)));
+		json_object_set_new(jw, "lock", json_string_or_null(w->lock));
+		json_object_set_new(jw, "blockers", blockers);
+		json_object_set_new(jw, "unseen_reason",
+				    json_string_or_null(w->unseen_reason));
+		json_object_set_new(jw, "retry_in_ms",
+				    w->retry_in_ms >= 0 ?
+					    json_integer(w->retry_in_ms) :
+					    json_null());
+		json_array_append_new(list, jw);
+	}
+	return list;
 }
 
 json_t *
@@ -141,6 +237,7 @@ cli_run_result_json(const cf_run_result *r, const char *action)
 		json_object_set_new(m, "error",
 				    o->error ? cli_error_json(o->error) :
 					       json_null());
+		json_object_set_new(m, "lock_waits", lock_waits_json(o));
 		json_array_append_new(list, m);
 	}
 	json_object_set_new(doc, "migrations", list);
@@ -190,6 +287,25 @@ fail_before_run(cf_session *s, cf_error *err, bool json)
 
 static const char *const checksum_choices[] = {"fail", "warn", "ignore", NULL};
 
+/* up and down share the lock-wait options and their story. */
+#define CLI_LOCK_OPTIONS(timeout, retries)                                          \
+	OPT_INT(0, "lock-timeout", (timeout), "MS",                                 \
+		"lock_timeout of each transactional migration (default 2000, also " \
+		"migration.lock_timeout_ms); 0 waits without limit"),               \
+		OPT_INT(0, "lock-retries", (retries), "N",                          \
+			"tries again after a lock timeout, rolled back, with "      \
+			"backoff (default 3, also migration.lock_retries)")
+#define LOCK_WAIT_HELP                                                             \
+	"Lock waits are bounded: each transactional migration runs with\n"         \
+	"lock_timeout --lock-timeout MS (default 2000; its own SET lock_timeout\n" \
+	"wins), so a statement waiting for a lock never stalls a busy table\n"     \
+	"behind it for long. A migration that gives up is rolled back whole and\n" \
+	"tried again after 0.5-1 s, 1-2 s, 2-4 s, ... up to --lock-retries N\n"    \
+	"times (default 3); each wait names the sessions in the way (pid,\n"       \
+	"application_name, statement). Non-transactional migrations run without\n" \
+	"it and are never tried again: what they committed may not be safe to\n"   \
+	"run twice.\n"
+
 int
 cmd_migrate_up(int argc, const char **argv)
 {
@@ -206,7 +322,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 	struct cli_env_opts eo = {.format = "text"};
 	const char *target = NULL, *through = NULL, *on_mismatch = "fail";
 	bool dry_run = false, out_of_order = false, repair = false;
-	int steps = 1;
+	int steps = 1, lock_timeout = -1, lock_retries = -1;
 	bool is_up = strcmp(action, "up") == 0,
 	     is_down = strcmp(action, "down") == 0;
 	const struct cli_option up_options[] = {
@@ -225,6 +341,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 		OPT_BOOL(
 			0, "repair", &repair,
 			"drop an INVALID index an interrupted run left, keep a valid unrecorded one (also migration.repair)"),
+		CLI_LOCK_OPTIONS(&lock_timeout, &lock_retries),
 		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
 			   cli_format_choices),
 		OPT_END(),
@@ -235,6 +352,7 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"how many migrations to roll back (default 1)"),
 		OPT_BOOL(0, "dry-run", &dry_run,
 			 "list what would be rolled back; change nothing"),
+		CLI_LOCK_OPTIONS(&lock_timeout, &lock_retries),
 		OPT_CHOICE('f', "format", &eo.format, "FORMAT", "text or json",
 			   cli_format_choices),
 		OPT_END(),
@@ -251,10 +369,10 @@ cli_run_command(int argc, const char **argv, const char *action)
 		OPT_END(),
 	};
 	static const char *const up_syn[] = {
-		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--out-of-order] [--repair] [--format text|json]",
+		"confiture migrate up [--env NAME | -c PATH] [--target VERSION] [--dry-run] [--on-checksum-mismatch fail|warn|ignore] [--out-of-order] [--repair] [--lock-timeout MS] [--lock-retries N] [--format text|json]",
 		NULL};
 	static const char *const down_syn[] = {
-		"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--format text|json]",
+		"confiture migrate down [--env NAME | -c PATH] [-n N] [--dry-run] [--lock-timeout MS] [--lock-retries N] [--format text|json]",
 		NULL};
 	static const char *const base_syn[] = {
 		"confiture migrate baseline --through VERSION [--env NAME | -c PATH] [--dry-run] [--format text|json]",
@@ -287,14 +405,18 @@ cli_run_command(int argc, const char **argv, const char *action)
 			"CREATE INDEX CONCURRENTLY names that an interrupted run left is\n"
 			"reported: INVALID, or valid but not recorded. --repair drops the\n"
 			"INVALID one and keeps the valid one (as IF NOT EXISTS would), then\n"
-			"runs the migration. Exit 1: a migration failed; 2: usage,\n"
-			"configuration, lock timeout, or the connection was lost.",
+			"runs the migration.\n"
+			"\n" LOCK_WAIT_HELP "\n"
+			"Exit 1: a migration failed (also after its last lock-wait try); 2:\n"
+			"usage, configuration, migration-lock timeout, or the connection was\n"
+			"lost.",
 			up_options};
 	else if (is_down)
 		usage = (struct cli_usage){
 			down_syn,
 			"Rolls back the last N applied migrations (newest first) by running\n"
-			"their .down.sql files and deleting their tracking rows.",
+			"their .down.sql files and deleting their tracking rows.\n"
+			"\n" LOCK_WAIT_HELP,
 			down_options};
 	else
 		usage = (struct cli_usage){
@@ -311,11 +433,20 @@ cli_run_command(int argc, const char **argv, const char *action)
 	ro.dry_run = dry_run;
 	ro.out_of_order = out_of_order;
 	ro.repair = repair;
+	ro.lock_timeout_ms = lock_timeout;
+	ro.lock_retries = lock_retries;
 	ro.on_checksum_mismatch = strcmp(on_mismatch, "warn") == 0 ?
 					  CF_CHECKSUM_WARN :
 				  strcmp(on_mismatch, "ignore") == 0 ?
 					  CF_CHECKSUM_IGNORE :
 					  CF_CHECKSUM_FAIL;
+	if (lock_retries > CF_MAX_LOCK_RETRIES) {
+		cli_error("option '--lock-retries' must be at most %d",
+			  CF_MAX_LOCK_RETRIES);
+		fprintf(stderr, "hint: see 'confiture migrate %s --help'\n",
+			action);
+		return CF_EXIT_USAGE;
+	}
 	if (is_down && steps < 1) {
 		cli_error("option '-n' must be at least 1");
 		fprintf(stderr, "hint: see 'confiture migrate down --help'\n");

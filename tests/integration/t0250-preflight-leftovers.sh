@@ -338,6 +338,33 @@ test_expect_success 'non-superuser: roles created and altered by dynamic SQL are
 	expect_no_clone
 '
 
+# The roles each migration sees are compared with those the previous one
+# saw, to skip asking the maintenance connection when nothing changed: a
+# change after a migration that changed nothing, and the same change made
+# again after a migration that failed at COMMIT, are still found.
+test_expect_success 'non-superuser: dynamic role changes after other migrations are undone' '
+	new_project
+	cat >db/migrations/001_fn.up.sql <<-EOF
+	CREATE FUNCTION lim() RETURNS void LANGUAGE plpgsql AS \$\$
+	BEGIN
+	  EXECUTE '\''ALTER ROLE '\'' || '\''t0250_'\'' || '\''victim CONNECTION LIMIT 9'\'';
+	END \$\$;
+	CREATE TABLE p (id int PRIMARY KEY);
+	CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);
+	EOF
+	cat >db/migrations/002_fails_at_commit.up.sql <<-EOF
+	SELECT lim();
+	INSERT INTO c VALUES (1);
+	EOF
+	printf "SELECT lim();\n" >db/migrations/003_again.up.sql
+	run_cf migrate preflight --against "postgresql:///t0250_nsu_pre?host=$PGSOCK&port=$PGPORT&user=t0250_nsu" --mode clone
+	expect_rc 1
+	expect_out_contains "violates foreign key constraint"
+	expect_err_contains "note: restored the attributes of role '\''t0250_victim'\''"
+	expect_eq "f|-1" "$(psql_q postgres "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = '\''t0250_victim'\''")" "t0250_victim"
+	expect_no_clone
+'
+
 # Logical slots need wal_level = logical, which the shared cluster does not
 # have: this test starts a cluster of its own for them.
 test_expect_success 'a logical slot in the clone is dropped, so the clone is too (own cluster)' '

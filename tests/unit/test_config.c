@@ -105,6 +105,10 @@ assert_defaults(const cf_config *cfg)
 	assert_string_equal(cfg->tracking_name, CF_DEFAULT_TRACKING_TABLE);
 	assert_true(cfg->locking_enabled);
 	assert_int_equal(cfg->lock_timeout_ms, CF_DEFAULT_LOCK_TIMEOUT_MS);
+	assert_int_equal(cfg->migration_lock_timeout_ms,
+			 CF_DEFAULT_MIGRATION_LOCK_TIMEOUT_MS);
+	assert_int_equal(cfg->migration_lock_retries,
+			 CF_DEFAULT_MIGRATION_LOCK_RETRIES);
 	assert_int_equal(cfg->preflight_lock_timeout_ms,
 			 CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS);
 	assert_int_equal(cfg->preflight_statement_timeout_ms,

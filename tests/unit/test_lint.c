@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -229,6 +230,82 @@ static const struct lint_case {
 	{"alters of two tables", 16,
 	 "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN b int;\nALTER TABLE u ADD COLUMN c int;",
 	 ""},
+	/* 18 replace-with-dependents (from the files' own history) */
+	{"replaced function body under an index", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int IMMUTABLE LANGUAGE sql AS "
+	 "'select x';\nCREATE TABLE t (a int);\nCREATE INDEX i ON t (f(a));\n"
+	 "CREATE OR REPLACE FUNCTION f(x int) RETURNS int IMMUTABLE "
+	 "LANGUAGE sql AS 'select x + 1';",
+	 "replace-with-dependents"},
+	{"replaced function under a CHECK", 16,
+	 "CREATE FUNCTION ok(x int) RETURNS bool IMMUTABLE LANGUAGE sql AS "
+	 "'select x > 0';\nCREATE TABLE t (a int CHECK (ok(a)));\n"
+	 "CREATE OR REPLACE FUNCTION ok(x int) RETURNS bool IMMUTABLE "
+	 "LANGUAGE sql AS 'select x >= 0';",
+	 "replace-with-dependents"},
+	{"same function body again under an index", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int IMMUTABLE LANGUAGE sql AS "
+	 "'select x';\nCREATE TABLE t (a int);\nCREATE INDEX i ON t (f(a));\n"
+	 "CREATE OR REPLACE FUNCTION f(x int) RETURNS int IMMUTABLE "
+	 "LANGUAGE sql AS 'select x';",
+	 ""},
+	{"replaced function under a default only", 16,
+	 "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1';\n"
+	 "CREATE TABLE t (a int DEFAULT f());\n"
+	 "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS "
+	 "'select 2';",
+	 ""},
+	{"replaced trigger function body", 16,
+	 "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS "
+	 "'begin return new; end';\nCREATE TABLE t (a int);\n"
+	 "CREATE TRIGGER tt BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION "
+	 "trg();\nCREATE OR REPLACE FUNCTION trg() RETURNS trigger LANGUAGE "
+	 "plpgsql AS 'begin new.a := 1; return new; end';",
+	 ""},
+	{"function result changed under a view", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'select x';\n"
+	 "CREATE VIEW v AS SELECT f(1) AS one;\n"
+	 "CREATE OR REPLACE FUNCTION f(x int) RETURNS bigint LANGUAGE sql AS "
+	 "'select x';",
+	 "replace-with-dependents"},
+	{"function result changed, nothing depends on it", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'select x';\n"
+	 "CREATE OR REPLACE FUNCTION f(x int) RETURNS bigint LANGUAGE sql AS "
+	 "'select x';",
+	 ""},
+	{"new argument list beside a used function", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'select x';\n"
+	 "CREATE VIEW v AS SELECT f(1) AS one;\n"
+	 "CREATE OR REPLACE FUNCTION f(x bigint) RETURNS int LANGUAGE sql AS "
+	 "'select 1';",
+	 "replace-with-dependents"},
+	{"view column renamed under a view", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a, 2 AS b;\n"
+	 "CREATE VIEW w AS SELECT a FROM v;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS a, 2 AS c;",
+	 "replace-with-dependents"},
+	{"view column appended under a view", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a, 2 AS b;\n"
+	 "CREATE VIEW w AS SELECT a FROM v;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS a, 3 AS b, 4 AS c;",
+	 ""},
+	{"view columns changed, nothing depends on it", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a, 2 AS b;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;",
+	 ""},
+	{"view replaced under a materialized view", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a;\n"
+	 "CREATE MATERIALIZED VIEW m AS SELECT a FROM v;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 2 AS a;",
+	 "replace-with-dependents"},
+	{"replaced after its dependent index was dropped", 16,
+	 "CREATE FUNCTION f(x int) RETURNS int IMMUTABLE LANGUAGE sql AS "
+	 "'select x';\nCREATE TABLE t (a int);\nCREATE INDEX i ON t (f(a));\n"
+	 "DROP INDEX i;\nCREATE OR REPLACE FUNCTION f(x int) RETURNS int "
+	 "IMMUTABLE LANGUAGE sql AS 'select x + 1';",
+	 ""},
+	{"replaced view never defined in the files", 16,
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;", ""},
 	/* inline suppression */
 	{"ignored with a reason", 16,
 	 "-- confiture:ignore index-without-concurrently t is tiny\n"
@@ -369,6 +446,91 @@ test_not_linted(void **state)
 	cf_lint_result_free(r);
 }
 
+/* With a database's facts, replace-with-dependents reads them, never the
+ * files' history. */
+static void
+test_replace_facts(void **state)
+{
+	const char *sql =
+		"CREATE OR REPLACE FUNCTION f(x int) RETURNS int IMMUTABLE "
+		"LANGUAGE sql AS 'select x + 1';\n";
+	cf_dependent idx = {"index", "public.i", NULL, true};
+	cf_dependent view = {"view", "public.v", NULL, false};
+	cf_statement_dependents stored = {
+		1, 1, "function", "public.f(integer)", &idx, 1};
+	cf_statement_dependents plain = {
+		1, 1, "function", "public.f(integer)", &view, 1};
+	cf_lint_fact fact = {"m.up.sql", 1, &stored, true, NULL};
+	cf_lint_options o = {.pg_major = 16,
+			     .facts_known = true,
+			     .facts = &fact,
+			     .n_facts = 1};
+	cf_lint_result *r;
+
+	(void)state;
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 1);
+	assert_string_equal(r->findings[0].rule, "replace-with-dependents");
+	assert_non_null(strstr(r->findings[0].message, "index public.i"));
+	cf_lint_result_free(r);
+	/* the same source again: nothing stored goes stale */
+	fact.body_changed = false;
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 0);
+	cf_lint_result_free(r);
+	/* a view picks the new body up: no finding */
+	fact.body_changed = true;
+	fact.replaced = &plain;
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 0);
+	cf_lint_result_free(r);
+	/* a new argument list beside a used function */
+	fact.replaced = NULL;
+	fact.overloaded = &plain;
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 1);
+	assert_non_null(strstr(r->findings[0].message, "view public.v"));
+	cf_lint_result_free(r);
+	/* facts known but none for the statement: silent */
+	o.n_facts = 0;
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 0);
+	cf_lint_result_free(r);
+}
+
+/* Context files feed the history, never the findings or the counts. */
+static void
+test_context(void **state)
+{
+	char path[] = "/tmp/test_lint_ctx_XXXXXX";
+	const char *ctx =
+		"CREATE FUNCTION f(x int) RETURNS int IMMUTABLE LANGUAGE sql "
+		"AS 'select x';\nCREATE INDEX i ON t (f(a));\n";
+	const char *sql = "CREATE OR REPLACE FUNCTION f(x int) RETURNS int "
+			  "IMMUTABLE LANGUAGE sql AS 'select x + 1';\n";
+	const char *context[] = {path, NULL};
+	cf_lint_options o = {.pg_major = 16};
+	cf_lint_result *r;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, ctx, strlen(ctx)), (ssize_t)strlen(ctx));
+	close(fd);
+	r = lint(sql, &o);
+	assert_int_equal(r->n_findings, 0);
+	cf_lint_result_free(r);
+	o.context = context;
+	r = lint(sql, &o);
+	unlink(path);
+	/* the context's own index-without-concurrently is not reported */
+	assert_int_equal(r->n_findings, 1);
+	assert_string_equal(r->findings[0].rule, "replace-with-dependents");
+	assert_int_equal(r->files, 1);
+	assert_int_equal(r->statements, 1);
+	cf_lint_result_free(r);
+}
+
 static void
 test_rule_table(void **state)
 {
@@ -392,6 +554,8 @@ main(void)
 		cmocka_unit_test(test_position_and_fields),
 		cmocka_unit_test(test_select_ignore),
 		cmocka_unit_test(test_not_linted),
+		cmocka_unit_test(test_replace_facts),
+		cmocka_unit_test(test_context),
 		cmocka_unit_test(test_rule_table),
 	};
 

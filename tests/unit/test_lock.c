@@ -1,7 +1,8 @@
 /*
  * test_lock.c — unit tests for the SHA-256 helper (checksum.c), the
  * advisory-lock key shared with the Python tool (lock.c), and which server
- * errors mean a lost connection (db.c: exit 2 rather than 1).
+ * errors mean a lost connection (db.c: exit 2 rather than 1), and how
+ * another session's statement is made fit to show (advisory.c).
  *
  * Expected values are the published SHA-256 test vectors and keys computed
  * independently with Python's hashlib, the way the Python tool does.
@@ -105,6 +106,57 @@ test_connection_lost_sqlstates(void **state)
 	assert_false(cf_db_connection_lost(NULL, NULL));
 }
 
+/* Another session's statement as shown in lock waits (advisory.c). */
+static void
+test_safe_query(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"LOCK TABLE t;", "LOCK TABLE t;"},
+		/* one line: newline, tab, ESC, DEL and C1 (U+009B) are spaces */
+		{"SELECT 1,\n\t2", "SELECT 1,  2"},
+		{"SELECT '\033[31mred'", "SELECT ' [31mred'"},
+		{"a\x7f"
+		 "b\xc2\x9b"
+		 "c",
+		 "a b c"},
+		/* UTF-8 kept, text that is not UTF-8 keeps its ASCII only */
+		{"SELECT 'caf\xc3\xa9'", "SELECT 'caf\xc3\xa9'"},
+		{"SELECT '\xff\xfe'", "SELECT '?"
+				      "?'"},
+		{"ALTER ROLE app PASSWORD 'x'",
+		 "(statement hidden: it mentions a password)"},
+	};
+	char long_q[512], *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = cf_db_safe_query(cf_strdup(cases[i].in));
+		assert_string_equal(out, cases[i].out);
+		free(out);
+	}
+	assert_null(cf_db_safe_query(NULL));
+	out = cf_db_safe_query(
+		cf_strdup("SELECT 'postgresql://u:hunter2@h/db'"));
+	assert_null(strstr(out, "hunter2"));
+	assert_non_null(strstr(out, "***"));
+	free(out);
+	/* cut after CF_DB_QUERY_SHOWN_CHARS characters, never inside one */
+	memset(long_q, 0, sizeof(long_q));
+	for (size_t i = 0; i < 250; i++)
+		memcpy(long_q + 2 * i, "\xc3\xa9", 2);
+	out = cf_db_safe_query(cf_strdup(long_q));
+	assert_int_equal(strlen(out), 2 * CF_DB_QUERY_SHOWN_CHARS + 4);
+	assert_string_equal(out + 2 * CF_DB_QUERY_SHOWN_CHARS, " ...");
+	free(out);
+	memset(long_q, 'x', CF_DB_QUERY_SHOWN_CHARS);
+	long_q[CF_DB_QUERY_SHOWN_CHARS] = '\0';
+	out = cf_db_safe_query(cf_strdup(long_q));
+	assert_string_equal(out, long_q);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -113,6 +165,7 @@ main(void)
 		cmocka_unit_test(test_sha256_million_a),
 		cmocka_unit_test(test_lock_key_vectors),
 		cmocka_unit_test(test_connection_lost_sqlstates),
+		cmocka_unit_test(test_safe_query),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,6 +287,8 @@ cf_config_new_default(void)
 	cfg->tracking_name = cf_strdup(CF_DEFAULT_TRACKING_TABLE);
 	cfg->lock_timeout_ms = CF_DEFAULT_LOCK_TIMEOUT_MS;
 	cfg->locking_enabled = true;
+	cfg->migration_lock_timeout_ms = CF_DEFAULT_MIGRATION_LOCK_TIMEOUT_MS;
+	cfg->migration_lock_retries = CF_DEFAULT_MIGRATION_LOCK_RETRIES;
 	cfg->preflight_lock_timeout_ms = CF_DEFAULT_PREFLIGHT_LOCK_TIMEOUT_MS;
 	cfg->preflight_statement_timeout_ms =
 		CF_DEFAULT_PREFLIGHT_STATEMENT_TIMEOUT_MS;

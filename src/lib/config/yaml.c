@@ -19,6 +19,10 @@
  *     locking: {enabled: <bool>, timeout_ms: <int>}
  *     out_of_order: <bool>               default false (up --out-of-order)
  *     repair: <bool>                     default false (up --repair)
+ *     lock_timeout_ms: <int>             statements' lock_timeout in up and
+ *                                        down (--lock-timeout); 0 = none
+ *     lock_retries: <int>                tries after a lock timeout
+ *                                        (--lock-retries)
  *   preflight: {lock_timeout_ms: <int>, statement_timeout_ms: <int>,
  *               check_down_strict: <bool>}
  *   postgres_version: <int>         the target's PostgreSQL major, for
@@ -673,7 +677,8 @@ parse_locking(loader *ld, struct fy_node *map)
 	return 0;
 }
 
-/* migration: {tracking_table, locking, repair} */
+/* migration: {tracking_table, locking, out_of_order, repair,
+ * lock_timeout_ms, lock_retries} */
 static int
 parse_migration(loader *ld, struct fy_node *map)
 {
@@ -719,10 +724,20 @@ parse_migration(loader *ld, struct fy_node *map)
 			if (get_bool(ld, "migration.repair", key, val,
 				     &ld->cfg->repair) < 0)
 				return -1;
+		} else if (strcmp(name, "lock_timeout_ms") == 0) {
+			if (get_int(ld, "migration.lock_timeout_ms", key, val,
+				    0, INT_MAX,
+				    &ld->cfg->migration_lock_timeout_ms) < 0)
+				return -1;
+		} else if (strcmp(name, "lock_retries") == 0) {
+			if (get_int(ld, "migration.lock_retries", key, val, 0,
+				    CF_MAX_LOCK_RETRIES,
+				    &ld->cfg->migration_lock_retries) < 0)
+				return -1;
 		} else {
 			warn_unknown_key(
 				ld, "migration.", name, key,
-				"tracking_table, locking, out_of_order, repair");
+				"tracking_table, locking, out_of_order, repair, lock_timeout_ms, lock_retries");
 		}
 	}
 	return 0;

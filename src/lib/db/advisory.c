@@ -57,14 +57,38 @@ value_or_null(const PGresult *res, int col)
 }
 
 /*
- * Another session's statement, fit to print: one that mentions a password
- * (ALTER ROLE ... PASSWORD, a conninfo string) is hidden whole, and a URL's
- * password is redacted.  Takes ownership of q; caller frees the result.
+ * Makes text one printable line in place: control characters (C0, DEL and
+ * C1, which a terminal may obey) become spaces, and text that is not UTF-8
+ * keeps only its ASCII.
  */
-static char *
-safe_query(char *q)
+static void
+printable_line(char *q)
+{
+	size_t len = strlen(q), bad;
+	unsigned char *p = (unsigned char *)q;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			p[i] = ' ';
+		else if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 &&
+			 p[i + 1] < 0xa0) {
+			p[i] = ' ';
+			memmove(p + i + 1, p + i + 2, len - i - 1);
+			len--;
+		}
+	}
+	if (!cf_utf8_valid(q, len, &bad))
+		for (size_t i = 0; i < len; i++)
+			if (p[i] >= 0x80)
+				p[i] = '?';
+}
+
+/* See db.h. */
+char *
+cf_db_safe_query(char *q)
 {
 	char *out;
+	size_t cut;
 
 	if (!q)
 		return NULL;
@@ -72,16 +96,24 @@ safe_query(char *q)
 		free(q);
 		return cf_strdup("(statement hidden: it mentions a password)");
 	}
-	if (!strstr(q, "://"))
+	if (strstr(q, "://")) {
+		out = cf_redact_url(q);
+		free(q);
+		q = out;
+	}
+	printable_line(q);
+	cut = cf_utf8_char_offset(q, strlen(q), CF_DB_QUERY_SHOWN_CHARS);
+	if (q[cut] == '\0')
 		return q;
-	out = cf_redact_url(q);
+	out = cf_asprintf("%.*s ...", (int)cut, q);
 	free(q);
 	return out;
 }
 
 /*
- * Reads who holds the lock now into *h (caller frees with holder_release).
- * Returns 1 when found, 0 when nobody holds it, -1 on error.
+ * Reads who holds the lock now into *h (caller frees with
+ * cf_lock_holder_release()).  Returns 1 when found, 0 when nobody holds it,
+ * -1 on error.
  */
 static int
 read_holder(PGconn *conn, const char *key, cf_lock_holder *h, cf_error **err)
@@ -122,13 +154,14 @@ read_holder(PGconn *conn, const char *key, cf_lock_holder *h, cf_error **err)
 	h->backend_start = value_or_null(res, 3);
 	h->state = value_or_null(res, 4);
 	h->query_start = value_or_null(res, 5);
-	h->query = safe_query(value_or_null(res, 6));
+	h->query = cf_db_safe_query(value_or_null(res, 6));
 	PQclear(res);
 	return 1;
 }
 
-static void
-holder_release(cf_lock_holder *h)
+/* See db.h. */
+void
+cf_lock_holder_release(cf_lock_holder *h)
 {
 	free(h->application_name);
 	free(h->client);
@@ -139,23 +172,21 @@ holder_release(cf_lock_holder *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* One line about the holder for an error detail; caller frees. */
-static char *
-holder_text(const cf_lock_holder *h)
+/* See confiture.h. */
+char *
+cf_lock_holder_text(const cf_lock_holder *h)
 {
-	const char *q = h->query ? h->query : "";
-	int qlen = (int)strcspn(q, "\n");
-
-	if (qlen > 200)
-		qlen = 200;
+	if (h->pid == 0)
+		return cf_strdup(
+			"a prepared transaction (see pg_prepared_xacts)");
 	return cf_asprintf(
-		"held by pid %ld (application_name '%s', %s, connected since %s), %s since %s: %.*s%s",
+		"pid %ld (application_name '%s', %s, connected since %s), %s since %s: %s",
 		h->pid, h->application_name ? h->application_name : "",
 		h->client ? h->client : "client unknown",
 		h->backend_start ? h->backend_start : "?",
 		h->state ? h->state : "state unknown",
-		h->query_start ? h->query_start : "?", qlen, q,
-		(size_t)qlen < strlen(q) ? " ..." : "");
+		h->query_start ? h->query_start : "?",
+		h->query ? h->query : "");
 }
 
 static cf_error *
@@ -166,12 +197,12 @@ timeout_error(PGconn *conn, int timeout_ms, const char *key,
 		CF_ERR_LOCK,
 		"could not acquire the migration lock within %d ms",
 		timeout_ms);
-	char *who = last && last->pid ? holder_text(last) : NULL;
+	char *who = last && last->pid ? cf_lock_holder_text(last) : NULL;
 
 	cf_error_set_detail(
 		le,
 		"another migration process holds advisory lock (%d, %s) on database '%s'%s%s",
-		CF_LOCK_CLASS_ID, key, PQdb(conn), who ? "; " : "",
+		CF_LOCK_CLASS_ID, key, PQdb(conn), who ? "; held by " : "",
 		who ? who : "");
 	cf_error_set_hint(
 		le,
@@ -211,7 +242,7 @@ cf_lock_acquire(PGconn *conn, int timeout_ms, cf_lock_wait_fn on_wait,
 				break;
 			}
 			if (found) {
-				holder_release(&last);
+				cf_lock_holder_release(&last);
 				last = h;
 			}
 			if (on_wait)
@@ -249,7 +280,7 @@ cf_lock_acquire(PGconn *conn, int timeout_ms, cf_lock_wait_fn on_wait,
 		if (delay < TRY_MAX_MS)
 			delay = delay * 2 > TRY_MAX_MS ? TRY_MAX_MS : delay * 2;
 	}
-	holder_release(&last);
+	cf_lock_holder_release(&last);
 	return rc > 0 ? 0 : -1;
 }
 

@@ -64,6 +64,19 @@ typedef void (*cf_lock_wait_fn)(void *arg, const cf_lock_holder *holder,
 int cf_lock_acquire(PGconn *conn, int timeout_ms, cf_lock_wait_fn on_wait,
 		    void *arg, cf_error **err);
 void cf_lock_release(PGconn *conn);
+/* Frees the strings of *h and zeroes it (not h itself). */
+void cf_lock_holder_release(cf_lock_holder *h);
+
+/* How many characters of another session's statement are shown. */
+#define CF_DB_QUERY_SHOWN_CHARS 200
+/*
+ * Another session's statement, fit to print and to put in JSON: one that
+ * mentions a password (ALTER ROLE ... PASSWORD, a conninfo string) is
+ * hidden whole, a URL's password is redacted, control characters become
+ * spaces, and it is cut to CF_DB_QUERY_SHOWN_CHARS characters (" ..."
+ * marks the cut).  Takes ownership of q (may be NULL); caller frees.
+ */
+char *cf_db_safe_query(char *q);
 
 /* tracking.c */
 
@@ -142,6 +155,10 @@ typedef struct cf_engine {
 				const cf_script *script, size_t index,
 				double elapsed_ms);
 	void *hook_arg;
+	/* lock_timeout (ms) set after the session reset of each
+	 * transactional migration, before its transaction, so that its own
+	 * SET lock_timeout wins; 0: the session's own. */
+	int lock_timeout_ms;
 	/* Statements of the next cf_engine_apply() not to send (one flag
 	 * per statement of its script), or NULL; see replay/traces.h. */
 	const bool *skip;

@@ -587,8 +587,12 @@ alter_table(cf_stmt_model *m, const PgQuery__AlterTableStmt *at)
 		default:
 			/* SET DATA TYPE, DEFAULT, NOT NULL, ...: the column
 			 * stays, changed */
-			if (c->name && *c->name)
+			if (c->name && *c->name) {
 				add_col(m, CF_ACT_ALTER, rv, c->name);
+				m->objs[m->n - 1].retyped =
+					c->subtype ==
+					PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType;
+			}
 			break;
 		}
 	}
@@ -706,6 +710,8 @@ model_ddl(cf_stmt_model *m, const Node *n)
 		break;
 	case PG_QUERY__NODE__NODE_VIEW_STMT:
 		add_rv(m, CF_OBJ_RELATION, CF_ACT_PROVIDE, n->view_stmt->view);
+		if (m->n && n->view_stmt->replace)
+			m->objs[m->n - 1].replace = true;
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
 		if (n->create_table_as_stmt->into)
@@ -784,6 +790,8 @@ model_ddl(cf_stmt_model *m, const Node *n)
 		qualified(f->funcname, f->n_funcname, &schema, &name);
 		cf_stmt_model_add(m, CF_OBJ_FUNCTION, CF_ACT_PROVIDE, schema,
 				  NULL, name, args);
+		if (m->n && f->replace)
+			m->objs[m->n - 1].replace = true;
 		free(args);
 		break;
 	}

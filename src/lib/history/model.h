@@ -41,6 +41,8 @@ typedef struct cf_obj {
 	char *name;
 	char *args;	 /* functions: "numeric, integer"; NULL: not given */
 	bool enum_added; /* ALTER TYPE ... ADD VALUE */
+	bool replace;	 /* CREATE OR REPLACE VIEW / FUNCTION */
+	bool retyped;	 /* ALTER COLUMN ... TYPE */
 } cf_obj;
 
 /* A statement's model. */

@@ -27,6 +27,8 @@ typedef struct lint_driver {
 	cf_lint_result *res;
 	size_t alloc_findings, alloc_unread;
 	const lint_ignore *ignore; /* the current statement's */
+	lint_history history;	   /* definitions and uses, across files */
+	bool context;		   /* reading a context file: no findings */
 } lint_driver;
 
 static bool
@@ -90,7 +92,7 @@ add_finding(lint_driver *d, const cf_lint_rule *rule, const cf_script *script,
 	cf_lint_result *r = d->res;
 	cf_lint_finding *f;
 
-	if (sev == CF_LINT_OFF) { /* re-graded off in lint.rules */
+	if (sev == CF_LINT_OFF || d->context) { /* re-graded off, or context */
 		free(message);
 		return;
 	}
@@ -157,6 +159,10 @@ add_unread(lint_driver *d, const char *file, int line, int column, char *reason)
 	cf_lint_result *r = d->res;
 	cf_lint_unread *u;
 
+	if (d->context) {
+		free(reason);
+		return;
+	}
 	CF_GROW(r->not_linted, d->alloc_unread, r->n_not_linted + 1);
 	u = &r->not_linted[r->n_not_linted++];
 	u->file = cf_strdup(file);
@@ -294,6 +300,17 @@ state_release(lint_file_state *st)
 	free(st->altered);
 }
 
+/* The database's fact about the statement at path:line, or NULL. */
+static const cf_lint_fact *
+find_fact(const cf_lint_options *opts, const char *path, int line)
+{
+	for (size_t i = 0; opts->facts_known && i < opts->n_facts; i++)
+		if (opts->facts[i].line == line && opts->facts[i].file &&
+		    strcmp(opts->facts[i].file, path) == 0)
+			return &opts->facts[i];
+	return NULL;
+}
+
 /* Lints statement i, parsed alone (its locations are relative to it). */
 static void
 lint_statement(lint_driver *d, cf_script *script, size_t i,
@@ -325,8 +342,18 @@ lint_statement(lint_driver *d, cf_script *script, size_t i,
 	d->ignore = &ig;
 	for (size_t k = 0; k < pr->n_stmts; k++) {
 		lint_stmt s = {
-			script,		  st,	 pr->stmts[k]->stmt, text,
-			d->res->pg_major, state, take_report,	     d};
+			.script = script,
+			.stmt = st,
+			.node = pr->stmts[k]->stmt,
+			.text = text,
+			.pg_major = d->res->pg_major,
+			.state = state,
+			.report = take_report,
+			.driver = d,
+			.history = &d->history,
+			.facts_known = d->opts->facts_known,
+			.fact = find_fact(d->opts, script->path, st->line),
+		};
 
 		lint_rules_run(&s);
 	}
@@ -462,6 +489,29 @@ lint_begin(const cf_lint_options *opts, lint_driver *d, cf_error **err)
 	return 0;
 }
 
+/* Reads the context files for the history alone; an unreadable one is
+ * skipped (it is not what is being linted). */
+static void
+read_context(lint_driver *d)
+{
+	size_t files = d->res->files, statements = d->res->statements;
+
+	d->context = true;
+	for (size_t i = 0; d->opts->context && d->opts->context[i]; i++) {
+		char *data = NULL;
+		size_t len = 0;
+		cf_error *e = NULL;
+
+		if (cf_read_file(d->opts->context[i], &data, &len, &e) == 0)
+			lint_one(d, d->opts->context[i], data, len);
+		cf_error_free(e);
+		free(data);
+	}
+	d->context = false;
+	d->res->files = files;
+	d->res->statements = statements;
+}
+
 int
 cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
 	      cf_lint_result **out, cf_error **err)
@@ -471,17 +521,20 @@ cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
 	*out = NULL;
 	if (lint_begin(opts, &d, err) < 0)
 		return -1;
+	read_context(&d);
 	for (size_t i = 0; i < n; i++) {
 		char *data = NULL;
 		size_t len = 0;
 
 		if (cf_read_file(paths[i], &data, &len, err) < 0) {
+			lint_history_release(&d.history);
 			cf_lint_result_free(d.res);
 			return -1;
 		}
 		lint_one(&d, paths[i], data, len);
 		free(data);
 	}
+	lint_history_release(&d.history);
 	*out = d.res;
 	return 0;
 }
@@ -495,7 +548,9 @@ cf_lint_text(const char *path, const char *text, size_t len,
 	*out = NULL;
 	if (lint_begin(opts, &d, err) < 0)
 		return -1;
+	read_context(&d);
 	lint_one(&d, path, text, len);
+	lint_history_release(&d.history);
 	*out = d.res;
 	return 0;
 }

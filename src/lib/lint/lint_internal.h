@@ -34,6 +34,35 @@ typedef struct lint_file_state {
 	bool transactional; /* the file runs in one transaction */
 } lint_file_state;
 
+/*
+ * What the files linted so far in this run defined and what refers to
+ * what (rule replace-with-dependents without a database): names are
+ * unqualified, as the migrations spell them.
+ */
+typedef struct lint_def {
+	char *name;
+	bool function;	/* else a view */
+	char *args;	/* functions: "integer, text" */
+	char *returns;	/* functions: the result type(s) as written */
+	char *body;	/* function source, or the statement's text */
+	char **columns; /* views: output column names; NULL when unknown */
+	size_t n_columns;
+} lint_def;
+
+typedef struct lint_use {
+	char *target; /* the function or relation referred to */
+	char *kind;   /* what refers to it: "view", "trigger", "index", ... */
+	char *name;   /* its name */
+	bool stored;  /* keeps values computed from the target */
+} lint_use;
+
+typedef struct lint_history {
+	lint_def *defs;
+	size_t n_defs, alloc_defs;
+	lint_use *uses;
+	size_t n_uses, alloc_uses;
+} lint_history;
+
 typedef struct lint_stmt lint_stmt;
 
 /*
@@ -53,8 +82,14 @@ struct lint_stmt {
 	int pg_major;
 	lint_file_state *state;
 	lint_report_fn report;
-	void *driver; /* the driver's context */
+	void *driver;		  /* the driver's context */
+	lint_history *history;	  /* the whole run's, across files */
+	bool facts_known;	  /* a database's facts replace the history */
+	const cf_lint_fact *fact; /* this statement's, or NULL */
 };
+
+/* rules.c: frees what the run's history owns. */
+void lint_history_release(lint_history *h);
 
 /* rules.c: runs every rule on one statement, then records what it does
  * in the file state. */

@@ -116,6 +116,13 @@ static const struct rule_row {
 	  DOCS("separate-alters")},
 	 "one ALTER TABLE t ADD COLUMN a ..., ADD COLUMN b ...: one lock, one "
 	 "rewrite at most"},
+	{{"replace-with-dependents", CF_LINT_ERROR,
+	  "CREATE OR REPLACE VIEW/FUNCTION that changes an object others "
+	  "depend on",
+	  DOCS("replace-with-dependents")},
+	 "keep the signature and columns; REINDEX or REFRESH what stored "
+	 "the old results; recreate dependents by name when the shape "
+	 "must change"},
 	{{"ignore-without-reason", CF_LINT_WARNING,
 	  "a -- confiture:ignore comment without a reason",
 	  DOCS("ignore-without-reason")},
@@ -825,6 +832,692 @@ check_data_change(const lint_stmt *s, const Node *where, const char *verb,
 		    verb, rv ? rv->relname : "?");
 }
 
+/* ---- replace-with-dependents ---- */
+
+static void
+strv_release(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+def_release(lint_def *d)
+{
+	free(d->name);
+	free(d->args);
+	free(d->returns);
+	free(d->body);
+	strv_release(d->columns, d->n_columns);
+}
+
+void
+lint_history_release(lint_history *h)
+{
+	for (size_t i = 0; i < h->n_defs; i++)
+		def_release(&h->defs[i]);
+	free(h->defs);
+	for (size_t i = 0; i < h->n_uses; i++) {
+		free(h->uses[i].target);
+		free(h->uses[i].kind);
+		free(h->uses[i].name);
+	}
+	free(h->uses);
+	memset(h, 0, sizeof(*h));
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* The definition of name (with args for a function), or NULL; args NULL
+ * matches any. */
+static lint_def *
+def_find(lint_history *h, bool function, const char *name, const char *args)
+{
+	for (size_t i = h->n_defs; i-- > 0;)
+		if (h->defs[i].function == function &&
+		    str_eq(h->defs[i].name, name) &&
+		    (!args || str_eq(h->defs[i].args, args)))
+			return &h->defs[i];
+	return NULL;
+}
+
+/* Forgets what refers to name and, with defs, name's definitions. */
+static void
+history_forget(lint_history *h, const char *name, bool defs)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < h->n_uses; i++) {
+		lint_use *u = &h->uses[i];
+
+		if (str_eq(u->name, name) ||
+		    (defs && str_eq(u->target, name))) {
+			free(u->target);
+			free(u->kind);
+			free(u->name);
+			continue;
+		}
+		h->uses[k++] = *u;
+	}
+	h->n_uses = k;
+	k = 0;
+	for (size_t i = 0; defs && i < h->n_defs; i++) {
+		if (str_eq(h->defs[i].name, name)) {
+			def_release(&h->defs[i]);
+			continue;
+		}
+		h->defs[k++] = h->defs[i];
+	}
+	if (defs)
+		h->n_defs = k;
+}
+
+static void
+history_use(lint_history *h, const char *target, const char *kind,
+	    const char *name, bool stored)
+{
+	lint_use *u;
+
+	for (size_t i = 0; i < h->n_uses; i++)
+		if (str_eq(h->uses[i].target, target) &&
+		    str_eq(h->uses[i].name, name) &&
+		    str_eq(h->uses[i].kind, kind))
+			return;
+	CF_GROW(h->uses, h->alloc_uses, h->n_uses + 1);
+	u = &h->uses[h->n_uses++];
+	u->target = cf_strdup(target);
+	u->kind = cf_strdup(kind);
+	u->name = cf_strdup(name);
+	u->stored = stored;
+}
+
+/* Records that what node (a whole statement or an expression) uses is
+ * referred to by kind name; only_functions for expressions. */
+static void
+history_uses_of(lint_history *h, const Node *node, const char *kind,
+		const char *name, bool stored, bool only_functions)
+{
+	cf_stmt_model *m;
+
+	if (!node || !name)
+		return;
+	m = cf_stmt_model_from_node(node);
+	for (size_t i = 0; i < m->n; i++) {
+		const cf_obj *o = &m->objs[i];
+
+		if (o->action != CF_ACT_USE ||
+		    !(o->kind == CF_OBJ_FUNCTION ||
+		      (!only_functions && o->kind == CF_OBJ_RELATION)) ||
+		    str_eq(o->name, name))
+			continue;
+		history_use(h, o->name, kind, name, stored);
+	}
+	cf_stmt_model_free(m);
+}
+
+/* What a column definition's DEFAULT, GENERATED and CHECK expressions
+ * call. */
+static void
+history_column(lint_history *h, const PgQuery__RangeVar *rv,
+	       const PgQuery__ColumnDef *cd)
+{
+	char *name = cf_asprintf("%s.%s", rv->relname, cd->colname);
+
+	for (size_t i = 0; i < cd->n_constraints; i++) {
+		const PgQuery__Constraint *c;
+
+		if (cd->constraints[i]->node_case !=
+		    PG_QUERY__NODE__NODE_CONSTRAINT)
+			continue;
+		c = cd->constraints[i]->constraint;
+		if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED)
+			history_uses_of(h, c->raw_expr, "generated column",
+					name, true, true);
+		else if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT)
+			history_uses_of(h, c->raw_expr, "default", name, false,
+					true);
+		else if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
+			history_uses_of(h, c->raw_expr, "constraint", name,
+					true, true);
+	}
+	free(name);
+}
+
+static void
+history_constraint(lint_history *h, const PgQuery__RangeVar *rv,
+		   const PgQuery__Constraint *c)
+{
+	char *name;
+
+	if (c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_CHECK &&
+	    c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION)
+		return;
+	name = cf_asprintf("%s on %s",
+			   c->conname && *c->conname ? c->conname : "CHECK",
+			   rv->relname);
+	history_uses_of(h, c->raw_expr, "constraint", name, true, true);
+	for (size_t i = 0; i < c->n_exclusions; i++)
+		history_uses_of(h, c->exclusions[i], "constraint", name, true,
+				true);
+	free(name);
+}
+
+/* A function's result as written: SETOF, base name, [], OUT columns. */
+static char *
+function_returns(const PgQuery__CreateFunctionStmt *f)
+{
+	cf_strbuf b = CF_STRBUF_INIT;
+	const PgQuery__TypeName *t = f->return_type;
+
+	if (t) {
+		const char *name = last_name(t->names, t->n_names);
+
+		cf_strbuf_addf(&b, "%s%s%s", t->setof ? "setof " : "",
+			       name ? cf_model_type_display(name) : "?",
+			       t->n_array_bounds ? "[]" : "");
+	}
+	for (size_t i = 0; i < f->n_parameters; i++) {
+		const PgQuery__FunctionParameter *p;
+		const char *tn;
+
+		if (f->parameters[i]->node_case !=
+		    PG_QUERY__NODE__NODE_FUNCTION_PARAMETER)
+			continue;
+		p = f->parameters[i]->function_parameter;
+		if (p->mode ==
+			    PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_IN ||
+		    p->mode ==
+			    PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_VARIADIC ||
+		    p->mode ==
+			    PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_DEFAULT)
+			continue;
+		tn = p->arg_type ? last_name(p->arg_type->names,
+					     p->arg_type->n_names) :
+				   NULL;
+		cf_strbuf_addf(
+			&b, " %s %s%s", p->name ? p->name : "",
+			tn ? cf_model_type_display(tn) : "?",
+			p->arg_type && p->arg_type->n_array_bounds ? "[]" : "");
+	}
+	return cf_strbuf_detach(&b);
+}
+
+/* The source of AS '...', or NULL (SQL-standard body, no AS). */
+static const char *
+function_as(const PgQuery__CreateFunctionStmt *f)
+{
+	for (size_t i = 0; i < f->n_options; i++) {
+		const PgQuery__DefElem *d;
+
+		if (f->options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
+			continue;
+		d = f->options[i]->def_elem;
+		if (strcmp(d->defname, "as") == 0 && d->arg &&
+		    d->arg->node_case == PG_QUERY__NODE__NODE_LIST &&
+		    d->arg->list->n_items)
+			return str_of(d->arg->list->items[0]);
+	}
+	return NULL;
+}
+
+/* The statement's text with runs of blanks as one space; caller frees. */
+static char *
+squeezed(const char *text)
+{
+	cf_strbuf b = CF_STRBUF_INIT;
+	bool blank = false;
+
+	for (const char *p = text; *p; p++) {
+		bool sp = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+
+		if (sp && !blank)
+			cf_strbuf_addch(&b, ' ');
+		else if (!sp)
+			cf_strbuf_addch(&b, *p);
+		blank = sp;
+	}
+	return cf_strbuf_detach(&b);
+}
+
+/* The name PostgreSQL gives an output column without AS, or NULL when
+ * lint cannot be sure of it. */
+static const char *
+column_name(const Node *n)
+{
+	if (!n)
+		return NULL;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_COLUMN_REF:
+		return last_name(n->column_ref->fields,
+				 n->column_ref->n_fields);
+	case PG_QUERY__NODE__NODE_FUNC_CALL:
+		return last_name(n->func_call->funcname,
+				 n->func_call->n_funcname);
+	default:
+		return NULL;
+	}
+}
+
+/* A view's output column names, false when any is unknown (*). */
+static bool
+view_columns(const PgQuery__ViewStmt *v, char ***cols, size_t *n)
+{
+	const Node *q = v->query;
+	const PgQuery__SelectStmt *sel;
+
+	*cols = NULL;
+	*n = 0;
+	if (!q || q->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+		return false;
+	sel = q->select_stmt;
+	while (sel->larg) /* UNION & co: the first branch names them */
+		sel = sel->larg;
+	for (size_t i = 0; i < sel->n_target_list; i++) {
+		const PgQuery__ResTarget *rt;
+		const char *name;
+
+		if (sel->target_list[i]->node_case !=
+		    PG_QUERY__NODE__NODE_RES_TARGET)
+			goto unknown;
+		rt = sel->target_list[i]->res_target;
+		name = rt->name && *rt->name ? rt->name : column_name(rt->val);
+		if (i < v->n_aliases)
+			name = str_of(v->aliases[i]);
+		if (!name)
+			goto unknown;
+		*cols = cf_reallocarray(*cols, *n + 1, sizeof(char *));
+		(*cols)[(*n)++] = cf_strdup(name);
+	}
+	return *n > 0;
+unknown:
+	strv_release(*cols, *n);
+	*cols = NULL;
+	*n = 0;
+	return false;
+}
+
+/* "view v, trigger t on x and 2 more" of items (stored_only: those that
+ * keep computed values); NULL when none.  Caller frees. */
+static char *
+names_list(const cf_dependent *items, size_t n_items, bool stored_only)
+{
+	cf_strbuf b = CF_STRBUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_items; i++) {
+		if (stored_only && !items[i].stored)
+			continue;
+		if (n < 3)
+			cf_strbuf_addf(&b, "%s%s %s", n ? ", " : "",
+				       items[i].kind, items[i].name);
+		n++;
+	}
+	if (n > 3)
+		cf_strbuf_addf(&b, " and %zu more", n - 3);
+	if (!n) {
+		cf_strbuf_release(&b);
+		return NULL;
+	}
+	return cf_strbuf_detach(&b);
+}
+
+/* names_list() of what the history says refers to target. */
+static char *
+uses_list(const lint_history *h, const char *target, bool stored_only)
+{
+	cf_dependent *items = cf_calloc(h->n_uses + 1, sizeof(*items));
+	size_t n = 0;
+	char *list;
+
+	for (size_t i = 0; i < h->n_uses; i++)
+		if (str_eq(h->uses[i].target, target))
+			items[n++] = (cf_dependent){h->uses[i].kind,
+						    h->uses[i].name, NULL,
+						    h->uses[i].stored};
+	list = names_list(items, n, stored_only);
+	free(items);
+	return list;
+}
+
+/* names_list() of a database's dependents. */
+static char *
+deps_list(const cf_statement_dependents *d, bool stored_only)
+{
+	return d ? names_list(d->items, d->n, stored_only) : NULL;
+}
+
+static void
+report_stale(const lint_stmt *s, const char *what, const char *list)
+{
+	lint_report(s, "replace-with-dependents", -1,
+		    "replacing %s leaves %s holding what the old definition "
+		    "computed: REINDEX, REFRESH or re-validate them in the "
+		    "same migration",
+		    what, list);
+}
+
+/* With a database: what it said just before the statement ran. */
+static void
+check_replace_fact(const lint_stmt *s, bool function)
+{
+	const cf_lint_fact *f = s->fact;
+	char *list;
+
+	if (!f)
+		return;
+	if (f->overloaded && (list = deps_list(f->overloaded, false))) {
+		lint_report(s, "replace-with-dependents", -1,
+			    "no function has this argument list: CREATE OR "
+			    "REPLACE creates a second one beside %s, which "
+			    "what depends on it (%s) still calls",
+			    f->overloaded->object, list);
+		free(list);
+	}
+	if (f->replaced && (!function || f->body_changed) &&
+	    (list = deps_list(f->replaced, true))) {
+		report_stale(s, f->replaced->object, list);
+		free(list);
+	}
+}
+
+static void
+check_replace_function(const lint_stmt *s, const PgQuery__CreateFunctionStmt *f)
+{
+	lint_history *h = s->history;
+	cf_stmt_model *m;
+	const cf_obj *o = NULL;
+	const lint_def *d;
+	char *list, *returns;
+	const char *body;
+
+	if (!f->replace)
+		return;
+	if (s->facts_known) {
+		check_replace_fact(s, true);
+		return;
+	}
+	m = cf_stmt_model_from_node(s->node);
+	for (size_t i = 0; i < m->n && !o; i++)
+		if (m->objs[i].kind == CF_OBJ_FUNCTION &&
+		    m->objs[i].action == CF_ACT_PROVIDE)
+			o = &m->objs[i];
+	if (!o || !o->args || !(list = uses_list(h, o->name, false))) {
+		cf_stmt_model_free(m);
+		return;
+	}
+	returns = function_returns(f);
+	body = function_as(f);
+	d = def_find(h, true, o->name, o->args);
+	if (d && !str_eq(d->returns, returns)) {
+		lint_report(s, "replace-with-dependents", -1,
+			    "%s(%s) changes its result (%s -> %s): "
+			    "PostgreSQL refuses, and the DROP FUNCTION it "
+			    "needs fails on (or, with CASCADE, drops) %s",
+			    o->name, o->args, d->returns, returns, list);
+	} else if (d) {
+		char *stored = uses_list(h, o->name, true);
+		char *text = body ? NULL : squeezed(s->text);
+
+		if (stored && !str_eq(d->body, body ? body : text)) {
+			char *what = cf_asprintf("%s(%s)", o->name, o->args);
+
+			report_stale(s, what, stored);
+			free(what);
+		}
+		free(text);
+		free(stored);
+	} else if ((d = def_find(h, true, o->name, NULL))) {
+		lint_report(s, "replace-with-dependents", -1,
+			    "no earlier %s has the argument list (%s): "
+			    "CREATE OR REPLACE creates a second function "
+			    "beside %s(%s), which what depends on it (%s) "
+			    "still calls",
+			    o->name, o->args, o->name, d->args, list);
+	}
+	free(returns);
+	free(list);
+	cf_stmt_model_free(m);
+}
+
+static char *
+columns_text(char **cols, size_t n)
+{
+	cf_strbuf b = CF_STRBUF_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		cf_strbuf_addf(&b, "%s%s", i ? ", " : "", cols[i]);
+	return cf_strbuf_detach(&b);
+}
+
+static void
+check_replace_view(const lint_stmt *s, const PgQuery__ViewStmt *v)
+{
+	lint_history *h = s->history;
+	const char *name = v->view ? v->view->relname : NULL;
+	const lint_def *d;
+	char **cols;
+	size_t n;
+	bool prefix;
+	char *list;
+
+	if (!v->replace || !name)
+		return;
+	if (s->facts_known) {
+		check_replace_fact(s, false);
+		return;
+	}
+	if (!(d = def_find(h, false, name, NULL)) ||
+	    !(list = uses_list(h, name, false)))
+		return;
+	prefix = view_columns(v, &cols, &n) && d->columns && n >= d->n_columns;
+	for (size_t i = 0; prefix && i < d->n_columns; i++)
+		prefix = strcmp(cols[i], d->columns[i]) == 0;
+	if (d->columns && cols && !prefix) {
+		char *was = columns_text(d->columns, d->n_columns);
+		char *now = columns_text(cols, n);
+
+		lint_report(s, "replace-with-dependents", -1,
+			    "view %s's columns change (%s -> %s): PostgreSQL "
+			    "only appends columns, and the DROP VIEW it needs "
+			    "fails on (or, with CASCADE, drops) %s",
+			    name, was, now, list);
+		free(was);
+		free(now);
+	} else {
+		char *stored = uses_list(h, name, true);
+		char *text = squeezed(s->text);
+
+		if (stored && !str_eq(d->body, text))
+			report_stale(s, name, stored);
+		free(stored);
+		free(text);
+	}
+	strv_release(cols, n);
+	free(list);
+}
+
+static void
+remember_function(lint_stmt *s, const PgQuery__CreateFunctionStmt *f)
+{
+	lint_history *h = s->history;
+	cf_stmt_model *m = cf_stmt_model_from_node(s->node);
+	const char *body = function_as(f);
+
+	for (size_t i = 0; i < m->n; i++) {
+		const cf_obj *o = &m->objs[i];
+		lint_def *d;
+
+		if (o->kind != CF_OBJ_FUNCTION || o->action != CF_ACT_PROVIDE)
+			continue;
+		if (!(d = def_find(h, true, o->name, o->args ? o->args : ""))) {
+			CF_GROW(h->defs, h->alloc_defs, h->n_defs + 1);
+			d = &h->defs[h->n_defs++];
+			memset(d, 0, sizeof(*d));
+			d->function = true;
+			d->name = cf_strdup(o->name);
+			d->args = cf_strdup(o->args ? o->args : "");
+		}
+		free(d->returns);
+		free(d->body);
+		d->returns = function_returns(f);
+		d->body = body ? cf_strdup(body) : squeezed(s->text);
+		/* a SQL-standard body records what it calls */
+		if (f->sql_body)
+			history_uses_of(h, f->sql_body, "function", o->name,
+					false, false);
+		break;
+	}
+	cf_stmt_model_free(m);
+}
+
+static void
+remember_view(lint_stmt *s, const PgQuery__ViewStmt *v)
+{
+	lint_history *h = s->history;
+	lint_def *d;
+
+	if (!v->view || !v->view->relname)
+		return;
+	if (!(d = def_find(h, false, v->view->relname, NULL))) {
+		CF_GROW(h->defs, h->alloc_defs, h->n_defs + 1);
+		d = &h->defs[h->n_defs++];
+		memset(d, 0, sizeof(*d));
+		d->name = cf_strdup(v->view->relname);
+	}
+	strv_release(d->columns, d->n_columns);
+	free(d->body);
+	view_columns(v, &d->columns, &d->n_columns);
+	d->body = squeezed(s->text);
+	/* a replaced view refers to what its new query names */
+	history_forget(h, v->view->relname, false);
+	history_uses_of(h, v->query, "view", v->view->relname, false, false);
+}
+
+/* Records, across files, what this statement defines and refers to. */
+static void
+remember_history(lint_stmt *s, const Node *n)
+{
+	lint_history *h = s->history;
+
+	if (!h)
+		return;
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+		remember_function(s, n->create_function_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_VIEW_STMT:
+		remember_view(s, n->view_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: {
+		const PgQuery__CreateTableAsStmt *c = n->create_table_as_stmt;
+
+		if (c->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW &&
+		    c->into && c->into->rel)
+			history_uses_of(h, c->query, "materialized view",
+					c->into->rel->relname, true, false);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT: {
+		const PgQuery__CreateTrigStmt *t = n->create_trig_stmt;
+		const char *fn = last_name(t->funcname, t->n_funcname);
+		char *name = cf_asprintf("%s on %s", t->trigname,
+					 t->relation ? t->relation->relname :
+						       "?");
+
+		if (fn)
+			history_use(h, fn, "trigger", name, false);
+		history_uses_of(h, t->when_clause, "trigger", name, false,
+				true);
+		free(name);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_CREATE_POLICY_STMT: {
+		const PgQuery__CreatePolicyStmt *p = n->create_policy_stmt;
+		char *name = cf_asprintf("%s on %s", p->policy_name,
+					 p->table ? p->table->relname : "?");
+
+		history_uses_of(h, p->qual, "policy", name, false, false);
+		history_uses_of(h, p->with_check, "policy", name, false, false);
+		free(name);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_INDEX_STMT: {
+		const PgQuery__IndexStmt *ix = n->index_stmt;
+		char *name = ix->idxname && *ix->idxname ?
+				     cf_strdup(ix->idxname) :
+				     cf_asprintf("on %s",
+						 ix->relation ?
+							 ix->relation->relname :
+							 "?");
+
+		for (size_t i = 0; i < ix->n_index_params; i++)
+			if (ix->index_params[i]->node_case ==
+			    PG_QUERY__NODE__NODE_INDEX_ELEM)
+				history_uses_of(
+					h,
+					ix->index_params[i]->index_elem->expr,
+					"index", name, true, true);
+		history_uses_of(h, ix->where_clause, "index", name, true, true);
+		free(name);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_CREATE_STMT: {
+		const PgQuery__CreateStmt *c = n->create_stmt;
+
+		for (size_t i = 0; c->relation && i < c->n_table_elts; i++) {
+			const Node *e = c->table_elts[i];
+
+			if (e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
+				history_column(h, c->relation, e->column_def);
+			else if (e->node_case ==
+				 PG_QUERY__NODE__NODE_CONSTRAINT)
+				history_constraint(h, c->relation,
+						   e->constraint);
+		}
+		break;
+	}
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
+		const PgQuery__AlterTableStmt *a = n->alter_table_stmt;
+
+		for (size_t i = 0; a->relation && i < a->n_cmds; i++) {
+			const PgQuery__AlterTableCmd *cmd;
+
+			if (a->cmds[i]->node_case !=
+			    PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+				continue;
+			cmd = a->cmds[i]->alter_table_cmd;
+			if (!cmd->def)
+				continue;
+			if (cmd->def->node_case ==
+			    PG_QUERY__NODE__NODE_COLUMN_DEF)
+				history_column(h, a->relation,
+					       cmd->def->column_def);
+			else if (cmd->def->node_case ==
+				 PG_QUERY__NODE__NODE_CONSTRAINT)
+				history_constraint(h, a->relation,
+						   cmd->def->constraint);
+		}
+		break;
+	}
+	case PG_QUERY__NODE__NODE_DROP_STMT: {
+		cf_stmt_model *m = cf_stmt_model_from_node(n);
+
+		for (size_t i = 0; i < m->n; i++)
+			if (m->objs[i].action == CF_ACT_REMOVE)
+				history_forget(h, m->objs[i].name, true);
+		cf_stmt_model_free(m);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 /* Records what the statement does for later statements of the file. */
 static void
 remember(lint_stmt *s, const Node *n)
@@ -879,6 +1572,10 @@ lint_rules_run(lint_stmt *s)
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
 		check_function(s, n->create_function_stmt);
+		check_replace_function(s, n->create_function_stmt);
+		break;
+	case PG_QUERY__NODE__NODE_VIEW_STMT:
+		check_replace_view(s, n->view_stmt);
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_STMT:
 		check_create_table(s, n->create_stmt);
@@ -887,4 +1584,5 @@ lint_rules_run(lint_stmt *s)
 		break;
 	}
 	remember(s, n);
+	remember_history(s, n);
 }

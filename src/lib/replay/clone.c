@@ -10,6 +10,7 @@
  * database's state from before the replay, and the next preflight against
  * the same server puts it back.
  */
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,16 +92,33 @@ cf_clone_clear(PGconn *maint, const char *conninfo, const char *clone,
 	       cf_error_list *notes)
 {
 	const char *params[1] = {clone};
-	PGresult *r;
+	/* what stops DROP DATABASE, read in one round trip */
+	const cl_query qs[3] = {
+		{"SELECT s.subname, s.subslotname"
+		 " FROM pg_catalog.pg_subscription s"
+		 " JOIN pg_catalog.pg_database d ON d.oid = s.subdbid"
+		 " WHERE d.datname = $1 ORDER BY 1",
+		 1, params},
+		/* a template cannot be dropped; a migration may have made it
+		 * one */
+		{"SELECT 1 FROM pg_catalog.pg_database"
+		 " WHERE datname = $1 AND datistemplate",
+		 1, params},
+		{"SELECT slot_name FROM pg_catalog.pg_replication_slots"
+		 " WHERE database = $1 AND NOT temporary ORDER BY 1",
+		 1, params},
+	};
+	PGresult *res[3], *r;
 	PGconn *conn = NULL;
 	cf_error *e = NULL;
 
-	r = cf_db_query(maint,
-			"SELECT s.subname, s.subslotname"
-			" FROM pg_catalog.pg_subscription s"
-			" JOIN pg_catalog.pg_database d ON d.oid = s.subdbid"
-			" WHERE d.datname = $1 ORDER BY 1",
-			1, params, &e);
+	cl_query_batch(maint, qs, 3, res);
+	for (int i = 0; i < 3; i++)
+		if (res[i] && PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+	r = res[0];
 	if (r && PQntuples(r) > 0 &&
 	    cf_db_connect_db(conninfo, clone, NULL, &conn, &e) < 0) {
 		note(notes, CF_SEV_WARNING, "cluster-not-restored",
@@ -148,11 +166,7 @@ cf_clone_clear(PGconn *maint, const char *conninfo, const char *clone,
 	}
 	PQfinish(conn);
 	PQclear(r);
-	/* a template cannot be dropped; a migration may have made it one */
-	r = cf_db_query(maint,
-			"SELECT 1 FROM pg_catalog.pg_database"
-			" WHERE datname = $1 AND datistemplate",
-			1, params, NULL);
+	r = res[1];
 	if (r && PQntuples(r) == 1) {
 		char *q = cf_quote_ident(clone);
 
@@ -164,10 +178,7 @@ cf_clone_clear(PGconn *maint, const char *conninfo, const char *clone,
 		free(q);
 	}
 	PQclear(r);
-	r = cf_db_query(maint,
-			"SELECT slot_name FROM pg_catalog.pg_replication_slots"
-			" WHERE database = $1 AND NOT temporary ORDER BY 1",
-			1, params, NULL);
+	r = res[2];
 	for (int i = 0; r && i < PQntuples(r); i++) {
 		char *lit = cf_quote_literal(PQgetvalue(r, i, 0));
 
@@ -202,6 +213,30 @@ cf_clone_exists(PGconn *maint, const char *clone, cf_error **err)
 	n = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return n > 0;
+}
+
+void
+cf_clone_finish(PGconn *conn)
+{
+	/* the server closes the socket after leaving the process array (its
+	 * last exit step): our copy of the socket then reads end of file */
+	int fd = conn && PQstatus(conn) == CONNECTION_OK ? dup(PQsocket(conn)) :
+							   -1;
+	double until = cf_now_ms() + 1000;
+	char buf[512];
+
+	PQfinish(conn);
+	if (fd < 0)
+		return;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(until - cf_now_ms());
+
+		if (left <= 0 || poll(&p, 1, left) <= 0 ||
+		    read(fd, buf, sizeof(buf)) <= 0)
+			break;
+	}
+	close(fd);
 }
 
 /* ---- the against database's state ---- */

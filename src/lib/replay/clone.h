@@ -32,6 +32,14 @@ void cf_clone_clear(PGconn *maint, const char *conninfo, const char *clone,
 int cf_clone_exists(PGconn *maint, const char *clone, cf_error **err);
 
 /*
+ * Closes conn (PQfinish(), which takes it; NULL is fine) and waits, a
+ * second at most, until its server process has exited.  A backend still
+ * going away counts as a session in its database: CREATE DATABASE ...
+ * TEMPLATE and DROP DATABASE then wait for it in steps of 100 ms.
+ */
+void cf_clone_finish(PGconn *conn);
+
+/*
  * What the next run needs to repair the against database if this one is
  * killed: the database's own state before the replay (name, options,
  * owner, per-database settings, comment), whether a replayed statement

@@ -62,7 +62,7 @@ void cf_cluster_scope_free(cf_cluster_scope *scope);
  * SYSTEM records the setting (RESET ALL: CF_SCOPE_SYSTEM_ALL).
  * CURRENT_USER, CURRENT_ROLE and SESSION_USER stand for the snapshot's
  * user.  DO and CALL set CF_SCOPE_OPAQUE: what their dynamic SQL touches is
- * attributed by transaction id only (cf_cluster_scope_add_transaction()).
+ * attributed by transaction id only (cf_cluster_scope_before_commit()).
  * Every other statement is ignored.
  */
 void cf_cluster_scope_add_statement(cf_cluster_scope *scope,
@@ -76,31 +76,27 @@ void cf_cluster_scope_add_statement(cf_cluster_scope *scope,
 void cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid);
 
 /*
- * Records the xmin of every shared catalog row (pg_database, pg_tablespace,
- * pg_auth_members, pg_db_role_setting, pg_shdescription, and pg_authid and
- * pg_replication_origin when readable) that the transaction open on conn wrote, its subtransactions
- * (plpgsql EXCEPTION blocks, SAVEPOINT) included — which
- * pg_current_xact_id() alone would miss.  Call it on the replay connection
- * just before each migration's COMMIT; it only reads.  -1 with *err when
- * the query fails (then the transaction is aborted).
+ * Records what the transaction open on conn (the replay connection) did to
+ * shared objects; call it just before each migration's COMMIT, with conn
+ * out of pipeline mode.  It only reads, in one round trip on conn when
+ * nothing changed:
+ *  - the xmin of every shared catalog row (pg_database, pg_tablespace,
+ *    pg_auth_members, pg_db_role_setting, pg_shdescription, and pg_authid
+ *    and pg_replication_origin when readable) that the transaction wrote,
+ *    its subtransactions (plpgsql EXCEPTION blocks, SAVEPOINT) included —
+ *    which pg_current_xact_id() alone would miss;
+ *  - the roles it created, changed, renamed or dropped: what conn sees
+ *    (pg_roles, readable by everyone, while xmins are in pg_authid, which
+ *    only a superuser reads) against what maint (the maintenance
+ *    connection) sees right after.  This finds what dynamic SQL (EXECUTE
+ *    in a function, DO) did to roles for a non-superuser.  maint is asked
+ *    only when conn's roles differ from those it saw at the previous call.
+ * -1 with *err when a query fails (then the transaction is aborted).
  */
-int cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
-				     cf_error **err);
-
-/*
- * Records the roles that the transaction open on conn (the replay
- * connection) created, changed, renamed or dropped, by comparing what it
- * sees with what maint (the maintenance connection) sees right after: a
- * role's row is readable by everyone in pg_roles, while its xmin is in
- * pg_authid, which only a superuser reads.  This finds what dynamic SQL
- * (EXECUTE in a function, DO) did to roles for a non-superuser, where
- * cf_cluster_scope_add_transaction() cannot.  Call it on the replay
- * connection just before each migration's COMMIT; it only reads.  -1 with
- * *err when a query fails.
- */
-int cf_cluster_scope_add_roles(cf_cluster_scope *scope, PGconn *conn,
-			       PGconn *maint, const cf_cluster_snapshot *snap,
-			       cf_error **err);
+int cf_cluster_scope_before_commit(cf_cluster_scope *scope, PGconn *conn,
+				   PGconn *maint,
+				   const cf_cluster_snapshot *snap,
+				   cf_error **err);
 
 /*
  * Names the clone database: the restore never drops, renames or alters a

@@ -132,8 +132,10 @@ struct cf_cluster_scope {
 	unsigned flags; /* CF_SCOPE_* */
 	uint32_t *xids; /* 32-bit, as xmin shows them */
 	size_t n_xids, a_xids;
-	char *clone;	/* the clone database, never restored */
-	cf_strbuf text; /* the replay's string constants, \n-separated */
+	char *clone;	  /* the clone database, never restored */
+	cf_strbuf text;	  /* the replay's string constants, \n-separated */
+	char *roles_seen; /* the replay connection's roles at the last
+			     cf_cluster_scope_before_commit(); NULL: none */
 };
 
 /* cluster_snapshot.c */
@@ -141,6 +143,20 @@ struct cf_cluster_scope {
 /* Reads everything into a new snapshot (*out, the caller frees it with
  * cf_cluster_snapshot_free()); -1 with *err when a query fails. */
 int cl_read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err);
+/* One catalog query of a batch: SQL with n text parameters. */
+typedef struct cl_query {
+	const char *sql;
+	int n;
+	const char *const *params;
+} cl_query;
+/*
+ * Runs the n queries of qs in one round trip (pipeline mode, each on its
+ * own, so that one refused query does not stop the others) and puts each
+ * one's result in res[i], whatever its status (NULL when the connection
+ * broke first); the caller PQclear()s them.  Returns false when the
+ * connection broke.
+ */
+bool cl_query_batch(PGconn *conn, const cl_query *qs, size_t n, PGresult **res);
 /* A field as an oid. */
 Oid cl_foid(const PGresult *r, int row, int col);
 /* Lookups in a snapshot; NULL when absent.  Borrowed from s. */

@@ -137,6 +137,7 @@ typedef struct restore_ctx {
 	Oid *map;      /* snapshot role index -> oid now; 0 when missing */
 	bool broken;   /* the connection was lost */
 	cf_error *err; /* why, when broken */
+	unsigned acts, acts_read; /* statements sent; as of the last read */
 	/*
 	 * What the replay did, decided once on the first read after it (the
 	 * restore's own statements change names and xmins later): snapshot
@@ -168,7 +169,7 @@ act(restore_ctx *c, int flags, char *sql, char *done, char *failed)
 
 	if (c->broken) {
 		rc = -1;
-	} else if (cf_db_exec(c->conn, sql, &e) == 0) {
+	} else if (c->acts++, cf_db_exec(c->conn, sql, &e) == 0) {
 		if (!(flags & ACT_SILENT)) {
 			cf_error *n = cf_error_new(CF_ERR_SQL, "%s", done);
 
@@ -226,7 +227,8 @@ warn(restore_ctx *c, char *message, const char *hint)
 	free(message);
 }
 
-/* Replaces c->cur with a fresh read of the server. */
+/* Replaces c->cur with a fresh read of the server, unless no statement
+ * ran since the last read. */
 static int
 reread(restore_ctx *c)
 {
@@ -234,6 +236,9 @@ reread(restore_ctx *c)
 
 	if (c->broken)
 		return -1;
+	if (c->cur && c->acts == c->acts_read)
+		return 0;
+	c->acts_read = c->acts;
 	cf_cluster_snapshot_free(c->cur);
 	c->cur = NULL;
 	if (cl_read_state(c->conn, &c->cur, &e) < 0) {

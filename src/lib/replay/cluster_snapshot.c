@@ -106,22 +106,74 @@ free_strings(char **items, size_t n)
 	free(items);
 }
 
-/* Runs a catalog query; NULL with *err on failure. */
-static PGresult *
-catalog_query(PGconn *conn, const char *sql, cf_error **err)
+bool
+cl_query_batch(PGconn *conn, const cl_query *qs, size_t n, PGresult **res)
 {
-	cf_error *e = NULL;
-	PGresult *r = cf_db_query(conn, sql, 0, NULL, &e);
+	size_t i = 0;
 
-	if (!r) {
-		e->kind = PQstatus(conn) == CONNECTION_BAD ? CF_ERR_CONNECT :
-							     CF_ERR_SQL;
+	memset(res, 0, n * sizeof(*res));
+#ifdef LIBPQ_HAS_PIPELINING
+	/* a sync after each query: an error ends only its own query */
+	if (PQenterPipelineMode(conn)) {
+		bool sent = true;
+
+		for (size_t k = 0; k < n && sent; k++)
+			sent = PQsendQueryParams(conn, qs[k].sql, qs[k].n, NULL,
+						 qs[k].params, NULL, NULL, 0) &&
+			       PQpipelineSync(conn);
+		/* each query: its result, NULL, then the sync's result */
+		for (; sent && i < n; i++) {
+			PGresult *end, *sync;
+
+			res[i] = PQgetResult(conn);
+			end = res[i] ? PQgetResult(conn) : NULL;
+			sync = PQgetResult(conn);
+			PQclear(end);
+			if (!res[i] || end ||
+			    PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+				sent = false;
+			PQclear(sync);
+		}
+		PQexitPipelineMode(conn);
+		return sent;
+	}
+#endif
+	for (; i < n && PQstatus(conn) == CONNECTION_OK; i++)
+		res[i] = PQexecParams(conn, qs[i].sql, qs[i].n, NULL,
+				      qs[i].params, NULL, NULL, 0);
+	return i == n;
+}
+
+/*
+ * A batch result as cf_db_query() gives it: r when it has rows, else NULL
+ * with *err (and r cleared).  With optional, a refused query is 0 and no
+ * error, a lost connection -1; a result is 1.
+ */
+static int
+take_result(PGconn *conn, PGresult *r, const char *sql, bool optional,
+	    PGresult **out, cf_error **err)
+{
+	cf_error *e;
+
+	*out = NULL;
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*out = r;
+		return 1;
+	}
+	if (optional && r && PQstatus(conn) != CONNECTION_BAD) {
+		PQclear(r);
+		return 0;
+	}
+	e = cf_db_error(conn, r, CF_ERR_INTERNAL);
+	e->statement = cf_strdup(sql);
+	PQclear(r);
+	e->kind = PQstatus(conn) == CONNECTION_BAD || !r ? CF_ERR_CONNECT :
+							   CF_ERR_SQL;
+	if (!optional)
 		cf_error_set_hint(
 			e,
 			"the preflight reads pg_roles, pg_auth_members, pg_db_role_setting, pg_database and pg_tablespace through the maintenance connection");
-		cf_fail(err, e);
-	}
-	return r;
+	return cf_fail(err, e);
 }
 
 static const char role_sql_authid[] =
@@ -154,15 +206,9 @@ static const char role_sql_roles[] =
 	"  AND d.classoid = 'pg_catalog.pg_authid'::pg_catalog.regclass)"
 	" FROM pg_catalog.pg_roles a ORDER BY a.oid";
 
-static int
-read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_roles(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn, s->passwords_known ? role_sql_authid : role_sql_roles,
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_role *x;
 
@@ -186,24 +232,11 @@ read_roles(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->cmt_xmin = fxid(r, i, 14);
 	}
 	PQclear(r);
-	return 0;
 }
 
-static int
-read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_members(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		s->version >= 160000 ?
-			"SELECT roleid, member, grantor, admin_option, inherit_option,"
-			" set_option, xmin::text FROM pg_catalog.pg_auth_members"
-			" ORDER BY 1, 2, 3" :
-			"SELECT roleid, member, grantor, admin_option, true, true,"
-			" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_member *x;
 
@@ -218,21 +251,11 @@ read_members(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->xmin = fxid(r, i, 6);
 	}
 	PQclear(r);
-	return 0;
 }
 
-static int
-read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_settings(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT setdatabase, setrole,"
-		" pg_catalog.array_to_json(setconfig)::text, xmin::text"
-		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_setting *x;
 		const char *j = PQgetisnull(r, i, 2) ? NULL :
@@ -246,25 +269,11 @@ read_settings(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->xmin = fxid(r, i, 3);
 	}
 	PQclear(r);
-	return 0;
 }
 
-static int
-read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_databases(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
-		" datistemplate, dattablespace,"
-		" pg_catalog.shobj_description(oid, 'pg_database'), xmin::text,"
-		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-		"  WHERE d.objoid = db.oid"
-		"  AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_database db ORDER BY oid",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_database *x;
 
@@ -282,26 +291,11 @@ read_databases(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->cmt_xmin = fxid(r, i, 9);
 	}
 	PQclear(r);
-	return 0;
 }
 
-static int
-read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_tablespaces(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT oid, spcname, spcowner,"
-		" pg_catalog.pg_tablespace_location(oid),"
-		" pg_catalog.array_to_json(spcoptions)::text,"
-		" pg_catalog.shobj_description(oid, 'pg_tablespace'), xmin::text,"
-		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
-		"  WHERE d.objoid = ts.oid"
-		"  AND d.classoid = 'pg_catalog.pg_tablespace'::pg_catalog.regclass)"
-		" FROM pg_catalog.pg_tablespace ts ORDER BY oid",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_tablespace *x;
 		const char *j = PQgetisnull(r, i, 4) ? NULL :
@@ -319,31 +313,12 @@ read_tablespaces(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->cmt_xmin = fxid(r, i, 7);
 	}
 	PQclear(r);
-	return 0;
 }
 
 /* Privileges as effective rows: a NULL acl reads as the owner's default. */
-static int
-read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_acls(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable, a.n FROM pg_catalog.pg_database d,"
-		" pg_catalog.aclexplode(COALESCE(d.datacl,"
-		"  pg_catalog.acldefault('d', d.datdba))) WITH ORDINALITY"
-		"  a(grantor, grantee, privilege_type, is_grantable, n)"
-		" UNION ALL "
-		"SELECT 't', t.oid, a.grantor, a.grantee, a.privilege_type,"
-		" a.is_grantable, a.n FROM pg_catalog.pg_tablespace t,"
-		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
-		"  pg_catalog.acldefault('t', t.spcowner))) WITH ORDINALITY"
-		"  a(grantor, grantee, privilege_type, is_grantable, n)"
-		" ORDER BY 1, 2, 7",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_acl *x;
 
@@ -357,27 +332,6 @@ read_acls(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->grantable = fbool(r, i, 5);
 	}
 	PQclear(r);
-	return 0;
-}
-
-/*
- * Runs a query on a catalog the user may not be allowed to read: 1 with
- * *out (caller PQclear()s), 0 when refused, -1 with *err when the
- * connection is lost.
- */
-static int
-optional_query(PGconn *conn, const char *sql, PGresult **out, cf_error **err)
-{
-	cf_error *e = NULL;
-
-	if ((*out = cf_db_query(conn, sql, 0, NULL, &e)))
-		return 1;
-	if (PQstatus(conn) == CONNECTION_BAD) {
-		e->kind = CF_ERR_CONNECT;
-		return cf_fail(err, e);
-	}
-	cf_error_free(e);
-	return 0;
 }
 
 /*
@@ -385,20 +339,9 @@ optional_query(PGconn *conn, const char *sql, PGresult **out, cf_error **err)
  * postgresql.auto.conf, the last one winning as in the server.  Unreadable
  * (not a superuser, no grant) is not an error: system_known stays false.
  */
-static int
-read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_system(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r;
-	int rc = optional_query(
-		conn,
-		"SELECT name, setting FROM pg_catalog.pg_file_settings"
-		" WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
-		" AND setting IS NOT NULL ORDER BY seqno",
-		&r, err);
-
-	s->system_known = rc > 0;
-	if (rc <= 0)
-		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *name = PQgetvalue(r, i, 0);
 		cl_sysset *x = NULL;
@@ -416,21 +359,12 @@ read_system(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->value = fval(r, i, 1);
 	}
 	PQclear(r);
-	return 0;
 }
 
 /* Replication slots: readable by every role (a system view). */
-static int
-read_slots(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_slots(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r = catalog_query(
-		conn,
-		"SELECT slot_name::text, database::text, temporary"
-		" FROM pg_catalog.pg_replication_slots ORDER BY 1",
-		err);
-
-	if (!r)
-		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_slot *x;
 
@@ -441,24 +375,13 @@ read_slots(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->temporary = fbool(r, i, 2);
 	}
 	PQclear(r);
-	return 0;
 }
 
 /* Replication origins; unreadable (a revoked grant) is not an error:
  * origins_known stays false. */
-static int
-read_origins(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
+static void
+read_origins(PGresult *r, cf_cluster_snapshot *s)
 {
-	PGresult *r;
-	int rc = optional_query(conn,
-				"SELECT roident, roname, xmin::text"
-				" FROM pg_catalog.pg_replication_origin"
-				" ORDER BY 1",
-				&r, err);
-
-	s->origins_known = rc > 0;
-	if (rc <= 0)
-		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		cl_origin *x;
 
@@ -469,25 +392,45 @@ read_origins(PGconn *conn, cf_cluster_snapshot *s, cf_error **err)
 		x->xmin = fxid(r, i, 2);
 	}
 	PQclear(r);
-	return 0;
 }
 
-/* Reads everything into a new snapshot; the caller frees it. */
+static const char user_sql[] =
+	"SELECT current_user, r.oid, r.rolsuper,"
+	" pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')"
+	" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/* Reads everything into a new snapshot; the caller frees it.  Two round
+ * trips: who we are, then every catalog at once. */
 int
 cl_read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
 {
+	enum {
+		ROLES,
+		MEMBERS,
+		SETTINGS,
+		DATABASES,
+		TABLESPACES,
+		ACLS,
+		SYSTEM,
+		SLOTS,
+		ORIGINS,
+		N_QUERIES
+	};
+	static void (*const readers[N_QUERIES])(PGresult *,
+						cf_cluster_snapshot *) = {
+		read_roles,	read_members,	  read_settings,
+		read_databases, read_tablespaces, read_acls,
+		read_system,	read_slots,	  read_origins,
+	};
 	cf_cluster_snapshot *s = cf_new(cf_cluster_snapshot);
-	PGresult *r;
+	cl_query qs[N_QUERIES];
+	PGresult *res[N_QUERIES], *r;
+	int rc = 0;
 
 	*out = NULL;
 	s->version = PQserverVersion(conn);
-	r = catalog_query(
-		conn,
-		"SELECT current_user, r.oid, r.rolsuper,"
-		" pg_catalog.has_table_privilege('pg_catalog.pg_authid', 'SELECT')"
-		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
-		err);
-	if (!r)
+	if (take_result(conn, PQexec(conn, user_sql), user_sql, false, &r,
+			err) < 0)
 		goto fail;
 	if (PQntuples(r) == 1) {
 		s->user = fval(r, 0, 0);
@@ -496,12 +439,74 @@ cl_read_state(PGconn *conn, cf_cluster_snapshot **out, cf_error **err)
 		s->passwords_known = fbool(r, 0, 3);
 	}
 	PQclear(r);
-	if (read_roles(conn, s, err) < 0 || read_members(conn, s, err) < 0 ||
-	    read_settings(conn, s, err) < 0 ||
-	    read_databases(conn, s, err) < 0 ||
-	    read_tablespaces(conn, s, err) < 0 || read_acls(conn, s, err) < 0 ||
-	    read_system(conn, s, err) < 0 || read_slots(conn, s, err) < 0 ||
-	    read_origins(conn, s, err) < 0)
+	memset(qs, 0, sizeof(qs));
+	qs[ROLES].sql = s->passwords_known ? role_sql_authid : role_sql_roles;
+	qs[MEMBERS].sql =
+		s->version >= 160000 ?
+			"SELECT roleid, member, grantor, admin_option, inherit_option,"
+			" set_option, xmin::text FROM pg_catalog.pg_auth_members"
+			" ORDER BY 1, 2, 3" :
+			"SELECT roleid, member, grantor, admin_option, true, true,"
+			" xmin::text FROM pg_catalog.pg_auth_members ORDER BY 1, 2, 3";
+	qs[SETTINGS].sql =
+		"SELECT setdatabase, setrole,"
+		" pg_catalog.array_to_json(setconfig)::text, xmin::text"
+		" FROM pg_catalog.pg_db_role_setting ORDER BY 1, 2";
+	qs[DATABASES].sql =
+		"SELECT oid, datname, datdba, datconnlimit, datallowconn,"
+		" datistemplate, dattablespace,"
+		" pg_catalog.shobj_description(oid, 'pg_database'), xmin::text,"
+		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+		"  WHERE d.objoid = db.oid"
+		"  AND d.classoid = 'pg_catalog.pg_database'::pg_catalog.regclass)"
+		" FROM pg_catalog.pg_database db ORDER BY oid";
+	qs[TABLESPACES].sql =
+		"SELECT oid, spcname, spcowner,"
+		" pg_catalog.pg_tablespace_location(oid),"
+		" pg_catalog.array_to_json(spcoptions)::text,"
+		" pg_catalog.shobj_description(oid, 'pg_tablespace'), xmin::text,"
+		" (SELECT d.xmin::text FROM pg_catalog.pg_shdescription d"
+		"  WHERE d.objoid = ts.oid"
+		"  AND d.classoid = 'pg_catalog.pg_tablespace'::pg_catalog.regclass)"
+		" FROM pg_catalog.pg_tablespace ts ORDER BY oid";
+	qs[ACLS].sql =
+		"SELECT 'd', d.oid, a.grantor, a.grantee, a.privilege_type,"
+		" a.is_grantable, a.n FROM pg_catalog.pg_database d,"
+		" pg_catalog.aclexplode(COALESCE(d.datacl,"
+		"  pg_catalog.acldefault('d', d.datdba))) WITH ORDINALITY"
+		"  a(grantor, grantee, privilege_type, is_grantable, n)"
+		" UNION ALL "
+		"SELECT 't', t.oid, a.grantor, a.grantee, a.privilege_type,"
+		" a.is_grantable, a.n FROM pg_catalog.pg_tablespace t,"
+		" pg_catalog.aclexplode(COALESCE(t.spcacl,"
+		"  pg_catalog.acldefault('t', t.spcowner))) WITH ORDINALITY"
+		"  a(grantor, grantee, privilege_type, is_grantable, n)"
+		" ORDER BY 1, 2, 7";
+	qs[SYSTEM].sql = "SELECT name, setting FROM pg_catalog.pg_file_settings"
+			 " WHERE sourcefile ~ '(^|/)postgresql\\.auto\\.conf$'"
+			 " AND setting IS NOT NULL ORDER BY seqno";
+	qs[SLOTS].sql = "SELECT slot_name::text, database::text, temporary"
+			" FROM pg_catalog.pg_replication_slots ORDER BY 1";
+	qs[ORIGINS].sql = "SELECT roident, roname, xmin::text"
+			  " FROM pg_catalog.pg_replication_origin ORDER BY 1";
+	cl_query_batch(conn, qs, N_QUERIES, res);
+	/* unreadable settings or origins (not a superuser, a revoked grant)
+	 * are no error: system_known or origins_known stays false */
+	for (int i = 0; i < N_QUERIES; i++) {
+		bool optional = i == SYSTEM || i == ORIGINS;
+
+		if (rc < 0) {
+			PQclear(res[i]);
+			continue;
+		}
+		rc = take_result(conn, res[i], qs[i].sql, optional, &r, err);
+		if (rc <= 0)
+			continue;
+		s->system_known |= i == SYSTEM;
+		s->origins_known |= i == ORIGINS;
+		readers[i](r, s);
+	}
+	if (rc < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -671,6 +676,7 @@ cf_cluster_scope_free(cf_cluster_scope *scope)
 	free(scope->xids);
 	free(scope->clone);
 	cf_strbuf_release(&scope->text);
+	free(scope->roles_seen);
 	free(scope);
 }
 
@@ -987,13 +993,96 @@ cf_cluster_scope_add_xid(cf_cluster_scope *scope, const char *xid)
 	scope->xids[scope->n_xids++] = x;
 }
 
+/* Every role as (oid, name, attributes); the expiry as epoch seconds so
+ * that a migration's TimeZone or DateStyle does not change the text. */
+#define ROLE_ROWS                                                               \
+	"SELECT oid, rolname, pg_catalog.concat_ws('|', rolname, rolsuper,"     \
+	" rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication," \
+	" rolbypassrls, rolconnlimit,"                                          \
+	" pg_catalog.date_part('epoch', rolvaliduntil))"                        \
+	" FROM pg_catalog.pg_roles"
+
+/* A role row of a role_rows query (columns 0-2) or of the replay
+ * connection's combined query (columns 1-3). */
+typedef struct role_row {
+	Oid oid;
+	const char *name, *attrs;
+} role_row;
+
+/* The role rows of r from column col on (col 1: the rows whose column 0
+ * is 'r'); borrowed from r. */
+static role_row *
+role_rows(const PGresult *r, int col, size_t *n)
+{
+	role_row *v = cf_calloc((size_t)PQntuples(r) + 1, sizeof(*v));
+
+	*n = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (col > 0 && PQgetvalue(r, i, 0)[0] != 'r')
+			continue;
+		v[*n].oid = cl_foid(r, i, col);
+		v[*n].name = PQgetvalue(r, i, col + 1);
+		v[(*n)++].attrs = PQgetvalue(r, i, col + 2);
+	}
+	return v;
+}
+
+static const role_row *
+row_of(const role_row *v, size_t n, Oid oid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].oid == oid)
+			return &v[i];
+	return NULL;
+}
+
+/*
+ * Roles the uncommitted transaction created, changed, renamed or dropped:
+ * what it sees (ours, its own changes included) against what maint sees
+ * right after (others' committed changes, not ours).  A role only ours has
+ * and the snapshot lacks is new; one maint and the snapshot see but ours
+ * does not was dropped; one whose attributes differ was changed.
+ */
+static int
+add_roles(cf_cluster_scope *scope, const role_row *ours, size_t n_ours,
+	  PGconn *maint, const cf_cluster_snapshot *snap, cf_error **err)
+{
+	cf_error *e = NULL;
+	PGresult *r = cf_db_query(maint, ROLE_ROWS " ORDER BY oid", 0, NULL,
+				  &e);
+	role_row *theirs;
+	size_t n;
+
+	if (!r)
+		return cf_fail(err, e);
+	theirs = role_rows(r, 0, &n);
+	for (size_t i = 0; i < n_ours; i++) {
+		const role_row *t = row_of(theirs, n, ours[i].oid);
+
+		if (!t && !cl_role_by_oid(snap, ours[i].oid)) {
+			scope_add(scope, 'r', ours[i].name);
+		} else if (t && strcmp(ours[i].attrs, t->attrs) != 0) {
+			scope_add(scope, 'r', ours[i].name);
+			scope_add(scope, 'r', t->name);
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!row_of(ours, n_ours, theirs[k].oid) &&
+		    cl_role_by_oid(snap, theirs[k].oid))
+			scope_add(scope, 'r', theirs[k].name);
+	free(theirs);
+	PQclear(r);
+	return 0;
+}
+
 /*
  * The xmin of every shared catalog row the current transaction of the
  * connection (or one of its subtransactions) wrote: those rows are visible
  * to it and their writer is still in progress.  pg_xact_status() takes an
  * xid8, so each 32-bit xmin is widened to the xid8 nearest to the
  * snapshot's xmax (within 2^31 either way, as every unfrozen xid is; our own
- * subtransactions' xids can lie above xmax).
+ * subtransactions' xids can lie above xmax).  Rows ('x', xid), then the
+ * roles as ('r', oid, name, attributes), in one statement.
  */
 static const char xact_rows_head[] =
 	"WITH n AS (SELECT pg_catalog.pg_snapshot_xmax("
@@ -1010,29 +1099,42 @@ static const char xact_rows_tail[] =
 	") s), w AS (SELECT r.x, n.nx + (r.x - (n.nx & 4294967295)"
 	"  + 6442450944) % 4294967296 - 2147483648 AS x8"
 	"  FROM r, n WHERE r.x >= 3)"
-	" SELECT x FROM w WHERE x8 >= 3 AND pg_catalog.pg_xact_status("
-	"  x8::text::pg_catalog.xid8) = 'in progress'";
+	" SELECT 'x', x::text::pg_catalog.oid, NULL, NULL FROM w"
+	" WHERE x8 >= 3 AND pg_catalog.pg_xact_status("
+	"  x8::text::pg_catalog.xid8) = 'in progress'"
+	" UNION ALL SELECT 'r', * FROM (" ROLE_ROWS ") ro"
+	" ORDER BY 1, 2";
 
 int
-cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
-				 cf_error **err)
+cf_cluster_scope_before_commit(cf_cluster_scope *scope, PGconn *conn,
+			       PGconn *maint, const cf_cluster_snapshot *snap,
+			       cf_error **err)
 {
+	const char *su = PQparameterStatus(conn, "is_superuser");
 	cf_error *e = NULL;
 	PGresult *r;
-	bool authid, origin;
+	bool authid = true, origin = true;
+	cf_strbuf seen = CF_STRBUF_INIT;
+	role_row *ours;
+	size_t n;
 	char *sql;
+	int rc = 0;
 
-	r = cf_db_query(conn,
-			"SELECT pg_catalog.has_table_privilege("
-			"'pg_catalog.pg_authid', 'SELECT'),"
-			" pg_catalog.has_table_privilege("
-			"'pg_catalog.pg_replication_origin', 'SELECT')",
-			0, NULL, &e);
-	if (!r)
-		return cf_fail(err, e);
-	authid = PQntuples(r) == 1 && fbool(r, 0, 0);
-	origin = PQntuples(r) == 1 && fbool(r, 0, 1);
-	PQclear(r);
+	/* a superuser reads both; the server reports is_superuser for the
+	 * current role, SET ROLE included */
+	if (!su || strcmp(su, "on") != 0) {
+		r = cf_db_query(conn,
+				"SELECT pg_catalog.has_table_privilege("
+				"'pg_catalog.pg_authid', 'SELECT'),"
+				" pg_catalog.has_table_privilege("
+				"'pg_catalog.pg_replication_origin', 'SELECT')",
+				0, NULL, &e);
+		if (!r)
+			return cf_fail(err, e);
+		authid = PQntuples(r) == 1 && fbool(r, 0, 0);
+		origin = PQntuples(r) == 1 && fbool(r, 0, 1);
+		PQclear(r);
+	}
 	sql = cf_asprintf(
 		"%s%s%s%s", xact_rows_head,
 		authid ? " UNION ALL SELECT xmin FROM pg_catalog.pg_authid" :
@@ -1043,69 +1145,22 @@ cf_cluster_scope_add_transaction(cf_cluster_scope *scope, PGconn *conn,
 	if (!r)
 		return cf_fail(err, e);
 	for (int i = 0; i < PQntuples(r); i++)
-		cf_cluster_scope_add_xid(scope, PQgetvalue(r, i, 0));
+		if (PQgetvalue(r, i, 0)[0] == 'x')
+			cf_cluster_scope_add_xid(scope, PQgetvalue(r, i, 1));
+	ours = role_rows(r, 1, &n);
+	cf_strbuf_addf(&seen, "%zu\n", n);
+	for (size_t i = 0; i < n; i++)
+		cf_strbuf_addf(&seen, "%u %s\n", ours[i].oid, ours[i].attrs);
+	/* unchanged since the last call: no role changed (nobody else's
+	 * either), so maint has nothing to tell; a change the last call saw
+	 * uncommitted was put in the scope then, whether it committed or not */
+	if (!scope->roles_seen || strcmp(scope->roles_seen, seen.buf) != 0)
+		rc = add_roles(scope, ours, n, maint, snap, err);
+	free(scope->roles_seen);
+	scope->roles_seen = cf_strbuf_detach(&seen);
+	free(ours);
 	PQclear(r);
-	return 0;
-}
-
-/* Every role as (oid, name, attributes); the expiry as epoch seconds so
- * that a migration's TimeZone or DateStyle does not change the text. */
-static const char role_rows_sql[] =
-	"SELECT oid, rolname, pg_catalog.concat_ws('|', rolname, rolsuper,"
-	" rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication,"
-	" rolbypassrls, rolconnlimit,"
-	" pg_catalog.date_part('epoch', rolvaliduntil))"
-	" FROM pg_catalog.pg_roles ORDER BY oid";
-
-/* The row of r whose oid (column 0) is oid, or -1. */
-static int
-row_of(const PGresult *r, Oid oid)
-{
-	for (int i = 0; i < PQntuples(r); i++)
-		if (cl_foid(r, i, 0) == oid)
-			return i;
-	return -1;
-}
-
-/*
- * Roles the uncommitted transaction on conn created, changed, renamed or
- * dropped: what it sees (its own changes included) against what maint sees
- * right after (others' committed changes, not ours).  A role only conn sees
- * and the snapshot lacks is new; one maint and the snapshot see but conn
- * does not was dropped; one whose attributes differ was changed.
- */
-int
-cf_cluster_scope_add_roles(cf_cluster_scope *scope, PGconn *conn, PGconn *maint,
-			   const cf_cluster_snapshot *snap, cf_error **err)
-{
-	cf_error *e = NULL;
-	PGresult *ours, *theirs;
-
-	if (!(ours = cf_db_query(conn, role_rows_sql, 0, NULL, &e)))
-		return cf_fail(err, e);
-	if (!(theirs = cf_db_query(maint, role_rows_sql, 0, NULL, &e))) {
-		PQclear(ours);
-		return cf_fail(err, e);
-	}
-	for (int i = 0; i < PQntuples(ours); i++) {
-		Oid oid = cl_foid(ours, i, 0);
-		int k = row_of(theirs, oid);
-
-		if (k < 0 && !cl_role_by_oid(snap, oid)) {
-			scope_add(scope, 'r', PQgetvalue(ours, i, 1));
-		} else if (k >= 0 && strcmp(PQgetvalue(ours, i, 2),
-					    PQgetvalue(theirs, k, 2)) != 0) {
-			scope_add(scope, 'r', PQgetvalue(ours, i, 1));
-			scope_add(scope, 'r', PQgetvalue(theirs, k, 1));
-		}
-	}
-	for (int k = 0; k < PQntuples(theirs); k++)
-		if (row_of(ours, cl_foid(theirs, k, 0)) < 0 &&
-		    cl_role_by_oid(snap, cl_foid(theirs, k, 0)))
-			scope_add(scope, 'r', PQgetvalue(theirs, k, 1));
-	PQclear(ours);
-	PQclear(theirs);
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------------------

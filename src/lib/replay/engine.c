@@ -246,6 +246,19 @@ unit_rollback(cf_engine *e)
 	free(sql);
 }
 
+/* The caller's lock_timeout, session-wide: a migration's SET overrides it
+ * and the next reset brings it back. */
+static int
+set_lock_timeout(cf_engine *e, cf_error **err)
+{
+	char sql[64];
+
+	if (e->lock_timeout_ms <= 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", e->lock_timeout_ms);
+	return cf_db_exec(e->conn, sql, err);
+}
+
 /* First statement that forces autocommit, for messages. */
 static const cf_statement *
 first_non_transactional(const cf_script *script)
@@ -323,7 +336,8 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down, cf_outcome *out)
 		return apply_autocommit(e, m, script, down, out, t0);
 	}
 
-	if (cf_db_exec(e->conn, reset_sql, &err) < 0) {
+	if (cf_db_exec(e->conn, reset_sql, &err) < 0 ||
+	    set_lock_timeout(e, &err) < 0) {
 		set_failure(out, bookkeeping_error(err, m, "session reset"));
 		return -1;
 	}

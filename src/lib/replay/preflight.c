@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,16 @@
 #include "replay/risk.h"
 #include "replay/rollback_check.h"
 #include "replay/session_internal.h"
+#include "schema/dependents.h"
+
+/* What the replay database said about a CREATE OR REPLACE (indexes into
+ * the migration's dependents, -1 for none), for lint's facts. */
+typedef struct replace_fact {
+	size_t migration;
+	int line;
+	long replaced, overloaded;
+	bool body_changed;
+} replace_fact;
 
 typedef struct preflight_run {
 	cf_session *s;
@@ -44,25 +55,59 @@ typedef struct preflight_run {
 	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree;	  /* the statement being replayed (statement_node()) */
 	int target_major; /* grammar of the target, 0 when unknown */
-	cf_rollback_checker *downs;	 /* --check-down, clone mode */
+	PGconn *against_conn; /* savepoint mode: opened by against_major() */
+	cf_rollback_checker *downs; /* --check-down, clone mode */
+	cf_engine *engine;	    /* the replay's: its connection */
+	/* the migration whose up file the replay is sending (not the
+	 * --check-down runs): where dependents are recorded */
+	cf_preflight_migration *replaying;
+	size_t replaying_index;
+	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
+	size_t n_facts, alloc_facts;
 	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
 	cf_preflight_migration *current; /* being applied, for the tracer */
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
 
-/* The --against server's major, whose grammar judges the files. */
+static char *
+timeout_options(const preflight_run *pr)
+{
+	return cf_asprintf("-c lock_timeout=%d -c statement_timeout=%d",
+			   pr->lock_timeout_ms, pr->statement_timeout_ms);
+}
+
+/*
+ * The --against server's major, whose grammar judges the files, and the
+ * database's name.  One connection does for the whole run: savepoint mode
+ * keeps it (with the timeouts) for the replay; clone mode closes it at
+ * once, since CREATE DATABASE ... TEMPLATE needs the database idle.
+ */
 static void
 against_major(preflight_run *pr)
 {
+	const cf_config *cfg = pr->s->cfg;
+	bool keep = pr->opts->mode == CF_PREFLIGHT_SAVEPOINT;
 	PGconn *conn = NULL;
 	cf_error *e = NULL;
 
-	if (cf_db_connect(pr->against_url, NULL, &conn, &e) == 0)
+	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ?
+				      pr->opts->lock_timeout_ms :
+				      cfg->preflight_lock_timeout_ms;
+	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ?
+					   pr->opts->statement_timeout_ms :
+					   cfg->preflight_statement_timeout_ms;
+	pr->conn_options = timeout_options(pr);
+	if (cf_db_connect(pr->against_url, keep ? pr->conn_options : NULL,
+			  &conn, &e) == 0) {
 		pr->target_major = PQserverVersion(conn) / 10000;
+		pr->against_db = cf_strdup(PQdb(conn));
+	}
 	cf_error_free(e);
-	if (conn)
-		PQfinish(conn);
+	if (conn && keep)
+		pr->against_conn = conn;
+	else
+		cf_clone_finish(conn); /* gone before the clone is made */
 }
 
 static bool
@@ -244,18 +289,29 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
  * problems here, so its not_linted list is not repeated.
  */
 static void
-lint_pending(preflight_run *pr)
+lint_pending(preflight_run *pr, const cf_lint_options *base)
 {
 	cf_preflight_result *r = pr->r;
-	cf_lint_options lo = {
-		.pg_major = pr->target_major,
-		.grades = pr->s->cfg->lint_grades,
-		.n_grades = pr->s->cfg->n_lint_grades,
-	};
+	cf_lint_options lo = *base;
 	const char **paths = cf_calloc(r->n + 1, sizeof(char *));
 	cf_lint_result *lr = NULL;
 	cf_error *e = NULL;
 	size_t n = 0;
+
+	const char **context = cf_calloc(pr->s->set->n + 1, sizeof(char *));
+	size_t nc = 0;
+
+	lo.pg_major = pr->target_major;
+	lo.grades = pr->s->cfg->lint_grades;
+	lo.n_grades = pr->s->cfg->n_lint_grades;
+	/* the migrations before the first pending one, for what they define
+	 * (a replay reads the database instead) */
+	for (size_t i = 0; !pr->against_url && r->n && i < pr->s->set->n &&
+			   &pr->s->set->items[i] != r->migrations[0].migration;
+	     i++)
+		if (pr->s->set->items[i].up_path)
+			context[nc++] = pr->s->set->items[i].up_path;
+	lo.context = context;
 
 	for (size_t k = 0; k < r->n; k++)
 		if (r->migrations[k].migration->up_path)
@@ -283,6 +339,45 @@ lint_pending(preflight_run *pr)
 	cf_error_free(e); /* an unreadable file is already a problem */
 	cf_lint_result_free(lr);
 	free(paths);
+	free(context);
+}
+
+/* Lint rules that read facts from the replay database when there is one. */
+static const char *const db_rules[] = {"replace-with-dependents", NULL};
+
+/*
+ * After the replay: the rules that need the database, on the facts its
+ * hook read (what depended on each object a CREATE OR REPLACE replaced).
+ * Their findings join the static warnings.
+ */
+static void
+lint_replayed(preflight_run *pr)
+{
+	cf_preflight_result *r = pr->r;
+	cf_lint_fact *facts = cf_calloc(pr->n_facts + 1, sizeof(*facts));
+	cf_lint_options lo = {.select = db_rules, .facts_known = true};
+	size_t before = r->problems.n;
+
+	for (size_t i = 0; i < pr->n_facts; i++) {
+		const replace_fact *f = &pr->facts[i];
+		const cf_preflight_migration *pm = &r->migrations[f->migration];
+
+		facts[i].file = pm->migration->up_path;
+		facts[i].line = f->line;
+		facts[i].replaced = f->replaced >= 0 ?
+					    &pm->dependents[f->replaced] :
+					    NULL;
+		facts[i].overloaded = f->overloaded >= 0 ?
+					      &pm->dependents[f->overloaded] :
+					      NULL;
+		facts[i].body_changed = f->body_changed;
+	}
+	lo.facts = facts;
+	lo.n_facts = pr->n_facts;
+	if (pr->n_facts)
+		lint_pending(pr, &lo);
+	r->static_warnings += r->problems.n - before;
+	free(facts);
 }
 
 static void
@@ -358,8 +453,15 @@ static_checks(preflight_run *pr)
 			cf_error_list_add(&r->problems, w);
 		}
 	}
-	if (!pr->opts->no_lint)
-		lint_pending(pr);
+	if (!pr->opts->no_lint) {
+		/* with a replay, the rule that needs the database runs after
+		 * it, on what the replay database said (lint_replayed()) */
+		cf_lint_options lo = {0};
+
+		if (pr->against_url)
+			lo.ignore = db_rules;
+		lint_pending(pr, &lo);
+	}
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
 }
@@ -464,6 +566,162 @@ guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 	return 0;
 }
 
+/* The AS source of a CREATE FUNCTION statement's JSON node, or NULL. */
+static const char *
+function_source(json_t *stmt)
+{
+	json_t *opts = json_object_get(
+		json_object_get(stmt, "CreateFunctionStmt"), "options");
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(opts, i, o)
+	{
+		json_t *de = json_object_get(o, "DefElem");
+		const char *name = json_string_value(
+			json_object_get(de, "defname"));
+
+		if (name && strcmp(name, "as") == 0)
+			return json_string_value(json_object_get(
+				json_object_get(
+					json_array_get(
+						json_object_get(
+							json_object_get(
+								json_object_get(
+									de,
+									"arg"),
+								"List"),
+							"items"),
+						0),
+					"String"),
+				"sval"));
+	}
+	return NULL;
+}
+
+/* Appends d (taken) to pm's dependents; returns its index. */
+static long
+keep_dependents(cf_preflight_migration *pm, cf_statement_dependents *d,
+		size_t index, int line)
+{
+	d->statement_index = (int)index + 1;
+	d->line = line;
+	pm->dependents = cf_reallocarray(pm->dependents, pm->n_dependents + 1,
+					 sizeof(*pm->dependents));
+	pm->dependents[pm->n_dependents] = *d;
+	return (long)pm->n_dependents++;
+}
+
+/*
+ * A CREATE OR REPLACE FUNCTION whose argument list matches no function:
+ * it creates another one beside the one function of that name (if any),
+ * whose dependents keep calling the old one.
+ */
+static long
+overloaded(preflight_run *pr, cf_preflight_migration *pm, const cf_obj *o,
+	   size_t index, int line)
+{
+	cf_obj byname = *o;
+	cf_statement_dependents d;
+	cf_error *e = NULL;
+
+	byname.args = NULL;
+	if (cf_dependents_read(pr->engine->conn, &byname, &d, &e) != 1) {
+		cf_error_free(e);
+		return -1;
+	}
+	if (d.n == 0) {
+		cf_statement_dependents_release(&d);
+		return -1;
+	}
+	return keep_dependents(pm, &d, index, line);
+}
+
+/* Whether a statement starts with CREATE, ALTER or DROP: the others
+ * (data, SET, ...) never replace an object, and skip the model's parse. */
+static bool
+ddl_verb(const cf_script *script, const cf_statement *st)
+{
+	static const char *const verbs[] = {"create", "alter", "drop"};
+	const char *t = script->text + st->offset;
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		size_t n = strlen(verbs[i]);
+
+		if (st->length > n && strncasecmp(t, verbs[i], n) == 0 &&
+		    !((t[n] >= 'a' && t[n] <= 'z') ||
+		      (t[n] >= 'A' && t[n] <= 'Z') || t[n] == '_'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Before each replayed statement of an up file: what depends on the
+ * objects it replaces, drops or retypes, read on the replay database
+ * itself just before it runs, so that what the earlier pending migrations
+ * and statements created is seen too.  Never fails the statement: a lost
+ * connection is the statement's own failure to report.
+ */
+static void
+record_dependents(preflight_run *pr, const cf_migration *m,
+		  const cf_script *script, size_t index)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_preflight_migration *pm = pr->replaying;
+	size_t mi = pr->replaying_index;
+
+	if (!pr->engine || !pm || pm->migration != m || script != m->up ||
+	    st->transaction_control || !ddl_verb(script, st))
+		return;
+	cf_script_node((cf_script *)script, index);
+	for (size_t k = 0; st->model && k < st->model->n; k++) {
+		const cf_obj *o = &st->model->objs[k];
+		cf_statement_dependents d;
+		cf_error *e = NULL;
+		replace_fact f = {mi, st->line, -1, -1, false};
+		int rc;
+
+		if (!cf_dependents_wanted(st->model, o))
+			continue;
+		rc = cf_dependents_read(pr->engine->conn, o, &d, &e);
+		cf_error_free(e);
+		if (rc < 0)
+			return;
+		if (rc == 0 && o->replace && o->kind == CF_OBJ_FUNCTION &&
+		    o->args)
+			f.overloaded = overloaded(pr, pm, o, index, st->line);
+		if (rc == 1 && d.n && o->replace &&
+		    o->kind == CF_OBJ_FUNCTION) {
+			char *old = cf_function_source(pr->engine->conn,
+						       d.object);
+			const char *now = function_source(
+				statement_node(pr, script, st));
+
+			f.body_changed = !old || !now || strcmp(old, now) != 0;
+			free(old);
+		}
+		if (rc == 1 && d.n)
+			f.replaced = keep_dependents(pm, &d, index, st->line);
+		else if (rc == 1)
+			cf_statement_dependents_release(&d);
+		if (o->replace && (f.replaced >= 0 || f.overloaded >= 0)) {
+			CF_GROW(pr->facts, pr->alloc_facts, pr->n_facts + 1);
+			pr->facts[pr->n_facts++] = f;
+		}
+	}
+}
+
+/* The engine's hook: dependents first (the clone guard may refuse the
+ * statement, whose dependents still explain it), then the guard. */
+static int
+before_statement(void *arg, const cf_migration *m, const cf_script *script,
+		 size_t index, cf_error **err)
+{
+	record_dependents(arg, m, script, index);
+	return guard_statement(arg, m, script, index, err);
+}
+
 /*
  * Clone mode, before each migration commits: the transaction ids of the
  * shared catalog rows it wrote and the roles it created or changed
@@ -477,9 +735,8 @@ before_commit(void *arg, PGconn *conn, cf_error **err)
 
 	if (!pr->scope)
 		return 0;
-	if (cf_cluster_scope_add_transaction(pr->scope, conn, err) < 0 ||
-	    cf_cluster_scope_add_roles(pr->scope, conn, pr->maint, pr->snap,
-				       err) < 0)
+	if (cf_cluster_scope_before_commit(pr->scope, conn, pr->maint, pr->snap,
+					   err) < 0)
 		return -1;
 	return cf_clone_marker_save(pr->maint, pr->marker, pr->against_named,
 				    pr->scope, err);
@@ -666,6 +923,7 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 {
 	cf_preflight_result *r = pr->r;
 	const char *stop_reason = NULL;
+	int rc;
 
 	if (pr->progress && pr->progress->replay_begin)
 		pr->progress->replay_begin(pr->progress->arg, r->n);
@@ -688,9 +946,13 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 							      pm->migration,
 							      false);
 			engine->conn = *conn;
+			pr->replaying = pm;
+			pr->replaying_index = i;
 			pr->current = pm;
-			if (cf_engine_apply(engine, pm->migration, false,
-					    &pm->outcome) < 0) {
+			rc = cf_engine_apply(engine, pm->migration, false,
+					     &pm->outcome);
+			pr->replaying = NULL;
+			if (rc < 0) {
 				explain_timeouts(pr, pm->outcome.error);
 				pm->uses_missing = uses_missing_relation(
 					pr, *conn, i);
@@ -715,34 +977,45 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 	}
 }
 
-static char *
-timeout_options(const preflight_run *pr)
-{
-	return cf_asprintf("-c lock_timeout=%d -c statement_timeout=%d",
-			   pr->lock_timeout_ms, pr->statement_timeout_ms);
-}
-
 /* ---- savepoint mode ---- */
 
 static int
 run_savepoint(preflight_run *pr, cf_error **err)
 {
-	PGconn *conn = NULL;
+	PGconn *conn = pr->against_conn;
 	cf_engine engine;
+	cf_error *e = NULL;
 
-	if (cf_db_connect(pr->against_url, pr->conn_options, &conn, err) < 0)
-		return -1;
-	cf_cancel_register(conn);
-	if (cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", err) < 0) {
-		cf_cancel_register(NULL);
+	pr->against_conn = NULL;
+	/* the connection against_major() kept may have been closed since
+	 * (idle_session_timeout): then a new one */
+	if (conn && cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", &e) < 0 &&
+	    PQstatus(conn) == CONNECTION_OK) {
 		PQfinish(conn);
-		return -1;
+		return cf_fail(err, e);
 	}
+	cf_error_free(e);
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		if (cf_db_connect(pr->against_url, pr->conn_options, &conn,
+				  err) < 0)
+			return -1;
+		if (cf_db_exec(conn, "BEGIN; SAVEPOINT cf_preflight", err) <
+		    0) {
+			PQfinish(conn);
+			return -1;
+		}
+	}
+	cf_cancel_register(conn);
 	memset(&engine, 0, sizeof(engine));
 	engine.unit = CF_UNIT_SAVEPOINT;
 	engine.allow_autocommit = pr->opts->allow_non_transactional;
+	engine.before_statement = before_statement;
+	engine.hook_arg = pr;
+	pr->engine = &engine;
 	trace_begin(pr, conn, &engine, true);
 	replay(pr, &engine, &conn, NULL);
+	pr->engine = NULL;
 	/* Never commit: everything replayed is rolled back here. */
 	if (PQstatus(conn) == CONNECTION_OK)
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -792,15 +1065,19 @@ clone_possible(preflight_run *pr, char **reason, cf_error **err)
 				      &pr->r->notes);
 	pr->first_note = pr->r->notes.n;
 
-	/* Reachable at all?  A connection error here is the user's to fix. */
-	if (cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
+	/* Reachable at all?  A connection error here is the user's to fix.
+	 * against_major() knows when it could connect. */
+	if (!pr->against_db &&
+	    cf_db_connect(pr->against_url, NULL, &conn, err) < 0) {
 		cf_error_free(maint_err);
 		PQfinish(pr->maint);
 		pr->maint = NULL;
 		return -1;
 	}
-	pr->against_db = cf_strdup(PQdb(conn));
-	PQfinish(conn);
+	if (!pr->against_db) {
+		pr->against_db = cf_strdup(PQdb(conn));
+		cf_clone_finish(conn);
+	}
 	if (!pr->maint) {
 		*reason = cf_asprintf(
 			"cannot connect to a maintenance database (postgres or template1): %s",
@@ -1103,9 +1380,10 @@ run_clone(preflight_run *pr)
 	memset(&engine, 0, sizeof(engine));
 	engine.unit = CF_UNIT_TRANSACTION;
 	engine.allow_autocommit = true; /* the clone is disposable */
-	engine.before_statement = guard_statement;
+	engine.before_statement = before_statement;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
+	pr->engine = &engine;
 	trace_begin(pr, conn, &engine, false);
 	if (pr->opts->check_down) {
 		cf_error *e = NULL;
@@ -1114,12 +1392,13 @@ run_clone(preflight_run *pr)
 			cf_error_list_add(&pr->r->notes, e);
 	}
 	replay(pr, &engine, &conn, clone_connect);
+	pr->engine = NULL;
 	cf_rollback_checker_free(pr->downs);
 	pr->downs = NULL;
 	/* a plain table: written to WAL like production's */
 	trace_end(pr, conn, false);
 	cf_cancel_register(NULL);
-	PQfinish(conn);
+	cf_clone_finish(conn);	    /* gone before DROP DATABASE */
 	pr->r->db_consumed = false; /* the clone is, the against DB is not */
 	return 0;
 }
@@ -1133,10 +1412,15 @@ label_causes(cf_preflight_result *r)
 				       sizeof(cf_failure_view));
 	cf_cause_label *labels = cf_calloc(r->n ? r->n : 1,
 					   sizeof(cf_cause_label));
+	size_t upto = 0; /* analysis reads a failure and what ran before it */
 
+	for (size_t i = 0; i < r->n; i++)
+		if (r->migrations[i].outcome.kind == CF_OUTCOME_FAILED)
+			upto = i + 1;
 	for (size_t i = 0; i < r->n; i++) {
 		/* the models parsing left for analysis */
-		cf_script_build_models(r->migrations[i].migration->up);
+		if (i < upto)
+			cf_script_build_models(r->migrations[i].migration->up);
 		v[i].script = r->migrations[i].migration->up;
 		v[i].kind = r->migrations[i].outcome.kind;
 		v[i].error = r->migrations[i].outcome.error;
@@ -1217,17 +1501,9 @@ static int
 run_against(preflight_run *pr, cf_error **err)
 {
 	cf_preflight_result *r = pr->r;
-	const cf_config *cfg = pr->s->cfg;
 	char *reason = NULL;
 	int rc;
 
-	pr->lock_timeout_ms = pr->opts->lock_timeout_ms >= 0 ?
-				      pr->opts->lock_timeout_ms :
-				      cfg->preflight_lock_timeout_ms;
-	pr->statement_timeout_ms = pr->opts->statement_timeout_ms >= 0 ?
-					   pr->opts->statement_timeout_ms :
-					   cfg->preflight_statement_timeout_ms;
-	pr->conn_options = timeout_options(pr);
 	r->against_run = true;
 	r->against_url = cf_redact_url(pr->against_url);
 
@@ -1316,12 +1592,16 @@ cf_session_preflight(cf_session *s, const char *against_url,
 			label_causes(pr.r);
 			cf_risk_assess(pr.r);
 		}
+		if (rc == 0 && !opts->no_lint)
+			lint_replayed(&pr);
 	}
 	count(pr.r);
+	PQfinish(pr.against_conn);
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
 	json_decref(pr.tree);
+	free(pr.facts);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);
 		return -1;
@@ -1343,6 +1623,9 @@ cf_preflight_result_free(cf_preflight_result *r)
 		free(pm->outcome.skipped_reason);
 		free(pm->artifact_reason);
 		cf_down_check_release(&pm->down);
+		for (size_t k = 0; k < pm->n_dependents; k++)
+			cf_statement_dependents_release(&pm->dependents[k]);
+		free(pm->dependents);
 		for (size_t s = 0; s < pm->n_statements; s++)
 			cf_risk_statement_release(&pm->statements[s]);
 		free(pm->statements);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "db/db.h"
+#include "replay/lockwait.h"
 #include "replay/session_internal.h"
 #include "replay/traces.h"
 
@@ -474,6 +475,8 @@ cf_run_result_free(cf_run_result *r)
 	for (size_t i = 0; i < r->n; i++) {
 		cf_error_free(r->outcomes[i].error);
 		free(r->outcomes[i].skipped_reason);
+		cf_lock_waits_free(r->outcomes[i].lock_waits,
+				   r->outcomes[i].n_lock_waits);
 	}
 	free(r->outcomes);
 	cf_error_list_release(&r->warnings);
@@ -607,6 +610,21 @@ engine_init(cf_session *s, cf_engine *e, char *ident)
 	e->allow_autocommit = true;
 }
 
+/* The lock waits of an up or down run: the options', else the
+ * environment's lock_timeout and retries.  NULL for a dry run. */
+static cf_lockwait *
+lockwait_new(cf_session *s, const cf_run_options *opts)
+{
+	if (opts->dry_run)
+		return NULL;
+	return cf_lockwait_new(
+		s->cfg->database_url, s->conn,
+		opts->lock_timeout_ms >= 0 ? opts->lock_timeout_ms :
+					     s->cfg->migration_lock_timeout_ms,
+		opts->lock_retries >= 0 ? opts->lock_retries :
+					  s->cfg->migration_lock_retries);
+}
+
 /* ---- up ---- */
 
 /* The newest applied version (the list is in version order). */
@@ -731,9 +749,9 @@ dry_run_up(cf_session *s, const cf_migration *m, bool repair, cf_outcome *o,
  * cf_engine_apply(); what a failed one left goes to *left.
  */
 static int
-apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
-	 const cf_run_options *opts, cf_outcome *o, cf_run_result *r,
-	 const cf_progress *progress, cf_error_list *left)
+apply_up(cf_session *s, cf_engine *engine, cf_lockwait *lw,
+	 const cf_migration *m, const cf_run_options *opts, cf_outcome *o,
+	 cf_run_result *r, const cf_progress *progress, cf_error_list *left)
 {
 	bool repair = opts->repair || s->cfg->repair;
 	cf_traces traces;
@@ -743,7 +761,7 @@ apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
 	if (opts->dry_run)
 		return dry_run_up(s, m, repair, o, r, progress);
 	if (m->up->transactional)
-		return cf_engine_apply(engine, m, false, o);
+		return cf_lockwait_apply(lw, engine, m, false, progress, o);
 	if (cf_traces_check(s->conn, m, m->up, repair, &traces, &err) < 0) {
 		memset(o, 0, sizeof(*o));
 		o->migration = m;
@@ -753,7 +771,7 @@ apply_up(cf_session *s, cf_engine *engine, const cf_migration *m,
 	}
 	warn_notes(progress, r, &traces);
 	engine->skip = traces.skip;
-	rc = cf_engine_apply(engine, m, false, o);
+	rc = cf_lockwait_apply(lw, engine, m, false, progress, o);
 	engine->skip = NULL;
 	cf_traces_release(&traces);
 	/* a half-applied migration: say what it left, and what fixes it */
@@ -772,6 +790,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	cf_error_list left = CF_ERROR_LIST_INIT;
 	cf_run_result *r;
 	cf_engine engine;
+	cf_lockwait *lw;
 	char *ident;
 	long target_idx = -1;
 	bool *acted;
@@ -825,6 +844,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	cf_session_report_other_files(s, progress, &r->warnings);
 	ident = cf_tracking_ident(s->cfg);
 	engine_init(s, &engine, ident);
+	lw = lockwait_new(s, opts);
 	for (size_t i = 0; i < s->set->n; i++) {
 		const cf_migration *m = &s->set->items[i];
 		cf_outcome *o;
@@ -836,7 +856,8 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		o = &r->outcomes[r->n++];
 		warn_file(progress, r, s->set, m->up_path);
 		notify_start(progress, m, false);
-		if (apply_up(s, &engine, m, opts, o, r, progress, &left) < 0) {
+		if (apply_up(s, &engine, lw, m, opts, o, r, progress, &left) <
+		    0) {
 			r->failed++;
 			notify_done(progress, o, false);
 			for (size_t k = 0; k < left.n; k++)
@@ -848,6 +869,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		}
 		notify_done(progress, o, false);
 	}
+	cf_lockwait_free(lw);
 	free(ident);
 	cf_applied_list_release(&applied);
 	cf_session_disconnect(s);
@@ -865,6 +887,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	cf_applied_list applied = {0};
 	cf_run_result *r;
 	cf_engine engine;
+	cf_lockwait *lw;
 	char *ident;
 	int steps = opts->steps > 0 ? opts->steps : 1;
 	size_t first;
@@ -929,6 +952,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	}
 	ident = cf_tracking_ident(s->cfg);
 	engine_init(s, &engine, ident);
+	lw = lockwait_new(s, opts);
 	for (size_t i = applied.n; i-- > first;) {
 		const cf_migration *m = &s->set->items[cf_migration_set_find(
 			s->set, applied.items[i].version)];
@@ -940,7 +964,8 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 			o->migration = m;
 			o->kind = CF_OUTCOME_SKIPPED;
 			o->skipped_reason = cf_strdup("dry run");
-		} else if (cf_engine_apply(&engine, m, true, o) < 0) {
+		} else if (cf_lockwait_apply(lw, &engine, m, true, progress,
+					     o) < 0) {
 			r->failed++;
 			notify_done(progress, o, true);
 			break;
@@ -949,6 +974,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 		}
 		notify_done(progress, o, true);
 	}
+	cf_lockwait_free(lw);
 	free(ident);
 	cf_applied_list_release(&applied);
 	cf_session_disconnect(s);
