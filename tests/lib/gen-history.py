@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """gen-history.py — a generated migration history for scale runs: N
-migrations of the same size whatever N (six statements, about 640 bytes
+migrations of the same size whatever N (six statements, about 460 bytes
 per up file, a .down.sql each), against the schema of bench/gen-schema.py
 (tables app.t0 .. app.t<TABLES-1>).  Every migration creates a table, so
 later ones have objects of earlier ones to use; one in ten carries a lint
