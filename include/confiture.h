@@ -1326,6 +1326,18 @@ int cf_lint_files(const char *const *paths, size_t n,
 		  const cf_lint_options *opts, cf_lint_result **out,
 		  cf_error **err);
 
+/*
+ * cf_lint_files() on scripts already read and parsed (cf_script_parse*(),
+ * a migration set's), so that nothing is read or split twice.  Each
+ * statement a rule reads is parsed once, and the statement model comes
+ * from the same tree: with keep_models the models lint builds stay in the
+ * scripts (for a replay's failure analysis), else they are freed file by
+ * file.  *out as for cf_lint_files().
+ */
+int cf_lint_scripts(cf_script *const *scripts, size_t n, bool keep_models,
+		    const cf_lint_options *opts, cf_lint_result **out,
+		    cf_error **err);
+
 /* cf_lint_files() on one text in memory, named path in findings. */
 int cf_lint_text(const char *path, const char *text, size_t len,
 		 const cf_lint_options *opts, cf_lint_result **out,

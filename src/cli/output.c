@@ -185,7 +185,7 @@ is_sql_file(const char *path)
 /* Prints "   4 | text" and a caret under the column (columns count
  * characters; tabs are kept so the caret lines up). */
 static void
-print_excerpt(FILE *f, const cf_error *e, const char *in)
+print_excerpt(FILE *f, FILE *tty, const cf_error *e, const char *in)
 {
 	char *text;
 	char *raw;
@@ -205,24 +205,25 @@ print_excerpt(FILE *f, const cf_error *e, const char *in)
 	}
 	text = cli_escape(raw, false);
 	free(raw);
-	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(f, "dim"), e->line,
-		cli_c(f, "reset"), text);
+	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(tty, "dim"), e->line,
+		cli_c(tty, "reset"), text);
 	if (e->column > 0) {
-		fprintf(f, "%s  %s      |%s ", in, cli_c(f, "dim"),
-			cli_c(f, "reset"));
+		fprintf(f, "%s  %s      |%s ", in, cli_c(tty, "dim"),
+			cli_c(tty, "reset"));
 		for (const char *p = text; *p && col < e->column; p++) {
 			if (((unsigned char)*p & 0xC0) == 0x80)
 				continue;
 			fputc(*p == '\t' ? '\t' : ' ', f);
 			col++;
 		}
-		fprintf(f, "%s^%s\n", cli_c(f, "red"), cli_c(f, "reset"));
+		fprintf(f, "%s^%s\n", cli_c(tty, "red"), cli_c(tty, "reset"));
 	}
 	free(text);
 }
 
-void
-cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
+/* Renders e into f, colored as for tty (stdout or stderr). */
+static void
+render_error(FILE *f, FILE *tty, const cf_error *e, const char *in)
 {
 	bool warning = e->severity == CF_SEV_WARNING;
 	const char *label = warning ? "warning" :
@@ -231,15 +232,15 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 
 	/* every field may quote a file or object name: escaped */
 	fprintf(f, "%s%s%s:%s ", in,
-		cli_c(f, warning		      ? "yellow" :
-			 e->severity == CF_SEV_NOTICE ? "cyan" :
-							"red"),
-		label, cli_c(f, "reset"));
+		cli_c(tty, warning			? "yellow" :
+			   e->severity == CF_SEV_NOTICE ? "cyan" :
+							  "red"),
+		label, cli_c(tty, "reset"));
 	put_escaped(f, e->message, false);
 	fputc('\n', f);
 	if (e->file) {
-		fprintf(f, "%s  %s-->%s ", in, cli_c(f, "cyan"),
-			cli_c(f, "reset"));
+		fprintf(f, "%s  %s-->%s ", in, cli_c(tty, "cyan"),
+			cli_c(tty, "reset"));
 		put_escaped(f, e->file, false);
 		if (e->line > 0)
 			fprintf(f, ":%d", e->line);
@@ -248,7 +249,7 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 		if (e->statement_index > 0)
 			fprintf(f, " (statement %d)", e->statement_index);
 		fputc('\n', f);
-		print_excerpt(f, e, in);
+		print_excerpt(f, tty, e, in);
 	}
 	if (e->sqlstate[0])
 		fprintf(f, "%s  SQLSTATE: %s\n", in, e->sqlstate);
@@ -263,11 +264,30 @@ cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 		fputc('\n', f);
 	}
 	if (e->hint) {
-		fprintf(f, "%s  %sHINT:%s ", in, cli_c(f, "bold"),
-			cli_c(f, "reset"));
+		fprintf(f, "%s  %sHINT:%s ", in, cli_c(tty, "bold"),
+			cli_c(tty, "reset"));
 		put_escaped(f, e->hint, true);
 		fputc('\n', f);
 	}
+}
+
+void
+cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	/* one write per error: stderr is unbuffered, and a run with
+	 * thousands of findings made a write per fragment */
+	if (!m) {
+		render_error(f, f, e, in);
+		return;
+	}
+	render_error(m, f, e, in);
+	fclose(m);
+	fwrite(buf, 1, len, f);
+	free(buf);
 }
 
 void

@@ -329,6 +329,26 @@ static const struct lint_case {
 	{"ignore of another rule", 16,
 	 "-- confiture:ignore drop-cascade tiny\nCREATE INDEX i ON t (a);",
 	 "index-without-concurrently"},
+	/* kinds lint does not parse (no rule reads them) still count */
+	{"ignore without a reason before an INSERT", 16,
+	 "-- confiture:ignore drop-cascade\nINSERT INTO t VALUES (1);",
+	 "ignore-without-reason"},
+	{"a COMMENT is a schema change beside an UPDATE", 16,
+	 "COMMENT ON TABLE t IS 'x';\nUPDATE t SET a = 0;",
+	 "data-change-with-ddl"},
+	{"an INSERT is no schema change", 16,
+	 "INSERT INTO t VALUES (1);\nUPDATE t SET a = 0;", ""},
+	{"a GRANT is another change beside CONCURRENTLY", 16,
+	 "GRANT SELECT ON t TO r;\nCREATE INDEX CONCURRENTLY i ON t (a);",
+	 "concurrently-with-other-changes"},
+	{"a materialized view is a table created in the file", 16,
+	 "CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a;\n"
+	 "CREATE INDEX i ON mv (a);",
+	 ""},
+	{"CREATE OR REPLACE FUNCTION is read", 16,
+	 "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql "
+	 "SECURITY DEFINER AS 'SELECT 1';",
+	 "security-definer-search-path"},
 };
 
 /* Lints sql, which must succeed; the caller frees the result. */

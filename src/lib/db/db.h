@@ -92,6 +92,8 @@ typedef struct cf_applied_list {
 	cf_applied *items; /* ordered by version (set's order rule) */
 	size_t n;
 	bool table_exists;
+	const cf_applied **by_text; /* items by strcmp() of the version, for
+				     * cf_applied_find(); NULL when n == 0 */
 } cf_applied_list;
 
 /* "schema"."name" or "name", always quoted; caller frees. */

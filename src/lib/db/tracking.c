@@ -198,6 +198,13 @@ applied_cmp_bytes(const void *a, const void *b)
 				  ((const cf_applied *)b)->version, false);
 }
 
+static int
+applied_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const cf_applied *const *)a)->version,
+		      (*(const cf_applied *const *)b)->version);
+}
+
 int
 cf_tracking_read(PGconn *conn, const cf_config *cfg, bool numeric,
 		 cf_applied_list *list, cf_error **err)
@@ -243,6 +250,15 @@ cf_tracking_read(PGconn *conn, const cf_config *cfg, bool numeric,
 	PQclear(res);
 	qsort(list->items, list->n, sizeof(cf_applied),
 	      numeric ? applied_cmp_numeric : applied_cmp_bytes);
+	/* exact lookups by text: a total order whatever the versions look
+	 * like, searched once per migration of the history */
+	if (list->n) {
+		list->by_text = cf_calloc(list->n, sizeof(*list->by_text));
+		for (size_t i = 0; i < list->n; i++)
+			list->by_text[i] = &list->items[i];
+		qsort(list->by_text, list->n, sizeof(*list->by_text),
+		      applied_ptr_cmp);
+	}
 	return 0;
 }
 
@@ -256,15 +272,26 @@ cf_applied_list_release(cf_applied_list *list)
 		free(list->items[i].checksum);
 	}
 	free(list->items);
+	free(list->by_text);
 	memset(list, 0, sizeof(*list));
 }
 
 const cf_applied *
 cf_applied_find(const cf_applied_list *list, const char *version)
 {
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->items[i].version, version) == 0)
-			return &list->items[i];
+	size_t lo = 0, hi = list->by_text ? list->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(list->by_text[mid]->version, version);
+
+		if (c == 0)
+			return list->by_text[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 

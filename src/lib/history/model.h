@@ -84,6 +84,32 @@ void cf_stmt_model_add(cf_stmt_model *m, cf_obj_kind kind, cf_obj_action act,
 		       const char *schema, const char *parent, const char *name,
 		       const char *args);
 
+/* script.c */
+
+/*
+ * Parses statement i of script alone, once, for whoever needs its tree (the
+ * lint rules): returns the tree (free with cf_stmt_tree_free()), or NULL
+ * when the parser rejects the statement, with *msg saying why (caller
+ * frees; NULL on success).  *text is the statement's text the tree's
+ * locations refer to (caller frees).  The statement's model is built from
+ * the same tree when it has none.
+ */
+typedef struct cf_stmt_tree cf_stmt_tree;
+cf_stmt_tree *cf_script_stmt_tree(cf_script *script, size_t i, char **text,
+				  char **msg);
+/* The tree's PgQuery__ParseResult * (void * here: no protobuf headers);
+ * borrowed from the tree. */
+const void *cf_stmt_tree_result(const cf_stmt_tree *t);
+void cf_stmt_tree_free(cf_stmt_tree *t);
+
+/*
+ * The first max words of statement i, lowercased, into words (an empty
+ * word for a token that is not a plain keyword or name: a quoted name, a
+ * symbol, a long word); returns how many tokens were read.  No parse.
+ */
+size_t cf_statement_words(const cf_script *script, size_t i, char words[][32],
+			  size_t max);
+
 /* A function argument type as PostgreSQL prints it ("int4" -> "integer");
  * static or the argument itself. */
 const char *cf_model_type_display(const char *name);

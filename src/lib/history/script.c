@@ -540,9 +540,66 @@ set_model(cf_statement *st, const PgQuery__Node *node)
 	st->non_transactional = st->model->non_transactional;
 }
 
+/*
+ * Where an unpacked parse tree lives: protobuf-c allocates every node of
+ * it here, and the whole is released at once.  Unpacking node by node
+ * with malloc and freeing it with free_unpacked() cost as much as the
+ * parse itself.
+ */
+typedef struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	max_align_t data[];
+} arena_block;
+
+typedef struct tree_arena {
+	arena_block *head;
+} tree_arena;
+
+static void *
+arena_alloc(void *data, size_t n)
+{
+	tree_arena *a = data;
+	size_t align = sizeof(max_align_t);
+	void *p;
+
+	n = (n + align - 1) / align * align;
+	if (!a->head || a->head->cap - a->head->used < n) {
+		size_t cap = n > 16384 ? n : 16384;
+		arena_block *b = cf_malloc(sizeof(*b) + cap);
+
+		b->next = a->head;
+		b->used = 0;
+		b->cap = cap;
+		a->head = b;
+	}
+	p = (char *)a->head->data + a->head->used;
+	a->head->used += n;
+	return p;
+}
+
+static void
+arena_free(void *data, void *p)
+{
+	(void)data; /* released with the arena */
+	(void)p;
+}
+
+static void
+arena_release(tree_arena *a)
+{
+	while (a->head) {
+		arena_block *next = a->head->next;
+
+		free(a->head);
+		a->head = next;
+	}
+}
+
 /* Forward: parses one statement's text. */
 static PgQuery__ParseResult *parse_text(const char *text, size_t len,
-					char **msg, size_t *pos);
+					char **msg, size_t *pos,
+					tree_arena *arena);
 
 /*
  * Reads a statement's model from its own parse tree (the text alone is
@@ -554,14 +611,15 @@ build_model(const cf_script *script, cf_statement *st)
 	char *copy = cf_strndup(script->text + st->offset, st->length);
 	char *msg;
 	size_t pos;
-	PgQuery__ParseResult *pr = parse_text(copy, st->length, &msg, &pos);
+	tree_arena arena = {0};
+	PgQuery__ParseResult *pr = parse_text(copy, st->length, &msg, &pos,
+					      &arena);
 
 	if (pr && pr->n_stmts >= 1)
 		set_model(st, pr->stmts[0]->stmt);
 	else
 		st->model = cf_stmt_model_from_tokens(copy, st->length);
-	if (pr)
-		pg_query__parse_result__free_unpacked(pr, NULL);
+	arena_release(&arena);
 	free(msg);
 	free(copy);
 }
@@ -582,6 +640,69 @@ cf_script_node(cf_script *script, size_t i)
 	if (!script->stmts[i].model)
 		build_model(script, &script->stmts[i]);
 	return script->stmts[i].model->kind;
+}
+
+struct cf_stmt_tree {
+	PgQuery__ParseResult *pr;
+	tree_arena arena;
+};
+
+cf_stmt_tree *
+cf_script_stmt_tree(cf_script *script, size_t i, char **text, char **msg)
+{
+	cf_statement *st = &script->stmts[i];
+	cf_stmt_tree *t = cf_new(cf_stmt_tree);
+	size_t pos;
+
+	*text = stmt_text(script, st);
+	t->pr = parse_text(*text, st->length, msg, &pos, &t->arena);
+	if (!st->model) {
+		if (t->pr && t->pr->n_stmts >= 1)
+			set_model(st, t->pr->stmts[0]->stmt);
+		else
+			st->model = cf_stmt_model_from_tokens(*text,
+							      st->length);
+	}
+	if (!t->pr) {
+		cf_stmt_tree_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+const void *
+cf_stmt_tree_result(const cf_stmt_tree *t)
+{
+	return t ? t->pr : NULL;
+}
+
+void
+cf_stmt_tree_free(cf_stmt_tree *t)
+{
+	if (!t)
+		return;
+	arena_release(&t->arena);
+	free(t);
+}
+
+size_t
+cf_statement_words(const cf_script *script, size_t i, char words[][32],
+		   size_t max)
+{
+	const cf_statement *st = &script->stmts[i];
+	const char *s = script->text;
+	size_t end = st->offset + st->length, pos = st->offset, ts, te, n = 0;
+
+	while (n < max && next_token(s, end, &pos, &ts, &te, NULL)) {
+		size_t len = te - ts;
+
+		if (!is_ident_start(s[ts]) || len >= 32)
+			len = 0; /* a quoted name, a symbol: no word */
+		for (size_t k = 0; k < len; k++)
+			words[n][k] = (char)tolower((unsigned char)s[ts + k]);
+		words[n++][len] = '\0';
+	}
+	return n;
 }
 
 /*
@@ -608,13 +729,15 @@ load_tree(cf_script *script, const char *src, size_t base,
 
 /*
  * Parses text[0..len) (a copy, NUL-terminated) with the parser.  On success
- * returns the unpacked tree (caller frees with
- * pg_query__parse_result__free_unpacked); on a syntax error NULL with *msg
- * (caller frees) and *pos, the error's byte offset in the text.
+ * returns the unpacked tree, allocated in arena (the caller releases the
+ * arena, also after a failure); on a syntax error NULL with *msg (caller
+ * frees) and *pos, the error's byte offset in the text.
  */
 static PgQuery__ParseResult *
-parse_text(const char *text, size_t len, char **msg, size_t *pos)
+parse_text(const char *text, size_t len, char **msg, size_t *pos,
+	   tree_arena *arena)
 {
+	ProtobufCAllocator alloc = {arena_alloc, arena_free, arena};
 	PgQueryProtobufParseResult r = pg_query_parse_protobuf(text);
 	PgQuery__ParseResult *pr = NULL;
 
@@ -627,7 +750,7 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos)
 				text, len, (size_t)r.error->cursorpos - 1);
 	} else {
 		pr = pg_query__parse_result__unpack(
-			NULL, r.parse_tree.len,
+			&alloc, r.parse_tree.len,
 			(const uint8_t *)r.parse_tree.data);
 		if (!pr)
 			*msg = cf_strdup("cannot read the parse tree");
@@ -715,6 +838,7 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 		size_t loc = start;
 		cf_statement *st = new_statement(script, &alloc);
 		PgQuery__ParseResult *pr;
+		tree_arena arena = {0};
 		char *copy, *msg;
 		size_t pos;
 
@@ -722,7 +846,7 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 		if (!make_statement(script, src, loc, ends[i] - loc, &cur, st))
 			continue;
 		copy = cf_strndup(src + st->offset, st->length);
-		pr = parse_text(copy, st->length, &msg, &pos);
+		pr = parse_text(copy, st->length, &msg, &pos, &arena);
 		if (pr && pr->n_stmts == 1) {
 			set_model(st, pr->stmts[0]->stmt);
 			script->n_stmts++;
@@ -741,8 +865,7 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 					       target_major, problems))
 				failed = true;
 		}
-		if (pr)
-			pg_query__parse_result__free_unpacked(pr, NULL);
+		arena_release(&arena);
 		free(msg);
 		free(copy);
 	}
@@ -1132,14 +1255,18 @@ cf_script_position(const cf_script *script, const cf_statement *stmt,
 		   int char_pos, int *line, int *column)
 {
 	size_t off;
+	int dl, dc;
 
 	if (char_pos <= 0) {
 		*line = stmt->line;
 		*column = stmt->column;
 		return;
 	}
-	off = stmt->offset + cf_utf8_char_offset(script->text + stmt->offset,
-						 stmt->length,
-						 (size_t)char_pos - 1);
-	script_line_col(script, NULL, off, line, column);
+	off = cf_utf8_char_offset(script->text + stmt->offset, stmt->length,
+				  (size_t)char_pos - 1);
+	/* counted from the statement's own position, not the file's start:
+	 * a file with many findings stays linear */
+	cf_text_line_col(script->text + stmt->offset, off, &dl, &dc);
+	*line = stmt->line + dl - 1;
+	*column = dl == 1 ? stmt->column + dc - 1 : dc;
 }

@@ -311,41 +311,108 @@ find_fact(const cf_lint_options *opts, const char *path, int line)
 	return NULL;
 }
 
-/* Lints statement i, parsed alone (its locations are relative to it). */
+/*
+ * What lint needs of a statement.  Most bytes of a history are ALTER and
+ * CREATE TABLE, CREATE INDEX and UPDATE, which the rules read; the kinds no
+ * rule reads (and that the file state ignores) are told by their leading
+ * words and never parsed into a tree here.
+ */
+typedef enum lint_need {
+	NEED_TREE = 0, /* parsed: a rule or the file state may read it */
+	NEED_NONE_DML, /* INSERT, SELECT, VALUES: data, no rule */
+	NEED_NONE_DDL, /* COMMENT, GRANT, CREATE TYPE, ...: no rule */
+} lint_need;
+
+static bool
+word_in(const char *w, const char *const *list)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (strcmp(w, list[i]) == 0)
+			return true;
+	return false;
+}
+
+static lint_need
+lint_need_of(const cf_script *script, size_t i)
+{
+	/* statement kinds no rule of rules.c reads: lint_rules_run()'s
+	 * switch, remember() (CREATE TABLE, CREATE TABLE AS, SET) and
+	 * remember_history() (views, triggers, policies, functions: what
+	 * replace-with-dependents needs) */
+	static const char *const dml[] = {"insert", "select", "values", NULL};
+	static const char *const other[] = {
+		"comment", "grant",  "revoke",	"do",	   "call",
+		"notify",  "listen", "analyze", "refresh", NULL};
+	static const char *const create_other[] = {
+		"extension",  "type",	    "schema",	   "sequence",
+		"domain",     "role",	    "user",	   "group",
+		"cast",	      "operator",   "rule",	   "collation",
+		"aggregate",  "statistics", "publication", "language",
+		"conversion", NULL};
+	static const char *const create_prefix[] = {
+		"or",	      "replace", "temp",       "temporary", "recursive",
+		"constraint", "trusted", "procedural", NULL};
+	char w[6][32];
+	size_t n, k = 1;
+
+	if (script->stmts[i].syntax_error || script->stmts[i].non_transactional)
+		return NEED_TREE;
+	n = cf_statement_words(script, i, w, 6);
+	if (n == 0)
+		return NEED_TREE;
+	if (word_in(w[0], dml))
+		return NEED_NONE_DML;
+	if (word_in(w[0], other))
+		return NEED_NONE_DDL;
+	if (strcmp(w[0], "create") != 0)
+		return NEED_TREE;
+	while (k < n && word_in(w[k], create_prefix))
+		k++;
+	return k < n && word_in(w[k], create_other) ? NEED_NONE_DDL : NEED_TREE;
+}
+
+/* One statement of the file being linted: its parse, when needed. */
+typedef struct lint_item {
+	lint_need need;
+	bool built;	    /* its model was built here */
+	cf_stmt_tree *tree; /* NULL: not parsed, or rejected */
+	char *text;	    /* the text the tree refers to */
+	char *error;	    /* the parser's message when rejected */
+} lint_item;
+
+/* Lints statement i with its parse (locations relative to its text). */
 static void
 lint_statement(lint_driver *d, cf_script *script, size_t i,
-	       lint_file_state *state)
+	       lint_file_state *state, const lint_item *it)
 {
 	const cf_statement *st = &script->stmts[i];
-	char *text = cf_strndup(script->text + st->offset, st->length);
-	PgQueryProtobufParseResult r = pg_query_parse_protobuf(text);
-	PgQuery__ParseResult *pr = NULL;
+	const PgQuery__ParseResult *pr = cf_stmt_tree_result(it->tree);
 	lint_ignore ig = {0};
 	bool has_reason = true;
 	size_t mark_off = 0;
 
-	if (!r.error)
-		pr = pg_query__parse_result__unpack(
-			NULL, r.parse_tree.len,
-			(const uint8_t *)r.parse_tree.data);
-	if (st->syntax_error || !pr || pr->n_stmts < 1) {
+	if (it->need == NEED_TREE &&
+	    (st->syntax_error || !pr || pr->n_stmts < 1)) {
 		add_unread(d, script->path, st->line, st->column,
-			   r.error ? cf_asprintf("the parser (PostgreSQL %d) "
-						 "cannot read it: %s",
-						 cf_parser_major(),
-						 r.error->message) :
-				     cf_strdup("the parser cannot read it"));
-		goto out;
+			   it->error ?
+				   cf_asprintf("the parser (PostgreSQL %d) "
+					       "cannot read it: %s",
+					       cf_parser_major(), it->error) :
+				   cf_strdup("the parser cannot read it"));
+		return;
 	}
 	if (read_ignore(script, i, &ig, &has_reason, &mark_off))
 		check_ignore(d, script, i, &ig, has_reason, mark_off);
 	d->ignore = &ig;
-	for (size_t k = 0; k < pr->n_stmts; k++) {
+	/* a statement lint does not parse has no rule to run: only its
+	 * ignore comment is checked */
+	for (size_t k = 0; pr && k < pr->n_stmts; k++) {
 		lint_stmt s = {
 			.script = script,
 			.stmt = st,
 			.node = pr->stmts[k]->stmt,
-			.text = text,
+			.model = k == 0 ? st->model : NULL,
+			.text = it->text,
 			.pg_major = d->res->pg_major,
 			.state = state,
 			.report = take_report,
@@ -359,12 +426,7 @@ lint_statement(lint_driver *d, cf_script *script, size_t i,
 	}
 	d->ignore = NULL;
 	d->res->statements++;
-out:
 	ignore_release(&ig);
-	if (pr)
-		pg_query__parse_result__free_unpacked(pr, NULL);
-	pg_query_free_protobuf_parse_result(r);
-	free(text);
 }
 
 /* Whether a statement kind changes nothing (SET, RESET, SHOW). */
@@ -388,18 +450,26 @@ is_dml(const char *kind)
 	return false;
 }
 
-/* Counts, from the statement models, what rules on the whole file need. */
+/* Counts, from the statement models (or the leading words of statements
+ * lint does not parse), what rules on the whole file need. */
 static void
-count_changes(cf_script *script, lint_file_state *state)
+count_changes(cf_script *script, const lint_item *items, lint_file_state *state)
 {
 	state->transactional = script->transactional;
 	for (size_t i = 0; i < script->n_stmts; i++) {
 		const cf_statement *st = &script->stmts[i];
-		const char *kind = cf_script_node(script, i);
+		const char *kind;
 
-		if (st->transaction_control || st->syntax_error ||
-		    is_setting(kind))
+		if (st->transaction_control || st->syntax_error)
 			continue;
+		if (items[i].need == NEED_TREE) {
+			kind = st->model ? st->model->kind : "";
+			if (is_setting(kind))
+				continue;
+		} else {
+			kind = items[i].need == NEED_NONE_DML ? "InsertStmt" :
+								"";
+		}
 		if (!st->non_transactional)
 			state->n_changes++;
 		if (!is_dml(kind))
@@ -407,16 +477,42 @@ count_changes(cf_script *script, lint_file_state *state)
 	}
 }
 
+/*
+ * Lints a parsed script.  Each statement a rule may read is parsed once,
+ * and its model (when it has none) comes from the same tree.
+ */
 static void
-lint_script(lint_driver *d, cf_script *script)
+lint_script(lint_driver *d, cf_script *script, bool keep_models)
 {
 	lint_file_state state = {0};
+	lint_item *items = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+				     sizeof(*items));
 
 	d->res->files++;
-	count_changes(script, &state);
-	for (size_t i = 0; i < script->n_stmts; i++)
+	for (size_t i = 0; i < script->n_stmts; i++) {
+		if (script->stmts[i].transaction_control)
+			continue;
+		items[i].need = lint_need_of(script, i);
+		items[i].built = !script->stmts[i].model;
+		if (items[i].need == NEED_TREE)
+			items[i].tree = cf_script_stmt_tree(
+				script, i, &items[i].text, &items[i].error);
+	}
+	count_changes(script, items, &state);
+	for (size_t i = 0; i < script->n_stmts; i++) {
 		if (!script->stmts[i].transaction_control)
-			lint_statement(d, script, i, &state);
+			lint_statement(d, script, i, &state, &items[i]);
+		cf_stmt_tree_free(items[i].tree);
+		free(items[i].text);
+		free(items[i].error);
+		if (items[i].built && !keep_models) {
+			/* nobody reads it after lint: memory stays flat on
+			 * long histories (it is rebuilt when asked for) */
+			cf_stmt_model_free(script->stmts[i].model);
+			script->stmts[i].model = NULL;
+		}
+	}
+	free(items);
 	state_release(&state);
 }
 
@@ -465,7 +561,7 @@ lint_one(lint_driver *d, const char *path, const char *text, size_t len)
 			   cf_strdup(p ? p->message :
 					 "the file cannot be read as SQL"));
 	} else {
-		lint_script(d, script);
+		lint_script(d, script, false);
 	}
 	cf_script_free(script);
 	cf_error_list_release(&problems);
@@ -534,6 +630,24 @@ cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
 		lint_one(&d, paths[i], data, len);
 		free(data);
 	}
+	lint_history_release(&d.history);
+	*out = d.res;
+	return 0;
+}
+
+int
+cf_lint_scripts(cf_script *const *scripts, size_t n, bool keep_models,
+		const cf_lint_options *opts, cf_lint_result **out,
+		cf_error **err)
+{
+	lint_driver d;
+
+	*out = NULL;
+	if (lint_begin(opts, &d, err) < 0)
+		return -1;
+	read_context(&d);
+	for (size_t i = 0; i < n; i++)
+		lint_script(&d, scripts[i], keep_models);
 	lint_history_release(&d.history);
 	*out = d.res;
 	return 0;

@@ -77,7 +77,9 @@ typedef void (*lint_report_fn)(const lint_stmt *s, const char *id, int loc,
 struct lint_stmt {
 	const cf_script *script;
 	const cf_statement *stmt;
-	const void *node; /* PgQuery__Node * of the statement alone */
+	const void *node;	    /* PgQuery__Node * of the statement alone */
+	const cf_stmt_model *model; /* node's model, when the statement's own
+				     * (its first node); NULL otherwise */
 	const char *text; /* the statement's text (offsets are into it) */
 	int pg_major;
 	lint_file_state *state;

@@ -1523,7 +1523,9 @@ static void
 remember(lint_stmt *s, const Node *n)
 {
 	lint_file_state *st = s->state;
-	cf_stmt_model *m = cf_stmt_model_from_node(n);
+	/* the statement's own model when it is the statement's node */
+	cf_stmt_model *built = s->model ? NULL : cf_stmt_model_from_node(n);
+	const cf_stmt_model *m = s->model ? s->model : built;
 
 	/* tables the statement creates come from the statement model */
 	if (strcmp(m->kind, "CreateStmt") == 0 ||
@@ -1536,7 +1538,7 @@ remember(lint_stmt *s, const Node *n)
 				st->created[st->n_created++] = cf_strdup(
 					m->objs[i].name);
 			}
-	cf_stmt_model_free(m);
+	cf_stmt_model_free(built);
 	if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
 	    n->variable_set_stmt->name &&
 	    strcmp(n->variable_set_stmt->name, "lock_timeout") == 0)

@@ -561,36 +561,6 @@ match(const cf_obj *p, const cf_obj *w)
 	return MATCH_CERTAIN;
 }
 
-/*
- * The best match of w among a script's objects with the given action;
- * names of unknown kind (from tokens) count only when loose.
- */
-static match_level
-script_match(const cf_script *script, cf_obj_action act, const cf_obj *w,
-	     bool loose)
-{
-	match_level best = MATCH_NONE;
-
-	for (size_t i = 0; script && i < script->n_stmts; i++) {
-		const cf_stmt_model *m = script->stmts[i].model;
-
-		for (size_t k = 0; m && k < m->n; k++) {
-			match_level l;
-
-			if (m->objs[k].action != act ||
-			    (!loose && m->objs[k].kind == CF_OBJ_NAME))
-				continue;
-			l = match(&m->objs[k], w);
-			/* names read from tokens are never certain */
-			if (l == MATCH_CERTAIN && m->from_tokens)
-				l = MATCH_LIKELY;
-			if (l > best)
-				best = l;
-		}
-	}
-	return best;
-}
-
 /* The model of the statement an error happened in, or NULL. */
 static const cf_stmt_model *
 failing_statement(const cf_failure_view *v)
@@ -750,27 +720,134 @@ label_artifact(const cf_failure_view *v, size_t i, cf_cause_label *label)
 }
 
 /*
+ * Every object the migrations provide, alter or remove, by name then
+ * migration: latest_cause() reads only the objects of the name it looks
+ * for (match() needs equal names), not every object of every earlier
+ * migration, so labelling a long cascade stays near linear.
+ */
+typedef struct obj_ref {
+	const cf_obj *o;
+	size_t j; /* migration index */
+	bool from_tokens;
+} obj_ref;
+
+typedef struct obj_index {
+	obj_ref *refs;
+	size_t n;
+} obj_index;
+
+static int
+ref_cmp(const void *a, const void *b)
+{
+	const obj_ref *x = a, *y = b;
+	int c = strcmp(x->o->name, y->o->name);
+
+	if (c)
+		return c;
+	return (x->j > y->j) - (x->j < y->j);
+}
+
+static void
+index_build(obj_index *ix, const cf_failure_view *v, size_t n)
+{
+	size_t alloc = 0;
+
+	memset(ix, 0, sizeof(*ix));
+	for (size_t j = 0; j < n; j++) {
+		const cf_script *script = v[j].script;
+
+		for (size_t i = 0; script && i < script->n_stmts; i++) {
+			const cf_stmt_model *m = script->stmts[i].model;
+
+			for (size_t k = 0; m && k < m->n; k++) {
+				if (m->objs[k].action == CF_ACT_USE)
+					continue;
+				CF_GROW(ix->refs, alloc, ix->n + 1);
+				ix->refs[ix->n++] = (obj_ref){&m->objs[k], j,
+							      m->from_tokens};
+			}
+		}
+	}
+	if (ix->n > 1)
+		qsort(ix->refs, ix->n, sizeof(*ix->refs), ref_cmp);
+}
+
+/* The first ref at or after which refs sort >= (name, j). */
+static size_t
+index_lower(const obj_index *ix, const char *name, size_t j)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ix->refs[mid].o->name, name);
+
+		if (c < 0 || (c == 0 && ix->refs[mid].j < j))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The best match of w among refs[b..e) (one migration's objects named
+ * w->name) with the given action; names of unknown kind (from tokens)
+ * count only when loose.
+ */
+static match_level
+refs_match(const obj_ref *refs, size_t b, size_t e, cf_obj_action act,
+	   const cf_obj *w, bool loose)
+{
+	match_level best = MATCH_NONE;
+
+	for (size_t r = b; r < e; r++) {
+		const cf_obj *o = refs[r].o;
+		match_level l;
+
+		if (o->action != act || (!loose && o->kind == CF_OBJ_NAME))
+			continue;
+		l = match(o, w);
+		/* names read from tokens are never certain */
+		if (l == MATCH_CERTAIN && refs[r].from_tokens)
+			l = MATCH_LIKELY;
+		if (l > best)
+			best = l;
+	}
+	return best;
+}
+
+/*
  * The nearest earlier migration that failed or was skipped and would have
  * done act to w (provide it, remove it, or provide-or-alter it when
  * alter_too), with no passing migration certainly doing so after it.
  * Sets *level to the match found; -1 when there is none.
  */
 static long
-latest_cause(const cf_failure_view *v, size_t i, const cf_obj *w,
-	     cf_obj_action act, bool alter_too, match_level *level)
+latest_cause(const obj_index *ix, const cf_failure_view *v, size_t i,
+	     const cf_obj *w, cf_obj_action act, bool alter_too,
+	     match_level *level)
 {
-	for (size_t j = i; j-- > 0;) {
+	size_t first = index_lower(ix, w->name, 0);
+	size_t e = index_lower(ix, w->name, i);
+
+	while (e > first) {
+		size_t j = ix->refs[e - 1].j, b = e - 1;
 		/* rule 3 (alter_too) links by use alone: never by a bare
 		 * name of unknown kind */
-		match_level l = script_match(v[j].script, act, w, !alter_too);
+		match_level l;
 
+		while (b > first && ix->refs[b - 1].j == j)
+			b--;
+		l = refs_match(ix->refs, b, e, act, w, !alter_too);
 		if (alter_too) {
-			match_level a = script_match(v[j].script, CF_ACT_ALTER,
-						     w, false);
+			match_level a = refs_match(ix->refs, b, e, CF_ACT_ALTER,
+						   w, false);
 
 			if (a > l)
 				l = a;
 		}
+		e = b;
 		if (l == MATCH_NONE)
 			continue;
 		if (v[j].kind != CF_OUTCOME_OK) {
@@ -785,7 +862,8 @@ latest_cause(const cf_failure_view *v, size_t i, const cf_obj *w,
 
 /* Applies rule 1, 2 or 3 (see the file comment) to failure i. */
 static long
-find_cause(const cf_failure_view *v, size_t i, bool *likely)
+find_cause(const obj_index *ix, const cf_failure_view *v, size_t i,
+	   bool *likely)
 {
 	obj_list named = {0};
 	const cf_stmt_model *stmt = failing_statement(&v[i]);
@@ -809,7 +887,7 @@ find_cause(const cf_failure_view *v, size_t i, bool *likely)
 	resolve_columns(wanted, stmt);
 	for (size_t m = 0; m < wanted->n; m++) {
 		match_level l = MATCH_NONE;
-		long j = latest_cause(v, i, &wanted->objs[m],
+		long j = latest_cause(ix, v, i, &wanted->objs[m],
 				      shape == ERR_EXISTS ? CF_ACT_REMOVE :
 							    CF_ACT_PROVIDE,
 				      shape == ERR_OTHER, &l);
@@ -832,6 +910,9 @@ void
 cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		    cf_cause_label *labels)
 {
+	obj_index ix = {0};
+	bool built = false;
+
 	for (size_t i = 0; i < n; i++) {
 		cf_cause_label *label = &labels[i];
 		long cause;
@@ -852,11 +933,16 @@ cf_analyze_failures(const cf_failure_view *v, size_t n, bool one_transaction,
 		/* it would fail whatever failed before it */
 		if (v[i].uses_missing)
 			continue;
-		cause = find_cause(v, i, &likely);
+		if (!built) {
+			index_build(&ix, v, n);
+			built = true;
+		}
+		cause = find_cause(&ix, v, i, &likely);
 		if (cause >= 0) {
 			label->cause = CF_CAUSE_CONSEQUENCE;
 			label->caused_by = cause;
 			label->likely = likely;
 		}
 	}
+	free(ix.refs);
 }

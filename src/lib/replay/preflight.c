@@ -66,6 +66,14 @@ typedef struct preflight_run {
 	size_t n_facts, alloc_facts;
 	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
 	cf_preflight_migration *current; /* being applied, for the tracer */
+	const cf_error **first_err; /* per pending migration: first_error() */
+	/* relations the pending migrations before provided_upto provide
+	 * (names borrowed from their models), for uses_missing_relation() */
+	struct name_set {
+		const char **slots;
+		size_t n, cap;
+	} provided;
+	size_t provided_upto;
 } preflight_run;
 
 /* ---- pending set and static checks ---- */
@@ -111,42 +119,77 @@ against_major(preflight_run *pr)
 }
 
 static bool
-path_eq(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-static bool
-belongs_to(const cf_error *e, const cf_migration *m)
-{
-	return path_eq(e->file, m->up_path) || path_eq(e->file, m->down_path) ||
-	       path_eq(e->file, m->py_path);
-}
-
-static bool
 has_code(const cf_error *e, const char *code)
 {
 	return e->code && strcmp(e->code, code) == 0;
 }
 
-/*
- * The first error-severity problem that keeps a migration's up file from
- * being replayed, or NULL.  Its .down.sql never decides; a statement the
- * parser rejects is replayed anyway, for the server's own verdict.
- */
-static const cf_error *
-first_error(const cf_preflight_result *r, const cf_migration *m)
+/* A pending migration's file, for finding the migration of a problem by
+ * its path (a binary search: problems x migrations was quadratic). */
+typedef struct path_ix {
+	const char *path;
+	size_t k;  /* index in r->migrations */
+	bool down; /* the path is its .down.sql */
+} path_ix;
+
+static int
+path_ix_cmp(const void *a, const void *b)
 {
+	return strcmp(((const path_ix *)a)->path, ((const path_ix *)b)->path);
+}
+
+/* The pending migrations' up, down and .py paths, sorted; caller frees. */
+static path_ix *
+path_index(const cf_preflight_result *r, size_t *n)
+{
+	path_ix *ix = cf_calloc(3 * r->n + 1, sizeof(*ix));
+
+	*n = 0;
+	for (size_t k = 0; k < r->n; k++) {
+		const cf_migration *m = r->migrations[k].migration;
+		const char *paths[3] = {m->up_path, m->down_path, m->py_path};
+
+		for (size_t p = 0; p < 3; p++)
+			if (paths[p])
+				ix[(*n)++] = (path_ix){paths[p], k, p == 1};
+	}
+	qsort(ix, *n, sizeof(*ix), path_ix_cmp);
+	return ix;
+}
+
+/* The entry of path, or NULL. */
+static const path_ix *
+path_find(const path_ix *ix, size_t n, const char *path)
+{
+	path_ix key = {path, 0, false};
+
+	return path ? bsearch(&key, ix, n, sizeof(*ix), path_ix_cmp) : NULL;
+}
+
+/*
+ * For each pending migration, the first error-severity problem that keeps
+ * its up file from being replayed, or NULL.  Its .down.sql never decides;
+ * a statement the parser rejects is replayed anyway, for the server's own
+ * verdict.  One pass over the problems; caller frees the array.
+ */
+static const cf_error **
+first_errors(const cf_preflight_result *r, const path_ix *ix, size_t nix)
+{
+	const cf_error **first = cf_calloc(r->n + 1, sizeof(*first));
+
 	for (size_t i = 0; i < r->problems.n; i++) {
 		const cf_error *e = r->problems.items[i];
+		const path_ix *p;
 
-		if (e->severity == CF_SEV_ERROR && belongs_to(e, m) &&
-		    !path_eq(e->file, m->down_path) &&
-		    !has_code(e, "duplicate-version") &&
-		    !has_code(e, "syntax-error"))
-			return e;
+		if (e->severity != CF_SEV_ERROR ||
+		    has_code(e, "duplicate-version") ||
+		    has_code(e, "syntax-error"))
+			continue;
+		p = path_find(ix, nix, e->file);
+		if (p && !p->down && !first[p->k])
+			first[p->k] = e;
 	}
-	return NULL;
+	return first;
 }
 
 static char **
@@ -239,23 +282,30 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
 		r->checksum_verified = true;
 		cf_session_verify_checksums(s, applied, CF_CHECKSUM_FAIL,
 					    &found);
-		for (size_t i = 0; i < found.n; i++) {
-			const char *file = found.items[i]->file;
-			long idx = -1;
+		/* the up files by path: every applied file may mismatch */
+		path_ix *ups = cf_calloc(s->set->n + 1, sizeof(*ups));
+		size_t nups = 0;
 
-			for (size_t k = 0; k < s->set->n; k++)
-				if (path_eq(s->set->items[k].up_path, file))
-					idx = (long)k;
-			if (idx >= 0)
+		for (size_t k = 0; k < s->set->n; k++)
+			if (s->set->items[k].up_path)
+				ups[nups++] = (path_ix){
+					s->set->items[k].up_path, k, false};
+		qsort(ups, nups, sizeof(*ups), path_ix_cmp);
+		for (size_t i = 0; i < found.n; i++) {
+			const path_ix *p = path_find(ups, nups,
+						     found.items[i]->file);
+
+			if (p)
 				r->checksum_mismatches = strv_add(
 					r->checksum_mismatches, &nm,
-					cf_strdup(s->set->items[idx].version));
+					cf_strdup(s->set->items[p->k].version));
 			/* preflight has no --on-checksum-mismatch to suggest */
 			cf_error_set_hint(
 				found.items[i],
 				"restore the file as it was applied and put the change in a new migration");
 			cf_error_list_add(&r->problems, found.items[i]);
 		}
+		free(ups);
 		free(found.items);
 	}
 	if (!r->checksum_mismatches)
@@ -293,7 +343,7 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 {
 	cf_preflight_result *r = pr->r;
 	cf_lint_options lo = *base;
-	const char **paths = cf_calloc(r->n + 1, sizeof(char *));
+	cf_script **scripts = cf_calloc(r->n + 1, sizeof(cf_script *));
 	cf_lint_result *lr = NULL;
 	cf_error *e = NULL;
 	size_t n = 0;
@@ -313,10 +363,15 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 			context[nc++] = pr->s->set->items[i].up_path;
 	lo.context = context;
 
+	/* the scripts read and parsed for the static checks: a file whose
+	 * text could not be read is a problem already */
 	for (size_t k = 0; k < r->n; k++)
-		if (r->migrations[k].migration->up_path)
-			paths[n++] = r->migrations[k].migration->up_path;
-	if (n && cf_lint_files(paths, n, &lo, &lr, &e) == 0) {
+		if (r->migrations[k].migration->up_path &&
+		    r->migrations[k].migration->up)
+			scripts[n++] = r->migrations[k].migration->up;
+	/* a replay's analysis reads the models lint builds */
+	if (n && cf_lint_scripts(scripts, n, pr->against_url != NULL, &lo, &lr,
+				 &e) == 0) {
 		for (size_t i = 0; i < lr->n_findings; i++) {
 			const cf_lint_finding *f = &lr->findings[i];
 			cf_error *w = cf_warning_new("%s", f->message);
@@ -338,7 +393,7 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 	}
 	cf_error_free(e); /* an unreadable file is already a problem */
 	cf_lint_result_free(lr);
-	free(paths);
+	free(scripts);
 	free(context);
 }
 
@@ -386,6 +441,8 @@ static_checks(preflight_run *pr)
 	cf_session *s = pr->s;
 	cf_preflight_result *r = pr->r;
 	cf_migration_set *set = s->set;
+	size_t nix;
+	path_ix *ix = path_index(r, &nix);
 
 	/* The files were read and parsed by cf_session_preflight(). */
 	/* Problems of pending files, and set-wide ones (duplicates, names). */
@@ -397,15 +454,13 @@ static_checks(preflight_run *pr)
 		bool keep = !e->file || misnamed ||
 			    has_code(e, "duplicate-version");
 		bool down = false;
+		const path_ix *p = keep ? NULL : path_find(ix, nix, e->file);
 
-		for (size_t k = 0; !keep && k < r->n; k++) {
-			const cf_migration *m = r->migrations[k].migration;
-
+		if (p) {
 			/* A .down.sql is not replayed: only whether it is
 			 * valid matters here, not how it would run. */
-			down = path_eq(e->file, m->down_path);
-			keep = belongs_to(e, m) &&
-			       !(e->severity != CF_SEV_ERROR && down &&
+			down = p->down;
+			keep = !(e->severity != CF_SEV_ERROR && down &&
 				 !has_code(e, "syntax-left-to-server"));
 		}
 		if (!keep)
@@ -464,6 +519,8 @@ static_checks(preflight_run *pr)
 	}
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
+	pr->first_err = first_errors(r, ix, nix);
+	free(ix);
 }
 
 /* ---- replay ---- */
@@ -839,6 +896,54 @@ notify(const preflight_run *pr, const cf_preflight_migration *pm)
 					     false);
 }
 
+/* A set of names (open addressing; the strings are borrowed). */
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 1469598103934665603u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static bool
+name_set_has(const struct name_set *set, const char *name)
+{
+	if (!set->cap)
+		return false;
+	for (size_t i = name_hash(name) & (set->cap - 1); set->slots[i];
+	     i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slots[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+name_set_add(struct name_set *set, const char *name)
+{
+	size_t i;
+
+	if (name_set_has(set, name))
+		return;
+	if (2 * (set->n + 1) > set->cap) {
+		struct name_set bigger = {
+			cf_calloc(set->cap ? 2 * set->cap : 64, sizeof(char *)),
+			0, set->cap ? 2 * set->cap : 64};
+
+		for (size_t k = 0; k < set->cap; k++)
+			if (set->slots[k])
+				name_set_add(&bigger, set->slots[k]);
+		free(set->slots);
+		*set = bigger;
+	}
+	for (i = name_hash(name) & (set->cap - 1); set->slots[i];
+	     i = (i + 1) & (set->cap - 1))
+		;
+	set->slots[i] = name;
+	set->n++;
+}
+
 /* true when any statement of script provides a relation named name. */
 static bool
 provides_relation(const cf_script *script, const char *name)
@@ -872,6 +977,30 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 	    PQtransactionStatus(conn) == PQTRANS_INERROR)
 		return false;
 	cf_script_build_models(up);
+	if (i < pr->provided_upto) { /* a new replay: start again */
+		free(pr->provided.slots);
+		memset(&pr->provided, 0, sizeof(pr->provided));
+		pr->provided_upto = 0;
+	}
+	/* what the migrations before it provide, read once for all the
+	 * failures (a scan of every earlier migration per failure was
+	 * quadratic in a long cascade) */
+	for (; pr->provided_upto < i; pr->provided_upto++) {
+		cf_script *e =
+			pr->r->migrations[pr->provided_upto].migration->up;
+
+		cf_script_build_models(e);
+		for (size_t s = 0; e && s < e->n_stmts; s++) {
+			const cf_stmt_model *m = e->stmts[s].model;
+
+			for (size_t k = 0; m && k < m->n; k++)
+				if (m->objs[k].action == CF_ACT_PROVIDE &&
+				    (m->objs[k].kind == CF_OBJ_RELATION ||
+				     m->objs[k].kind == CF_OBJ_INDEX))
+					name_set_add(&pr->provided,
+						     m->objs[k].name);
+		}
+	}
 	for (size_t s = 0; up && s < up->n_stmts && !missing; s++) {
 		const cf_stmt_model *m = up->stmts[s].model;
 
@@ -880,16 +1009,11 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 			const char *params[2];
 			PGresult *res;
 			cf_error *e = NULL;
-			bool provided = provides_relation(up, o->name);
-
 			if (o->kind != CF_OBJ_RELATION ||
 			    o->action != CF_ACT_USE || m->from_tokens)
 				continue;
-			for (size_t j = 0; j < i && !provided; j++)
-				provided = provides_relation(
-					pr->r->migrations[j].migration->up,
-					o->name);
-			if (provided)
+			if (provides_relation(up, o->name) ||
+			    name_set_has(&pr->provided, o->name))
 				continue;
 			params[0] = o->schema ? o->schema : "";
 			params[1] = o->name;
@@ -929,7 +1053,7 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 		pr->progress->replay_begin(pr->progress->arg, r->n);
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
-		const cf_error *static_err = first_error(r, pm->migration);
+		const cf_error *static_err = pr->first_err[i];
 
 		pm->replayed = true;
 		pm->outcome.migration = pm->migration;
@@ -1597,6 +1721,8 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	}
 	count(pr.r);
 	PQfinish(pr.against_conn);
+	free(pr.first_err);
+	free(pr.provided.slots);
 	free(pr.conn_options);
 	free(pr.clone_name);
 	free(pr.against_db);
