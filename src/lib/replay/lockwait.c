@@ -2,7 +2,8 @@
  * lockwait.c — safe lock waits in `migrate up` and `down`.
  *
  * Each transactional migration runs under a lock_timeout (the engine sets
- * it after its session reset, so the migration's own SET wins).  A try
+ * it with SET LOCAL as the transaction begins: the migration's own SET
+ * wins, and what runs between migrations waits as before).  A try
  * that gives up waiting for a lock (55P03) was rolled back whole by the
  * engine: nothing of it is committed, so it is tried again after a backoff.
  * A non-transactional migration is not: statements before the failing one
@@ -33,11 +34,11 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 30000
 /*
- * Monitor looks: every POLL_MIN_MS when a try or a statement starts (a
- * lock wait usually starts with its statement, and a migration's own
- * lock_timeout may be short), then doubling up to a quarter of our
- * lock_timeout (several looks during a wait that ends in a timeout), at
- * most POLL_MAX_MS.
+ * Monitor looks: POLL_MIN_MS after a try or a statement starts (a lock
+ * wait usually starts with its statement, and a migration's own
+ * lock_timeout may be short), then at intervals doubling up to a quarter
+ * of our lock_timeout (several looks during a wait that ends in a
+ * timeout), at most POLL_MAX_MS.
  */
 #define POLL_MIN_MS 20
 #define POLL_MAX_MS 500
@@ -61,16 +62,16 @@ struct cf_lockwait {
 	bool started; /* the monitor was tried (once per run) */
 	bool running; /* its thread runs */
 	pthread_t thread;
-	PGconn *mon;	 /* the monitor's connection (its thread only) */
-	char pid[16];	 /* backend pid of conn */
+	PGconn *mon;  /* the monitor's connection (its thread only) */
+	char pid[16]; /* backend pid of conn */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* under mu */
-	bool stop;	   /* the thread should end */
-	bool active;	   /* a try runs: poll */
-	unsigned attempt;  /* bumped per try; a poll of an older one is void */
-	sample last;	   /* blockers last seen during this try */
-	char *unseen;	   /* why the monitor cannot look, or NULL */
+	bool stop;	  /* the thread should end */
+	bool active;	  /* a try runs: poll */
+	unsigned attempt; /* bumped per try; a poll of an older one is void */
+	sample last;	  /* blockers last seen during this try */
+	char *unseen;	  /* why the monitor cannot look, or NULL */
 };
 
 static const char blockers_sql[] =
@@ -181,8 +182,23 @@ deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-/* The monitor: while a try runs, looks (see POLL_MIN_MS); keeps what it
- * saw when the backend waited. */
+/* Waits (mu held) until ms passed, or the try changed or ended. */
+static void
+monitor_pause(cf_lockwait *lw, unsigned attempt, int ms)
+{
+	struct timespec ts;
+
+	deadline_after(&ts, ms);
+	while (!lw->stop && lw->active && attempt == lw->attempt &&
+	       pthread_cond_timedwait(&lw->cv, &lw->mu, &ts) == 0)
+		;
+}
+
+/*
+ * The monitor: while a try runs, looks (see POLL_MIN_MS), the first time
+ * POLL_MIN_MS after the try started, so that a migration that takes no
+ * longer costs no look; keeps what it saw when the backend waited.
+ */
 static void *
 monitor_main(void *arg)
 {
@@ -193,25 +209,30 @@ monitor_main(void *arg)
 
 	pthread_mutex_lock(&lw->mu);
 	while (!lw->stop) {
-		unsigned attempt;
+		unsigned attempt = lw->attempt;
 		sample s;
 		char *why = NULL, *started = NULL;
-		struct timespec ts;
 		int rc;
 
 		if (!lw->active) {
 			pthread_cond_wait(&lw->cv, &lw->mu);
 			continue;
 		}
-		attempt = lw->attempt;
+		if (attempt != seen_attempt) {
+			seen_attempt = attempt;
+			free(seen_start);
+			seen_start = NULL;
+			interval = POLL_MIN_MS;
+			monitor_pause(lw, attempt, POLL_MIN_MS);
+			continue;
+		}
 		pthread_mutex_unlock(&lw->mu);
 		rc = poll_blockers(lw, &s, &started, &why);
-		if (attempt != seen_attempt || !started || !seen_start ||
-		    strcmp(started, seen_start) != 0)
+		/* a new statement: look again soon; the same one: less often */
+		if (!started || !seen_start || strcmp(started, seen_start) != 0)
 			interval = POLL_MIN_MS;
 		else if ((interval *= 2) > lw->poll_max_ms)
 			interval = lw->poll_max_ms;
-		seen_attempt = attempt;
 		free(seen_start);
 		seen_start = started;
 		pthread_mutex_lock(&lw->mu);
@@ -225,10 +246,7 @@ monitor_main(void *arg)
 		} else {
 			sample_release(&s);
 		}
-		deadline_after(&ts, interval);
-		while (!lw->stop && lw->active && attempt == lw->attempt &&
-		       pthread_cond_timedwait(&lw->cv, &lw->mu, &ts) == 0)
-			;
+		monitor_pause(lw, attempt, interval);
 	}
 	pthread_mutex_unlock(&lw->mu);
 	free(seen_start);
@@ -245,11 +263,11 @@ cf_lockwait_new(const char *conninfo, PGconn *conn, int lock_timeout_ms,
 	lw->conninfo = cf_strdup(conninfo);
 	lw->conn = conn;
 	lw->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 0;
-	lw->retries = retries < 0 ? 0 :
+	lw->retries = retries < 0		    ? 0 :
 		      retries > CF_MAX_LOCK_RETRIES ? CF_MAX_LOCK_RETRIES :
 						      retries;
 	lw->poll_max_ms = lw->lock_timeout_ms ? lw->lock_timeout_ms / 4 :
-					    POLL_MAX_MS;
+						POLL_MAX_MS;
 	if (lw->poll_max_ms < POLL_MIN_MS)
 		lw->poll_max_ms = POLL_MIN_MS;
 	if (lw->poll_max_ms > POLL_MAX_MS)
@@ -419,8 +437,7 @@ explain_blockers(cf_error *e, const cf_lock_wait *w)
 	for (size_t i = 0; i < w->n_blockers; i++) {
 		char *t = cf_lock_holder_text(&w->blockers[i]);
 
-		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ",
-			       t);
+		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ", t);
 		free(t);
 	}
 	cf_error_set_detail(e, "%s", cf_strbuf_str(&sb));
@@ -478,9 +495,10 @@ add_wait(cf_outcome *out, cf_lock_wait **waits, size_t *n, int attempt,
 	memset(s, 0, sizeof(*s));
 	if (!w->n_blockers)
 		w->unseen_reason =
-			unseen ? unseen :
-				 cf_strdup(
-					 "it waited for less than the monitor's look interval, or the lock was NOWAIT");
+			unseen ?
+				unseen :
+				cf_strdup(
+					"it waited for less than the monitor's look interval, or the lock was NOWAIT");
 	else
 		free(unseen);
 	w->retry_in_ms = -1;
@@ -506,11 +524,6 @@ cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 		monitor_begin(lw);
 		rc = cf_engine_apply(e, m, down, out);
 		monitor_end(lw, &s, &unseen);
-		/* what runs between migrations (checks of what an interrupted
-		 * run left, --repair) waits as it did before */
-		if (lw->lock_timeout_ms && PQstatus(lw->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(lw->conn) == PQTRANS_IDLE)
-			PQclear(PQexec(lw->conn, "RESET lock_timeout"));
 		if (rc == 0 || !gave_up_on_lock(out)) {
 			sample_release(&s);
 			free(unseen);
