@@ -425,9 +425,10 @@ sleep_unless_cancelled(int ms)
 
 /* The detail of the last try's error: what it waited for, and whom. */
 static void
-explain_blockers(cf_error *e, const cf_lock_wait *w)
+explain_blockers(cf_lockwait *lw, cf_error *e, const cf_lock_wait *w)
 {
 	cf_strbuf sb = CF_STRBUF_INIT;
+	bool hidden = false;
 
 	if (w->lock)
 		cf_strbuf_addf(&sb, "waited for %s; ", w->lock);
@@ -439,7 +440,15 @@ explain_blockers(cf_error *e, const cf_lock_wait *w)
 
 		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ", t);
 		free(t);
+		hidden |= w->blockers[i].query &&
+			  strcmp(w->blockers[i].query,
+				 "<insufficient privilege>") == 0;
 	}
+	if (hidden)
+		cf_strbuf_addf(
+			&sb,
+			" (another role's session: GRANT pg_read_all_stats TO %s shows what it runs)",
+			PQuser(lw->conn));
 	cf_error_set_detail(e, "%s", cf_strbuf_str(&sb));
 	cf_strbuf_release(&sb);
 }
@@ -452,7 +461,7 @@ explain(cf_lockwait *lw, cf_error *e, const cf_lock_wait *w, bool autocommit,
 	char timeout[64];
 
 	cf_error_set_code(e, "lock-timeout");
-	explain_blockers(e, w);
+	explain_blockers(lw, e, w);
 	if (autocommit) {
 		cf_error_set_hint(
 			e,
