@@ -82,6 +82,9 @@ static const char blockers_sql[] =
 	" b.state,"
 	" to_char(b.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'),"
 	" b.query,"
+	/* pg_locks and pg_blocking_pids() take the lock manager's locks:
+	 * ask them only while our backend waits for a lock */
+	" CASE WHEN w.wait_event_type = 'Lock' THEN"
 	" (SELECT l.mode || ' on ' || CASE"
 	"   WHEN l.locktype IN ('relation', 'tuple') THEN"
 	"    CASE l.locktype WHEN 'tuple' THEN 'a row of ' ELSE '' END ||"
@@ -92,10 +95,8 @@ static const char blockers_sql[] =
 	"    'transaction ' || l.transactionid"
 	"   ELSE l.locktype END"
 	"  FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1)"
-	" , w.query_start::text"
+	" END, w.query_start::text"
 	" FROM pg_stat_activity w"
-	/* pg_blocking_pids() takes the lock manager's locks: only ask it
-	 * while our backend waits for a lock */
 	" LEFT JOIN LATERAL (SELECT DISTINCT unnest(CASE"
 	"   WHEN w.wait_event_type = 'Lock' THEN pg_blocking_pids(w.pid) END)"
 	"   AS pid) x ON true"
@@ -307,6 +308,15 @@ monitor_start(cf_lockwait *lw)
 			err->message, err->detail ? ": " : "",
 			err->detail ? err->detail : "");
 		cf_error_free(err);
+		return;
+	}
+	/* a URL naming several hosts may lead elsewhere */
+	if (strcmp(PQhost(lw->mon), PQhost(lw->conn)) != 0 ||
+	    strcmp(PQport(lw->mon), PQport(lw->conn)) != 0) {
+		lw->unseen = cf_strdup(
+			"the lock monitor reached another server than the migration");
+		PQfinish(lw->mon);
+		lw->mon = NULL;
 		return;
 	}
 	/* signals (^C cancels the migration) stay with the main thread */
