@@ -532,6 +532,8 @@ cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 	size_t n = 0;
 	int rc;
 
+	if (!lw)
+		return cf_engine_apply(e, m, down, out);
 	e->lock_timeout_ms = lw->lock_timeout_ms;
 	monitor_start(lw);
 	for (int attempt = 1;; attempt++) {
