@@ -615,13 +615,18 @@ void cf_run_result_free(cf_run_result *r);
  * checksum mismatch, a pending version older than the newest applied one
  * without opts->out_of_order or migration.out_of_order: "out-of-order").
  * Waiting for the migration lock never holds a snapshot; progress->lock_wait
- * hears who holds it.  Free *out with cf_run_result_free().
+ * hears who holds it.  A transactional migration that gives up waiting for
+ * a lock is rolled back and tried again (opts->lock_timeout_ms,
+ * opts->lock_retries); each try that gave up goes to
+ * progress->statement_lock_wait and the outcome's lock_waits, and the last
+ * one's error has code "lock-timeout".  Free *out with cf_run_result_free().
  */
 int cf_session_up(cf_session *s, const cf_run_options *opts,
 		  const cf_progress *progress, cf_run_result **out,
 		  cf_error **err);
 
-/* Rolls back the last opts->steps applied migrations with their .down.sql. */
+/* Rolls back the last opts->steps applied migrations with their .down.sql,
+ * with the lock waits of cf_session_up(). */
 int cf_session_down(cf_session *s, const cf_run_options *opts,
 		    const cf_progress *progress, cf_run_result **out,
 		    cf_error **err);

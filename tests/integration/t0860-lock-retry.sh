@@ -336,8 +336,43 @@ test_expect_success 'the blocker'\''s statement is shown on one line, without co
 	expect_out_not_contains "hunter2"
 '
 
-test_expect_success 'cleanup' '
+test_expect_success 'a row lock: the wait names the transaction it waited for and its session' '
+	fresh
+	printf "UPDATE accounts SET id = 10 WHERE id = 1;\n" >db/migrations/001_renumber.up.sql
+	hold_lock "SELECT id FROM accounts WHERE id = 1 FOR UPDATE;"
+	run_cf migrate up --env local --lock-timeout 200 --lock-retries 0
+	release_lock
+	expect_rc 1
+	expect_err_matches "^lock timeout: 001 renumber, statement 1 \(db/migrations/001_renumber.up.sql:1\), try 1, gave up after [0-9]+ ms waiting for ShareLock on transaction [0-9]+; not tried again$"
+	expect_err_contains "  blocked by pid $BLOCKER (application_name '\''$APP'\'', local socket"
+	expect_eq 1 "$(psql_q "$DB" "SELECT count(*) FROM accounts WHERE id = 1")"
+'
+
+test_expect_success 'another role: a monitor that cannot connect leaves the blockers unknown and says why, tries still go on; another role'\''s session gets the pg_read_all_stats hint' '
+	fresh
+	psql_q postgres "DROP ROLE IF EXISTS t0860_app; CREATE ROLE t0860_app LOGIN CONNECTION LIMIT 1"
+	psql_q "$DB" "ALTER TABLE accounts OWNER TO t0860_app; GRANT CREATE ON SCHEMA public TO t0860_app"
+	printf "database_url: \"%s\"\n" "$(db_url "$DB" | sed "s/user=postgres/user=t0860_app/")" >db/environments/app.yaml
+	printf "ALTER TABLE accounts ADD COLUMN note text;\n" >db/migrations/001_add_note.up.sql
+	hold_lock "$LOCK_ACCOUNTS"
+	run_cf migrate up --env app --lock-timeout 200 --lock-retries 1
+	expect_rc 1
+	expect_eq 2 "$(grep -c "^lock timeout: 001 add_note" "$TEST_TMP/err")"
+	expect_err_contains "  the blocking session was not seen: the lock monitor could not connect: "
+	expect_err_contains "too many connections for role \"t0860_app\""
+	psql_q postgres "ALTER ROLE t0860_app CONNECTION LIMIT -1"
+	run_cf migrate up --env app --lock-timeout 200 --lock-retries 0
+	release_lock
+	expect_rc 1
+	expect_err_contains "  blocked by pid $BLOCKER (application_name '\''$APP'\'', client unknown, connected since ?), state unknown since ?: <insufficient privilege>"
+	expect_err_contains "(another role'\''s session: GRANT pg_read_all_stats TO t0860_app shows what it runs)"
 	psql_q postgres "DROP DATABASE $DB WITH (FORCE)"
+	psql_q postgres "DROP ROLE t0860_app"
+'
+
+test_expect_success 'cleanup' '
+	psql_q postgres "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+	psql_q postgres "DROP ROLE IF EXISTS t0860_app"
 '
 
 test_done

@@ -157,9 +157,10 @@ typedef struct cf_engine {
 				const cf_script *script, size_t index,
 				double elapsed_ms);
 	void *hook_arg;
-	/* lock_timeout (ms) set after the session reset of each
-	 * transactional migration, before its transaction, so that its own
-	 * SET lock_timeout wins; 0: the session's own. */
+	/* lock_timeout (ms) of each transactional migration (CF_UNIT_-
+	 * TRANSACTION), SET LOCAL as its transaction begins: its own SET
+	 * lock_timeout wins, and nothing after its transaction gets it;
+	 * 0: the session's own. */
 	int lock_timeout_ms;
 	/* Statements of the next cf_engine_apply() not to send (one flag
 	 * per statement of its script), or NULL; see replay/traces.h. */

@@ -195,6 +195,15 @@ unit_begin(cf_engine *e, cf_error **err)
 	char *sql;
 	int rc;
 
+	if (e->unit == CF_UNIT_TRANSACTION && e->lock_timeout_ms > 0) {
+		/* LOCAL: a SET of the migration wins, and it ends with the
+		 * transaction */
+		sql = cf_asprintf("BEGIN; SET LOCAL lock_timeout = %d",
+				  e->lock_timeout_ms);
+		rc = cf_db_exec(e->conn, sql, err);
+		free(sql);
+		return rc;
+	}
 	if (e->unit == CF_UNIT_TRANSACTION)
 		return cf_db_exec(e->conn, "BEGIN", err);
 	sql = cf_asprintf("SAVEPOINT %s", savepoint_name);
@@ -244,19 +253,6 @@ unit_rollback(cf_engine *e)
 			  savepoint_name, savepoint_name);
 	PQclear(PQexec(e->conn, sql));
 	free(sql);
-}
-
-/* The caller's lock_timeout, session-wide: a migration's SET overrides it
- * and the next reset brings it back. */
-static int
-set_lock_timeout(cf_engine *e, cf_error **err)
-{
-	char sql[64];
-
-	if (e->lock_timeout_ms <= 0)
-		return 0;
-	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", e->lock_timeout_ms);
-	return cf_db_exec(e->conn, sql, err);
 }
 
 /* First statement that forces autocommit, for messages. */
@@ -336,8 +332,7 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down, cf_outcome *out)
 		return apply_autocommit(e, m, script, down, out, t0);
 	}
 
-	if (cf_db_exec(e->conn, reset_sql, &err) < 0 ||
-	    set_lock_timeout(e, &err) < 0) {
+	if (cf_db_exec(e->conn, reset_sql, &err) < 0) {
 		set_failure(out, bookkeeping_error(err, m, "session reset"));
 		return -1;
 	}

@@ -2,7 +2,8 @@
  * lockwait.c — safe lock waits in `migrate up` and `down`.
  *
  * Each transactional migration runs under a lock_timeout (the engine sets
- * it after its session reset, so the migration's own SET wins).  A try
+ * it with SET LOCAL as the transaction begins: the migration's own SET
+ * wins, and what runs between migrations waits as before).  A try
  * that gives up waiting for a lock (55P03) was rolled back whole by the
  * engine: nothing of it is committed, so it is tried again after a backoff.
  * A non-transactional migration is not: statements before the failing one
@@ -33,11 +34,11 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 30000
 /*
- * Monitor looks: every POLL_MIN_MS when a try or a statement starts (a
- * lock wait usually starts with its statement, and a migration's own
- * lock_timeout may be short), then doubling up to a quarter of our
- * lock_timeout (several looks during a wait that ends in a timeout), at
- * most POLL_MAX_MS.
+ * Monitor looks: POLL_MIN_MS after a try or a statement starts (a lock
+ * wait usually starts with its statement, and a migration's own
+ * lock_timeout may be short), then at intervals doubling up to a quarter
+ * of our lock_timeout (several looks during a wait that ends in a
+ * timeout), at most POLL_MAX_MS.
  */
 #define POLL_MIN_MS 20
 #define POLL_MAX_MS 500
@@ -81,6 +82,9 @@ static const char blockers_sql[] =
 	" b.state,"
 	" to_char(b.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'),"
 	" b.query,"
+	/* pg_locks and pg_blocking_pids() take the lock manager's locks:
+	 * ask them only while our backend waits for a lock */
+	" CASE WHEN w.wait_event_type = 'Lock' THEN"
 	" (SELECT l.mode || ' on ' || CASE"
 	"   WHEN l.locktype IN ('relation', 'tuple') THEN"
 	"    CASE l.locktype WHEN 'tuple' THEN 'a row of ' ELSE '' END ||"
@@ -91,10 +95,8 @@ static const char blockers_sql[] =
 	"    'transaction ' || l.transactionid"
 	"   ELSE l.locktype END"
 	"  FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1)"
-	" , w.query_start::text"
+	" END, w.query_start::text"
 	" FROM pg_stat_activity w"
-	/* pg_blocking_pids() takes the lock manager's locks: only ask it
-	 * while our backend waits for a lock */
 	" LEFT JOIN LATERAL (SELECT DISTINCT unnest(CASE"
 	"   WHEN w.wait_event_type = 'Lock' THEN pg_blocking_pids(w.pid) END)"
 	"   AS pid) x ON true"
@@ -181,8 +183,23 @@ deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-/* The monitor: while a try runs, looks (see POLL_MIN_MS); keeps what it
- * saw when the backend waited. */
+/* Waits (mu held) until ms passed, or the try changed or ended. */
+static void
+monitor_pause(cf_lockwait *lw, unsigned attempt, int ms)
+{
+	struct timespec ts;
+
+	deadline_after(&ts, ms);
+	while (!lw->stop && lw->active && attempt == lw->attempt &&
+	       pthread_cond_timedwait(&lw->cv, &lw->mu, &ts) == 0)
+		;
+}
+
+/*
+ * The monitor: while a try runs, looks (see POLL_MIN_MS), the first time
+ * POLL_MIN_MS after the try started, so that a migration that takes no
+ * longer costs no look; keeps what it saw when the backend waited.
+ */
 static void *
 monitor_main(void *arg)
 {
@@ -193,25 +210,30 @@ monitor_main(void *arg)
 
 	pthread_mutex_lock(&lw->mu);
 	while (!lw->stop) {
-		unsigned attempt;
+		unsigned attempt = lw->attempt;
 		sample s;
 		char *why = NULL, *started = NULL;
-		struct timespec ts;
 		int rc;
 
 		if (!lw->active) {
 			pthread_cond_wait(&lw->cv, &lw->mu);
 			continue;
 		}
-		attempt = lw->attempt;
+		if (attempt != seen_attempt) {
+			seen_attempt = attempt;
+			free(seen_start);
+			seen_start = NULL;
+			interval = POLL_MIN_MS;
+			monitor_pause(lw, attempt, POLL_MIN_MS);
+			continue;
+		}
 		pthread_mutex_unlock(&lw->mu);
 		rc = poll_blockers(lw, &s, &started, &why);
-		if (attempt != seen_attempt || !started || !seen_start ||
-		    strcmp(started, seen_start) != 0)
+		/* a new statement: look again soon; the same one: less often */
+		if (!started || !seen_start || strcmp(started, seen_start) != 0)
 			interval = POLL_MIN_MS;
 		else if ((interval *= 2) > lw->poll_max_ms)
 			interval = lw->poll_max_ms;
-		seen_attempt = attempt;
 		free(seen_start);
 		seen_start = started;
 		pthread_mutex_lock(&lw->mu);
@@ -225,10 +247,7 @@ monitor_main(void *arg)
 		} else {
 			sample_release(&s);
 		}
-		deadline_after(&ts, interval);
-		while (!lw->stop && lw->active && attempt == lw->attempt &&
-		       pthread_cond_timedwait(&lw->cv, &lw->mu, &ts) == 0)
-			;
+		monitor_pause(lw, attempt, interval);
 	}
 	pthread_mutex_unlock(&lw->mu);
 	free(seen_start);
@@ -289,6 +308,15 @@ monitor_start(cf_lockwait *lw)
 			err->message, err->detail ? ": " : "",
 			err->detail ? err->detail : "");
 		cf_error_free(err);
+		return;
+	}
+	/* a URL naming several hosts may lead elsewhere */
+	if (strcmp(PQhost(lw->mon), PQhost(lw->conn)) != 0 ||
+	    strcmp(PQport(lw->mon), PQport(lw->conn)) != 0) {
+		lw->unseen = cf_strdup(
+			"the lock monitor reached another server than the migration");
+		PQfinish(lw->mon);
+		lw->mon = NULL;
 		return;
 	}
 	/* signals (^C cancels the migration) stay with the main thread */
@@ -407,9 +435,10 @@ sleep_unless_cancelled(int ms)
 
 /* The detail of the last try's error: what it waited for, and whom. */
 static void
-explain_blockers(cf_error *e, const cf_lock_wait *w)
+explain_blockers(cf_lockwait *lw, cf_error *e, const cf_lock_wait *w)
 {
 	cf_strbuf sb = CF_STRBUF_INIT;
+	bool hidden = false;
 
 	if (w->lock)
 		cf_strbuf_addf(&sb, "waited for %s; ", w->lock);
@@ -421,7 +450,15 @@ explain_blockers(cf_error *e, const cf_lock_wait *w)
 
 		cf_strbuf_addf(&sb, "%s%s", i ? "; and by " : "blocked by ", t);
 		free(t);
+		hidden |= w->blockers[i].query &&
+			  strcmp(w->blockers[i].query,
+				 "<insufficient privilege>") == 0;
 	}
+	if (hidden)
+		cf_strbuf_addf(
+			&sb,
+			" (another role's session: GRANT pg_read_all_stats TO %s shows what it runs)",
+			PQuser(lw->conn));
 	cf_error_set_detail(e, "%s", cf_strbuf_str(&sb));
 	cf_strbuf_release(&sb);
 }
@@ -434,7 +471,7 @@ explain(cf_lockwait *lw, cf_error *e, const cf_lock_wait *w, bool autocommit,
 	char timeout[64];
 
 	cf_error_set_code(e, "lock-timeout");
-	explain_blockers(e, w);
+	explain_blockers(lw, e, w);
 	if (autocommit) {
 		cf_error_set_hint(
 			e,
@@ -495,6 +532,8 @@ cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 	size_t n = 0;
 	int rc;
 
+	if (!lw)
+		return cf_engine_apply(e, m, down, out);
 	e->lock_timeout_ms = lw->lock_timeout_ms;
 	monitor_start(lw);
 	for (int attempt = 1;; attempt++) {
@@ -506,12 +545,6 @@ cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 		monitor_begin(lw);
 		rc = cf_engine_apply(e, m, down, out);
 		monitor_end(lw, &s, &unseen);
-		/* what runs between migrations (checks of what an interrupted
-		 * run left, --repair) waits as it did before */
-		if (lw->lock_timeout_ms &&
-		    PQstatus(lw->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(lw->conn) == PQTRANS_IDLE)
-			PQclear(PQexec(lw->conn, "RESET lock_timeout"));
 		if (rc == 0 || !gave_up_on_lock(out)) {
 			sample_release(&s);
 			free(unseen);

@@ -28,7 +28,7 @@ cf_lockwait *cf_lockwait_new(const char *conninfo, PGconn *conn,
  * to progress->statement_lock_wait and kept in out->lock_waits; the last
  * one's error gets code "lock-timeout", the blockers in its detail and the
  * fix in its hint.  A non-transactional migration is never tried again.
- * Same contract as cf_engine_apply().
+ * Same contract as cf_engine_apply().  lw NULL: cf_engine_apply() alone.
  */
 int cf_lockwait_apply(cf_lockwait *lw, cf_engine *e, const cf_migration *m,
 		      bool down, const cf_progress *progress, cf_outcome *out);
