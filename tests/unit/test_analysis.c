@@ -686,6 +686,53 @@ test_uses_missing(void **state)
 	cf_error_free(eb);
 }
 
+/* A long cascade: every failure is linked to the one root, past the
+ * passing migrations in between that provide other names (the analysis
+ * looks objects up by name, not migration by migration). */
+static void
+test_long_cascade(void **state)
+{
+	enum {
+		N = 400
+	};
+	cf_failure_view *v = cf_calloc(N, sizeof(*v));
+	cf_cause_label *l = cf_calloc(N, sizeof(*l));
+	cf_script **s = cf_calloc(N, sizeof(*s));
+	cf_error *root = make_error("22012", "division by zero", NULL);
+	cf_error *missing = make_error("42P01",
+				       "relation \"t0\" does not exist", NULL);
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		char *sql =
+			i == 0 ? cf_strdup("create table t0 (id int)") :
+			i % 2  ? cf_asprintf("create table u%zu (t0 int)", i) :
+				 cf_asprintf(
+					 "alter table t0 add column c%zu int",
+					 i);
+
+		s[i] = make_script("db/migrations/x.up.sql", sql);
+		free(sql);
+		v[i].script = s[i];
+		v[i].kind = i % 2 && i ? CF_OUTCOME_OK : CF_OUTCOME_FAILED;
+		v[i].error = i == 0 ? root : i % 2 ? NULL : missing;
+	}
+	cf_analyze_failures(v, N, false, l);
+	assert_int_equal(l[0].cause, CF_CAUSE_ROOT);
+	for (size_t i = 2; i < N; i += 2) {
+		assert_int_equal(l[i].cause, CF_CAUSE_CONSEQUENCE);
+		assert_int_equal(l[i].caused_by, 0);
+		assert_false(l[i].likely);
+	}
+	for (size_t i = 0; i < N; i++)
+		free_script(s[i]);
+	free(s);
+	free(v);
+	free(l);
+	cf_error_free(root);
+	cf_error_free(missing);
+}
+
 static void
 test_artifact_reasons(void **state)
 {
@@ -733,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_scenarios),
 		cmocka_unit_test(test_artifact_reasons),
 		cmocka_unit_test(test_uses_missing),
+		cmocka_unit_test(test_long_cascade),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -1053,36 +1053,70 @@ is_cte(const walk_ctx *c, const cf_obj *o)
 	return false;
 }
 
+/* Orders objects by kind, then name. */
+static int
+obj_ptr_cmp(const void *a, const void *b)
+{
+	const cf_obj *x = *(const cf_obj *const *)a;
+	const cf_obj *y = *(const cf_obj *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Whether provided (sorted by obj_ptr_cmp) holds o's kind and name with a
+ * parent that agrees (equal, or unknown on either side). */
+static bool
+provided_here(const cf_obj *const *provided, size_t n, const cf_obj *o)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) { /* the first not below o */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (obj_ptr_cmp(&provided[mid], &o) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && obj_ptr_cmp(&provided[lo], &o) == 0; lo++)
+		if (!o->parent || !provided[lo]->parent ||
+		    strcmp(o->parent, provided[lo]->parent) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Drops uses of what the statement itself provides (its own columns) and
- * of its WITH queries.
+ * of its WITH queries.  The provided objects are sorted once: a statement
+ * with thousands of names stays O(n log n).
  */
 static void
 drop_self_uses(cf_stmt_model *m, const walk_ctx *c)
 {
-	size_t k = 0;
+	const cf_obj **provided = cf_calloc(m->n + 1, sizeof(*provided));
+	bool *drop = cf_calloc(m->n + 1, sizeof(*drop));
+	size_t k = 0, np = 0;
 
+	for (size_t i = 0; i < m->n; i++)
+		if (m->objs[i].action == CF_ACT_PROVIDE)
+			provided[np++] = &m->objs[i];
+	qsort(provided, np, sizeof(*provided), obj_ptr_cmp);
+	/* decide first: compacting moves the objects provided points to */
+	for (size_t i = 0; i < m->n; i++)
+		drop[i] = (m->objs[i].action == CF_ACT_USE &&
+			   provided_here(provided, np, &m->objs[i])) ||
+			  is_cte(c, &m->objs[i]);
 	for (size_t i = 0; i < m->n; i++) {
-		cf_obj *o = &m->objs[i];
-		bool self = false;
-
-		for (size_t j = 0; o->action == CF_ACT_USE && j < m->n && !self;
-		     j++) {
-			const cf_obj *p = &m->objs[j];
-
-			self = p->action == CF_ACT_PROVIDE &&
-			       p->kind == o->kind &&
-			       strcmp(p->name, o->name) == 0 &&
-			       (!o->parent || !p->parent ||
-				strcmp(o->parent, p->parent) == 0);
-		}
-		if (self || is_cte(c, o)) {
-			cf_obj_release(o);
-			continue;
-		}
-		m->objs[k++] = *o;
+		if (drop[i])
+			cf_obj_release(&m->objs[i]);
+		else
+			m->objs[k++] = m->objs[i];
 	}
 	m->n = k;
+	free(drop);
+	free(provided);
 }
 
 cf_stmt_model *
