@@ -120,6 +120,13 @@ int cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
 		       const char *slug, int execution_time_ms, cf_error **err);
 int cf_tracking_delete(PGconn *conn, const char *ident, const char *version,
 		       cf_error **err);
+/*
+ * The statements behind cf_tracking_insert (params: slug, version, name,
+ * execution_time_ms or NULL for the server's time since BEGIN, checksum)
+ * and cf_tracking_delete (param: version); caller frees.
+ */
+char *cf_tracking_insert_sql(const char *ident);
+char *cf_tracking_delete_sql(const char *ident);
 
 /* engine.c */
 
@@ -168,6 +175,11 @@ typedef struct cf_engine {
 	/* Set by the engine when a migration ran in autocommit: the target
 	 * holds committed work outside any unit. */
 	bool consumed;
+	/* The engine's own: the connection whose last unit ended with the
+	 * session reset (so the next needs none first).  Nothing but the
+	 * engine may change session state (SET, PREPARE, ...) between two
+	 * units on one connection. */
+	PGconn *clean;
 } cf_engine;
 
 /*

@@ -309,6 +309,30 @@ cf_tracking_slug(const char *name, const char *suffix)
 	return cf_asprintf("%s_%s", name, ts);
 }
 
+char *
+cf_tracking_insert_sql(const char *ident)
+{
+	/* Two migrations with the same name applied within one second would
+	 * share a slug, which is UNIQUE: the version then disambiguates.  A
+	 * NULL $4 is the time since the transaction began, measured by the
+	 * server (the engine sends the row before the statements ran). */
+	return cf_asprintf(
+		"INSERT INTO %s (id, slug, version, name, execution_time_ms, checksum)"
+		" SELECT gen_random_uuid(),"
+		" CASE WHEN EXISTS (SELECT 1 FROM %s WHERE slug = $1)"
+		" THEN $1 || '_' || $2 ELSE $1 END,"
+		" $2, $3, COALESCE($4::integer,"
+		" (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer),"
+		" $5",
+		ident, ident);
+}
+
+char *
+cf_tracking_delete_sql(const char *ident)
+{
+	return cf_asprintf("DELETE FROM %s WHERE version = $1", ident);
+}
+
 int
 cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
 		   const char *slug, int execution_time_ms, cf_error **err)
@@ -324,15 +348,7 @@ cf_tracking_insert(PGconn *conn, const char *ident, const cf_migration *m,
 	params[2] = m->name;
 	params[3] = ms;
 	params[4] = m->checksum[0] ? m->checksum : NULL;
-	/* Two migrations with the same name applied within one second would
-	 * share a slug, which is UNIQUE: the version then disambiguates. */
-	sql = cf_asprintf(
-		"INSERT INTO %s (id, slug, version, name, execution_time_ms, checksum)"
-		" SELECT gen_random_uuid(),"
-		" CASE WHEN EXISTS (SELECT 1 FROM %s WHERE slug = $1)"
-		" THEN $1 || '_' || $2 ELSE $1 END,"
-		" $2, $3, $4::integer, $5",
-		ident, ident);
+	sql = cf_tracking_insert_sql(ident);
 	rc = cf_db_exec_params(conn, sql, 5, params, err);
 	free(sql);
 	return rc;
@@ -343,7 +359,7 @@ cf_tracking_delete(PGconn *conn, const char *ident, const char *version,
 		   cf_error **err)
 {
 	const char *params[1] = {version};
-	char *sql = cf_asprintf("DELETE FROM %s WHERE version = $1", ident);
+	char *sql = cf_tracking_delete_sql(ident);
 	int rc = cf_db_exec_params(conn, sql, 1, params, err);
 
 	free(sql);

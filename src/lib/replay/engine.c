@@ -5,15 +5,30 @@
  *
  * A migration is a unit: its own transaction (deploys, clone preflight) or
  * a savepoint inside the caller's transaction (savepoint preflight).
- * Statements are sent one by one, so an error names the statement and its
- * file:line:column.  Non-transactional migrations run in autocommit,
- * statement by statement.
+ *
+ * A unit is sent in libpq's pipeline mode: the session reset, BEGIN, the
+ * statements, the tracking row and COMMIT go out back to back and the
+ * replies are read after one sync, so a migration costs one round trip
+ * instead of one per command.  Each command is its own query, so the first
+ * error still names its statement and file:line:column; the server skips
+ * everything after it up to the sync, so nothing after a failing statement
+ * runs.  A statement that needs its result before the next is sent (COPY,
+ * which has no data in a file; text the parser rejected, which the server
+ * judges as psql would send it) or a caller that must see each statement
+ * first (before_statement) makes the statements go one by one, with the
+ * bookkeeping still batched.  Non-transactional migrations run in
+ * autocommit, statement by statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db/db.h"
+
+#ifndef LIBPQ_HAS_PIPELINING
+#error "confiture needs libpq 14 or newer (pipeline mode)"
+#endif
 
 /*
  * Session state a migration may leave behind (SET, SET ROLE, prepared
@@ -30,8 +45,6 @@ static const char reset_sql[] =
 /* Before recording: back to our own role and search_path. */
 static const char pre_record_sql[] =
 	"SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET search_path";
-
-static const char savepoint_name[] = "cf_migration";
 
 static void
 set_failure(cf_outcome *out, cf_error *e)
@@ -56,32 +69,58 @@ bookkeeping_error(cf_error *e, const cf_migration *m, const char *what)
 	return e;
 }
 
+/* The error of statement index from its failed result (NULL: the
+ * connection's), pointing at the statement in the file. */
+static cf_error *
+statement_error(PGconn *conn, const cf_script *script, size_t index,
+		const PGresult *res)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_error *ce = cf_db_error(conn, res, CF_ERR_SQL);
+	const char *pos = res ? PQresultErrorField(res,
+						   PG_DIAG_STATEMENT_POSITION) :
+				NULL;
+	int line = st->line, column = st->column;
+
+	if (pos)
+		cf_script_position(script, st, atoi(pos), &line, &column);
+	cf_error_set_where(ce, script->path, line, column);
+	ce->statement = cf_strndup(script->text + st->offset, st->length);
+	ce->statement_index = (int)index + 1;
+	return ce;
+}
+
+static cf_error *
+interrupted_error(const cf_script *script, size_t index)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_error *ce = cf_error_new(
+		CF_ERR_INTERNAL, "interrupted before statement %zu", index + 1);
+
+	cf_error_set_code(ce, "interrupted");
+	cf_error_set_where(ce, script->path, st->line, st->column);
+	ce->statement = cf_strndup(script->text + st->offset, st->length);
+	ce->statement_index = (int)index + 1;
+	return ce;
+}
+
 /*
- * Sends one statement.  On error builds a cf_error that points at the
- * statement in the file.
+ * Sends one statement and waits for its result (outside pipeline mode).
+ * On error builds a cf_error that points at the statement in the file.
  */
 static int
 send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	       size_t index, cf_error **err)
 {
 	const cf_statement *st = &script->stmts[index];
-	char *sql = cf_strndup(script->text + st->offset, st->length);
+	char *sql;
 	PGresult *res;
 	ExecStatusType status;
 	cf_error *ce;
-	const char *pos;
-	int line = st->line, column = st->column;
 	double t0;
 
 	if (cf_cancel_requested()) {
-		ce = cf_error_new(CF_ERR_INTERNAL,
-				  "interrupted before statement %zu",
-				  index + 1);
-		cf_error_set_code(ce, "interrupted");
-		cf_error_set_where(ce, script->path, st->line, st->column);
-		ce->statement = sql;
-		ce->statement_index = (int)index + 1;
-		*err = ce;
+		*err = interrupted_error(script, index);
 		return -1;
 	}
 	if (e->before_statement &&
@@ -89,18 +128,20 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 		if (!ce->file)
 			cf_error_set_where(ce, script->path, st->line,
 					   st->column);
-		ce->statement = sql;
+		ce->statement = cf_strndup(script->text + st->offset,
+					   st->length);
 		ce->statement_index = (int)index + 1;
 		*err = ce;
 		return -1;
 	}
+	sql = cf_strndup(script->text + st->offset, st->length);
 	t0 = cf_now_ms();
 	res = PQexec(e->conn, sql);
+	free(sql);
 	status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ||
 	    status == PGRES_EMPTY_QUERY) {
 		PQclear(res);
-		free(sql);
 		if (e->after_statement)
 			e->after_statement(e->hook_arg, e->conn, m, script,
 					   index, cf_now_ms() - t0);
@@ -108,8 +149,17 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 	}
 	if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||
 	    status == PGRES_COPY_BOTH) {
-		/* COPY ... FROM STDIN has no data in a migration file */
+		/* COPY ... FROM STDIN has no data in a migration file: end
+		 * it with an error (PQgetResult would return COPY_IN for
+		 * ever), or read and drop what COPY TO STDOUT sends */
+		char *buf;
+
 		PQclear(res);
+		if (status == PGRES_COPY_IN)
+			PQputCopyEnd(e->conn, "not supported in a migration");
+		else
+			while (PQgetCopyData(e->conn, &buf, 0) > 0)
+				PQfreemem(buf);
 		while ((res = PQgetResult(e->conn)) != NULL)
 			PQclear(res);
 		ce = cf_error_new(
@@ -118,22 +168,14 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 		cf_error_set_hint(
 			ce,
 			"use COPY with a server-side file, or INSERT statements");
-		PQputCopyEnd(e->conn, "not supported");
-		while ((res = PQgetResult(e->conn)) != NULL)
-			PQclear(res);
+		cf_error_set_where(ce, script->path, st->line, st->column);
+		ce->statement = cf_strndup(script->text + st->offset,
+					   st->length);
+		ce->statement_index = (int)index + 1;
 	} else {
-		ce = cf_db_error(e->conn, res, CF_ERR_SQL);
-		pos = res ? PQresultErrorField(res,
-					       PG_DIAG_STATEMENT_POSITION) :
-			    NULL;
-		if (pos)
-			cf_script_position(script, st, atoi(pos), &line,
-					   &column);
+		ce = statement_error(e->conn, script, index, res);
 		PQclear(res);
 	}
-	cf_error_set_where(ce, script->path, line, column);
-	ce->statement = sql;
-	ce->statement_index = (int)index + 1;
 	*err = ce;
 	return -1;
 }
@@ -147,6 +189,176 @@ run_statements(cf_engine *e, const cf_migration *m, const cf_script *script,
 		    send_statement(e, m, script, i, err) < 0)
 			return -1;
 	return 0;
+}
+
+/* ---- pipeline ---- */
+
+/* What a queued command is, to attribute its error. */
+typedef enum step_kind {
+	STEP_RESET = 0, /* a command of reset_sql; index 1: after COMMIT */
+	STEP_OPEN, /* index 0: BEGIN or SAVEPOINT, 1: SET LOCAL lock_timeout */
+	STEP_STATEMENT, /* the migration's statement number index */
+	STEP_RECORD,	/* index 0: pre_record_sql, 1: the tracking row */
+	STEP_CLOSE,	/* index 0: deferred_check_sql, 1: COMMIT/RELEASE */
+} step_kind;
+
+typedef struct step {
+	step_kind kind;
+	size_t index;
+} step;
+
+/*
+ * Commands sent without waiting.  Replies are read at the sync, or when
+ * PIPE_DRAIN_BYTES of SQL are queued: neither side then blocks writing
+ * while the other does (a statement with a large result, a large INSERT).
+ */
+#define PIPE_DRAIN_BYTES 32768
+
+typedef struct batch {
+	PGconn *conn;
+	step *steps;
+	size_t n, alloc;
+	size_t read;	   /* steps whose results were read */
+	size_t bytes;	   /* SQL queued since the last drain */
+	PGresult *res;	   /* the first failed step's result, or NULL */
+	size_t failed;	   /* its index in steps */
+	bool lost;	   /* libpq failed (the connection): no more results */
+	bool reset_failed; /* the reset after COMMIT failed */
+} batch;
+
+static void
+pipe_begin(batch *p, PGconn *conn)
+{
+	memset(p, 0, sizeof(*p));
+	p->conn = conn;
+	if (!PQenterPipelineMode(conn))
+		p->lost = true;
+}
+
+/* Reads the result of the next queued step. */
+static void
+pipe_read_one(batch *p)
+{
+	PGresult *res = PQgetResult(p->conn);
+	ExecStatusType st;
+
+	if (!res) {
+		p->lost = true;
+		return;
+	}
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    st != PGRES_EMPTY_QUERY && st != PGRES_PIPELINE_ABORTED &&
+	    !p->res) {
+		p->res = res;
+		p->failed = p->read;
+	} else {
+		PQclear(res);
+	}
+	p->read++;
+	if (PQstatus(p->conn) == CONNECTION_BAD) {
+		p->lost = true;
+		return;
+	}
+	/* the NULL that ends this step's results */
+	while ((res = PQgetResult(p->conn)) != NULL) {
+		PQclear(res);
+		if (PQstatus(p->conn) == CONNECTION_BAD) {
+			p->lost = true;
+			return;
+		}
+	}
+}
+
+static void
+pipe_drain(batch *p)
+{
+	if (p->read == p->n || p->lost)
+		return;
+	if (!PQsendFlushRequest(p->conn) || PQflush(p->conn) != 0)
+		p->lost = true;
+	while (!p->lost && p->read < p->n)
+		pipe_read_one(p);
+	p->bytes = 0;
+}
+
+/* Queues one command; false (nothing queued) once a step failed. */
+static bool
+pipe_send(batch *p, step_kind kind, size_t index, const char *sql, int nparams,
+	  const char *const *params)
+{
+	size_t len = strlen(sql);
+
+	if (p->lost || p->res)
+		return false;
+	if (p->bytes && p->bytes + len > PIPE_DRAIN_BYTES) {
+		pipe_drain(p);
+		if (p->lost || p->res)
+			return false;
+	}
+	if (!PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL,
+			       0)) {
+		p->lost = true;
+		return false;
+	}
+	CF_GROW(p->steps, p->alloc, p->n + 1);
+	p->steps[p->n].kind = kind;
+	p->steps[p->n].index = index;
+	p->n++;
+	p->bytes += len;
+	return true;
+}
+
+/* Queues each command of a "a; b; c" string (none contains "; "). */
+static void
+pipe_send_all(batch *p, step_kind kind, size_t index, const char *cmds)
+{
+	const char *s = cmds, *end;
+
+	while (*s) {
+		char *one;
+
+		end = strstr(s, "; ");
+		one = end ? cf_strndup(s, (size_t)(end - s)) : cf_strdup(s);
+		pipe_send(p, kind, index, one, 0, NULL);
+		free(one);
+		s = end ? end + 2 : s + strlen(s);
+	}
+}
+
+/* Syncs, reads every result and leaves pipeline mode. */
+static void
+pipe_end(batch *p)
+{
+	PGresult *res;
+
+	if (!p->n && !p->lost) {
+		/* nothing queued: no round trip */
+		if (!PQexitPipelineMode(p->conn))
+			p->lost = true;
+		return;
+	}
+	if (!p->lost && !PQpipelineSync(p->conn))
+		p->lost = true;
+	while (!p->lost && p->read < p->n)
+		pipe_read_one(p);
+	if (!p->lost) {
+		res = PQgetResult(p->conn);
+		if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			p->lost = true;
+		PQclear(res);
+	}
+	if (!p->lost && !PQexitPipelineMode(p->conn))
+		p->lost = true;
+	p->bytes = 0;
+}
+
+static void
+pipe_release(batch *p)
+{
+	PQclear(p->res);
+	free(p->steps);
+	memset(p, 0, sizeof(*p));
 }
 
 /*
@@ -189,70 +401,100 @@ record(cf_engine *e, const cf_migration *m, bool down, int elapsed_ms,
 	return rc;
 }
 
-static int
-unit_begin(cf_engine *e, cf_error **err)
+/*
+ * Queues the tracking row (insert, or delete when down); *sql gets the
+ * statement for error messages (caller frees).  The execution time is the
+ * server's, since BEGIN.
+ */
+static void
+queue_record(cf_engine *e, batch *p, const cf_migration *m, bool down,
+	     char **sql)
 {
-	char *sql;
-	int rc;
+	const char *params[5];
+	char *slug;
 
-	if (e->unit == CF_UNIT_TRANSACTION && e->lock_timeout_ms > 0) {
-		/* LOCAL: a SET of the migration wins, and it ends with the
-		 * transaction */
-		sql = cf_asprintf("BEGIN; SET LOCAL lock_timeout = %d",
-				  e->lock_timeout_ms);
-		rc = cf_db_exec(e->conn, sql, err);
-		free(sql);
-		return rc;
+	*sql = NULL;
+	if (!e->tracking_ident)
+		return;
+	pipe_send_all(p, STEP_RECORD, 0, pre_record_sql);
+	if (down) {
+		params[0] = m->version;
+		*sql = cf_tracking_delete_sql(e->tracking_ident);
+		pipe_send(p, STEP_RECORD, 1, *sql, 1, params);
+		return;
 	}
-	if (e->unit == CF_UNIT_TRANSACTION)
-		return cf_db_exec(e->conn, "BEGIN", err);
-	sql = cf_asprintf("SAVEPOINT %s", savepoint_name);
-	rc = cf_db_exec(e->conn, sql, err);
-	free(sql);
-	return rc;
+	slug = cf_tracking_slug(m->name, NULL);
+	params[0] = slug;
+	params[1] = m->version;
+	params[2] = m->name;
+	params[3] = NULL;
+	params[4] = m->checksum[0] ? m->checksum : NULL;
+	*sql = cf_tracking_insert_sql(e->tracking_ident);
+	pipe_send(p, STEP_RECORD, 1, *sql, 5, params);
+	free(slug);
 }
 
-static int
-unit_commit(cf_engine *e, cf_error **err)
+/*
+ * A savepoint is not a COMMIT: deferred constraints would never be checked.
+ * Fire them now, as COMMIT would, inside a savepoint that is then rolled
+ * back so that the next migration still sees them deferred (rolling back a
+ * subtransaction restores the constraint modes and un-fires its trigger
+ * events).
+ */
+static const char deferred_check_sql[] =
+	"SAVEPOINT cf_deferred_check; SET CONSTRAINTS ALL IMMEDIATE; "
+	"ROLLBACK TO SAVEPOINT cf_deferred_check; "
+	"RELEASE SAVEPOINT cf_deferred_check";
+
+static const char *
+open_sql(const cf_engine *e)
 {
-	char *sql;
-	int rc;
-
-	if (e->unit == CF_UNIT_TRANSACTION)
-		return cf_db_exec(e->conn, "COMMIT", err);
-	/*
-	 * A savepoint is not a COMMIT: deferred constraints would never be
-	 * checked.  Fire them now, as COMMIT would, inside a savepoint that
-	 * is then rolled back so that the next migration still sees them
-	 * deferred (rolling back a subtransaction restores the constraint
-	 * modes and un-fires its trigger events).
-	 */
-	if (cf_db_exec(e->conn,
-		       "SAVEPOINT cf_deferred_check; "
-		       "SET CONSTRAINTS ALL IMMEDIATE; "
-		       "ROLLBACK TO SAVEPOINT cf_deferred_check; "
-		       "RELEASE SAVEPOINT cf_deferred_check",
-		       err) < 0)
-		return -1;
-	sql = cf_asprintf("RELEASE SAVEPOINT %s", savepoint_name);
-	rc = cf_db_exec(e->conn, sql, err);
-	free(sql);
-	return rc;
+	return e->unit == CF_UNIT_TRANSACTION ? "BEGIN" :
+						"SAVEPOINT cf_migration";
 }
 
+static const char *
+close_sql(const cf_engine *e)
+{
+	return e->unit == CF_UNIT_TRANSACTION ?
+		       "COMMIT" :
+		       "RELEASE SAVEPOINT cf_migration";
+}
+
+/*
+ * Queues the end of the unit.  After a COMMIT the session reset for the
+ * next unit follows in the same round trip: run before BEGIN in one
+ * implicit transaction it would count as the transaction's first query
+ * (SET TRANSACTION ISOLATION LEVEL first in a migration must work).
+ */
+static void
+queue_close(cf_engine *e, batch *p)
+{
+	if (e->unit == CF_UNIT_SAVEPOINT)
+		pipe_send_all(p, STEP_CLOSE, 0, deferred_check_sql);
+	pipe_send(p, STEP_CLOSE, 1, close_sql(e), 0, NULL);
+	if (e->unit == CF_UNIT_TRANSACTION)
+		pipe_send_all(p, STEP_RESET, 1, reset_sql);
+}
+
+/*
+ * Undoes a unit that failed after it was opened.  The session state is
+ * then what it was before BEGIN but for what a rollback keeps (prepared
+ * statements): the next unit resets it first.
+ */
 static void
 unit_rollback(cf_engine *e)
 {
-	char *sql;
+	PGTransactionStatusType ts = PQtransactionStatus(e->conn);
 
+	e->clean = NULL;
 	if (e->unit == CF_UNIT_TRANSACTION) {
-		PQclear(PQexec(e->conn, "ROLLBACK"));
+		if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+			PQclear(PQexec(e->conn, "ROLLBACK"));
 		return;
 	}
-	sql = cf_asprintf("ROLLBACK TO SAVEPOINT %s; RELEASE SAVEPOINT %s",
-			  savepoint_name, savepoint_name);
-	PQclear(PQexec(e->conn, sql));
-	free(sql);
+	PQclear(PQexec(e->conn, "ROLLBACK TO SAVEPOINT cf_migration; "
+				"RELEASE SAVEPOINT cf_migration"));
 }
 
 /* First statement that forces autocommit, for messages. */
@@ -283,6 +525,7 @@ apply_autocommit(cf_engine *e, const cf_migration *m, const cf_script *script,
 		}
 	}
 	e->consumed = true;
+	e->clean = NULL;
 	if (cf_db_exec(e->conn, reset_sql, &err) < 0 ||
 	    run_statements(e, m, script, &err) < 0) {
 		set_failure(out, err);
@@ -299,12 +542,245 @@ apply_autocommit(cf_engine *e, const cf_migration *m, const cf_script *script,
 	return out->kind == CF_OUTCOME_OK ? 0 : -1;
 }
 
+/*
+ * True when a statement must have its result before the next is sent:
+ * COPY (libpq's pipeline mode has no COPY; from or to the client it is
+ * refused with its own message), and text the parser rejected (the server
+ * judges it as one query string, as psql would send it).
+ */
+static bool
+needs_result(const cf_script *script, const cf_statement *st)
+{
+	const char *t = script->text + st->offset;
+	char next;
+
+	if (st->syntax_error)
+		return true;
+	if (st->length < 4 || strncasecmp(t, "copy", 4) != 0)
+		return false;
+	next = st->length > 4 ? t[4] : ' ';
+	return !(next == '_' || next == '$' || (next >= '0' && next <= '9') ||
+		 (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z') ||
+		 (unsigned char)next >= 0x80);
+}
+
+/* Whether the statements of script can go out without waiting. */
+static bool
+can_pipeline(const cf_engine *e, const cf_script *script)
+{
+	/* the hooks see each statement before it is sent, or the session
+	 * right after it ran */
+	if (e->before_statement || e->after_statement)
+		return false;
+	for (size_t i = 0; i < script->n_stmts; i++)
+		if (!(e->skip && e->skip[i]) &&
+		    needs_result(script, &script->stmts[i]))
+			return false;
+	return true;
+}
+
+/* The error of the step that failed (res NULL: the connection's). */
+static cf_error *
+step_error(cf_engine *e, const cf_migration *m, const cf_script *script,
+	   const step *s, const PGresult *res, const char *record_sql)
+{
+	const char *what = NULL, *sql;
+	cf_error *ce;
+
+	switch (s->kind) {
+	case STEP_STATEMENT:
+		return statement_error(e->conn, script, s->index, res);
+	case STEP_RESET:
+		what = "session reset";
+		sql = reset_sql;
+		break;
+	case STEP_OPEN:
+		what = "opening the transaction";
+		sql = s->index ? "SET LOCAL lock_timeout" : open_sql(e);
+		break;
+	case STEP_RECORD:
+		what = "recording";
+		sql = s->index ? record_sql : pre_record_sql;
+		break;
+	default:
+		sql = s->index ? close_sql(e) : deferred_check_sql;
+		break;
+	}
+	ce = cf_db_error(e->conn, res, CF_ERR_INTERNAL);
+	ce->statement = cf_strdup(sql);
+	if (what)
+		return bookkeeping_error(ce, m, what);
+	/* deferred constraints fire at COMMIT: a real failure */
+	cf_error_set_where(ce, script->path, 0, 0);
+	return ce;
+}
+
+/*
+ * Ends a pipeline; on failure sets out's error (the first failed step, or
+ * *local when that came first: nothing was queued after it) and undoes the
+ * unit when it was opened.  Returns -1 on failure.
+ */
+static int
+pipe_finish(cf_engine *e, batch *p, const cf_migration *m,
+	    const cf_script *script, const char *record_sql, cf_error **local,
+	    cf_outcome *out)
+{
+	step at;
+	cf_error *ce;
+
+	pipe_end(p);
+	if (p->res && p->steps[p->failed].kind == STEP_RESET &&
+	    p->steps[p->failed].index == 1) {
+		/* the unit committed; the next one resets first */
+		p->reset_failed = true;
+		PQclear(p->res);
+		p->res = NULL;
+	}
+	if (!p->res && !p->lost && !*local)
+		return 0;
+	if (p->res || (p->lost && p->read < p->n)) {
+		at = p->steps[p->res ? p->failed : p->read];
+		ce = step_error(e, m, script, &at, p->res, record_sql);
+		cf_error_free(*local);
+	} else if (*local) {
+		at.kind = STEP_STATEMENT;
+		ce = *local;
+	} else {
+		at.kind = STEP_RESET;
+		ce = bookkeeping_error(
+			cf_db_error(e->conn, NULL, CF_ERR_INTERNAL), m,
+			"session reset");
+	}
+	*local = NULL;
+	set_failure(out, ce);
+	if (at.kind != STEP_RESET && at.kind != STEP_OPEN &&
+	    PQstatus(e->conn) == CONNECTION_OK)
+		unit_rollback(e);
+	e->clean = NULL;
+	return -1;
+}
+
+/* Queues the statements of script; *local is set when interrupted. */
+static void
+queue_statements(cf_engine *e, batch *p, const cf_script *script,
+		 cf_error **local)
+{
+	for (size_t i = 0; i < script->n_stmts; i++) {
+		const cf_statement *st = &script->stmts[i];
+		char *sql;
+
+		if (e->skip && e->skip[i])
+			continue;
+		if (cf_cancel_requested()) {
+			*local = interrupted_error(script, i);
+			return;
+		}
+		sql = cf_strndup(script->text + st->offset, st->length);
+		pipe_send(p, STEP_STATEMENT, i, sql, 0, NULL);
+		free(sql);
+	}
+}
+
+/*
+ * Opens the unit: the session reset first (in a transaction unit, only
+ * when the last unit on this connection did not end with one), then BEGIN
+ * or SAVEPOINT, and the unit's lock_timeout.
+ */
+static void
+queue_open(cf_engine *e, batch *p, const cf_migration *m, cf_outcome *out,
+	   int *rc)
+{
+	cf_error *err = NULL;
+
+	*rc = 0;
+	if (e->unit == CF_UNIT_TRANSACTION && e->clean != e->conn &&
+	    cf_db_exec(e->conn, reset_sql, &err) < 0) {
+		set_failure(out, bookkeeping_error(err, m, "session reset"));
+		*rc = -1;
+		return;
+	}
+	e->clean = NULL;
+	pipe_begin(p, e->conn);
+	if (e->unit == CF_UNIT_SAVEPOINT)
+		pipe_send_all(p, STEP_RESET, 0, reset_sql);
+	pipe_send(p, STEP_OPEN, 0, open_sql(e), 0, NULL);
+	if (e->unit == CF_UNIT_TRANSACTION && e->lock_timeout_ms > 0) {
+		/* LOCAL: a SET of the migration wins, and it ends with the
+		 * transaction */
+		char *sql = cf_asprintf("SET LOCAL lock_timeout = %d",
+					e->lock_timeout_ms);
+
+		pipe_send(p, STEP_OPEN, 1, sql, 0, NULL);
+		free(sql);
+	}
+}
+
+/* Applies a transactional migration as one unit; see the file comment. */
+static int
+apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
+	   bool down, cf_outcome *out)
+{
+	bool batched = can_pipeline(e, script);
+	cf_error *local = NULL, *err = NULL;
+	char *record_sql = NULL;
+	batch p;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	queue_open(e, &p, m, out, &rc);
+	if (rc < 0)
+		return -1;
+	rc = -1;
+	if (batched) {
+		queue_statements(e, &p, script, &local);
+	} else {
+		if (pipe_finish(e, &p, m, script, NULL, &local, out) < 0)
+			goto done;
+		pipe_release(&p);
+		if (run_statements(e, m, script, &err) < 0) {
+			set_failure(out, err);
+			unit_rollback(e);
+			goto done;
+		}
+		pipe_begin(&p, e->conn);
+	}
+	if (!local)
+		queue_record(e, &p, m, down, &record_sql);
+	if (!local && !e->before_commit)
+		queue_close(e, &p);
+	if (pipe_finish(e, &p, m, script, record_sql, &local, out) < 0)
+		goto done;
+	if (e->before_commit) {
+		if (e->before_commit(e->hook_arg, e->conn, &err) < 0) {
+			set_failure(out,
+				    bookkeeping_error(
+					    err, m,
+					    "recording cluster-wide changes"));
+			unit_rollback(e);
+			goto done;
+		}
+		pipe_release(&p);
+		pipe_begin(&p, e->conn);
+		queue_close(e, &p);
+		if (pipe_finish(e, &p, m, script, NULL, &local, out) < 0)
+			goto done;
+	}
+	if (e->unit == CF_UNIT_TRANSACTION && !p.reset_failed)
+		e->clean = e->conn;
+	out->kind = CF_OUTCOME_OK;
+	rc = 0;
+done:
+	pipe_release(&p);
+	free(record_sql);
+	return rc;
+}
+
 int
 cf_engine_apply(cf_engine *e, const cf_migration *m, bool down, cf_outcome *out)
 {
 	const cf_script *script = down ? m->down : m->up;
 	double t0 = cf_now_ms();
-	cf_error *err = NULL;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->migration = m;
@@ -331,47 +807,7 @@ cf_engine_apply(cf_engine *e, const cf_migration *m, bool down, cf_outcome *out)
 		}
 		return apply_autocommit(e, m, script, down, out, t0);
 	}
-
-	if (cf_db_exec(e->conn, reset_sql, &err) < 0) {
-		set_failure(out, bookkeeping_error(err, m, "session reset"));
-		return -1;
-	}
-	if (unit_begin(e, &err) < 0) {
-		set_failure(out, bookkeeping_error(err, m,
-						   "opening the transaction"));
-		return -1;
-	}
-	if (run_statements(e, m, script, &err) < 0) {
-		set_failure(out, err);
-		unit_rollback(e);
-		out->elapsed_ms = cf_now_ms() - t0;
-		return -1;
-	}
-	if (record(e, m, down, (int)(cf_now_ms() - t0), &err) < 0) {
-		set_failure(out, bookkeeping_error(err, m, "recording"));
-		unit_rollback(e);
-		out->elapsed_ms = cf_now_ms() - t0;
-		return -1;
-	}
-	if (e->before_commit &&
-	    e->before_commit(e->hook_arg, e->conn, &err) < 0) {
-		set_failure(out,
-			    bookkeeping_error(
-				    err, m, "recording cluster-wide changes"));
-		unit_rollback(e);
-		out->elapsed_ms = cf_now_ms() - t0;
-		return -1;
-	}
-	if (unit_commit(e, &err) < 0) {
-		/* deferred constraints fire at COMMIT: a real failure */
-		if (!err->file)
-			cf_error_set_where(err, script->path, 0, 0);
-		set_failure(out, err);
-		unit_rollback(e);
-		out->elapsed_ms = cf_now_ms() - t0;
-		return -1;
-	}
-	out->kind = CF_OUTCOME_OK;
+	rc = apply_unit(e, m, script, down, out);
 	out->elapsed_ms = cf_now_ms() - t0;
-	return 0;
+	return rc;
 }

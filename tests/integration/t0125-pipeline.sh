@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# t0125-pipeline.sh — a transactional migration goes out in pipeline mode
+# (statements sent without waiting, one sync): the first error still names
+# its statement, file:line:column and SQLSTATE, nothing after it runs and
+# nothing is committed; statements that depend on each other work; COPY
+# keeps its own error.  A sequence bumped by nextval() is the probe that a
+# statement never ran: a rollback does not undo nextval().
+. "$(dirname "$0")/../lib/tap.sh"
+
+unset CONFITURE_DATABASE_URL NO_COLOR
+DB=t0125_pipe
+PF=t0125_pf
+new_db "$DB" >/dev/null || exit 1
+new_db "$PF" >/dev/null || exit 1
+PF_URL="postgresql:///$PF?host=$PGHOST&port=$PGPORT&user=postgres"
+
+fresh()
+{
+	new_db "$DB" >/dev/null
+	new_project "$DB"
+	q "CREATE SEQUENCE probe"
+}
+
+# mig FILE LINE...: writes db/migrations/FILE
+mig() { local f=$1; shift; printf '%s\n' "$@" >"db/migrations/$f"; }
+
+q() { psql_q "$DB" "$1"; }
+exists() { q "SELECT to_regclass('$1') IS NOT NULL"; }
+applied() { q "SELECT coalesce(string_agg(version, ' ' ORDER BY pk_confiture), '-') FROM tb_confiture"; }
+# t when nextval('probe') was never called in database $1
+probe_untouched() { psql_q "${1:-$DB}" "SELECT NOT is_called FROM probe"; }
+
+
+test_expect_success 'statements that depend on each other run in order in one unit' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t (id int PRIMARY KEY, v text);" \
+		"INSERT INTO t VALUES (1, '\''a'\''), (2, '\''b'\'');" \
+		"CREATE INDEX t_v ON t (v);" \
+		"UPDATE t SET v = v || id;" \
+		"CREATE TABLE t_copy AS SELECT * FROM t;"
+	mig 002_b.up.sql "INSERT INTO t SELECT id + 10, v FROM t_copy;"
+	run_cf migrate up --env local
+	expect_rc 0
+	expect_eq "a1,b2,a1,b2" "$(q "SELECT string_agg(v, '\'','\'' ORDER BY id) FROM t")"
+	expect_eq t "$(exists t_v)"
+	expect_eq "001 002" "$(applied)"
+	expect_eq 2 "$(q "SELECT count(*) FROM tb_confiture WHERE execution_time_ms >= 0")"
+'
+
+test_expect_success 'an error in the middle: its statement, line:col, SQLSTATE; nothing after it ran, nothing committed' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t1 (id int);"
+	mig 002_b.up.sql "CREATE TABLE t2 (id int);" \
+		"INSERT INTO t2 VALUES (1);" \
+		"SELECT 1," \
+		"       2 / (SELECT count(*) - 1 FROM t2) AS boom;" \
+		"CREATE TABLE marker (id int);" \
+		"SELECT nextval('\''probe'\'');"
+	mig 003_c.up.sql "SELECT nextval('\''probe'\'');"
+	run_cf migrate up --env local --format json
+	expect_rc 1
+	check_json "assert d[\"succeeded\"] == 1 and d[\"failed\"] == 1 and len(d[\"migrations\"]) == 2, d"
+	check_json "assert (lambda e: e[\"sqlstate\"] == \"22012\" and e[\"statement_index\"] == 3 and e[\"line\"] == 3 and e[\"file\"].endswith(\"002_b.up.sql\") and e[\"statement\"].startswith(\"SELECT 1,\"))(d[\"migrations\"][1][\"error\"]), d"
+	expect_eq t "$(probe_untouched)" "probe"
+	expect_eq f "$(exists marker)"
+	expect_eq f "$(exists t2)"
+	expect_eq 001 "$(applied)"
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "error: division by zero"
+	expect_err_contains "SQLSTATE: 22012"
+	expect_err_contains "002_b.up.sql:3:1 (statement 3)"
+'
+
+test_expect_success 'the server'\''s error position is mapped to line:col in a pipelined statement' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t1 (id int);" \
+		"INSERT INTO t1 VALUES (1);" \
+		"SELECT id," \
+		"       nosuch_col" \
+		"  FROM t1;" \
+		"SELECT nextval('\''probe'\'');"
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "SQLSTATE: 42703"
+	expect_err_contains "001_a.up.sql:4:8 (statement 3)"
+	expect_eq t "$(probe_untouched)" "probe"
+	expect_eq "-" "$(applied)"
+'
+
+test_expect_success 'an error at COMMIT (deferred constraint): a failure of the file, nothing committed, later files not run' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE p (id int PRIMARY KEY);" \
+		"CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);" \
+		"INSERT INTO c VALUES (42);"
+	mig 002_b.up.sql "SELECT nextval('\''probe'\'');"
+	run_cf migrate up --env local --format json
+	expect_rc 1
+	check_json "assert (lambda e: e[\"sqlstate\"] == \"23503\" and e[\"file\"].endswith(\"001_a.up.sql\") and e[\"statement\"] == \"COMMIT\")(d[\"migrations\"][0][\"error\"]), d"
+	expect_eq f "$(exists p)"
+	expect_eq "-" "$(applied)"
+	expect_eq t "$(probe_untouched)" "probe"
+'
+
+test_expect_success 'COPY FROM STDIN / TO STDOUT in a transactional migration: its clear error, no hang' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t (id int);" \
+		"COPY t FROM STDIN;" \
+		"SELECT nextval('\''probe'\'');"
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "COPY to or from the client is not supported in a migration"
+	expect_err_contains "001_a.up.sql:2:1 (statement 2)"
+	expect_eq t "$(probe_untouched)" "probe"
+	expect_eq f "$(exists t)"
+	expect_eq "-" "$(applied)"
+	mig 001_a.up.sql "CREATE TABLE t (id int);" "COPY (SELECT 1) TO STDOUT;"
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "COPY to or from the client is not supported in a migration"
+	expect_err_contains "001_a.up.sql:2:1 (statement 2)"
+	expect_eq f "$(exists t)"
+'
+
+test_expect_success 'a large migration (past the drain size, a large result) still names its failing statement' '
+	fresh
+	{
+		echo "CREATE TABLE big (id int PRIMARY KEY, pad text);"
+		echo "SELECT g, repeat('\''x'\'', 200) FROM generate_series(1, 20000) g;"
+		for i in $(seq 1 3000); do
+			echo "INSERT INTO big VALUES ($i, '\''row $i padding padding padding'\'');"
+		done
+		echo "INSERT INTO big VALUES (7, '\''duplicate'\'');"
+		echo "SELECT nextval('\''probe'\'');"
+	} >db/migrations/001_big.up.sql
+	run_cf migrate up --env local
+	expect_rc 1
+	expect_err_contains "SQLSTATE: 23505"
+	expect_err_contains "001_big.up.sql:3003:1 (statement 3003)"
+	expect_eq t "$(probe_untouched)" "probe"
+	expect_eq f "$(exists big)"
+	sed -i "\$d" db/migrations/001_big.up.sql
+	sed -i "\$d" db/migrations/001_big.up.sql
+	run_cf migrate up --env local
+	expect_rc 0
+	expect_eq 3000 "$(q "SELECT count(*) FROM big")"
+'
+
+test_expect_success 'down: an error in the middle of a .down.sql names its statement; the row is kept' '
+	fresh
+	mig 001_a.up.sql "CREATE TABLE t (id int);"
+	mig 001_a.down.sql "DROP TABLE t;" "SELECT 1 / 0;" "SELECT nextval('\''probe'\'');"
+	run_cf migrate up --env local
+	expect_rc 0
+	run_cf migrate down --env local
+	expect_rc 1
+	expect_err_contains "SQLSTATE: 22012"
+	expect_err_contains "001_a.down.sql:2:1 (statement 2)"
+	expect_eq t "$(probe_untouched)" "probe"
+	expect_eq t "$(exists t)"
+	expect_eq 001 "$(applied)"
+'
+
+test_expect_success 'savepoint preflight: the failing statement is named; nothing after it ran' '
+	fresh
+	new_db "$PF" >/dev/null
+	psql_q "$PF" "CREATE SEQUENCE probe"
+	mig 001_a.up.sql "CREATE TABLE t (id int);"
+	mig 002_b.up.sql "INSERT INTO t VALUES (1);" \
+		"INSERT INTO t VALUES ('\''x'\'');" \
+		"SELECT nextval('\''probe'\'');"
+	mig 003_c.up.sql "SELECT count(*) FROM t;"
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+	expect_rc 1
+	check_json "assert [(m[\"version\"], m[\"success\"], m[\"sqlstate\"], m[\"statement_index\"], m[\"line\"]) for m in d[\"against\"][\"migrations\"]] == [(\"001\", True, None, None, None), (\"002\", False, \"22P02\", 2, 2), (\"003\", True, None, None, None)], d"
+	expect_eq t "$(probe_untouched "$PF")" "probe"
+	expect_eq f "$(psql_q "$PF" "SELECT to_regclass('\''t'\'') IS NOT NULL")"
+'
+
+test_expect_success 'cleanup' '
+	psql_q postgres "DROP DATABASE $DB WITH (FORCE)"
+	psql_q postgres "DROP DATABASE $PF WITH (FORCE)"
+'
+
+test_done
