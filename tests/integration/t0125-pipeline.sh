@@ -177,6 +177,27 @@ test_expect_success 'savepoint preflight: the failing statement is named; nothin
 	expect_eq f "$(psql_q "$PF" "SELECT to_regclass('\''t'\'') IS NOT NULL")"
 '
 
+# The server's log tells how a statement came: "execute <unnamed>: ..." is
+# the extended protocol of a pipelined unit, "statement: ..." a simple query
+# sent alone.  log_statement is set for the preflight's database only.
+test_expect_success 'savepoint preflight: a migration whose dependents are read goes statement by statement, the others in pipeline mode' '
+	fresh
+	new_db "$PF" >/dev/null
+	psql_q postgres "ALTER DATABASE $PF SET log_statement = '\''all'\''"
+	mig 001_a.up.sql "CREATE TABLE t0125_piped (id int, x int);" \
+		"CREATE VIEW t0125_piped_v AS SELECT x FROM t0125_piped;"
+	mig 002_b.up.sql "CREATE TABLE t0125_alone (id int);" \
+		"ALTER TABLE t0125_piped DROP COLUMN x CASCADE;"
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+	expect_rc 0
+	check_json "assert [(x[\"object\"], [y[\"name\"] for y in x[\"dependents\"]]) for m in d[\"against\"][\"migrations\"] for x in m[\"dependents\"]] == [(\"public.t0125_piped.x\", [\"public.t0125_piped_v\"])], d"
+	grep -F "execute <unnamed>: CREATE TABLE t0125_piped (id int, x int)" "$CF_TEST_PGLOG"
+	grep -F "statement: CREATE TABLE t0125_alone (id int)" "$CF_TEST_PGLOG"
+	grep -F "statement: ALTER TABLE t0125_piped DROP COLUMN x CASCADE" "$CF_TEST_PGLOG"
+	! grep -F "execute <unnamed>: CREATE TABLE t0125_alone" "$CF_TEST_PGLOG"
+	expect_eq f "$(psql_q "$PF" "SELECT to_regclass('\''t0125_piped'\'') IS NOT NULL")"
+'
+
 test_expect_success 'cleanup' '
 	psql_q postgres "DROP DATABASE $DB WITH (FORCE)"
 	psql_q postgres "DROP DATABASE $PF WITH (FORCE)"

@@ -151,6 +151,12 @@ typedef struct cf_engine {
 	int (*before_statement)(void *arg, const cf_migration *m,
 				const cf_script *script, size_t index,
 				cf_error **err);
+	/* With before_statement: whether it must see statement index before
+	 * it is sent; NULL: every statement.  A unit none of whose
+	 * statements it must see goes out in pipeline mode, without the
+	 * hook. */
+	bool (*statement_hooked)(void *arg, const cf_migration *m,
+				 const cf_script *script, size_t index);
 	/* Called inside each migration's transaction just before it commits
 	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
 	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);

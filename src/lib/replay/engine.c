@@ -566,16 +566,21 @@ needs_result(const cf_script *script, const cf_statement *st)
 
 /* Whether the statements of script can go out without waiting. */
 static bool
-can_pipeline(const cf_engine *e, const cf_script *script)
+can_pipeline(const cf_engine *e, const cf_migration *m, const cf_script *script)
 {
-	/* the hooks see each statement before it is sent, or the session
+	/* the hooks see a statement before it is sent, or the session
 	 * right after it ran */
-	if (e->before_statement || e->after_statement)
+	if (e->after_statement || (e->before_statement && !e->statement_hooked))
 		return false;
-	for (size_t i = 0; i < script->n_stmts; i++)
-		if (!(e->skip && e->skip[i]) &&
-		    needs_result(script, &script->stmts[i]))
+	for (size_t i = 0; i < script->n_stmts; i++) {
+		if (e->skip && e->skip[i])
+			continue;
+		if (needs_result(script, &script->stmts[i]))
 			return false;
+		if (e->before_statement &&
+		    e->statement_hooked(e->hook_arg, m, script, i))
+			return false;
+	}
 	return true;
 }
 
@@ -720,7 +725,7 @@ static int
 apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 	   bool down, cf_outcome *out)
 {
-	bool batched = can_pipeline(e, script);
+	bool batched = can_pipeline(e, m, script);
 	cf_error *local = NULL, *err = NULL;
 	char *record_sql = NULL;
 	batch p;

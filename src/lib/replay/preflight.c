@@ -769,6 +769,31 @@ record_dependents(preflight_run *pr, const cf_migration *m,
 	}
 }
 
+/*
+ * Whether before_statement() must see statement index: every statement
+ * in clone mode (the guard), else only those whose dependents are read
+ * (record_dependents()), so that a savepoint replay of other migrations
+ * goes out in pipeline mode.  Builds the statement's model.
+ */
+static bool
+statement_hooked(void *arg, const cf_migration *m, const cf_script *script,
+		 size_t index)
+{
+	preflight_run *pr = arg;
+	const cf_statement *st = &script->stmts[index];
+
+	if (pr->snap)
+		return true;
+	if (!pr->engine || !pr->replaying || pr->replaying->migration != m ||
+	    script != m->up || st->transaction_control || !ddl_verb(script, st))
+		return false;
+	cf_script_node((cf_script *)script, index);
+	for (size_t k = 0; st->model && k < st->model->n; k++)
+		if (cf_dependents_wanted(st->model, &st->model->objs[k]))
+			return true;
+	return false;
+}
+
 /* The engine's hook: dependents first (the clone guard may refuse the
  * statement, whose dependents still explain it), then the guard. */
 static int
@@ -1135,6 +1160,7 @@ run_savepoint(preflight_run *pr, cf_error **err)
 	engine.unit = CF_UNIT_SAVEPOINT;
 	engine.allow_autocommit = pr->opts->allow_non_transactional;
 	engine.before_statement = before_statement;
+	engine.statement_hooked = statement_hooked;
 	engine.hook_arg = pr;
 	pr->engine = &engine;
 	trace_begin(pr, conn, &engine, true);
@@ -1505,6 +1531,7 @@ run_clone(preflight_run *pr)
 	engine.unit = CF_UNIT_TRANSACTION;
 	engine.allow_autocommit = true; /* the clone is disposable */
 	engine.before_statement = before_statement;
+	engine.statement_hooked = statement_hooked;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
 	pr->engine = &engine;
