@@ -3,10 +3,11 @@
  * preflight's restore (cluster_snapshot.c): which shared objects a replayed
  * statement names, and the transaction ids it keeps.
  *
- * Statements are parsed here with pg_query_parse(), as preflight does, and
- * the first statement's node is handed over as jansson JSON.  Each row
- * lists names that must be recorded and names that must not be (the
- * grantor of a GRANT, the new owner of a database, ...).
+ * Statements are parsed here with pg_query_parse_protobuf(), as the
+ * statement model does, and the first statement's node is handed over as
+ * preflight hands it to the guard.  Each row lists names that must be
+ * recorded and names that must not be (the grantor of a GRANT, the new
+ * owner of a database, ...).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,45 +18,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include "replay/cluster_internal.h"
 
-/* The first statement node of sql, as preflight hands it over; the
- * caller json_decref()s *doc. */
-static json_t *
-first_stmt(const char *sql, json_t **doc)
+/* The parse result of sql (the caller frees it with
+ * pg_query__parse_result__free_unpacked()). */
+static PgQuery__ParseResult *
+parse(const char *sql)
 {
-	PgQueryParseResult r = pg_query_parse(sql);
+	PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
+	PgQuery__ParseResult *pr;
 
 	if (r.error)
 		fail_msg("cannot parse '%s': %s", sql, r.error->message);
-	*doc = json_loads(r.parse_tree, 0, NULL);
-	pg_query_free_parse_result(r);
-	assert_non_null(*doc);
-	return json_object_get(
-		json_array_get(json_object_get(*doc, "stmts"), 0), "stmt");
+	pr = pg_query__parse_result__unpack(NULL, r.parse_tree.len,
+					    (const uint8_t *)r.parse_tree.data);
+	pg_query_free_protobuf_parse_result(r);
+	assert_non_null(pr);
+	assert_true(pr->n_stmts >= 1);
+	return pr;
+}
+
+/* The first statement node of sql, as preflight hands it over; the
+ * caller frees *doc with pg_query__parse_result__free_unpacked(). */
+static const void *
+first_stmt(const char *sql, PgQuery__ParseResult **doc)
+{
+	*doc = parse(sql);
+	return (*doc)->stmts[0]->stmt;
 }
 
 /* Parses sql and adds its first statement to scope, as preflight does
- * (wrapped says: hand over the RawStmt {"stmt": ...} instead). */
+ * (wrapped says: hand over the RawStmt around it instead). */
 static void
 add_sql(cf_cluster_scope *scope, const char *sql, bool wrapped)
 {
-	PgQueryParseResult r = pg_query_parse(sql);
-	json_t *doc, *raw;
+	PgQuery__ParseResult *doc = parse(sql);
 
-	if (r.error)
-		fail_msg("cannot parse '%s': %s", sql, r.error->message);
-	doc = json_loads(r.parse_tree, 0, NULL);
-	pg_query_free_parse_result(r);
-	assert_non_null(doc);
-	raw = json_array_get(json_object_get(doc, "stmts"), 0);
-	assert_non_null(raw);
 	cf_cluster_scope_add_statement(
-		scope, wrapped ? raw : json_object_get(raw, "stmt"));
-	json_decref(doc);
+		scope, wrapped ? (const void *)doc->stmts[0] :
+				 (const void *)doc->stmts[0]->stmt);
+	pg_query__parse_result__free_unpacked(doc, NULL);
 }
 
 /*
@@ -180,20 +185,34 @@ static void
 test_accumulate(void **state)
 {
 	cf_cluster_scope *scope = cf_cluster_scope_new();
-	json_t *junk = json_pack("{s:i}", "CreateRoleStmt", 1);
-	json_t *two = json_pack("{s:{},s:{}}", "A", "B");
-	json_t *str = json_string("CreateRoleStmt");
+	PgQuery__Node unset = PG_QUERY__NODE__INIT;
+	PgQuery__String str = PG_QUERY__STRING__INIT;
+	PgQuery__RawStmt empty = PG_QUERY__RAW_STMT__INIT;
 
 	(void)state;
 	add_sql(scope, "CREATE ROLE a", true);
 	add_sql(scope, "CREATE DATABASE d", false);
 	add_sql(scope, "CREATE ROLE a", false);
 	add_sql(scope, "DO 'BEGIN NULL; END'", true);
-	cf_cluster_scope_add_statement(scope, junk);
-	cf_cluster_scope_add_statement(scope, two);
-	cf_cluster_scope_add_statement(scope, str);
+	cf_cluster_scope_add_statement(scope, &unset);
+	cf_cluster_scope_add_statement(scope, &str);
+	cf_cluster_scope_add_statement(scope, &empty);
 	cf_cluster_scope_add_statement(scope, NULL);
-	cf_cluster_scope_add_statement(NULL, str);
+	cf_cluster_scope_add_statement(NULL, &unset);
+	assert_false(cf_cluster_statement_names(NULL, 'r', "a"));
+	assert_false(cf_cluster_statement_names(&unset, 'r', "a"));
+	{
+		PgQuery__ParseResult *doc;
+		const void *stmt = first_stmt(
+			"COMMENT ON DATABASE shop IS 'lo_export'", &doc);
+
+		assert_true(cf_cluster_statement_names(stmt, 'd', "shop"));
+		assert_false(cf_cluster_statement_names(stmt, 'r', "shop"));
+		assert_false(
+			cf_cluster_statement_names(stmt, 'd', "lo_export"));
+		assert_false(cf_cluster_statement_names(stmt, 'd', NULL));
+		pg_query__parse_result__free_unpacked(doc, NULL);
+	}
 	assert_true(cf_cluster_scope_has_name(scope, 'r', "a"));
 	assert_true(cf_cluster_scope_has_name(scope, 'd', "d"));
 	assert_false(cf_cluster_scope_has_name(scope, 'd', "a"));
@@ -201,9 +220,6 @@ test_accumulate(void **state)
 	assert_int_equal(cf_cluster_scope_flags(scope), CF_SCOPE_OPAQUE);
 	assert_int_equal(cf_cluster_scope_flags(NULL), 0);
 	assert_false(cf_cluster_scope_has_name(NULL, 'r', "a"));
-	json_decref(junk);
-	json_decref(two);
-	json_decref(str);
 	cf_cluster_scope_free(scope);
 	cf_cluster_scope_free(NULL);
 }
@@ -272,8 +288,8 @@ test_guard_files(void **state)
 	(void)state;
 	snap->passwords_known = snap->system_known = true;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		json_t *doc;
-		json_t *stmt = first_stmt(cases[i].sql, &doc);
+		PgQuery__ParseResult *doc;
+		const void *stmt = first_stmt(cases[i].sql, &doc);
 		cf_error *err = NULL;
 		int rc = cf_cluster_guard_statement(snap, stmt, NULL, &err);
 
@@ -286,7 +302,7 @@ test_guard_files(void **state)
 			fail_msg("'%s': got '%s'", cases[i].sql,
 				 rc ? err->message : "allowed");
 		cf_error_free(err);
-		json_decref(doc);
+		pg_query__parse_result__free_unpacked(doc, NULL);
 	}
 	free(snap);
 }
@@ -330,8 +346,8 @@ test_statement_warning(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		json_t *doc;
-		json_t *stmt = first_stmt(cases[i].sql, &doc);
+		PgQuery__ParseResult *doc;
+		const void *stmt = first_stmt(cases[i].sql, &doc);
 		cf_error *w = cf_cluster_statement_warning(stmt);
 
 		if (!cases[i].code && w)
@@ -344,7 +360,7 @@ test_statement_warning(void **state)
 			fail_msg("'%s': got '%s'", cases[i].sql,
 				 w ? w->message : "nothing");
 		cf_error_free(w);
-		json_decref(doc);
+		pg_query__parse_result__free_unpacked(doc, NULL);
 	}
 }
 
@@ -352,8 +368,8 @@ test_statement_warning(void **state)
 static void
 test_statement_warning_path(void **state)
 {
-	json_t *doc;
-	json_t *stmt = first_stmt(
+	PgQuery__ParseResult *doc;
+	const void *stmt = first_stmt(
 		"DO $$ BEGIN EXECUTE 'COPY t TO ''/tmp/x y'''; END $$", &doc);
 	cf_error *w = cf_cluster_statement_warning(stmt);
 
@@ -364,14 +380,14 @@ test_statement_warning_path(void **state)
 		w->hint,
 		"if it ran, remove the file on the server's machine: rm -f '/tmp/x y'");
 	cf_error_free(w);
-	json_decref(doc);
+	pg_query__parse_result__free_unpacked(doc, NULL);
 	stmt = first_stmt("DO $$ BEGIN EXECUTE 'COPY t TO ' || f(); END $$",
 			  &doc);
 	w = cf_cluster_statement_warning(stmt);
 	assert_non_null(w);
 	assert_null(w->statement);
 	cf_error_free(w);
-	json_decref(doc);
+	pg_query__parse_result__free_unpacked(doc, NULL);
 }
 
 /* A name is mentioned by the replay's string constants as a whole word. */
@@ -396,6 +412,116 @@ test_mentions(void **state)
 	cf_cluster_scope_free(scope);
 }
 
+/*
+ * The guard parses only the statements cf_cluster_statement_relevant()
+ * keeps: for every other one, the guard refuses nothing, the scope gets
+ * no name and no flag, and there is no warning, whatever the snapshot.
+ */
+static void
+test_relevant(void **state)
+{
+	static const struct {
+		const char *sql;
+		bool relevant;
+	} cases[] = {
+		{"CREATE TABLE t (id int, s text DEFAULT 'x')", false},
+		{"ALTER TABLE t OWNER TO app", false},
+		{"ALTER TABLE t RENAME TO u", false},
+		{"CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$",
+		 false},
+		{"INSERT INTO t VALUES (1, 'it''s')", false},
+		{"UPDATE t SET s = 'a' WHERE id = 1", false},
+		{"SELECT pg_create_physical_replication_slot('s_1')", false},
+		{"DROP INDEX t_idx", false},
+		{"CREATE ROLE app", true},
+		{"create  user app", true},
+		{"Alter Database shop SET x = 1", true},
+		{"ALTER SYSTEM SET work_mem = '1MB'", true},
+		{"DROP OWNED BY app", true},
+		{"DROP TABLESPACE ts", true},
+		{"CREATE EXTENSION dblink", true},
+		{"CREATE SERVER s FOREIGN DATA WRAPPER w", true},
+		{"GRANT app TO u", true},
+		{"REVOKE CONNECT ON DATABASE shop FROM PUBLIC", true},
+		{"COMMENT ON DATABASE shop IS 'x'", true},
+		{"SECURITY LABEL ON ROLE app IS 'x'", true},
+		{"REASSIGN OWNED BY a TO b", true},
+		{"DO 'BEGIN NULL; END'", true},
+		{"CALL p()", true},
+		{"COPY t TO '/tmp/x'", true},
+		{"SELECT LO_EXPORT(1, '/tmp/x')", true},
+		{"SELECT \"pg_file_write\"('f', 'x', false)", true},
+		{"SELECT U&\"\\006Co_export\"(1, '/tmp/x')", true},
+		{"SELECT public.DbLink('a', 'b')", true},
+		{"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'Copy t TO ''/x'''; END $$",
+		 true},
+		{"SELECT E'lo\\137export'", true},
+		{"SELECT 'lo_'\n'export'", true},
+		{"SELECT 'lo_' -- split\n'export'", true},
+		{"CREATE /* c */ ROLE app", true},
+		{"(SELECT 1)", true},
+	};
+	cf_cluster_snapshot *snap = calloc(1, sizeof(*snap));
+	cl_database db = {.name = "shop"};
+	cl_tablespace ts = {.name = "ts"};
+	cl_role role = {.name = "app"};
+
+	(void)state;
+	snap->dbs = &db;
+	snap->n_dbs = 1;
+	snap->tss = &ts;
+	snap->n_tss = 1;
+	snap->roles = &role;
+	snap->n_roles = 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *sql = cases[i].sql;
+		bool rel = cf_cluster_statement_relevant(sql, strlen(sql));
+		PgQuery__ParseResult *doc;
+		const void *stmt;
+		cf_cluster_scope *scope;
+		cf_error *err = NULL, *w;
+
+		if (rel != cases[i].relevant)
+			fail_msg("'%s': relevant %d, want %d", sql, rel,
+				 cases[i].relevant);
+		if (rel)
+			continue;
+		stmt = first_stmt(sql, &doc);
+		if (cf_cluster_guard_statement(snap, stmt, NULL, &err) != 0)
+			fail_msg("'%s' refused but not relevant", sql);
+		scope = cf_cluster_scope_new();
+		cf_cluster_scope_add_names(scope, stmt);
+		if (scope->n_names || cf_cluster_scope_flags(scope))
+			fail_msg("'%s' names objects but is not relevant", sql);
+		if ((w = cf_cluster_statement_warning(stmt)))
+			fail_msg("'%s' warned but is not relevant: %s", sql,
+				 w->message);
+		cf_cluster_scope_free(scope);
+		pg_query__parse_result__free_unpacked(doc, NULL);
+	}
+	free(snap);
+}
+
+/* Recorded texts are parsed only when a mention is asked, and give the
+ * string constants cf_cluster_scope_add_statement() would. */
+static void
+test_text_later(void **state)
+{
+	static const char sql[] =
+		"SELECT pg_create_physical_replication_slot('s_1') trailing";
+	cf_cluster_scope *scope = cf_cluster_scope_new();
+
+	(void)state;
+	cf_cluster_scope_add_text(scope, sql, strlen(sql) - 9);
+	cf_cluster_scope_add_text(scope, "SELECT (", 8); /* rejected */
+	cf_cluster_scope_add_text(NULL, sql, 3);
+	assert_int_equal(scope->text.len, 0);
+	assert_true(cl_scope_mentions(scope, "s_1"));
+	assert_false(cl_scope_mentions(scope, "trailing"));
+	assert_int_equal(scope->n_pending, 0);
+	cf_cluster_scope_free(scope);
+}
+
 int
 main(void)
 {
@@ -407,6 +533,8 @@ main(void)
 		cmocka_unit_test(test_statement_warning),
 		cmocka_unit_test(test_statement_warning_path),
 		cmocka_unit_test(test_mentions),
+		cmocka_unit_test(test_relevant),
+		cmocka_unit_test(test_text_later),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

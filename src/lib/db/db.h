@@ -157,6 +157,14 @@ typedef struct cf_engine {
 	 * hook. */
 	bool (*statement_hooked)(void *arg, const cf_migration *m,
 				 const cf_script *script, size_t index);
+	/* With statement_hooked: after a unit went out in pipeline mode, once
+	 * its statements' results are read and before before_commit, called
+	 * for each statement that ran, in order (up to and including the
+	 * one that failed; every one sent when the connection broke); may
+	 * be NULL.  It sees what before_statement would have, after the
+	 * fact. */
+	void (*statement_ran)(void *arg, const cf_migration *m,
+			      const cf_script *script, size_t index);
 	/* Called inside each migration's transaction just before it commits
 	 * (not for autocommit migrations); may be NULL.  -1 fails it. */
 	int (*before_commit)(void *arg, PGconn *conn, cf_error **err);

@@ -49,9 +49,9 @@ cf_cluster_scope *cf_cluster_scope_new(void);
 void cf_cluster_scope_free(cf_cluster_scope *scope);
 
 /*
- * Records the shared objects a replayed statement names.  stmt_json is a
- * jansson json_t * of the statement's parse node object
- * ({"CreateRoleStmt": {...}}, or its RawStmt wrapper {"stmt": ...}), as for
+ * Records the shared objects a replayed statement names, and its string
+ * constants (cl_scope_mentions()).  stmt is the statement's protobuf parse
+ * node (a PgQuery__Node *, or the PgQuery__RawStmt * around it), as for
  * cf_cluster_guard_statement(); it is only read.  Roles: CREATE/ALTER/DROP
  * ROLE (with the roles of IN ROLE, ROLE, ADMIN), ALTER ROLE ... SET (and its
  * IN DATABASE), GRANT/REVOKE role (granted roles and grantees, not the
@@ -65,8 +65,43 @@ void cf_cluster_scope_free(cf_cluster_scope *scope);
  * attributed by transaction id only (cf_cluster_scope_before_commit()).
  * Every other statement is ignored.
  */
-void cf_cluster_scope_add_statement(cf_cluster_scope *scope,
-				    const void *stmt_json);
+void cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt);
+
+/*
+ * Records the shared objects a replayed statement names, as
+ * cf_cluster_scope_add_statement() does, but not its string constants
+ * (cf_cluster_scope_add_text()).
+ */
+void cf_cluster_scope_add_names(cf_cluster_scope *scope, const void *stmt);
+
+/*
+ * Records a replayed statement's text, whose string constants the restore
+ * reads (as cf_cluster_scope_add_statement() records them) only when it
+ * must attribute a replication slot or origin: the text is parsed then,
+ * once.  sql[0..len) is borrowed: it must outlive the restore.
+ */
+void cf_cluster_scope_add_text(cf_cluster_scope *scope, const char *sql,
+			       size_t len);
+
+/*
+ * Whether the guard, the scope's names or the statement warning could say
+ * anything about the statement sql[0..len) (false only when certain, from
+ * the text alone): its first words are those of a statement on roles,
+ * databases, tablespaces, ALTER SYSTEM, COPY, GRANT/REVOKE, COMMENT,
+ * SECURITY LABEL, REASSIGN/DROP OWNED, DO, CALL, CREATE SERVER or
+ * EXTENSION; or it spells lo_export, pg_file_, dblink, postgres_fdw or
+ * copy in any case; or a string constant of it may be spelt otherwise
+ * (escapes, a constant continued on another line).  Such statements only
+ * need their parse tree for the guard.
+ */
+bool cf_cluster_statement_relevant(const char *sql, size_t len);
+
+/*
+ * Whether a replayed statement names (kind, name) as
+ * cf_cluster_scope_add_statement() would record it ('r' role, 'd'
+ * database, 't' tablespace, 's' setting), without its string constants.
+ */
+bool cf_cluster_statement_names(const void *stmt, char kind, const char *name);
 
 /*
  * Records a transaction id as text: an xid8 (pg_current_xact_id()) or a
@@ -145,12 +180,13 @@ void cf_cluster_snapshot_free(cf_cluster_snapshot *snap);
  * unreadable, COPY ... TO a server file, COPY ... PROGRAM, and calls to
  * lo_export(), pg_file_write(), pg_file_rename() and pg_file_unlink()
  * anywhere in the statement (files on the server's machine outlive the
- * clone).  stmt_json is a jansson json_t * of the statement's parse
- * node object ({"DropdbStmt": {...}}, or its RawStmt wrapper {"stmt":
- * ...}); it is only read.  Returns 0 otherwise.
+ * clone).  stmt is the statement's protobuf parse node (a PgQuery__Node
+ * *, or the PgQuery__RawStmt * around it; void * here: no protobuf
+ * headers), as the statement model's parse gives it (history/model.h,
+ * cf_script_stmt_tree()); it is only read.  Returns 0 otherwise.
  */
 int cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
-			       const void *stmt_json, const char *clone_name,
+			       const void *stmt, const char *clone_name,
 			       cf_error **err);
 
 /*
@@ -161,9 +197,9 @@ int cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
  * bodies and DO blocks mention them; code "server-file-may-be-written"
  * when its function bodies or DO blocks mention lo_export, pg_file_write,
  * pg_file_rename, pg_file_unlink or COPY ... TO/PROGRAM (dynamic SQL the
- * guard cannot refuse).  stmt_json as for cf_cluster_guard_statement().
+ * guard cannot refuse).  stmt as for cf_cluster_guard_statement().
  */
-cf_error *cf_cluster_statement_warning(const void *stmt_json);
+cf_error *cf_cluster_statement_warning(const void *stmt);
 
 /* For tests: what a scope recorded. */
 #define CF_SCOPE_OPAQUE 0x1	  /* DO or CALL: names may be incomplete */

@@ -132,8 +132,15 @@ struct cf_cluster_scope {
 	unsigned flags; /* CF_SCOPE_* */
 	uint32_t *xids; /* 32-bit, as xmin shows them */
 	size_t n_xids, a_xids;
-	char *clone;	  /* the clone database, never restored */
-	cf_strbuf text;	  /* the replay's string constants, \n-separated */
+	char *clone;	/* the clone database, never restored */
+	cf_strbuf text; /* the replay's string constants, \n-separated */
+	/* statements whose string constants are not in text yet (borrowed
+	 * texts, in replay order): parsed when cl_scope_mentions() asks */
+	struct cl_pending_text {
+		const char *sql;
+		size_t len;
+	} * pending;
+	size_t n_pending, a_pending;
 	char *roles_seen; /* the replay connection's roles at the last
 			     cf_cluster_scope_before_commit(); NULL: none */
 };

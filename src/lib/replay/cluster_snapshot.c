@@ -21,11 +21,14 @@
  * SQL) — so that the restore undoes only the replay's changes.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include "replay/cluster_internal.h"
 
@@ -676,6 +679,7 @@ cf_cluster_scope_free(cf_cluster_scope *scope)
 	free(scope->xids);
 	free(scope->clone);
 	cf_strbuf_release(&scope->text);
+	free(scope->pending);
 	free(scope->roles_seen);
 	free(scope);
 }
@@ -708,31 +712,87 @@ cl_scope_named(const cf_cluster_scope *scope, char kind, const char *name)
  * any migration, bounded for a hostile one. */
 #define SCOPE_TEXT_MAX (8u << 20)
 
-/* Appends every string constant under node ("sval" values: literals, DO
- * and function bodies, EXECUTE strings) to the scope's text. */
-static void
-collect_strings(cf_cluster_scope *scope, const json_t *node, int depth)
+/*
+ * Calls fn on msg and on every message under it, depth first in field
+ * order (a Node stands for its one member), until fn returns true;
+ * returns whether it did.  Deeper than 200 levels (a hostile statement)
+ * is not visited.
+ */
+static bool
+visit(const ProtobufCMessage *msg, bool (*fn)(const ProtobufCMessage *, void *),
+      void *arg, int depth)
 {
-	const char *key;
-	json_t *v;
-	size_t i;
+	const ProtobufCMessageDescriptor *d;
+	const char *base = (const char *)msg;
 
-	if (depth > 200 || scope->text.len > SCOPE_TEXT_MAX)
-		return;
-	if (json_is_array(node)) {
-		json_array_foreach(node, i, v)
-			collect_strings(scope, v, depth + 1);
-		return;
+	if (!msg || depth > 200)
+		return false;
+	d = msg->descriptor;
+	if (d == &pg_query__node__descriptor) {
+		/* straight to the one member set: a Node has ~250 */
+		const PgQuery__Node *n = (const PgQuery__Node *)msg;
+		const ProtobufCFieldDescriptor *f;
+
+		if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+			return false;
+		f = protobuf_c_message_descriptor_get_field(
+			d, (unsigned)n->node_case);
+		return f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		       visit(*(ProtobufCMessage *const *)(base + f->offset), fn,
+			     arg, depth + 1);
 	}
-	json_object_foreach((json_t *)node, key, v)
-	{
-		if (strcmp(key, "sval") == 0 && json_is_string(v)) {
-			cf_strbuf_addstr(&scope->text, json_string_value(v));
-			cf_strbuf_addch(&scope->text, '\n');
-		} else if (json_is_object(v) || json_is_array(v)) {
-			collect_strings(scope, v, depth + 1);
+	if (fn(msg, arg))
+		return true;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base +
+						     f->quantifier_offset);
+			ProtobufCMessage *const *arr = *(
+				ProtobufCMessage *const *const *)(base +
+								  f->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (visit(arr[k], fn, arg, depth + 1))
+					return true;
+			continue;
 		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (visit(*(ProtobufCMessage *const *)(base + f->offset), fn,
+			  arg, depth + 1))
+			return true;
 	}
+	return false;
+}
+
+/* visit(): appends a String's value (a literal, a DO or function body, an
+ * EXECUTE string, a name) to the scope's text; stops at the size cap. */
+static bool
+collect_string(const ProtobufCMessage *msg, void *arg)
+{
+	cf_cluster_scope *scope = arg;
+
+	if (scope->text.len > SCOPE_TEXT_MAX)
+		return true;
+	if (msg->descriptor == &pg_query__string__descriptor) {
+		const char *s = ((const PgQuery__String *)msg)->sval;
+
+		cf_strbuf_addstr(&scope->text, s ? s : "");
+		cf_strbuf_addch(&scope->text, '\n');
+	}
+	return false;
+}
+
+/* Appends every string constant under node to the scope's text. */
+static void
+collect_strings(cf_cluster_scope *scope, const PgQuery__Node *node)
+{
+	visit((const ProtobufCMessage *)node, collect_string, scope, 0);
 }
 
 static bool
@@ -742,13 +802,54 @@ word_char(char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '$';
 }
 
+/* Parses the statements of cf_cluster_scope_add_text() not read yet and
+ * appends their string constants, in replay order. */
+static void
+read_pending(cf_cluster_scope *scope)
+{
+	for (size_t i = 0; i < scope->n_pending; i++) {
+		char *sql = cf_strndup(scope->pending[i].sql,
+				       scope->pending[i].len);
+		PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
+		PgQuery__ParseResult *pr =
+			r.error ? NULL :
+				  pg_query__parse_result__unpack(
+					  NULL, r.parse_tree.len,
+					  (const uint8_t *)r.parse_tree.data);
+
+		for (size_t k = 0; pr && k < pr->n_stmts; k++)
+			collect_strings(scope, pr->stmts[k]->stmt);
+		if (pr)
+			pg_query__parse_result__free_unpacked(pr, NULL);
+		pg_query_free_protobuf_parse_result(r);
+		free(sql);
+	}
+	scope->n_pending = 0;
+}
+
+void
+cf_cluster_scope_add_text(cf_cluster_scope *scope, const char *sql, size_t len)
+{
+	if (!scope || !sql)
+		return;
+	CF_GROW(scope->pending, scope->a_pending, scope->n_pending + 1);
+	scope->pending[scope->n_pending].sql = sql;
+	scope->pending[scope->n_pending++].len = len;
+}
+
 bool
 cl_scope_mentions(const cf_cluster_scope *scope, const char *name)
 {
 	const char *text, *p;
 	size_t n;
 
-	if (!scope || !name || !*name || !scope->text.len)
+	if (!scope || !name || !*name)
+		return false;
+	/* the string constants are read once, when first asked (only when
+	 * the replay left a slot or origin to attribute) */
+	if (scope->n_pending)
+		read_pending((cf_cluster_scope *)scope);
+	if (!scope->text.len)
 		return false;
 	text = cf_strbuf_str(&scope->text);
 	n = strlen(name);
@@ -800,177 +901,405 @@ scope_add(cf_cluster_scope *scope, char kind, const char *name)
 	scope->names[scope->n_names++].name = cf_strdup(name);
 }
 
-/* The string of a {"String": {"sval": ...}} node, or NULL. */
+/* A protobuf string field: NULL when empty (as unset). */
 static const char *
-sval(const json_t *node)
+str(const char *s)
 {
-	return json_string_value(
-		json_object_get(json_object_get(node, "String"), "sval"));
+	return s && *s ? s : NULL;
+}
+
+/* The string of a String node, or NULL. */
+static const char *
+sval(const PgQuery__Node *node)
+{
+	return node && node->node_case == PG_QUERY__NODE__NODE_STRING ?
+		       str(node->string->sval) :
+		       NULL;
 }
 
 /*
- * Records the role of a RoleSpec, bare or wrapped ({"RoleSpec": {...}}).
- * CURRENT_USER, CURRENT_ROLE and SESSION_USER set CF_SCOPE_CURRENT_USER
- * (the restore reads them as the snapshot's user); PUBLIC is no role.
+ * Records the role of a RoleSpec.  CURRENT_USER, CURRENT_ROLE and
+ * SESSION_USER set CF_SCOPE_CURRENT_USER (the restore reads them as the
+ * snapshot's user); PUBLIC is no role.
  */
 static void
-add_role_spec(cf_cluster_scope *scope, const json_t *spec)
+add_role_spec(cf_cluster_scope *scope, const PgQuery__RoleSpec *spec)
 {
-	const json_t *in = json_object_get(spec, "RoleSpec");
-	const char *type;
-
-	if (in)
-		spec = in;
-	type = json_string_value(json_object_get(spec, "roletype"));
-	if (!type)
+	if (!spec || spec->roletype ==
+			     PG_QUERY__ROLE_SPEC_TYPE__ROLE_SPEC_TYPE_UNDEFINED)
 		return;
-	if (strcmp(type, "ROLESPEC_CSTRING") == 0)
-		scope_add(scope, 'r',
-			  json_string_value(json_object_get(spec, "rolename")));
-	else if (strcmp(type, "ROLESPEC_PUBLIC") != 0)
+	if (spec->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING)
+		scope_add(scope, 'r', str(spec->rolename));
+	else if (spec->roletype != PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_PUBLIC)
 		scope->flags |= CF_SCOPE_CURRENT_USER;
 }
 
-/* Records every RoleSpec of a JSON array. */
-static void
-add_role_specs(cf_cluster_scope *scope, const json_t *list)
+/* The RoleSpec of a node, or NULL. */
+static const PgQuery__RoleSpec *
+role_spec(const PgQuery__Node *node)
 {
-	for (size_t i = 0; i < json_array_size(list); i++)
-		add_role_spec(scope, json_array_get(list, i));
+	return node && node->node_case == PG_QUERY__NODE__NODE_ROLE_SPEC ?
+		       node->role_spec :
+		       NULL;
+}
+
+/* Records every RoleSpec of a list of nodes. */
+static void
+add_role_specs(cf_cluster_scope *scope, PgQuery__Node *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		add_role_spec(scope, role_spec(list[i]));
 }
 
 /* The roles of CREATE/ALTER ROLE options IN ROLE, ROLE, ADMIN (and
  * ALTER GROUP ... ADD/DROP USER): memberships on either side. */
 static void
-add_option_roles(cf_cluster_scope *scope, const json_t *options)
+add_option_roles(cf_cluster_scope *scope, PgQuery__Node *const *options,
+		 size_t n)
 {
-	for (size_t i = 0; i < json_array_size(options); i++) {
-		const json_t *d = json_object_get(json_array_get(options, i),
-						  "DefElem");
-		const char *name = json_string_value(
-			json_object_get(d, "defname"));
+	for (size_t i = 0; i < n; i++) {
+		const PgQuery__DefElem *d;
+		const char *name;
 
-		if (name && (strcmp(name, "addroleto") == 0 ||
-			     strcmp(name, "rolemembers") == 0 ||
-			     strcmp(name, "adminmembers") == 0))
-			add_role_specs(
-				scope,
-				json_object_get(
-					json_object_get(
-						json_object_get(d, "arg"),
-						"List"),
-					"items"));
+		if (options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
+			continue;
+		d = options[i]->def_elem;
+		name = str(d->defname);
+		if (name &&
+		    (strcmp(name, "addroleto") == 0 ||
+		     strcmp(name, "rolemembers") == 0 ||
+		     strcmp(name, "adminmembers") == 0) &&
+		    d->arg && d->arg->node_case == PG_QUERY__NODE__NODE_LIST)
+			add_role_specs(scope, d->arg->list->items,
+				       d->arg->list->n_items);
 	}
 }
 
 /* The kind letter of an ObjectType for a shared object, or 0. */
 static char
-object_kind(const json_t *objtype)
+object_kind(PgQuery__ObjectType t)
 {
-	const char *t = json_string_value(objtype);
-
-	if (!t)
-		return 0;
-	if (strcmp(t, "OBJECT_ROLE") == 0)
+	switch (t) {
+	case PG_QUERY__OBJECT_TYPE__OBJECT_ROLE:
 		return 'r';
-	if (strcmp(t, "OBJECT_DATABASE") == 0)
+	case PG_QUERY__OBJECT_TYPE__OBJECT_DATABASE:
 		return 'd';
-	if (strcmp(t, "OBJECT_TABLESPACE") == 0)
+	case PG_QUERY__OBJECT_TYPE__OBJECT_TABLESPACE:
 		return 't';
-	return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The statement node of stmt: a Node, or the RawStmt around one; NULL
+ * when it is neither or has no statement. */
+static const PgQuery__Node *
+statement_of(const void *stmt)
+{
+	const ProtobufCMessage *msg = stmt;
+
+	if (msg && msg->descriptor == &pg_query__raw_stmt__descriptor)
+		msg = (const ProtobufCMessage *)((const PgQuery__RawStmt *)msg)
+			      ->stmt;
+	if (!msg || msg->descriptor != &pg_query__node__descriptor ||
+	    ((const PgQuery__Node *)msg)->node_case ==
+		    PG_QUERY__NODE__NODE__NOT_SET)
+		return NULL;
+	return (const PgQuery__Node *)msg;
+}
+
+/* CREATE/ALTER/DROP DATABASE or TABLESPACE: records its one name. */
+static void
+add_database_or_tablespace(cf_cluster_scope *scope, const PgQuery__Node *n)
+{
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
+		scope_add(scope, 'd', str(n->createdb_stmt->dbname));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT:
+		scope_add(scope, 'd', str(n->alter_database_stmt->dbname));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_SET_STMT:
+		scope_add(scope, 'd', str(n->alter_database_set_stmt->dbname));
+		break;
+	case PG_QUERY__NODE__NODE_DROPDB_STMT:
+		scope_add(scope, 'd', str(n->dropdb_stmt->dbname));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_REFRESH_COLL_STMT:
+		scope_add(scope, 'd',
+			  str(n->alter_database_refresh_coll_stmt->dbname));
+		break;
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_SPACE_STMT:
+		scope_add(scope, 't',
+			  str(n->create_table_space_stmt->tablespacename));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_SPACE_OPTIONS_STMT:
+		scope_add(
+			scope, 't',
+			str(n->alter_table_space_options_stmt->tablespacename));
+		break;
+	default:
+		scope_add(scope, 't',
+			  str(n->drop_table_space_stmt->tablespacename));
+		break;
+	}
+}
+
+/* Records the shared objects statement n names (not its strings). */
+static void
+add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
+{
+	char kind;
+
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_CREATE_ROLE_STMT:
+		scope_add(scope, 'r', str(n->create_role_stmt->role));
+		add_option_roles(scope, n->create_role_stmt->options,
+				 n->create_role_stmt->n_options);
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_ROLE_STMT:
+		add_role_spec(scope, n->alter_role_stmt->role);
+		add_option_roles(scope, n->alter_role_stmt->options,
+				 n->alter_role_stmt->n_options);
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_ROLE_SET_STMT: {
+		const PgQuery__AlterRoleSetStmt *x = n->alter_role_set_stmt;
+
+		/* no role: ALTER ROLE ALL [IN DATABASE d]; the database
+		 * alone names the rows of all roles in it */
+		if (x->role)
+			add_role_spec(scope, x->role);
+		else if (!str(x->database))
+			scope->flags |= CF_SCOPE_ALL_ROLES;
+		scope_add(scope, 'd', str(x->database));
+		break;
+	}
+	case PG_QUERY__NODE__NODE_DROP_ROLE_STMT:
+		add_role_specs(scope, n->drop_role_stmt->roles,
+			       n->drop_role_stmt->n_roles);
+		break;
+	case PG_QUERY__NODE__NODE_GRANT_ROLE_STMT: {
+		const PgQuery__GrantRoleStmt *x = n->grant_role_stmt;
+
+		for (size_t i = 0; i < x->n_granted_roles; i++)
+			if (x->granted_roles[i]->node_case ==
+			    PG_QUERY__NODE__NODE_ACCESS_PRIV)
+				scope_add(
+					scope, 'r',
+					str(x->granted_roles[i]
+						    ->access_priv->priv_name));
+		add_role_specs(scope, x->grantee_roles, x->n_grantee_roles);
+		break;
+	}
+	case PG_QUERY__NODE__NODE_RENAME_STMT:
+		if ((kind = object_kind(n->rename_stmt->rename_type))) {
+			scope_add(scope, kind, str(n->rename_stmt->subname));
+			scope_add(scope, kind, str(n->rename_stmt->newname));
+		}
+		break;
+	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT:
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_SET_STMT:
+	case PG_QUERY__NODE__NODE_DROPDB_STMT:
+	case PG_QUERY__NODE__NODE_ALTER_DATABASE_REFRESH_COLL_STMT:
+	case PG_QUERY__NODE__NODE_CREATE_TABLE_SPACE_STMT:
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_SPACE_OPTIONS_STMT:
+	case PG_QUERY__NODE__NODE_DROP_TABLE_SPACE_STMT:
+		add_database_or_tablespace(scope, n);
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_OWNER_STMT:
+		if ((kind = object_kind(n->alter_owner_stmt->object_type)) &&
+		    kind != 'r')
+			scope_add(scope, kind,
+				  sval(n->alter_owner_stmt->object));
+		break;
+	case PG_QUERY__NODE__NODE_GRANT_STMT: {
+		const PgQuery__GrantStmt *x = n->grant_stmt;
+
+		if ((kind = object_kind(x->objtype)) && kind != 'r')
+			for (size_t i = 0; i < x->n_objects; i++)
+				scope_add(scope, kind, sval(x->objects[i]));
+		break;
+	}
+	case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT: {
+		const PgQuery__VariableSetStmt *set =
+			n->alter_system_stmt->setstmt;
+
+		if (set &&
+		    set->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
+			scope->flags |= CF_SCOPE_SYSTEM_ALL;
+		else if (set)
+			scope_add(scope, 's', str(set->name));
+		break;
+	}
+	case PG_QUERY__NODE__NODE_COMMENT_STMT:
+		if ((kind = object_kind(n->comment_stmt->objtype)))
+			scope_add(scope, kind, sval(n->comment_stmt->object));
+		break;
+	case PG_QUERY__NODE__NODE_SEC_LABEL_STMT:
+		if ((kind = object_kind(n->sec_label_stmt->objtype)))
+			scope_add(scope, kind, sval(n->sec_label_stmt->object));
+		break;
+	case PG_QUERY__NODE__NODE_REASSIGN_OWNED_STMT:
+		add_role_specs(scope, n->reassign_owned_stmt->roles,
+			       n->reassign_owned_stmt->n_roles);
+		break;
+	case PG_QUERY__NODE__NODE_DROP_OWNED_STMT:
+		add_role_specs(scope, n->drop_owned_stmt->roles,
+			       n->drop_owned_stmt->n_roles);
+		break;
+	case PG_QUERY__NODE__NODE_DO_STMT:
+	case PG_QUERY__NODE__NODE_CALL_STMT:
+		scope->flags |= CF_SCOPE_OPAQUE;
+		break;
+	default:
+		break;
+	}
 }
 
 void
-cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt_json)
+cf_cluster_scope_add_names(cf_cluster_scope *scope, const void *stmt)
 {
-	json_t *node = (json_t *)stmt_json, *in, *x;
-	const char *type;
-	char kind;
+	const PgQuery__Node *n = statement_of(stmt);
 
-	if (!scope || !json_is_object(node))
-		return;
-	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
-		node = in;
-	if (json_object_size(node) != 1)
-		return;
-	type = json_object_iter_key(json_object_iter(node));
-	x = json_object_iter_value(json_object_iter(node));
-	collect_strings(scope, x, 0);
+	if (scope && n)
+		add_names(scope, n);
+}
 
-#define IS(name) (strcmp(type, name) == 0)
-#define FIELD(key) json_object_get(x, key)
-#define STR(key) json_string_value(json_object_get(x, key))
-	if (IS("CreateRoleStmt")) {
-		scope_add(scope, 'r', STR("role"));
-		add_option_roles(scope, FIELD("options"));
-	} else if (IS("AlterRoleStmt")) {
-		add_role_spec(scope, FIELD("role"));
-		add_option_roles(scope, FIELD("options"));
-	} else if (IS("AlterRoleSetStmt")) {
-		/* no role: ALTER ROLE ALL [IN DATABASE d]; the database
-		 * alone names the rows of all roles in it */
-		if (FIELD("role"))
-			add_role_spec(scope, FIELD("role"));
-		else if (!STR("database"))
-			scope->flags |= CF_SCOPE_ALL_ROLES;
-		scope_add(scope, 'd', STR("database"));
-	} else if (IS("DropRoleStmt")) {
-		add_role_specs(scope, FIELD("roles"));
-	} else if (IS("GrantRoleStmt")) {
-		json_t *granted = FIELD("granted_roles");
+/* Is s[0..len) at *pos a word (ASCII letters, digits, _, $)?  Reads it,
+ * lowercased, into w (empty when too long). */
+static bool
+read_word(const char *s, size_t len, size_t *pos, char w[16])
+{
+	size_t start, n = 0;
 
-		for (size_t i = 0; i < json_array_size(granted); i++)
-			scope_add(scope, 'r',
-				  json_string_value(json_object_get(
-					  json_object_get(
-						  json_array_get(granted, i),
-						  "AccessPriv"),
-					  "priv_name")));
-		add_role_specs(scope, FIELD("grantee_roles"));
-	} else if (IS("RenameStmt")) {
-		if ((kind = object_kind(FIELD("renameType")))) {
-			scope_add(scope, kind, STR("subname"));
-			scope_add(scope, kind, STR("newname"));
-		}
-	} else if (IS("CreatedbStmt") || IS("AlterDatabaseStmt") ||
-		   IS("AlterDatabaseSetStmt") || IS("DropdbStmt") ||
-		   IS("AlterDatabaseRefreshCollStmt")) {
-		scope_add(scope, 'd', STR("dbname"));
-	} else if (IS("AlterOwnerStmt")) {
-		if ((kind = object_kind(FIELD("objectType"))) && kind != 'r')
-			scope_add(scope, kind, sval(FIELD("object")));
-	} else if (IS("GrantStmt")) {
-		json_t *objects = FIELD("objects");
+	while (*pos < len &&
+	       (s[*pos] == ' ' || s[*pos] == '\t' || s[*pos] == '\n' ||
+		s[*pos] == '\r' || s[*pos] == '\f' || s[*pos] == '\v'))
+		(*pos)++;
+	start = *pos;
+	while (*pos < len) {
+		char c = s[*pos];
 
-		if ((kind = object_kind(FIELD("objtype"))) && kind != 'r')
-			for (size_t i = 0; i < json_array_size(objects); i++)
-				scope_add(scope, kind,
-					  sval(json_array_get(objects, i)));
-	} else if (IS("CreateTableSpaceStmt") ||
-		   IS("AlterTableSpaceOptionsStmt") ||
-		   IS("DropTableSpaceStmt")) {
-		scope_add(scope, 't', STR("tablespacename"));
-	} else if (IS("AlterSystemStmt")) {
-		json_t *set = FIELD("setstmt");
-		const char *k = json_string_value(json_object_get(set, "kind"));
-
-		if (k && strcmp(k, "VAR_RESET_ALL") == 0)
-			scope->flags |= CF_SCOPE_SYSTEM_ALL;
-		else
-			scope_add(scope, 's',
-				  json_string_value(
-					  json_object_get(set, "name")));
-	} else if (IS("CommentStmt") || IS("SecLabelStmt")) {
-		if ((kind = object_kind(FIELD("objtype"))))
-			scope_add(scope, kind, sval(FIELD("object")));
-	} else if (IS("ReassignOwnedStmt") || IS("DropOwnedStmt")) {
-		add_role_specs(scope, FIELD("roles"));
-	} else if (IS("DoStmt") || IS("CallStmt")) {
-		scope->flags |= CF_SCOPE_OPAQUE;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || c == '_' ||
+		      (*pos > start && ((c >= '0' && c <= '9') || c == '$'))))
+			break;
+		if (n < 15)
+			w[n] = c;
+		n++;
+		(*pos)++;
 	}
-#undef IS
-#undef FIELD
-#undef STR
+	w[n < 16 ? n : 0] = '\0';
+	return n > 0 && (*pos == len || (unsigned char)s[*pos] < 0x80);
+}
+
+/* Is w one of the words of list (" a b c ")? */
+static bool
+word_in(const char *w, const char *list)
+{
+	char key[18];
+
+	snprintf(key, sizeof(key), " %s ", w);
+	return *w && strstr(list, key) != NULL;
+}
+
+/*
+ * Whether a string constant of the text may be spelt other than as it
+ * reads: escapes (E'...', U&'...', U&"..."), or a constant continued on
+ * another line ('a'<newline>'b' is 'ab'; a comment may come between).
+ */
+static bool
+respelt_strings(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((s[i] == '&' && i > 0 && (s[i - 1] | 0x20) == 'u') ||
+		    (s[i] == '\'' && i > 0 && (s[i - 1] | 0x20) == 'e'))
+			return true;
+		if (s[i] == '\'') {
+			bool newline = false;
+			size_t j = i + 1;
+
+			for (; j < len &&
+			       (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' ||
+				s[j] == '\r' || s[j] == '\f' || s[j] == '\v');
+			     j++)
+				newline = newline || s[j] == '\n' ||
+					  s[j] == '\r';
+			if (j < len && (s[j] == '-' || s[j] == '/' ||
+					(newline && s[j] == '\'')))
+				return true;
+		}
+	}
+	return false;
+}
+
+bool
+cf_cluster_statement_relevant(const char *sql, size_t len)
+{
+	static const char alone[] =
+		" grant revoke comment security reassign do call copy ";
+	static const char ddl[] = " create alter drop ";
+	static const char shared[] = " role user group database tablespace"
+				     " system owned server extension ";
+	/* what a call the guard refuses, a dblink call, or dynamic SQL it
+	 * warns about must spell, in any case */
+	static const char *const spelt[] = {
+		"lo_export", "pg_file_", "dblink", "postgres_fdw", "copy", NULL,
+	};
+	char w[16];
+	size_t pos = 0;
+
+	if (!read_word(sql, len, &pos, w))
+		return true; /* not a plain keyword first: parse it */
+	if (word_in(w, alone))
+		return true;
+	if (word_in(w, ddl) &&
+	    (!read_word(sql, len, &pos, w) || word_in(w, shared)))
+		return true;
+	for (size_t k = 0; k < len; k++) {
+		char c = sql[k] | 0x20; /* ASCII letters to lower case */
+
+		if (c != 'l' && c != 'p' && c != 'd' && c != 'c')
+			continue;
+		for (size_t i = 0; spelt[i]; i++) {
+			size_t n = strlen(spelt[i]);
+
+			if (spelt[i][0] == c && k + n <= len &&
+			    strncasecmp(sql + k, spelt[i], n) == 0)
+				return true;
+		}
+	}
+	return respelt_strings(sql, len);
+}
+
+void
+cf_cluster_scope_add_statement(cf_cluster_scope *scope, const void *stmt)
+{
+	const PgQuery__Node *n = statement_of(stmt);
+
+	if (!scope || !n)
+		return;
+	collect_strings(scope, n);
+	add_names(scope, n);
+}
+
+bool
+cf_cluster_statement_names(const void *stmt, char kind, const char *name)
+{
+	const PgQuery__Node *n = statement_of(stmt);
+	cf_cluster_scope one = {0};
+	bool named;
+
+	if (!n || !name)
+		return false;
+	add_names(&one, n);
+	named = cl_scope_named(&one, kind, name);
+	for (size_t i = 0; i < one.n_names; i++)
+		free(one.names[i].name);
+	free(one.names);
+	return named;
 }
 
 void
@@ -1167,41 +1496,40 @@ cf_cluster_scope_before_commit(cf_cluster_scope *scope, PGconn *conn,
  * Guard
  * ------------------------------------------------------------------------ */
 
-/*
- * The name of the first function call under node (the last part of a
- * qualified name) that pred accepts, or NULL.  Borrowed from node.
- */
-static const char *
-find_call(const json_t *node, bool (*pred)(const char *), int depth)
+/* visit(): finds the first function call whose name (the last part of
+ * a qualified one) the predicate accepts. */
+typedef struct call_search {
+	bool (*pred)(const char *);
+	const char *found;
+} call_search;
+
+static bool
+match_call(const ProtobufCMessage *msg, void *arg)
 {
-	const char *key, *found;
-	json_t *v;
-	size_t i;
+	call_search *c = arg;
+	const PgQuery__FuncCall *fc;
+	const char *name;
 
-	if (depth > 200)
-		return NULL;
-	if (json_is_array(node)) {
-		json_array_foreach(
-			node, i,
-			v) if ((found = find_call(v, pred,
-						  depth + 1))) return found;
-		return NULL;
+	if (msg->descriptor != &pg_query__func_call__descriptor)
+		return false;
+	fc = (const PgQuery__FuncCall *)msg;
+	name = fc->n_funcname ? sval(fc->funcname[fc->n_funcname - 1]) : NULL;
+	if (name && c->pred(name)) {
+		c->found = name;
+		return true;
 	}
-	json_object_foreach((json_t *)node, key, v)
-	{
-		if (strcmp(key, "FuncCall") == 0) {
-			json_t *parts = json_object_get(v, "funcname");
-			const char *name = sval(json_array_get(
-				parts, json_array_size(parts) - 1));
+	return false;
+}
 
-			if (name && pred(name))
-				return name;
-		}
-		if ((json_is_object(v) || json_is_array(v)) &&
-		    (found = find_call(v, pred, depth + 1)))
-			return found;
-	}
-	return NULL;
+/* The name of the first function call under node that pred accepts, or
+ * NULL.  Borrowed from node. */
+static const char *
+find_call(const PgQuery__Node *node, bool (*pred)(const char *))
+{
+	call_search c = {pred, NULL};
+
+	visit((const ProtobufCMessage *)node, match_call, &c, 0);
+	return c.found;
 }
 
 /* Functions that write or remove files on the server (lo_export, adminpack). */
@@ -1233,19 +1561,17 @@ refuse(cf_error **err, const char *message, const char *name,
 }
 
 int
-cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
-			   const void *stmt_json, const char *clone_name,
-			   cf_error **err)
+cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt,
+			   const char *clone_name, cf_error **err)
 {
-	json_t *node = (json_t *)stmt_json, *in;
+	const PgQuery__Node *n = statement_of(stmt);
 	const char *name;
 
-	if (!snap || !json_is_object(node))
+	if (!snap || !n)
 		return 0;
-	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
-		node = in;
-	if ((in = json_object_get(node, "DropdbStmt"))) {
-		name = json_string_value(json_object_get(in, "dbname"));
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_DROPDB_STMT:
+		name = str(n->dropdb_stmt->dbname);
 		if (name && !(clone_name && strcmp(name, clone_name) == 0) &&
 		    cl_db_by_name(snap, name))
 			return refuse(
@@ -1253,25 +1579,24 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 				"preflight refuses to drop database '%s' on the against server",
 				name,
 				"DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
-	} else if ((in = json_object_get(node, "DropTableSpaceStmt"))) {
-		name = json_string_value(json_object_get(in, "tablespacename"));
+		break;
+	case PG_QUERY__NODE__NODE_DROP_TABLE_SPACE_STMT:
+		name = str(n->drop_table_space_stmt->tablespacename);
 		if (name && cl_ts_by_name(snap, name))
 			return refuse(
 				err,
 				"preflight refuses to drop tablespace '%s' on the against server",
 				name,
 				"DROP TABLESPACE acts on the whole server, not on the clone, and a dropped tablespace is not restored afterwards");
-	} else if ((in = json_object_get(node, "DropRoleStmt"))) {
-		json_t *roles = json_object_get(in, "roles");
-
+		break;
+	case PG_QUERY__NODE__NODE_DROP_ROLE_STMT:
 		if (snap->passwords_known)
 			return 0;
-		for (size_t i = 0; i < json_array_size(roles); i++) {
-			json_t *spec = json_object_get(json_array_get(roles, i),
-						       "RoleSpec");
+		for (size_t i = 0; i < n->drop_role_stmt->n_roles; i++) {
+			const PgQuery__RoleSpec *spec = role_spec(
+				n->drop_role_stmt->roles[i]);
 
-			name = json_string_value(
-				json_object_get(spec, "rolename"));
+			name = spec ? str(spec->rolename) : NULL;
 			if (name && cl_role_by_name(snap, name))
 				return refuse(
 					err,
@@ -1279,29 +1604,34 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap,
 					name,
 					"roles are shared by the whole server; the preflight cannot read password hashes as this user, so the role could not be recreated as it was");
 		}
-	} else if (json_object_get(node, "AlterSystemStmt")) {
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT:
 		if (!snap->system_known)
 			return refuse(
 				err,
 				"preflight refuses ALTER SYSTEM on the against server%s",
 				"",
 				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
-	} else if ((in = json_object_get(node, "CopyStmt"))) {
-		name = json_string_value(json_object_get(in, "filename"));
-		if (name && json_is_true(json_object_get(in, "is_program")))
+		break;
+	case PG_QUERY__NODE__NODE_COPY_STMT:
+		name = str(n->copy_stmt->filename);
+		if (name && n->copy_stmt->is_program)
 			return refuse(
 				err,
 				"preflight refuses COPY ... PROGRAM '%s' on the against server",
 				name,
 				"COPY ... PROGRAM runs a program on the server's machine; what it does there cannot be undone by dropping the clone");
-		if (name && !json_is_true(json_object_get(in, "is_from")))
+		if (name && !n->copy_stmt->is_from)
 			return refuse(
 				err,
 				"preflight refuses COPY ... TO '%s' on the against server",
 				name,
 				"COPY ... TO a file writes that file on the server's machine; it would stay after the clone is dropped");
+		break;
+	default:
+		break;
 	}
-	if ((name = find_call(node, is_file_function, 0)))
+	if ((name = find_call(n, is_file_function)))
 		return refuse(
 			err, "preflight refuses %s() on the against server",
 			name,
@@ -1375,31 +1705,29 @@ reach_warning(const char *code, const char *fmt, const char *name,
 }
 
 cf_error *
-cf_cluster_statement_warning(const void *stmt_json)
+cf_cluster_statement_warning(const void *stmt)
 {
 	static const char reach_detail[] =
 		"dblink and foreign data wrappers such as postgres_fdw can reach other databases, the against database itself included; what they write there is not in the clone and the preflight does not undo it";
-	json_t *node = (json_t *)stmt_json, *in;
+	const PgQuery__Node *n = statement_of(stmt);
 	cf_cluster_scope *strings;
 	const char *name, *text;
 	cf_error *w = NULL;
 
-	if (!json_is_object(node))
+	if (!n)
 		return NULL;
-	if ((in = json_object_get(node, "stmt")) && json_is_object(in))
-		node = in;
-	if ((name = find_call(node, is_dblink_function, 0)))
+	if ((name = find_call(n, is_dblink_function)))
 		return reach_warning("reaches-other-databases",
 				     "a replayed statement calls %s()", name,
 				     reach_detail);
-	if ((in = json_object_get(node, "CreateForeignServerStmt")))
+	if (n->node_case == PG_QUERY__NODE__NODE_CREATE_FOREIGN_SERVER_STMT)
 		return reach_warning(
 			"reaches-other-databases",
 			"a replayed statement creates foreign server '%s'",
-			json_string_value(json_object_get(in, "servername")),
+			n->create_foreign_server_stmt->servername,
 			reach_detail);
-	if ((in = json_object_get(node, "CreateExtensionStmt")) &&
-	    (name = json_string_value(json_object_get(in, "extname"))) &&
+	if (n->node_case == PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT &&
+	    (name = str(n->create_extension_stmt->extname)) &&
 	    (strcmp(name, "dblink") == 0 || strcmp(name, "postgres_fdw") == 0))
 		return reach_warning(
 			"reaches-other-databases",
@@ -1407,7 +1735,7 @@ cf_cluster_statement_warning(const void *stmt_json)
 			reach_detail);
 	/* dynamic SQL: what function bodies and DO blocks say */
 	strings = cf_cluster_scope_new();
-	collect_strings(strings, node, 0);
+	collect_strings(strings, n);
 	text = cf_strbuf_str(&strings->text);
 	if ((name = first_word(text, file_functions)) ||
 	    (has_word(text, "copy", true) &&

@@ -14,10 +14,12 @@
  * everything after it up to the sync, so nothing after a failing statement
  * runs.  A statement that needs its result before the next is sent (COPY,
  * which has no data in a file; text the parser rejected, which the server
- * judges as psql would send it) or a caller that must see each statement
- * first (before_statement) makes the statements go one by one, with the
- * bookkeeping still batched.  Non-transactional migrations run in
- * autocommit, statement by statement.
+ * judges as psql would send it) or a caller that must see a statement
+ * first (before_statement, where statement_hooked says so) makes the
+ * statements go one by one, with the bookkeeping still batched; a caller
+ * that only needs to know which statements ran learns it after the batch
+ * (statement_ran).  Non-transactional migrations run in autocommit,
+ * statement by statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -665,6 +667,24 @@ pipe_finish(cf_engine *e, batch *p, const cf_migration *m,
 	return -1;
 }
 
+/*
+ * Tells statement_ran which statements of a pipelined unit ran: those
+ * queued up to the step that failed, that step included (the server
+ * skipped the rest); all of them when the connection broke (the server
+ * may have run them before).
+ */
+static void
+batch_ran(cf_engine *e, const batch *p, const cf_migration *m,
+	  const cf_script *script)
+{
+	size_t stop = p->res ? p->failed : p->n;
+
+	for (size_t j = 0; e->statement_ran && j < p->n && j <= stop; j++)
+		if (p->steps[j].kind == STEP_STATEMENT)
+			e->statement_ran(e->hook_arg, m, script,
+					 p->steps[j].index);
+}
+
 /* Queues the statements of script; *local is set when interrupted. */
 static void
 queue_statements(cf_engine *e, batch *p, const cf_script *script,
@@ -753,8 +773,12 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 		queue_record(e, &p, m, down, &record_sql);
 	if (!local && !e->before_commit)
 		queue_close(e, &p);
-	if (pipe_finish(e, &p, m, script, record_sql, &local, out) < 0)
+	rc = pipe_finish(e, &p, m, script, record_sql, &local, out);
+	if (batched)
+		batch_ran(e, &p, m, script);
+	if (rc < 0)
 		goto done;
+	rc = -1;
 	if (e->before_commit) {
 		if (e->before_commit(e->hook_arg, e->conn, &err) < 0) {
 			set_failure(out,

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
 #include "history/model.h"
 #include "replay/analysis.h"
@@ -53,8 +54,13 @@ typedef struct preflight_run {
 	cf_clone_marker *marker; /* for the next run, should this one die */
 	bool against_named;	 /* a statement names the against database */
 	size_t first_note;	 /* notes before it are about earlier runs */
-	json_t *tree;	  /* the statement being replayed (statement_node()) */
-	int target_major; /* grammar of the target, 0 when unknown */
+	json_t *tree; /* the statement being replayed (statement_node()) */
+	/* clone mode: the parse trees of the script being replayed, one per
+	 * statement, read once for the guard's check and its record */
+	const cf_script *trees_of;
+	cf_stmt_tree **trees;
+	unsigned char *tree_state; /* 0 not looked at, 1 read, 2 no need */
+	int target_major;	   /* grammar of the target, 0 when unknown */
 	PGconn *against_conn; /* savepoint mode: opened by against_major() */
 	cf_rollback_checker *downs; /* --check-down, clone mode */
 	cf_engine *engine;	    /* the replay's: its connection */
@@ -546,10 +552,10 @@ explain_timeouts(preflight_run *pr, cf_error *e)
 }
 
 /*
- * The JSON parse node of a statement, for the clone-mode guard: the
- * statement's text is parsed alone (only statements being replayed in
- * clone mode, whose cost the server's work dwarfs).  Borrowed until the
- * next call; NULL when the parser rejects it.
+ * The JSON parse node of a statement, for function_source(): the
+ * statement's text is parsed alone (only CREATE OR REPLACE FUNCTION
+ * statements whose dependents were read).  Borrowed until the next call;
+ * NULL when the parser rejects it.
  */
 static json_t *
 statement_node(preflight_run *pr, const cf_script *script,
@@ -566,61 +572,169 @@ statement_node(preflight_run *pr, const cf_script *script,
 		json_array_get(json_object_get(pr->tree, "stmts"), 0), "stmt");
 }
 
+/* Forgets the guard's parse trees (clone mode). */
+static void
+guard_trees_free(preflight_run *pr)
+{
+	for (size_t i = 0; pr->trees_of && i < pr->trees_of->n_stmts; i++)
+		cf_stmt_tree_free(pr->trees[i]);
+	free(pr->trees);
+	free(pr->tree_state);
+	pr->trees = NULL;
+	pr->tree_state = NULL;
+	pr->trees_of = NULL;
+}
+
 /*
- * Clone mode, before each statement: refuse what the snapshot could not
- * undo (dropping an existing database, tablespace, ...), and record the
- * shared objects the statement names, so that the restore undoes the
- * replay's own changes and nothing another session did meanwhile.
+ * The parse node (a PgQuery__Node *) of statement index, for the clone
+ * guard, or NULL when the guard has nothing to say about the statement
+ * (cf_cluster_statement_relevant(): no parse then) or the parser rejects
+ * it.  The tree is the statement model's protobuf parse, which also gives
+ * the statement its model, kept for the script being replayed so that the
+ * guard's check (statement_hooked()) and its record (before_statement()
+ * or statement_ran()) read one parse.  Borrowed.
+ */
+static const void *
+guard_tree(preflight_run *pr, const cf_script *script, size_t index)
+{
+	const cf_statement *st = &script->stmts[index];
+	const PgQuery__ParseResult *res;
+
+	if (pr->trees_of != script) {
+		guard_trees_free(pr);
+		pr->trees = cf_calloc(script->n_stmts, sizeof(*pr->trees));
+		pr->tree_state = cf_calloc(script->n_stmts,
+					   sizeof(*pr->tree_state));
+		pr->trees_of = script;
+	}
+	if (!pr->tree_state[index] &&
+	    !cf_cluster_statement_relevant(script->text + st->offset,
+					   st->length))
+		pr->tree_state[index] = 2;
+	if (!pr->tree_state[index]) {
+		char *text, *msg;
+
+		pr->trees[index] = cf_script_stmt_tree((cf_script *)script,
+						       index, &text, &msg);
+		free(text);
+		free(msg);
+		pr->tree_state[index] = 1;
+	}
+	res = cf_stmt_tree_result(pr->trees[index]);
+	return res && res->n_stmts >= 1 ? res->stmts[0]->stmt : NULL;
+}
+
+/*
+ * Whether the guard must see statement index before it is sent (clone
+ * mode): it refuses it, or it names the against database, whose marker
+ * must be saved before it runs.  Other statements are recorded after
+ * their unit's batch ran (statement_ran()): a transaction's changes to
+ * shared catalogs persist only at COMMIT, and before_commit() saves the
+ * marker first.
+ */
+static bool
+guard_fires(preflight_run *pr, const cf_script *script, size_t index)
+{
+	const void *stmt = guard_tree(pr, script, index);
+	cf_error *e = NULL;
+
+	if (!stmt)
+		return false;
+	if (cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, &e) <
+	    0) {
+		cf_error_free(e);
+		return true;
+	}
+	return cf_cluster_statement_names(stmt, 'd', pr->against_db);
+}
+
+/*
+ * Clone mode: records the shared objects a statement names (stmt, from
+ * guard_tree()) and its string constants, so that the restore undoes the
+ * replay's own changes and nothing another session did meanwhile, and its
+ * warnings.  When it names the against database, the marker is saved
+ * before it runs.
+ */
+static int
+guard_record(preflight_run *pr, const cf_script *script, size_t index,
+	     const void *stmt, cf_error **err)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_error *w;
+
+	/* the scripts outlive the restore, which parses these only when it
+	 * has a slot or origin to attribute */
+	cf_cluster_scope_add_text(pr->scope, script->text + st->offset,
+				  st->length);
+	if (!stmt)
+		return 0;
+	cf_cluster_scope_add_names(pr->scope, stmt);
+	if ((w = cf_cluster_statement_warning(stmt))) {
+		cf_error_set_where(w, script->path, st->line, st->column);
+		cf_error_list_add(&pr->r->notes, w);
+	}
+	/* ALTER DATABASE <against> & co act on the real database */
+	if (!cf_cluster_statement_names(stmt, 'd', pr->against_db))
+		return 0;
+	w = cf_error_new(
+		CF_ERR_SQL,
+		"a replayed statement changes database '%s' itself, not the clone",
+		pr->against_db);
+	w->severity = CF_SEV_WARNING;
+	cf_error_set_code(w, "against-database-altered");
+	cf_error_set_where(w, script->path, st->line, st->column);
+	cf_error_set_detail(
+		w,
+		"ALTER DATABASE, COMMENT, GRANT and RENAME name the real database: other sessions see the change while the preflight runs, and the clone does not get it; the preflight restores it afterwards, and if the preflight is killed first, the next preflight against this server does");
+	cf_error_list_add(&pr->r->notes, w);
+	if (pr->against_named)
+		return 0;
+	pr->against_named = true;
+	return cf_clone_marker_save(pr->maint, pr->marker, true, pr->scope,
+				    err);
+}
+
+/*
+ * Clone mode, before each statement of a unit sent statement by
+ * statement: refuse what the snapshot could not undo (dropping an
+ * existing database, tablespace, ...), then record it (guard_record()).
  */
 static int
 guard_statement(void *arg, const cf_migration *m, const cf_script *script,
 		size_t index, cf_error **err)
 {
 	preflight_run *pr = arg;
-	const cf_statement *st = &script->stmts[index];
-	cf_cluster_scope *one;
-	cf_error *w;
-	json_t *stmt;
+	const void *stmt;
 
 	(void)m;
 	if (!pr->snap)
 		return 0;
-	stmt = statement_node(pr, script, st);
-	if (!stmt)
-		return 0;
-	if (cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err) < 0)
+	stmt = guard_tree(pr, script, index);
+	if (stmt &&
+	    cf_cluster_guard_statement(pr->snap, stmt, pr->clone_name, err) < 0)
 		return -1;
-	cf_cluster_scope_add_statement(pr->scope, stmt);
-	if ((w = cf_cluster_statement_warning(stmt))) {
-		cf_error_set_where(w, script->path, st->line, st->column);
-		cf_error_list_add(&pr->r->notes, w);
-	}
-	/* ALTER DATABASE <against> & co act on the real database */
-	one = cf_cluster_scope_new();
-	cf_cluster_scope_add_statement(one, stmt);
-	if (cf_cluster_scope_has_name(one, 'd', pr->against_db)) {
-		w = cf_error_new(
-			CF_ERR_SQL,
-			"a replayed statement changes database '%s' itself, not the clone",
-			pr->against_db);
-		w->severity = CF_SEV_WARNING;
-		cf_error_set_code(w, "against-database-altered");
-		cf_error_set_where(w, script->path, st->line, st->column);
-		cf_error_set_detail(
-			w,
-			"ALTER DATABASE, COMMENT, GRANT and RENAME name the real database: other sessions see the change while the preflight runs, and the clone does not get it; the preflight restores it afterwards, and if the preflight is killed first, the next preflight against this server does");
-		cf_error_list_add(&pr->r->notes, w);
-		if (!pr->against_named) {
-			pr->against_named = true;
-			if (cf_clone_marker_save(pr->maint, pr->marker, true,
-						 pr->scope, err) < 0) {
-				cf_cluster_scope_free(one);
-				return -1;
-			}
-		}
-	}
-	cf_cluster_scope_free(one);
-	return 0;
+	return guard_record(pr, script, index, stmt, err);
+}
+
+/*
+ * Clone mode, after a unit sent in pipeline mode (the guard fired on none
+ * of its statements): records each statement that ran, as
+ * guard_statement() would have before it.
+ */
+static void
+statement_ran(void *arg, const cf_migration *m, const cf_script *script,
+	      size_t index)
+{
+	preflight_run *pr = arg;
+	const void *stmt;
+	cf_error *e = NULL;
+
+	(void)m;
+	if (!pr->snap)
+		return;
+	stmt = guard_tree(pr, script, index);
+	if (guard_record(pr, script, index, stmt, &e) < 0)
+		cf_error_list_add(&pr->r->notes, e);
 }
 
 /* The AS source of a CREATE FUNCTION statement's JSON node, or NULL. */
@@ -770,10 +884,10 @@ record_dependents(preflight_run *pr, const cf_migration *m,
 }
 
 /*
- * Whether before_statement() must see statement index: every statement
- * in clone mode (the guard), else only those whose dependents are read
- * (record_dependents()), so that a savepoint replay of other migrations
- * goes out in pipeline mode.  Builds the statement's model.
+ * Whether before_statement() must see statement index: in clone mode
+ * those the guard fires on (guard_fires()), and those whose dependents are
+ * read (record_dependents()), so that a replay of other migrations goes
+ * out in pipeline mode.  Builds the statement's model.
  */
 static bool
 statement_hooked(void *arg, const cf_migration *m, const cf_script *script,
@@ -782,7 +896,7 @@ statement_hooked(void *arg, const cf_migration *m, const cf_script *script,
 	preflight_run *pr = arg;
 	const cf_statement *st = &script->stmts[index];
 
-	if (pr->snap)
+	if (pr->snap && guard_fires(pr, script, index))
 		return true;
 	if (!pr->engine || !pr->replaying || pr->replaying->migration != m ||
 	    script != m->up || st->transaction_control || !ddl_verb(script, st))
@@ -1532,6 +1646,7 @@ run_clone(preflight_run *pr)
 	engine.allow_autocommit = true; /* the clone is disposable */
 	engine.before_statement = before_statement;
 	engine.statement_hooked = statement_hooked;
+	engine.statement_ran = statement_ran;
 	engine.before_commit = before_commit;
 	engine.hook_arg = pr;
 	pr->engine = &engine;
@@ -1544,6 +1659,7 @@ run_clone(preflight_run *pr)
 	}
 	replay(pr, &engine, &conn, clone_connect);
 	pr->engine = NULL;
+	guard_trees_free(pr);
 	cf_rollback_checker_free(pr->downs);
 	pr->downs = NULL;
 	/* a plain table: written to WAL like production's */
