@@ -53,6 +53,8 @@ typedef struct preflight_run {
 	cf_cluster_scope *scope; /* what the replay touched */
 	cf_clone_marker *marker; /* for the next run, should this one die */
 	bool against_named;	 /* a statement names the against database */
+	bool analysed;		 /* analyse() ran */
+	bool checked;		 /* static_once() ran */
 	size_t first_note;	 /* notes before it are about earlier runs */
 	json_t *tree; /* the statement being replayed (statement_node()) */
 	/* clone mode: the parse trees of the script being replayed, one per
@@ -1408,6 +1410,42 @@ clone_connect(preflight_run *pr, PGconn **conn)
 	return 0;
 }
 
+/* The static checks, once: in clone mode while the server makes the
+ * clone (create_while_checking()), else before the replay. */
+static void
+static_once(preflight_run *pr)
+{
+	if (pr->checked)
+		return;
+	pr->checked = true;
+	static_checks(pr);
+}
+
+/*
+ * Runs CREATE DATABASE sql on the maintenance connection and, while the
+ * server copies the template, the static checks on the client.  *err:
+ * the CREATE's error, or NULL.
+ */
+static void
+create_while_checking(preflight_run *pr, const char *sql, cf_error **err)
+{
+	PGresult *res;
+
+	*err = NULL;
+	if (!PQsendQuery(pr->maint, sql))
+		*err = cf_db_error(pr->maint, NULL, CF_ERR_INTERNAL);
+	static_once(pr);
+	while (!*err && (res = PQgetResult(pr->maint)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			*err = cf_db_error(pr->maint, res, CF_ERR_INTERNAL);
+		PQclear(res);
+	}
+	while (*err && (res = PQgetResult(pr->maint)) != NULL)
+		PQclear(res);
+	if (*err)
+		(*err)->statement = cf_strdup(sql);
+}
+
 /* Makes the clone; 1 with *reason when the server refuses in a way auto
  * mode can fall back from. */
 static int
@@ -1456,13 +1494,15 @@ clone_create(preflight_run *pr, char **reason)
 		pr->progress->clone_begin(pr->progress->arg, pr->against_db);
 	/* 55006: someone touched the template just now (another preflight's
 	 * check, a psql that is going away): try again for a few seconds. */
+	create_while_checking(pr, sql, &e);
 	for (int attempt = 0;
-	     cf_db_exec(pr->maint, sql, &e) < 0 && attempt < 20 &&
-	     strcmp(e->sqlstate, "55006") == 0 && !cf_cancel_requested();
+	     e && attempt < 20 && strcmp(e->sqlstate, "55006") == 0 &&
+	     !cf_cancel_requested();
 	     attempt++) {
 		cf_error_free(e);
 		e = NULL;
 		PQclear(PQexec(pr->maint, "SELECT pg_sleep(0.2)"));
+		cf_db_exec(pr->maint, sql, &e);
 	}
 	if (pr->progress && pr->progress->clone_end)
 		pr->progress->clone_end(pr->progress->arg, pr->against_db, !e,
@@ -1559,13 +1599,54 @@ clone_closing(preflight_run *pr, bool clone_left)
 	return line;
 }
 
+static void label_causes(cf_preflight_result *r);
+
+/* After a replay: which failures are root causes, the deploy risk, and
+ * lint on what the replay database said.  Needs no database. */
+static void
+analyse(preflight_run *pr)
+{
+	if (pr->analysed)
+		return;
+	pr->analysed = true;
+	label_causes(pr->r);
+	cf_risk_assess(pr->r);
+	if (!pr->opts->no_lint)
+		lint_replayed(pr);
+}
+
+/*
+ * Runs DROP DATABASE sql on the maintenance connection and, while the
+ * server drops (a checkpoint, the files), the replay's analysis on the
+ * client.  *err: the DROP's error, or NULL.
+ */
+static void
+drop_while_analysing(preflight_run *pr, const char *sql, cf_error **err)
+{
+	PGresult *res;
+
+	*err = NULL;
+	if (!PQsendQuery(pr->maint, sql)) {
+		*err = cf_db_error(pr->maint, NULL, CF_ERR_INTERNAL);
+		analyse(pr);
+		return;
+	}
+	analyse(pr);
+	while ((res = PQgetResult(pr->maint)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !*err)
+			*err = cf_db_error(pr->maint, res, CF_ERR_INTERNAL);
+		PQclear(res);
+	}
+}
+
 /*
  * Empties and drops the clone, checks in pg_database that it is gone, then
- * undoes the replay's cluster-wide changes.  Returns whether the clone is
- * (or may be) still there.
+ * undoes the replay's cluster-wide changes.  After a replay (replayed),
+ * its analysis runs while the server drops the clone.  Returns whether
+ * the clone is (or may be) still there.
  */
 static bool
-clone_cleanup(preflight_run *pr)
+clone_cleanup(preflight_run *pr, bool replayed)
 {
 	cf_error *e = NULL, *drop_err = NULL;
 	bool left = false;
@@ -1580,7 +1661,10 @@ clone_cleanup(preflight_run *pr)
 		/* subscriptions and logical slots make DROP fail (55006) */
 		cf_clone_clear(pr->maint, pr->against_url, pr->clone_name,
 			       &pr->r->notes);
-		cf_db_exec(pr->maint, sql, &drop_err);
+		if (replayed)
+			drop_while_analysing(pr, sql, &drop_err);
+		else
+			cf_db_exec(pr->maint, sql, &drop_err);
 		if (cf_clone_exists(pr->maint, pr->clone_name, &e) != 0) {
 			cf_error *w = cf_error_new(
 				CF_ERR_SQL, "the clone '%s' was not dropped",
@@ -1780,16 +1864,17 @@ run_against(preflight_run *pr, cf_error **err)
 			return -1;
 		if (rc == 0)
 			rc = clone_create(pr, &reason);
+		static_once(pr); /* no CREATE DATABASE to check during */
 		if (rc == 0) {
 			r->mode = CF_PREFLIGHT_CLONE;
 			bool left;
 
 			rc = run_clone(pr);
-			left = clone_cleanup(pr);
+			left = clone_cleanup(pr, true);
 			r->closing = clone_closing(pr, left);
 			return 0;
 		}
-		clone_cleanup(pr);
+		clone_cleanup(pr, false);
 		if (cf_cancel_requested()) {
 			/* SIGINT while cloning: stop, do not fall back */
 			free(reason);
@@ -1810,6 +1895,7 @@ run_against(preflight_run *pr, cf_error **err)
 		}
 		r->fallback_reason = reason;
 	}
+	static_once(pr);
 	r->mode = CF_PREFLIGHT_SAVEPOINT;
 	return run_savepoint(pr, err);
 }
@@ -1851,16 +1937,14 @@ cf_session_preflight(cf_session *s, const char *against_url,
 		cf_migration_parse(
 			s->set, (cf_migration *)pr.r->migrations[i].migration,
 			true, true, pr.target_major);
-	static_checks(&pr);
+	if (!against_url)
+		static_once(&pr); /* else run_against(): clone mode checks
+				    * while the server makes the clone */
 	if (against_url) {
 		rc = run_against(&pr, err);
 		cf_risk_tracer_free(pr.tracer);
-		if (rc == 0) {
-			label_causes(pr.r);
-			cf_risk_assess(pr.r);
-		}
-		if (rc == 0 && !opts->no_lint)
-			lint_replayed(&pr);
+		if (rc == 0)
+			analyse(&pr); /* clone mode: done while dropping */
 	}
 	count(pr.r);
 	PQfinish(pr.against_conn);
