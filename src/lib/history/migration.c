@@ -580,8 +580,9 @@ check_entry(cf_migration_set *set, const found_file *f, const char *root,
 {
 	struct stat st;
 	char *msg;
+	int rc = lstat(f->path, &st);
 
-	if (lstat(f->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+	if (rc == 0 && S_ISLNK(st.st_mode)) {
 		char *real = realpath(f->path, NULL);
 
 		if (real && !cf_path_inside(real, root)) {
@@ -603,8 +604,9 @@ check_entry(cf_migration_set *set, const found_file *f, const char *root,
 			return -1;
 		}
 		free(real);
+		rc = stat(f->path, &st); /* what the link leads to */
 	}
-	if (stat(f->path, &st) != 0) {
+	if (rc != 0) {
 		msg = cf_asprintf("cannot access '%s': %s", f->path,
 				  strerror(errno));
 		add_problem(set, f->path, "unreadable-file", msg);
