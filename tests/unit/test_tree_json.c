@@ -52,7 +52,11 @@ blocks_release(blocks *b)
 	free(b->p);
 }
 
-enum outcome { READ, DECLINED, REJECTED };
+enum outcome {
+	READ,
+	DECLINED,
+	REJECTED
+};
 
 /*
  * Parses sql both ways; fails the test when the JSON reader's tree packs
@@ -100,7 +104,7 @@ static const struct tree_case {
 	{"SELECT 1", READ},
 	{"SELECT -3, 0, - 5, -0, -\n 9, 2147483647, -1.5", READ},
 	{"SELECT -2147483648", READ}, /* a Float */
-	{"SELECT -(3)", DECLINED},	/* -3 with no text to read it from */
+	{"SELECT -(3)", DECLINED},    /* -3 with no text to read it from */
 	{"SELECT - /* c */ 4", DECLINED},
 	{"CREATE TABLE t (a int[], b text[][], c int[3], e int ARRAY, "
 	 "f int ARRAY[4], g \"we[ird\"[], h int[ 1 ])",
@@ -234,8 +238,8 @@ test_files(void **state)
 	check_dir("fixtures");
 	check_dir(corpora ? corpora : "../../../shared/corpora");
 	check_dir("/usr/share/postgresql");
-	print_message("# %zu statements read from JSON, %zu declined\n",
-		      n_read, n_declined);
+	print_message("# %zu statements read from JSON, %zu declined\n", n_read,
+		      n_declined);
 	assert_true(n_read > 0);
 }
 

@@ -92,8 +92,7 @@ normalise(const char *s, size_t len, char *out)
 }
 
 static uint32_t
-name_hash(const ProtobufCMessageDescriptor *desc, const char *name,
-	  size_t len)
+name_hash(const ProtobufCMessageDescriptor *desc, const char *name, size_t len)
 {
 	uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)desc >> 4);
 
@@ -130,8 +129,8 @@ lookup(const ProtobufCMessageDescriptor *desc, const char *key, size_t len)
 	    (f = table_find(&fields.spelled, desc, key, len)) != NULL)
 		return f;
 	n = normalise(key, len, name);
-	return n > NAME_MAX_LEN ? NULL
-				: table_find(&fields.norm, desc, name, n);
+	return n > NAME_MAX_LEN ? NULL :
+				  table_find(&fields.norm, desc, name, n);
 }
 
 /* Adds name[0..n) -> f to t unless t has that name for desc already. */
@@ -242,12 +241,11 @@ typedef struct reader {
 	const char *sql; /* the parsed text: locations are byte offsets */
 	size_t sql_len;
 	int depth;
-	int in_bounds;	      /* inside TypeName.arrayBounds */
-	bool zero_bound;      /* the text has a "[0]" */
-	size_t unresolved;    /* empty Integers not read back */
+	int in_bounds;		/* inside TypeName.arrayBounds */
+	bool zero_bound;	/* the text has a "[0]" */
+	size_t unresolved;	/* empty Integers not read back */
 	const void *last_empty; /* the last empty Integer */
 } reader;
-
 
 static bool
 eat(reader *r, char c)
@@ -312,14 +310,30 @@ string_value(reader *r, char **out)
 		}
 		s++;
 		switch (*s++) {
-		case '"': *d++ = '"'; break;
-		case '\\': *d++ = '\\'; break;
-		case '/': *d++ = '/'; break;
-		case 'b': *d++ = '\b'; break;
-		case 'f': *d++ = '\f'; break;
-		case 'n': *d++ = '\n'; break;
-		case 'r': *d++ = '\r'; break;
-		case 't': *d++ = '\t'; break;
+		case '"':
+			*d++ = '"';
+			break;
+		case '\\':
+			*d++ = '\\';
+			break;
+		case '/':
+			*d++ = '/';
+			break;
+		case 'b':
+			*d++ = '\b';
+			break;
+		case 'f':
+			*d++ = '\f';
+			break;
+		case 'n':
+			*d++ = '\n';
+			break;
+		case 'r':
+			*d++ = '\r';
+			break;
+		case 't':
+			*d++ = '\t';
+			break;
 		case 'u':
 			if (q - s < 4)
 				return false;
@@ -409,10 +423,12 @@ repeated_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 				void **grown;
 
 				cap = cap ? cap * 2 : 4;
-				grown = r->alloc->alloc(r->alloc->allocator_data,
-							cap * sizeof(void *));
+				grown = r->alloc->alloc(
+					r->alloc->allocator_data,
+					cap * sizeof(void *));
 				if (n)
-					memcpy(grown, items, n * sizeof(void *));
+					memcpy(grown, items,
+					       n * sizeof(void *));
 				items = grown;
 			}
 			items[n++] = m;
@@ -533,8 +549,8 @@ field_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 			return false;
 		memcpy(name, s, len);
 		name[len] = '\0';
-		ev = protobuf_c_enum_descriptor_get_value_by_name(
-			f->descriptor, name);
+		ev = protobuf_c_enum_descriptor_get_value_by_name(f->descriptor,
+								  name);
 		if (!ev)
 			return false;
 		*(int *)at = ev->value;
@@ -628,8 +644,7 @@ object(reader *r, const ProtobufCMessageDescriptor *desc, void *msg)
 }
 
 PgQuery__ParseResult *
-cf_tree_from_json(const char *json, const char *sql,
-		  ProtobufCAllocator *alloc)
+cf_tree_from_json(const char *json, const char *sql, ProtobufCAllocator *alloc)
 {
 	reader r = {.p = json,
 		    .end = json + strlen(json),
