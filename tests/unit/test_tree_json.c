@@ -107,9 +107,14 @@ static const struct tree_case {
 	{"SELECT -(3)", DECLINED},    /* -3 with no text to read it from */
 	{"SELECT - /* c */ 4", DECLINED},
 	{"CREATE TABLE t (a int[], b text[][], c int[3], e int ARRAY, "
-	 "f int ARRAY[4], g \"we[ird\"[], h int[ 1 ])",
+	 "f int ARRAY[4], g \"weird\"[], h int[ 1 ])",
 	 READ},
-	{"CREATE TABLE t (d int[0])", DECLINED}, /* 0, not -1 */
+	{"CREATE TABLE t (g \"we[ird\"[])", DECLINED}, /* a '[' not a bound */
+	{"CREATE TABLE t (d int[0])", DECLINED},       /* 0, not -1 */
+	{"CREATE TABLE t (d int[/* ] */ 0], e text[])", DECLINED},
+	{"CREATE TABLE t (d int[--\n0], e text[])", DECLINED},
+	{"CREATE TABLE t (d int[\t00 ], e text[])", DECLINED},
+	{"SELECT '[x', 'text[]'::text, NULL::text[]", DECLINED},
 	{"CREATE TABLE u (a int DEFAULT -1, b bigint DEFAULT 0, "
 	 "c int DEFAULT - 7, d numeric(10, 0) DEFAULT -0.5)",
 	 READ},
@@ -121,8 +126,8 @@ static const struct tree_case {
 	{"SELECT E'\\x01\\x1f tab\\there \"q\" back\\\\slash', 'ünï', "
 	 "U&'\\0441', $$ dollar -1 $$, '[0]', '\\u0007'",
 	 READ},
-	{"SELECT a[-1], '{}'::int[] FROM t WHERE x = -1 LIMIT 0 OFFSET 0",
-	 READ},
+	{"SELECT a[1], '{}'::int[] FROM t WHERE x = -1 LIMIT 0 OFFSET 0", READ},
+	{"SELECT a[-1], '{}'::int[]", DECLINED}, /* '[' then '-' */
 	{"CREATE INDEX CONCURRENTLY i ON t USING btree (a DESC NULLS LAST) "
 	 "WHERE b IS NOT NULL",
 	 READ},

@@ -17,8 +17,8 @@
  * The JSON writer drops negative Integer values ({"Integer": {}} for -1),
  * which protobuf keeps.  An empty Integer is read back only where the text
  * says which it is: a constant's (A_Const) text at its location ("0", "-1",
- * "- 5"), and an array bound, -1 for "[]" or ARRAY unless some "[0]" is
- * written in the statement.  Any other empty Integer (SET STATISTICS -1,
+ * "- 5"), and an array bound, -1 for "[]" or ARRAY unless some '[' in the
+ * statement may open a bound of zero.  Any other empty Integer (SET STATISTICS -1,
  * an aggregate's arguments...) is refused.  Whatever the decoder does not know (a key no field has, a type
  * it does not read, a malformed document, too deep a nesting) makes it
  * return NULL, and the caller unpacks the protobuf output instead: an
@@ -233,7 +233,7 @@ build_fields(void)
  * ------------------------------------------------------------------------ */
 
 /* Deeper than any tree the parser's own stack check lets through. */
-#define MAX_DEPTH 2000
+#define MAX_DEPTH 1000
 
 typedef struct reader {
 	const char *p, *end;
@@ -242,7 +242,7 @@ typedef struct reader {
 	size_t sql_len;
 	int depth;
 	int in_bounds;		/* inside TypeName.arrayBounds */
-	bool zero_bound;	/* the text has a "[0]" */
+	bool zero_bound;	/* the text may write a bound of 0 */
 	size_t unresolved;	/* empty Integers not read back */
 	const void *last_empty; /* the last empty Integer */
 } reader;
@@ -497,7 +497,12 @@ constant_from_text(const reader *r, int32_t loc, int32_t *out)
 	return true;
 }
 
-/* Whether the text writes an array bound of zero: "[0]", "[ 00 ]". */
+/*
+ * Whether the text may write an array bound of zero: some '[' followed,
+ * after blanks, by anything but ']' or a digit 1-9: "[0]", "[ 00 ]", but
+ * also a comment before the 0, or a '[' in a literal, which only cost a
+ * decline.
+ */
 static bool
 has_zero_bound(const char *sql, size_t len)
 {
@@ -508,13 +513,7 @@ has_zero_bound(const char *sql, size_t len)
 
 		while (q < end && is_sql_space(*q))
 			q++;
-		if (q == end || *q != '0')
-			continue;
-		while (q < end && *q == '0')
-			q++;
-		while (q < end && is_sql_space(*q))
-			q++;
-		if (q < end && *q == ']')
+		if (q < end && *q != ']' && !(*q >= '1' && *q <= '9'))
 			return true;
 	}
 	return false;
