@@ -95,7 +95,17 @@ cli_escape(const char *s, bool multiline)
 static void
 put_escaped(FILE *f, const char *s, bool multiline)
 {
-	char *esc = cli_escape(s, multiline);
+	char *esc;
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* most text has nothing to escape: no copy then */
+	while (*p >= 0x20 && *p != 0x7F && *p != 0xC2)
+		p++;
+	if (!*p) {
+		fputs(s, f);
+		return;
+	}
+	esc = cli_escape(s, multiline);
 
 	fputs(esc, f);
 	free(esc);
@@ -299,8 +309,27 @@ cli_print_error(FILE *f, const cf_error *e)
 void
 cli_print_problems(FILE *f, const cf_error_list *list)
 {
-	for (size_t i = 0; i < list->n; i++)
-		cli_print_error(f, list->items[i]);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = list->n > 1 ? open_memstream(&buf, &len) : NULL;
+
+	/* one stream for the whole list: opening one per problem cost more
+	 * than rendering it */
+	if (!m) {
+		for (size_t i = 0; i < list->n; i++)
+			cli_print_error(f, list->items[i]);
+		return;
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		render_error(m, f, list->items[i], "");
+		if (fflush(m) == 0 && len >= 65536) {
+			fwrite(buf, 1, len, f);
+			rewind(m);
+		}
+	}
+	fclose(m);
+	fwrite(buf, 1, len, f);
+	free(buf);
 }
 
 static void

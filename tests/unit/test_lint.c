@@ -298,6 +298,17 @@ static const struct lint_case {
 	 "CREATE MATERIALIZED VIEW m AS SELECT a FROM v;\n"
 	 "CREATE OR REPLACE VIEW v AS SELECT 2 AS a;",
 	 "replace-with-dependents"},
+	{"view column renamed under a view dropped and made again", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a;\n"
+	 "CREATE VIEW w AS SELECT a FROM v;\nDROP VIEW w;\n"
+	 "CREATE VIEW w AS SELECT a FROM v;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS b;",
+	 "replace-with-dependents"},
+	{"view column renamed after its dependent view was dropped", 16,
+	 "CREATE VIEW v AS SELECT 1 AS a;\n"
+	 "CREATE VIEW w AS SELECT a FROM v;\nDROP VIEW w;\n"
+	 "CREATE OR REPLACE VIEW v AS SELECT 1 AS b;",
+	 ""},
 	{"replaced after its dependent index was dropped", 16,
 	 "CREATE FUNCTION f(x int) RETURNS int IMMUTABLE LANGUAGE sql AS "
 	 "'select x';\nCREATE TABLE t (a int);\nCREATE INDEX i ON t (f(a));\n"

@@ -48,6 +48,7 @@ typedef struct found_file {
 	char *path; /* dir joined with file */
 	char *stem;
 	file_kind kind;
+	bool regular; /* readdir said a regular file: no lstat() needed */
 } found_file;
 
 static int
@@ -261,6 +262,7 @@ read_dir(const char *dir, found_file **files, size_t *nfiles, cf_error **err)
 		CF_GROW(list, alloc, n + 1);
 		memset(&list[n], 0, sizeof(list[n]));
 		list[n].file = cf_strdup(de->d_name);
+		list[n].regular = de->d_type == DT_REG;
 		n++;
 		errno = 0;
 	}
@@ -580,8 +582,13 @@ check_entry(cf_migration_set *set, const found_file *f, const char *root,
 {
 	struct stat st;
 	char *msg;
+	/* a regular file needs no look: the reader refuses anything else
+	 * again, on the descriptor it reads */
+	int rc = f->regular ? 0 : lstat(f->path, &st);
 
-	if (lstat(f->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+	if (f->regular)
+		st.st_mode = S_IFREG;
+	else if (rc == 0 && S_ISLNK(st.st_mode)) {
 		char *real = realpath(f->path, NULL);
 
 		if (real && !cf_path_inside(real, root)) {
@@ -603,8 +610,9 @@ check_entry(cf_migration_set *set, const found_file *f, const char *root,
 			return -1;
 		}
 		free(real);
+		rc = stat(f->path, &st); /* what the link leads to */
 	}
-	if (stat(f->path, &st) != 0) {
+	if (rc != 0) {
 		msg = cf_asprintf("cannot access '%s': %s", f->path,
 				  strerror(errno));
 		add_problem(set, f->path, "unreadable-file", msg);

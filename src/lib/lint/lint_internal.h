@@ -56,11 +56,32 @@ typedef struct lint_use {
 	bool stored;  /* keeps values computed from the target */
 } lint_use;
 
+/* Positions in defs or uses that share a key (rules.c's indexes). */
+typedef struct lint_slot {
+	char *key; /* owned; NULL: an empty slot */
+	size_t *at;
+	size_t n, alloc;
+} lint_slot;
+
+typedef struct lint_index {
+	lint_slot *slots;
+	size_t cap, used;
+} lint_index;
+
+/*
+ * defs and uses only grow: a forgotten one keeps its place with its name
+ * (and a use's target) NULL, so that the indexes, which list places in
+ * order, stay true.  Each lookup is by index: scanning every earlier
+ * definition or use per statement made lint quadratic in the history.
+ */
 typedef struct lint_history {
 	lint_def *defs;
 	size_t n_defs, alloc_defs;
 	lint_use *uses;
 	size_t n_uses, alloc_uses;
+	lint_index defs_by_name;
+	lint_index uses_by_target, uses_by_name;
+	lint_index uses_by_key; /* target, name and kind: no duplicates */
 } lint_history;
 
 typedef struct lint_stmt lint_stmt;

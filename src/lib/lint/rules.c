@@ -852,6 +852,81 @@ def_release(lint_def *d)
 	strv_release(d->columns, d->n_columns);
 }
 
+static void
+index_release(lint_index *ix)
+{
+	for (size_t i = 0; i < ix->cap; i++) {
+		free(ix->slots[i].key);
+		free(ix->slots[i].at);
+	}
+	free(ix->slots);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static size_t
+key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211u;
+	return (size_t)h;
+}
+
+/* key's slot; with create, a new empty one when there is none, else
+ * NULL. */
+static lint_slot *
+index_slot(lint_index *ix, const char *key, bool create)
+{
+	size_t i;
+
+	if (create && (ix->used + 1) * 2 > ix->cap) {
+		lint_index grown = {0};
+
+		grown.cap = ix->cap ? ix->cap * 2 : 64;
+		grown.slots = cf_calloc(grown.cap, sizeof(lint_slot));
+		for (size_t k = 0; k < ix->cap; k++) {
+			lint_slot *o = &ix->slots[k];
+
+			if (!o->key)
+				continue;
+			for (i = key_hash(o->key) & (grown.cap - 1);
+			     grown.slots[i].key; i = (i + 1) & (grown.cap - 1))
+				;
+			grown.slots[i] = *o;
+		}
+		grown.used = ix->used;
+		free(ix->slots);
+		*ix = grown;
+	}
+	if (!ix->cap)
+		return NULL;
+	for (i = key_hash(key) & (ix->cap - 1); ix->slots[i].key;
+	     i = (i + 1) & (ix->cap - 1))
+		if (strcmp(ix->slots[i].key, key) == 0)
+			return &ix->slots[i];
+	if (!create)
+		return NULL;
+	ix->used++;
+	ix->slots[i].key = cf_strdup(key);
+	return &ix->slots[i];
+}
+
+static void
+index_add(lint_index *ix, const char *key, size_t at)
+{
+	lint_slot *sl = index_slot(ix, key, true);
+
+	CF_GROW(sl->at, sl->alloc, sl->n + 1);
+	sl->at[sl->n++] = at;
+}
+
+static char *
+use_key(const char *target, const char *name, const char *kind)
+{
+	return cf_asprintf("%s%c%s%c%s", target, '\x1f', name, '\x1f', kind);
+}
+
 void
 lint_history_release(lint_history *h)
 {
@@ -864,6 +939,10 @@ lint_history_release(lint_history *h)
 		free(h->uses[i].name);
 	}
 	free(h->uses);
+	index_release(&h->defs_by_name);
+	index_release(&h->uses_by_target);
+	index_release(&h->uses_by_name);
+	index_release(&h->uses_by_key);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -873,67 +952,119 @@ str_eq(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-/* The definition of name (with args for a function), or NULL; args NULL
- * matches any. */
+/* The latest definition of name (with args for a function), or NULL;
+ * args NULL matches any. */
 static lint_def *
 def_find(lint_history *h, bool function, const char *name, const char *args)
 {
-	for (size_t i = h->n_defs; i-- > 0;)
-		if (h->defs[i].function == function &&
-		    str_eq(h->defs[i].name, name) &&
-		    (!args || str_eq(h->defs[i].args, args)))
-			return &h->defs[i];
+	lint_slot *sl = name ? index_slot(&h->defs_by_name, name, false) : NULL;
+
+	for (size_t k = sl ? sl->n : 0; k-- > 0;) {
+		lint_def *d = &h->defs[sl->at[k]];
+
+		if (d->name && d->function == function &&
+		    (!args || str_eq(d->args, args)))
+			return d;
+	}
 	return NULL;
+}
+
+/* A new definition of name, empty but for its name and kind. */
+static lint_def *
+def_new(lint_history *h, bool function, const char *name)
+{
+	lint_def *d;
+
+	CF_GROW(h->defs, h->alloc_defs, h->n_defs + 1);
+	d = &h->defs[h->n_defs];
+	memset(d, 0, sizeof(*d));
+	d->function = function;
+	d->name = cf_strdup(name);
+	index_add(&h->defs_by_name, name, h->n_defs++);
+	return d;
+}
+
+static void
+use_release(lint_use *u)
+{
+	free(u->target);
+	free(u->kind);
+	free(u->name);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Forgets the uses listed in the slot of key, and the slot's list. */
+static void
+forget_uses(lint_history *h, lint_index *ix, const char *key)
+{
+	lint_slot *sl = index_slot(ix, key, false);
+
+	for (size_t k = 0; sl && k < sl->n; k++)
+		use_release(&h->uses[sl->at[k]]);
+	if (sl)
+		sl->n = 0;
 }
 
 /* Forgets what refers to name and, with defs, name's definitions. */
 static void
 history_forget(lint_history *h, const char *name, bool defs)
 {
-	size_t k = 0;
+	lint_slot *sl;
 
-	for (size_t i = 0; i < h->n_uses; i++) {
-		lint_use *u = &h->uses[i];
+	if (!name)
+		return;
+	forget_uses(h, &h->uses_by_name, name);
+	if (!defs)
+		return;
+	forget_uses(h, &h->uses_by_target, name);
+	if ((sl = index_slot(&h->defs_by_name, name, false)) != NULL) {
+		for (size_t k = 0; k < sl->n; k++) {
+			def_release(&h->defs[sl->at[k]]);
+			memset(&h->defs[sl->at[k]], 0, sizeof(lint_def));
+		}
+		sl->n = 0;
+	}
+}
 
-		if (str_eq(u->name, name) ||
-		    (defs && str_eq(u->target, name))) {
-			free(u->target);
-			free(u->kind);
-			free(u->name);
-			continue;
-		}
-		h->uses[k++] = *u;
-	}
-	h->n_uses = k;
-	k = 0;
-	for (size_t i = 0; defs && i < h->n_defs; i++) {
-		if (str_eq(h->defs[i].name, name)) {
-			def_release(&h->defs[i]);
-			continue;
-		}
-		h->defs[k++] = h->defs[i];
-	}
-	if (defs)
-		h->n_defs = k;
+/* Drops the forgotten uses from a slot's list, keeping the order. */
+static void
+slot_compact(const lint_history *h, lint_slot *sl)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < sl->n; k++)
+		if (h->uses[sl->at[k]].target)
+			sl->at[n++] = sl->at[k];
+	sl->n = n;
 }
 
 static void
 history_use(lint_history *h, const char *target, const char *kind,
 	    const char *name, bool stored)
 {
+	char *key = use_key(target, name, kind);
+	lint_slot *sl = index_slot(&h->uses_by_key, key, true);
 	lint_use *u;
 
-	for (size_t i = 0; i < h->n_uses; i++)
-		if (str_eq(h->uses[i].target, target) &&
-		    str_eq(h->uses[i].name, name) &&
-		    str_eq(h->uses[i].kind, kind))
+	free(key);
+	slot_compact(h, sl);
+	for (size_t k = 0; k < sl->n; k++) {
+		u = &h->uses[sl->at[k]];
+		if (str_eq(u->target, target) && str_eq(u->name, name) &&
+		    str_eq(u->kind, kind))
 			return;
+	}
 	CF_GROW(h->uses, h->alloc_uses, h->n_uses + 1);
-	u = &h->uses[h->n_uses++];
+	u = &h->uses[h->n_uses];
 	u->target = cf_strdup(target);
 	u->kind = cf_strdup(kind);
 	u->name = cf_strdup(name);
 	u->stored = stored;
+	CF_GROW(sl->at, sl->alloc, sl->n + 1);
+	sl->at[sl->n++] = h->n_uses;
+	index_add(&h->uses_by_target, target, h->n_uses);
+	index_add(&h->uses_by_name, name, h->n_uses);
+	h->n_uses++;
 }
 
 /* Records that what node (a whole statement or an expression) uses is
@@ -1168,17 +1299,22 @@ names_list(const cf_dependent *items, size_t n_items, bool stored_only)
 
 /* names_list() of what the history says refers to target. */
 static char *
-uses_list(const lint_history *h, const char *target, bool stored_only)
+uses_list(lint_history *h, const char *target, bool stored_only)
 {
-	cf_dependent *items = cf_calloc(h->n_uses + 1, sizeof(*items));
+	lint_slot *sl = target ? index_slot(&h->uses_by_target, target, false) :
+				 NULL;
+	cf_dependent *items;
 	size_t n = 0;
 	char *list;
 
-	for (size_t i = 0; i < h->n_uses; i++)
-		if (str_eq(h->uses[i].target, target))
-			items[n++] = (cf_dependent){h->uses[i].kind,
-						    h->uses[i].name, NULL,
-						    h->uses[i].stored};
+	if (sl)
+		slot_compact(h, sl);
+	items = cf_calloc(sl ? sl->n + 1 : 1, sizeof(*items));
+	for (size_t k = 0; sl && k < sl->n; k++) {
+		const lint_use *u = &h->uses[sl->at[k]];
+
+		items[n++] = (cf_dependent){u->kind, u->name, NULL, u->stored};
+	}
 	list = names_list(items, n, stored_only);
 	free(items);
 	return list;
@@ -1355,11 +1491,7 @@ remember_function(lint_stmt *s, const PgQuery__CreateFunctionStmt *f)
 		if (o->kind != CF_OBJ_FUNCTION || o->action != CF_ACT_PROVIDE)
 			continue;
 		if (!(d = def_find(h, true, o->name, o->args ? o->args : ""))) {
-			CF_GROW(h->defs, h->alloc_defs, h->n_defs + 1);
-			d = &h->defs[h->n_defs++];
-			memset(d, 0, sizeof(*d));
-			d->function = true;
-			d->name = cf_strdup(o->name);
+			d = def_new(h, true, o->name);
 			d->args = cf_strdup(o->args ? o->args : "");
 		}
 		free(d->returns);
@@ -1383,12 +1515,8 @@ remember_view(lint_stmt *s, const PgQuery__ViewStmt *v)
 
 	if (!v->view || !v->view->relname)
 		return;
-	if (!(d = def_find(h, false, v->view->relname, NULL))) {
-		CF_GROW(h->defs, h->alloc_defs, h->n_defs + 1);
-		d = &h->defs[h->n_defs++];
-		memset(d, 0, sizeof(*d));
-		d->name = cf_strdup(v->view->relname);
-	}
+	if (!(d = def_find(h, false, v->view->relname, NULL)))
+		d = def_new(h, false, v->view->relname);
 	strv_release(d->columns, d->n_columns);
 	free(d->body);
 	view_columns(v, &d->columns, &d->n_columns);

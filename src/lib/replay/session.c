@@ -510,16 +510,78 @@ warn(const cf_progress *p, cf_run_result *r, cf_error *w)
  * about to run, so that they are seen when they
  * matter and not on every later run.  The set keeps its own copies.
  */
+/*
+ * The set's file problems by file, then in their order: each script's are
+ * found by a binary search (a scan of every problem per migration was
+ * quadratic when each file has a warning).  Built at the first lookup
+ * over the problems there were; later ones are scanned.
+ */
+typedef struct file_problem {
+	const char *file;
+	size_t at; /* index in set->problems */
+} file_problem;
+
+typedef struct file_problems {
+	file_problem *items;
+	size_t n;	/* entries */
+	size_t covered; /* set->problems indexed: [0, covered) */
+	bool built;
+} file_problems;
+
+static int
+file_problem_cmp(const void *a, const void *b)
+{
+	const file_problem *x = a, *y = b;
+	int c = strcmp(x->file, y->file);
+
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static void
+file_problems_build(file_problems *fp, const cf_migration_set *set)
+{
+	fp->items = cf_calloc(set->problems.n + 1, sizeof(*fp->items));
+	for (size_t i = 0; i < set->problems.n; i++)
+		if (set->problems.items[i]->file)
+			fp->items[fp->n++] = (file_problem){
+				set->problems.items[i]->file, i};
+	qsort(fp->items, fp->n, sizeof(*fp->items), file_problem_cmp);
+	fp->covered = set->problems.n;
+	fp->built = true;
+}
+
+static void
+warn_one(const cf_progress *p, cf_run_result *r, const cf_error *w)
+{
+	if (w->severity != CF_SEV_ERROR)
+		warn(p, r, cf_error_copy(w));
+}
+
 static void
 warn_file(const cf_progress *p, cf_run_result *r, const cf_migration_set *set,
-	  const char *path)
+	  file_problems *fp, const char *path)
 {
-	for (size_t i = 0; path && i < set->problems.n; i++) {
+	size_t lo = 0, hi;
+
+	if (!path)
+		return;
+	if (!fp->built)
+		file_problems_build(fp, set);
+	for (hi = fp->n; lo < hi;) { /* the first entry >= path */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(fp->items[mid].file, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < fp->n && strcmp(fp->items[lo].file, path) == 0; lo++)
+		warn_one(p, r, set->problems.items[fp->items[lo].at]);
+	for (size_t i = fp->covered; i < set->problems.n; i++) {
 		const cf_error *w = set->problems.items[i];
 
-		if (w->severity != CF_SEV_ERROR && w->file &&
-		    strcmp(w->file, path) == 0)
-			warn(p, r, cf_error_copy(w));
+		if (w->file && strcmp(w->file, path) == 0)
+			warn_one(p, r, w);
 	}
 }
 
@@ -795,6 +857,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	long target_idx = -1;
 	bool *acted;
 	int rc;
+	file_problems fp = {0};
 
 	*out = NULL;
 	if (opts->target) {
@@ -854,7 +917,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 		if (cf_applied_find(&applied, m->version))
 			continue;
 		o = &r->outcomes[r->n++];
-		warn_file(progress, r, s->set, m->up_path);
+		warn_file(progress, r, s->set, &fp, m->up_path);
 		notify_start(progress, m, false);
 		if (apply_up(s, &engine, lw, m, opts, o, r, progress, &left) <
 		    0) {
@@ -871,6 +934,7 @@ cf_session_up(cf_session *s, const cf_run_options *opts,
 	}
 	cf_lockwait_free(lw);
 	free(ident);
+	free(fp.items);
 	cf_applied_list_release(&applied);
 	cf_session_disconnect(s);
 	*out = r;
@@ -894,6 +958,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	cf_error *missing = NULL;
 	bool *acted;
 	int rc;
+	file_problems fp = {0};
 
 	*out = NULL;
 	if (connect_locked(s, progress, err) < 0)
@@ -958,7 +1023,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 			s->set, applied.items[i].version)];
 		cf_outcome *o = &r->outcomes[r->n++];
 
-		warn_file(progress, r, s->set, m->down_path);
+		warn_file(progress, r, s->set, &fp, m->down_path);
 		notify_start(progress, m, true);
 		if (opts->dry_run) {
 			o->migration = m;
@@ -976,6 +1041,7 @@ cf_session_down(cf_session *s, const cf_run_options *opts,
 	}
 	cf_lockwait_free(lw);
 	free(ident);
+	free(fp.items);
 	cf_applied_list_release(&applied);
 	cf_session_disconnect(s);
 	*out = r;

@@ -1,0 +1,22 @@
+/*
+ * tree_json.h — libpg_query's JSON parse tree read into its protobuf-c
+ * structs (tree_json.c).  Internal to history/; not installed.
+ */
+#ifndef CF_TREE_JSON_H
+#define CF_TREE_JSON_H
+
+#include <pg_query/pg_query.pb-c.h>
+
+/*
+ * Reads json, pg_query_parse()'s output for the NUL-terminated sql, into
+ * the tree pg_query__parse_result__unpack() would give for the same
+ * statement's protobuf output.  Every node is allocated with alloc, and
+ * nothing else: the caller releases the tree by releasing what alloc
+ * handed out (free_unpacked() would also do, with the same allocator).
+ * NULL when the JSON holds anything the reader does not map exactly: the
+ * caller then parses to protobuf instead.
+ */
+PgQuery__ParseResult *cf_tree_from_json(const char *json, const char *sql,
+					ProtobufCAllocator *alloc);
+
+#endif /* CF_TREE_JSON_H */

@@ -1,0 +1,260 @@
+/*
+ * test_tree_json.c — the JSON reader (history/tree_json.c) gives the very
+ * tree protobuf gives: for every statement it reads, packing its tree
+ * again yields the bytes of pg_query_parse_protobuf(), and the statements
+ * whose JSON is ambiguous (negative Integers the writer dropped) are
+ * declined.  Checked on tricky statements, on the unit fixtures and, when
+ * present, on the shared corpora and PostgreSQL's own extension scripts.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pg_query.h>
+
+#include "base/base.h"
+#include "history/tree_json.h"
+
+/* Every block handed out, freed at once (as the arena in script.c). */
+typedef struct blocks {
+	void **p;
+	size_t n, alloc;
+} blocks;
+
+static void *
+block_alloc(void *data, size_t n)
+{
+	blocks *b = data;
+
+	CF_GROW(b->p, b->alloc, b->n + 1);
+	return b->p[b->n++] = cf_malloc(n ? n : 1);
+}
+
+static void
+block_free(void *data, void *p)
+{
+	(void)data; /* released with the others */
+	(void)p;
+}
+
+static void
+blocks_release(blocks *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->p[i]);
+	free(b->p);
+}
+
+enum outcome {
+	READ,
+	DECLINED,
+	REJECTED
+};
+
+/*
+ * Parses sql both ways; fails the test when the JSON reader's tree packs
+ * differently from protobuf's bytes.  Returns what the reader did.
+ */
+static enum outcome
+check(const char *sql)
+{
+	blocks b = {0};
+	ProtobufCAllocator alloc = {block_alloc, block_free, &b};
+	PgQueryProtobufParseResult pb = pg_query_parse_protobuf(sql);
+	PgQueryParseResult j = pg_query_parse(sql);
+	PgQuery__ParseResult *pr;
+	enum outcome res = DECLINED;
+
+	if (pb.error || j.error) {
+		assert_true(pb.error && j.error);
+		pg_query_free_protobuf_parse_result(pb);
+		pg_query_free_parse_result(j);
+		return REJECTED;
+	}
+	pr = cf_tree_from_json(j.parse_tree, sql, &alloc);
+	if (pr) {
+		size_t n = protobuf_c_message_get_packed_size(&pr->base);
+		uint8_t *buf = cf_malloc(n ? n : 1);
+
+		protobuf_c_message_pack(&pr->base, buf);
+		if (n != pb.parse_tree.len ||
+		    memcmp(buf, pb.parse_tree.data, n) != 0)
+			fail_msg("tree differs from protobuf for: %s\njson: %s",
+				 sql, j.parse_tree);
+		free(buf);
+		res = READ;
+	}
+	blocks_release(&b);
+	pg_query_free_protobuf_parse_result(pb);
+	pg_query_free_parse_result(j);
+	return res;
+}
+
+static const struct tree_case {
+	const char *sql;
+	enum outcome expect;
+} cases[] = {
+	{"SELECT 1", READ},
+	{"SELECT -3, 0, - 5, -0, -\n 9, 2147483647, -1.5", READ},
+	{"SELECT -2147483648", READ}, /* a Float */
+	{"SELECT -(3)", DECLINED},    /* -3 with no text to read it from */
+	{"SELECT - /* c */ 4", DECLINED},
+	{"CREATE TABLE t (a int[], b text[][], c int[3], e int ARRAY, "
+	 "f int ARRAY[4], g \"weird\"[], h int[ 1 ])",
+	 READ},
+	{"CREATE TABLE t (g \"we[ird\"[])", DECLINED}, /* a '[' not a bound */
+	{"CREATE TABLE t (d int[0])", DECLINED},       /* 0, not -1 */
+	{"CREATE TABLE t (d int[/* ] */ 0], e text[])", DECLINED},
+	{"CREATE TABLE t (d int[--\n0], e text[])", DECLINED},
+	{"CREATE TABLE t (d int[\t00 ], e text[])", DECLINED},
+	{"SELECT '[x', 'text[]'::text, NULL::text[]", DECLINED},
+	{"CREATE TABLE u (a int DEFAULT -1, b bigint DEFAULT 0, "
+	 "c int DEFAULT - 7, d numeric(10, 0) DEFAULT -0.5)",
+	 READ},
+	{"ALTER TABLE t ALTER a SET STATISTICS -1", DECLINED},
+	{"ALTER TABLE t ALTER a SET STATISTICS 0", DECLINED},
+	{"CREATE SEQUENCE s INCREMENT BY -1 MINVALUE -100 START 0", DECLINED},
+	{"CREATE AGGREGATE mx (int) (SFUNC = int4larger, STYPE = int)",
+	 DECLINED},
+	{"SELECT E'\\x01\\x1f tab\\there \"q\" back\\\\slash', 'ünï', "
+	 "U&'\\0441', $$ dollar -1 $$, '[0]', '\\u0007'",
+	 READ},
+	{"SELECT a[1], '{}'::int[] FROM t WHERE x = -1 LIMIT 0 OFFSET 0", READ},
+	{"SELECT a[-1], '{}'::int[]", DECLINED}, /* '[' then '-' */
+	{"CREATE INDEX CONCURRENTLY i ON t USING btree (a DESC NULLS LAST) "
+	 "WHERE b IS NOT NULL",
+	 READ},
+	{"CREATE FUNCTION f(x int[] DEFAULT '{}', y int DEFAULT -1) RETURNS "
+	 "SETOF int[] LANGUAGE sql AS $$ SELECT -1 $$",
+	 READ},
+	{"ALTER TABLE t ADD CONSTRAINT c CHECK (a[1] > -1 AND b <> '') "
+	 "NOT VALID",
+	 READ},
+	{"SELECT 1 FROM t FETCH FIRST 0 ROWS ONLY", READ},
+	{"SELECT interval '1' second(0), cast(1 as varchar(3)), "
+	 "true, false, null, B'101', X'1F', 1e3",
+	 READ},
+	{"BEGIN; SET LOCAL lock_timeout = '2s'; COMMIT", READ},
+	{"CREATE TABLE \"T\" (id bigint GENERATED ALWAYS AS IDENTITY, "
+	 "v jsonb NOT NULL DEFAULT '{}'::jsonb, PRIMARY KEY (id))",
+	 READ},
+	{"SELEC 1", REJECTED},
+};
+
+static void
+test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum outcome got = check(cases[i].sql);
+
+		if (got != cases[i].expect)
+			fail_msg("case %zu (%s): got %d, want %d", i,
+				 cases[i].sql, got, cases[i].expect);
+	}
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0) {
+		rewind(f);
+		buf = cf_malloc((size_t)n + 1);
+		buf[fread(buf, 1, (size_t)n, f)] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+static size_t n_read, n_declined;
+
+/* Every statement of the file alone, then the whole file. */
+static void
+check_file(const char *path)
+{
+	char *text = slurp(path);
+	PgQuerySplitResult sr;
+
+	if (!text)
+		return;
+	sr = pg_query_split_with_parser(text);
+	if (sr.error) { /* psql's \echo in an extension script */
+		pg_query_free_split_result(sr);
+		sr = pg_query_split_with_scanner(text);
+	}
+	for (int i = 0; !sr.error && i < sr.n_stmts; i++) {
+		char *stmt = cf_strndup(text + sr.stmts[i]->stmt_location,
+					(size_t)sr.stmts[i]->stmt_len);
+		enum outcome o = check(stmt);
+
+		n_read += o == READ;
+		n_declined += o == DECLINED;
+		free(stmt);
+	}
+	check(text);
+	pg_query_free_split_result(sr);
+	free(text);
+}
+
+/* The .sql files under dir, recursively. */
+static void
+check_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+		size_t len = strlen(e->d_name);
+
+		if (e->d_name[0] == '.')
+			continue;
+		path = cf_asprintf("%s/%s", dir, e->d_name);
+		if (len > 4 && strcmp(e->d_name + len - 4, ".sql") == 0)
+			check_file(path);
+		else
+			check_dir(path);
+		free(path);
+	}
+	closedir(d);
+}
+
+static void
+test_files(void **state)
+{
+	const char *corpora = getenv("CF_CORPORA");
+
+	(void)state;
+	check_dir("fixtures");
+	check_dir(corpora ? corpora : "../../../shared/corpora");
+	check_dir("/usr/share/postgresql");
+	print_message("# %zu statements read from JSON, %zu declined\n", n_read,
+		      n_declined);
+	assert_true(n_read > 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
