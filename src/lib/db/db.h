@@ -152,9 +152,9 @@ typedef struct cf_engine {
 				const cf_script *script, size_t index,
 				cf_error **err);
 	/* With before_statement: whether it must see statement index before
-	 * it is sent; NULL: every statement.  A unit none of whose
-	 * statements it must see goes out in pipeline mode, without the
-	 * hook. */
+	 * it is sent; NULL: every statement.  A unit goes out in pipeline
+	 * mode: what was queued before a statement the hook must see is
+	 * synced and read first, and the hook runs outside pipeline mode. */
 	bool (*statement_hooked)(void *arg, const cf_migration *m,
 				 const cf_script *script, size_t index);
 	/* Called inside each migration's transaction just before it commits
