@@ -169,6 +169,10 @@ typedef struct cf_engine {
 	void (*after_statement)(void *arg, PGconn *conn, const cf_migration *m,
 				const cf_script *script, size_t index,
 				double elapsed_ms);
+	/* Called while a unit's commands are in flight (sent, their replies
+	 * not read yet), so that client work needing no database runs while
+	 * the server works; may be NULL.  It must not use the connection. */
+	void (*while_waiting)(void *arg);
 	void *hook_arg;
 	/* lock_timeout (ms) of each transactional migration (CF_UNIT_-
 	 * TRANSACTION), SET LOCAL as its transaction begins: its own SET

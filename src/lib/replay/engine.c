@@ -239,6 +239,7 @@ typedef struct step {
 
 typedef struct batch {
 	PGconn *conn;
+	const cf_engine *e; /* its while_waiting hook */
 	step *steps;
 	size_t n, alloc;
 	size_t read;	   /* steps whose results were read */
@@ -251,11 +252,12 @@ typedef struct batch {
 } batch;
 
 static void
-pipe_begin(batch *p, PGconn *conn)
+pipe_begin(batch *p, const cf_engine *e)
 {
 	memset(p, 0, sizeof(*p));
-	p->conn = conn;
-	if (!PQenterPipelineMode(conn))
+	p->conn = e->conn;
+	p->e = e;
+	if (!PQenterPipelineMode(p->conn))
 		p->lost = true;
 }
 
@@ -364,6 +366,9 @@ pipe_end(batch *p)
 	}
 	if (!p->lost && !PQpipelineSync(p->conn))
 		p->lost = true;
+	/* sent and flushed: the server works, the client may too */
+	if (!p->lost && p->e && p->e->while_waiting)
+		p->e->while_waiting(p->e->hook_arg);
 	while (!p->lost && p->read < p->n)
 		pipe_read_one(p);
 	if (!p->lost) {
@@ -752,7 +757,7 @@ queue_open(cf_engine *e, batch *p, const cf_migration *m, cf_outcome *out,
 		return;
 	}
 	e->clean = NULL;
-	pipe_begin(p, e->conn);
+	pipe_begin(p, e);
 	if (e->unit == CF_UNIT_SAVEPOINT)
 		pipe_send_all(p, STEP_RESET, 0, reset_sql);
 	pipe_send(p, STEP_OPEN, 0, open_sql(e), 0, NULL);
@@ -794,7 +799,7 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 			unit_rollback(e);
 			goto done;
 		}
-		pipe_begin(&p, e->conn);
+		pipe_begin(&p, e);
 	}
 	if (!local)
 		queue_record(e, &p, m, down, &record_sql);
@@ -812,7 +817,7 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 			goto done;
 		}
 		pipe_release(&p);
-		pipe_begin(&p, e->conn);
+		pipe_begin(&p, e);
 		queue_close(e, &p);
 		if (pipe_finish(e, &p, m, script, NULL, &local, out) < 0)
 			goto done;

@@ -64,7 +64,8 @@ typedef struct preflight_run {
 	size_t replaying_index;
 	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
 	size_t n_facts, alloc_facts;
-	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
+	cf_risk_tracer *tracer; /* locks, rewrites, scans (risk.h) */
+	cf_risk_ahead *ahead;	/* statements classified during the replay */
 	cf_preflight_migration *current; /* being applied, for the tracer */
 	const cf_error **first_err; /* per pending migration: first_error() */
 	/* relations the pending migrations before provided_upto provide
@@ -1057,6 +1058,18 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 	return missing;
 }
 
+/* The engine's wait for the server: the risk classification of the
+ * migration being sent, which needs no database, runs meanwhile. */
+static void
+while_waiting(void *arg)
+{
+	preflight_run *pr = arg;
+
+	if (pr->replaying)
+		cf_risk_ahead_classify(pr->ahead, pr->replaying_index,
+				       pr->replaying->migration->up);
+}
+
 /* Reconnects to the clone after its backend died, so the rest can run. */
 typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
 
@@ -1076,6 +1089,8 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 
 	if (pr->progress && pr->progress->replay_begin)
 		pr->progress->replay_begin(pr->progress->arg, r->n);
+	engine->while_waiting = while_waiting;
+	engine->hook_arg = pr;
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
 		const cf_error *static_err = pr->first_err[i];
@@ -1737,12 +1752,14 @@ cf_session_preflight(cf_session *s, const char *against_url,
 			true, true, pr.target_major);
 	static_checks(&pr);
 	if (against_url) {
+		pr.ahead = cf_risk_ahead_new(pr.r->n);
 		rc = run_against(&pr, err);
 		cf_risk_tracer_free(pr.tracer);
 		if (rc == 0) {
 			label_causes(pr.r);
-			cf_risk_assess(pr.r);
+			cf_risk_assess(pr.r, pr.ahead);
 		}
+		cf_risk_ahead_free(pr.ahead, pr.r);
 		if (rc == 0 && !opts->no_lint)
 			lint_replayed(&pr);
 	}
