@@ -272,6 +272,39 @@ test_expect_success 'savepoint preflight: a failure before a statement whose dep
 	expect_eq t "$(probe_untouched "$PF")"
 '
 
+# the warnings and errors the last run_cf printed (text), in order
+warnings_of() { cat "$TEST_TMP/out" "$TEST_TMP/err" | grep -E "^(warning|error):"; }
+
+test_expect_success 'savepoint preflight: lint runs while a migration is in flight, its findings the same, in the same order, as without a replay' '
+	fresh_logged
+	mig 001_a.up.sql "CREATE TABLE t0125_la (id int PRIMARY KEY, t timestamp);"
+	mig 002_big.up.sql "CREATE TABLE t0125_lb (v varchar(10));" \
+		"INSERT INTO t0125_lb SELECT g::text FROM generate_series(1, 10) g;" \
+		"COMMENT ON TABLE t0125_lb IS '\''the largest file of the three, so lint runs while it is replayed'\'';" \
+		"SELECT 1 / 0;"
+	mig 003_c.up.sql "CREATE TABLE t0125_lc (t timestamp);"
+	run_cf migrate preflight --env local
+	warnings_of >static.w
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint
+	expect_rc 1
+	warnings_of >replay.w
+	diff -u static.w replay.w
+	expect_eq 3 "$(grep -c "^warning:.*\(timestamp\|varchar\|integer\)" replay.w)"
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+	check_json "assert d[\"static\"][\"warnings\"] == $(grep -c "^warning:" static.w), d"
+'
+
+test_expect_success 'savepoint preflight: with no transactional migration to wait on, lint runs after the replay, same findings' '
+	fresh_logged
+	mig 001_nt.up.sql "-- confiture:no-transaction" "CREATE TABLE t0125_nt (t timestamp);"
+	run_cf migrate preflight --env local
+	warnings_of >static.w
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint
+	warnings_of >replay.w
+	diff -u static.w replay.w
+	grep "^warning:.*timestamp" replay.w
+'
+
 test_expect_success 'cleanup' '
 	psql_q postgres "DROP DATABASE $DB WITH (FORCE)"
 	psql_q postgres "DROP DATABASE $PF WITH (FORCE)"
