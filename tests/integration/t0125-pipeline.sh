@@ -179,23 +179,130 @@ test_expect_success 'savepoint preflight: the failing statement is named; nothin
 
 # The server's log tells how a statement came: "execute <unnamed>: ..." is
 # the extended protocol of a pipelined unit, "statement: ..." a simple query
-# sent alone.  log_statement is set for the preflight's database only.
-test_expect_success 'savepoint preflight: a migration whose dependents are read goes statement by statement, the others in pipeline mode' '
+# sent alone.  log_statement is set for the preflight's database only, and
+# the log is in the order the server ran things.  log_after FILE A B: B is
+# logged after A (the first line of FILE holding each).
+fresh_logged()
+{
 	fresh
 	new_db "$PF" >/dev/null
-	psql_q postgres "ALTER DATABASE $PF SET log_statement = '\''all'\''"
+	psql_q postgres "ALTER DATABASE $PF SET log_statement = 'all'"
+}
+# savepoint preflight of $PF; what the server logged meanwhile in log.txt
+run_pf_logged()
+{
+	local mark
+
+	mark=$(wc -l <"$CF_TEST_PGLOG")
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+	tail -n +"$((mark + 1))" "$CF_TEST_PGLOG" >log.txt
+}
+log_line() { grep -n -F -- "$2" "$1" | head -n 1 | cut -d: -f1; }
+log_after()
+{
+	local a b
+	a=$(log_line "$1" "$2") b=$(log_line "$1" "$3")
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] ||
+		{ echo "log_after: '$3' (line ${b:-none}) not after '$2' (line ${a:-none})"; return 1; }
+}
+
+test_expect_success 'savepoint preflight: a migration whose dependents are read stays in pipeline mode, the lookup between the statements before and after it' '
+	fresh_logged
 	mig 001_a.up.sql "CREATE TABLE t0125_piped (id int, x int);" \
 		"CREATE VIEW t0125_piped_v AS SELECT x FROM t0125_piped;"
 	mig 002_b.up.sql "CREATE TABLE t0125_alone (id int);" \
-		"ALTER TABLE t0125_piped DROP COLUMN x CASCADE;"
-	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+		"ALTER TABLE t0125_piped DROP COLUMN x CASCADE;" \
+		"CREATE TABLE t0125_after (id int);"
+	run_pf_logged
 	expect_rc 0
 	check_json "assert [(x[\"object\"], [y[\"name\"] for y in x[\"dependents\"]]) for m in d[\"against\"][\"migrations\"] for x in m[\"dependents\"]] == [(\"public.t0125_piped.x\", [\"public.t0125_piped_v\"])], d"
-	grep -F "execute <unnamed>: CREATE TABLE t0125_piped (id int, x int)" "$CF_TEST_PGLOG"
-	grep -F "statement: CREATE TABLE t0125_alone (id int)" "$CF_TEST_PGLOG"
-	grep -F "statement: ALTER TABLE t0125_piped DROP COLUMN x CASCADE" "$CF_TEST_PGLOG"
-	! grep -F "execute <unnamed>: CREATE TABLE t0125_alone" "$CF_TEST_PGLOG"
+	grep -F "execute <unnamed>: CREATE TABLE t0125_piped (id int, x int)" log.txt
+	! grep -F "statement: CREATE TABLE t0125_alone" log.txt
+	! grep -F "statement: ALTER TABLE t0125_piped" log.txt
+	log_after log.txt "execute <unnamed>: CREATE TABLE t0125_alone (id int)" "pg_catalog.to_regclass"
+	log_after log.txt "pg_catalog.to_regclass" "WITH RECURSIVE deps"
+	log_after log.txt "WITH RECURSIVE deps" "execute <unnamed>: ALTER TABLE t0125_piped DROP COLUMN x CASCADE"
+	log_after log.txt "execute <unnamed>: ALTER TABLE t0125_piped DROP COLUMN x CASCADE" "execute <unnamed>: CREATE TABLE t0125_after (id int)"
 	expect_eq f "$(psql_q "$PF" "SELECT to_regclass('\''t0125_piped'\'') IS NOT NULL")"
+'
+
+test_expect_success 'savepoint preflight: a DROP whose lookup finds nothing sends no walk; dependents made earlier in the same pipelined migration are read exactly' '
+	fresh_logged
+	mig 001_a.up.sql "CREATE TABLE t0125_lone (id int DEFAULT 1);" \
+		"DROP TABLE t0125_lone;"
+	mig 002_b.up.sql "CREATE TABLE t0125_base (id int);" \
+		"CREATE VIEW t0125_base_v AS SELECT id FROM t0125_base;" \
+		"DROP TABLE t0125_base CASCADE;" \
+		"CREATE TABLE t0125_base (id int);" \
+		"DROP TABLE t0125_base;"
+	run_pf_logged
+	expect_rc 0
+	check_json "assert [(m[\"version\"], x[\"statement_index\"], x[\"object\"], [y[\"name\"] for y in x[\"dependents\"]]) for m in d[\"against\"][\"migrations\"] for x in m[\"dependents\"]] == [(\"002\", 3, \"public.t0125_base\", [\"public.t0125_base_v\"])], d"
+	! grep "statement: \(CREATE\|DROP\)" log.txt
+	expect_eq 3 "$(grep -c -F "pg_catalog.to_regclass" log.txt)"
+	expect_eq 1 "$(grep -c -F "WITH RECURSIVE deps" log.txt)"
+	log_after log.txt "execute <unnamed>: CREATE VIEW t0125_base_v" "WITH RECURSIVE deps"
+	log_after log.txt "WITH RECURSIVE deps" "execute <unnamed>: DROP TABLE t0125_base CASCADE"
+'
+
+test_expect_success 'savepoint preflight: a column with its own default only sends no walk; a generated column on a column is still found' '
+	fresh_logged
+	mig 001_a.up.sql "CREATE TABLE t0125_g (a int DEFAULT 1, b int GENERATED ALWAYS AS (a + 1) STORED, c int DEFAULT 2);" \
+		"ALTER TABLE t0125_g DROP COLUMN c;" \
+		"ALTER TABLE t0125_g DROP COLUMN a CASCADE;"
+	run_pf_logged
+	expect_rc 0
+	check_json "assert [(x[\"statement_index\"], x[\"object\"], [(y[\"kind\"], y[\"name\"], y[\"stored\"]) for y in x[\"dependents\"]]) for m in d[\"against\"][\"migrations\"] for x in m[\"dependents\"]] == [(3, \"public.t0125_g.a\", [(\"generated column\", \"public.t0125_g.b\", True)])], d"
+	expect_eq 2 "$(grep -c -F "pg_catalog.to_regclass" log.txt)"
+	expect_eq 1 "$(grep -c -F "WITH RECURSIVE deps" log.txt)"
+'
+
+test_expect_success 'savepoint preflight: a failure before a statement whose dependents are read: reported as before, no lookup, nothing after it ran' '
+	fresh_logged
+	psql_q "$PF" "CREATE SEQUENCE probe"
+	mig 001_a.up.sql "CREATE TABLE t0125_f (id int);" \
+		"SELECT 1 / 0;" \
+		"DROP TABLE t0125_f;" \
+		"SELECT nextval('\''probe'\'');"
+	run_pf_logged
+	expect_rc 1
+	check_json "assert [(m[\"version\"], m[\"success\"], m[\"sqlstate\"], m[\"statement_index\"], m[\"line\"]) for m in d[\"against\"][\"migrations\"]] == [(\"001\", False, \"22012\", 2, 2)], d"
+	! grep -F "pg_catalog.to_regclass" log.txt
+	! grep -F "DROP TABLE t0125_f" log.txt
+	expect_eq t "$(probe_untouched "$PF")"
+'
+
+# the warnings and errors the last run_cf printed (text), in order
+warnings_of() { cat "$TEST_TMP/out" "$TEST_TMP/err" | grep -E "^(warning|error):"; }
+
+test_expect_success 'savepoint preflight: lint runs while a migration is in flight, its findings the same, in the same order, as without a replay' '
+	fresh_logged
+	mig 001_a.up.sql "CREATE TABLE t0125_la (id int PRIMARY KEY, t timestamp);"
+	mig 002_big.up.sql "CREATE TABLE t0125_lb (v varchar(10));" \
+		"INSERT INTO t0125_lb SELECT g::text FROM generate_series(1, 10) g;" \
+		"COMMENT ON TABLE t0125_lb IS '\''the largest file of the three, so lint runs while it is replayed'\'';" \
+		"SELECT 1 / 0;"
+	mig 003_c.up.sql "CREATE TABLE t0125_lc (t timestamp);"
+	run_cf migrate preflight --env local
+	warnings_of >static.w
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint
+	expect_rc 1
+	warnings_of >replay.w
+	diff -u static.w replay.w
+	expect_eq 3 "$(grep -c "^warning:.*\(timestamp\|varchar\|integer\)" replay.w)"
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint --format json
+	check_json "assert d[\"static\"][\"warnings\"] == $(grep -c "^warning:" static.w), d"
+'
+
+test_expect_success 'savepoint preflight: with no transactional migration to wait on, lint runs after the replay, same findings' '
+	fresh_logged
+	mig 001_nt.up.sql "-- confiture:no-transaction" "CREATE TABLE t0125_nt (t timestamp);"
+	run_cf migrate preflight --env local
+	warnings_of >static.w
+	run_cf migrate preflight --against "$PF_URL" --env local --mode savepoint
+	warnings_of >replay.w
+	diff -u static.w replay.w
+	grep "^warning:.*timestamp" replay.w
 '
 
 test_expect_success 'cleanup' '

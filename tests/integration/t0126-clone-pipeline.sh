@@ -96,7 +96,7 @@ eq(notes, [\"dropped replication slot '\''t0126_s1'\'' created by a replayed mig
 	psql_q postgres "SELECT pg_drop_replication_slot('\''t0126_other'\'')"
 '
 
-test_expect_success 'a guard refusal: the migration goes statement by statement and stops at the refused statement, unsent' '
+test_expect_success 'a guard refusal: the migration (COPY: statement by statement) stops at the refused statement, unsent' '
 	new_project
 	cat >db/migrations/001_a.up.sql <<-EOF
 	CREATE TABLE t0126_alone (id int);
@@ -119,7 +119,10 @@ eq((e[\"message\"], e[\"statement_index\"], e[\"line\"]), (\"preflight refuses C
 	test ! -e /tmp/t0126-$$-x
 '
 
-test_expect_success 'a statement naming the against database: statement by statement, warned, restored' '
+# Its marker (the clone's comment, "named":true) must be saved before the
+# statement runs: the batch ends before it, the marker is written, the
+# batch goes on.
+test_expect_success 'a statement naming the against database: the marker saved before it runs, warned, restored' '
 	new_project
 	cat >db/migrations/001_a.up.sql <<-EOF
 	CREATE TABLE t0126_named (id int);
@@ -128,9 +131,35 @@ test_expect_success 'a statement naming the against database: statement by state
 	run_cf migrate preflight --against "$URL" --mode clone
 	expect_rc 0
 	expect_err_contains "a replayed statement changes database '\''t0126_pre'\'' itself, not the clone"
-	expect_eq alone "$(sent "CREATE TABLE t0126_named (id int)")" "statement 1"
-	expect_eq alone "$(sent "COMMENT ON DATABASE t0126_pre")" "statement 2"
+	expect_eq 1 "$(grep -c "changes database .t0126_pre. itself" "$TEST_TMP/err")" "warned once"
+	expect_eq piped "$(sent "CREATE TABLE t0126_named (id int)")" "statement 1"
+	expect_eq piped "$(sent "COMMENT ON DATABASE t0126_pre")" "statement 2"
+	marker=$(grep -n "\"named\":true" "$CF_TEST_PGLOG" | head -n 1 | cut -d: -f1)
+	named=$(grep -nF "COMMENT ON DATABASE t0126_pre" "$CF_TEST_PGLOG" | head -n 1 | cut -d: -f1)
+	expect_eq yes "$( [ -n "$marker" ] && [ -n "$named" ] && [ "$marker" -lt "$named" ] && echo yes)" "marker saved first"
 	expect_eq "" "$(psql_q postgres "SELECT shobj_description(oid, '\''pg_database'\'') FROM pg_database WHERE datname = '\''t0126_pre'\''")" "comment restored"
+'
+
+# A refused statement in a migration that is otherwise pipelined: the
+# statements before it go out in the batch, which ends before the refused
+# one; nothing from it on is sent.
+test_expect_success 'a guard refusal in a pipelined migration: the statements before it piped, the refused one and those after never sent' '
+	new_project
+	cat >db/migrations/001_a.up.sql <<-EOF
+	CREATE TABLE t0126_before (id int);
+	SELECT lo_export(0, '\''/tmp/t0126-$$-x'\'');
+	CREATE TABLE t0126_after2 (id int);
+	EOF
+	run_cf migrate preflight --against "$URL" --mode clone --format json
+	expect_rc 1
+	check_json "
+e = d[\"against\"][\"migrations\"][0]
+eq((e[\"success\"], e[\"message\"], e[\"statement_index\"], e[\"line\"]), (False, \"preflight refuses lo_export() on the against server\", 2, 2), \"refusal\")
+"
+	expect_eq piped "$(sent "CREATE TABLE t0126_before (id int)")" "statement 1"
+	expect_eq never "$(sent "SELECT lo_export(0")" "the refused statement"
+	expect_eq never "$(sent "CREATE TABLE t0126_after2 (id int)")" "statement 3"
+	test ! -e /tmp/t0126-$$-x
 '
 
 test_done

@@ -152,9 +152,9 @@ typedef struct cf_engine {
 				const cf_script *script, size_t index,
 				cf_error **err);
 	/* With before_statement: whether it must see statement index before
-	 * it is sent; NULL: every statement.  A unit none of whose
-	 * statements it must see goes out in pipeline mode, without the
-	 * hook. */
+	 * it is sent; NULL: every statement.  A unit goes out in pipeline
+	 * mode: what was queued before a statement the hook must see is
+	 * synced and read first, and the hook runs outside pipeline mode. */
 	bool (*statement_hooked)(void *arg, const cf_migration *m,
 				 const cf_script *script, size_t index);
 	/* With statement_hooked: after a unit went out in pipeline mode, once
@@ -177,6 +177,10 @@ typedef struct cf_engine {
 	void (*after_statement)(void *arg, PGconn *conn, const cf_migration *m,
 				const cf_script *script, size_t index,
 				double elapsed_ms);
+	/* Called while a unit's commands are in flight (sent, their replies
+	 * not read yet), so that client work needing no database runs while
+	 * the server works; may be NULL.  It must not use the connection. */
+	void (*while_waiting)(void *arg);
 	void *hook_arg;
 	/* lock_timeout (ms) of each transactional migration (CF_UNIT_-
 	 * TRANSACTION), SET LOCAL as its transaction begins: its own SET

@@ -14,12 +14,13 @@
  * everything after it up to the sync, so nothing after a failing statement
  * runs.  A statement that needs its result before the next is sent (COPY,
  * which has no data in a file; text the parser rejected, which the server
- * judges as psql would send it) or a caller that must see a statement
- * first (before_statement, where statement_hooked says so) makes the
- * statements go one by one, with the bookkeeping still batched; a caller
- * that only needs to know which statements ran learns it after the batch
- * (statement_ran).  Non-transactional migrations run in autocommit,
- * statement by statement.
+ * judges as psql would send it) or a caller that reads the session after
+ * each statement (after_statement) makes the statements go one by one, with
+ * the bookkeeping still batched.  A statement the caller must see first
+ * (before_statement, where statement_hooked says so) only ends the batch
+ * before it; a caller that needs to know which other statements ran learns
+ * it after the batch (statement_ran).  Non-transactional migrations run in
+ * autocommit, statement by statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,37 @@ interrupted_error(const cf_script *script, size_t index)
 }
 
 /*
+ * Calls before_statement for statement index (the connection outside
+ * pipeline mode); when it refuses the statement, *err points at it.
+ */
+static int
+call_hook(cf_engine *e, const cf_migration *m, const cf_script *script,
+	  size_t index, cf_error **err)
+{
+	const cf_statement *st = &script->stmts[index];
+	cf_error *ce = NULL;
+
+	if (e->before_statement(e->hook_arg, m, script, index, &ce) == 0)
+		return 0;
+	if (!ce->file)
+		cf_error_set_where(ce, script->path, st->line, st->column);
+	ce->statement = cf_strndup(script->text + st->offset, st->length);
+	ce->statement_index = (int)index + 1;
+	*err = ce;
+	return -1;
+}
+
+/* Whether before_statement must see statement index before it is sent. */
+static bool
+hooked(const cf_engine *e, const cf_migration *m, const cf_script *script,
+       size_t index)
+{
+	return e->before_statement &&
+	       (!e->statement_hooked ||
+		e->statement_hooked(e->hook_arg, m, script, index));
+}
+
+/*
  * Sends one statement and waits for its result (outside pipeline mode).
  * On error builds a cf_error that points at the statement in the file.
  */
@@ -125,17 +157,8 @@ send_statement(cf_engine *e, const cf_migration *m, const cf_script *script,
 		*err = interrupted_error(script, index);
 		return -1;
 	}
-	if (e->before_statement &&
-	    e->before_statement(e->hook_arg, m, script, index, &ce) < 0) {
-		if (!ce->file)
-			cf_error_set_where(ce, script->path, st->line,
-					   st->column);
-		ce->statement = cf_strndup(script->text + st->offset,
-					   st->length);
-		ce->statement_index = (int)index + 1;
-		*err = ce;
+	if (e->before_statement && call_hook(e, m, script, index, err) < 0)
 		return -1;
-	}
 	sql = cf_strndup(script->text + st->offset, st->length);
 	t0 = cf_now_ms();
 	res = PQexec(e->conn, sql);
@@ -207,6 +230,7 @@ typedef enum step_kind {
 typedef struct step {
 	step_kind kind;
 	size_t index;
+	bool seen; /* a statement before_statement saw before it was sent */
 } step;
 
 /*
@@ -218,22 +242,25 @@ typedef struct step {
 
 typedef struct batch {
 	PGconn *conn;
+	const cf_engine *e; /* its while_waiting hook */
 	step *steps;
 	size_t n, alloc;
 	size_t read;	   /* steps whose results were read */
 	size_t bytes;	   /* SQL queued since the last drain */
 	PGresult *res;	   /* the first failed step's result, or NULL */
 	size_t failed;	   /* its index in steps */
+	size_t synced;	   /* steps the last sync covered */
 	bool lost;	   /* libpq failed (the connection): no more results */
 	bool reset_failed; /* the reset after COMMIT failed */
 } batch;
 
 static void
-pipe_begin(batch *p, PGconn *conn)
+pipe_begin(batch *p, const cf_engine *e)
 {
 	memset(p, 0, sizeof(*p));
-	p->conn = conn;
-	if (!PQenterPipelineMode(conn))
+	p->conn = e->conn;
+	p->e = e;
+	if (!PQenterPipelineMode(p->conn))
 		p->lost = true;
 }
 
@@ -306,6 +333,7 @@ pipe_send(batch *p, step_kind kind, size_t index, const char *sql, int nparams,
 	CF_GROW(p->steps, p->alloc, p->n + 1);
 	p->steps[p->n].kind = kind;
 	p->steps[p->n].index = index;
+	p->steps[p->n].seen = false;
 	p->n++;
 	p->bytes += len;
 	return true;
@@ -334,14 +362,17 @@ pipe_end(batch *p)
 {
 	PGresult *res;
 
-	if (!p->n && !p->lost) {
-		/* nothing queued: no round trip */
+	if (p->n == p->synced && !p->lost) {
+		/* nothing queued since the last sync: no round trip */
 		if (!PQexitPipelineMode(p->conn))
 			p->lost = true;
 		return;
 	}
 	if (!p->lost && !PQpipelineSync(p->conn))
 		p->lost = true;
+	/* sent and flushed: the server works, the client may too */
+	if (!p->lost && p->e && p->e->while_waiting)
+		p->e->while_waiting(p->e->hook_arg);
 	while (!p->lost && p->read < p->n)
 		pipe_read_one(p);
 	if (!p->lost) {
@@ -353,6 +384,15 @@ pipe_end(batch *p)
 	if (!p->lost && !PQexitPipelineMode(p->conn))
 		p->lost = true;
 	p->bytes = 0;
+	p->synced = p->n;
+}
+
+/* Queues again after pipe_end(), in the same batch (its steps kept). */
+static void
+pipe_resume(batch *p)
+{
+	if (!p->lost && !PQenterPipelineMode(p->conn))
+		p->lost = true;
 }
 
 static void
@@ -566,21 +606,21 @@ needs_result(const cf_script *script, const cf_statement *st)
 		 (unsigned char)next >= 0x80);
 }
 
-/* Whether the statements of script can go out without waiting. */
+/*
+ * Whether the statements of script can go out without waiting (a statement
+ * before_statement must see only ends the batch before it:
+ * queue_statements()).
+ */
 static bool
-can_pipeline(const cf_engine *e, const cf_migration *m, const cf_script *script)
+can_pipeline(const cf_engine *e, const cf_script *script)
 {
-	/* the hooks see a statement before it is sent, or the session
-	 * right after it ran */
-	if (e->after_statement || (e->before_statement && !e->statement_hooked))
+	/* the hook sees the session right after each statement ran */
+	if (e->after_statement)
 		return false;
 	for (size_t i = 0; i < script->n_stmts; i++) {
 		if (e->skip && e->skip[i])
 			continue;
 		if (needs_result(script, &script->stmts[i]))
-			return false;
-		if (e->before_statement &&
-		    e->statement_hooked(e->hook_arg, m, script, i))
 			return false;
 	}
 	return true;
@@ -668,10 +708,11 @@ pipe_finish(cf_engine *e, batch *p, const cf_migration *m,
 }
 
 /*
- * Tells statement_ran which statements of a pipelined unit ran: those
- * queued up to the step that failed, that step included (the server
- * skipped the rest); all of them when the connection broke (the server
- * may have run them before).
+ * Tells statement_ran which statements of a pipelined unit ran, other
+ * than those before_statement saw (it was told then): those queued up to
+ * the step that failed, that step included (the server skipped the rest);
+ * all of them when the connection broke (the server may have run them
+ * before).
  */
 static void
 batch_ran(cf_engine *e, const batch *p, const cf_migration *m,
@@ -680,18 +721,26 @@ batch_ran(cf_engine *e, const batch *p, const cf_migration *m,
 	size_t stop = p->res ? p->failed : p->n;
 
 	for (size_t j = 0; e->statement_ran && j < p->n && j <= stop; j++)
-		if (p->steps[j].kind == STEP_STATEMENT)
+		if (p->steps[j].kind == STEP_STATEMENT && !p->steps[j].seen)
 			e->statement_ran(e->hook_arg, m, script,
 					 p->steps[j].index);
 }
 
-/* Queues the statements of script; *local is set when interrupted. */
+/*
+ * Queues the statements of script; *local is set when interrupted or
+ * refused by before_statement.  Before a statement that hook must see, what
+ * was queued is synced and read (the hook then reads the database as just
+ * before that statement, outside pipeline mode) and the batch goes on
+ * after it: one round trip more per such statement, not one per statement.
+ * A failure read there stops the queueing; pipe_finish() reports it.
+ */
 static void
-queue_statements(cf_engine *e, batch *p, const cf_script *script,
-		 cf_error **local)
+queue_statements(cf_engine *e, batch *p, const cf_migration *m,
+		 const cf_script *script, cf_error **local)
 {
 	for (size_t i = 0; i < script->n_stmts; i++) {
 		const cf_statement *st = &script->stmts[i];
+		bool seen;
 		char *sql;
 
 		if (e->skip && e->skip[i])
@@ -700,8 +749,17 @@ queue_statements(cf_engine *e, batch *p, const cf_script *script,
 			*local = interrupted_error(script, i);
 			return;
 		}
+		seen = hooked(e, m, script, i);
+		if (seen) {
+			pipe_end(p);
+			if (p->res || p->lost ||
+			    call_hook(e, m, script, i, local) < 0)
+				return;
+			pipe_resume(p);
+		}
 		sql = cf_strndup(script->text + st->offset, st->length);
-		pipe_send(p, STEP_STATEMENT, i, sql, 0, NULL);
+		if (pipe_send(p, STEP_STATEMENT, i, sql, 0, NULL))
+			p->steps[p->n - 1].seen = seen;
 		free(sql);
 	}
 }
@@ -725,7 +783,7 @@ queue_open(cf_engine *e, batch *p, const cf_migration *m, cf_outcome *out,
 		return;
 	}
 	e->clean = NULL;
-	pipe_begin(p, e->conn);
+	pipe_begin(p, e);
 	if (e->unit == CF_UNIT_SAVEPOINT)
 		pipe_send_all(p, STEP_RESET, 0, reset_sql);
 	pipe_send(p, STEP_OPEN, 0, open_sql(e), 0, NULL);
@@ -745,7 +803,7 @@ static int
 apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 	   bool down, cf_outcome *out)
 {
-	bool batched = can_pipeline(e, m, script);
+	bool batched = can_pipeline(e, script);
 	cf_error *local = NULL, *err = NULL;
 	char *record_sql = NULL;
 	batch p;
@@ -757,7 +815,7 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 		return -1;
 	rc = -1;
 	if (batched) {
-		queue_statements(e, &p, script, &local);
+		queue_statements(e, &p, m, script, &local);
 	} else {
 		if (pipe_finish(e, &p, m, script, NULL, &local, out) < 0)
 			goto done;
@@ -767,7 +825,7 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 			unit_rollback(e);
 			goto done;
 		}
-		pipe_begin(&p, e->conn);
+		pipe_begin(&p, e);
 	}
 	if (!local)
 		queue_record(e, &p, m, down, &record_sql);
@@ -789,7 +847,7 @@ apply_unit(cf_engine *e, const cf_migration *m, const cf_script *script,
 			goto done;
 		}
 		pipe_release(&p);
-		pipe_begin(&p, e->conn);
+		pipe_begin(&p, e);
 		queue_close(e, &p);
 		if (pipe_finish(e, &p, m, script, NULL, &local, out) < 0)
 			goto done;

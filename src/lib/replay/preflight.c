@@ -72,7 +72,12 @@ typedef struct preflight_run {
 	size_t replaying_index;
 	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
 	size_t n_facts, alloc_facts;
-	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
+	cf_risk_tracer *tracer; /* locks, rewrites, scans (risk.h) */
+	cf_risk_ahead *ahead;	/* statements classified during the replay */
+	/* with a replay, lint runs while the server replays migration
+	 * lint_at (lint_deferred()) */
+	bool lint_later, linted;
+	size_t lint_at;
 	cf_preflight_migration *current; /* being applied, for the tracer */
 	const cf_error **first_err; /* per pending migration: first_error() */
 	/* relations the pending migrations before provided_upto provide
@@ -516,19 +521,48 @@ static_checks(preflight_run *pr)
 			cf_error_list_add(&r->problems, w);
 		}
 	}
-	if (!pr->opts->no_lint) {
-		/* with a replay, the rule that needs the database runs after
-		 * it, on what the replay database said (lint_replayed()) */
+	if (!pr->opts->no_lint && !pr->against_url) {
 		cf_lint_options lo = {0};
 
-		if (pr->against_url)
-			lo.ignore = db_rules;
 		lint_pending(pr, &lo);
 	}
 	r->static_warnings = cf_error_list_count(&r->problems, CF_SEV_WARNING);
 	r->static_ok = cf_error_list_count(&r->problems, CF_SEV_ERROR) == 0;
 	pr->first_err = first_errors(r, ix, nix);
 	free(ix);
+	/* lint's findings are warnings: no migration's fate waits for them */
+	pr->lint_later = !pr->opts->no_lint && pr->against_url;
+	pr->lint_at = r->n;
+	for (size_t k = 0, most = 0; pr->lint_later && k < r->n; k++) {
+		const cf_script *up = r->migrations[k].migration->up;
+
+		if (up && up->transactional && !pr->first_err[k] &&
+		    up->text_len > most) {
+			most = up->text_len;
+			pr->lint_at = k;
+		}
+	}
+}
+
+/*
+ * Lint with a replay: while the server runs the migration with the most
+ * SQL (likely the longest wait; lint needs no database), or after the
+ * replay when that one never went out.  The rule that needs the database
+ * runs after the replay, on what the replay database said
+ * (lint_replayed()).  The findings land where static_checks() would have
+ * put them: nothing else joins the problems in between.
+ */
+static void
+lint_deferred(preflight_run *pr)
+{
+	cf_lint_options lo = {.ignore = db_rules};
+
+	if (!pr->lint_later || pr->linted)
+		return;
+	pr->linted = true;
+	lint_pending(pr, &lo);
+	pr->r->static_warnings = cf_error_list_count(&pr->r->problems,
+						     CF_SEV_WARNING);
 }
 
 /* ---- replay ---- */
@@ -1173,6 +1207,31 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 	return missing;
 }
 
+/* The engine's wait for the server: work that needs no database runs
+ * meanwhile (the risk classification of the migration being sent, lint
+ * once, the next migration's statement models). */
+static void
+while_waiting(void *arg)
+{
+	preflight_run *pr = arg;
+
+	size_t i = pr->replaying_index;
+	cf_script *next;
+
+	if (!pr->replaying)
+		return;
+	if (i == pr->lint_at)
+		lint_deferred(pr);
+	cf_risk_ahead_classify(pr->ahead, i, pr->replaying->migration->up);
+	/* the models statement_hooked() reads of the next migration, which
+	 * lint builds when it ran first */
+	next = i + 1 < pr->r->n ? pr->r->migrations[i + 1].migration->up : NULL;
+	for (size_t k = 0; next && !pr->linted && k < next->n_stmts; k++)
+		if (!next->stmts[k].transaction_control &&
+		    ddl_verb(next, &next->stmts[k]))
+			cf_script_node(next, k);
+}
+
 /* Reconnects to the clone after its backend died, so the rest can run. */
 typedef int (*reconnect_fn)(preflight_run *pr, PGconn **conn);
 
@@ -1192,6 +1251,8 @@ replay(preflight_run *pr, cf_engine *engine, PGconn **conn,
 
 	if (pr->progress && pr->progress->replay_begin)
 		pr->progress->replay_begin(pr->progress->arg, r->n);
+	engine->while_waiting = while_waiting;
+	engine->hook_arg = pr;
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
 		const cf_error *static_err = pr->first_err[i];
@@ -1601,16 +1662,18 @@ clone_closing(preflight_run *pr, bool clone_left)
 
 static void label_causes(cf_preflight_result *r);
 
-/* After a replay: which failures are root causes, the deploy risk, and
- * lint on what the replay database said.  Needs no database. */
+/* After a replay: lint if the replay gave it no wait to run in, which
+ * failures are root causes, the deploy risk, and lint on what the replay
+ * database said.  Needs no database. */
 static void
 analyse(preflight_run *pr)
 {
 	if (pr->analysed)
 		return;
 	pr->analysed = true;
+	lint_deferred(pr); /* if no wait of the replay ran it */
 	label_causes(pr->r);
-	cf_risk_assess(pr->r);
+	cf_risk_assess(pr->r, pr->ahead);
 	if (!pr->opts->no_lint)
 		lint_replayed(pr);
 }
@@ -1941,10 +2004,13 @@ cf_session_preflight(cf_session *s, const char *against_url,
 		static_once(&pr); /* else run_against(): clone mode checks
 				    * while the server makes the clone */
 	if (against_url) {
+		pr.ahead = cf_risk_ahead_new(pr.r->n);
 		rc = run_against(&pr, err);
+		lint_deferred(&pr);
 		cf_risk_tracer_free(pr.tracer);
 		if (rc == 0)
 			analyse(&pr); /* clone mode: done while dropping */
+		cf_risk_ahead_free(pr.ahead, pr.r);
 	}
 	count(pr.r);
 	PQfinish(pr.against_conn);

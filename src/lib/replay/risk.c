@@ -611,8 +611,49 @@ add_change(cf_preflight_result *r, const change *c, const char *version,
 	x->detail = cf_strdup(detail);
 }
 
+struct cf_risk_ahead {
+	changes **m; /* per migration: per statement, or NULL */
+	size_t n;
+};
+
+cf_risk_ahead *
+cf_risk_ahead_new(size_t n_migrations)
+{
+	cf_risk_ahead *a = cf_calloc(1, sizeof(*a));
+
+	a->m = cf_calloc(n_migrations + 1, sizeof(*a->m));
+	a->n = n_migrations;
+	return a;
+}
+
 void
-cf_risk_assess(cf_preflight_result *r)
+cf_risk_ahead_classify(cf_risk_ahead *a, size_t i, const cf_script *up)
+{
+	if (!a || i >= a->n || a->m[i] || !up)
+		return;
+	a->m[i] = cf_calloc(up->n_stmts + 1, sizeof(changes));
+	for (size_t s = 0; s < up->n_stmts; s++)
+		classify(&a->m[i][s], up, s);
+}
+
+void
+cf_risk_ahead_free(cf_risk_ahead *a, const cf_preflight_result *r)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		const cf_script *up = r->migrations[i].migration->up;
+
+		for (size_t s = 0; a->m[i] && s < up->n_stmts; s++)
+			changes_release(&a->m[i][s]);
+		free(a->m[i]);
+	}
+	free(a->m);
+	free(a);
+}
+
+void
+cf_risk_assess(cf_preflight_result *r, cf_risk_ahead *ahead)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
@@ -631,7 +672,12 @@ cf_risk_assess(cf_preflight_result *r)
 				st = &pm->statements[next++];
 			else if (r->traced || pm->outcome.kind != CF_OUTCOME_OK)
 				continue; /* not run: no change made */
-			classify(&cs, up, s);
+			if (ahead && i < ahead->n && ahead->m[i]) {
+				cs = ahead->m[i][s];
+				memset(&ahead->m[i][s], 0, sizeof(cs));
+			} else {
+				classify(&cs, up, s);
+			}
 			if (st) {
 				assess_statement(r, st, &cs);
 				if (st->tier > pm->tier)

@@ -74,8 +74,20 @@ bool cf_risk_needs_calibration(const cf_preflight_result *r);
  */
 void cf_risk_calibrate(cf_preflight_result *r, PGconn *conn, bool temp);
 
-/* Tiers, reasons, lock-time estimates and the change_set of r. */
-void cf_risk_assess(cf_preflight_result *r);
+/*
+ * What each statement changes, read from its parse tree ahead of
+ * cf_risk_assess() (while the replay waits for the server): pure CPU, no
+ * database.  cf_risk_ahead_classify() classifies the up statements of
+ * r->migrations[i] (up) once; free with cf_risk_ahead_free(a, r).
+ */
+typedef struct cf_risk_ahead cf_risk_ahead;
+cf_risk_ahead *cf_risk_ahead_new(size_t n_migrations);
+void cf_risk_ahead_classify(cf_risk_ahead *a, size_t i, const cf_script *up);
+void cf_risk_ahead_free(cf_risk_ahead *a, const cf_preflight_result *r);
+
+/* Tiers, reasons, lock-time estimates and the change_set of r; what ahead
+ * (or NULL) classified is taken from it, the rest classified here. */
+void cf_risk_assess(cf_preflight_result *r, cf_risk_ahead *ahead);
 
 /* Frees r's change_set and calibration text. */
 void cf_risk_result_release(cf_preflight_result *r);
