@@ -73,6 +73,7 @@ typedef struct preflight_run {
 	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
 	size_t n_facts, alloc_facts;
 	cf_risk_tracer *tracer;		 /* locks, rewrites, scans (risk.h) */
+	cf_risk_changes *risk_changes;	 /* read from lint's parse trees */
 	cf_preflight_migration *current; /* being applied, for the tracer */
 	const cf_error **first_err; /* per pending migration: first_error() */
 	/* relations the pending migrations before provided_upto provide
@@ -370,6 +371,12 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 		if (pr->s->set->items[i].up_path)
 			context[nc++] = pr->s->set->items[i].up_path;
 	lo.context = context;
+	/* the replay's risk assessment reads lint's parse of each statement
+	 * instead of its own */
+	if (pr->against_url && !pr->risk_changes)
+		pr->risk_changes = cf_risk_changes_new();
+	lo.on_tree = pr->risk_changes ? cf_risk_changes_note : NULL;
+	lo.on_tree_arg = pr->risk_changes;
 
 	/* the scripts read and parsed for the static checks: a file whose
 	 * text could not be read is a problem already */
@@ -1610,7 +1617,7 @@ analyse(preflight_run *pr)
 		return;
 	pr->analysed = true;
 	label_causes(pr->r);
-	cf_risk_assess(pr->r);
+	cf_risk_assess(pr->r, pr->risk_changes);
 	if (!pr->opts->no_lint)
 		lint_replayed(pr);
 }
@@ -1954,6 +1961,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	free(pr.clone_name);
 	free(pr.against_db);
 	json_decref(pr.tree);
+	cf_risk_changes_free(pr.risk_changes);
 	free(pr.facts);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);

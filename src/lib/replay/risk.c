@@ -307,8 +307,11 @@ node_name(const PgQuery__Node *n)
 static void
 classify_node(changes *cs, const PgQuery__Node *n)
 {
-	const char *node = node_name(n);
+	const char *node;
 
+	if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+		return;
+	node = node_name(n);
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
 		alter_table(cs, n->alter_table_stmt);
@@ -392,28 +395,116 @@ classify_node(changes *cs, const PgQuery__Node *n)
 	}
 }
 
+/* What the statements of one script change, read from trees others made. */
+typedef struct noted_script {
+	const cf_script *script;
+	changes *stmts; /* one per statement */
+	bool *noted;	/* stmts[i] was read from a tree */
+} noted_script;
+
+struct cf_risk_changes {
+	noted_script *scripts;
+	size_t n, alloc;
+	size_t last; /* where the last lookup found its script */
+};
+
+cf_risk_changes *
+cf_risk_changes_new(void)
+{
+	return cf_new(cf_risk_changes);
+}
+
+void
+cf_risk_changes_note(void *arg, cf_script *script, size_t i, const void *node)
+{
+	cf_risk_changes *known = arg;
+	noted_script *ns = known->n ? &known->scripts[known->n - 1] : NULL;
+
+	if (!node || i >= script->n_stmts)
+		return;
+	/* lint reads the scripts in order, each statement once */
+	if (!ns || ns->script != script) {
+		CF_GROW(known->scripts, known->alloc, known->n + 1);
+		ns = &known->scripts[known->n++];
+		ns->script = script;
+		ns->stmts = cf_calloc(script->n_stmts, sizeof(changes));
+		ns->noted = cf_calloc(script->n_stmts, sizeof(bool));
+	}
+	if (ns->noted[i])
+		return;
+	ns->noted[i] = true;
+	classify_node(&ns->stmts[i], node);
+}
+
+/* The changes noted for statement i of script, or NULL. */
+static changes *
+noted(cf_risk_changes *known, const cf_script *script, size_t i)
+{
+	/* assess reads the scripts in lint's order: start where the last
+	 * lookup stopped */
+	for (size_t k = 0; known && k < known->n; k++) {
+		size_t at = (known->last + k) % known->n;
+
+		if (known->scripts[at].script == script) {
+			known->last = at;
+			return known->scripts[at].noted[i] ?
+				       &known->scripts[at].stmts[i] :
+				       NULL;
+		}
+	}
+	return NULL;
+}
+
+void
+cf_risk_changes_free(cf_risk_changes *known)
+{
+	if (!known)
+		return;
+	for (size_t k = 0; k < known->n; k++) {
+		for (size_t i = 0; i < known->scripts[k].script->n_stmts; i++)
+			changes_release(&known->scripts[k].stmts[i]);
+		free(known->scripts[k].stmts);
+		free(known->scripts[k].noted);
+	}
+	free(known->scripts);
+	free(known);
+}
+
 /*
- * The changes statement index of script makes, from the statement model's
- * parse tree (cf_script_stmt_tree(), which also gives the statement its
- * model when it has none).
+ * The changes statement index of script makes: noted from a tree already
+ * made (known), else from the statement model's parse tree
+ * (cf_script_stmt_tree()).  A model that parse builds is dropped again, as
+ * lint does: nothing else is left changed.
  */
 static void
-classify(changes *cs, cf_script *script, size_t index)
+classify(changes *cs, cf_risk_changes *known, cf_script *script, size_t index)
 {
+	changes *k = noted(known, script, index);
+	bool built = !script->stmts[index].model;
 	char *text, *msg;
-	cf_stmt_tree *t = cf_script_stmt_tree(script, index, &text, &msg);
-	const PgQuery__ParseResult *pr = cf_stmt_tree_result(t);
-	const PgQuery__Node *stmt = pr && pr->n_stmts >= 1 ?
-					    pr->stmts[0]->stmt :
-					    NULL;
+	cf_stmt_tree *t;
+	const PgQuery__ParseResult *pr;
+	const PgQuery__Node *stmt;
 
-	if (stmt && stmt->node_case != PG_QUERY__NODE__NODE__NOT_SET)
+	if (k) {
+		*cs = *k; /* taken: each statement is assessed once */
+		memset(k, 0, sizeof(*k));
+		return;
+	}
+	t = cf_script_stmt_tree(script, index, &text, &msg);
+	pr = cf_stmt_tree_result(t);
+	stmt = pr && pr->n_stmts >= 1 ? pr->stmts[0]->stmt : NULL;
+	if (stmt)
 		classify_node(cs, stmt);
-	else if (!stmt)
+	else
 		push(cs, "unparsed", NULL, CF_TIER_NONE, NULL);
 	cf_stmt_tree_free(t);
 	free(text);
 	free(msg);
+	if (built) {
+		cf_stmt_model_free(script->stmts[index].model);
+		script->stmts[index].model = NULL;
+	}
 }
 
 /* ---- sizes, durations ---- */
@@ -676,7 +767,7 @@ add_change(cf_preflight_result *r, const change *c, const char *version,
 }
 
 void
-cf_risk_assess(cf_preflight_result *r)
+cf_risk_assess(cf_preflight_result *r, cf_risk_changes *known)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
@@ -695,7 +786,7 @@ cf_risk_assess(cf_preflight_result *r)
 				st = &pm->statements[next++];
 			else if (r->traced || pm->outcome.kind != CF_OUTCOME_OK)
 				continue; /* not run: no change made */
-			classify(&cs, up, s);
+			classify(&cs, known, up, s);
 			if (st) {
 				assess_statement(r, st, &cs);
 				if (st->tier > pm->tier)

@@ -74,8 +74,28 @@ bool cf_risk_needs_calibration(const cf_preflight_result *r);
  */
 void cf_risk_calibrate(cf_preflight_result *r, PGconn *conn, bool temp);
 
-/* Tiers, reasons, lock-time estimates and the change_set of r. */
-void cf_risk_assess(cf_preflight_result *r);
+/*
+ * What statements change, read ahead from parse trees another analysis
+ * made (lint's, through cf_lint_options.on_tree), so that
+ * cf_risk_assess() parses only the statements nobody parsed.
+ */
+typedef struct cf_risk_changes cf_risk_changes;
+
+/* An empty set; free with cf_risk_changes_free(). */
+cf_risk_changes *cf_risk_changes_new(void);
+
+/* Notes what statement i of script changes from its parse node (a
+ * PgQuery__Node *, only read during the call); arg is the set.  Fits
+ * cf_lint_options.on_tree. */
+void cf_risk_changes_note(void *arg, cf_script *script, size_t i,
+			  const void *node);
+
+void cf_risk_changes_free(cf_risk_changes *known);
+
+/* Tiers, reasons, lock-time estimates and the change_set of r.  known
+ * (may be NULL) holds what some statements change; assess takes it from
+ * there instead of parsing them. */
+void cf_risk_assess(cf_preflight_result *r, cf_risk_changes *known);
 
 /* Frees r's change_set and calibration text. */
 void cf_risk_result_release(cf_preflight_result *r);
