@@ -3,7 +3,8 @@
 # object of each statement and change) reads lint's parse of the
 # statements lint parses and parses only the others itself: with lint and
 # with --no-lint (every statement parsed by the risk assessment) the
-# change_set and the statements' tiers are the same.
+# change_set and the statements' tiers are the same; in clone mode it also
+# reads the cluster guard's parse.
 . "$(dirname "$0")/../lib/tap.sh"
 
 unset CONFITURE_DATABASE_URL NO_COLOR
@@ -23,6 +24,25 @@ def stmts():
     return [(m["version"], s["index"], s["tier"], s.get("kind"), s.get("object"))
             for m in a["migrations"] for s in (m["statements"] or [])]
 '
+
+# same_classification A B EXPR [CHECK]: EXPR, over changes() and stmts(),
+# is the same in the JSON documents A and B (in TEST_TMP); CHECK then runs
+# with x = its value
+same_classification()
+{
+	python3 -c "
+import json, sys
+def load(p):
+    g = {'d': json.load(open(p))}
+    exec(sys.argv[3], g)
+    return eval(sys.argv[4], g)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+if a != b:
+    sys.exit('%s: %r\\n%s: %r' % (sys.argv[1], a, sys.argv[2], b))
+x = b
+exec(sys.argv[5])
+" "$TEST_TMP/$1" "$TEST_TMP/$2" "$CHANGES" "$3" "${4:-}"
+}
 
 test_expect_success 'setup: a replay database and migrations of many kinds' '
 	psql_q "$PRE" "CREATE TABLE orders (id int PRIMARY KEY, note text, qty int);
@@ -97,18 +117,18 @@ test_expect_success 'with --no-lint: the same tiers, kinds and objects' '
 		--trace-locks --no-lint --format json &&
 	expect_rc 0 &&
 	cp "$TEST_TMP/out" "$TEST_TMP/nolint.json" &&
-	python3 -c "
-import json, sys
-def load(p):
-    d = json.load(open(p))
-    g = {\"d\": d}
-    exec(sys.argv[3], g)
-    return g[\"changes\"](), g[\"stmts\"]()
-a, b = load(sys.argv[1]), load(sys.argv[2])
-if a != b:
-    sys.exit(\"lint run %r\\n--no-lint run %r\" % (a, b))
-assert len(a[1]) >= 20, a[1]
-" "$TEST_TMP/lint.json" "$TEST_TMP/nolint.json" "$CHANGES"
+	same_classification lint.json nolint.json "(changes(), stmts())" \
+		"assert len(x[1]) >= 20, x[1]"
+'
+
+test_expect_success 'clone mode: what the cluster guard parsed (DO, GRANT, COMMENT) is classified from its parse, the same' '
+	cd "$PROJ" &&
+	run_cf migrate preflight --against "$(db_url "$PRE")" --mode clone \
+		--trace-locks --no-lint --format json &&
+	expect_rc 0 &&
+	cp "$TEST_TMP/out" "$TEST_TMP/clone.json" &&
+	same_classification nolint.json clone.json "[c[:3] for c in changes()]" \
+		"assert all(y in x for y in [(\"003\", \"comment\", None), (\"003\", \"grant\", None), (\"003\", \"do\", None)]), x"
 '
 
 test_done

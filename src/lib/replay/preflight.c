@@ -628,6 +628,14 @@ guard_tree(preflight_run *pr, const cf_script *script, size_t index)
 		free(text);
 		free(msg);
 		pr->tree_state[index] = 1;
+		res = cf_stmt_tree_result(pr->trees[index]);
+		/* the risk assessment reads this parse too */
+		if (!pr->risk_changes)
+			pr->risk_changes = cf_risk_changes_new();
+		if (res && res->n_stmts >= 1)
+			cf_risk_changes_note(pr->risk_changes,
+					     (cf_script *)script, index,
+					     res->stmts[0]->stmt);
 	}
 	res = cf_stmt_tree_result(pr->trees[index]);
 	return res && res->n_stmts >= 1 ? res->stmts[0]->stmt : NULL;

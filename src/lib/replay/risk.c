@@ -6,6 +6,7 @@
  * run on a sample table, times production's bytes (docs/risk.md).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,7 +406,8 @@ typedef struct noted_script {
 struct cf_risk_changes {
 	noted_script *scripts;
 	size_t n, alloc;
-	size_t last; /* where the last lookup found its script */
+	size_t *slots; /* open addressing by script address: index + 1 */
+	size_t cap;    /* a power of two, more than twice n */
 };
 
 cf_risk_changes *
@@ -414,22 +416,56 @@ cf_risk_changes_new(void)
 	return cf_new(cf_risk_changes);
 }
 
+static size_t
+slot_of(const cf_risk_changes *known, const cf_script *script)
+{
+	size_t h = (size_t)((uintptr_t)script >> 4) * 0x9E3779B97F4A7C15u;
+
+	for (h &= known->cap - 1; known->slots[h];
+	     h = (h + 1) & (known->cap - 1))
+		if (known->scripts[known->slots[h] - 1].script == script)
+			break;
+	return h;
+}
+
+/* The entry of script, or NULL; a new one when add. */
+static noted_script *
+entry(cf_risk_changes *known, cf_script *script, bool add)
+{
+	noted_script *ns;
+	size_t h;
+
+	if (known->cap && known->slots[h = slot_of(known, script)])
+		return &known->scripts[known->slots[h] - 1];
+	if (!add)
+		return NULL;
+	if (2 * (known->n + 1) >= known->cap) {
+		free(known->slots);
+		known->cap = known->cap ? 2 * known->cap : 64;
+		known->slots = cf_calloc(known->cap, sizeof(size_t));
+		for (size_t k = 0; k < known->n; k++)
+			known->slots[slot_of(known, known->scripts[k].script)] =
+				k + 1;
+	}
+	CF_GROW(known->scripts, known->alloc, known->n + 1);
+	ns = &known->scripts[known->n++];
+	ns->script = script;
+	ns->stmts = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+			      sizeof(changes));
+	ns->noted = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+			      sizeof(bool));
+	known->slots[slot_of(known, script)] = known->n;
+	return ns;
+}
+
 void
 cf_risk_changes_note(void *arg, cf_script *script, size_t i, const void *node)
 {
-	cf_risk_changes *known = arg;
-	noted_script *ns = known->n ? &known->scripts[known->n - 1] : NULL;
+	noted_script *ns;
 
 	if (!node || i >= script->n_stmts)
 		return;
-	/* lint reads the scripts in order, each statement once */
-	if (!ns || ns->script != script) {
-		CF_GROW(known->scripts, known->alloc, known->n + 1);
-		ns = &known->scripts[known->n++];
-		ns->script = script;
-		ns->stmts = cf_calloc(script->n_stmts, sizeof(changes));
-		ns->noted = cf_calloc(script->n_stmts, sizeof(bool));
-	}
+	ns = entry(arg, script, true);
 	if (ns->noted[i])
 		return;
 	ns->noted[i] = true;
@@ -438,21 +474,11 @@ cf_risk_changes_note(void *arg, cf_script *script, size_t i, const void *node)
 
 /* The changes noted for statement i of script, or NULL. */
 static changes *
-noted(cf_risk_changes *known, const cf_script *script, size_t i)
+noted(cf_risk_changes *known, cf_script *script, size_t i)
 {
-	/* assess reads the scripts in lint's order: start where the last
-	 * lookup stopped */
-	for (size_t k = 0; known && k < known->n; k++) {
-		size_t at = (known->last + k) % known->n;
+	noted_script *ns = known ? entry(known, script, false) : NULL;
 
-		if (known->scripts[at].script == script) {
-			known->last = at;
-			return known->scripts[at].noted[i] ?
-				       &known->scripts[at].stmts[i] :
-				       NULL;
-		}
-	}
-	return NULL;
+	return ns && ns->noted[i] ? &ns->stmts[i] : NULL;
 }
 
 void
@@ -467,6 +493,7 @@ cf_risk_changes_free(cf_risk_changes *known)
 		free(known->scripts[k].noted);
 	}
 	free(known->scripts);
+	free(known->slots);
 	free(known);
 }
 
