@@ -1289,6 +1289,12 @@ typedef struct cf_lint_options {
 	 * to only (the applied migrations before the pending ones): no
 	 * finding, no count; NULL-terminated, may be NULL */
 	const char *const *context;
+	/* called with each statement lint parsed (node: its PgQuery__Node *,
+	 * only read during the call), so that another analysis reads the
+	 * same parse instead of its own; may be NULL */
+	void (*on_tree)(void *arg, cf_script *script, size_t i,
+			const void *node);
+	void *on_tree_arg;
 } cf_lint_options;
 
 typedef struct cf_lint_finding {

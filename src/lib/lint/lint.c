@@ -500,8 +500,14 @@ lint_script(lint_driver *d, cf_script *script, bool keep_models)
 	}
 	count_changes(script, items, &state);
 	for (size_t i = 0; i < script->n_stmts; i++) {
+		const PgQuery__ParseResult *pr = cf_stmt_tree_result(
+			items[i].tree);
+
 		if (!script->stmts[i].transaction_control)
 			lint_statement(d, script, i, &state, &items[i]);
+		if (d->opts->on_tree && pr && pr->n_stmts >= 1)
+			d->opts->on_tree(d->opts->on_tree_arg, script, i,
+					 pr->stmts[0]->stmt);
 		cf_stmt_tree_free(items[i].tree);
 		free(items[i].text);
 		free(items[i].error);

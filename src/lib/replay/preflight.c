@@ -72,8 +72,8 @@ typedef struct preflight_run {
 	size_t replaying_index;
 	replace_fact *facts; /* CREATE OR REPLACE statements replayed */
 	size_t n_facts, alloc_facts;
-	cf_risk_tracer *tracer; /* locks, rewrites, scans (risk.h) */
-	cf_risk_ahead *ahead;	/* statements classified during the replay */
+	cf_risk_tracer *tracer;	       /* locks, rewrites, scans (risk.h) */
+	cf_risk_changes *risk_changes; /* read from lint's parse trees */
 	/* with a replay, lint runs while the server replays migration
 	 * lint_at (lint_deferred()) */
 	bool lint_later, linted;
@@ -375,6 +375,12 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 		if (pr->s->set->items[i].up_path)
 			context[nc++] = pr->s->set->items[i].up_path;
 	lo.context = context;
+	/* the replay's risk assessment reads lint's parse of each statement
+	 * instead of its own */
+	if (pr->against_url && !pr->risk_changes)
+		pr->risk_changes = cf_risk_changes_new();
+	lo.on_tree = pr->risk_changes ? cf_risk_changes_note : NULL;
+	lo.on_tree_arg = pr->risk_changes;
 
 	/* the scripts read and parsed for the static checks: a file whose
 	 * text could not be read is a problem already */
@@ -655,6 +661,14 @@ guard_tree(preflight_run *pr, const cf_script *script, size_t index)
 		free(text);
 		free(msg);
 		pr->tree_state[index] = 1;
+		res = cf_stmt_tree_result(pr->trees[index]);
+		/* the risk assessment reads this parse too */
+		if (!pr->risk_changes)
+			pr->risk_changes = cf_risk_changes_new();
+		if (res && res->n_stmts >= 1)
+			cf_risk_changes_note(pr->risk_changes,
+					     (cf_script *)script, index,
+					     res->stmts[0]->stmt);
 	}
 	res = cf_stmt_tree_result(pr->trees[index]);
 	return res && res->n_stmts >= 1 ? res->stmts[0]->stmt : NULL;
@@ -1208,8 +1222,8 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 }
 
 /* The engine's wait for the server: work that needs no database runs
- * meanwhile (the risk classification of the migration being sent, lint
- * once, the next migration's statement models). */
+ * meanwhile (lint once, whose parse trees the risk assessment reads too;
+ * the next migration's statement models). */
 static void
 while_waiting(void *arg)
 {
@@ -1222,7 +1236,6 @@ while_waiting(void *arg)
 		return;
 	if (i == pr->lint_at)
 		lint_deferred(pr);
-	cf_risk_ahead_classify(pr->ahead, i, pr->replaying->migration->up);
 	/* the models statement_hooked() reads of the next migration, which
 	 * lint builds when it ran first */
 	next = i + 1 < pr->r->n ? pr->r->migrations[i + 1].migration->up : NULL;
@@ -1673,7 +1686,7 @@ analyse(preflight_run *pr)
 	pr->analysed = true;
 	lint_deferred(pr); /* if no wait of the replay ran it */
 	label_causes(pr->r);
-	cf_risk_assess(pr->r, pr->ahead);
+	cf_risk_assess(pr->r, pr->risk_changes);
 	if (!pr->opts->no_lint)
 		lint_replayed(pr);
 }
@@ -2004,13 +2017,11 @@ cf_session_preflight(cf_session *s, const char *against_url,
 		static_once(&pr); /* else run_against(): clone mode checks
 				    * while the server makes the clone */
 	if (against_url) {
-		pr.ahead = cf_risk_ahead_new(pr.r->n);
 		rc = run_against(&pr, err);
 		lint_deferred(&pr);
 		cf_risk_tracer_free(pr.tracer);
 		if (rc == 0)
 			analyse(&pr); /* clone mode: done while dropping */
-		cf_risk_ahead_free(pr.ahead, pr.r);
 	}
 	count(pr.r);
 	PQfinish(pr.against_conn);
@@ -2020,6 +2031,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	free(pr.clone_name);
 	free(pr.against_db);
 	json_decref(pr.tree);
+	cf_risk_changes_free(pr.risk_changes);
 	free(pr.facts);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);

@@ -6,13 +6,14 @@
  * run on a sample table, times production's bytes (docs/risk.md).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 
+#include "history/model.h"
 #include "replay/risk.h"
 
 /* A blocking lock held longer than this makes a change lock_risky. */
@@ -87,36 +88,43 @@ changes_release(changes *cs)
 	memset(cs, 0, sizeof(*cs));
 }
 
+/* s, or NULL when empty: the tree has "" where the parser had no string */
 static const char *
-jstr(json_t *o, const char *key)
+str(const char *s)
 {
-	return json_string_value(json_object_get(o, key));
+	return s && *s ? s : NULL;
 }
 
-/* schema.name of a RangeVar (typed fields are not wrapped in JSON). */
+/* schema.name of a RangeVar. */
 static char *
-rangevar(json_t *rv)
+rangevar(const PgQuery__RangeVar *rv)
 {
-	const char *s = jstr(rv, "schemaname"), *n = jstr(rv, "relname");
+	const char *s = rv ? str(rv->schemaname) : NULL;
+	const char *n = rv ? str(rv->relname) : NULL;
 
 	if (!n)
 		return NULL;
 	return s ? cf_asprintf("%s.%s", s, n) : cf_strdup(n);
 }
 
+/* The string of a String node, or NULL. */
+static const char *
+sval(const PgQuery__Node *node)
+{
+	return node && node->node_case == PG_QUERY__NODE__NODE_STRING ?
+		       str(node->string->sval) :
+		       NULL;
+}
+
 /* A dotted name from a list of String nodes. */
 static char *
-name_list(json_t *items)
+name_list(PgQuery__Node *const *items, size_t n)
 {
 	cf_strbuf sb;
-	size_t i;
-	json_t *v;
 
 	cf_strbuf_init(&sb);
-	json_array_foreach(items, i, v)
-	{
-		const char *s = json_string_value(
-			json_object_get(json_object_get(v, "String"), "sval"));
+	for (size_t i = 0; i < n; i++) {
+		const char *s = sval(items[i]);
 
 		if (s)
 			cf_strbuf_addf(&sb, "%s%s", sb.len ? "." : "", s);
@@ -125,52 +133,64 @@ name_list(json_t *items)
 }
 
 static void
-alter_table(changes *cs, json_t *n)
+alter_table(changes *cs, const PgQuery__AlterTableStmt *n)
 {
-	char *rel = rangevar(json_object_get(n, "relation"));
-	json_t *cmds = json_object_get(n, "cmds"), *c;
-	size_t i;
+	char *rel = rangevar(n->relation);
 
-	json_array_foreach(cmds, i, c)
-	{
-		json_t *cmd = json_object_get(c, "AlterTableCmd");
-		const char *st = jstr(cmd, "subtype"), *col = jstr(cmd, "name");
+	for (size_t i = 0; i < n->n_cmds; i++) {
+		const PgQuery__AlterTableCmd *cmd =
+			n->cmds[i]->node_case ==
+					PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ?
+				n->cmds[i]->alter_table_cmd :
+				NULL;
+		const PgQuery__Node *def = cmd ? cmd->def : NULL;
+		const char *col = cmd ? str(cmd->name) : NULL;
 		char *obj = col ? cf_asprintf("%s.%s", rel ? rel : "?", col) :
 				  cf_strdup(rel);
-		json_t *con = json_object_get(json_object_get(cmd, "def"),
-					      "Constraint");
 		const char *kind = "alter_table", *what = NULL;
 		cf_tier tier = CF_TIER_REVERSIBLE;
 
-		if (!st)
-			st = "";
-		if (strcmp(st, "AT_AddColumn") == 0) {
-			json_t *cd = json_object_get(
-				json_object_get(cmd, "def"), "ColumnDef");
+		switch (cmd ? cmd->subtype :
+			      PG_QUERY__ALTER_TABLE_TYPE__ALTER_TABLE_TYPE_UNDEFINED) {
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn: {
+			const char *cn =
+				def && def->node_case ==
+							PG_QUERY__NODE__NODE_COLUMN_DEF ?
+					str(def->column_def->colname) :
+					NULL;
 
 			free(obj);
 			obj = cf_asprintf("%s.%s", rel ? rel : "?",
-					  jstr(cd, "colname") ?
-						  jstr(cd, "colname") :
-						  "?");
+					  cn ? cn : "?");
 			kind = "add_column";
 			tier = CF_TIER_ADDITIVE;
-		} else if (strcmp(st, "AT_DropColumn") == 0) {
+			break;
+		}
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn:
 			kind = "drop_column";
 			tier = CF_TIER_IRREVERSIBLE;
 			what = "the column's data is gone for good";
-		} else if (strcmp(st, "AT_AlterColumnType") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
 			kind = "alter_column_type";
-		} else if (strcmp(st, "AT_SetNotNull") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull:
 			kind = "set_not_null";
-		} else if (strcmp(st, "AT_DropNotNull") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull:
 			kind = "drop_not_null";
-		} else if (strcmp(st, "AT_ColumnDefault") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
 			kind = "set_default";
-		} else if (strcmp(st, "AT_AddConstraint") == 0 ||
-			   strcmp(st, "AT_AddIndexConstraint") == 0 ||
-			   strcmp(st, "AT_AddIndex") == 0) {
-			const char *cn = jstr(con, "conname");
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIndexConstraint:
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIndex: {
+			const char *cn =
+				def && def->node_case ==
+							PG_QUERY__NODE__NODE_CONSTRAINT ?
+					str(def->constraint->conname) :
+					NULL;
 
 			kind = "add_constraint";
 			tier = CF_TIER_ADDITIVE;
@@ -178,14 +198,22 @@ alter_table(changes *cs, json_t *n)
 				free(obj);
 				obj = cf_asprintf("%s.%s", rel ? rel : "?", cn);
 			}
-		} else if (strcmp(st, "AT_ValidateConstraint") == 0) {
+			break;
+		}
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
 			kind = "validate_constraint";
-		} else if (strcmp(st, "AT_DropConstraint") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
 			kind = "drop_constraint";
-		} else if (strcmp(st, "AT_AttachPartition") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
 			kind = "attach_partition";
-		} else if (strcmp(st, "AT_DetachPartition") == 0) {
+			break;
+		case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
 			kind = "detach_partition";
+			break;
+		default:
+			break;
 		}
 		push(cs, kind, obj, tier, what);
 	}
@@ -193,46 +221,50 @@ alter_table(changes *cs, json_t *n)
 }
 
 static void
-drop(changes *cs, json_t *n)
+drop(changes *cs, const PgQuery__DropStmt *n)
 {
-	const char *type = jstr(n, "removeType");
-	json_t *objs = json_object_get(n, "objects"), *o;
 	const char *kind = "drop", *what = NULL;
 	cf_tier tier = CF_TIER_DESTRUCTIVE;
-	size_t i;
 
-	if (!type)
-		type = "";
-	if (strcmp(type, "OBJECT_TABLE") == 0 ||
-	    strcmp(type, "OBJECT_MATVIEW") == 0 ||
-	    strcmp(type, "OBJECT_SCHEMA") == 0 ||
-	    strcmp(type, "OBJECT_SEQUENCE") == 0) {
-		kind = strcmp(type, "OBJECT_TABLE") == 0  ? "drop_table" :
-		       strcmp(type, "OBJECT_SCHEMA") == 0 ? "drop_schema" :
-							    "drop_relation";
+	switch (n->remove_type) {
+	case PG_QUERY__OBJECT_TYPE__OBJECT_TABLE:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE:
+		kind = n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ?
+			       "drop_table" :
+		       n->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA ?
+			       "drop_schema" :
+			       "drop_relation";
 		tier = CF_TIER_IRREVERSIBLE;
 		what = "its data is gone for good";
-	} else if (strcmp(type, "OBJECT_INDEX") == 0) {
+		break;
+	case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX:
 		kind = "drop_index";
 		tier = CF_TIER_REVERSIBLE;
-	} else if (strcmp(type, "OBJECT_VIEW") == 0 ||
-		   strcmp(type, "OBJECT_FUNCTION") == 0 ||
-		   strcmp(type, "OBJECT_PROCEDURE") == 0 ||
-		   strcmp(type, "OBJECT_TRIGGER") == 0 ||
-		   strcmp(type, "OBJECT_POLICY") == 0) {
+		break;
+	case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_FUNCTION:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER:
+	case PG_QUERY__OBJECT_TYPE__OBJECT_POLICY:
 		kind = "drop_definition";
 		tier = CF_TIER_DESTRUCTIVE;
 		what = "whatever uses it breaks";
+		break;
+	default:
+		break;
 	}
-	json_array_foreach(objs, i, o)
-	{
-		json_t *items = json_object_get(json_object_get(o, "List"),
-						"items");
+	for (size_t i = 0; i < n->n_objects; i++) {
+		const PgQuery__Node *o = n->objects[i];
 
+		/* a list of names, one name, or no name (DROP FUNCTION f(int),
+		 * DROP TYPE t: other nodes) */
 		push(cs, kind,
-		     items ? name_list(items) :
-			     cf_strdup(json_string_value(json_object_get(
-				     json_object_get(o, "String"), "sval"))),
+		     o->node_case == PG_QUERY__NODE__NODE_LIST &&
+				     o->list->n_items ?
+			     name_list(o->list->items, o->list->n_items) :
+			     cf_strdup(sval(o)),
 		     tier, what);
 	}
 }
@@ -259,97 +291,247 @@ create_kind(const char *node)
 	return buf;
 }
 
-static void
-classify_node(changes *cs, const char *node, json_t *n)
+/* The node type's name ("CreateStmt"): its message's, as in the parser. */
+static const char *
+node_name(const PgQuery__Node *n)
 {
-	if (strcmp(node, "AlterTableStmt") == 0) {
-		alter_table(cs, n);
-	} else if (strcmp(node, "DropStmt") == 0) {
-		drop(cs, n);
-	} else if (strcmp(node, "IndexStmt") == 0) {
-		char *rel = rangevar(json_object_get(n, "relation"));
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field(
+			&pg_query__node__descriptor, (unsigned)n->node_case);
+
+	return f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor ?
+		       ((const ProtobufCMessageDescriptor *)f->descriptor)
+			       ->short_name :
+		       "";
+}
+
+static void
+classify_node(changes *cs, const PgQuery__Node *n)
+{
+	const char *node;
+
+	if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+		return;
+	node = node_name(n);
+	switch (n->node_case) {
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+		alter_table(cs, n->alter_table_stmt);
+		return;
+	case PG_QUERY__NODE__NODE_DROP_STMT:
+		drop(cs, n->drop_stmt);
+		return;
+	case PG_QUERY__NODE__NODE_INDEX_STMT: {
+		const PgQuery__IndexStmt *x = n->index_stmt;
+		char *rel = rangevar(x->relation);
 
 		push(cs,
-		     json_is_true(json_object_get(n, "concurrent")) ?
-			     "create_index_concurrently" :
-			     "create_index",
-		     jstr(n, "idxname") ?
-			     cf_asprintf("%s (%s)", jstr(n, "idxname"),
-					 rel ? rel : "?") :
-			     cf_strdup(rel),
+		     x->concurrent ? "create_index_concurrently" :
+				     "create_index",
+		     str(x->idxname) ? cf_asprintf("%s (%s)", x->idxname,
+						   rel ? rel : "?") :
+				       cf_strdup(rel),
 		     CF_TIER_ADDITIVE, NULL);
 		free(rel);
-	} else if (strcmp(node, "TruncateStmt") == 0) {
+		return;
+	}
+	case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
 		push(cs, "truncate", NULL, CF_TIER_IRREVERSIBLE,
 		     "its rows are gone for good");
-	} else if (strcmp(node, "DeleteStmt") == 0) {
-		push(cs, "delete_rows",
-		     rangevar(json_object_get(n, "relation")),
+		return;
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+		push(cs, "delete_rows", rangevar(n->delete_stmt->relation),
 		     CF_TIER_DESTRUCTIVE, "deleted rows are not kept");
-	} else if (strcmp(node, "UpdateStmt") == 0) {
-		push(cs, "update_rows",
-		     rangevar(json_object_get(n, "relation")),
+		return;
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+		push(cs, "update_rows", rangevar(n->update_stmt->relation),
 		     CF_TIER_REVERSIBLE, NULL);
-	} else if (strcmp(node, "InsertStmt") == 0) {
-		push(cs, "insert_rows",
-		     rangevar(json_object_get(n, "relation")), CF_TIER_ADDITIVE,
-		     NULL);
-	} else if (strcmp(node, "RenameStmt") == 0) {
-		push(cs, "rename", rangevar(json_object_get(n, "relation")),
-		     CF_TIER_REVERSIBLE, "clients using the old name break");
-	} else if (strcmp(node, "ViewStmt") == 0 ||
-		   strcmp(node, "CreateFunctionStmt") == 0) {
-		bool replace = json_is_true(json_object_get(n, "replace"));
-		bool view = node[0] == 'V';
-
-		push(cs,
-		     replace ? (view ? "replace_view" : "replace_function") :
-			       (view ? "create_view" : "create_function"),
-		     view ? rangevar(json_object_get(n, "view")) :
-			    name_list(json_object_get(n, "funcname")),
-		     replace ? CF_TIER_REVERSIBLE : CF_TIER_ADDITIVE, NULL);
-	} else if (strcmp(node, "CreateStmt") == 0) {
-		push(cs, "create_table",
-		     rangevar(json_object_get(n, "relation")), CF_TIER_ADDITIVE,
-		     NULL);
-	} else if (strncmp(node, "Create", 6) == 0 ||
-		   strcmp(node, "CommentStmt") == 0 ||
-		   strcmp(node, "GrantStmt") == 0) {
-		push(cs, create_kind(node), NULL, CF_TIER_ADDITIVE, NULL);
-	} else if (strcmp(node, "AlterEnumStmt") == 0) {
-		push(cs, "add_enum_value",
-		     name_list(json_object_get(n, "typeName")),
+		return;
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+		push(cs, "insert_rows", rangevar(n->insert_stmt->relation),
 		     CF_TIER_ADDITIVE, NULL);
-	} else if (strcmp(node, "VariableSetStmt") == 0 ||
-		   strcmp(node, "SelectStmt") == 0 ||
-		   strcmp(node, "TransactionStmt") == 0) {
+		return;
+	case PG_QUERY__NODE__NODE_RENAME_STMT:
+		push(cs, "rename", rangevar(n->rename_stmt->relation),
+		     CF_TIER_REVERSIBLE, "clients using the old name break");
+		return;
+	case PG_QUERY__NODE__NODE_VIEW_STMT:
+		push(cs, n->view_stmt->replace ? "replace_view" : "create_view",
+		     rangevar(n->view_stmt->view),
+		     n->view_stmt->replace ? CF_TIER_REVERSIBLE :
+					     CF_TIER_ADDITIVE,
+		     NULL);
+		return;
+	case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT: {
+		const PgQuery__CreateFunctionStmt *x = n->create_function_stmt;
+
+		push(cs, x->replace ? "replace_function" : "create_function",
+		     name_list(x->funcname, x->n_funcname),
+		     x->replace ? CF_TIER_REVERSIBLE : CF_TIER_ADDITIVE, NULL);
+		return;
+	}
+	case PG_QUERY__NODE__NODE_CREATE_STMT:
+		push(cs, "create_table", rangevar(n->create_stmt->relation),
+		     CF_TIER_ADDITIVE, NULL);
+		return;
+	case PG_QUERY__NODE__NODE_COMMENT_STMT:
+	case PG_QUERY__NODE__NODE_GRANT_STMT:
+		push(cs, create_kind(node), NULL, CF_TIER_ADDITIVE, NULL);
+		return;
+	case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT:
+		push(cs, "add_enum_value",
+		     name_list(n->alter_enum_stmt->type_name,
+			       n->alter_enum_stmt->n_type_name),
+		     CF_TIER_ADDITIVE, NULL);
+		return;
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
 		/* session settings and queries change nothing */
-	} else {
-		push(cs, create_kind(node), NULL, CF_TIER_REVERSIBLE, NULL);
+		return;
+	default:
+		push(cs, create_kind(node), NULL,
+		     strncmp(node, "Create", 6) == 0 ? CF_TIER_ADDITIVE :
+						       CF_TIER_REVERSIBLE,
+		     NULL);
 	}
 }
 
-/* The changes statement index of script makes, from its parse tree. */
-static void
-classify(changes *cs, const cf_script *script, size_t index)
-{
-	const cf_statement *st = &script->stmts[index];
-	char *sql = cf_strndup(script->text + st->offset, st->length);
-	PgQueryParseResult pr = pg_query_parse(sql);
-	json_t *tree = pr.error ? NULL : json_loads(pr.parse_tree, 0, NULL);
-	json_t *stmt = json_object_get(
-		json_array_get(json_object_get(tree, "stmts"), 0), "stmt");
-	const char *node;
-	json_t *n;
+/* What the statements of one script change, read from trees others made. */
+typedef struct noted_script {
+	const cf_script *script;
+	changes *stmts; /* one per statement */
+	bool *noted;	/* stmts[i] was read from a tree */
+} noted_script;
 
-	if (stmt && (node = json_object_iter_key(json_object_iter(stmt))) &&
-	    (n = json_object_iter_value(json_object_iter(stmt))))
-		classify_node(cs, node, n);
-	else if (!stmt)
+struct cf_risk_changes {
+	noted_script *scripts;
+	size_t n, alloc;
+	size_t *slots; /* open addressing by script address: index + 1 */
+	size_t cap;    /* a power of two, more than twice n */
+};
+
+cf_risk_changes *
+cf_risk_changes_new(void)
+{
+	return cf_new(cf_risk_changes);
+}
+
+static size_t
+slot_of(const cf_risk_changes *known, const cf_script *script)
+{
+	size_t h = (size_t)((uintptr_t)script >> 4) * 0x9E3779B97F4A7C15u;
+
+	for (h &= known->cap - 1; known->slots[h];
+	     h = (h + 1) & (known->cap - 1))
+		if (known->scripts[known->slots[h] - 1].script == script)
+			break;
+	return h;
+}
+
+/* The entry of script, or NULL; a new one when add. */
+static noted_script *
+entry(cf_risk_changes *known, cf_script *script, bool add)
+{
+	noted_script *ns;
+	size_t h;
+
+	if (known->cap && known->slots[h = slot_of(known, script)])
+		return &known->scripts[known->slots[h] - 1];
+	if (!add)
+		return NULL;
+	if (2 * (known->n + 1) >= known->cap) {
+		free(known->slots);
+		known->cap = known->cap ? 2 * known->cap : 64;
+		known->slots = cf_calloc(known->cap, sizeof(size_t));
+		for (size_t k = 0; k < known->n; k++)
+			known->slots[slot_of(known, known->scripts[k].script)] =
+				k + 1;
+	}
+	CF_GROW(known->scripts, known->alloc, known->n + 1);
+	ns = &known->scripts[known->n++];
+	ns->script = script;
+	ns->stmts = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+			      sizeof(changes));
+	ns->noted = cf_calloc(script->n_stmts ? script->n_stmts : 1,
+			      sizeof(bool));
+	known->slots[slot_of(known, script)] = known->n;
+	return ns;
+}
+
+void
+cf_risk_changes_note(void *arg, cf_script *script, size_t i, const void *node)
+{
+	noted_script *ns;
+
+	if (!node || i >= script->n_stmts)
+		return;
+	ns = entry(arg, script, true);
+	if (ns->noted[i])
+		return;
+	ns->noted[i] = true;
+	classify_node(&ns->stmts[i], node);
+}
+
+/* The changes noted for statement i of script, or NULL. */
+static changes *
+noted(cf_risk_changes *known, cf_script *script, size_t i)
+{
+	noted_script *ns = known ? entry(known, script, false) : NULL;
+
+	return ns && ns->noted[i] ? &ns->stmts[i] : NULL;
+}
+
+void
+cf_risk_changes_free(cf_risk_changes *known)
+{
+	if (!known)
+		return;
+	for (size_t k = 0; k < known->n; k++) {
+		for (size_t i = 0; i < known->scripts[k].script->n_stmts; i++)
+			changes_release(&known->scripts[k].stmts[i]);
+		free(known->scripts[k].stmts);
+		free(known->scripts[k].noted);
+	}
+	free(known->scripts);
+	free(known->slots);
+	free(known);
+}
+
+/*
+ * The changes statement index of script makes: noted from a tree already
+ * made (known), else from the statement model's parse tree
+ * (cf_script_stmt_tree()).  A model that parse builds is dropped again, as
+ * lint does: nothing else is left changed.
+ */
+static void
+classify(changes *cs, cf_risk_changes *known, cf_script *script, size_t index)
+{
+	changes *k = noted(known, script, index);
+	bool built = !script->stmts[index].model;
+	char *text, *msg;
+	cf_stmt_tree *t;
+	const PgQuery__ParseResult *pr;
+	const PgQuery__Node *stmt;
+
+	if (k) {
+		*cs = *k; /* taken: each statement is assessed once */
+		memset(k, 0, sizeof(*k));
+		return;
+	}
+	t = cf_script_stmt_tree(script, index, &text, &msg);
+	pr = cf_stmt_tree_result(t);
+	stmt = pr && pr->n_stmts >= 1 ? pr->stmts[0]->stmt : NULL;
+	if (stmt)
+		classify_node(cs, stmt);
+	else
 		push(cs, "unparsed", NULL, CF_TIER_NONE, NULL);
-	json_decref(tree);
-	pg_query_free_parse_result(pr);
-	free(sql);
+	cf_stmt_tree_free(t);
+	free(text);
+	free(msg);
+	if (built) {
+		cf_stmt_model_free(script->stmts[index].model);
+		script->stmts[index].model = NULL;
+	}
 }
 
 /* ---- sizes, durations ---- */
@@ -611,49 +793,8 @@ add_change(cf_preflight_result *r, const change *c, const char *version,
 	x->detail = cf_strdup(detail);
 }
 
-struct cf_risk_ahead {
-	changes **m; /* per migration: per statement, or NULL */
-	size_t n;
-};
-
-cf_risk_ahead *
-cf_risk_ahead_new(size_t n_migrations)
-{
-	cf_risk_ahead *a = cf_calloc(1, sizeof(*a));
-
-	a->m = cf_calloc(n_migrations + 1, sizeof(*a->m));
-	a->n = n_migrations;
-	return a;
-}
-
 void
-cf_risk_ahead_classify(cf_risk_ahead *a, size_t i, const cf_script *up)
-{
-	if (!a || i >= a->n || a->m[i] || !up)
-		return;
-	a->m[i] = cf_calloc(up->n_stmts + 1, sizeof(changes));
-	for (size_t s = 0; s < up->n_stmts; s++)
-		classify(&a->m[i][s], up, s);
-}
-
-void
-cf_risk_ahead_free(cf_risk_ahead *a, const cf_preflight_result *r)
-{
-	if (!a)
-		return;
-	for (size_t i = 0; i < a->n; i++) {
-		const cf_script *up = r->migrations[i].migration->up;
-
-		for (size_t s = 0; a->m[i] && s < up->n_stmts; s++)
-			changes_release(&a->m[i][s]);
-		free(a->m[i]);
-	}
-	free(a->m);
-	free(a);
-}
-
-void
-cf_risk_assess(cf_preflight_result *r, cf_risk_ahead *ahead)
+cf_risk_assess(cf_preflight_result *r, cf_risk_changes *known)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		cf_preflight_migration *pm = &r->migrations[i];
@@ -672,12 +813,7 @@ cf_risk_assess(cf_preflight_result *r, cf_risk_ahead *ahead)
 				st = &pm->statements[next++];
 			else if (r->traced || pm->outcome.kind != CF_OUTCOME_OK)
 				continue; /* not run: no change made */
-			if (ahead && i < ahead->n && ahead->m[i]) {
-				cs = ahead->m[i][s];
-				memset(&ahead->m[i][s], 0, sizeof(cs));
-			} else {
-				classify(&cs, up, s);
-			}
+			classify(&cs, known, up, s);
 			if (st) {
 				assess_statement(r, st, &cs);
 				if (st->tier > pm->tier)

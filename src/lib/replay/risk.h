@@ -75,19 +75,27 @@ bool cf_risk_needs_calibration(const cf_preflight_result *r);
 void cf_risk_calibrate(cf_preflight_result *r, PGconn *conn, bool temp);
 
 /*
- * What each statement changes, read from its parse tree ahead of
- * cf_risk_assess() (while the replay waits for the server): pure CPU, no
- * database.  cf_risk_ahead_classify() classifies the up statements of
- * r->migrations[i] (up) once; free with cf_risk_ahead_free(a, r).
+ * What statements change, read ahead from parse trees another analysis
+ * made (lint's, through cf_lint_options.on_tree), so that
+ * cf_risk_assess() parses only the statements nobody parsed.
  */
-typedef struct cf_risk_ahead cf_risk_ahead;
-cf_risk_ahead *cf_risk_ahead_new(size_t n_migrations);
-void cf_risk_ahead_classify(cf_risk_ahead *a, size_t i, const cf_script *up);
-void cf_risk_ahead_free(cf_risk_ahead *a, const cf_preflight_result *r);
+typedef struct cf_risk_changes cf_risk_changes;
 
-/* Tiers, reasons, lock-time estimates and the change_set of r; what ahead
- * (or NULL) classified is taken from it, the rest classified here. */
-void cf_risk_assess(cf_preflight_result *r, cf_risk_ahead *ahead);
+/* An empty set; free with cf_risk_changes_free(). */
+cf_risk_changes *cf_risk_changes_new(void);
+
+/* Notes what statement i of script changes from its parse node (a
+ * PgQuery__Node *, only read during the call); arg is the set.  Fits
+ * cf_lint_options.on_tree. */
+void cf_risk_changes_note(void *arg, cf_script *script, size_t i,
+			  const void *node);
+
+void cf_risk_changes_free(cf_risk_changes *known);
+
+/* Tiers, reasons, lock-time estimates and the change_set of r.  known
+ * (may be NULL) holds what some statements change; assess takes it from
+ * there instead of parsing them. */
+void cf_risk_assess(cf_preflight_result *r, cf_risk_changes *known);
 
 /* Frees r's change_set and calibration text. */
 void cf_risk_result_release(cf_preflight_result *r);
