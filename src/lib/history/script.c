@@ -1126,6 +1126,13 @@ load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
 	size_t alloc = 0, d = 0;
 	line_cursor cur = LINE_CURSOR_INIT;
 
+	/* as many slots as the split found: a history of 10,000 files of a
+	 * few statements each would otherwise hold 8 apiece (peak RSS) */
+	if (sr->n_stmts > 0) {
+		alloc = script->n_stmts + (size_t)sr->n_stmts;
+		script->stmts = cf_reallocarray(script->stmts, alloc,
+						sizeof(*script->stmts));
+	}
 	for (int i = 0; i < sr->n_stmts; i++) {
 		cf_statement *st = new_statement(script, &alloc);
 		size_t ts, te, pos;

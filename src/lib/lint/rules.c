@@ -880,7 +880,9 @@ index_slot(lint_index *ix, const char *key, bool create)
 {
 	size_t i;
 
-	if (create && (ix->used + 1) * 2 > ix->cap) {
+	/* grown at three quarters full: linear probing stays short, and a
+	 * 10,000-migration history's indexes stay a few MB */
+	if (create && (ix->used + 1) * 4 > ix->cap * 3) {
 		lint_index grown = {0};
 
 		grown.cap = ix->cap ? ix->cap * 2 : 64;
@@ -912,13 +914,22 @@ index_slot(lint_index *ix, const char *key, bool create)
 	return &ix->slots[i];
 }
 
+/* Appends at to sl's list.  Most keys are met once: the list starts at
+ * one entry, not at CF_GROW's eight (peak RSS of long histories). */
+static void
+slot_push(lint_slot *sl, size_t at)
+{
+	if (sl->n == sl->alloc) {
+		sl->alloc = sl->alloc ? sl->alloc * 2 : 1;
+		sl->at = cf_reallocarray(sl->at, sl->alloc, sizeof(*sl->at));
+	}
+	sl->at[sl->n++] = at;
+}
+
 static void
 index_add(lint_index *ix, const char *key, size_t at)
 {
-	lint_slot *sl = index_slot(ix, key, true);
-
-	CF_GROW(sl->at, sl->alloc, sl->n + 1);
-	sl->at[sl->n++] = at;
+	slot_push(index_slot(ix, key, true), at);
 }
 
 static char *
@@ -1060,8 +1071,7 @@ history_use(lint_history *h, const char *target, const char *kind,
 	u->kind = cf_strdup(kind);
 	u->name = cf_strdup(name);
 	u->stored = stored;
-	CF_GROW(sl->at, sl->alloc, sl->n + 1);
-	sl->at[sl->n++] = h->n_uses;
+	slot_push(sl, h->n_uses);
 	index_add(&h->uses_by_target, target, h->n_uses);
 	index_add(&h->uses_by_name, name, h->n_uses);
 	h->n_uses++;
