@@ -348,15 +348,36 @@ on_column_ref(walk_ctx *c, const PgQuery__ColumnRef *cr)
 				  col, NULL);
 }
 
-/* Recurses into every message-typed field of msg. */
-static void
-walk_fields(walk_ctx *c, const ProtobufCMessage *msg)
+const void *
+cf_pb_node_member(const void *msg)
 {
-	const ProtobufCMessageDescriptor *d = msg->descriptor;
+	const ProtobufCMessage *m = msg;
+	const PgQuery__Node *n = msg;
+	const ProtobufCFieldDescriptor *f;
 
+	if (!m || m->descriptor != &pg_query__node__descriptor ||
+	    n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
+		return NULL;
+	/* straight to the one member set: a Node has ~250 */
+	f = protobuf_c_message_descriptor_get_field(m->descriptor,
+						    (unsigned)n->node_case);
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	return *(ProtobufCMessage *const *)((const char *)msg + f->offset);
+}
+
+bool
+cf_pb_each_child(const void *msg, bool (*fn)(const void *child, void *arg),
+		 void *arg)
+{
+	const ProtobufCMessage *m = msg;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = msg;
+
+	if (d == &pg_query__node__descriptor)
+		return false;
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *)msg;
 
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
@@ -368,14 +389,26 @@ walk_fields(walk_ctx *c, const ProtobufCMessage *msg)
 								  f->offset);
 
 			for (size_t k = 0; k < n; k++)
-				walk(c, arr[k]);
+				if (arr[k] && fn(arr[k], arg))
+					return true;
 			continue;
 		}
 		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
 			continue;
-		walk(c, *(ProtobufCMessage *const *)(base + f->offset));
+		if (*(ProtobufCMessage *const *)(base + f->offset) &&
+		    fn(*(ProtobufCMessage *const *)(base + f->offset), arg))
+			return true;
 	}
+	return false;
+}
+
+/* cf_pb_each_child(): walk() each message under msg. */
+static bool
+walk_child(const void *child, void *arg)
+{
+	walk(arg, child);
+	return false;
 }
 
 static void
@@ -387,17 +420,7 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 		return;
 	d = msg->descriptor;
 	if (d == &pg_query__node__descriptor) {
-		/* straight to the one member set: a Node has ~250 */
-		const Node *n = (const Node *)msg;
-		const ProtobufCFieldDescriptor *f;
-
-		if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
-			return;
-		f = protobuf_c_message_descriptor_get_field(
-			d, (unsigned)n->node_case);
-		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-			walk(c, *(ProtobufCMessage *const *)((const char *)msg +
-							     f->offset));
+		walk(c, cf_pb_node_member(msg));
 		return;
 	}
 	if (d == &pg_query__range_var__descriptor) {
@@ -443,7 +466,7 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 		   d == &pg_query__a__const__descriptor) {
 		return;
 	}
-	walk_fields(c, msg);
+	cf_pb_each_child(msg, walk_child, c);
 }
 
 /* The columns a collected reference names, once the relations are known. */

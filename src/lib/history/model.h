@@ -100,6 +100,20 @@ cf_stmt_tree *cf_script_stmt_tree(cf_script *script, size_t i, char **text,
 /* The tree's PgQuery__ParseResult * (void * here: no protobuf headers);
  * borrowed from the tree. */
 const void *cf_stmt_tree_result(const cf_stmt_tree *t);
+
+/*
+ * Walking a libpg_query protobuf tree (messages are ProtobufCMessage *;
+ * void * here: no protobuf headers).  cf_pb_node_member() returns the
+ * message a PgQuery__Node stands for (its one member set), or NULL when
+ * msg is not a Node or none is set.  cf_pb_each_child() calls fn on each
+ * message directly under msg, in field order (each element of a repeated
+ * field; a oneof member only when set; a Node's member is not a child:
+ * use cf_pb_node_member()), until fn returns true; returns whether it
+ * did.  Everything is borrowed from the tree.
+ */
+const void *cf_pb_node_member(const void *msg);
+bool cf_pb_each_child(const void *msg, bool (*fn)(const void *child, void *arg),
+		      void *arg);
 void cf_stmt_tree_free(cf_stmt_tree *t);
 
 /*

@@ -30,6 +30,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "history/model.h"
 #include "replay/cluster_internal.h"
 
 /* ------------------------------------------------------------------------
@@ -718,56 +719,43 @@ cl_scope_named(const cf_cluster_scope *scope, char kind, const char *name)
  * returns whether it did.  Deeper than 200 levels (a hostile statement)
  * is not visited.
  */
+typedef struct visit_ctx {
+	bool (*fn)(const ProtobufCMessage *, void *);
+	void *arg;
+	int depth;
+} visit_ctx;
+
+static bool visit_at(const ProtobufCMessage *msg, const visit_ctx *v);
+
+/* cf_pb_each_child(): visits a child one level deeper. */
+static bool
+visit_child(const void *child, void *arg)
+{
+	const visit_ctx *v = arg;
+	visit_ctx deeper = {v->fn, v->arg, v->depth + 1};
+
+	return visit_at(child, &deeper);
+}
+
+static bool
+visit_at(const ProtobufCMessage *msg, const visit_ctx *v)
+{
+	if (!msg || v->depth > 200)
+		return false;
+	if (msg->descriptor == &pg_query__node__descriptor)
+		return visit_child(cf_pb_node_member(msg), (void *)v);
+	if (v->fn(msg, v->arg))
+		return true;
+	return cf_pb_each_child(msg, visit_child, (void *)v);
+}
+
 static bool
 visit(const ProtobufCMessage *msg, bool (*fn)(const ProtobufCMessage *, void *),
       void *arg, int depth)
 {
-	const ProtobufCMessageDescriptor *d;
-	const char *base = (const char *)msg;
+	visit_ctx v = {fn, arg, depth};
 
-	if (!msg || depth > 200)
-		return false;
-	d = msg->descriptor;
-	if (d == &pg_query__node__descriptor) {
-		/* straight to the one member set: a Node has ~250 */
-		const PgQuery__Node *n = (const PgQuery__Node *)msg;
-		const ProtobufCFieldDescriptor *f;
-
-		if (n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
-			return false;
-		f = protobuf_c_message_descriptor_get_field(
-			d, (unsigned)n->node_case);
-		return f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-		       visit(*(ProtobufCMessage *const *)(base + f->offset), fn,
-			     arg, depth + 1);
-	}
-	if (fn(msg, arg))
-		return true;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base +
-						     f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(
-				ProtobufCMessage *const *const *)(base +
-								  f->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (visit(arr[k], fn, arg, depth + 1))
-					return true;
-			continue;
-		}
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		if (visit(*(ProtobufCMessage *const *)(base + f->offset), fn,
-			  arg, depth + 1))
-			return true;
-	}
-	return false;
+	return visit_at(msg, &v);
 }
 
 /* visit(): appends a String's value (a literal, a DO or function body, an
