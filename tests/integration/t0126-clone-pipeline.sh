@@ -28,6 +28,8 @@ t0126_cleanup()
 		"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 't0126%'" \
 		"DROP DATABASE IF EXISTS t0126_pre WITH (FORCE)" \
 		"DROP ROLE IF EXISTS t0126_victim" \
+		"DROP ROLE IF EXISTS t0126_hidden" \
+		"DROP ROLE IF EXISTS t0126_dyn" \
 		"DROP ROLE IF EXISTS $LOGROLE"; do
 		psql_q postgres "$q" >/dev/null 2>&1
 	done
@@ -160,6 +162,31 @@ eq((e[\"success\"], e[\"message\"], e[\"statement_index\"], e[\"line\"]), (False
 	expect_eq never "$(sent "SELECT lo_export(0")" "the refused statement"
 	expect_eq never "$(sent "CREATE TABLE t0126_after2 (id int)")" "statement 3"
 	test ! -e /tmp/t0126-$$-x
+'
+
+# Before each migration commits, clone mode reads the xids its transaction
+# wrote to the shared catalogs, and the roles it changed (the restore
+# undoes exactly those).  That query is planned only when the
+# transaction's own statistics say it wrote such a row: not for a plain
+# migration; yes for a role made by dynamic SQL, and whenever the
+# statistics cannot tell (track_counts off).
+test_expect_success 'the shared-catalog read before COMMIT: skipped when the transaction wrote no shared row, not when track_counts is off' '
+	new_project
+	printf "%s\n" "CREATE TABLE t0126_plain (id int);" >db/migrations/001_plain.up.sql
+	cat >db/migrations/002_hidden.up.sql <<-EOF
+	SET LOCAL track_counts = off;
+	DO \$\$ BEGIN EXECUTE '\''CREATE ROLE t0126_hidden'\''; END \$\$;
+	EOF
+	cat >db/migrations/003_role.up.sql <<-EOF
+	DO \$\$ BEGIN EXECUTE '\''CREATE ROLE t0126_dyn'\''; END \$\$;
+	EOF
+	before=$(grep -c "pg_xact_status" "$CF_TEST_PGLOG")
+	run_cf migrate preflight --against "$URL" --mode clone
+	expect_rc 0
+	after=$(grep -c "pg_xact_status" "$CF_TEST_PGLOG")
+	expect_eq 2 "$((after - before))" "the full read: for 002 and 003, not 001"
+	expect_eq 0 "$(psql_q postgres "SELECT count(*) FROM pg_roles WHERE rolname IN ('\''t0126_hidden'\'', '\''t0126_dyn'\'')")" "the replay'\''s roles dropped"
+	expect_eq "clone dropped — t0126_pre unchanged" "$(tail -n 1 "$TEST_TMP/out")" "closing line"
 '
 
 test_done

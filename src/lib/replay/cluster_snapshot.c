@@ -1422,6 +1422,24 @@ static const char xact_rows_tail[] =
 	" UNION ALL SELECT 'r', * FROM (" ROLE_ROWS ") ro"
 	" ORDER BY 1, 2";
 
+/*
+ * Whether the transaction wrote no row of the shared catalogs the query
+ * above reads: its own statistics (counted for every insert, update and
+ * delete of this backend, not yet flushed ones included: an overcount
+ * only costs the full query) say so with next to nothing to plan.  With
+ * track_counts off (a migration may SET it) they say nothing, so false.
+ */
+static const char xact_untouched_sql[] =
+	"SELECT pg_catalog.current_setting('track_counts')::pg_catalog.bool"
+	" AND pg_catalog.sum(pg_catalog.pg_stat_get_xact_tuples_inserted(c)"
+	" + pg_catalog.pg_stat_get_xact_tuples_updated(c)"
+	" + pg_catalog.pg_stat_get_xact_tuples_deleted(c)) = 0"
+	" FROM pg_catalog.unnest('{pg_catalog.pg_authid,"
+	" pg_catalog.pg_auth_members, pg_catalog.pg_database,"
+	" pg_catalog.pg_tablespace, pg_catalog.pg_db_role_setting,"
+	" pg_catalog.pg_shdescription, pg_catalog.pg_replication_origin}'"
+	"::pg_catalog.regclass[]) c";
+
 int
 cf_cluster_scope_before_commit(cf_cluster_scope *scope, PGconn *conn,
 			       PGconn *maint, const cf_cluster_snapshot *snap,
@@ -1437,6 +1455,15 @@ cf_cluster_scope_before_commit(cf_cluster_scope *scope, PGconn *conn,
 	char *sql;
 	int rc = 0;
 
+	r = cf_db_query(conn, xact_untouched_sql, 0, NULL, &e);
+	if (!r)
+		return cf_fail(err, e);
+	if (PQntuples(r) == 1 && fbool(r, 0, 0)) {
+		/* no xid of ours on those rows, no role of ours changed */
+		PQclear(r);
+		return 0;
+	}
+	PQclear(r);
 	/* a superuser reads both; the server reports is_superuser for the
 	 * current role, SET ROLE included */
 	if (!su || strcmp(su, "on") != 0) {
