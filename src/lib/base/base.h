@@ -75,6 +75,8 @@ bool cf_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 void cf_text_line_col(const char *text, size_t off, int *line, int *column);
 /* byte offset of the n-th character (0-based) from s, clamped to len */
 size_t cf_utf8_char_offset(const char *s, size_t len, size_t nchars);
+/* A hash of NUL-terminated s (FNV-1a), for in-memory hash tables. */
+size_t cf_hash_str(const char *s);
 /*
  * Reads a whole regular file into *data (caller frees; NUL-terminated,
  * *len excludes the terminator).  Anything else (FIFO, device, directory,

@@ -96,6 +96,16 @@ cf_utf8_char_offset(const char *s, size_t len, size_t nchars)
 	return i;
 }
 
+size_t
+cf_hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)h;
+}
+
 /* What a file that is not a regular file is, for messages. */
 static const char *
 file_type_name(mode_t mode)

@@ -348,6 +348,22 @@ on_column_ref(walk_ctx *c, const PgQuery__ColumnRef *cr)
 				  col, NULL);
 }
 
+const char *
+cf_pb_str(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+const char *
+cf_pb_sval(const void *node)
+{
+	const PgQuery__Node *n = node;
+
+	return n && n->node_case == PG_QUERY__NODE__NODE_STRING ?
+		       cf_pb_str(n->string->sval) :
+		       NULL;
+}
+
 const void *
 cf_pb_node_member(const void *msg)
 {

@@ -112,6 +112,11 @@ const void *cf_stmt_tree_result(const cf_stmt_tree *t);
  * did.  Everything is borrowed from the tree.
  */
 const void *cf_pb_node_member(const void *msg);
+/* A protobuf string field, NULL when empty (the tree has "" for unset). */
+const char *cf_pb_str(const char *s);
+/* The value of a String node (a PgQuery__Node *), NULL when node is not
+ * one or the value is empty. */
+const char *cf_pb_sval(const void *node);
 bool cf_pb_each_child(const void *msg, bool (*fn)(const void *child, void *arg),
 		      void *arg);
 void cf_stmt_tree_free(cf_stmt_tree *t);

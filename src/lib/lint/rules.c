@@ -863,16 +863,6 @@ index_release(lint_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
-static size_t
-key_hash(const char *key)
-{
-	uint64_t h = 1469598103934665603u;
-
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 1099511628211u;
-	return (size_t)h;
-}
-
 /* key's slot; with create, a new empty one when there is none, else
  * NULL. */
 static lint_slot *
@@ -892,7 +882,7 @@ index_slot(lint_index *ix, const char *key, bool create)
 
 			if (!o->key)
 				continue;
-			for (i = key_hash(o->key) & (grown.cap - 1);
+			for (i = cf_hash_str(o->key) & (grown.cap - 1);
 			     grown.slots[i].key; i = (i + 1) & (grown.cap - 1))
 				;
 			grown.slots[i] = *o;
@@ -903,7 +893,7 @@ index_slot(lint_index *ix, const char *key, bool create)
 	}
 	if (!ix->cap)
 		return NULL;
-	for (i = key_hash(key) & (ix->cap - 1); ix->slots[i].key;
+	for (i = cf_hash_str(key) & (ix->cap - 1); ix->slots[i].key;
 	     i = (i + 1) & (ix->cap - 1))
 		if (strcmp(ix->slots[i].key, key) == 0)
 			return &ix->slots[i];

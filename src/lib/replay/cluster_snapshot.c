@@ -889,22 +889,6 @@ scope_add(cf_cluster_scope *scope, char kind, const char *name)
 	scope->names[scope->n_names++].name = cf_strdup(name);
 }
 
-/* A protobuf string field: NULL when empty (as unset). */
-static const char *
-str(const char *s)
-{
-	return s && *s ? s : NULL;
-}
-
-/* The string of a String node, or NULL. */
-static const char *
-sval(const PgQuery__Node *node)
-{
-	return node && node->node_case == PG_QUERY__NODE__NODE_STRING ?
-		       str(node->string->sval) :
-		       NULL;
-}
-
 /*
  * Records the role of a RoleSpec.  CURRENT_USER, CURRENT_ROLE and
  * SESSION_USER set CF_SCOPE_CURRENT_USER (the restore reads them as the
@@ -917,7 +901,7 @@ add_role_spec(cf_cluster_scope *scope, const PgQuery__RoleSpec *spec)
 			     PG_QUERY__ROLE_SPEC_TYPE__ROLE_SPEC_TYPE_UNDEFINED)
 		return;
 	if (spec->roletype == PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_CSTRING)
-		scope_add(scope, 'r', str(spec->rolename));
+		scope_add(scope, 'r', cf_pb_str(spec->rolename));
 	else if (spec->roletype != PG_QUERY__ROLE_SPEC_TYPE__ROLESPEC_PUBLIC)
 		scope->flags |= CF_SCOPE_CURRENT_USER;
 }
@@ -952,7 +936,7 @@ add_option_roles(cf_cluster_scope *scope, PgQuery__Node *const *options,
 		if (options[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM)
 			continue;
 		d = options[i]->def_elem;
-		name = str(d->defname);
+		name = cf_pb_str(d->defname);
 		if (name &&
 		    (strcmp(name, "addroleto") == 0 ||
 		     strcmp(name, "rolemembers") == 0 ||
@@ -1002,33 +986,37 @@ add_database_or_tablespace(cf_cluster_scope *scope, const PgQuery__Node *n)
 {
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
-		scope_add(scope, 'd', str(n->createdb_stmt->dbname));
+		scope_add(scope, 'd', cf_pb_str(n->createdb_stmt->dbname));
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_DATABASE_STMT:
-		scope_add(scope, 'd', str(n->alter_database_stmt->dbname));
+		scope_add(scope, 'd',
+			  cf_pb_str(n->alter_database_stmt->dbname));
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_DATABASE_SET_STMT:
-		scope_add(scope, 'd', str(n->alter_database_set_stmt->dbname));
+		scope_add(scope, 'd',
+			  cf_pb_str(n->alter_database_set_stmt->dbname));
 		break;
 	case PG_QUERY__NODE__NODE_DROPDB_STMT:
-		scope_add(scope, 'd', str(n->dropdb_stmt->dbname));
+		scope_add(scope, 'd', cf_pb_str(n->dropdb_stmt->dbname));
 		break;
 	case PG_QUERY__NODE__NODE_ALTER_DATABASE_REFRESH_COLL_STMT:
-		scope_add(scope, 'd',
-			  str(n->alter_database_refresh_coll_stmt->dbname));
+		scope_add(
+			scope, 'd',
+			cf_pb_str(n->alter_database_refresh_coll_stmt->dbname));
 		break;
 	case PG_QUERY__NODE__NODE_CREATE_TABLE_SPACE_STMT:
-		scope_add(scope, 't',
-			  str(n->create_table_space_stmt->tablespacename));
-		break;
-	case PG_QUERY__NODE__NODE_ALTER_TABLE_SPACE_OPTIONS_STMT:
 		scope_add(
 			scope, 't',
-			str(n->alter_table_space_options_stmt->tablespacename));
+			cf_pb_str(n->create_table_space_stmt->tablespacename));
+		break;
+	case PG_QUERY__NODE__NODE_ALTER_TABLE_SPACE_OPTIONS_STMT:
+		scope_add(scope, 't',
+			  cf_pb_str(n->alter_table_space_options_stmt
+					    ->tablespacename));
 		break;
 	default:
 		scope_add(scope, 't',
-			  str(n->drop_table_space_stmt->tablespacename));
+			  cf_pb_str(n->drop_table_space_stmt->tablespacename));
 		break;
 	}
 }
@@ -1041,7 +1029,7 @@ add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
 
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_CREATE_ROLE_STMT:
-		scope_add(scope, 'r', str(n->create_role_stmt->role));
+		scope_add(scope, 'r', cf_pb_str(n->create_role_stmt->role));
 		add_option_roles(scope, n->create_role_stmt->options,
 				 n->create_role_stmt->n_options);
 		break;
@@ -1057,9 +1045,9 @@ add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
 		 * alone names the rows of all roles in it */
 		if (x->role)
 			add_role_spec(scope, x->role);
-		else if (!str(x->database))
+		else if (!cf_pb_str(x->database))
 			scope->flags |= CF_SCOPE_ALL_ROLES;
-		scope_add(scope, 'd', str(x->database));
+		scope_add(scope, 'd', cf_pb_str(x->database));
 		break;
 	}
 	case PG_QUERY__NODE__NODE_DROP_ROLE_STMT:
@@ -1072,17 +1060,19 @@ add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
 		for (size_t i = 0; i < x->n_granted_roles; i++)
 			if (x->granted_roles[i]->node_case ==
 			    PG_QUERY__NODE__NODE_ACCESS_PRIV)
-				scope_add(
-					scope, 'r',
-					str(x->granted_roles[i]
-						    ->access_priv->priv_name));
+				scope_add(scope, 'r',
+					  cf_pb_str(x->granted_roles[i]
+							    ->access_priv
+							    ->priv_name));
 		add_role_specs(scope, x->grantee_roles, x->n_grantee_roles);
 		break;
 	}
 	case PG_QUERY__NODE__NODE_RENAME_STMT:
 		if ((kind = object_kind(n->rename_stmt->rename_type))) {
-			scope_add(scope, kind, str(n->rename_stmt->subname));
-			scope_add(scope, kind, str(n->rename_stmt->newname));
+			scope_add(scope, kind,
+				  cf_pb_str(n->rename_stmt->subname));
+			scope_add(scope, kind,
+				  cf_pb_str(n->rename_stmt->newname));
 		}
 		break;
 	case PG_QUERY__NODE__NODE_CREATEDB_STMT:
@@ -1099,14 +1089,15 @@ add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
 		if ((kind = object_kind(n->alter_owner_stmt->object_type)) &&
 		    kind != 'r')
 			scope_add(scope, kind,
-				  sval(n->alter_owner_stmt->object));
+				  cf_pb_sval(n->alter_owner_stmt->object));
 		break;
 	case PG_QUERY__NODE__NODE_GRANT_STMT: {
 		const PgQuery__GrantStmt *x = n->grant_stmt;
 
 		if ((kind = object_kind(x->objtype)) && kind != 'r')
 			for (size_t i = 0; i < x->n_objects; i++)
-				scope_add(scope, kind, sval(x->objects[i]));
+				scope_add(scope, kind,
+					  cf_pb_sval(x->objects[i]));
 		break;
 	}
 	case PG_QUERY__NODE__NODE_ALTER_SYSTEM_STMT: {
@@ -1117,16 +1108,18 @@ add_names(cf_cluster_scope *scope, const PgQuery__Node *n)
 		    set->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL)
 			scope->flags |= CF_SCOPE_SYSTEM_ALL;
 		else if (set)
-			scope_add(scope, 's', str(set->name));
+			scope_add(scope, 's', cf_pb_str(set->name));
 		break;
 	}
 	case PG_QUERY__NODE__NODE_COMMENT_STMT:
 		if ((kind = object_kind(n->comment_stmt->objtype)))
-			scope_add(scope, kind, sval(n->comment_stmt->object));
+			scope_add(scope, kind,
+				  cf_pb_sval(n->comment_stmt->object));
 		break;
 	case PG_QUERY__NODE__NODE_SEC_LABEL_STMT:
 		if ((kind = object_kind(n->sec_label_stmt->objtype)))
-			scope_add(scope, kind, sval(n->sec_label_stmt->object));
+			scope_add(scope, kind,
+				  cf_pb_sval(n->sec_label_stmt->object));
 		break;
 	case PG_QUERY__NODE__NODE_REASSIGN_OWNED_STMT:
 		add_role_specs(scope, n->reassign_owned_stmt->roles,
@@ -1528,7 +1521,8 @@ match_call(const ProtobufCMessage *msg, void *arg)
 	if (msg->descriptor != &pg_query__func_call__descriptor)
 		return false;
 	fc = (const PgQuery__FuncCall *)msg;
-	name = fc->n_funcname ? sval(fc->funcname[fc->n_funcname - 1]) : NULL;
+	name = fc->n_funcname ? cf_pb_sval(fc->funcname[fc->n_funcname - 1]) :
+				NULL;
 	if (name && c->pred(name)) {
 		c->found = name;
 		return true;
@@ -1586,7 +1580,7 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt,
 		return 0;
 	switch (n->node_case) {
 	case PG_QUERY__NODE__NODE_DROPDB_STMT:
-		name = str(n->dropdb_stmt->dbname);
+		name = cf_pb_str(n->dropdb_stmt->dbname);
 		if (name && !(clone_name && strcmp(name, clone_name) == 0) &&
 		    cl_db_by_name(snap, name))
 			return refuse(
@@ -1596,7 +1590,7 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt,
 				"DROP DATABASE acts on the whole server, not on the clone, and a dropped database cannot be restored afterwards");
 		break;
 	case PG_QUERY__NODE__NODE_DROP_TABLE_SPACE_STMT:
-		name = str(n->drop_table_space_stmt->tablespacename);
+		name = cf_pb_str(n->drop_table_space_stmt->tablespacename);
 		if (name && cl_ts_by_name(snap, name))
 			return refuse(
 				err,
@@ -1611,7 +1605,7 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt,
 			const PgQuery__RoleSpec *spec = role_spec(
 				n->drop_role_stmt->roles[i]);
 
-			name = spec ? str(spec->rolename) : NULL;
+			name = spec ? cf_pb_str(spec->rolename) : NULL;
 			if (name && cl_role_by_name(snap, name))
 				return refuse(
 					err,
@@ -1629,7 +1623,7 @@ cf_cluster_guard_statement(const cf_cluster_snapshot *snap, const void *stmt,
 				"ALTER SYSTEM changes the whole server; the preflight cannot read postgresql.auto.conf (pg_file_settings) as this user, so the change could not be undone");
 		break;
 	case PG_QUERY__NODE__NODE_COPY_STMT:
-		name = str(n->copy_stmt->filename);
+		name = cf_pb_str(n->copy_stmt->filename);
 		if (name && n->copy_stmt->is_program)
 			return refuse(
 				err,
@@ -1742,7 +1736,7 @@ cf_cluster_statement_warning(const void *stmt)
 			n->create_foreign_server_stmt->servername,
 			reach_detail);
 	if (n->node_case == PG_QUERY__NODE__NODE_CREATE_EXTENSION_STMT &&
-	    (name = str(n->create_extension_stmt->extname)) &&
+	    (name = cf_pb_str(n->create_extension_stmt->extname)) &&
 	    (strcmp(name, "dblink") == 0 || strcmp(name, "postgres_fdw") == 0))
 		return reach_warning(
 			"reaches-other-databases",

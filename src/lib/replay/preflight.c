@@ -1086,22 +1086,12 @@ notify(const preflight_run *pr, const cf_preflight_migration *pm)
 }
 
 /* A set of names (open addressing; the strings are borrowed). */
-static size_t
-name_hash(const char *s)
-{
-	size_t h = 1469598103934665603u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
 static bool
 name_set_has(const struct name_set *set, const char *name)
 {
 	if (!set->cap)
 		return false;
-	for (size_t i = name_hash(name) & (set->cap - 1); set->slots[i];
+	for (size_t i = cf_hash_str(name) & (set->cap - 1); set->slots[i];
 	     i = (i + 1) & (set->cap - 1))
 		if (strcmp(set->slots[i], name) == 0)
 			return true;
@@ -1126,7 +1116,7 @@ name_set_add(struct name_set *set, const char *name)
 		free(set->slots);
 		*set = bigger;
 	}
-	for (i = name_hash(name) & (set->cap - 1); set->slots[i];
+	for (i = cf_hash_str(name) & (set->cap - 1); set->slots[i];
 	     i = (i + 1) & (set->cap - 1))
 		;
 	set->slots[i] = name;

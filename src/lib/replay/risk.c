@@ -88,32 +88,16 @@ changes_release(changes *cs)
 	memset(cs, 0, sizeof(*cs));
 }
 
-/* s, or NULL when empty: the tree has "" where the parser had no string */
-static const char *
-str(const char *s)
-{
-	return s && *s ? s : NULL;
-}
-
 /* schema.name of a RangeVar. */
 static char *
 rangevar(const PgQuery__RangeVar *rv)
 {
-	const char *s = rv ? str(rv->schemaname) : NULL;
-	const char *n = rv ? str(rv->relname) : NULL;
+	const char *s = rv ? cf_pb_str(rv->schemaname) : NULL;
+	const char *n = rv ? cf_pb_str(rv->relname) : NULL;
 
 	if (!n)
 		return NULL;
 	return s ? cf_asprintf("%s.%s", s, n) : cf_strdup(n);
-}
-
-/* The string of a String node, or NULL. */
-static const char *
-sval(const PgQuery__Node *node)
-{
-	return node && node->node_case == PG_QUERY__NODE__NODE_STRING ?
-		       str(node->string->sval) :
-		       NULL;
 }
 
 /* A dotted name from a list of String nodes. */
@@ -124,7 +108,7 @@ name_list(PgQuery__Node *const *items, size_t n)
 
 	cf_strbuf_init(&sb);
 	for (size_t i = 0; i < n; i++) {
-		const char *s = sval(items[i]);
+		const char *s = cf_pb_sval(items[i]);
 
 		if (s)
 			cf_strbuf_addf(&sb, "%s%s", sb.len ? "." : "", s);
@@ -144,7 +128,7 @@ alter_table(changes *cs, const PgQuery__AlterTableStmt *n)
 				n->cmds[i]->alter_table_cmd :
 				NULL;
 		const PgQuery__Node *def = cmd ? cmd->def : NULL;
-		const char *col = cmd ? str(cmd->name) : NULL;
+		const char *col = cmd ? cf_pb_str(cmd->name) : NULL;
 		char *obj = col ? cf_asprintf("%s.%s", rel ? rel : "?", col) :
 				  cf_strdup(rel);
 		const char *kind = "alter_table", *what = NULL;
@@ -156,7 +140,7 @@ alter_table(changes *cs, const PgQuery__AlterTableStmt *n)
 			const char *cn =
 				def && def->node_case ==
 							PG_QUERY__NODE__NODE_COLUMN_DEF ?
-					str(def->column_def->colname) :
+					cf_pb_str(def->column_def->colname) :
 					NULL;
 
 			free(obj);
@@ -189,7 +173,7 @@ alter_table(changes *cs, const PgQuery__AlterTableStmt *n)
 			const char *cn =
 				def && def->node_case ==
 							PG_QUERY__NODE__NODE_CONSTRAINT ?
-					str(def->constraint->conname) :
+					cf_pb_str(def->constraint->conname) :
 					NULL;
 
 			kind = "add_constraint";
@@ -264,7 +248,7 @@ drop(changes *cs, const PgQuery__DropStmt *n)
 		     o->node_case == PG_QUERY__NODE__NODE_LIST &&
 				     o->list->n_items ?
 			     name_list(o->list->items, o->list->n_items) :
-			     cf_strdup(sval(o)),
+			     cf_strdup(cf_pb_sval(o)),
 		     tier, what);
 	}
 }
@@ -327,9 +311,9 @@ classify_node(changes *cs, const PgQuery__Node *n)
 		push(cs,
 		     x->concurrent ? "create_index_concurrently" :
 				     "create_index",
-		     str(x->idxname) ? cf_asprintf("%s (%s)", x->idxname,
-						   rel ? rel : "?") :
-				       cf_strdup(rel),
+		     cf_pb_str(x->idxname) ? cf_asprintf("%s (%s)", x->idxname,
+							 rel ? rel : "?") :
+					     cf_strdup(rel),
 		     CF_TIER_ADDITIVE, NULL);
 		free(rel);
 		return;
