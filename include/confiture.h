@@ -373,6 +373,16 @@ void cf_migration_checksum(cf_migration_set *set, cf_migration *m);
 void cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up,
 			bool down, int target_major);
 
+/*
+ * cf_migration_parse() of each of ms[0..n) (migrations of set), the files
+ * read and parsed on several threads (cf_parallel_threads(): the
+ * CONFITURE_JOBS environment variable, else the CPUs available).  The
+ * problems reach set->problems in the order of ms, as one thread would
+ * give them.
+ */
+void cf_migration_parse_each(cf_migration_set *set, cf_migration *const *ms,
+			     size_t n, bool up, bool down, int target_major);
+
 /* Index of a version in the set, or -1. */
 long cf_migration_set_find(const cf_migration_set *set, const char *version);
 

@@ -106,6 +106,30 @@ char *cf_quote_literal(const char *s);
  */
 char *cf_redact_message(const char *msg, const char *conninfo);
 
+/* parallel.c: ordered work on several threads */
+/*
+ * Threads for independent per-file work: CONFITURE_JOBS when it is a
+ * positive count, else the CPUs this process may run on; at most 4.
+ */
+int cf_parallel_threads(void);
+/*
+ * Calls prepare(arg, i) for every i in [0, n) on up to `threads` threads
+ * (the calling one included), consume(arg, i) on the calling thread in
+ * increasing i, each after its prepare() returned, and then release(arg,
+ * i) on the thread that prepared i (what a thread allocated, it frees:
+ * glibc's free() of another thread's memory contends for its arena).
+ * consume and release may be NULL.  At most `window` items (0: any
+ * number) are prepared ahead of the next one consumed, which bounds what
+ * is held in memory.  prepare() and release() may touch only item i's
+ * data and thread-safe state; consume() calls never overlap each other.
+ * threads <= 1 runs everything on the calling thread, item by item.  All
+ * calls are over when it returns.
+ */
+void cf_parallel_ordered(size_t n, size_t window, int threads,
+			 void (*prepare)(void *arg, size_t i),
+			 void (*consume)(void *arg, size_t i),
+			 void (*release)(void *arg, size_t i), void *arg);
+
 /* sysutil.c: paths, directories, file tests, time */
 char *cf_path_join(const char *dir, const char *rel);
 /* mkdir -p with mode; fails when path exists but is not a directory */

@@ -18,11 +18,16 @@
 char *
 cf_path_join(const char *dir, const char *rel)
 {
-	size_t n = strlen(dir);
+	size_t n = strlen(dir), r = strlen(rel);
+	bool slash = n > 0 && dir[n - 1] == '/';
+	char *p = cf_malloc(n + !slash + r + 1);
 
-	if (n > 0 && dir[n - 1] == '/')
-		return cf_asprintf("%s%s", dir, rel);
-	return cf_asprintf("%s/%s", dir, rel);
+	/* no printf: a history's every file name goes through here */
+	memcpy(p, dir, n);
+	if (!slash)
+		p[n++] = '/';
+	memcpy(p + n, rel, r + 1);
+	return p;
 }
 
 /* Creates every missing directory of path (mkdir -p) with mode. */

@@ -129,7 +129,8 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 		size_t *len, cf_error **err)
 {
 	int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t cap, used = 0;
+	char *buf;
 	struct stat st;
 	cf_error *e;
 	int fd;
@@ -178,10 +179,18 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 		close(fd);
 		return cf_fail(err, e);
 	}
+	/* read straight into a buffer of the size fstat() gave, no copy; a
+	 * file that grows meanwhile still reads whole */
+	cap = (size_t)st.st_size + 1; /* + 1: the last read sees the end */
+	buf = cf_malloc(cap + 1);
 	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n;
 
+		if (used == cap) {
+			cap = cap * 2;
+			buf = cf_reallocarray(buf, cap + 1, 1);
+		}
+		n = read(fd, buf + used, cap - used);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -189,26 +198,27 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 			e = cf_error_new(CF_ERR_IO, "cannot read '%s': %s",
 					 path, strerror(errno));
 			close(fd);
-			cf_strbuf_release(&sb);
+			free(buf);
 			return cf_fail(err, e);
 		}
 		if (n == 0)
 			break;
-		if (max > 0 && sb.len + (size_t)n > max) {
+		if (max > 0 && used + (size_t)n > max) {
 			/* grew while we read it */
 			e = cf_error_new(CF_ERR_IO, "'%s' is too large", path);
 			cf_error_set_detail(e, "at most %zu bytes are read",
 					    max);
 			cf_error_set_code(e, "file-too-large");
 			close(fd);
-			cf_strbuf_release(&sb);
+			free(buf);
 			return cf_fail(err, e);
 		}
-		cf_strbuf_add(&sb, chunk, (size_t)n);
+		used += (size_t)n;
 	}
+	buf[used] = '\0';
 	close(fd);
-	*len = sb.len;
-	*data = cf_strbuf_detach(&sb);
+	*len = used;
+	*data = buf;
 	return 0;
 }
 

@@ -788,7 +788,7 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
  * cf_script_parse_target()).  Read failures become problems.
  */
 static void
-load_script(cf_migration_set *set, const char *path, char *sum,
+load_script(cf_error_list *problems, const char *path, char *sum,
 	    cf_script **script, int target_major)
 {
 	char *data = NULL;
@@ -798,14 +798,14 @@ load_script(cf_migration_set *set, const char *path, char *sum,
 	if (cf_read_file(path, &data, &len, &e) != 0) {
 		cf_error_set_where(e, path, 0, 0);
 		cf_error_set_code(e, "unreadable-file");
-		cf_error_list_add(&set->problems, e);
+		cf_error_list_add(problems, e);
 		return;
 	}
 	if (sum)
 		cf_sha256_hex(data, len, sum);
 	if (script)
 		(void)cf_script_parse_target(path, data, len, target_major,
-					     script, &set->problems);
+					     script, problems);
 	free(data);
 }
 
@@ -814,19 +814,77 @@ void
 cf_migration_checksum(cf_migration_set *set, cf_migration *m)
 {
 	if (m->up_path && m->checksum[0] == '\0')
-		load_script(set, m->up_path, m->checksum, NULL, 0);
+		load_script(&set->problems, m->up_path, m->checksum, NULL, 0);
+}
+
+/*
+ * What several files read at once share: each item has its own problem
+ * list, appended to the set's in migration order, so the problems read
+ * the same whatever thread read which file.
+ */
+typedef struct load_each {
+	cf_migration_set *set;
+	cf_migration *const *ms; /* NULL: set->items */
+	cf_error_list *problems;
+	bool checksum_only, up, down;
+	int target_major;
+} load_each;
+
+static cf_migration *
+load_item(const load_each *le, size_t i)
+{
+	return le->ms ? le->ms[i] : &le->set->items[i];
+}
+
+/* cf_parallel_ordered() prepare: touches only migration i */
+static void
+load_prepare(void *arg, size_t i)
+{
+	load_each *le = arg;
+	cf_migration *m = load_item(le, i);
+	cf_error_list *problems = &le->problems[i];
+
+	if (le->checksum_only) {
+		if (m->up_path && m->checksum[0] == '\0')
+			load_script(problems, m->up_path, m->checksum, NULL, 0);
+		return;
+	}
+	if (le->up && m->up_path && !m->up)
+		load_script(problems, m->up_path, m->checksum, &m->up,
+			    le->target_major);
+	if (le->down && m->down_path && !m->down)
+		load_script(problems, m->down_path, NULL, &m->down,
+			    le->target_major);
+}
+
+static void
+load_consume(void *arg, size_t i)
+{
+	load_each *le = arg;
+	cf_error_list *problems = &le->problems[i];
+
+	for (size_t k = 0; k < problems->n; k++)
+		cf_error_list_add(&le->set->problems, problems->items[k]);
+	free(problems->items);
+}
+
+/* Runs le over n migrations, on several threads when there are many. */
+static void
+load_all(load_each *le, size_t n)
+{
+	le->problems = cf_calloc(n ? n : 1, sizeof(cf_error_list));
+	cf_parallel_ordered(n, 0, cf_parallel_threads(), load_prepare,
+			    load_consume, NULL, le);
+	free(le->problems);
 }
 
 /* Reads and checksums every .up.sql not read yet, parsing nothing. */
 int
 cf_migration_set_checksum(cf_migration_set *set)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		cf_migration *m = &set->items[i];
+	load_each le = {.set = set, .checksum_only = true};
 
-		if (m->up_path && m->checksum[0] == '\0')
-			load_script(set, m->up_path, m->checksum, NULL, 0);
-	}
+	load_all(&le, set->n);
 	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
 }
 
@@ -835,10 +893,21 @@ void
 cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up, bool down,
 		   int target_major)
 {
-	if (up && m->up_path && !m->up)
-		load_script(set, m->up_path, m->checksum, &m->up, target_major);
-	if (down && m->down_path && !m->down)
-		load_script(set, m->down_path, NULL, &m->down, target_major);
+	cf_migration_parse_each(set, &m, 1, up, down, target_major);
+}
+
+/* See confiture.h. */
+void
+cf_migration_parse_each(cf_migration_set *set, cf_migration *const *ms,
+			size_t n, bool up, bool down, int target_major)
+{
+	load_each le = {.set = set,
+			.ms = ms,
+			.up = up,
+			.down = down,
+			.target_major = target_major};
+
+	load_all(&le, n);
 }
 
 /*
@@ -850,16 +919,12 @@ cf_migration_parse(cf_migration_set *set, cf_migration *m, bool up, bool down,
 int
 cf_migration_set_parse(cf_migration_set *set, bool with_down)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		cf_migration *m = &set->items[i];
+	load_each le = {.set = set,
+			.up = true,
+			.down = with_down,
+			.target_major = cf_parser_major()};
 
-		if (m->up_path && !m->up)
-			load_script(set, m->up_path, m->checksum, &m->up,
-				    cf_parser_major());
-		if (with_down && m->down_path && !m->down)
-			load_script(set, m->down_path, NULL, &m->down,
-				    cf_parser_major());
-	}
+	load_all(&le, set->n);
 	return cf_error_list_count(&set->problems, CF_SEV_ERROR) > 0 ? -1 : 0;
 }
 

@@ -478,17 +478,18 @@ count_changes(cf_script *script, const lint_item *items, lint_file_state *state)
 }
 
 /*
- * Lints a parsed script.  Each statement a rule may read is parsed once,
- * and its model (when it has none) comes from the same tree.
+ * The parse of a script's statements that a rule may read: each such
+ * statement is parsed once, and its model (when it has none) comes from
+ * the same tree.  Touches only the script, so scripts are prepared on
+ * several threads while earlier ones are linted.  Caller passes the
+ * result to lint_script(), then to lint_release().
  */
-static void
-lint_script(lint_driver *d, cf_script *script, bool keep_models)
+static lint_item *
+lint_prepare(cf_script *script)
 {
-	lint_file_state state = {0};
 	lint_item *items = cf_calloc(script->n_stmts ? script->n_stmts : 1,
 				     sizeof(*items));
 
-	d->res->files++;
 	for (size_t i = 0; i < script->n_stmts; i++) {
 		if (script->stmts[i].transaction_control)
 			continue;
@@ -498,6 +499,19 @@ lint_script(lint_driver *d, cf_script *script, bool keep_models)
 			items[i].tree = cf_script_stmt_tree(
 				script, i, &items[i].text, &items[i].error);
 	}
+	return items;
+}
+
+/*
+ * Lints a script prepared by lint_prepare(), in order after the scripts
+ * before it: the rules remember earlier files.
+ */
+static void
+lint_script(lint_driver *d, cf_script *script, const lint_item *items)
+{
+	lint_file_state state = {0};
+
+	d->res->files++;
 	count_changes(script, items, &state);
 	for (size_t i = 0; i < script->n_stmts; i++) {
 		const PgQuery__ParseResult *pr = cf_stmt_tree_result(
@@ -508,19 +522,33 @@ lint_script(lint_driver *d, cf_script *script, bool keep_models)
 		if (d->opts->on_tree && pr && pr->n_stmts >= 1)
 			d->opts->on_tree(d->opts->on_tree_arg, script, i,
 					 pr->stmts[0]->stmt);
+	}
+	state_release(&state);
+}
+
+/*
+ * Frees what lint_prepare() made, on the thread that made it; the models
+ * it built too unless keep_models: nobody reads them after lint, and
+ * memory stays flat on long histories (a model is rebuilt when asked for).
+ */
+static void
+lint_release(cf_script *script, lint_item *items, bool keep_models)
+{
+	for (size_t i = 0; items && i < script->n_stmts; i++) {
 		cf_stmt_tree_free(items[i].tree);
 		free(items[i].text);
 		free(items[i].error);
 		if (items[i].built && !keep_models) {
-			/* nobody reads it after lint: memory stays flat on
-			 * long histories (it is rebuilt when asked for) */
 			cf_stmt_model_free(script->stmts[i].model);
 			script->stmts[i].model = NULL;
 		}
 	}
 	free(items);
-	state_release(&state);
 }
+
+/* Scripts prepared ahead of the one being linted, at most: bounds the
+ * parse trees held at once. */
+#define LINT_WINDOW 16
 
 static int
 check_ids(const char *const *ids, const char *option, cf_error **err)
@@ -567,7 +595,10 @@ lint_one(lint_driver *d, const char *path, const char *text, size_t len)
 			   cf_strdup(p ? p->message :
 					 "the file cannot be read as SQL"));
 	} else {
-		lint_script(d, script, false);
+		lint_item *items = lint_prepare(script);
+
+		lint_script(d, script, items);
+		lint_release(script, items, false);
 	}
 	cf_script_free(script);
 	cf_error_list_release(&problems);
@@ -614,31 +645,132 @@ read_context(lint_driver *d)
 	d->res->statements = statements;
 }
 
+/* One file of cf_lint_files(), read and parsed ahead of its lint. */
+typedef struct lint_file_job {
+	char *data;
+	size_t len;
+	cf_error *read_error;
+	cf_error_list problems;
+	cf_script *script;
+	lint_item *items;
+} lint_file_job;
+
+typedef struct lint_files_run {
+	lint_driver *d;
+	const char *const *paths;
+	lint_file_job *jobs;
+	cf_error *failed; /* the first unreadable file's error */
+} lint_files_run;
+
+/* cf_parallel_ordered() prepare: touches only job i */
+static void
+lint_file_prepare(void *arg, size_t i)
+{
+	lint_files_run *run = arg;
+	lint_file_job *job = &run->jobs[i];
+
+	if (cf_read_file(run->paths[i], &job->data, &job->len,
+			 &job->read_error) < 0)
+		return;
+	cf_script_parse_target(run->paths[i], job->data, job->len,
+			       run->d->res->pg_major, &job->script,
+			       &job->problems);
+	if (job->script)
+		job->items = lint_prepare(job->script);
+}
+
+static void
+lint_file_consume(void *arg, size_t i)
+{
+	lint_files_run *run = arg;
+	lint_file_job *job = &run->jobs[i];
+
+	if (job->read_error && !run->failed) {
+		run->failed = job->read_error; /* lint stops at it */
+		job->read_error = NULL;
+	}
+	if (run->failed)
+		return; /* after an unreadable file nothing more is linted */
+	if (!job->script) {
+		const cf_error *p = job->problems.n ? job->problems.items[0] :
+						      NULL;
+
+		add_unread(run->d, run->paths[i], 0, 0,
+			   cf_strdup(p ? p->message :
+					 "the file cannot be read as SQL"));
+	} else {
+		lint_script(run->d, job->script, job->items);
+	}
+}
+
+static void
+lint_file_release(void *arg, size_t i)
+{
+	lint_files_run *run = arg;
+	lint_file_job *job = &run->jobs[i];
+
+	if (job->script)
+		lint_release(job->script, job->items, false);
+	cf_error_free(job->read_error);
+	cf_script_free(job->script);
+	cf_error_list_release(&job->problems);
+	free(job->data);
+}
+
 int
 cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
 	      cf_lint_result **out, cf_error **err)
 {
 	lint_driver d;
+	lint_files_run run = {.d = &d, .paths = paths};
 
 	*out = NULL;
 	if (lint_begin(opts, &d, err) < 0)
 		return -1;
 	read_context(&d);
-	for (size_t i = 0; i < n; i++) {
-		char *data = NULL;
-		size_t len = 0;
-
-		if (cf_read_file(paths[i], &data, &len, err) < 0) {
-			lint_history_release(&d.history);
-			cf_lint_result_free(d.res);
-			return -1;
-		}
-		lint_one(&d, paths[i], data, len);
-		free(data);
-	}
+	run.jobs = cf_calloc(n ? n : 1, sizeof(*run.jobs));
+	cf_parallel_ordered(n, LINT_WINDOW, cf_parallel_threads(),
+			    lint_file_prepare, lint_file_consume,
+			    lint_file_release, &run);
+	free(run.jobs);
 	lint_history_release(&d.history);
+	if (run.failed) {
+		cf_lint_result_free(d.res);
+		return cf_fail(err, run.failed);
+	}
 	*out = d.res;
 	return 0;
+}
+
+typedef struct lint_scripts_run {
+	lint_driver *d;
+	cf_script *const *scripts;
+	lint_item **items;
+	bool keep_models;
+} lint_scripts_run;
+
+static void
+lint_scripts_prepare(void *arg, size_t i)
+{
+	lint_scripts_run *run = arg;
+
+	run->items[i] = lint_prepare(run->scripts[i]);
+}
+
+static void
+lint_scripts_consume(void *arg, size_t i)
+{
+	lint_scripts_run *run = arg;
+
+	lint_script(run->d, run->scripts[i], run->items[i]);
+}
+
+static void
+lint_scripts_release(void *arg, size_t i)
+{
+	lint_scripts_run *run = arg;
+
+	lint_release(run->scripts[i], run->items[i], run->keep_models);
 }
 
 int
@@ -647,13 +779,18 @@ cf_lint_scripts(cf_script *const *scripts, size_t n, bool keep_models,
 		cf_error **err)
 {
 	lint_driver d;
+	lint_scripts_run run = {
+		.d = &d, .scripts = scripts, .keep_models = keep_models};
 
 	*out = NULL;
 	if (lint_begin(opts, &d, err) < 0)
 		return -1;
 	read_context(&d);
-	for (size_t i = 0; i < n; i++)
-		lint_script(&d, scripts[i], keep_models);
+	run.items = cf_calloc(n ? n : 1, sizeof(*run.items));
+	cf_parallel_ordered(n, LINT_WINDOW, cf_parallel_threads(),
+			    lint_scripts_prepare, lint_scripts_consume,
+			    lint_scripts_release, &run);
+	free(run.items);
 	lint_history_release(&d.history);
 	*out = d.res;
 	return 0;

@@ -1999,10 +1999,15 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	cf_applied_list_release(&applied);
 	if (against_url)
 		against_major(&pr);
-	for (size_t i = 0; i < pr.r->n; i++)
-		cf_migration_parse(
-			s->set, (cf_migration *)pr.r->migrations[i].migration,
-			true, true, pr.target_major);
+	if (pr.r->n) {
+		cf_migration **ms = cf_calloc(pr.r->n, sizeof(*ms));
+
+		for (size_t i = 0; i < pr.r->n; i++)
+			ms[i] = (cf_migration *)pr.r->migrations[i].migration;
+		cf_migration_parse_each(s->set, ms, pr.r->n, true, true,
+					pr.target_major);
+		free(ms);
+	}
 	if (!against_url)
 		static_once(&pr); /* else run_against(): clone mode checks
 				    * while the server makes the clone */

@@ -281,11 +281,17 @@ cf_session_check_files(cf_session *s, const bool *acted, cf_file_use use,
 	size_t n = 0;
 	cf_error *e;
 
-	for (size_t i = 0; use != CF_FILES_RECORD && i < set->n; i++)
-		if (acted[i])
-			cf_migration_parse(set, &set->items[i],
-					   use == CF_FILES_RUN_UP,
-					   use == CF_FILES_RUN_DOWN, target);
+	if (use != CF_FILES_RECORD) {
+		cf_migration **ms = cf_calloc(set->n ? set->n : 1, sizeof(*ms));
+		size_t k = 0;
+
+		for (size_t i = 0; i < set->n; i++)
+			if (acted[i])
+				ms[k++] = &set->items[i];
+		cf_migration_parse_each(set, ms, k, use == CF_FILES_RUN_UP,
+					use == CF_FILES_RUN_DOWN, target);
+		free(ms);
+	}
 	for (size_t i = 0; i < set->problems.n; i++) {
 		cf_error *p = set->problems.items[i];
 
