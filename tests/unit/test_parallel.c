@@ -31,9 +31,9 @@ typedef struct run {
 	item *items;
 	size_t n, window;
 	int next_consume;
-	atomic_int in_flight;	/* prepared, not yet consumed */
+	atomic_int in_flight; /* prepared, not yet consumed */
 	atomic_int max_in_flight;
-	atomic_int in_consume;	/* consume() calls running */
+	atomic_int in_consume; /* consume() calls running */
 	bool consume_overlap;
 	pthread_t caller;
 	bool consume_on_caller;
@@ -83,8 +83,8 @@ release(void *arg, size_t i)
 {
 	run *r = arg;
 
-	r->items[i].released_on_preparer =
-		pthread_equal(pthread_self(), r->items[i].prepared_on);
+	r->items[i].released_on_preparer = pthread_equal(
+		pthread_self(), r->items[i].prepared_on);
 	atomic_fetch_add(&r->items[i].released, 1);
 }
 

@@ -51,11 +51,12 @@ typedef struct ordered_run {
 	pthread_cond_t done_cond; /* an item was prepared */
 	pthread_cond_t room_cond; /* an item was consumed */
 	size_t n, window;
+	size_t chunk;	 /* items claimed at once */
 	size_t next;	 /* the next item to prepare */
 	size_t consumed; /* items consumed so far */
 	bool *done;
-	int *prepared_by;	 /* 0: the calling thread, t: worker t */
-	size_t *queue_next;	 /* per item: the next in its queue */
+	int *prepared_by;   /* 0: the calling thread, t: worker t */
+	size_t *queue_next; /* per item: the next in its queue */
 	size_t queue_head[MAX_THREADS], queue_tail[MAX_THREADS];
 	size_t queue_len[MAX_THREADS];
 	int waiting; /* workers waiting on room_cond */
@@ -74,17 +75,29 @@ may_claim(const ordered_run *run)
 	       (run->window == 0 || run->next < run->consumed + run->window);
 }
 
-/* Prepares run->next on thread t (lock held; released meanwhile). */
+/*
+ * Claims the next items (up to run->chunk, as the window allows) for
+ * thread t and prepares them (lock held; released meanwhile).  Claiming a
+ * few at a time keeps lock traffic low when files are small.
+ */
 static void
 prepare_next(ordered_run *run, int t)
 {
-	size_t i = run->next++;
+	size_t first = run->next, k = run->chunk;
 
-	run->prepared_by[i] = t;
+	if (k > run->n - first)
+		k = run->n - first;
+	if (run->window && k > run->consumed + run->window - first)
+		k = run->consumed + run->window - first;
+	run->next += k;
+	for (size_t i = first; i < first + k; i++)
+		run->prepared_by[i] = t;
 	pthread_mutex_unlock(&run->lock);
-	run->prepare(run->arg, i);
+	for (size_t i = first; i < first + k; i++)
+		run->prepare(run->arg, i);
 	pthread_mutex_lock(&run->lock);
-	run->done[i] = true;
+	for (size_t i = first; i < first + k; i++)
+		run->done[i] = true;
 	pthread_cond_signal(&run->done_cond);
 }
 
@@ -171,7 +184,13 @@ worth_waking(const ordered_run *run, int started)
 {
 	if (run->waiting == 0)
 		return false;
-	if (may_claim(run) || run->consumed == run->n)
+	if (run->consumed == run->n)
+		return true;
+	/* room for half a window at least: waking a worker for each item
+	 * consumed would be a context switch per file */
+	if (may_claim(run) &&
+	    (run->window < 2 ||
+	     run->consumed + run->window - run->next >= run->window / 2))
 		return true;
 	for (int t = 1; t <= started; t++)
 		if (run->queue_len[t] >= RELEASE_BATCH)
@@ -208,6 +227,15 @@ cf_parallel_ordered(size_t n, size_t window, int threads,
 		}
 		return;
 	}
+	/* a few items per claim, yet many claims per thread so that the
+	 * threads finish together */
+	run.chunk = n / ((size_t)threads * 32);
+	if (run.window && run.chunk > run.window / 4)
+		run.chunk = run.window / 4;
+	if (run.chunk > 8)
+		run.chunk = 8;
+	if (run.chunk < 1)
+		run.chunk = 1;
 	run.done = cf_calloc(n, sizeof(bool));
 	run.prepared_by = cf_calloc(n, sizeof(int));
 	run.queue_next = cf_calloc(n, sizeof(size_t));
