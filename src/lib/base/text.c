@@ -181,7 +181,7 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 	}
 	/* read straight into a buffer of the size fstat() gave, no copy; a
 	 * file that grows meanwhile still reads whole */
-	cap = (size_t)st.st_size + 1; /* + 1: the last read sees the end */
+	cap = (size_t)st.st_size + 1; /* + 1: a file that grew shows it */
 	buf = cf_malloc(cap + 1);
 	for (;;) {
 		ssize_t n;
@@ -214,6 +214,11 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 			return cf_fail(err, e);
 		}
 		used += (size_t)n;
+		/* exactly the size fstat() gave, asking for one more byte:
+		 * the end of a regular file, no second read to see it (files
+		 * of /proc report 0 and are read to the end) */
+		if (st.st_size > 0 && used == (size_t)st.st_size)
+			break;
 	}
 	buf[used] = '\0';
 	close(fd);
