@@ -925,7 +925,16 @@ index_add(lint_index *ix, const char *key, size_t at)
 static char *
 use_key(const char *target, const char *name, const char *kind)
 {
-	return cf_asprintf("%s%c%s%c%s", target, '\x1f', name, '\x1f', kind);
+	size_t t = strlen(target), n = strlen(name), k = strlen(kind);
+	char *key = cf_malloc(t + n + k + 3);
+
+	/* no printf: one key per use a history records */
+	memcpy(key, target, t);
+	key[t] = '\x1f';
+	memcpy(key + t + 1, name, n);
+	key[t + 1 + n] = '\x1f';
+	memcpy(key + t + n + 2, kind, k + 1);
+	return key;
 }
 
 void
@@ -1200,19 +1209,21 @@ function_as(const PgQuery__CreateFunctionStmt *f)
 static char *
 squeezed(const char *text)
 {
-	cf_strbuf b = CF_STRBUF_INIT;
+	char *out = cf_malloc(strlen(text) + 1), *o = out;
 	bool blank = false;
 
+	/* never longer than text: written in place, byte by byte */
 	for (const char *p = text; *p; p++) {
 		bool sp = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
 
 		if (sp && !blank)
-			cf_strbuf_addch(&b, ' ');
+			*o++ = ' ';
 		else if (!sp)
-			cf_strbuf_addch(&b, *p);
+			*o++ = *p;
 		blank = sp;
 	}
-	return cf_strbuf_detach(&b);
+	*o = '\0';
+	return out;
 }
 
 /* The name PostgreSQL gives an output column without AS, or NULL when
