@@ -370,13 +370,18 @@ cf_pb_node_member(const void *msg)
 	const ProtobufCMessage *m = msg;
 	const PgQuery__Node *n = msg;
 	const ProtobufCFieldDescriptor *f;
+	unsigned k;
 
 	if (!m || m->descriptor != &pg_query__node__descriptor ||
 	    n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
 		return NULL;
-	/* straight to the one member set: a Node has ~250 */
-	f = protobuf_c_message_descriptor_get_field(m->descriptor,
-						    (unsigned)n->node_case);
+	/* straight to the one member set: a Node has ~250, numbered from 1
+	 * in order (the search is the fallback) */
+	k = (unsigned)n->node_case;
+	f = k - 1 < m->descriptor->n_fields &&
+			    m->descriptor->fields[k - 1].id == k ?
+		    &m->descriptor->fields[k - 1] :
+		    protobuf_c_message_descriptor_get_field(m->descriptor, k);
 	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
 		return NULL;
 	return *(ProtobufCMessage *const *)((const char *)msg + f->offset);
