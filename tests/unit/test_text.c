@@ -130,6 +130,142 @@ test_utf8_char_offset(void **state)
 	assert_int_equal(cf_utf8_char_offset(s, 0, 3), 0);
 }
 
+/* The byte-at-a-time definitions the word-at-a-time code must agree with. */
+static size_t
+naive_char_offset(const char *s, size_t len, size_t nchars)
+{
+	size_t i = 0;
+
+	while (i < len && nchars > 0) {
+		i++;
+		while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		nchars--;
+	}
+	return i;
+}
+
+static void
+naive_line_col(const char *text, size_t off, int *line, int *column)
+{
+	*line = *column = 1;
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			(*column)++;
+		}
+	}
+}
+
+/* Well-formed UTF-8 by the Unicode standard's table of byte ranges. */
+static bool
+table_utf8_valid(const char *s, size_t len, size_t *bad)
+{
+	static const struct {
+		unsigned char lead_lo, lead_hi, second_lo, second_hi;
+		int n;
+	} rows[] = {
+		{0x00, 0x7F, 0, 0, 1},	     {0xC2, 0xDF, 0x80, 0xBF, 2},
+		{0xE0, 0xE0, 0xA0, 0xBF, 3}, {0xE1, 0xEC, 0x80, 0xBF, 3},
+		{0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3},
+		{0xF0, 0xF0, 0x90, 0xBF, 4}, {0xF1, 0xF3, 0x80, 0xBF, 4},
+		{0xF4, 0xF4, 0x80, 0x8F, 4},
+	};
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t r = 0, k;
+
+		while (r < sizeof(rows) / sizeof(*rows) &&
+		       !(u[i] >= rows[r].lead_lo && u[i] <= rows[r].lead_hi))
+			r++;
+		if (r == sizeof(rows) / sizeof(*rows) ||
+		    i + (size_t)rows[r].n > len ||
+		    (rows[r].n > 1 && (u[i + 1] < rows[r].second_lo ||
+				       u[i + 1] > rows[r].second_hi))) {
+			*bad = i;
+			return false;
+		}
+		for (k = 2; k < (size_t)rows[r].n; k++)
+			if (u[i + k] < 0x80 || u[i + k] > 0xBF) {
+				*bad = i;
+				return false;
+			}
+		i += (size_t)rows[r].n;
+	}
+	return true;
+}
+
+/*
+ * Long texts, where the fast paths (8 ASCII bytes a step, a line a step)
+ * run: every offset and character count gives what the byte-at-a-time
+ * definition gives, invalid bytes and offsets past the end (the NUL)
+ * included.
+ */
+static void
+test_fast_paths(void **state)
+{
+	static const char *const pieces[] = {
+		"SELECT 1;\n",
+		"caf\xC3\xA9 ",
+		"\xE2\x82\xAC\xE2\x82\xAC",
+		"\n\n",
+		"abcdefghijklmnop",
+		"\xF0\x9F\x8D\x93",
+		"\x80\x80",
+		"x\xFFy",
+		"        -- comment\n",
+		"\r\n",
+		"\xC3",
+		"0123456789ABCDEF\x80",
+	};
+	char text[512];
+
+	(void)state;
+	for (unsigned seed = 1; seed <= 200; seed++) {
+		size_t len = 0;
+		unsigned r = seed;
+
+		/* a mix of the pieces, different for each seed */
+		while (len < 300) {
+			const char *p;
+
+			r = r * 1103515245u + 12345u;
+			p = pieces[(r >> 16) %
+				   (sizeof(pieces) / sizeof(*pieces))];
+			memcpy(text + len, p, strlen(p));
+			len += strlen(p);
+		}
+		text[len] = '\0';
+		for (size_t n = 0; n <= len + 2; n++) {
+			int l1, c1, l2, c2;
+			size_t bad = 999, want_bad = 0;
+			bool want, got;
+
+			assert_int_equal(cf_utf8_char_offset(text, len, n),
+					 naive_char_offset(text, len, n));
+			cf_text_line_col(text, n, &l1, &c1);
+			naive_line_col(text, n, &l2, &c2);
+			if (l1 != l2 || c1 != c2)
+				fail_msg(
+					"seed %u offset %zu: %d:%d, want %d:%d",
+					seed, n, l1, c1, l2, c2);
+			if (n > len)
+				continue;
+			want = table_utf8_valid(text, n, &want_bad);
+			got = cf_utf8_valid(text, n, &bad);
+			if (got != want || (!want && bad != want_bad))
+				fail_msg(
+					"seed %u, %zu bytes: valid %d (bad %zu), "
+					"want %d (bad %zu)",
+					seed, n, got, bad, want, want_bad);
+		}
+	}
+}
+
 static void
 test_quote(void **state)
 {
@@ -299,6 +435,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_text_line_col),
 		cmocka_unit_test(test_utf8_char_offset),
+		cmocka_unit_test(test_fast_paths),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_read_file),

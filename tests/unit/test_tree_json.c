@@ -20,6 +20,7 @@
 #include <pg_query.h>
 
 #include "base/base.h"
+#include "history/model.h"
 #include "history/tree_json.h"
 
 /* Every block handed out, freed at once (as the arena in script.c). */
@@ -78,7 +79,8 @@ check(const char *sql)
 		pg_query_free_parse_result(j);
 		return REJECTED;
 	}
-	pr = cf_tree_from_json(j.parse_tree, sql, &alloc);
+	pr = cf_tree_from_json(j.parse_tree, sql,
+			       cf_sql_zero_bound(sql, strlen(sql)), &alloc);
 	if (pr) {
 		size_t n = protobuf_c_message_get_packed_size(&pr->base);
 		uint8_t *buf = cf_malloc(n ? n : 1);
@@ -109,12 +111,21 @@ static const struct tree_case {
 	{"CREATE TABLE t (a int[], b text[][], c int[3], e int ARRAY, "
 	 "f int ARRAY[4], g \"weird\"[], h int[ 1 ])",
 	 READ},
-	{"CREATE TABLE t (g \"we[ird\"[])", DECLINED}, /* a '[' not a bound */
-	{"CREATE TABLE t (d int[0])", DECLINED},       /* 0, not -1 */
+	{"CREATE TABLE t (g \"we[ird\"[])", READ}, /* '[' in a quoted name */
+	{"CREATE TABLE t (d int[0])", DECLINED},   /* 0, not -1 */
 	{"CREATE TABLE t (d int[/* ] */ 0], e text[])", DECLINED},
 	{"CREATE TABLE t (d int[--\n0], e text[])", DECLINED},
 	{"CREATE TABLE t (d int[\t00 ], e text[])", DECLINED},
-	{"SELECT '[x', 'text[]'::text, NULL::text[]", DECLINED},
+	{"SELECT '[x', 'text[]'::text, NULL::text[]", READ},
+	/* '[' in literals and comments, then a real zero bound */
+	{"SELECT E'\\'[0]', $$ [0] $$, 'it''s [0]', '{}'::int[] -- [0]", READ},
+	{"SELECT e'\\'', '{}'::int[0]", DECLINED},
+	{"SELECT '{}'::int[ /* ] */ 0 ]", DECLINED},
+	{"ALTER TABLE u ADD r text[] DEFAULT ARRAY['a']::text[]", READ},
+	{"CREATE TABLE t (\"a[0]\" int[], b int ARRAY)", READ},
+	{"CREATE TABLE t (a int ARRAY[0])", DECLINED},
+	{"SELECT ARRAY[0], '{}'::int[]", DECLINED}, /* an element, but 0 */
+	{"SELECT x[01], x[10], '{}'::int[]", READ},
 	{"CREATE TABLE u (a int DEFAULT -1, b bigint DEFAULT 0, "
 	 "c int DEFAULT - 7, d numeric(10, 0) DEFAULT -0.5)",
 	 READ},
@@ -127,7 +138,7 @@ static const struct tree_case {
 	 "U&'\\0441', $$ dollar -1 $$, '[0]', '\\u0007'",
 	 READ},
 	{"SELECT a[1], '{}'::int[] FROM t WHERE x = -1 LIMIT 0 OFFSET 0", READ},
-	{"SELECT a[-1], '{}'::int[]", DECLINED}, /* '[' then '-' */
+	{"SELECT a[-1], '{}'::int[]", READ}, /* '[' then '-' */
 	{"CREATE INDEX CONCURRENTLY i ON t USING btree (a DESC NULLS LAST) "
 	 "WHERE b IS NOT NULL",
 	 READ},

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,18 @@ cf_utf8_valid(const char *s, size_t len, size_t *bad_offset)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t n = utf8_seq_len(u + i, len - i);
+		uint64_t w;
+		size_t n;
 
+		/* runs of ASCII (SQL is mostly that) eight bytes a step */
+		if (len - i >= 8) {
+			memcpy(&w, u + i, 8);
+			if ((w & 0x8080808080808080u) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		n = utf8_seq_len(u + i, len - i);
 		if (n == 0) {
 			if (bad_offset)
 				*bad_offset = i;
@@ -66,17 +77,25 @@ cf_utf8_valid(const char *s, size_t len, size_t *bad_offset)
 void
 cf_text_line_col(const char *text, size_t off, int *line, int *column)
 {
+	/* a line at a time (strcspn, not strnlen: libpg_query exports a
+	 * byte-by-byte strnlen that takes libc's place); characters are
+	 * counted on the last line only */
+	size_t i = 0; /* where the current line starts */
 	int l = 1, c = 1;
 
-	for (size_t i = 0; i < off && text[i]; i++) {
-		unsigned char ch = (unsigned char)text[i];
+	while (i < off) {
+		size_t n = strcspn(text + i, "\n"); /* to '\n' or NUL */
 
-		if (ch == '\n') {
-			l++;
-			c = 1;
-		} else if ((ch & 0xC0) != 0x80) {
-			c++;
+		if (n >= off - i || text[i + n] == '\0') {
+			size_t end = n >= off - i ? off : i + n;
+
+			for (; i < end; i++)
+				if (((unsigned char)text[i] & 0xC0) != 0x80)
+					c++;
+			break;
 		}
+		l++;
+		i += n + 1;
 	}
 	*line = l;
 	*column = c;
@@ -88,6 +107,16 @@ cf_utf8_char_offset(const char *s, size_t len, size_t nchars)
 	size_t i = 0;
 
 	while (i < len && nchars > 0) {
+		uint64_t w;
+
+		/* eight ASCII bytes are eight characters */
+		if (nchars >= 8 && len - i >= 8) {
+			memcpy(&w, s + i, 8);
+			if ((w & 0x8080808080808080u) == 0) {
+				i += 7;
+				nchars -= 7;
+			}
+		}
 		i++;
 		while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
 			i++;

@@ -370,13 +370,18 @@ cf_pb_node_member(const void *msg)
 	const ProtobufCMessage *m = msg;
 	const PgQuery__Node *n = msg;
 	const ProtobufCFieldDescriptor *f;
+	unsigned k;
 
 	if (!m || m->descriptor != &pg_query__node__descriptor ||
 	    n->node_case == PG_QUERY__NODE__NODE__NOT_SET)
 		return NULL;
-	/* straight to the one member set: a Node has ~250 */
-	f = protobuf_c_message_descriptor_get_field(m->descriptor,
-						    (unsigned)n->node_case);
+	/* straight to the one member set: a Node has ~250, numbered from 1
+	 * in order (the search is the fallback) */
+	k = (unsigned)n->node_case;
+	f = k - 1 < m->descriptor->n_fields &&
+			    m->descriptor->fields[k - 1].id == k ?
+		    &m->descriptor->fields[k - 1] :
+		    protobuf_c_message_descriptor_get_field(m->descriptor, k);
 	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
 		return NULL;
 	return *(ProtobufCMessage *const *)((const char *)msg + f->offset);
@@ -1134,14 +1139,20 @@ provided_here(const cf_obj *const *provided, size_t n, const cf_obj *o)
 static void
 drop_self_uses(cf_stmt_model *m, const walk_ctx *c)
 {
-	const cf_obj **provided = cf_calloc(m->n + 1, sizeof(*provided));
-	bool *drop = cf_calloc(m->n + 1, sizeof(*drop));
+	/* most statements name a few objects: no allocation for them */
+	const cf_obj *few_provided[32];
+	bool few_drop[32];
+	bool few = m->n <= 32;
+	const cf_obj **provided = few ? few_provided :
+					cf_calloc(m->n, sizeof(*provided));
+	bool *drop = few ? few_drop : cf_calloc(m->n, sizeof(*drop));
 	size_t k = 0, np = 0;
 
 	for (size_t i = 0; i < m->n; i++)
 		if (m->objs[i].action == CF_ACT_PROVIDE)
 			provided[np++] = &m->objs[i];
-	qsort(provided, np, sizeof(*provided), obj_ptr_cmp);
+	if (np > 1)
+		qsort(provided, np, sizeof(*provided), obj_ptr_cmp);
 	/* decide first: compacting moves the objects provided points to */
 	for (size_t i = 0; i < m->n; i++)
 		drop[i] = (m->objs[i].action == CF_ACT_USE &&
@@ -1154,8 +1165,10 @@ drop_self_uses(cf_stmt_model *m, const walk_ctx *c)
 			m->objs[k++] = m->objs[i];
 	}
 	m->n = k;
-	free(drop);
-	free(provided);
+	if (!few) {
+		free(drop);
+		free(provided);
+	}
 }
 
 cf_stmt_model *

@@ -129,6 +129,14 @@ void cf_stmt_tree_free(cf_stmt_tree *t);
 size_t cf_statement_words(const cf_script *script, size_t i, char words[][32],
 			  size_t max);
 
+/*
+ * Whether the statement text sql[0..len) may write an array bound of zero:
+ * some '[' token followed (after blanks and comments) by an integer whose
+ * digits are zeros ("[0]", "[ 00 ]"); a '[' in a literal, a quoted name or
+ * a comment does not count.  The JSON tree reader needs it (tree_json.h).
+ */
+bool cf_sql_zero_bound(const char *sql, size_t len);
+
 /* A function argument type as PostgreSQL prints it ("int4" -> "integer");
  * static or the argument itself. */
 const char *cf_model_type_display(const char *name);

@@ -39,27 +39,60 @@
  * A small SQL lexer: just enough to skip comments and find token ends
  * ------------------------------------------------------------------------ */
 
-/* SQL whitespace (the scanner's space class). */
-static bool
+/*
+ * Character classes: SQL whitespace (the scanner's space class), what may
+ * start an identifier or keyword (letters, '_', bytes >= 0x80) and what
+ * may continue one (those, digits and '$').  A table: the lexer looks at
+ * every byte of every file.
+ */
+enum {
+	CH_SPACE = 1,
+	CH_START = 2,
+	CH_CONT = 4
+};
+#define S CH_SPACE
+#define L (CH_START | CH_CONT)
+#define D CH_CONT
+/* clang-format off */
+static const unsigned char char_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, S, S, S, S, S, 0, 0, /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+	S, 0, 0, 0, D, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+	D, D, D, D, D, D, D, D, D, D, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0x40 */
+	L, L, L, L, L, L, L, L, L, L, L, 0, 0, 0, 0, L, /* 0x50 */
+	0, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0x60 */
+	L, L, L, L, L, L, L, L, L, L, L, 0, 0, 0, 0, 0, /* 0x70 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0x80 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0x90 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xA0 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xB0 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xC0 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xD0 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xE0 */
+	L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* 0xF0 */
+};
+/* clang-format on */
+#undef S
+#undef L
+#undef D
+
+static inline bool
 is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	       c == '\v';
+	return char_class[(unsigned char)c] & CH_SPACE;
 }
 
-/* May start an identifier or keyword; bytes >= 0x80 count as letters. */
-static bool
+static inline bool
 is_ident_start(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	       (unsigned char)c >= 0x80;
+	return char_class[(unsigned char)c] & CH_START;
 }
 
-/* May continue an identifier (digits and '$' too). */
-static bool
+static inline bool
 is_ident_cont(char c)
 {
-	return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+	return char_class[(unsigned char)c] & CH_CONT;
 }
 
 /*
@@ -89,16 +122,19 @@ is_marker_comment(const char *s, size_t start, size_t end)
  * no-transaction marker comment is skipped.
  */
 static size_t
-skip_space(const char *s, size_t len, size_t i, bool *marker)
+skip_space_slow(const char *s, size_t len, size_t i, bool *marker)
 {
 	while (i < len) {
 		if (is_space(s[i])) {
 			i++;
 		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			/* to the end of the line: '\n' or '\r' */
 			size_t start = i;
+			const char *nl = memchr(s + i, '\n', len - i), *cr;
 
-			while (i < len && s[i] != '\n' && s[i] != '\r')
-				i++;
+			cr = memchr(s + i, '\r',
+				    (nl ? (size_t)(nl - s) : len) - i);
+			i = cr ? (size_t)(cr - s) : nl ? (size_t)(nl - s) : len;
 			if (marker && is_marker_comment(s, start, i))
 				*marker = true;
 		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
@@ -125,13 +161,37 @@ skip_space(const char *s, size_t len, size_t i, bool *marker)
 	return i;
 }
 
+static inline size_t
+skip_space(const char *s, size_t len, size_t i, bool *marker)
+{
+	/* most tokens follow a single blank: no call for them */
+	while (i < len && s[i] == ' ')
+		i++;
+	if (i < len && (is_space(s[i]) || s[i] == '-' || s[i] == '/'))
+		return skip_space_slow(s, len, i, marker);
+	return i;
+}
+
 /* End of a quoted string or identifier opened at s[i] by quote q. */
 static size_t
 skip_quoted(const char *s, size_t len, size_t i, char q, bool backslash)
 {
+	const char *p;
+
 	i++;
+	/* without escapes: from quote to quote (a doubled one continues) */
+	if (!backslash) {
+		while ((p = memchr(s + i, q, len - i)) != NULL) {
+			i = (size_t)(p - s);
+			if (i + 1 < len && s[i + 1] == q)
+				i += 2;
+			else
+				return i + 1;
+		}
+		return len;
+	}
 	while (i < len) {
-		if (backslash && s[i] == '\\' && i + 1 < len) {
+		if (s[i] == '\\' && i + 1 < len) {
 			i += 2;
 		} else if (s[i] == q) {
 			if (i + 1 < len && s[i + 1] == q)
@@ -402,13 +462,17 @@ make_statement(const cf_script *script, const char *src, size_t loc,
 	st->offset = skip_space(src, span_end, loc, NULL);
 	if (st->offset >= span_end)
 		return false;
-	pos = st->offset;
-	last_end = st->offset;
-	while (next_token(src, span_end, &pos, &ts, &te, NULL))
-		last_end = te;
+	/* the parser's span ends at the ';' of all but the last statement:
+	 * only a statement without one is walked token by token */
 	after = skip_space(src, n, span_end, NULL);
-	if (after < n && src[after] == ';')
+	if (after < n && src[after] == ';') {
 		last_end = after + 1;
+	} else {
+		pos = st->offset;
+		last_end = st->offset;
+		while (next_token(src, span_end, &pos, &ts, &te, NULL))
+			last_end = te;
+	}
 	st->length = last_end - st->offset;
 	script_line_col(script, cur, st->offset, &st->line, &st->column);
 	return true;
@@ -747,10 +811,40 @@ cf_statement_words(const cf_script *script, size_t i, char words[][32],
 		if (!is_ident_start(s[ts]) || len >= 32)
 			len = 0; /* a quoted name, a symbol: no word */
 		for (size_t k = 0; k < len; k++)
-			words[n][k] = (char)tolower((unsigned char)s[ts + k]);
+			words[n][k] = (s[ts + k] >= 'A' && s[ts + k] <= 'Z') ?
+					      (char)(s[ts + k] - 'A' + 'a') :
+					      s[ts + k];
 		words[n++][len] = '\0';
 	}
 	return n;
+}
+
+bool
+cf_sql_zero_bound(const char *sql, size_t len)
+{
+	const char *p = sql, *end = sql + len;
+	size_t pos = 0, ts, te;
+	bool open = false, maybe = false; /* open: the token before was '[' */
+
+	/* a quick look first: most statements have no '[' followed, after
+	 * blanks, by anything but ']' or a digit 1-9 */
+	while (!maybe && (p = memchr(p, '[', (size_t)(end - p))) != NULL) {
+		for (p++; p < end && is_space(*p); p++)
+			;
+		maybe = p < end && *p != ']' && !(*p >= '1' && *p <= '9');
+	}
+	while (maybe && next_token(sql, len, &pos, &ts, &te, NULL)) {
+		if (open && sql[ts] >= '0' && sql[ts] <= '9') {
+			size_t k = ts;
+
+			while (k < te && sql[k] == '0')
+				k++;
+			if (k == te || !(sql[k] >= '1' && sql[k] <= '9'))
+				return true;
+		}
+		open = te == ts + 1 && sql[ts] == '[';
+	}
+	return false;
 }
 
 /*
@@ -802,7 +896,8 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos,
 	}
 	/* JSON read straight into the tree costs a quarter of protobuf's
 	 * pack and unpack; protobuf only when the reader declines */
-	pr = cf_tree_from_json(j.parse_tree, text, &alloc);
+	pr = cf_tree_from_json(j.parse_tree, text, cf_sql_zero_bound(text, len),
+			       &alloc);
 	pg_query_free_parse_result(j);
 	if (pr)
 		return pr;
@@ -1122,11 +1217,29 @@ cf_parser_version(void)
 	return PG_VERSION;
 }
 
-/* Case-insensitive ASCII comparison of token s[0..len) with word. */
-static bool
-word_is(const char *s, size_t len, const char *word)
+/* A keyword and its length. */
+typedef struct keyword {
+	const char *word;
+	size_t len;
+} keyword;
+
+#define KEYWORD(w)               \
+	{                        \
+		w, sizeof(w) - 1 \
+	}
+
+/* true when the token s[0..len) is one of kw[0..n) (ASCII, any case). */
+static inline bool
+keyword_in(const char *s, size_t len, const keyword *kw, size_t n)
 {
-	return len == strlen(word) && strncasecmp(s, word, len) == 0;
+	char first = (s[0] >= 'A' && s[0] <= 'Z') ? (char)(s[0] - 'A' + 'a') :
+						    s[0];
+
+	for (size_t i = 0; i < n; i++)
+		if (kw[i].len == len && kw[i].word[0] == first &&
+		    strncasecmp(s, kw[i].word, len) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -1136,29 +1249,28 @@ word_is(const char *s, size_t len, const char *word)
  * statements holding one are modelled while the file is read; the others
  * get their model when analysis asks (cf_script_build_models()).
  */
-static bool
+static inline bool
 decisive_token(const char *s, size_t len, bool first)
 {
-	static const char *const leading[] = {
-		"begin",   "start",	"commit",  "end",     "rollback",
-		"abort",   "savepoint", "release", "prepare", "vacuum",
-		"cluster", "reindex",	"discard",
+	static const keyword leading[] = {
+		KEYWORD("begin"),     KEYWORD("start"),	   KEYWORD("commit"),
+		KEYWORD("end"),	      KEYWORD("rollback"), KEYWORD("abort"),
+		KEYWORD("savepoint"), KEYWORD("release"),  KEYWORD("prepare"),
+		KEYWORD("vacuum"),    KEYWORD("cluster"),  KEYWORD("reindex"),
+		KEYWORD("discard"),
 	};
-	static const char *const anywhere[] = {
-		"concurrently", "database", "tablespace",
-		"subscription", "system",
+	static const keyword anywhere[] = {
+		KEYWORD("concurrently"), KEYWORD("database"),
+		KEYWORD("tablespace"),	 KEYWORD("subscription"),
+		KEYWORD("system"),
 	};
 
 	if (len < 3 || len > 12 || !is_ident_start(s[0]))
 		return false;
-	for (size_t i = 0; first && i < sizeof(leading) / sizeof(leading[0]);
-	     i++)
-		if (word_is(s, len, leading[i]))
-			return true;
-	for (size_t i = 0; i < sizeof(anywhere) / sizeof(anywhere[0]); i++)
-		if (word_is(s, len, anywhere[i]))
-			return true;
-	return false;
+	return (first && keyword_in(s, len, leading,
+				    sizeof(leading) / sizeof(leading[0]))) ||
+	       keyword_in(s, len, anywhere,
+			  sizeof(anywhere) / sizeof(anywhere[0]));
 }
 
 /*

@@ -17,12 +17,14 @@
  * The JSON writer drops negative Integer values ({"Integer": {}} for -1),
  * which protobuf keeps.  An empty Integer is read back only where the text
  * says which it is: a constant's (A_Const) text at its location ("0", "-1",
- * "- 5"), and an array bound, -1 for "[]" or ARRAY unless some '[' in the
- * statement may open a bound of zero.  Any other empty Integer (SET STATISTICS -1,
- * an aggregate's arguments...) is refused.  Whatever the decoder does not know (a key no field has, a type
- * it does not read, a malformed document, too deep a nesting) makes it
- * return NULL, and the caller unpacks the protobuf output instead: an
- * unexpected JSON shape costs time, never a different tree.
+ * "- 5"), and an array bound, -1 for "[]" or ARRAY unless some '[' of the
+ * statement's tokens (not in a literal, a quoted name or a comment) is
+ * followed by an integer of zeros.  Any other empty Integer (SET STATISTICS
+ * -1, an aggregate's arguments...) is refused.  Whatever the decoder does
+ * not know (a key no field has, a type it does not read, a malformed
+ * document, too deep a nesting) makes it return NULL, and the caller
+ * unpacks the protobuf output instead: an unexpected JSON shape costs time,
+ * never a different tree.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -38,15 +40,30 @@
  * Field lookup: (message descriptor, normalised name) -> field, built once
  * ------------------------------------------------------------------------ */
 
-/* Longest normalised field name kept; longer ones are never matched. */
+/* Longest name kept; longer ones are never matched. */
 #define NAME_MAX_LEN 47
+#define NAME_WORDS ((NAME_MAX_LEN + 8) / 8)
 
-typedef struct field_entry {
-	const ProtobufCMessageDescriptor *desc;
-	const ProtobufCFieldDescriptor *field;
+/*
+ * A name as the tables compare it: its bytes zero-padded to whole 64-bit
+ * words (little-endian), so that a key is compared and hashed a word at a
+ * time, as the reader finds its end.
+ */
+typedef struct name_key {
+	size_t len;
 	uint32_t hash;
-	uint8_t len;
-	char name[NAME_MAX_LEN + 1]; /* lowercased, no underscores */
+	uint64_t w[NAME_WORDS]; /* only when len <= NAME_MAX_LEN */
+} name_key;
+
+/*
+ * A name of a field (owner a message descriptor, item its field
+ * descriptor) or of an enum value (owner the enum descriptor, item the
+ * ProtobufCEnumValue).
+ */
+typedef struct field_entry {
+	const void *owner;
+	const void *item;
+	name_key key;
 } field_entry;
 
 typedef struct field_table {
@@ -57,11 +74,12 @@ typedef struct field_table {
 /*
  * norm: each field by its normalised name, which decides; spelled: by the
  * spellings JSON keys usually have (the .proto name, its camelCase, a Node
- * member's type name), a faster first try that can only agree with norm.
+ * member's type name), a faster first try that can only agree with norm;
+ * enums: each value of an enum by its name.
  */
 static struct {
-	field_table norm, spelled;
-	bool ok; /* false: names collide, never decode */
+	field_table norm, spelled, enums;
+	bool ok; /* false: names collide or are too long, never decode */
 	const ProtobufCFieldDescriptor *array_bounds; /* TypeName's */
 } fields;
 
@@ -91,60 +109,126 @@ normalise(const char *s, size_t len, char *out)
 	return n;
 }
 
-static uint32_t
-name_hash(const ProtobufCMessageDescriptor *desc, const char *name, size_t len)
+/* 8 bytes at p as a little-endian number, on any host. */
+static inline uint64_t
+load_le64(const char *p)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)desc >> 4);
+	uint64_t w;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	return h;
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
 }
 
-static const ProtobufCFieldDescriptor *
-table_find(const field_table *t, const ProtobufCMessageDescriptor *desc,
-	   const char *name, size_t n)
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+
+/* The high bit of each byte of w that equals byte b (exact up to the
+ * first such byte, which is all that is used). */
+static inline uint64_t
+bytes_equal(uint64_t w, unsigned char b)
 {
-	uint32_t h = name_hash(desc, name, n);
+	uint64_t x = w ^ (ONES * b);
+
+	return (x - ONES) & ~x & HIGHS;
+}
+
+static inline uint64_t
+hash_word(uint64_t h, uint64_t w)
+{
+	return (h ^ w) * 0x9E3779B97F4A7C15u;
+}
+
+static inline uint32_t
+hash_end(uint64_t h)
+{
+	return (uint32_t)(h >> 32) ^ (uint32_t)h;
+}
+
+/* The key of name[0..len), len <= NAME_MAX_LEN. */
+static void
+make_key(const char *name, size_t len, name_key *k)
+{
+	char pad[NAME_WORDS * 8] = {0};
+	uint64_t h = 0;
+
+	memcpy(pad, name, len);
+	k->len = len;
+	for (size_t i = 0; i < NAME_WORDS; i++) {
+		k->w[i] = load_le64(pad + 8 * i);
+		if (8 * i < len)
+			h = hash_word(h, k->w[i]);
+	}
+	k->hash = hash_end(h);
+}
+
+/* A name's hash combined with its owner's. */
+static inline uint32_t
+slot_hash(const void *owner, uint32_t h)
+{
+	h ^= (uint32_t)((uintptr_t)owner >> 4);
+	return h ^ (h >> 16);
+}
+
+/* The item of owner named k (len <= NAME_MAX_LEN), or NULL. */
+static inline const void *
+table_find(const field_table *t, const void *owner, const name_key *k)
+{
+	uint32_t h = slot_hash(owner, k->hash);
 
 	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
 		const field_entry *e = &t->slots[i];
+		size_t w = 0;
 
-		if (!e->desc)
+		if (!e->owner)
 			return NULL;
-		if (e->hash == h && e->desc == desc && e->len == n &&
-		    memcmp(e->name, name, n) == 0)
-			return e->field;
+		if (e->key.hash != h || e->owner != owner ||
+		    e->key.len != k->len)
+			continue;
+		while (8 * w < k->len && e->key.w[w] == k->w[w])
+			w++;
+		if (8 * w >= k->len)
+			return e->item;
 	}
 }
 
+/* The field of desc a JSON key names; k->len may exceed NAME_MAX_LEN. */
 static const ProtobufCFieldDescriptor *
-lookup(const ProtobufCMessageDescriptor *desc, const char *key, size_t len)
+lookup(const ProtobufCMessageDescriptor *desc, const char *key,
+       const name_key *k)
 {
 	char name[NAME_MAX_LEN + 1];
 	const ProtobufCFieldDescriptor *f;
+	name_key nk;
 	size_t n;
 
-	if (len <= NAME_MAX_LEN &&
-	    (f = table_find(&fields.spelled, desc, key, len)) != NULL)
+	if (k->len <= NAME_MAX_LEN &&
+	    (f = table_find(&fields.spelled, desc, k)) != NULL)
 		return f;
-	n = normalise(key, len, name);
-	return n > NAME_MAX_LEN ? NULL :
-				  table_find(&fields.norm, desc, name, n);
+	n = normalise(key, k->len, name);
+	if (n > NAME_MAX_LEN)
+		return NULL;
+	make_key(name, n, &nk);
+	return table_find(&fields.norm, desc, &nk);
 }
 
-/* Adds name[0..n) -> f to t unless t has that name for desc already. */
+/* Adds name[0..n) -> item to t unless t has that name for owner already. */
 static void
-table_put(field_table *t, const ProtobufCMessageDescriptor *desc,
-	  const ProtobufCFieldDescriptor *f, const char *name, size_t n)
+table_put(field_table *t, const void *owner, const void *item, const char *name,
+	  size_t n)
 {
-	field_entry e = {desc, f, name_hash(desc, name, n), (uint8_t)n, {0}};
+	field_entry e = {owner, item, {0}};
 
-	if (n > NAME_MAX_LEN || table_find(t, desc, name, n))
+	if (n > NAME_MAX_LEN)
 		return;
-	memcpy(e.name, name, n);
-	for (size_t i = e.hash & t->mask;; i = (i + 1) & t->mask)
-		if (!t->slots[i].desc) {
+	make_key(name, n, &e.key);
+	if (table_find(t, owner, &e.key))
+		return;
+	e.key.hash = slot_hash(owner, e.key.hash);
+	for (size_t i = e.key.hash & t->mask;; i = (i + 1) & t->mask)
+		if (!t->slots[i].owner) {
 			t->slots[i] = e;
 			return;
 		}
@@ -157,7 +241,11 @@ insert(const ProtobufCMessageDescriptor *desc,
 	char name[NAME_MAX_LEN + 1], camel[NAME_MAX_LEN + 1];
 	size_t len = strlen(f->name), n = normalise(f->name, len, name), c = 0;
 
-	if (n > NAME_MAX_LEN || table_find(&fields.norm, desc, name, n)) {
+	name_key k;
+
+	if (n <= NAME_MAX_LEN)
+		make_key(name, n, &k);
+	if (n > NAME_MAX_LEN || table_find(&fields.norm, desc, &k)) {
 		fields.ok = false; /* too long, or two fields read as one */
 		return;
 	}
@@ -172,11 +260,26 @@ insert(const ProtobufCMessageDescriptor *desc,
 	table_put(&fields.spelled, desc, f, camel, c);
 	if (desc == &pg_query__node__descriptor &&
 	    f->type == PROTOBUF_C_TYPE_MESSAGE) {
-		const char *type =
-			((const ProtobufCMessageDescriptor *)f->descriptor)
-				->short_name;
+		const ProtobufCMessageDescriptor *m = f->descriptor;
+		const char *type = strrchr(m->name, '.');
 
+		/* "AConst" and, as the JSON writes it, "A_Const" */
+		table_put(&fields.spelled, desc, f, m->short_name,
+			  strlen(m->short_name));
+		type = type ? type + 1 : m->name;
 		table_put(&fields.spelled, desc, f, type, strlen(type));
+	}
+	if (f->type == PROTOBUF_C_TYPE_ENUM) {
+		const ProtobufCEnumDescriptor *ed = f->descriptor;
+
+		for (unsigned i = 0; i < ed->n_values; i++) {
+			size_t vl = strlen(ed->values[i].name);
+
+			if (vl > NAME_MAX_LEN)
+				fields.ok = false; /* could not be read */
+			table_put(&fields.enums, ed, &ed->values[i],
+				  ed->values[i].name, vl);
+		}
 	}
 }
 
@@ -210,13 +313,22 @@ static void
 build_fields(void)
 {
 	const ProtobufCMessageDescriptor **seen = NULL;
-	size_t n = 0, alloc = 0, total = 0;
+	size_t n = 0, alloc = 0, total = 0, values = 0;
 
 	collect(&pg_query__parse_result__descriptor, &seen, &n, &alloc);
 	for (size_t i = 0; i < n; i++)
-		total += seen[i]->n_fields;
+		for (unsigned k = 0; k < seen[i]->n_fields; k++) {
+			const ProtobufCFieldDescriptor *f = &seen[i]->fields[k];
+
+			total++;
+			if (f->type == PROTOBUF_C_TYPE_ENUM)
+				values += ((const ProtobufCEnumDescriptor *)
+						   f->descriptor)
+						  ->n_values;
+		}
 	table_init(&fields.norm, total);
 	table_init(&fields.spelled, total * 3);
+	table_init(&fields.enums, values);
 	fields.ok = true;
 	for (size_t i = 0; i < n; i++)
 		for (unsigned k = 0; k < seen[i]->n_fields; k++)
@@ -247,29 +359,76 @@ typedef struct reader {
 	const void *last_empty; /* the last empty Integer */
 } reader;
 
-static bool
+/* The JSON ends with a NUL, which no c is: no bounds check needed. */
+static inline bool
 eat(reader *r, char c)
 {
-	if (r->p < r->end && *r->p == c) {
+	if (*r->p == c) {
 		r->p++;
 		return true;
 	}
 	return false;
 }
 
-/* A key or enum name: the raw bytes between quotes, no escapes. */
-static bool
-raw_string(reader *r, const char **s, size_t *len)
+/* The 8 bytes at q, zeros past end (where the JSON's NUL is). */
+static inline uint64_t
+word_at(const char *q, const char *end)
+{
+	char tail[8] = {0};
+
+	if (end - q >= 8)
+		return load_le64(q);
+	memcpy(tail, q, (size_t)(end - q));
+	return load_le64(tail);
+}
+
+/* The bytes of w that end a string's plain run: '"', '\\', NUL. */
+static inline uint64_t
+string_stops(uint64_t w)
+{
+	return bytes_equal(w, '"') | bytes_equal(w, '\\') |
+	       bytes_equal(w, '\0');
+}
+
+/*
+ * A key or enum name: the raw bytes between quotes (no escapes) at *s, and
+ * their name_key, found a word at a time.
+ */
+static inline bool
+raw_string(reader *r, const char **s, name_key *k)
 {
 	const char *q;
+	uint64_t h = 0;
+	size_t i = 0;
 
 	if (!eat(r, '"'))
 		return false;
-	q = memchr(r->p, '"', (size_t)(r->end - r->p));
-	if (!q || memchr(r->p, '\\', (size_t)(q - r->p)))
-		return false;
+	for (q = r->p;; q += 8, i++) {
+		uint64_t w = word_at(q, r->end), stop = string_stops(w);
+
+		if (stop) {
+			size_t b = (size_t)__builtin_ctzll(stop) / 8;
+
+			if (q[b] != '"')
+				return false;
+			/* the last word, zero-padded: words past it are
+			 * never compared */
+			if (b && i < NAME_WORDS) {
+				w &= ~(uint64_t)0 >> (64 - 8 * b);
+				k->w[i] = w;
+				h = hash_word(h, w);
+			}
+			q += b;
+			break;
+		}
+		if (i < NAME_WORDS) {
+			k->w[i] = w;
+			h = hash_word(h, w);
+		}
+	}
 	*s = r->p;
-	*len = (size_t)(q - r->p);
+	k->len = (size_t)(q - r->p);
+	k->hash = hash_end(h);
 	r->p = q + 1;
 	return true;
 }
@@ -293,6 +452,23 @@ string_value(reader *r, char **out)
 	if (!eat(r, '"'))
 		return false;
 	s = r->p;
+	/* most strings have no escape: found a word at a time, copied whole */
+	for (q = s;; q += 8) {
+		uint64_t stop = string_stops(word_at(q, r->end));
+
+		if (stop) {
+			q += __builtin_ctzll(stop) / 8;
+			break;
+		}
+	}
+	if (*q == '"') {
+		d = *out = r->alloc->alloc(r->alloc->allocator_data,
+					   (size_t)(q - s) + 1);
+		memcpy(d, s, (size_t)(q - s));
+		d[q - s] = '\0';
+		r->p = q + 1;
+		return true;
+	}
 	/* the end: the first quote not escaped */
 	for (q = s; q < r->end && *q != '"'; q++)
 		if (*q == '\\' && ++q == r->end)
@@ -497,28 +673,6 @@ constant_from_text(const reader *r, int32_t loc, int32_t *out)
 	return true;
 }
 
-/*
- * Whether the text may write an array bound of zero: some '[' followed,
- * after blanks, by anything but ']' or a digit 1-9: "[0]", "[ 00 ]", but
- * also a comment before the 0, or a '[' in a literal, which only cost a
- * decline.
- */
-static bool
-has_zero_bound(const char *sql, size_t len)
-{
-	const char *p = sql, *end = sql + len;
-
-	while ((p = memchr(p, '[', (size_t)(end - p))) != NULL) {
-		const char *q = ++p;
-
-		while (q < end && is_sql_space(*q))
-			q++;
-		if (q < end && *q != ']' && !(*q >= '1' && *q <= '9'))
-			return true;
-	}
-	return false;
-}
-
 static bool
 field_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 {
@@ -540,16 +694,13 @@ field_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 		break;
 	case PROTOBUF_C_TYPE_ENUM: {
 		const char *s;
-		size_t len;
-		char name[128];
+		name_key k;
 		const ProtobufCEnumValue *ev;
 
-		if (!raw_string(r, &s, &len) || len >= sizeof(name))
+		/* every value's name is in the table */
+		if (!raw_string(r, &s, &k) || k.len > NAME_MAX_LEN)
 			return false;
-		memcpy(name, s, len);
-		name[len] = '\0';
-		ev = protobuf_c_enum_descriptor_get_value_by_name(f->descriptor,
-								  name);
+		ev = table_find(&fields.enums, f->descriptor, &k);
 		if (!ev)
 			return false;
 		*(int *)at = ev->value;
@@ -606,12 +757,12 @@ object(reader *r, const ProtobufCMessageDescriptor *desc, void *msg)
 	if (!eat(r, '}')) {
 		do {
 			const char *key;
-			size_t len;
+			name_key k;
 			const ProtobufCFieldDescriptor *f;
 
-			if (!raw_string(r, &key, &len) || !eat(r, ':'))
+			if (!raw_string(r, &key, &k) || !eat(r, ':'))
 				return false;
-			f = lookup(desc, key, len);
+			f = lookup(desc, key, &k);
 			if (!f || !field_value(r, f, msg))
 				return false;
 		} while (eat(r, ','));
@@ -643,19 +794,20 @@ object(reader *r, const ProtobufCMessageDescriptor *desc, void *msg)
 }
 
 PgQuery__ParseResult *
-cf_tree_from_json(const char *json, const char *sql, ProtobufCAllocator *alloc)
+cf_tree_from_json(const char *json, const char *sql, bool zero_bound,
+		  ProtobufCAllocator *alloc)
 {
 	reader r = {.p = json,
 		    .end = json + strlen(json),
 		    .alloc = alloc,
 		    .sql = sql,
-		    .sql_len = strlen(sql)};
+		    .sql_len = strlen(sql),
+		    .zero_bound = zero_bound};
 	PgQuery__ParseResult *pr;
 
 	pthread_once(&fields_once, build_fields);
 	if (!fields.ok)
 		return NULL;
-	r.zero_bound = has_zero_bound(sql, r.sql_len);
 	pr = new_message(&r, &pg_query__parse_result__descriptor);
 	if (!object(&r, &pg_query__parse_result__descriptor, pr) ||
 	    r.p != r.end || r.unresolved)

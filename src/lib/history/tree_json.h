@@ -5,6 +5,8 @@
 #ifndef CF_TREE_JSON_H
 #define CF_TREE_JSON_H
 
+#include <stdbool.h>
+
 #include <pg_query/pg_query.pb-c.h>
 
 /*
@@ -13,10 +15,13 @@
  * statement's protobuf output.  Every node is allocated with alloc, and
  * nothing else: the caller releases the tree by releasing what alloc
  * handed out (free_unpacked() would also do, with the same allocator).
- * NULL when the JSON holds anything the reader does not map exactly: the
- * caller then parses to protobuf instead.
+ * zero_bound: whether sql may write an array bound of zero
+ * (cf_sql_zero_bound(), history/model.h); when false an empty bound is
+ * read as -1.  NULL when the JSON holds anything the reader does not map
+ * exactly: the caller then parses to protobuf instead.
  */
 PgQuery__ParseResult *cf_tree_from_json(const char *json, const char *sql,
+					bool zero_bound,
 					ProtobufCAllocator *alloc);
 
 #endif /* CF_TREE_JSON_H */
