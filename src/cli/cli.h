@@ -122,6 +122,9 @@ void cli_print_problems(FILE *f, const cf_error_list *list);
 /* A JSON object for an error (redaction already done by the library). */
 json_t *cli_error_json(const cf_error *e);
 json_t *cli_problems_json(const cf_error_list *list);
+/* json_dumpf()'s output byte for byte, written here into one buffer
+ * (one fwrite per 64 KB); doc stays the caller's. */
+int cli_json_dumpf(const json_t *doc, FILE *f, size_t flags);
 /* Prints a JSON document to stdout (indented) and frees it. */
 void cli_json_print(json_t *doc);
 /* Renders the error and returns its exit code; frees it. */

@@ -134,6 +134,8 @@ result_text(const cf_lint_result *r)
 {
 	FILE *o = stdout;
 	const char *file = NULL;
+	char *detail = NULL;
+	size_t cap = 0;
 
 	printf("target: PostgreSQL %d%s\n", r->pg_major,
 	       r->pg_assumed ? " (assumed: no connection, --pg-version or "
@@ -142,9 +144,17 @@ result_text(const cf_lint_result *r)
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const cf_lint_finding *f = &r->findings[i];
 		cf_error e = {0};
-		char *hint = cli_asprintf("%s", f->suggestion);
-		char *detail = cli_asprintf("rule %s, see %s", f->rule,
-					    f->docs);
+		size_t nr = strlen(f->rule), nd = strlen(f->docs);
+
+		/* "rule %s, see %s", without printf: thousands of findings */
+		if (nr + nd + 12 > cap) {
+			cap = 2 * (nr + nd + 12);
+			detail = cli_realloc(detail, cap, 1);
+		}
+		memcpy(detail, "rule ", 5);
+		memcpy(detail + 5, f->rule, nr);
+		memcpy(detail + 5 + nr, ", see ", 6);
+		memcpy(detail + 11 + nr, f->docs, nd + 1);
 
 		if (!file || strcmp(file, f->file) != 0) {
 			char *name = cli_escape(f->file, false);
@@ -163,11 +173,10 @@ result_text(const cf_lint_result *r)
 		e.column = f->column;
 		e.excerpt = f->excerpt;
 		e.detail = detail;
-		e.hint = hint;
+		e.hint = (char *)f->suggestion; /* only read */
 		cli_print_error_indented(o, &e, "  ");
-		free(hint);
-		free(detail);
 	}
+	free(detail);
 	for (size_t i = 0; i < r->n_not_linted; i++) {
 		const cf_lint_unread *u = &r->not_linted[i];
 		char *name = cli_escape(u->file, false);

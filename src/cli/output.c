@@ -91,6 +91,124 @@ cli_escape(const char *s, bool multiline)
 	return out;
 }
 
+/*
+ * Rendering appends to one buffer (memcpy, no printf per piece) that is
+ * written with one fwrite: a run with thousands of findings spent more
+ * in stdio than in finding them.
+ */
+struct obuf {
+	char *buf;
+	size_t len, alloc;
+};
+
+/* Makes room for n more bytes. */
+static void
+ob_grow(struct obuf *b, size_t n)
+{
+	size_t want = b->alloc ? b->alloc : 4096;
+
+	while (want < b->len + n)
+		want *= 2;
+	b->buf = cli_realloc(b->buf, want, 1);
+	b->alloc = want;
+}
+
+static inline void
+ob_add(struct obuf *b, const char *s, size_t n)
+{
+	if (n == 0) /* b->buf may still be NULL */
+		return;
+	if (b->alloc - b->len < n)
+		ob_grow(b, n);
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+}
+
+static inline void
+ob_adds(struct obuf *b, const char *s)
+{
+	ob_add(b, s, strlen(s));
+}
+
+static inline void
+ob_addc(struct obuf *b, char c)
+{
+	if (b->len == b->alloc)
+		ob_grow(b, 1);
+	b->buf[b->len++] = c;
+}
+
+/* v in decimal, right-aligned in width characters (printf's "%*d"). */
+static void
+ob_addint(struct obuf *b, long long v, int width)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+				       (unsigned long long)v;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	for (int pad = width - ((int)sizeof(tmp) - i); pad > 0; pad--)
+		ob_addc(b, ' ');
+	ob_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* Appends cli_escape(s, multiline), without the copy: runs of plain
+ * text are copied whole. */
+static void
+ob_add_escaped(struct obuf *b, const char *s, bool multiline)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	/* the bytes that end a plain run: C0 controls (NUL too), DEL, and
+	 * 0xC2, which may start a C1 control */
+	static bool stop[256], stop_set;
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!stop_set) {
+		for (int c = 0; c < 0x20; c++)
+			stop[c] = true;
+		stop[0x7F] = stop[0xC2] = stop_set = true;
+	}
+
+	while (*p) {
+		const unsigned char *run = p;
+		char esc[4] = {'\\', 'x', 0, 0};
+		unsigned char c;
+
+		while (!stop[*p])
+			p++;
+		ob_add(b, (const char *)run, (size_t)(p - run));
+		if (!*p)
+			break;
+		c = *p;
+		if (c == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+			c = *++p; /* a C1 control, U+0080..U+009F */
+		} else if (c == 0xC2 || c == '\t' || (multiline && c == '\n')) {
+			ob_addc(b, (char)c);
+			p++;
+			continue;
+		}
+		esc[2] = hex[c >> 4];
+		esc[3] = hex[c & 0xF];
+		ob_add(b, esc, sizeof(esc));
+		p++;
+	}
+}
+
+/* Writes what b holds to f and empties it. */
+static void
+ob_flush(struct obuf *b, FILE *f)
+{
+	if (b->len)
+		fwrite(b->buf, 1, b->len, f);
+	b->len = 0;
+}
+
 /* fputs(cli_escape(s, multiline), f). */
 static void
 put_escaped(FILE *f, const char *s, bool multiline)
@@ -192,112 +310,155 @@ is_sql_file(const char *path)
 	return n >= 4 && strcmp(path + n - 4, ".sql") == 0;
 }
 
-/* Prints "   4 | text" and a caret under the column (columns count
+/* The escape sequences of render_error() (cli_c()'s), "" when off. */
+struct colors {
+	const char *red, *yellow, *cyan, *bold, *dim, *reset;
+};
+
+static struct colors
+colors_for(FILE *tty)
+{
+	struct colors c = {"", "", "", "", "", ""};
+
+	if ((tty == stdout && color_out) || (tty == stderr && color_err))
+		c = (struct colors){"\033[31m", "\033[33m", "\033[36m",
+				    "\033[1m",	"\033[2m",  "\033[0m"};
+	return c;
+}
+
+/* Appends in, two spaces, label in color, and a space. */
+static void
+add_label(struct obuf *b, const char *in, const char *color, const char *label,
+	  const char *reset)
+{
+	ob_adds(b, in);
+	ob_adds(b, "  ");
+	ob_adds(b, color);
+	ob_adds(b, label);
+	ob_adds(b, reset);
+	ob_addc(b, ' ');
+}
+
+/* A labelled line of text (newlines kept), when there is text. */
+static void
+add_text(struct obuf *b, const char *in, const char *color, const char *label,
+	 const char *reset, const char *text)
+{
+	if (!text)
+		return;
+	add_label(b, in, color, label, reset);
+	ob_add_escaped(b, text, true);
+	ob_addc(b, '\n');
+}
+
+/* Appends "   4 | text" and a caret under the column (columns count
  * characters; tabs are kept so the caret lines up). */
 static void
-print_excerpt(FILE *f, FILE *tty, const cf_error *e, const char *in)
+add_excerpt(struct obuf *b, const struct colors *c, const cf_error *e,
+	    const char *in)
 {
-	char *text;
-	char *raw;
+	char *raw = NULL;
+	const char *text;
+	size_t start, end;
 	int col = 1;
 
 	if (!e->file || e->line <= 0)
 		return;
 	if (e->excerpt)
-		raw = strdup(e->excerpt);
+		text = e->excerpt;
 	else if (is_sql_file(e->file))
-		raw = file_line(e->file, e->line);
+		text = raw = file_line(e->file, e->line);
 	else
 		return;
-	if (!raw || !*raw) {
+	if (!text || !*text) {
 		free(raw);
 		return;
 	}
-	text = cli_escape(raw, false);
+	ob_adds(b, in);
+	ob_adds(b, "  ");
+	ob_adds(b, c->dim);
+	ob_addint(b, e->line, 5);
+	ob_adds(b, " |");
+	ob_adds(b, c->reset);
+	ob_addc(b, ' ');
+	start = b->len;
+	ob_add_escaped(b, text, false);
+	end = b->len;
+	ob_addc(b, '\n');
 	free(raw);
-	fprintf(f, "%s  %s%5d |%s %s\n", in, cli_c(tty, "dim"), e->line,
-		cli_c(tty, "reset"), text);
 	if (e->column > 0) {
-		fprintf(f, "%s  %s      |%s ", in, cli_c(tty, "dim"),
-			cli_c(tty, "reset"));
-		for (const char *p = text; *p && col < e->column; p++) {
-			if (((unsigned char)*p & 0xC0) == 0x80)
+		add_label(b, in, c->dim, "      |", c->reset);
+		/* under the escaped text, read by index: b->buf moves */
+		for (size_t i = start; i < end && col < e->column; i++) {
+			char ch = b->buf[i];
+
+			if (((unsigned char)ch & 0xC0) == 0x80)
 				continue;
-			fputc(*p == '\t' ? '\t' : ' ', f);
+			ob_addc(b, ch == '\t' ? '\t' : ' ');
 			col++;
 		}
-		fprintf(f, "%s^%s\n", cli_c(tty, "red"), cli_c(tty, "reset"));
+		ob_adds(b, c->red);
+		ob_addc(b, '^');
+		ob_adds(b, c->reset);
+		ob_addc(b, '\n');
 	}
-	free(text);
 }
 
-/* Renders e into f, colored as for tty (stdout or stderr). */
+/* Appends e to b, colored as for tty (stdout or stderr). */
 static void
-render_error(FILE *f, FILE *tty, const cf_error *e, const char *in)
+render_error(struct obuf *b, FILE *tty, const cf_error *e, const char *in)
 {
+	struct colors c = colors_for(tty);
 	bool warning = e->severity == CF_SEV_WARNING;
-	const char *label = warning ? "warning" :
-				      (e->severity == CF_SEV_NOTICE ? "note" :
-								      "error");
+	bool notice = e->severity == CF_SEV_NOTICE;
 
 	/* every field may quote a file or object name: escaped */
-	fprintf(f, "%s%s%s:%s ", in,
-		cli_c(tty, warning			? "yellow" :
-			   e->severity == CF_SEV_NOTICE ? "cyan" :
-							  "red"),
-		label, cli_c(tty, "reset"));
-	put_escaped(f, e->message, false);
-	fputc('\n', f);
+	ob_adds(b, in);
+	ob_adds(b, warning ? c.yellow : notice ? c.cyan : c.red);
+	ob_adds(b, warning ? "warning" : notice ? "note" : "error");
+	ob_addc(b, ':');
+	ob_adds(b, c.reset);
+	ob_addc(b, ' ');
+	ob_add_escaped(b, e->message, false);
+	ob_addc(b, '\n');
 	if (e->file) {
-		fprintf(f, "%s  %s-->%s ", in, cli_c(tty, "cyan"),
-			cli_c(tty, "reset"));
-		put_escaped(f, e->file, false);
-		if (e->line > 0)
-			fprintf(f, ":%d", e->line);
-		if (e->column > 0)
-			fprintf(f, ":%d", e->column);
-		if (e->statement_index > 0)
-			fprintf(f, " (statement %d)", e->statement_index);
-		fputc('\n', f);
-		print_excerpt(f, tty, e, in);
+		add_label(b, in, c.cyan, "-->", c.reset);
+		ob_add_escaped(b, e->file, false);
+		if (e->line > 0) {
+			ob_addc(b, ':');
+			ob_addint(b, e->line, 0);
+		}
+		if (e->column > 0) {
+			ob_addc(b, ':');
+			ob_addint(b, e->column, 0);
+		}
+		if (e->statement_index > 0) {
+			ob_adds(b, " (statement ");
+			ob_addint(b, e->statement_index, 0);
+			ob_addc(b, ')');
+		}
+		ob_addc(b, '\n');
+		add_excerpt(b, &c, e, in);
 	}
-	if (e->sqlstate[0])
-		fprintf(f, "%s  SQLSTATE: %s\n", in, e->sqlstate);
-	if (e->detail) {
-		fprintf(f, "%s  DETAIL: ", in);
-		put_escaped(f, e->detail, true);
-		fputc('\n', f);
+	if (e->sqlstate[0]) {
+		add_label(b, in, "", "SQLSTATE:", "");
+		ob_adds(b, e->sqlstate);
+		ob_addc(b, '\n');
 	}
-	if (e->context) {
-		fprintf(f, "%s  CONTEXT: ", in);
-		put_escaped(f, e->context, true);
-		fputc('\n', f);
-	}
-	if (e->hint) {
-		fprintf(f, "%s  %sHINT:%s ", in, cli_c(tty, "bold"),
-			cli_c(tty, "reset"));
-		put_escaped(f, e->hint, true);
-		fputc('\n', f);
-	}
+	add_text(b, in, "", "DETAIL:", "", e->detail);
+	add_text(b, in, "", "CONTEXT:", "", e->context);
+	add_text(b, in, c.bold, "HINT:", c.reset, e->hint);
 }
 
 void
 cli_print_error_indented(FILE *f, const cf_error *e, const char *in)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
+	struct obuf b = {0};
 
-	/* one write per error: stderr is unbuffered, and a run with
-	 * thousands of findings made a write per fragment */
-	if (!m) {
-		render_error(f, f, e, in);
-		return;
-	}
-	render_error(m, f, e, in);
-	fclose(m);
-	fwrite(buf, 1, len, f);
-	free(buf);
+	/* one write per error: stderr is unbuffered */
+	render_error(&b, f, e, in);
+	ob_flush(&b, f);
+	free(b.buf);
 }
 
 void
@@ -309,27 +470,16 @@ cli_print_error(FILE *f, const cf_error *e)
 void
 cli_print_problems(FILE *f, const cf_error_list *list)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = list->n > 1 ? open_memstream(&buf, &len) : NULL;
+	struct obuf b = {0};
 
-	/* one stream for the whole list: opening one per problem cost more
-	 * than rendering it */
-	if (!m) {
-		for (size_t i = 0; i < list->n; i++)
-			cli_print_error(f, list->items[i]);
-		return;
-	}
+	/* one buffer for the whole list, written every 64 KB */
 	for (size_t i = 0; i < list->n; i++) {
-		render_error(m, f, list->items[i], "");
-		if (fflush(m) == 0 && len >= 65536) {
-			fwrite(buf, 1, len, f);
-			rewind(m);
-		}
+		render_error(&b, f, list->items[i], "");
+		if (b.len >= 65536)
+			ob_flush(&b, f);
 	}
-	fclose(m);
-	fwrite(buf, 1, len, f);
-	free(buf);
+	ob_flush(&b, f);
+	free(b.buf);
 }
 
 static void
@@ -377,10 +527,200 @@ cli_problems_json(const cf_error_list *list)
 	return a;
 }
 
+/* json_dump_callback()'s sink: the piece goes to the buffer, which is
+ * written out every 64 KB. */
+struct json_sink {
+	struct obuf b;
+	FILE *f;
+	int indent; /* JSON_INDENT's n */
+	size_t flags;
+};
+
+static int
+json_piece(const char *buffer, size_t size, void *data)
+{
+	struct json_sink *s = data;
+
+	ob_add(&s->b, buffer, size);
+	if (s->b.len >= 65536)
+		ob_flush(&s->b, s->f);
+	return 0;
+}
+
+/* The flags the writer below lays out as jansson does; the others
+ * (sorted keys, ASCII only, compact, ...) are left to jansson. */
+#define JSON_OWN_FLAGS                                             \
+	(JSON_MAX_INDENT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | \
+	 JSON_REAL_PRECISION(0x1F))
+
+/* After "[", "{" or "," (comma), or before "]" or "}" (at depth). */
+static void
+json_space(struct json_sink *s, int depth, bool comma)
+{
+	static const char spaces[] = "                                ";
+
+	if (s->indent > 0) {
+		ob_addc(&s->b, '\n');
+		for (int n = depth * s->indent; n > 0; n -= 32)
+			ob_add(&s->b, spaces, n < 32 ? (size_t)n : 32);
+	} else if (comma) {
+		ob_addc(&s->b, ' ');
+	}
+}
+
+/* A string in quotes: '"', '\\' and C0 controls escaped (\n, \t, ...,
+ * else \u00XX), everything else as is.  jansson checked the UTF-8 when
+ * the string entered the tree (json_string(); no _nocheck here). */
+static void
+json_str(struct json_sink *s, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const char short_esc[] = {
+		['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+		['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',
+	};
+	static bool stop[256], stop_set;
+	const unsigned char *p = (const unsigned char *)str;
+	const unsigned char *end = p + len;
+
+	if (!stop_set) {
+		for (int c = 0; c < 0x20; c++)
+			stop[c] = true;
+		stop['"'] = stop['\\'] = stop_set = true;
+	}
+	ob_addc(&s->b, '"');
+	while (p < end) {
+		const unsigned char *run = p;
+		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+
+		while (p < end && !stop[*p])
+			p++;
+		ob_add(&s->b, (const char *)run, (size_t)(p - run));
+		if (p == end)
+			break;
+		if (*p < sizeof(short_esc) && short_esc[*p]) {
+			esc[1] = short_esc[*p];
+			ob_add(&s->b, esc, 2);
+		} else {
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xF];
+			ob_add(&s->b, esc, sizeof(esc));
+		}
+		p++;
+	}
+	ob_addc(&s->b, '"');
+}
+
+/* Appends v at depth; -1 where jansson fails (a NULL value, a tree
+ * deeper than any this program builds: a cycle). */
+static int
+json_value(struct json_sink *s, const json_t *v, int depth)
+{
+	if (!v || depth > 1000)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		ob_add(&s->b, "null", 4);
+		return 0;
+	case JSON_TRUE:
+		ob_add(&s->b, "true", 4);
+		return 0;
+	case JSON_FALSE:
+		ob_add(&s->b, "false", 5);
+		return 0;
+	case JSON_INTEGER:
+		ob_addint(&s->b, json_integer_value(v), 0);
+		return 0;
+	case JSON_STRING:
+		json_str(s, json_string_value(v), json_string_length(v));
+		return 0;
+	case JSON_ARRAY: {
+		size_t n = json_array_size(v);
+
+		ob_addc(&s->b, '[');
+		if (n == 0) {
+			ob_addc(&s->b, ']');
+			return 0;
+		}
+		json_space(s, depth + 1, false);
+		for (size_t i = 0; i < n; i++) {
+			if (json_value(s, json_array_get(v, i), depth + 1) < 0)
+				return -1;
+			if (i + 1 < n) {
+				ob_addc(&s->b, ',');
+				json_space(s, depth + 1, true);
+			}
+		}
+		json_space(s, depth, false);
+		ob_addc(&s->b, ']');
+		return 0;
+	}
+	case JSON_OBJECT: {
+		void *it = json_object_iter((json_t *)v);
+
+		ob_addc(&s->b, '{');
+		if (!it) {
+			ob_addc(&s->b, '}');
+			return 0;
+		}
+		json_space(s, depth + 1, false);
+		while (it) {
+			void *next = json_object_iter_next((json_t *)v, it);
+
+			json_str(s, json_object_iter_key(it),
+				 json_object_iter_key_len(it));
+			ob_add(&s->b, ": ", 2);
+			if (json_value(s, json_object_iter_value(it),
+				       depth + 1) < 0)
+				return -1;
+			if (next) {
+				ob_addc(&s->b, ',');
+				json_space(s, depth + 1, true);
+			}
+			it = next;
+		}
+		json_space(s, depth, false);
+		ob_addc(&s->b, '}');
+		return 0;
+	}
+	default: { /* a real: jansson's own digits */
+		char *text = json_dumps(v, JSON_ENCODE_ANY | s->flags);
+
+		if (!text)
+			return -1;
+		ob_adds(&s->b, text);
+		free(text);
+		return 0;
+	}
+	}
+}
+
+int
+cli_json_dumpf(const json_t *doc, FILE *f, size_t flags)
+{
+	struct json_sink s = {{0}, f, (int)(flags & JSON_MAX_INDENT), flags};
+	int rc;
+
+	/* json_dumpf() made one fwrite per token (over a million for a large
+	 * preflight document) and json_dump_callback() one call per token,
+	 * each string's UTF-8 decoded again: the document is written here,
+	 * in jansson's layout, into one buffer */
+	if (flags & ~(size_t)JSON_OWN_FLAGS)
+		rc = json_dump_callback(doc, json_piece, &s, flags);
+	else if (!(flags & JSON_ENCODE_ANY) && !json_is_array(doc) &&
+		 !json_is_object(doc))
+		rc = -1;
+	else
+		rc = json_value(&s, doc, 0);
+	ob_flush(&s.b, f);
+	free(s.b.buf);
+	return rc;
+}
+
 void
 cli_json_print(json_t *doc)
 {
-	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	cli_json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(doc);
 }

@@ -238,7 +238,7 @@ render_any(FILE *f, enum report_format format, const struct report *r,
 	   json_t *json)
 {
 	if (format == REPORT_JSON) {
-		json_dumpf(json, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		cli_json_dumpf(json, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', f);
 	} else {
 		report_render(f, format, r);

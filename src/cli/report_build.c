@@ -3,6 +3,7 @@
  * one builder per command.  Only these know the result structs; the
  * renderers know only the report.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,13 @@
 static char *
 dup(const char *s)
 {
-	return s ? cli_asprintf("%s", s) : NULL;
+	char *d;
+
+	if (!s)
+		return NULL;
+	if (!(d = strdup(s)))
+		cli_out_of_memory();
+	return d;
 }
 
 static enum report_level
@@ -53,19 +60,76 @@ same_path(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-/* Index of the pending migration a file belongs to, or -1. */
-static long
-case_of_file(const cf_preflight_result *pr, const char *file)
-{
-	for (size_t i = 0; file && i < pr->n; i++) {
-		const cf_migration *m = pr->migrations[i].migration;
+/*
+ * Paths to numbers (a migration's, a case's): an open-addressing hash, so
+ * that thousands of findings find their case without a scan over
+ * thousands of cases.  Paths are borrowed; it never grows, so it is made
+ * for at most n paths.
+ */
+struct path_index {
+	struct path_slot {
+		const char *path; /* NULL: empty */
+		long value;
+	} * slots;
+	size_t mask;
+};
 
-		if (same_path(file, m->up_path) ||
-		    same_path(file, m->down_path) ||
-		    same_path(file, m->py_path))
-			return (long)i;
+static void
+path_index_init(struct path_index *ix, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n + 2)
+		cap *= 2;
+	ix->slots = cli_realloc(NULL, cap, sizeof(*ix->slots));
+	memset(ix->slots, 0, cap * sizeof(*ix->slots));
+	ix->mask = cap - 1;
+}
+
+/* The slot of path: its entry, or the empty slot where it would go. */
+static struct path_slot *
+path_index_slot(const struct path_index *ix, const char *path)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	size_t i;
+
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (i = (size_t)h & ix->mask; ix->slots[i].path;
+	     i = (i + 1) & ix->mask)
+		if (strcmp(ix->slots[i].path, path) == 0)
+			break;
+	return &ix->slots[i];
+}
+
+/* Index of the first pending migration file belongs to, or -1. */
+static long
+case_of_file(const struct path_index *ix, const char *file)
+{
+	const struct path_slot *s = file ? path_index_slot(ix, file) : NULL;
+
+	return s && s->path ? s->value : -1;
+}
+
+/* Each pending migration's files; a path keeps its first migration. */
+static void
+migration_files(struct path_index *ix, const cf_preflight_result *pr)
+{
+	path_index_init(ix, 3 * pr->n);
+	for (size_t i = 0; i < pr->n; i++) {
+		const cf_migration *m = pr->migrations[i].migration;
+		const char *paths[] = {m->up_path, m->down_path, m->py_path};
+
+		for (size_t k = 0; k < 3; k++) {
+			struct path_slot *s;
+
+			if (!paths[k])
+				continue;
+			s = path_index_slot(ix, paths[k]);
+			if (!s->path)
+				*s = (struct path_slot){paths[k], (long)i};
+		}
 	}
-	return -1;
 }
 
 /* Whether a static finding already says what a replay failure says (a
@@ -328,6 +392,7 @@ report_from_preflight(const cf_preflight_result *pr, bool strict,
 		      bool down_strict)
 {
 	struct report *r = report_new("preflight");
+	struct path_index files;
 	long *finding_of = calloc(pr->n + 1, sizeof(long));
 	size_t errors = cf_error_list_count(&pr->problems, CF_SEV_ERROR);
 	size_t down_problems = 0;
@@ -363,11 +428,12 @@ report_from_preflight(const cf_preflight_result *pr, bool strict,
 				c->skipped = dup(pm->outcome.skipped_reason);
 		}
 	}
+	migration_files(&files, pr);
 	for (size_t i = 0; i < pr->problems.n; i++) {
 		const cf_error *e = pr->problems.items[i];
 		struct report_finding *f = add_error(r, e, NULL);
 
-		f->testcase = case_of_file(pr, e->file);
+		f->testcase = case_of_file(&files, e->file);
 		f->title = f->testcase >= 0 ?
 				   cli_asprintf("%s: %s",
 						r->cases[f->testcase].name,
@@ -441,6 +507,7 @@ report_from_preflight(const cf_preflight_result *pr, bool strict,
 		!(strict && pr->static_warnings) &&
 		!(down_strict && down_problems);
 	free(finding_of);
+	free(files.slots);
 	return r;
 }
 
@@ -538,19 +605,20 @@ report_from_status(const cf_status *st, const cf_migration_set *set)
 
 /* The report case of file, added the first time it is asked for. */
 static long
-lint_case(struct report *r, const char *file)
+lint_case(struct report *r, struct path_index *cases, const char *file)
 {
 	const char *base = strrchr(file, '/');
+	struct path_slot *s = path_index_slot(cases, file);
 	struct report_case *c;
 
-	for (size_t i = 0; i < r->n_cases; i++)
-		if (strcmp(r->cases[i].file, file) == 0)
-			return (long)i;
+	if (s->path)
+		return s->value;
 	c = report_add_case(r);
 	c->name = dup(base ? base + 1 : file);
 	c->file = dup(file);
 	c->status = dup("clean");
-	return (long)(r->n_cases - 1);
+	*s = (struct path_slot){c->file, (long)(r->n_cases - 1)};
+	return s->value;
 }
 
 struct report *
@@ -558,14 +626,16 @@ report_from_lint(const cf_lint_result *lr, const char *const *files,
 		 size_t n_files, bool strict)
 {
 	struct report *r = report_new("lint");
+	struct path_index cases;
 
+	path_index_init(&cases, n_files + lr->n_findings + lr->n_not_linted);
 	/* one case per linted file, so a clean file reads "passed" too */
 	for (size_t i = 0; i < n_files; i++)
-		lint_case(r, files[i]);
+		lint_case(r, &cases, files[i]);
 	for (size_t i = 0; i < lr->n_findings; i++) {
 		const cf_lint_finding *lf = &lr->findings[i];
 		bool fails = lf->severity == CF_LINT_ERROR || strict;
-		long ci = lint_case(r, lf->file);
+		long ci = lint_case(r, &cases, lf->file);
 		struct report_finding *f = report_add_finding(r);
 		struct report_case *c = &r->cases[ci];
 
@@ -601,7 +671,7 @@ report_from_lint(const cf_lint_result *lr, const char *const *files,
 		f->file = dup(u->file);
 		f->line = u->line;
 		f->column = u->column;
-		f->testcase = lint_case(r, u->file);
+		f->testcase = lint_case(r, &cases, u->file);
 	}
 	r->headline = cli_asprintf(
 		"%zu file%s linted for PostgreSQL %d%s: %zu error%s, %zu warning%s, %zu statement%s not linted",
@@ -611,5 +681,6 @@ report_from_lint(const cf_lint_result *lr, const char *const *files,
 		lr->warnings == 1 ? "" : "s", lr->n_not_linted,
 		lr->n_not_linted == 1 ? "" : "s");
 	r->ok = lr->errors == 0 && !(strict && lr->warnings);
+	free(cases.slots);
 	return r;
 }

@@ -7,6 +7,7 @@
  * Cells hold text from hostile files, so HTML and Markdown punctuation is
  * escaped: a migration cannot inject markup, links or images.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -18,6 +19,13 @@ static void
 put_md(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
+		/* runs of plain text in one write: thousands of findings */
+		size_t n = strcspn(s, "&<>\n\r|\\`*_[]!#~");
+
+		fwrite(s, 1, n, f);
+		s += n;
+		if (!*s)
+			break;
 		if (*s != '"' && report_put_entity(f, *s))
 			continue;
 		switch (*s) {
@@ -93,26 +101,34 @@ put_row(FILE *f, const struct report *r, const struct report_finding *x,
 	fputs(" |\n", f);
 }
 
-static size_t
-consequences_of(const struct report *r, size_t root)
+/* How many findings each finding is the root of: one pass, not one per
+ * finding (thousands of them).  Caller frees. */
+static size_t *
+consequence_counts(const struct report *r)
 {
-	size_t n = 0;
+	size_t *n = cli_realloc(NULL, r->n_findings + 1, sizeof(size_t));
 
-	for (size_t i = 0; i < r->n_findings; i++)
-		n += r->findings[i].root == (long)root;
+	memset(n, 0, (r->n_findings + 1) * sizeof(size_t));
+	for (size_t i = 0; i < r->n_findings; i++) {
+		long root = r->findings[i].root;
+
+		if (root >= 0 && (size_t)root < r->n_findings)
+			n[root]++;
+	}
 	return n;
 }
 
 static void
 put_errors(FILE *f, const struct report *r)
 {
-	size_t n = 0;
+	size_t n = 0, *consequences;
 
 	for (size_t i = 0; i < r->n_findings; i++)
 		n += r->findings[i].level == REPORT_ERROR &&
 		     r->findings[i].root < 0;
 	if (!n)
 		return;
+	consequences = consequence_counts(r);
 	fputs("| | Migration | Problem | Location |\n|---|---|---|---|\n", f);
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const struct report_finding *x = &r->findings[i];
@@ -126,7 +142,7 @@ put_errors(FILE *f, const struct report *r)
 	}
 	fputc('\n', f);
 	for (size_t i = 0; i < r->n_findings; i++) {
-		size_t nc = consequences_of(r, i);
+		size_t nc = consequences[i];
 
 		if (!nc)
 			continue;
@@ -140,6 +156,7 @@ put_errors(FILE *f, const struct report *r)
 				put_row(f, r, &r->findings[k], NULL);
 		fputs("\n</details>\n\n", f);
 	}
+	free(consequences);
 }
 
 static void

@@ -245,7 +245,7 @@ report_sarif(FILE *f, const struct report *r)
 		json_pack("{s:s, s:b}", "summary", r->headline, "ok", r->ok));
 	doc = json_pack("{s:s, s:s, s:[o]}", "$schema", SARIF_SCHEMA, "version",
 			"2.1.0", "runs", run);
-	json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	cli_json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', f);
 	json_decref(doc);
 }

@@ -291,4 +291,72 @@ test_expect_success 'a misnamed file is a warning of preflight, never silently l
 	expect_rc 1
 '
 
+test_expect_success 'a lint finding renders exactly: escapes, excerpt, caret under a tab and a multibyte character, colour' '
+	new_project
+	printf "SELECT 1;\nCREATE TABLE \"\303\251\" (\t\"c\" timestamp, \"d\033[2J\302\233\177\" varchar(3));\n" >db/migrations/001_esc.up.sql
+	echo "DROP TABLE t;" >db/migrations/001_esc.down.sql
+	excerpt=$(printf "CREATE TABLE \"\303\251\" (\t\"c\" timestamp, \"d\\\\x1B[2J\\\\x9B\\\\x7F\" varchar(3));")
+	{
+		echo "warning: column \"c\" is timestamp without time zone"
+		echo "  --> db/migrations/001_esc.up.sql:2:24"
+		echo "      2 | $excerpt"
+		printf "        |                   \t    ^\n"
+		echo "  DETAIL: lint rule timestamp-without-time-zone (warning for PostgreSQL 15); see docs/lint.md#timestamp-without-time-zone"
+		echo "  HINT: use timestamptz"
+		echo "warning: column \"d\\x1B[2J\\x9B\\x7F\" is varchar(n): changing n later is an ALTER COLUMN TYPE under ACCESS EXCLUSIVE"
+	} >"$TEST_TMP/expected"
+	run_cf migrate preflight --postgres-version 15
+	expect_rc 0
+	head -7 "$TEST_TMP/err" >"$TEST_TMP/got"
+	cmp "$TEST_TMP/expected" "$TEST_TMP/got" || { diff "$TEST_TMP/expected" "$TEST_TMP/got" >&2; return 1; }
+	e=$(printf "\033")
+	{
+		echo "${e}[33mwarning:${e}[0m column \"c\" is timestamp without time zone"
+		echo "  ${e}[36m-->${e}[0m db/migrations/001_esc.up.sql:2:24"
+		echo "  ${e}[2m    2 |${e}[0m $excerpt"
+		printf "  ${e}[2m      |${e}[0m                   \t    ${e}[31m^${e}[0m\n"
+		echo "  DETAIL: lint rule timestamp-without-time-zone (warning for PostgreSQL 15); see docs/lint.md#timestamp-without-time-zone"
+		echo "  ${e}[1mHINT:${e}[0m use timestamptz"
+	} >"$TEST_TMP/expected"
+	run_cf --color=always migrate preflight --postgres-version 15
+	expect_rc 0
+	head -6 "$TEST_TMP/err" >"$TEST_TMP/got"
+	cmp "$TEST_TMP/expected" "$TEST_TMP/got" || { diff "$TEST_TMP/expected" "$TEST_TMP/got" >&2; return 1; }
+	NO_COLOR=1 run_cf migrate preflight --postgres-version 15
+	! grep -q "${e}\[" "$TEST_TMP/err"
+'
+
+# The JSON writer's layout is jansson's: json.dumps(indent=2) with control
+# characters as \u00XX in upper case, everything else (UTF-8, DEL) as is.
+same_layout()
+{
+	python3 -c '
+import json, re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+d = json.loads(text)
+want = json.dumps(d, indent=2, ensure_ascii=False) + "\n"
+want = re.sub(r"(?<!\\)((?:\\\\)*)\\u00([0-9a-f]{2})",
+              lambda m: m.group(1) + "\\u00" + m.group(2).upper(), want)
+if text != want:
+    a, b = text.splitlines(), want.splitlines()
+    i = next(i for i in range(min(len(a), len(b))) if a[i] != b[i])
+    sys.exit("line %d: %r, json.dumps: %r" % (i + 1, a[i], b[i]))
+' "$TEST_TMP/out"
+}
+
+test_expect_success 'JSON is laid out as jansson does: quotes, control characters, Unicode, empty lists' '
+	new_project
+	printf "SELECT 1;\nCREATE TABLE t (\t\"c\"\"\\\\\033[2J\x01\302\233\177\303\251\" timestamp);\n" >db/migrations/001_esc.up.sql
+	printf "CREATE TABLE \"\360\237\230\200\" (id int);\n" >db/migrations/002_emoji.up.sql
+	run_cf migrate preflight --postgres-version 15 --format json
+	expect_rc 0
+	grep -q "column \\\\\"c\\\\\"\\\\\\\\\\\\u001B\[2J\\\\u0001" "$TEST_TMP/out"
+	grep -q "\"non_transactional_statements\": \[\]" "$TEST_TMP/out"
+	same_layout
+	run_cf migrate lint --pg-version 15 --format json
+	same_layout
+	run_cf migrate preflight --postgres-version 15 --format sarif
+	same_layout
+'
+
 test_done

@@ -330,6 +330,66 @@ test_strbuf(void **state)
 	assert_null(sb.buf);
 }
 
+/* addf formats into a stack buffer first: texts around its size (512)
+ * and appends after existing content come out whole. */
+static void
+test_strbuf_addf_sizes(void **state)
+{
+	static const size_t sizes[] = {0, 1, 63, 64, 511, 512, 513, 5000};
+	char *want = malloc(5001);
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		cf_strbuf sb = CF_STRBUF_INIT;
+		size_t n = sizes[k];
+
+		memset(want, 'x', n);
+		want[n] = '\0';
+		cf_strbuf_addstr(&sb, "ab");
+		cf_strbuf_addf(&sb, "%s|%d", want, 7);
+		assert_int_equal(sb.len, n + 4);
+		assert_int_equal(strlen(sb.buf), n + 4);
+		assert_memory_equal(sb.buf, "ab", 2);
+		assert_memory_equal(sb.buf + 2, want, n);
+		assert_string_equal(sb.buf + 2 + n, "|7");
+		cf_strbuf_release(&sb);
+	}
+	free(want);
+}
+
+/* The plain-text setters copy, the _take ones own what they are given
+ * (freed by cf_error_free: ASan and valgrind see a leak or double free). */
+static void
+test_error_plain_setters(void **state)
+{
+	cf_error *e = cf_warning_take(cf_strdup("a %s message"));
+	char text[] = "100% plain";
+
+	(void)state;
+	assert_int_equal(e->severity, CF_SEV_WARNING);
+	assert_int_equal(e->kind, CF_ERR_FILE);
+	assert_string_equal(e->message, "a %s message");
+	cf_error_set_detail_str(e, text);
+	cf_error_set_hint_str(e, text);
+	text[0] = '9';
+	assert_string_equal(e->detail, "100% plain");
+	assert_string_equal(e->hint, "100% plain");
+	cf_error_set_detail_str(e, "second");
+	assert_string_equal(e->detail, "second");
+	cf_error_set_hint_str(e, NULL);
+	assert_null(e->hint);
+	cf_error_set_where(e, "x.sql", 1, 2);
+	cf_error_take_where(e, cf_strdup("y.sql"), 3, 4);
+	assert_string_equal(e->file, "y.sql");
+	assert_int_equal(e->line, 3);
+	assert_int_equal(e->column, 4);
+	cf_error_free(e);
+
+	e = cf_warning_take(NULL);
+	assert_string_equal(e->message, "");
+	cf_error_free(e);
+}
+
 static void
 test_read_file(void **state)
 {
@@ -438,6 +498,8 @@ main(void)
 		cmocka_unit_test(test_fast_paths),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_strbuf),
+		cmocka_unit_test(test_strbuf_addf_sizes),
+		cmocka_unit_test(test_error_plain_setters),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_read_file_refusals),
 		cmocka_unit_test(test_path_inside),

@@ -55,13 +55,23 @@ char *cf_strbuf_detach(cf_strbuf *sb);
 /* Returns the contents, "" when nothing was added; valid until next change. */
 const char *cf_strbuf_str(const cf_strbuf *sb);
 
-/* error.c: building errors */
+/* error.c: building errors.  The printf-style constructors and setters
+ * format into a new string; the _str setters copy text as it is (no
+ * printf: for text already made); the _take ones store the caller's
+ * malloc()ed string, which the error then owns and frees. */
 cf_error *cf_error_new(cf_error_kind kind, const char *fmt, ...)
 	CF_PRINTF(2, 3);
 cf_error *cf_warning_new(const char *fmt, ...) CF_PRINTF(1, 2);
+/* A warning (CF_ERR_FILE) whose message is message, taken (NULL: ""). */
+cf_error *cf_warning_take(char *message);
 void cf_error_set_detail(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
 void cf_error_set_hint(cf_error *e, const char *fmt, ...) CF_PRINTF(2, 3);
+/* A copy of text (NULL clears the field). */
+void cf_error_set_detail_str(cf_error *e, const char *text);
+void cf_error_set_hint_str(cf_error *e, const char *text);
 void cf_error_set_where(cf_error *e, const char *file, int line, int column);
+/* cf_error_set_where() taking file (malloc()ed, or NULL) instead of a copy. */
+void cf_error_take_where(cf_error *e, char *file, int line, int column);
 void cf_error_set_code(cf_error *e, const char *code);
 /* A deep copy; caller frees. */
 cf_error *cf_error_copy(const cf_error *e);

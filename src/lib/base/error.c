@@ -45,6 +45,17 @@ cf_warning_new(const char *fmt, ...)
 	return e;
 }
 
+cf_error *
+cf_warning_take(char *message)
+{
+	cf_error *e = cf_new(cf_error);
+
+	e->kind = CF_ERR_FILE;
+	e->severity = CF_SEV_WARNING;
+	e->message = message ? message : cf_strdup("");
+	return e;
+}
+
 static void
 set_text(char **field, const char *fmt, va_list ap)
 {
@@ -73,6 +84,29 @@ cf_error_set_hint(cf_error *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	set_text(&e->hint, fmt, ap);
 	va_end(ap);
+}
+
+void
+cf_error_set_detail_str(cf_error *e, const char *text)
+{
+	free(e->detail);
+	e->detail = cf_strdup(text);
+}
+
+void
+cf_error_set_hint_str(cf_error *e, const char *text)
+{
+	free(e->hint);
+	e->hint = cf_strdup(text);
+}
+
+void
+cf_error_take_where(cf_error *e, char *file, int line, int column)
+{
+	free(e->file);
+	e->file = file;
+	e->line = line;
+	e->column = column;
 }
 
 void

@@ -54,14 +54,21 @@ cf_strbuf_addch(cf_strbuf *sb, char c)
 void
 cf_strbuf_vaddf(cf_strbuf *sb, const char *fmt, va_list ap)
 {
+	char tmp[512];
 	va_list cp;
 	int n;
 
+	/* one pass for the usual short text (formatting twice, to measure
+	 * and then to write, cost thousands of messages half their time) */
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		return;
+	if ((size_t)n < sizeof(tmp)) {
+		cf_strbuf_add(sb, tmp, (size_t)n);
+		return;
+	}
 	cf_grow((void **)&sb->buf, &sb->alloc, sb->len + (size_t)n + 1, 1);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
 	sb->len += (size_t)n;

@@ -1106,7 +1106,7 @@ static void
 history_column(lint_history *h, const PgQuery__RangeVar *rv,
 	       const PgQuery__ColumnDef *cd)
 {
-	char *name = cf_asprintf("%s.%s", rv->relname, cd->colname);
+	char *name = NULL;
 
 	for (size_t i = 0; i < cd->n_constraints; i++) {
 		const PgQuery__Constraint *c;
@@ -1115,6 +1115,12 @@ history_column(lint_history *h, const PgQuery__RangeVar *rv,
 		    PG_QUERY__NODE__NODE_CONSTRAINT)
 			continue;
 		c = cd->constraints[i]->constraint;
+		/* named only when used: most columns have no expression */
+		if (!name &&
+		    (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED ||
+		     c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT ||
+		     c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK))
+			name = cf_asprintf("%s.%s", rv->relname, cd->colname);
 		if (c->contype == PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED)
 			history_uses_of(h, c->raw_expr, "generated column",
 					name, true, true);

@@ -391,24 +391,37 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 	/* a replay's analysis reads the models lint builds */
 	if (n && cf_lint_scripts(scripts, n, pr->against_url != NULL, &lo, &lr,
 				 &e) == 0) {
-		for (size_t i = 0; i < lr->n_findings; i++) {
-			const cf_lint_finding *f = &lr->findings[i];
-			cf_error *w = cf_warning_new("%s", f->message);
+		char major[16];
+		cf_strbuf detail = CF_STRBUF_INIT;
 
+		/* thousands of findings: their strings are moved out of lr
+		 * (freed below) and the detail is built without printf */
+		snprintf(major, sizeof(major), "%d", lr->pg_major);
+		for (size_t i = 0; i < lr->n_findings; i++) {
+			cf_lint_finding *f = &lr->findings[i];
+			cf_error *w = cf_warning_take(f->message);
+
+			f->message = NULL;
 			cf_error_set_code(w, f->rule);
-			cf_error_set_where(w, f->file, f->line, f->column);
-			cf_error_set_detail(w,
-					    "lint rule %s (%s for PostgreSQL "
-					    "%d); see %s",
-					    f->rule,
-					    f->severity == CF_LINT_ERROR ?
-						    "error" :
-						    "warning",
-					    lr->pg_major, f->docs);
-			cf_error_set_hint(w, "%s", f->suggestion);
-			w->excerpt = cf_strdup(f->excerpt);
+			cf_error_take_where(w, f->file, f->line, f->column);
+			f->file = NULL;
+			cf_strbuf_reset(&detail);
+			cf_strbuf_addstr(&detail, "lint rule ");
+			cf_strbuf_addstr(&detail, f->rule);
+			cf_strbuf_addstr(&detail, f->severity == CF_LINT_ERROR ?
+							  " (error" :
+							  " (warning");
+			cf_strbuf_addstr(&detail, " for PostgreSQL ");
+			cf_strbuf_addstr(&detail, major);
+			cf_strbuf_addstr(&detail, "); see ");
+			cf_strbuf_addstr(&detail, f->docs);
+			cf_error_set_detail_str(w, detail.buf);
+			cf_error_set_hint_str(w, f->suggestion);
+			w->excerpt = f->excerpt;
+			f->excerpt = NULL;
 			cf_error_list_add(&r->problems, w);
 		}
+		cf_strbuf_release(&detail);
 	}
 	cf_error_free(e); /* an unreadable file is already a problem */
 	cf_lint_result_free(lr);
