@@ -547,8 +547,9 @@ lint_release(cf_script *script, lint_item *items, bool keep_models)
 }
 
 /* Scripts prepared ahead of the one being linted, at most: bounds the
- * parse trees held at once. */
-#define LINT_WINDOW 16
+ * parse trees held at once (32 scripts of a real history hold a few MB;
+ * 16 left the worker waiting while the rules ran) */
+#define LINT_WINDOW 32
 
 static int
 check_ids(const char *const *ids, const char *option, cf_error **err)
