@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -213,6 +214,7 @@ cf_parallel_ordered(size_t n, size_t window, int threads,
 	pthread_t tids[MAX_THREADS];
 	worker_arg wargs[MAX_THREADS];
 	pthread_attr_t attr;
+	sigset_t block, saved;
 	int started = 0;
 
 	if (threads > MAX_THREADS)
@@ -248,6 +250,10 @@ cf_parallel_ordered(size_t n, size_t window, int threads,
 	/* the main thread's usual stack: parse trees are walked
 	 * recursively, as deep as the parser allows */
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	/* workers start with every signal blocked: SIGINT and SIGTERM stay
+	 * the calling thread's, whose handlers and waits expect them */
+	sigfillset(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
 	/* a thread that cannot start leaves its share to the others: the
 	 * calling thread alone still does everything */
 	for (int t = 1; t < threads && (size_t)t < n; t++) {
@@ -257,6 +263,7 @@ cf_parallel_ordered(size_t n, size_t window, int threads,
 			started++;
 	}
 	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	pthread_mutex_lock(&run.lock);
 	for (size_t c = 0; c < n; c++) {
 		/* help rather than wait: prepare c (not claimed yet) or an
