@@ -58,40 +58,6 @@ cli_c(FILE *f, const char *what)
 }
 
 /*
- * A copy of s for the terminal: C0 control characters (ESC included), DEL
- * and the C1 controls U+0080..U+009F become \xNN, so that a file or
- * object name cannot move the cursor, retitle the window or fake a line.
- * Tabs stay, and newlines when multiline.  Caller frees; NULL gives NULL.
- */
-char *
-cli_escape(const char *s, bool multiline)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char *out;
-	size_t n = 0;
-
-	if (!s)
-		return NULL;
-	out = malloc(strlen(s) * 4 + 1);
-	if (!out)
-		abort(); /* out of memory */
-	for (; *p; p++) {
-		bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
-
-		if ((*p < 0x20 && *p != '\t' && !(multiline && *p == '\n')) ||
-		    *p == 0x7F || c1) {
-			if (c1)
-				p++;
-			n += (size_t)sprintf(out + n, "\\x%02X", *p);
-		} else {
-			out[n++] = (char)*p;
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
-
-/*
  * Rendering appends to one buffer (memcpy, no printf per piece) that is
  * written with one fwrite: a run with thousands of findings spent more
  * in stdio than in finding them.
@@ -158,29 +124,27 @@ ob_addint(struct obuf *b, long long v, int width)
 	ob_add(b, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
-/* Appends cli_escape(s, multiline), without the copy: runs of plain
- * text are copied whole. */
+/*
+ * Appends s for the terminal: C0 control characters (ESC included), DEL
+ * and the C1 controls U+0080..U+009F become \xNN, so that a file or
+ * object name cannot move the cursor, retitle the window or fake a line.
+ * Tabs stay, and newlines when multiline.  Runs of plain text are copied
+ * whole.
+ */
 static void
 ob_add_escaped(struct obuf *b, const char *s, bool multiline)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	/* the bytes that end a plain run: C0 controls (NUL too), DEL, and
-	 * 0xC2, which may start a C1 control */
-	static bool stop[256], stop_set;
 	const unsigned char *p = (const unsigned char *)s;
-
-	if (!stop_set) {
-		for (int c = 0; c < 0x20; c++)
-			stop[c] = true;
-		stop[0x7F] = stop[0xC2] = stop_set = true;
-	}
 
 	while (*p) {
 		const unsigned char *run = p;
 		char esc[4] = {'\\', 'x', 0, 0};
 		unsigned char c;
 
-		while (!stop[*p])
+		/* a plain run ends at a C0 control (NUL too), DEL, or 0xC2,
+		 * which may start a C1 control */
+		while (*p >= 0x20 && *p != 0x7F && *p != 0xC2)
 			p++;
 		ob_add(b, (const char *)run, (size_t)(p - run));
 		if (!*p)
@@ -209,24 +173,28 @@ ob_flush(struct obuf *b, FILE *f)
 	b->len = 0;
 }
 
+/* ob_add_escaped()'s text as a new string; caller frees; NULL gives NULL. */
+char *
+cli_escape(const char *s, bool multiline)
+{
+	struct obuf b = {0};
+
+	if (!s)
+		return NULL;
+	ob_add_escaped(&b, s, multiline);
+	ob_addc(&b, '\0');
+	return b.buf;
+}
+
 /* fputs(cli_escape(s, multiline), f). */
 static void
 put_escaped(FILE *f, const char *s, bool multiline)
 {
-	char *esc;
-	const unsigned char *p = (const unsigned char *)s;
+	struct obuf b = {0};
 
-	/* most text has nothing to escape: no copy then */
-	while (*p >= 0x20 && *p != 0x7F && *p != 0xC2)
-		p++;
-	if (!*p) {
-		fputs(s, f);
-		return;
-	}
-	esc = cli_escape(s, multiline);
-
-	fputs(esc, f);
-	free(esc);
+	ob_add_escaped(&b, s, multiline);
+	ob_flush(&b, f);
+	free(b.buf);
 }
 
 static void
@@ -579,21 +547,15 @@ json_str(struct json_sink *s, const char *str, size_t len)
 		['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
 		['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',
 	};
-	static bool stop[256], stop_set;
 	const unsigned char *p = (const unsigned char *)str;
 	const unsigned char *end = p + len;
 
-	if (!stop_set) {
-		for (int c = 0; c < 0x20; c++)
-			stop[c] = true;
-		stop['"'] = stop['\\'] = stop_set = true;
-	}
 	ob_addc(&s->b, '"');
 	while (p < end) {
 		const unsigned char *run = p;
 		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 
-		while (p < end && !stop[*p])
+		while (p < end && *p >= 0x20 && *p != '"' && *p != '\\')
 			p++;
 		ob_add(&s->b, (const char *)run, (size_t)(p - run));
 		if (p == end)

@@ -112,10 +112,7 @@ cf_error_take_where(cf_error *e, char *file, int line, int column)
 void
 cf_error_set_where(cf_error *e, const char *file, int line, int column)
 {
-	free(e->file);
-	e->file = cf_strdup(file);
-	e->line = line;
-	e->column = column;
+	cf_error_take_where(e, cf_strdup(file), line, column);
 }
 
 void

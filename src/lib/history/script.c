@@ -21,7 +21,6 @@
  */
 #include <ctype.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -624,50 +623,6 @@ typedef struct tree_arena {
 
 #define ARENA_BLOCK 16384
 
-/*
- * Released blocks of the usual size, kept for the next tree.  Trees are
- * built on the threads that parse and released on the one that lints, and
- * glibc's free() of a block another thread's arena gave waits on that
- * arena's lock: with this pool, blocks go back and forth without malloc.
- */
-static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static arena_block *spare_blocks;
-static size_t n_spare;
-#define SPARE_MAX 64 /* 1 MB */
-
-static arena_block *
-block_new(size_t cap)
-{
-	arena_block *b = NULL;
-
-	if (cap == ARENA_BLOCK) {
-		pthread_mutex_lock(&spare_lock);
-		if (spare_blocks) {
-			b = spare_blocks;
-			spare_blocks = b->next;
-			n_spare--;
-		}
-		pthread_mutex_unlock(&spare_lock);
-	}
-	return b ? b : cf_malloc(sizeof(*b) + cap);
-}
-
-static void
-block_release(arena_block *b)
-{
-	if (b->cap == ARENA_BLOCK) {
-		pthread_mutex_lock(&spare_lock);
-		if (n_spare < SPARE_MAX) {
-			b->next = spare_blocks;
-			spare_blocks = b;
-			n_spare++;
-			b = NULL;
-		}
-		pthread_mutex_unlock(&spare_lock);
-	}
-	free(b);
-}
-
 static void *
 arena_alloc(void *data, size_t n)
 {
@@ -678,7 +633,7 @@ arena_alloc(void *data, size_t n)
 	n = (n + align - 1) / align * align;
 	if (!a->head || a->head->cap - a->head->used < n) {
 		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		arena_block *b = block_new(cap);
+		arena_block *b = cf_malloc(sizeof(*b) + cap);
 
 		b->next = a->head;
 		b->used = 0;
@@ -703,7 +658,7 @@ arena_release(tree_arena *a)
 	while (a->head) {
 		arena_block *next = a->head->next;
 
-		block_release(a->head);
+		free(a->head);
 		a->head = next;
 	}
 }
