@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,25 @@ ob_addint(struct obuf *b, long long v, int width)
 	ob_add(b, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
+#define OB_ONES 0x0101010101010101u
+#define OB_HIGHS 0x8080808080808080u
+
+/* true when one of the 8 bytes at p is below 0x20, 0x7F or 0xC2. */
+static inline bool
+word_has_control(const unsigned char *p)
+{
+	uint64_t w, del, c2;
+
+	memcpy(&w, p, 8);
+	del = w ^ (OB_ONES * 0x7F);
+	c2 = w ^ (OB_ONES * 0xC2);
+	/* (x - ONES * n) & ~x & HIGHS is non-zero when a byte of x is below
+	 * n (n <= 0x80): below 0x20, or zero after the XORs */
+	return (((w - OB_ONES * 0x20) & ~w) | ((del - OB_ONES) & ~del) |
+		((c2 - OB_ONES) & ~c2)) &
+	       OB_HIGHS;
+}
+
 /*
  * Appends s for the terminal: C0 control characters (ESC included), DEL
  * and the C1 controls U+0080..U+009F become \xNN, so that a file or
@@ -136,18 +156,22 @@ ob_add_escaped(struct obuf *b, const char *s, bool multiline)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 
-	while (*p) {
+	while (p < end) {
 		const unsigned char *run = p;
 		char esc[4] = {'\\', 'x', 0, 0};
 		unsigned char c;
 
-		/* a plain run ends at a C0 control (NUL too), DEL, or 0xC2,
-		 * which may start a C1 control */
-		while (*p >= 0x20 && *p != 0x7F && *p != 0xC2)
+		/* a plain run ends at a C0 control, DEL, or 0xC2, which may
+		 * start a C1 control; eight bytes are tested at once (the
+		 * printed warnings are megabytes of plain text) */
+		while (end - p >= 8 && !word_has_control(p))
+			p += 8;
+		while (p < end && *p >= 0x20 && *p != 0x7F && *p != 0xC2)
 			p++;
 		ob_add(b, (const char *)run, (size_t)(p - run));
-		if (!*p)
+		if (p == end)
 			break;
 		c = *p;
 		if (c == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {

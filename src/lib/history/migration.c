@@ -341,6 +341,21 @@ set_is_numeric(const cf_migration *items, size_t n)
 	return true;
 }
 
+/*
+ * true when items are already in cmp's order: files are listed by name, and
+ * names usually sort as their versions do, so one pass often spares the
+ * sort (a merge sort compares sorted input (n/2) log n times).
+ */
+static bool
+is_sorted(const cf_migration *items, size_t n,
+	  int (*cmp)(const void *, const void *))
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp(&items[i - 1], &items[i]) > 0)
+			return false;
+	return true;
+}
+
 /* Adds m's file to the duplicate entry of first's version. */
 static void
 record_duplicate(cf_migration_set *set, const cf_migration *first,
@@ -381,7 +396,9 @@ order_and_dedupe(cf_migration_set *set)
 	size_t kept = 0;
 
 	set->numeric = numeric;
-	if (set->n > 1)
+	if (set->n > 1 &&
+	    !is_sorted(set->items, set->n,
+		       numeric ? compare_numeric : compare_bytewise))
 		qsort(set->items, set->n, sizeof(cf_migration),
 		      numeric ? compare_numeric : compare_bytewise);
 	for (size_t i = 0; i < set->n; i++) {
