@@ -190,7 +190,82 @@ slurp(const char *path)
 	return buf;
 }
 
-static size_t n_read, n_declined;
+static size_t n_read, n_declined, n_whole, n_whole_files;
+
+/* The bytes of a tree packed, for comparing two trees; caller frees. */
+static uint8_t *
+packed(const PgQuery__ParseResult *pr, size_t *n)
+{
+	uint8_t *buf;
+
+	*n = protobuf_c_message_get_packed_size(&pr->base);
+	buf = cf_malloc(*n ? *n : 1);
+	protobuf_c_message_pack(&pr->base, buf);
+	return buf;
+}
+
+/*
+ * cf_script_parse_trees() gives the script cf_script_parse_target() gives,
+ * and each statement's tree taken from the whole text's parse packs to the
+ * bytes of the statement parsed alone.
+ */
+static void
+check_whole(const char *path, const char *text)
+{
+	cf_error_list pa = {0}, pb = {0};
+	cf_script *a = NULL, *b = NULL;
+	cf_script_trees *trees = NULL;
+	size_t len = strlen(text);
+
+	cf_script_parse_target(path, text, len, 15, &a, &pa);
+	cf_script_parse_trees(path, text, len, 15, &b, &pb, &trees);
+	assert_true((a == NULL) == (b == NULL));
+	assert_int_equal(pa.n, pb.n);
+	n_whole_files += trees != NULL;
+	for (size_t i = 0; a && i < a->n_stmts; i++) {
+		const cf_statement *x = &a->stmts[i], *y = &b->stmts[i];
+		char *t1, *t2, *m1, *m2;
+		cf_stmt_tree *s1, *s2;
+		const PgQuery__ParseResult *r1, *r2;
+
+		assert_int_equal(a->n_stmts, b->n_stmts);
+		if (x->offset != y->offset || x->length != y->length ||
+		    x->line != y->line || x->column != y->column ||
+		    x->transaction_control != y->transaction_control ||
+		    x->non_transactional != y->non_transactional ||
+		    x->syntax_error != y->syntax_error)
+			fail_msg("%s: statement %zu differs", path, i + 1);
+		s1 = cf_script_stmt_tree(a, NULL, i, &t1, &m1);
+		s2 = cf_script_stmt_tree(b, trees, i, &t2, &m2);
+		r1 = cf_stmt_tree_result(s1);
+		r2 = cf_stmt_tree_result(s2);
+		assert_string_equal(t1, t2);
+		assert_true((r1 == NULL) == (r2 == NULL));
+		if (r1) {
+			size_t n1, n2;
+			uint8_t *p1 = packed(r1, &n1), *p2 = packed(r2, &n2);
+
+			if (n1 != n2 || memcmp(p1, p2, n1) != 0)
+				fail_msg("%s: statement %zu: the whole "
+					 "text's tree differs: %s",
+					 path, i + 1, t1);
+			free(p1);
+			free(p2);
+			n_whole += trees != NULL;
+		}
+		cf_stmt_tree_free(s1);
+		cf_stmt_tree_free(s2);
+		free(t1);
+		free(t2);
+		free(m1);
+		free(m2);
+	}
+	cf_script_trees_free(trees);
+	cf_script_free(a);
+	cf_script_free(b);
+	cf_error_list_release(&pa);
+	cf_error_list_release(&pb);
+}
 
 /* Every statement of the file alone, then the whole file. */
 static void
@@ -216,6 +291,7 @@ check_file(const char *path)
 		free(stmt);
 	}
 	check(text);
+	check_whole(path, text);
 	pg_query_free_split_result(sr);
 	free(text);
 }
@@ -256,7 +332,39 @@ test_files(void **state)
 	check_dir("/usr/share/postgresql");
 	print_message("# %zu statements read from JSON, %zu declined\n", n_read,
 		      n_declined);
+	print_message("# %zu statements of %zu files taken from the whole "
+		      "text's tree\n",
+		      n_whole, n_whole_files);
 	assert_true(n_read > 0);
+	assert_true(n_whole > 0);
+}
+
+/* Texts whose statements' locations must be made relative to each. */
+static void
+test_whole_texts(void **state)
+{
+	static const char *const texts[] = {
+		"SELECT 1; SELECT 2",
+		"  -- lead\n/* c */ CREATE TABLE t (a int DEFAULT -1, b int[]);"
+		"\n\n  ALTER TABLE t ADD c text DEFAULT 'x' ;  -- tail\n"
+		"CREATE INDEX CONCURRENTLY i ON t (a) WHERE b[1] > - 5",
+		"\xEF\xBB\xBF"
+		"ALTER TABLE t ADD d int DEFAULT 0;\r\nSELECT -0;",
+		"BEGIN;\nALTER TABLE t ADD e int DEFAULT -3;\nCOMMIT;\n",
+		"SELECT 1; SELECT -(3)", /* declined: parsed one by one */
+		"CREATE TABLE u (a int[0]); CREATE TABLE v (b text[])",
+		"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC "
+		"SELECT -1; END; SELECT 2;",
+		"SELECT 'é'; ALTER TABLE t ADD CONSTRAINT k CHECK (a > -1);",
+		"SELEC 1; SELECT 2",
+		"",
+		"-- nothing\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		check_whole("<text>", texts[i]);
+	assert_true(n_whole > 0);
 }
 
 int
@@ -264,6 +372,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_whole_texts),
 		cmocka_unit_test(test_files),
 	};
 

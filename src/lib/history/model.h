@@ -86,17 +86,34 @@ void cf_stmt_model_add(cf_stmt_model *m, cf_obj_kind kind, cf_obj_action act,
 
 /* script.c */
 
+typedef struct cf_script_trees cf_script_trees;
+
+/*
+ * cf_script_parse_target() that also keeps the parse trees of the
+ * statements when the whole text parses (*trees, NULL otherwise; free
+ * with cf_script_trees_free() before the script): one run of the grammar
+ * gives both the statements and their trees, where the split and a parse
+ * per statement run it twice.  The script is the same as
+ * cf_script_parse_target() gives.
+ */
+int cf_script_parse_trees(const char *path, const char *text, size_t len,
+			  int target_major, cf_script **out,
+			  cf_error_list *problems, cf_script_trees **trees);
+void cf_script_trees_free(cf_script_trees *t);
+
 /*
  * Parses statement i of script alone, once, for whoever needs its tree (the
- * lint rules): returns the tree (free with cf_stmt_tree_free()), or NULL
+ * lint rules), or takes it from trees (cf_script_parse_trees(); may be
+ * NULL), which must outlive the result: returns the tree (free with cf_stmt_tree_free()), or NULL
  * when the parser rejects the statement, with *msg saying why (caller
  * frees; NULL on success).  *text is the statement's text the tree's
  * locations refer to (caller frees).  The statement's model is built from
  * the same tree when it has none.
  */
 typedef struct cf_stmt_tree cf_stmt_tree;
-cf_stmt_tree *cf_script_stmt_tree(cf_script *script, size_t i, char **text,
-				  char **msg);
+cf_stmt_tree *cf_script_stmt_tree(cf_script *script,
+				  const cf_script_trees *trees, size_t i,
+				  char **text, char **msg);
 /* The tree's PgQuery__ParseResult * (void * here: no protobuf headers);
  * borrowed from the tree. */
 const void *cf_stmt_tree_result(const cf_stmt_tree *t);

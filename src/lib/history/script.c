@@ -711,18 +711,72 @@ cf_script_node(cf_script *script, size_t i)
 
 struct cf_stmt_tree {
 	PgQuery__ParseResult *pr;
-	tree_arena arena;
+	tree_arena arena; /* empty when the tree is a cf_script_trees' */
+	PgQuery__ParseResult one; /* then pr: one statement of it */
+	PgQuery__RawStmt *one_raw;
 };
 
+struct cf_script_trees {
+	tree_arena arena;
+	PgQuery__ParseResult *pr; /* the whole text's */
+	size_t n;
+	size_t *offset;		/* script offsets of the statements read, */
+	PgQuery__RawStmt **raw; /* in increasing order, and their trees */
+};
+
+void
+cf_script_trees_free(cf_script_trees *t)
+{
+	if (!t)
+		return;
+	arena_release(&t->arena);
+	free(t->offset);
+	free(t->raw);
+	free(t);
+}
+
+/* The statement at script offset off in t, or NULL. */
+static PgQuery__RawStmt *
+trees_find(const cf_script_trees *t, size_t off)
+{
+	size_t lo = 0, hi = t ? t->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->offset[mid] == off)
+			return t->raw[mid];
+		if (t->offset[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 cf_stmt_tree *
-cf_script_stmt_tree(cf_script *script, size_t i, char **text, char **msg)
+cf_script_stmt_tree(cf_script *script, const cf_script_trees *trees, size_t i,
+		    char **text, char **msg)
 {
 	cf_statement *st = &script->stmts[i];
 	cf_stmt_tree *t = cf_new(cf_stmt_tree);
+	PgQuery__RawStmt *raw = trees_find(trees, st->offset);
 	size_t pos;
 
 	*text = stmt_text(script, st);
-	t->pr = parse_text(*text, st->length, msg, &pos, &t->arena);
+	*msg = NULL;
+	if (raw) {
+		/* the whole text's tree, its locations already relative to
+		 * the statement: the same tree as the statement alone gives */
+		pg_query__parse_result__init(&t->one);
+		t->one.version = trees->pr->version;
+		t->one_raw = raw;
+		t->one.n_stmts = 1;
+		t->one.stmts = &t->one_raw;
+		t->pr = &t->one;
+	} else {
+		t->pr = parse_text(*text, st->length, msg, &pos, &t->arena);
+	}
 	if (!st->model) {
 		if (t->pr && t->pr->n_stmts >= 1)
 			set_model(st, t->pr->stmts[0]->stmt);
@@ -1228,33 +1282,39 @@ decisive_token(const char *s, size_t len, bool first)
 			  sizeof(anywhere) / sizeof(anywhere[0]));
 }
 
+/* A statement as the parser delimited it; raw its tree, when read. */
+typedef struct stmt_span {
+	int32_t location, len;
+	const PgQuery__RawStmt *raw;
+} stmt_span;
+
 /*
  * The file parses: the parser gives the statement boundaries without a
  * tree; statements with a decisive token (see decisive_token()) are parsed
  * alone into their model, the rest wait for analysis.
  */
 static void
-load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
-	   const size_t *decisive, size_t n_decisive)
+load_split(cf_script *script, const char *src, const stmt_span *spans,
+	   size_t n_spans, const size_t *decisive, size_t n_decisive)
 {
 	size_t alloc = 0, d = 0;
 	line_cursor cur = LINE_CURSOR_INIT;
 
 	/* as many slots as the split found: a history of 10,000 files of a
 	 * few statements each would otherwise hold 8 apiece (peak RSS) */
-	if (sr->n_stmts > 0) {
-		alloc = script->n_stmts + (size_t)sr->n_stmts;
+	if (n_spans > 0) {
+		alloc = script->n_stmts + n_spans;
 		script->stmts = cf_reallocarray(script->stmts, alloc,
 						sizeof(*script->stmts));
 	}
-	for (int i = 0; i < sr->n_stmts; i++) {
+	for (size_t i = 0; i < n_spans; i++) {
 		cf_statement *st = new_statement(script, &alloc);
 		size_t ts, te, pos;
 		bool need;
 
-		if (!make_statement(script, src,
-				    (size_t)sr->stmts[i]->stmt_location,
-				    (size_t)sr->stmts[i]->stmt_len, &cur, st))
+		if (spans[i].location < 0 || spans[i].len < 0 ||
+		    !make_statement(script, src, (size_t)spans[i].location,
+				    (size_t)spans[i].len, &cur, st))
 			continue;
 		while (d < n_decisive && decisive[d] < st->offset)
 			d++;
@@ -1264,7 +1324,9 @@ load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
 					&te, NULL))
 			need = decisive_token(src + ts, te - ts, true);
 		script->n_stmts++;
-		if (need)
+		if (need && spans[i].raw)
+			set_model(st, spans[i].raw->stmt);
+		else if (need)
 			build_model(script, st);
 	}
 }
@@ -1275,19 +1337,139 @@ load_split(cf_script *script, const char *src, const PgQuerySplitResult *sr,
  * *out is NULL only when the text is not UTF-8 or holds a NUL; otherwise it
  * is the caller's, even when -1 is returned.
  */
+static int parse_script(const char *path, const char *text, size_t len,
+			int target_major, cf_script **out,
+			cf_error_list *problems, cf_script_trees **trees);
+
 int
 cf_script_parse_target(const char *path, const char *text, size_t len,
 		       int target_major, cf_script **out,
 		       cf_error_list *problems)
 {
+	return parse_script(path, text, len, target_major, out, problems, NULL);
+}
+
+int
+cf_script_parse_trees(const char *path, const char *text, size_t len,
+		      int target_major, cf_script **out,
+		      cf_error_list *problems, cf_script_trees **trees)
+{
+	return parse_script(path, text, len, target_major, out, problems,
+			    trees);
+}
+
+/* The split alone: boundaries from the parser, no tree. */
+static bool
+split_only(cf_script *script, const char *src, int target_major,
+	   const size_t *decisive, size_t n_decisive, cf_error_list *problems)
+{
+	PgQuerySplitResult sr = pg_query_split_with_parser(src);
+	bool failed = false;
+
+	if (!sr.error) {
+		stmt_span *spans = cf_calloc(
+			sr.n_stmts > 0 ? (size_t)sr.n_stmts : 1,
+			sizeof(*spans));
+
+		for (int i = 0; i < sr.n_stmts; i++) {
+			spans[i].location = sr.stmts[i]->stmt_location;
+			spans[i].len = sr.stmts[i]->stmt_len;
+		}
+		load_split(script, src, spans, (size_t)sr.n_stmts, decisive,
+			   n_decisive);
+		free(spans);
+	} else {
+		failed = split_and_parse(script, src, target_major, problems);
+	}
+	pg_query_free_split_result(sr);
+	return failed;
+}
+
+/*
+ * The whole text parsed into its tree at once (one grammar run where the
+ * split and a parse per statement make two): the statements come from
+ * the tree's statement locations, which are what the split reads, and
+ * each statement's locations are made relative to its own text.  NULL
+ * when the text does not parse or the tree cannot be read: the caller
+ * splits as without trees.
+ */
+static cf_script_trees *
+parse_whole(cf_script *script, const char *src, const size_t *decisive,
+	    size_t n_decisive)
+{
+	PgQueryParseResult j = pg_query_parse(src);
+	cf_script_trees *t;
+	cf_json_locations locs = {0};
+	stmt_span *spans;
+	size_t n, first = script->n_stmts;
+	ProtobufCAllocator alloc;
+
+	if (j.error) {
+		pg_query_free_parse_result(j);
+		return NULL;
+	}
+	t = cf_new(cf_script_trees);
+	alloc = (ProtobufCAllocator){arena_alloc, arena_free, &t->arena};
+	t->pr = cf_tree_from_json_at(j.parse_tree, src,
+				     cf_sql_zero_bound(src, script->text_len),
+				     &alloc, &locs);
+	pg_query_free_parse_result(j);
+	if (!t->pr) {
+		cf_json_locations_release(&locs);
+		cf_script_trees_free(t);
+		return NULL;
+	}
+	n = t->pr->n_stmts;
+	spans = cf_calloc(n ? n : 1, sizeof(*spans));
+	for (size_t k = 0; k < n; k++) {
+		spans[k].location = t->pr->stmts[k]->stmt_location;
+		spans[k].len = t->pr->stmts[k]->stmt_len;
+		spans[k].raw = t->pr->stmts[k];
+	}
+	load_split(script, src, spans, n, decisive, n_decisive);
+	free(spans);
+	/* statement k of the script came from the tree's statement whose
+	 * span holds its first token */
+	t->raw = cf_calloc(script->n_stmts - first + 1, sizeof(*t->raw));
+	t->offset = cf_calloc(script->n_stmts - first + 1, sizeof(*t->offset));
+	for (size_t i = first, k = 0; i < script->n_stmts; i++) {
+		const cf_statement *st = &script->stmts[i];
+		PgQuery__RawStmt *raw;
+
+		while (k + 1 < n && t->pr->stmts[k + 1]->stmt_location >= 0 &&
+		       (size_t)t->pr->stmts[k + 1]->stmt_location <= st->offset)
+			k++;
+		raw = t->pr->stmts[k];
+		for (size_t l = locs.starts[k]; l < locs.starts[k + 1]; l++)
+			if (*locs.at[l] >= 0)
+				*locs.at[l] -= (int32_t)st->offset;
+		/* as the statement's text alone parses: from 0, up to its ';'
+		 * (0: to the end) */
+		raw->stmt_location = 0;
+		raw->stmt_len = script->text[st->offset + st->length - 1] ==
+						';' ?
+					(int32_t)st->length - 1 :
+					0;
+		t->raw[t->n] = raw;
+		t->offset[t->n++] = st->offset;
+	}
+	cf_json_locations_release(&locs);
+	return t;
+}
+
+static int
+parse_script(const char *path, const char *text, size_t len, int target_major,
+	     cf_script **out, cf_error_list *problems, cf_script_trees **trees)
+{
 	cf_script *script;
 	char *copy = NULL;
 	const char *src;
-	PgQuerySplitResult sr;
 	size_t pos = 0, ts, te, alloc = 0, n_decisive = 0, *decisive = NULL;
-	bool failed;
+	bool failed = false;
 
 	*out = NULL;
+	if (trees)
+		*trees = NULL;
 	if (!path)
 		path = "<input>";
 	if (!check_encoding(path, text, len, problems))
@@ -1315,14 +1497,11 @@ cf_script_parse_target(const char *path, const char *text, size_t len,
 			decisive[n_decisive++] = ts;
 		}
 
-	sr = pg_query_split_with_parser(src);
-	if (!sr.error) {
-		load_split(script, src, &sr, decisive, n_decisive);
-		failed = false;
-	} else {
-		failed = split_and_parse(script, src, target_major, problems);
-	}
-	pg_query_free_split_result(sr);
+	if (trees)
+		*trees = parse_whole(script, src, decisive, n_decisive);
+	if (!trees || !*trees)
+		failed = split_only(script, src, target_major, decisive,
+				    n_decisive, problems);
 	free(decisive);
 	if (classify(script, problems))
 		failed = true;

@@ -376,10 +376,11 @@ typedef struct reader {
 	const char *sql; /* the parsed text: locations are byte offsets */
 	size_t sql_len;
 	int depth;
-	int in_bounds;		/* inside TypeName.arrayBounds */
-	bool zero_bound;	/* the text may write a bound of 0 */
-	size_t unresolved;	/* empty Integers not read back */
-	const void *last_empty; /* the last empty Integer */
+	int in_bounds;		 /* inside TypeName.arrayBounds */
+	bool zero_bound;	 /* the text may write a bound of 0 */
+	size_t unresolved;	 /* empty Integers not read back */
+	const void *last_empty;	 /* the last empty Integer */
+	cf_json_locations *locs; /* NULL: locations not recorded */
 } reader;
 
 /* The JSON ends with a NUL, which no c is: no bounds check needed. */
@@ -580,6 +581,33 @@ int_value(reader *r, int64_t *v, bool *neg)
 static bool object(reader *r, const ProtobufCMessageDescriptor *desc,
 		   void *msg);
 
+/* true for the fields that hold a byte offset in the parsed text */
+static inline bool
+is_location(const ProtobufCFieldDescriptor *f)
+{
+	return (f->name[0] == 'l' && strcmp(f->name, "location") == 0) ||
+	       (f->name[0] == 's' && strcmp(f->name, "stmt_location") == 0);
+}
+
+static void
+note_location(cf_json_locations *l, int32_t *at)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->at = cf_reallocarray(l->at, l->cap, sizeof(*l->at));
+	}
+	l->at[l->n++] = at;
+}
+
+/* Marks where the next top-level statement's locations start. */
+static void
+note_statement(cf_json_locations *l, size_t k)
+{
+	l->starts = cf_reallocarray(l->starts, k + 2, sizeof(*l->starts));
+	l->starts[k] = l->n;
+	l->starts[k + 1] = l->n;
+}
+
 static void *
 new_message(reader *r, const ProtobufCMessageDescriptor *desc)
 {
@@ -616,8 +644,12 @@ repeated_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 		do {
 			void *m;
 
+			if (r->locs && r->depth == 1)
+				note_statement(r->locs, n);
 			if (!message_value(r, f->descriptor, &m))
 				return false;
+			if (r->locs && r->depth == 1)
+				r->locs->starts[n + 1] = r->locs->n;
 			if (n == cap) {
 				void **grown;
 
@@ -745,6 +777,8 @@ field_value(reader *r, const ProtobufCFieldDescriptor *f, char *msg)
 		if (!int_value(r, &v, &neg) || v < INT32_MIN || v > INT32_MAX)
 			return false;
 		*(int32_t *)at = (int32_t)v;
+		if (r->locs && is_location(f))
+			note_location(r->locs, at);
 		break;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
@@ -820,12 +854,20 @@ PgQuery__ParseResult *
 cf_tree_from_json(const char *json, const char *sql, bool zero_bound,
 		  ProtobufCAllocator *alloc)
 {
+	return cf_tree_from_json_at(json, sql, zero_bound, alloc, NULL);
+}
+
+PgQuery__ParseResult *
+cf_tree_from_json_at(const char *json, const char *sql, bool zero_bound,
+		     ProtobufCAllocator *alloc, cf_json_locations *locs)
+{
 	reader r = {.p = json,
 		    .end = json + strlen(json),
 		    .alloc = alloc,
 		    .sql = sql,
 		    .sql_len = strlen(sql),
-		    .zero_bound = zero_bound};
+		    .zero_bound = zero_bound,
+		    .locs = locs};
 	PgQuery__ParseResult *pr;
 
 	pthread_once(&fields_once, build_fields);
@@ -836,4 +878,12 @@ cf_tree_from_json(const char *json, const char *sql, bool zero_bound,
 	    r.p != r.end || r.unresolved)
 		return NULL;
 	return pr;
+}
+
+void
+cf_json_locations_release(cf_json_locations *l)
+{
+	free(l->at);
+	free(l->starts);
+	memset(l, 0, sizeof(*l));
 }

@@ -6,6 +6,8 @@
 #define CF_TREE_JSON_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
 
 #include <pg_query/pg_query.pb-c.h>
 
@@ -23,5 +25,28 @@
 PgQuery__ParseResult *cf_tree_from_json(const char *json, const char *sql,
 					bool zero_bound,
 					ProtobufCAllocator *alloc);
+
+/*
+ * Where a tree's locations are (cf_tree_from_json_at()): at[] the address
+ * of every location and stmt_location read, in reading order; those of
+ * top-level statement k are at[starts[k] .. starts[k + 1]).  Zeroed by the
+ * caller, released with cf_json_locations_release().
+ */
+typedef struct cf_json_locations {
+	int32_t **at;
+	size_t n, cap;
+	size_t *starts;
+} cf_json_locations;
+
+/*
+ * cf_tree_from_json() of a whole text that also lists where its locations
+ * are (locs may be NULL), so that a caller can make each statement's
+ * locations relative to the statement's own text.
+ */
+PgQuery__ParseResult *cf_tree_from_json_at(const char *json, const char *sql,
+					   bool zero_bound,
+					   ProtobufCAllocator *alloc,
+					   cf_json_locations *locs);
+void cf_json_locations_release(cf_json_locations *l);
 
 #endif /* CF_TREE_JSON_H */

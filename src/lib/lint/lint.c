@@ -480,12 +480,14 @@ count_changes(cf_script *script, const lint_item *items, lint_file_state *state)
 /*
  * The parse of a script's statements that a rule may read: each such
  * statement is parsed once, and its model (when it has none) comes from
- * the same tree.  Touches only the script, so scripts are prepared on
+ * the same tree; trees (may be NULL) holds them when the script was parsed
+ * whole (cf_script_parse_trees()).  Touches only the script, so scripts are
+ * prepared on
  * several threads while earlier ones are linted.  Caller passes the
  * result to lint_script(), then to lint_release().
  */
 static lint_item *
-lint_prepare(cf_script *script)
+lint_prepare(cf_script *script, const cf_script_trees *trees)
 {
 	lint_item *items = cf_calloc(script->n_stmts ? script->n_stmts : 1,
 				     sizeof(*items));
@@ -496,8 +498,9 @@ lint_prepare(cf_script *script)
 		items[i].need = lint_need_of(script, i);
 		items[i].built = !script->stmts[i].model;
 		if (items[i].need == NEED_TREE)
-			items[i].tree = cf_script_stmt_tree(
-				script, i, &items[i].text, &items[i].error);
+			items[i].tree = cf_script_stmt_tree(script, trees, i,
+							    &items[i].text,
+							    &items[i].error);
 	}
 	return items;
 }
@@ -594,9 +597,10 @@ lint_one(lint_driver *d, const char *path, const char *text, size_t len)
 {
 	cf_error_list problems = {0};
 	cf_script *script = NULL;
+	cf_script_trees *trees = NULL;
 
-	cf_script_parse_target(path, text, len, d->res->pg_major, &script,
-			       &problems);
+	cf_script_parse_trees(path, text, len, d->res->pg_major, &script,
+			      &problems, &trees);
 	if (!script) {
 		const cf_error *p = problems.n ? problems.items[0] : NULL;
 
@@ -604,11 +608,12 @@ lint_one(lint_driver *d, const char *path, const char *text, size_t len)
 			   cf_strdup(p ? p->message :
 					 "the file cannot be read as SQL"));
 	} else {
-		lint_item *items = lint_prepare(script);
+		lint_item *items = lint_prepare(script, trees);
 
 		lint_script(d, script, items);
 		lint_release(script, items, false);
 	}
+	cf_script_trees_free(trees);
 	cf_script_free(script);
 	cf_error_list_release(&problems);
 }
@@ -661,6 +666,7 @@ typedef struct lint_file_job {
 	cf_error *read_error;
 	cf_error_list problems;
 	cf_script *script;
+	cf_script_trees *trees;
 	lint_item *items;
 } lint_file_job;
 
@@ -681,11 +687,11 @@ lint_file_prepare(void *arg, size_t i)
 	if (cf_read_file(run->paths[i], &job->data, &job->len,
 			 &job->read_error) < 0)
 		return;
-	cf_script_parse_target(run->paths[i], job->data, job->len,
-			       run->d->res->pg_major, &job->script,
-			       &job->problems);
+	cf_script_parse_trees(run->paths[i], job->data, job->len,
+			      run->d->res->pg_major, &job->script,
+			      &job->problems, &job->trees);
 	if (job->script)
-		job->items = lint_prepare(job->script);
+		job->items = lint_prepare(job->script, job->trees);
 }
 
 static void
@@ -720,6 +726,7 @@ lint_file_release(void *arg, size_t i)
 
 	if (job->script)
 		lint_release(job->script, job->items, false);
+	cf_script_trees_free(job->trees);
 	cf_error_free(job->read_error);
 	cf_script_free(job->script);
 	cf_error_list_release(&job->problems);
@@ -763,7 +770,7 @@ lint_scripts_prepare(void *arg, size_t i)
 {
 	lint_scripts_run *run = arg;
 
-	run->items[i] = lint_prepare(run->scripts[i]);
+	run->items[i] = lint_prepare(run->scripts[i], NULL);
 }
 
 static void

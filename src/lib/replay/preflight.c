@@ -669,8 +669,8 @@ guard_tree(preflight_run *pr, const cf_script *script, size_t index)
 	if (!pr->tree_state[index]) {
 		char *text, *msg;
 
-		pr->trees[index] = cf_script_stmt_tree((cf_script *)script,
-						       index, &text, &msg);
+		pr->trees[index] = cf_script_stmt_tree(
+			(cf_script *)script, NULL, index, &text, &msg);
 		free(text);
 		free(msg);
 		pr->tree_state[index] = 1;

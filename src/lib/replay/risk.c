@@ -502,7 +502,7 @@ classify(changes *cs, cf_risk_changes *known, cf_script *script, size_t index)
 		memset(k, 0, sizeof(*k));
 		return;
 	}
-	t = cf_script_stmt_tree(script, index, &text, &msg);
+	t = cf_script_stmt_tree(script, NULL, index, &text, &msg);
 	pr = cf_stmt_tree_result(t);
 	stmt = pr && pr->n_stmts >= 1 ? pr->stmts[0]->stmt : NULL;
 	if (stmt)
