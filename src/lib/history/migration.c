@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "base/base.h"
+#include "history/model.h"
 
 #define MAX_VERSION_LEN 255 /* tb_confiture.version is varchar(255) */
 #define MAX_NAME_LEN 255    /* tb_confiture.name is varchar(255) */
@@ -806,7 +807,7 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
  */
 static void
 load_script(cf_error_list *problems, const char *path, char *sum,
-	    cf_script **script, int target_major)
+	    cf_script **script, int target_major, cf_script_trees **trees)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -820,7 +821,10 @@ load_script(cf_error_list *problems, const char *path, char *sum,
 	}
 	if (sum)
 		cf_sha256_hex(data, len, sum);
-	if (script)
+	if (script && trees)
+		(void)cf_script_parse_trees(path, data, len, target_major,
+					    script, problems, trees);
+	else if (script)
 		(void)cf_script_parse_target(path, data, len, target_major,
 					     script, problems);
 	free(data);
@@ -831,7 +835,8 @@ void
 cf_migration_checksum(cf_migration_set *set, cf_migration *m)
 {
 	if (m->up_path && m->checksum[0] == '\0')
-		load_script(&set->problems, m->up_path, m->checksum, NULL, 0);
+		load_script(&set->problems, m->up_path, m->checksum, NULL, 0,
+			    NULL);
 }
 
 /*
@@ -845,6 +850,9 @@ typedef struct load_each {
 	cf_error_list *problems;
 	bool checksum_only, up, down;
 	int target_major;
+	const cf_parse_hooks *hooks; /* NULL: none */
+	cf_script_trees **trees;     /* per item, with hooks */
+	void **prepared;	     /* per item: what hooks->prepare gave */
 } load_each;
 
 static cf_migration *
@@ -863,15 +871,19 @@ load_prepare(void *arg, size_t i)
 
 	if (le->checksum_only) {
 		if (m->up_path && m->checksum[0] == '\0')
-			load_script(problems, m->up_path, m->checksum, NULL, 0);
+			load_script(problems, m->up_path, m->checksum, NULL, 0,
+				    NULL);
 		return;
 	}
 	if (le->up && m->up_path && !m->up)
 		load_script(problems, m->up_path, m->checksum, &m->up,
-			    le->target_major);
+			    le->target_major, le->hooks ? &le->trees[i] : NULL);
 	if (le->down && m->down_path && !m->down)
 		load_script(problems, m->down_path, NULL, &m->down,
-			    le->target_major);
+			    le->target_major, NULL);
+	if (le->hooks && le->up && m->up)
+		le->prepared[i] = le->hooks->prepare(le->hooks->arg, m,
+						     le->trees[i]);
 }
 
 static void
@@ -883,15 +895,43 @@ load_consume(void *arg, size_t i)
 	for (size_t k = 0; k < problems->n; k++)
 		cf_error_list_add(&le->set->problems, problems->items[k]);
 	free(problems->items);
+	if (le->hooks && le->prepared[i])
+		le->hooks->consume(le->hooks->arg, load_item(le, i),
+				   le->prepared[i]);
+}
+
+/* On the thread that prepared migration i: what the hooks made, and the
+ * trees they read. */
+static void
+load_release(void *arg, size_t i)
+{
+	load_each *le = arg;
+
+	if (le->prepared[i])
+		le->hooks->release(le->hooks->arg, load_item(le, i),
+				   le->prepared[i]);
+	cf_script_trees_free(le->trees[i]);
 }
 
 /* Runs le over n migrations, on several threads when there are many. */
 static void
 load_all(load_each *le, size_t n)
 {
-	le->problems = cf_calloc(n ? n : 1, sizeof(cf_error_list));
-	cf_parallel_ordered(n, 0, cf_parallel_threads(), load_prepare,
-			    load_consume, NULL, le);
+	size_t slots = n ? n : 1;
+
+	le->problems = cf_calloc(slots, sizeof(cf_error_list));
+	if (le->hooks) {
+		le->trees = cf_calloc(slots, sizeof(*le->trees));
+		le->prepared = cf_calloc(slots, sizeof(*le->prepared));
+		cf_parallel_ordered(n, le->hooks->window, cf_parallel_threads(),
+				    load_prepare, load_consume, load_release,
+				    le);
+		free(le->trees);
+		free(le->prepared);
+	} else {
+		cf_parallel_ordered(n, 0, cf_parallel_threads(), load_prepare,
+				    load_consume, NULL, le);
+	}
 	free(le->problems);
 }
 
@@ -918,11 +958,22 @@ void
 cf_migration_parse_each(cf_migration_set *set, cf_migration *const *ms,
 			size_t n, bool up, bool down, int target_major)
 {
+	cf_migration_parse_each_hooked(set, ms, n, up, down, target_major,
+				       NULL);
+}
+
+/* See history/model.h. */
+void
+cf_migration_parse_each_hooked(cf_migration_set *set, cf_migration *const *ms,
+			       size_t n, bool up, bool down, int target_major,
+			       const cf_parse_hooks *hooks)
+{
 	load_each le = {.set = set,
 			.ms = ms,
 			.up = up,
 			.down = down,
-			.target_major = target_major};
+			.target_major = target_major,
+			.hooks = hooks};
 
 	load_all(&le, n);
 }

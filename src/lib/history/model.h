@@ -101,6 +101,33 @@ int cf_script_parse_trees(const char *path, const char *text, size_t len,
 			  cf_error_list *problems, cf_script_trees **trees);
 void cf_script_trees_free(cf_script_trees *t);
 
+/* migration.c */
+
+/*
+ * Work joined to the reading of each migration (a static preflight lints
+ * each pending file in the pass that reads and parses it).  prepare runs
+ * on the thread that read migration m, right after its up file was parsed
+ * (only when it was: m->up set), with that file's trees
+ * (cf_script_parse_trees(); may be NULL), and may touch only m; consume
+ * runs on the calling thread in migration order; release on the preparing
+ * thread.  The trees are freed after release.  At most window migrations
+ * are read ahead of the one consumed (cf_parallel_ordered()).
+ */
+typedef struct cf_parse_hooks {
+	void *(*prepare)(void *arg, cf_migration *m,
+			 const cf_script_trees *trees);
+	void (*consume)(void *arg, cf_migration *m, void *prepared);
+	void (*release)(void *arg, cf_migration *m, void *prepared);
+	void *arg;
+	size_t window;
+} cf_parse_hooks;
+
+/* cf_migration_parse_each() with hooks (NULL: none). */
+void cf_migration_parse_each_hooked(cf_migration_set *set,
+				    cf_migration *const *ms, size_t n, bool up,
+				    bool down, int target_major,
+				    const cf_parse_hooks *hooks);
+
 /*
  * Parses statement i of script alone, once, for whoever needs its tree (the
  * lint rules), or takes it from trees (cf_script_parse_trees(); may be

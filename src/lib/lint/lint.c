@@ -12,6 +12,7 @@
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
+#include "lint/lint.h"
 #include "lint/lint_internal.h"
 
 #define IGNORE_MARK "confiture:ignore"
@@ -758,11 +759,72 @@ cf_lint_files(const char *const *paths, size_t n, const cf_lint_options *opts,
 	return 0;
 }
 
-typedef struct lint_scripts_run {
-	lint_driver *d;
-	cf_script *const *scripts;
-	lint_item **items;
+/* See lint/lint.h. */
+struct cf_lint_stream {
+	lint_driver d;
 	bool keep_models;
+};
+
+int
+cf_lint_stream_begin(const cf_lint_options *opts, bool keep_models,
+		     cf_lint_stream **out, cf_error **err)
+{
+	cf_lint_stream *ls = cf_new(cf_lint_stream);
+
+	*out = NULL;
+	if (lint_begin(opts, &ls->d, err) < 0) {
+		free(ls);
+		return -1;
+	}
+	ls->keep_models = keep_models;
+	read_context(&ls->d);
+	*out = ls;
+	return 0;
+}
+
+size_t
+cf_lint_stream_window(int threads)
+{
+	return lint_window(threads);
+}
+
+void *
+cf_lint_stream_prepare(cf_lint_stream *ls, cf_script *script,
+		       const cf_script_trees *trees)
+{
+	(void)ls; /* nothing shared is touched: any thread */
+	return lint_prepare(script, trees);
+}
+
+void
+cf_lint_stream_consume(cf_lint_stream *ls, cf_script *script, void *prepared)
+{
+	lint_script(&ls->d, script, prepared);
+}
+
+void
+cf_lint_stream_release(cf_lint_stream *ls, cf_script *script, void *prepared)
+{
+	lint_release(script, prepared, ls->keep_models);
+}
+
+cf_lint_result *
+cf_lint_stream_end(cf_lint_stream *ls)
+{
+	cf_lint_result *r;
+
+	if (!ls)
+		return NULL;
+	r = ls->d.res;
+	lint_history_release(&ls->d.history);
+	free(ls);
+	return r;
+}
+
+typedef struct lint_scripts_run {
+	cf_lint_stream *ls;
+	cf_script *const *scripts;
+	void **items;
 } lint_scripts_run;
 
 static void
@@ -770,7 +832,7 @@ lint_scripts_prepare(void *arg, size_t i)
 {
 	lint_scripts_run *run = arg;
 
-	run->items[i] = lint_prepare(run->scripts[i], NULL);
+	run->items[i] = cf_lint_stream_prepare(run->ls, run->scripts[i], NULL);
 }
 
 static void
@@ -778,7 +840,7 @@ lint_scripts_consume(void *arg, size_t i)
 {
 	lint_scripts_run *run = arg;
 
-	lint_script(run->d, run->scripts[i], run->items[i]);
+	cf_lint_stream_consume(run->ls, run->scripts[i], run->items[i]);
 }
 
 static void
@@ -786,7 +848,7 @@ lint_scripts_release(void *arg, size_t i)
 {
 	lint_scripts_run *run = arg;
 
-	lint_release(run->scripts[i], run->items[i], run->keep_models);
+	cf_lint_stream_release(run->ls, run->scripts[i], run->items[i]);
 }
 
 int
@@ -794,22 +856,18 @@ cf_lint_scripts(cf_script *const *scripts, size_t n, bool keep_models,
 		const cf_lint_options *opts, cf_lint_result **out,
 		cf_error **err)
 {
-	lint_driver d;
-	lint_scripts_run run = {
-		.d = &d, .scripts = scripts, .keep_models = keep_models};
+	lint_scripts_run run = {.scripts = scripts};
 	int threads = cf_parallel_threads();
 
 	*out = NULL;
-	if (lint_begin(opts, &d, err) < 0)
+	if (cf_lint_stream_begin(opts, keep_models, &run.ls, err) < 0)
 		return -1;
-	read_context(&d);
 	run.items = cf_calloc(n ? n : 1, sizeof(*run.items));
 	cf_parallel_ordered(n, lint_window(threads), threads,
 			    lint_scripts_prepare, lint_scripts_consume,
 			    lint_scripts_release, &run);
 	free(run.items);
-	lint_history_release(&d.history);
-	*out = d.res;
+	*out = cf_lint_stream_end(run.ls);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "history/model.h"
+#include "lint/lint.h"
 #include "replay/analysis.h"
 #include "replay/clone.h"
 #include "replay/cluster.h"
@@ -78,6 +79,9 @@ typedef struct preflight_run {
 	 * lint_at (lint_deferred()) */
 	bool lint_later, linted;
 	size_t lint_at;
+	/* a static preflight lints each file as it is read (parse_and_lint());
+	 * lint_pending() takes these findings */
+	cf_lint_result *prelinted;
 	cf_preflight_migration *current; /* being applied, for the tracer */
 	const cf_error **first_err; /* per pending migration: first_error() */
 	/* relations the pending migrations before provided_upto provide
@@ -351,16 +355,18 @@ find_pending(preflight_run *pr, cf_applied_list *applied, cf_error **err)
  * only with --strict.  Statements lint cannot read are already syntax
  * problems here, so its not_linted list is not repeated.
  */
-static void
-lint_pending(preflight_run *pr, const cf_lint_options *base)
+/*
+ * The options lint_pending() lints with: base, with the run's target
+ * major, the configured grades and, without a replay, the migrations
+ * before the first pending one as context.  Returns the context list, which
+ * *out borrows: the caller frees it once lint is over.
+ */
+static const char **
+lint_options(preflight_run *pr, const cf_lint_options *base,
+	     cf_lint_options *out)
 {
 	cf_preflight_result *r = pr->r;
 	cf_lint_options lo = *base;
-	cf_script **scripts = cf_calloc(r->n + 1, sizeof(cf_script *));
-	cf_lint_result *lr = NULL;
-	cf_error *e = NULL;
-	size_t n = 0;
-
 	const char **context = cf_calloc(pr->s->set->n + 1, sizeof(char *));
 	size_t nc = 0;
 
@@ -381,6 +387,71 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 		pr->risk_changes = cf_risk_changes_new();
 	lo.on_tree = pr->risk_changes ? cf_risk_changes_note : NULL;
 	lo.on_tree_arg = pr->risk_changes;
+	*out = lo;
+	return context;
+}
+
+/* cf_parse_hooks for parse_and_lint(): arg is the lint stream. */
+static void *
+lint_hook_prepare(void *arg, cf_migration *m, const cf_script_trees *trees)
+{
+	return cf_lint_stream_prepare(arg, m->up, trees);
+}
+
+static void
+lint_hook_consume(void *arg, cf_migration *m, void *prepared)
+{
+	cf_lint_stream_consume(arg, m->up, prepared);
+}
+
+static void
+lint_hook_release(void *arg, cf_migration *m, void *prepared)
+{
+	cf_lint_stream_release(arg, m->up, prepared);
+}
+
+/*
+ * A static preflight reads and parses the pending files (ms) and lints
+ * each up file in the same pass: one parse gives the statements and the
+ * trees the rules read, and the rules run while later files are read.
+ * lint_pending() takes the findings where it would have linted.  When lint
+ * cannot start (an unknown rule in the configuration), the files are only
+ * read, and lint_pending() fails as it always did.
+ */
+static void
+parse_and_lint(preflight_run *pr, cf_migration **ms)
+{
+	cf_lint_options lo;
+	const char **context = lint_options(pr, &(cf_lint_options){0}, &lo);
+	cf_lint_stream *ls = NULL;
+	cf_error *e = NULL;
+	cf_parse_hooks hooks = {lint_hook_prepare, lint_hook_consume,
+				lint_hook_release, NULL,
+				cf_lint_stream_window(cf_parallel_threads())};
+
+	if (cf_lint_stream_begin(&lo, false, &ls, &e) == 0) {
+		hooks.arg = ls;
+		cf_migration_parse_each_hooked(pr->s->set, ms, pr->r->n, true,
+					       true, pr->target_major, &hooks);
+		pr->prelinted = cf_lint_stream_end(ls);
+	} else {
+		cf_error_free(e);
+		cf_migration_parse_each(pr->s->set, ms, pr->r->n, true, true,
+					pr->target_major);
+	}
+	free(context);
+}
+
+static void
+lint_pending(preflight_run *pr, const cf_lint_options *base)
+{
+	cf_preflight_result *r = pr->r;
+	cf_lint_options lo;
+	const char **context = lint_options(pr, base, &lo);
+	cf_script **scripts = cf_calloc(r->n + 1, sizeof(cf_script *));
+	cf_lint_result *lr = pr->prelinted;
+	cf_error *e = NULL;
+	size_t n = 0;
 
 	/* the scripts read and parsed for the static checks: a file whose
 	 * text could not be read is a problem already */
@@ -388,9 +459,10 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 		if (r->migrations[k].migration->up_path &&
 		    r->migrations[k].migration->up)
 			scripts[n++] = r->migrations[k].migration->up;
+	pr->prelinted = NULL;
 	/* a replay's analysis reads the models lint builds */
-	if (n && cf_lint_scripts(scripts, n, pr->against_url != NULL, &lo, &lr,
-				 &e) == 0) {
+	if (lr || (n && cf_lint_scripts(scripts, n, pr->against_url != NULL,
+					&lo, &lr, &e) == 0)) {
 		char major[16];
 		cf_strbuf detail = CF_STRBUF_INIT;
 
@@ -2017,8 +2089,11 @@ cf_session_preflight(cf_session *s, const char *against_url,
 
 		for (size_t i = 0; i < pr.r->n; i++)
 			ms[i] = (cf_migration *)pr.r->migrations[i].migration;
-		cf_migration_parse_each(s->set, ms, pr.r->n, true, true,
-					pr.target_major);
+		if (!against_url && !opts->no_lint)
+			parse_and_lint(&pr, ms);
+		else
+			cf_migration_parse_each(s->set, ms, pr.r->n, true, true,
+						pr.target_major);
 		free(ms);
 	}
 	if (!against_url)
@@ -2040,6 +2115,7 @@ cf_session_preflight(cf_session *s, const char *against_url,
 	free(pr.against_db);
 	json_decref(pr.tree);
 	cf_risk_changes_free(pr.risk_changes);
+	cf_lint_result_free(pr.prelinted);
 	free(pr.facts);
 	if (rc < 0) {
 		cf_preflight_result_free(pr.r);
