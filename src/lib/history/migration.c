@@ -315,15 +315,6 @@ base_name(const char *path)
 }
 
 static int
-compare_numeric(const void *a, const void *b)
-{
-	const cf_migration *x = a, *y = b;
-	int c = cf_version_compare(x->version, y->version, true);
-
-	return c ? c : strcmp(migration_path(x), migration_path(y));
-}
-
-static int
 compare_bytewise(const void *a, const void *b)
 {
 	const cf_migration *x = a, *y = b;
@@ -355,6 +346,62 @@ is_sorted(const cf_migration *items, size_t n,
 		if (cmp(&items[i - 1], &items[i]) > 0)
 			return false;
 	return true;
+}
+
+/* An all-digit version without its leading zeros, for sort_numeric(). */
+typedef struct numeric_key {
+	const char *digits;
+	size_t len;
+	const cf_migration *m;
+} numeric_key;
+
+/*
+ * cf_version_compare(), numeric, then the path, on keys made once rather
+ * than on each comparison
+ */
+static int
+compare_keys(const void *a, const void *b)
+{
+	const numeric_key *x = a, *y = b;
+	int c;
+
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	c = memcmp(x->digits, y->digits, x->len);
+	if (c == 0)
+		c = strcmp(migration_path(x->m), migration_path(y->m));
+	return (c > 0) - (c < 0);
+}
+
+/* Orders the items of an all-digit set as compare_keys() says. */
+static void
+sort_numeric(cf_migration_set *set)
+{
+	numeric_key *keys;
+	cf_migration *sorted;
+	bool in_order = true;
+
+	if (set->n < 2)
+		return;
+	keys = cf_calloc(set->n, sizeof(*keys));
+	for (size_t i = 0; i < set->n; i++) {
+		const char *v = set->items[i].version;
+
+		while (*v == '0' && v[1] != '\0')
+			v++;
+		keys[i] = (numeric_key){v, strlen(v), &set->items[i]};
+		if (i > 0 && compare_keys(&keys[i - 1], &keys[i]) > 0)
+			in_order = false;
+	}
+	if (!in_order) {
+		qsort(keys, set->n, sizeof(*keys), compare_keys);
+		sorted = cf_calloc(set->n, sizeof(*sorted));
+		for (size_t i = 0; i < set->n; i++)
+			sorted[i] = *keys[i].m;
+		memcpy(set->items, sorted, set->n * sizeof(*sorted));
+		free(sorted);
+	}
+	free(keys);
 }
 
 /* Adds m's file to the duplicate entry of first's version. */
@@ -397,11 +444,11 @@ order_and_dedupe(cf_migration_set *set)
 	size_t kept = 0;
 
 	set->numeric = numeric;
-	if (set->n > 1 &&
-	    !is_sorted(set->items, set->n,
-		       numeric ? compare_numeric : compare_bytewise))
+	if (numeric)
+		sort_numeric(set);
+	else if (set->n > 1 && !is_sorted(set->items, set->n, compare_bytewise))
 		qsort(set->items, set->n, sizeof(cf_migration),
-		      numeric ? compare_numeric : compare_bytewise);
+		      compare_bytewise);
 	for (size_t i = 0; i < set->n; i++) {
 		cf_migration *m = &set->items[i];
 
