@@ -84,20 +84,28 @@ ends_with(const char *s, const char *suffix)
  * as unbounded integers (leading zeros ignored, then length, then digits);
  * anything else compares bytewise.  Returns <0, 0 or >0.
  */
+/* The length of s when it is all digits (at least one), else 0. */
+static inline size_t
+digits_len(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	return s[n] == '\0' ? n : 0;
+}
+
 int
 cf_version_compare(const char *a, const char *b, bool numeric)
 {
+	size_t la, lb;
 	int c;
 
-	if (numeric && all_digits(a) && all_digits(b)) {
-		size_t la, lb;
-
-		while (*a == '0' && a[1] != '\0')
-			a++;
-		while (*b == '0' && b[1] != '\0')
-			b++;
-		la = strlen(a);
-		lb = strlen(b);
+	if (numeric && (la = digits_len(a)) > 0 && (lb = digits_len(b)) > 0) {
+		while (*a == '0' && la > 1)
+			a++, la--;
+		while (*b == '0' && lb > 1)
+			b++, lb--;
 		if (la != lb)
 			return la < lb ? -1 : 1;
 		c = memcmp(a, b, la);
