@@ -496,21 +496,32 @@ order_and_dedupe(cf_migration_set *set)
 
 /* Finds the migration discovered from stem, or NULL. */
 static cf_migration *
-find_by_stem(cf_migration_set *set, const char *stem)
+find_by_stem(cf_migration_set *set, const char *stem, size_t *hint)
 {
 	const char *us = strchr(stem, '_');
+	size_t vlen = us ? (size_t)(us - stem) : 0;
 	char *version;
 	long i;
 
 	if (!us)
 		return NULL;
-	/* items are sorted by version: a binary search, not a scan, so that
-	 * attaching every .down.sql stays O(n log n) */
-	version = cf_strndup(stem, (size_t)(us - stem));
-	i = cf_migration_set_find(set, version);
-	free(version);
-	if (i >= 0 && strcmp(us + 1, set->items[i].name) == 0)
+	/* down files come in name order, which is usually version order:
+	 * the migration after the last one found first */
+	if (*hint < set->n &&
+	    strncmp(set->items[*hint].version, stem, vlen) == 0 &&
+	    set->items[*hint].version[vlen] == '\0') {
+		i = (long)*hint;
+	} else {
+		/* items are sorted by version: a binary search, not a scan,
+		 * so that attaching every .down.sql stays O(n log n) */
+		version = cf_strndup(stem, vlen);
+		i = cf_migration_set_find(set, version);
+		free(version);
+	}
+	if (i >= 0 && strcmp(us + 1, set->items[i].name) == 0) {
+		*hint = (size_t)i + 1;
 		return &set->items[i];
+	}
 	return NULL;
 }
 
@@ -544,10 +555,11 @@ add_migration(cf_migration_set *set, size_t *alloc, found_file *f)
 				  ".down.sql), or run it with the Python "
 				  "confiture",
 				  f->stem);
-		m->py_path = cf_strdup(f->path);
+		m->py_path = f->path;
 	} else {
-		m->up_path = cf_strdup(f->path);
+		m->up_path = f->path;
 	}
+	f->path = NULL; /* the migration's now */
 }
 
 /* Whether files (sorted by name) hold stem+suffix as an up or .py file
@@ -572,14 +584,15 @@ has_up_file(const found_file *files, size_t nfiles, const char *stem,
  */
 static void
 attach_down(cf_migration_set *set, const found_file *files, size_t nfiles,
-	    const found_file *f)
+	    found_file *f, size_t *hint)
 {
-	cf_migration *m = find_by_stem(set, f->stem);
+	cf_migration *m = find_by_stem(set, f->stem, hint);
 	cf_error *e;
 	char *msg;
 
 	if (m) {
-		m->down_path = cf_strdup(f->path);
+		m->down_path = f->path;
+		f->path = NULL; /* the migration's now */
 		return;
 	}
 	if (has_up_file(files, nfiles, f->stem, UP_SUFFIX) ||
@@ -829,9 +842,9 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
 			report_bad_sql(set, f);
 	}
 	order_and_dedupe(set);
-	for (size_t i = 0; i < nfiles; i++)
+	for (size_t i = 0, hint = 0; i < nfiles; i++)
 		if (files[i].kind == FILE_DOWN)
-			attach_down(set, files, nfiles, &files[i]);
+			attach_down(set, files, nfiles, &files[i], &hint);
 
 	for (size_t i = 0; i < nfiles; i++) {
 		free(files[i].file);
