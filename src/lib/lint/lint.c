@@ -1,8 +1,10 @@
 /*
- * lint.c — `migrate lint`'s driver: reads each file into statements
- * (history/script.c), parses every statement alone into libpg_query's
- * protobuf tree and hands it to the rules (rules.c) with what earlier
- * statements of the file did; applies --select/--ignore and the inline
+ * lint.c — `migrate lint`'s driver: reads each file into statements and
+ * their parse trees (history/script.c: the whole file parsed once, or each
+ * statement alone when the file does not parse) and hands each tree to the
+ * rules (rules.c) with what earlier statements of the file did; runs as
+ * the files arrive for a caller that reads them itself (lint.h, the lint
+ * stream); applies --select/--ignore and the inline
  * "-- confiture:ignore RULE[,RULE] reason" comments, and lists what the
  * parser could not read as not linted.
  */
