@@ -361,10 +361,27 @@ test_whole_texts(void **state)
 		"-- nothing\n",
 	};
 
+	cf_strbuf big = CF_STRBUF_INIT;
+	cf_error_list problems = {0};
+	cf_script *script = NULL;
+	cf_script_trees *trees = NULL;
+
 	(void)state;
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		check_whole("<text>", texts[i]);
 	assert_true(n_whole > 0);
+	/* over 64 kB: statement by statement, the same script */
+	while (big.len <= 64 * 1024)
+		cf_strbuf_addstr(&big, "INSERT INTO t VALUES (1, 'a');\n"
+				       "ALTER TABLE t ADD c int DEFAULT -1;\n");
+	cf_script_parse_trees("<big>", big.buf, big.len, 15, &script, &problems,
+			      &trees);
+	assert_non_null(script);
+	assert_null(trees);
+	check_whole("<big>", big.buf);
+	cf_script_free(script);
+	cf_error_list_release(&problems);
+	cf_strbuf_release(&big);
 }
 
 int

@@ -90,7 +90,8 @@ typedef struct cf_script_trees cf_script_trees;
 
 /*
  * cf_script_parse_target() that also keeps the parse trees of the
- * statements when the whole text parses (*trees, NULL otherwise; free
+ * statements when the whole text parses and is at most 64 kB (*trees,
+ * NULL otherwise: statements are then parsed one by one when asked; free
  * with cf_script_trees_free() before the script): one run of the grammar
  * gives both the statements and their trees, where the split and a parse
  * per statement run it twice.  The script is the same as

@@ -1393,6 +1393,16 @@ split_only(cf_script *script, const char *src, int target_major,
  * when the text does not parse or the tree cannot be read: the caller
  * splits as without trees.
  */
+/*
+ * Larger texts (seed data, a dump as a migration) are split and parsed
+ * statement by statement: the whole text's JSON and tree would take
+ * several times the text's size at once, and they are mostly statements
+ * no rule reads (a 1 MB file of INSERTs: 38 MB and 0.11 s whole, 23 MB and
+ * 0.03 s split).  Real migrations are far smaller (one of the corpora's 619
+ * files is over 16 kB).
+ */
+#define WHOLE_PARSE_MAX (64 * 1024)
+
 static cf_script_trees *
 parse_whole(cf_script *script, const char *src, const size_t *decisive,
 	    size_t n_decisive)
@@ -1497,7 +1507,7 @@ parse_script(const char *path, const char *text, size_t len, int target_major,
 			decisive[n_decisive++] = ts;
 		}
 
-	if (trees)
+	if (trees && len <= WHOLE_PARSE_MAX)
 		*trees = parse_whole(script, src, decisive, n_decisive);
 	if (!trees || !*trees)
 		failed = split_only(script, src, target_major, decisive,
