@@ -107,6 +107,8 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 	char *pw_copy = NULL;
 
 	*out = NULL;
+	if (cf_pq_load(err) < 0)
+		return -1;
 	parsed = PQconninfoParse(conninfo, &errmsg);
 	if (!parsed) {
 		char *redacted = cf_redact_url(conninfo);
