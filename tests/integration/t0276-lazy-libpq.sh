@@ -114,6 +114,12 @@ test_expect_success 'without a loadable libpq, commands needing the database exi
 		expect_err_contains "HINT: install the PostgreSQL client library"
 		expect_out_not_contains "libpq"
 	done
+	LD_LIBRARY_PATH="$TEST_TMP/badlib" run_cf migrate status --env local --format json
+	expect_rc 2
+	check_json "
+eq(d[\"error\"][\"code\"], \"libpq-missing\", \"code\")
+eq(d[\"error\"][\"message\"].startswith(\"cannot load libpq (libpq.so.5): \"), True, \"message\")
+"
 	expect_eq 0 "$(psql_q "$DB" "SELECT count(*) FROM pg_class WHERE relname LIKE '"'"'t0276%'"'"' OR relname = '"'"'tb_confiture'"'"'")" \
 		"tables created"
 '

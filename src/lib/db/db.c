@@ -48,7 +48,9 @@ cf_cancel(void)
 	PGcancel *c = cancel_handle;
 
 	cancel_flag = 1;
-	/* PQcancel is documented as safe to call from a signal handler */
+	/* PQcancel is documented as safe to call from a signal handler; a
+	 * handle exists only once a connection did, so libpq is loaded, and
+	 * the PQ names only read the table (db/pq.h): nothing here loads */
 	if (c)
 		PQcancel(c, buf, sizeof(buf));
 }

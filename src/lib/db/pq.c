@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* this file fills the table: libpq's own names, not the mapped ones */
 #define CF_PQ_NO_NAMES
 #include "db/pq.h"
 
