@@ -269,7 +269,8 @@ int cf_script_parse_target(const char *path, const char *text, size_t len,
 int cf_parser_major(void);
 const char *cf_parser_version(void);
 
-/* libpq's version as PQlibVersion() gives it (e.g. 150020). */
+/* libpq's version as PQlibVersion() gives it (e.g. 150020); 0 when
+ * libpq.so.5 cannot be loaded (the library loads it on first use). */
 int cf_libpq_version(void);
 
 /* Reads and parses a file; same contract as cf_script_parse(). */

@@ -94,7 +94,11 @@ main(int argc, char **argv)
 			printf("confiture %s\n", CF_VERSION);
 			printf("parser: PostgreSQL %s grammar (libpg_query)\n",
 			       cf_parser_version());
-			printf("libpq: %d.%d\n", lib / 10000, lib % 10000);
+			if (lib > 0)
+				printf("libpq: %d.%d\n", lib / 10000,
+				       lib % 10000);
+			else
+				printf("libpq: not found (libpq.so.5 cannot be loaded)\n");
 			return 0;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);

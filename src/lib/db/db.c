@@ -48,7 +48,9 @@ cf_cancel(void)
 	PGcancel *c = cancel_handle;
 
 	cancel_flag = 1;
-	/* PQcancel is documented as safe to call from a signal handler */
+	/* PQcancel is documented as safe to call from a signal handler; a
+	 * handle exists only once a connection did, so libpq is loaded, and
+	 * the PQ names only read the table (db/pq.h): nothing here loads */
 	if (c)
 		PQcancel(c, buf, sizeof(buf));
 }
@@ -107,6 +109,8 @@ cf_db_connect_db(const char *conninfo, const char *dbname, const char *options,
 	char *pw_copy = NULL;
 
 	*out = NULL;
+	if (cf_pq_load(err) < 0)
+		return -1;
 	parsed = PQconninfoParse(conninfo, &errmsg);
 	if (!parsed) {
 		char *redacted = cf_redact_url(conninfo);

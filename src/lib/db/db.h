@@ -5,9 +5,8 @@
 #ifndef CF_DB_H
 #define CF_DB_H
 
-#include <libpq-fe.h>
-
 #include "base/base.h"
+#include "db/pq.h"
 
 /* db.c */
 

@@ -726,9 +726,12 @@ static int
 maintenance_url(const char *server_url, char **out, cf_error **err)
 {
 	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(server_url, &errmsg);
+	PQconninfoOption *opts;
 	bool has_db = false;
 
+	if (cf_pq_load(err) < 0)
+		return -1;
+	opts = PQconninfoParse(server_url, &errmsg);
 	PQfreemem(errmsg);
 	if (opts) {
 		for (PQconninfoOption *o = opts; o->keyword; o++)

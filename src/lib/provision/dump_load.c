@@ -33,7 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "db/db.h"
@@ -1005,12 +1004,15 @@ quiet(void *arg, const char *message)
 static int
 load_connect(const char *url, const char *dbname, PGconn **conn, cf_error **err)
 {
-	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	PQconninfoOption *opts;
 	const char *base = getenv("PGOPTIONS");
 	cf_error *e = NULL;
 	char *options;
 	int rc;
 
+	if (cf_pq_load(err) < 0)
+		return -1;
+	opts = PQconninfoParse(url, NULL);
 	for (PQconninfoOption *o = opts; o && o->keyword; o++)
 		if (strcmp(o->keyword, "options") == 0 && o->val)
 			base = o->val;

@@ -24,7 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "db/db.h"
@@ -134,8 +133,11 @@ static PQconninfoOption *
 parse_conninfo(const char *url, cf_error **err)
 {
 	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+	PQconninfoOption *opts;
 
+	if (cf_pq_load(err) < 0)
+		return NULL;
+	opts = PQconninfoParse(url, &errmsg);
 	if (!opts) {
 		char *red = cf_redact_url(url);
 		/* libpq quotes the string, or the token, it could not parse */

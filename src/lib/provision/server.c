@@ -83,9 +83,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "base/base.h"
+#include "db/pq.h"
 #include "provision/paths.h"
 #include "provision/pgbin.h"
 #include "provision/runas.h"
@@ -1005,6 +1004,9 @@ cf_server_start(const cf_server_options *opts, cf_server **out, cf_error **err)
 	if (!opts)
 		opts = &defaults;
 	srv->users_fd = -1;
+	/* whether a server runs is asked with libpq's ping */
+	if (cf_pq_load(err) < 0)
+		goto fail;
 	if (cf_runas_resolve(&srv->ru, err) < 0)
 		goto fail;
 	if (cf_pgbin_find(opts->bindir, opts->major_version, &bin, err) < 0)
@@ -1183,6 +1185,8 @@ cf_server_stop_running(const cf_server_options *opts, bool *stopped,
 	int rc = 0;
 
 	*stopped = false;
+	if (cf_pq_load(err) < 0)
+		return -1;
 	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &n, err) < 0)
@@ -1245,6 +1249,8 @@ cf_server_list(const cf_server_options *opts, cf_server_info **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
+	if (cf_pq_load(err) < 0)
+		return -1;
 	if (cf_runas_resolve(&ru, err) < 0)
 		return -1;
 	if (list_clusters(opts, &ru, &root, &majors, &count, err) < 0)

@@ -110,13 +110,16 @@ cf_session_redacted_url(const cf_session *s)
 static int
 connect_checked(cf_session *s, cf_error **err)
 {
-	/* Passing options replaces the URL's own and PGOPTIONS: keep them. */
-	PQconninfoOption *parsed = PQconninfoParse(s->cfg->database_url, NULL);
+	PQconninfoOption *parsed;
 	const char *user = getenv("PGOPTIONS");
 	char *base, *opts;
 	cf_error *e = NULL;
 	int rc;
 
+	if (cf_pq_load(err) < 0)
+		return -1;
+	/* Passing options replaces the URL's own and PGOPTIONS: keep them. */
+	parsed = PQconninfoParse(s->cfg->database_url, NULL);
 	for (PQconninfoOption *o = parsed; o && o->keyword; o++)
 		if (strcmp(o->keyword, "options") == 0 && o->val)
 			user = o->val;
@@ -1148,5 +1151,5 @@ cf_session_baseline(cf_session *s, const cf_run_options *opts,
 int
 cf_libpq_version(void)
 {
-	return PQlibVersion();
+	return cf_pq_load(NULL) < 0 ? 0 : PQlibVersion();
 }
