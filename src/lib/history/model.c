@@ -490,6 +490,61 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 	cf_pb_each_child(msg, walk_child, c);
 }
 
+/* What cf_node_function_uses() walks with. */
+typedef struct calls_ctx {
+	void (*fn)(void *arg, const char *name);
+	void *arg;
+} calls_ctx;
+
+static void calls_walk(calls_ctx *c, const ProtobufCMessage *msg);
+
+static bool
+calls_child(const void *child, void *arg)
+{
+	calls_walk(arg, child);
+	return false;
+}
+
+/* walk()'s way through the tree, noting only the functions called */
+static void
+calls_walk(calls_ctx *c, const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *d;
+
+	if (!msg)
+		return;
+	d = msg->descriptor;
+	if (d == &pg_query__node__descriptor) {
+		calls_walk(c, cf_pb_node_member(msg));
+		return;
+	}
+	if (d == &pg_query__range_var__descriptor ||
+	    d == &pg_query__column_ref__descriptor ||
+	    d == &pg_query__type_name__descriptor ||
+	    d == &pg_query__string__descriptor ||
+	    d == &pg_query__a__const__descriptor)
+		return;
+	if (d == &pg_query__func_call__descriptor) {
+		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)msg;
+		const char *schema, *name;
+
+		qualified(fc->funcname, fc->n_funcname, &schema, &name);
+		if ((!schema || strcmp(schema, "pg_catalog") != 0) && name &&
+		    *name)
+			c->fn(c->arg, name);
+	}
+	cf_pb_each_child(msg, calls_child, c);
+}
+
+void
+cf_node_function_uses(const void *node, void (*fn)(void *arg, const char *name),
+		      void *arg)
+{
+	calls_ctx c = {fn, arg};
+
+	calls_walk(&c, node);
+}
+
 /* The columns a collected reference names, once the relations are known. */
 static void
 resolve_column_refs(walk_ctx *c)

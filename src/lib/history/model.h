@@ -68,6 +68,16 @@ typedef struct cf_stmt_model {
 cf_stmt_model *cf_stmt_model_from_node(const void *node);
 
 /*
+ * Calls fn with the name of each function an expression's tree (a
+ * PgQuery__Node *) calls, in the order, and with the names, that the
+ * function uses of cf_stmt_model_from_node(node) would list (pg_catalog's
+ * left out), without building the model: lint's history records what
+ * every default, CHECK and generated column calls.
+ */
+void cf_node_function_uses(const void *node,
+			   void (*fn)(void *arg, const char *name), void *arg);
+
+/*
  * Builds a model from the scanner tokens of a statement the parser
  * rejected: CREATE <kind> <name> gives a provided object, every other
  * identifier a use of a name of unknown kind.  Caller frees.

@@ -1076,6 +1076,22 @@ history_use(lint_history *h, const char *target, const char *kind,
 	h->n_uses++;
 }
 
+/* A function an expression calls, for history_uses_of(). */
+typedef struct history_call {
+	lint_history *h;
+	const char *kind, *name;
+	bool stored;
+} history_call;
+
+static void
+history_called(void *arg, const char *function)
+{
+	history_call *c = arg;
+
+	if (!str_eq(function, c->name))
+		history_use(c->h, function, c->kind, c->name, c->stored);
+}
+
 /* Records that what node (a whole statement or an expression) uses is
  * referred to by kind name; only_functions for expressions. */
 static void
@@ -1086,6 +1102,14 @@ history_uses_of(lint_history *h, const Node *node, const char *kind,
 
 	if (!node || !name)
 		return;
+	if (only_functions) {
+		/* the same uses, without a model of the expression: a
+		 * history's every default is read here */
+		history_call c = {h, kind, name, stored};
+
+		cf_node_function_uses(node, history_called, &c);
+		return;
+	}
 	m = cf_stmt_model_from_node(node);
 	for (size_t i = 0; i < m->n; i++) {
 		const cf_obj *o = &m->objs[i];
