@@ -5,6 +5,8 @@
 # up` print the same bytes and exit with the same code on one thread and
 # on four, with lint findings, syntax errors, a file that is not UTF-8 and
 # an unreadable file among many; the real histories too when present.
+# Static preflight, which lints each file in the pass that reads it, warns
+# of exactly what migrate lint finds.
 . "$(dirname "$0")/../lib/tap.sh"
 
 unset CONFITURE_DATABASE_URL NO_COLOR
@@ -107,12 +109,43 @@ test_expect_success 'migrate up on 4 threads applies every migration in order' '
 		"$(psql_q t0275_up "SELECT string_agg(version, '"' '"' ORDER BY pk_confiture) || '"' '"' FROM tb_confiture")"
 '
 
+# same_findings DIR: static preflight (which lints each file in the pass
+# that reads it) warns of exactly what migrate lint finds in DIR, in order
+same_findings()
+{
+	run_cf migrate lint --pg-version 15 --format json --migrations-dir "$1" &&
+		printf "%s" "$CF_OUT" >"$TEST_TMP/lint.json" &&
+		run_cf migrate preflight --postgres-version 15 --format json \
+			--migrations-dir "$1" &&
+		printf "%s" "$CF_OUT" >"$TEST_TMP/pre.json" &&
+		python3 - "$TEST_TMP/lint.json" "$TEST_TMP/pre.json" <<-\PY
+		import json, sys
+		lint = json.load(open(sys.argv[1]))
+		pre = json.load(open(sys.argv[2]))
+		a = [(f["rule"], f["file"], f["line"], f["column"], f["message"])
+		     for f in lint["findings"]]
+		b = [(p["code"], p["file"], p["line"], p["column"], p["message"])
+		     for p in pre["problems"]
+		     if (p["detail"] or "").startswith("lint rule ")]
+		assert a, "no finding to compare"
+		assert a == b, (len(a), len(b), [x for x in a if x not in b][:3],
+				[x for x in b if x not in a][:3])
+		PY
+}
+
+test_expect_success 'static preflight reports exactly the findings of migrate lint, in order' '
+	new_project &&
+	make_history bad &&
+	same_findings db/migrations
+'
+
 if [ -d "$CORPORA/hydra/db/migrations" ] &&
 	[ -d "$CORPORA/documenso/db/migrations" ]; then
 	for corpus in hydra documenso; do
 		test_expect_success "$corpus: static preflight and lint, the same on 1 and 4 threads" '
 			same_runs migrate preflight --migrations-dir "$CORPORA/$corpus/db/migrations" --format json &&
-			same_runs migrate lint --pg-version 16 --migrations-dir "$CORPORA/$corpus/db/migrations"
+			same_runs migrate lint --pg-version 16 --migrations-dir "$CORPORA/$corpus/db/migrations" &&
+			same_findings "$CORPORA/$corpus/db/migrations"
 		'
 	done
 fi
