@@ -97,6 +97,15 @@ size_t cf_hash_str(const char *s);
 int cf_read_file(const char *path, char **data, size_t *len, cf_error **err);
 /* cf_read_file_ex() flags */
 #define CF_READ_NOFOLLOW 0x1 /* refuse a symbolic link (O_NOFOLLOW) */
+/*
+ * cf_read_file_ex() of name opened relative to the directory dirfd (or
+ * AT_FDCWD), path naming the file in messages: a history's files are
+ * opened by their name in its directory, without the kernel walking the
+ * directory's path once per file.
+ */
+int cf_read_file_at(int dirfd, const char *name, const char *path,
+		    unsigned flags, size_t max, char **data, size_t *len,
+		    cf_error **err);
 /* cf_read_file() with flags, and at most max bytes (0: no limit). */
 int cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 		    size_t *len, cf_error **err);

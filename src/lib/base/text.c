@@ -157,6 +157,15 @@ int
 cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 		size_t *len, cf_error **err)
 {
+	return cf_read_file_at(AT_FDCWD, path, path, flags, max, data, len,
+			       err);
+}
+
+/* See base/base.h. */
+int
+cf_read_file_at(int dirfd, const char *name, const char *path, unsigned flags,
+		size_t max, char **data, size_t *len, cf_error **err)
+{
 	int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	size_t cap, used = 0;
 	char *buf;
@@ -169,7 +178,7 @@ cf_read_file_ex(const char *path, unsigned flags, size_t max, char **data,
 	if (flags & CF_READ_NOFOLLOW)
 		oflags |= O_NOFOLLOW;
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
-	fd = open(path, oflags);
+	fd = openat(dirfd, name, oflags);
 	if (fd < 0) {
 		if (errno == ELOOP && (flags & CF_READ_NOFOLLOW)) {
 			e = cf_error_new(CF_ERR_IO,

@@ -18,11 +18,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "history/model.h"
@@ -868,6 +870,43 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
 	return 0;
 }
 
+/* The migrations directory, open while its files are read (fd -1: not). */
+typedef struct set_dir {
+	int fd;
+	const char *path;
+	size_t len; /* without a trailing '/' */
+} set_dir;
+
+static void
+set_dir_open(set_dir *d, const char *path)
+{
+	d->fd = -1;
+	d->path = path;
+	if (!path)
+		return;
+	d->len = strlen(path);
+	while (d->len > 1 && path[d->len - 1] == '/')
+		d->len--;
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* A file's name within d when path is d's path joined with it (as
+ * cf_path_join() made it), else NULL. */
+static const char *
+in_dir(const set_dir *d, const char *path)
+{
+	const char *name;
+
+	if (d->fd < 0 || strncmp(path, d->path, d->len) != 0)
+		return NULL;
+	name = path + d->len;
+	while (*name == '/')
+		name++;
+	if (name == path + d->len || !*name || strchr(name, '/'))
+		return NULL;
+	return name;
+}
+
 /*
  * Reads one file, stores its checksum when sum is not NULL, and parses it
  * into *script when script is not NULL (grammar as for
@@ -875,13 +914,16 @@ cf_migration_set_discover_in(const char *dir, const char *project_dir,
  */
 static void
 load_script(cf_error_list *problems, const char *path, char *sum,
-	    cf_script **script, int target_major, cf_script_trees **trees)
+	    cf_script **script, int target_major, cf_script_trees **trees,
+	    const set_dir *dir)
 {
 	char *data = NULL;
 	size_t len = 0;
 	cf_error *e = NULL;
+	const char *name = dir ? in_dir(dir, path) : NULL;
 
-	if (cf_read_file(path, &data, &len, &e) != 0) {
+	if (cf_read_file_at(name ? dir->fd : AT_FDCWD, name ? name : path, path,
+			    0, 0, &data, &len, &e) != 0) {
 		cf_error_set_where(e, path, 0, 0);
 		cf_error_set_code(e, "unreadable-file");
 		cf_error_list_add(problems, e);
@@ -904,7 +946,7 @@ cf_migration_checksum(cf_migration_set *set, cf_migration *m)
 {
 	if (m->up_path && m->checksum[0] == '\0')
 		load_script(&set->problems, m->up_path, m->checksum, NULL, 0,
-			    NULL);
+			    NULL, NULL);
 }
 
 /*
@@ -919,8 +961,9 @@ typedef struct load_each {
 	bool checksum_only, up, down;
 	int target_major;
 	const cf_parse_hooks *hooks; /* NULL: none */
-	cf_script_trees **trees;     /* per item, with hooks */
-	void **prepared;	     /* per item: what hooks->prepare gave */
+	set_dir dir;
+	cf_script_trees **trees; /* per item, with hooks */
+	void **prepared;	 /* per item: what hooks->prepare gave */
 } load_each;
 
 static cf_migration *
@@ -940,15 +983,16 @@ load_prepare(void *arg, size_t i)
 	if (le->checksum_only) {
 		if (m->up_path && m->checksum[0] == '\0')
 			load_script(problems, m->up_path, m->checksum, NULL, 0,
-				    NULL);
+				    NULL, &le->dir);
 		return;
 	}
 	if (le->up && m->up_path && !m->up)
 		load_script(problems, m->up_path, m->checksum, &m->up,
-			    le->target_major, le->hooks ? &le->trees[i] : NULL);
+			    le->target_major, le->hooks ? &le->trees[i] : NULL,
+			    &le->dir);
 	if (le->down && m->down_path && !m->down)
 		load_script(problems, m->down_path, NULL, &m->down,
-			    le->target_major, NULL);
+			    le->target_major, NULL, &le->dir);
 	if (le->hooks && le->up && m->up)
 		le->prepared[i] = le->hooks->prepare(le->hooks->arg, m,
 						     le->trees[i]);
@@ -987,6 +1031,7 @@ load_all(load_each *le, size_t n)
 {
 	size_t slots = n ? n : 1;
 
+	set_dir_open(&le->dir, le->set->dir);
 	le->problems = cf_calloc(slots, sizeof(cf_error_list));
 	if (le->hooks) {
 		le->trees = cf_calloc(slots, sizeof(*le->trees));
@@ -1001,6 +1046,8 @@ load_all(load_each *le, size_t n)
 				    load_consume, NULL, le);
 	}
 	free(le->problems);
+	if (le->dir.fd >= 0)
+		close(le->dir.fd);
 }
 
 /* Reads and checksums every .up.sql not read yet, parsing nothing. */
