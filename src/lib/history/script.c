@@ -1331,16 +1331,16 @@ load_split(cf_script *script, const char *src, const stmt_span *spans,
 	}
 }
 
+static int parse_script(const char *path, const char *text, size_t len,
+			int target_major, cf_script **out,
+			cf_error_list *problems, cf_script_trees **trees);
+
 /*
  * Validates the encoding, parses the whole text once (statement by
  * statement when the whole does not parse) and classifies each statement.
  * *out is NULL only when the text is not UTF-8 or holds a NUL; otherwise it
  * is the caller's, even when -1 is returned.
  */
-static int parse_script(const char *path, const char *text, size_t len,
-			int target_major, cf_script **out,
-			cf_error_list *problems, cf_script_trees **trees);
-
 int
 cf_script_parse_target(const char *path, const char *text, size_t len,
 		       int target_major, cf_script **out,
@@ -1386,14 +1386,6 @@ split_only(cf_script *script, const char *src, int target_major,
 }
 
 /*
- * The whole text parsed into its tree at once (one grammar run where the
- * split and a parse per statement make two): the statements come from
- * the tree's statement locations, which are what the split reads, and
- * each statement's locations are made relative to its own text.  NULL
- * when the text does not parse or the tree cannot be read: the caller
- * splits as without trees.
- */
-/*
  * Larger texts (seed data, a dump as a migration) are split and parsed
  * statement by statement: the whole text's JSON and tree would take
  * several times the text's size at once, and they are mostly statements
@@ -1403,6 +1395,14 @@ split_only(cf_script *script, const char *src, int target_major,
  */
 #define WHOLE_PARSE_MAX (64 * 1024)
 
+/*
+ * The whole text parsed into its tree at once (one grammar run where the
+ * split and a parse per statement make two): the statements come from
+ * the tree's statement locations, which are what the split reads, and
+ * each statement's locations are made relative to its own text.  NULL
+ * when the text does not parse or the tree cannot be read: the caller
+ * splits as without trees.
+ */
 static cf_script_trees *
 parse_whole(cf_script *script, const char *src, const size_t *decisive,
 	    size_t n_decisive)

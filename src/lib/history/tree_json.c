@@ -603,7 +603,12 @@ note_location(cf_json_locations *l, int32_t *at)
 static void
 note_statement(cf_json_locations *l, size_t k)
 {
-	l->starts = cf_reallocarray(l->starts, k + 2, sizeof(*l->starts));
+	if (k + 2 > l->cap_starts) {
+		l->cap_starts = k + 2 > 2 * l->cap_starts ? k + 2 + 16 :
+							    2 * l->cap_starts;
+		l->starts = cf_reallocarray(l->starts, l->cap_starts,
+					    sizeof(*l->starts));
+	}
 	l->starts[k] = l->n;
 	l->starts[k + 1] = l->n;
 }

@@ -35,7 +35,7 @@ PgQuery__ParseResult *cf_tree_from_json(const char *json, const char *sql,
 typedef struct cf_json_locations {
 	int32_t **at;
 	size_t n, cap;
-	size_t *starts;
+	size_t *starts, cap_starts;
 } cf_json_locations;
 
 /*
