@@ -32,13 +32,16 @@ expect_no_clone()
 }
 
 # Waits (up to 10 s) until a backend other than ours runs a query
-# matching the LIKE pattern; prints its pid.
+# matching one of the LIKE patterns; prints its pid.
 wait_for_query()
 {
-	local pid i
+	local pid i p like="false"
 
+	for p in "$@"; do
+		like="$like OR query LIKE '$p'"
+	done
 	for i in $(seq 100); do
-		pid=$(psql_q postgres "SELECT pid FROM pg_stat_activity WHERE query LIKE '$1' AND pid <> pg_backend_pid() LIMIT 1")
+		pid=$(psql_q postgres "SELECT pid FROM pg_stat_activity WHERE ($like) AND pid <> pg_backend_pid() LIMIT 1")
 		if [ -n "$pid" ]; then
 			printf '%s\n' "$pid"
 			return 0
@@ -185,7 +188,10 @@ test_expect_success 'SIGINT while the clone is being made: stops, no fallback, n
 	"$CONFITURE" migrate preflight --against "$(db_url t0220_big)" --format json \
 		>"$TEST_TMP/out" 2>"$TEST_TMP/err" </dev/null &
 	pid=$!
-	wait_for_query "CREATE DATABASE%cf_preflight%" >/dev/null || { kill "$pid"; exit 1; }
+	# the clone, or (FILE_COPY was quicker than the poll) the sleeping
+	# migration on it
+	wait_for_query "CREATE DATABASE%cf_preflight%" "%pg_sleep(10)%" >/dev/null ||
+		{ kill "$pid"; exit 1; }
 	kill -INT "$pid"
 	CF_RC=0
 	wait "$pid" || CF_RC=$?
