@@ -294,6 +294,9 @@ typedef struct walk_ctx {
 	/* WITH names: what the statement reads from them is no relation */
 	const char *ctes[8];
 	size_t n_ctes;
+	/* set: no model, only the functions called (cf_node_function_uses()) */
+	void (*on_call)(void *arg, const char *name);
+	void *call_arg;
 } walk_ctx;
 
 static void walk(walk_ctx *c, const ProtobufCMessage *msg);
@@ -447,6 +450,8 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 	if (d == &pg_query__range_var__descriptor) {
 		const PgQuery__RangeVar *rv = (const PgQuery__RangeVar *)msg;
 
+		if (c->on_call)
+			return;
 		if (rv != c->created &&
 		    c->n_rels < sizeof(c->rels) / sizeof(c->rels[0]))
 			c->rels[c->n_rels++] = rv;
@@ -456,8 +461,10 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 	if (d == &pg_query__column_ref__descriptor ||
 	    d == &pg_query__index_elem__descriptor ||
 	    d == &pg_query__constraint__descriptor) {
-		CF_GROW(c->cols, c->alloc_cols, c->n_cols + 1);
-		c->cols[c->n_cols++] = msg;
+		if (!c->on_call) {
+			CF_GROW(c->cols, c->alloc_cols, c->n_cols + 1);
+			c->cols[c->n_cols++] = msg;
+		}
 		if (d == &pg_query__column_ref__descriptor)
 			return;
 	} else if (d == &pg_query__func_call__descriptor) {
@@ -465,15 +472,21 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 		const char *schema, *name;
 
 		qualified(fc->funcname, fc->n_funcname, &schema, &name);
-		if (!schema || strcmp(schema, "pg_catalog") != 0)
-			cf_stmt_model_add(c->m, CF_OBJ_FUNCTION, CF_ACT_USE,
-					  schema, NULL, name, NULL);
+		if (!schema || strcmp(schema, "pg_catalog") != 0) {
+			if (!c->on_call)
+				cf_stmt_model_add(c->m, CF_OBJ_FUNCTION,
+						  CF_ACT_USE, schema, NULL,
+						  name, NULL);
+			else if (name && *name) /* what the model keeps */
+				c->on_call(c->call_arg, name);
+		}
 	} else if (d == &pg_query__type_name__descriptor) {
 		const PgQuery__TypeName *t = (const PgQuery__TypeName *)msg;
 		const char *schema, *name;
 
 		qualified(t->names, t->n_names, &schema, &name);
-		if (!schema || strcmp(schema, "pg_catalog") != 0)
+		if (!c->on_call &&
+		    (!schema || strcmp(schema, "pg_catalog") != 0))
 			cf_stmt_model_add(c->m, CF_OBJ_TYPE, CF_ACT_USE, schema,
 					  NULL, name, NULL);
 		return;
@@ -490,59 +503,14 @@ walk(walk_ctx *c, const ProtobufCMessage *msg)
 	cf_pb_each_child(msg, walk_child, c);
 }
 
-/* What cf_node_function_uses() walks with. */
-typedef struct calls_ctx {
-	void (*fn)(void *arg, const char *name);
-	void *arg;
-} calls_ctx;
-
-static void calls_walk(calls_ctx *c, const ProtobufCMessage *msg);
-
-static bool
-calls_child(const void *child, void *arg)
-{
-	calls_walk(arg, child);
-	return false;
-}
-
-/* walk()'s way through the tree, noting only the functions called */
-static void
-calls_walk(calls_ctx *c, const ProtobufCMessage *msg)
-{
-	const ProtobufCMessageDescriptor *d;
-
-	if (!msg)
-		return;
-	d = msg->descriptor;
-	if (d == &pg_query__node__descriptor) {
-		calls_walk(c, cf_pb_node_member(msg));
-		return;
-	}
-	if (d == &pg_query__range_var__descriptor ||
-	    d == &pg_query__column_ref__descriptor ||
-	    d == &pg_query__type_name__descriptor ||
-	    d == &pg_query__string__descriptor ||
-	    d == &pg_query__a__const__descriptor)
-		return;
-	if (d == &pg_query__func_call__descriptor) {
-		const PgQuery__FuncCall *fc = (const PgQuery__FuncCall *)msg;
-		const char *schema, *name;
-
-		qualified(fc->funcname, fc->n_funcname, &schema, &name);
-		if ((!schema || strcmp(schema, "pg_catalog") != 0) && name &&
-		    *name)
-			c->fn(c->arg, name);
-	}
-	cf_pb_each_child(msg, calls_child, c);
-}
-
 void
 cf_node_function_uses(const void *node, void (*fn)(void *arg, const char *name),
 		      void *arg)
 {
-	calls_ctx c = {fn, arg};
+	/* walk() itself, so that the calls are the model's by construction */
+	walk_ctx c = {.on_call = fn, .call_arg = arg};
 
-	calls_walk(&c, node);
+	walk(&c, node);
 }
 
 /* The columns a collected reference names, once the relations are known. */
