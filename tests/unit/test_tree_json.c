@@ -288,6 +288,11 @@ check_whole(const char *path, const char *text)
 	cf_script_parse_trees(path, text, len, 15, &b, &pb, &trees);
 	assert_true((a == NULL) == (b == NULL));
 	assert_int_equal(pa.n, pb.n);
+	for (size_t k = 0; k < pa.n; k++) {
+		assert_string_equal(pa.items[k]->message, pb.items[k]->message);
+		assert_int_equal(pa.items[k]->line, pb.items[k]->line);
+		assert_int_equal(pa.items[k]->column, pb.items[k]->column);
+	}
 	n_whole_files += trees != NULL;
 	for (size_t i = 0; a && i < a->n_stmts; i++) {
 		const cf_statement *x = &a->stmts[i], *y = &b->stmts[i];

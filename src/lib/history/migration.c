@@ -343,21 +343,6 @@ set_is_numeric(const cf_migration *items, size_t n)
 	return true;
 }
 
-/*
- * true when items are already in cmp's order: files are listed by name, and
- * names usually sort as their versions do, so one pass often spares the
- * sort (a merge sort compares sorted input (n/2) log n times).
- */
-static bool
-is_sorted(const cf_migration *items, size_t n,
-	  int (*cmp)(const void *, const void *))
-{
-	for (size_t i = 1; i < n; i++)
-		if (cmp(&items[i - 1], &items[i]) > 0)
-			return false;
-	return true;
-}
-
 /* An all-digit version without its leading zeros, for sort_numeric(). */
 typedef struct numeric_key {
 	const char *digits;
@@ -383,7 +368,8 @@ compare_keys(const void *a, const void *b)
 	return (c > 0) - (c < 0);
 }
 
-/* Orders the items of an all-digit set as compare_keys() says. */
+/* Orders the items of an all-digit set as compare_keys() says; listed by
+ * name, they are often in that order already, and then nothing moves. */
 static void
 sort_numeric(cf_migration_set *set)
 {
@@ -456,7 +442,7 @@ order_and_dedupe(cf_migration_set *set)
 	set->numeric = numeric;
 	if (numeric)
 		sort_numeric(set);
-	else if (set->n > 1 && !is_sorted(set->items, set->n, compare_bytewise))
+	else if (set->n > 1)
 		qsort(set->items, set->n, sizeof(cf_migration),
 		      compare_bytewise);
 	for (size_t i = 0; i < set->n; i++) {
@@ -1031,7 +1017,8 @@ load_all(load_each *le, size_t n)
 {
 	size_t slots = n ? n : 1;
 
-	set_dir_open(&le->dir, le->set->dir);
+	/* one file is as quickly opened by its path */
+	set_dir_open(&le->dir, n > 1 ? le->set->dir : NULL);
 	le->problems = cf_calloc(slots, sizeof(cf_error_list));
 	if (le->hooks) {
 		le->trees = cf_calloc(slots, sizeof(*le->trees));

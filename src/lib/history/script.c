@@ -1400,12 +1400,13 @@ split_only(cf_script *script, const char *src, int target_major,
  * split and a parse per statement make two): the statements come from
  * the tree's statement locations, which are what the split reads, and
  * each statement's locations are made relative to its own text.  NULL
- * when the text does not parse or the tree cannot be read: the caller
- * splits as without trees.
+ * when the text does not parse (*rejected set: the split would fail the
+ * same way) or the tree cannot be read: the caller splits as without
+ * trees.
  */
 static cf_script_trees *
 parse_whole(cf_script *script, const char *src, const size_t *decisive,
-	    size_t n_decisive)
+	    size_t n_decisive, bool *rejected)
 {
 	PgQueryParseResult j = pg_query_parse(src);
 	cf_script_trees *t;
@@ -1414,6 +1415,7 @@ parse_whole(cf_script *script, const char *src, const size_t *decisive,
 	size_t n, first = script->n_stmts;
 	ProtobufCAllocator alloc;
 
+	*rejected = j.error != NULL;
 	if (j.error) {
 		pg_query_free_parse_result(j);
 		return NULL;
@@ -1475,7 +1477,7 @@ parse_script(const char *path, const char *text, size_t len, int target_major,
 	char *copy = NULL;
 	const char *src;
 	size_t pos = 0, ts, te, alloc = 0, n_decisive = 0, *decisive = NULL;
-	bool failed = false;
+	bool failed = false, rejected = false;
 
 	*out = NULL;
 	if (trees)
@@ -1508,8 +1510,11 @@ parse_script(const char *path, const char *text, size_t len, int target_major,
 		}
 
 	if (trees && len <= WHOLE_PARSE_MAX)
-		*trees = parse_whole(script, src, decisive, n_decisive);
-	if (!trees || !*trees)
+		*trees = parse_whole(script, src, decisive, n_decisive,
+				     &rejected);
+	if (rejected) /* the same grammar: the split would fail too */
+		failed = split_and_parse(script, src, target_major, problems);
+	else if (!trees || !*trees)
 		failed = split_only(script, src, target_major, decisive,
 				    n_decisive, problems);
 	free(decisive);

@@ -414,9 +414,10 @@ lint_hook_release(void *arg, cf_migration *m, void *prepared)
  * A static preflight reads and parses the pending files (ms) and lints
  * each up file in the same pass: one parse gives the statements and the
  * trees the rules read, and the rules run while later files are read.
- * lint_pending() takes the findings where it would have linted.  When lint
- * cannot start (an unknown rule in the configuration), the files are only
- * read, and lint_pending() fails as it always did.
+ * lint_pending() takes the findings where it would have linted.  Lint
+ * fails to start only on an unknown rule id, which loading the
+ * configuration already refuses; should it, the files are only read, and
+ * lint_pending() reports the failure as it always did.
  */
 static void
 parse_and_lint(preflight_run *pr, cf_migration **ms)
