@@ -75,7 +75,11 @@ typedef struct cf_error {
 	int statement_index; /* 1-based index in its file; 0 when n/a */
 	char *code;    /* short stable identifier, e.g. "duplicate-version" */
 	char *excerpt; /* the source line at line, secrets hidden, or NULL;
-			* shown instead of reading the file again */
+			* shown instead of reading the file again; a long
+			* line is cut around column (cf_text_excerpt()) */
+	int excerpt_column; /* the line's column of the excerpt's first
+			     * character after a leading cut mark; 0 or 1:
+			     * the excerpt starts the line */
 } cf_error;
 
 /* Frees an error and everything it owns.  NULL is fine. */
@@ -295,6 +299,20 @@ const char *cf_script_node(cf_script *script, size_t i);
  */
 void cf_script_position(const cf_script *script, const cf_statement *stmt,
 			int char_pos, int *line, int *column);
+
+/*
+ * An excerpt for a position: the line of text[0..len) holding byte offset
+ * off (column: that offset's 1-based column, in characters).  A line of at
+ * most 160 characters is returned whole; a longer one is cut to 160
+ * characters around off (at least 60 before it), each cut end marked by
+ * an ellipsis (U+2026).  *first_column (may be NULL) is the line's column
+ * of the excerpt's first character after that mark (1 when the excerpt
+ * starts the line), so that a caret can be placed under column.  Reads at
+ * most 160 characters either side of off: a long line costs no more per
+ * position.  Caller frees.
+ */
+char *cf_text_excerpt(const char *text, size_t len, size_t off, int column,
+		      int *first_column);
 
 /* ------------------------------------------------------------------------
  * Migration files (migration.c)
@@ -1314,7 +1332,9 @@ typedef struct cf_lint_finding {
 	char *file;
 	int line, column; /* 1-based */
 	char *message;
-	char *excerpt;		/* the source line at line (no newline) */
+	char *excerpt;	    /* the source line at line (no newline), a long one
+			* cut around column (cf_text_excerpt()) */
+	int excerpt_column; /* as cf_error's */
 	const char *suggestion; /* one line; static */
 	const char *docs;	/* static */
 } cf_lint_finding;

@@ -172,6 +172,7 @@ result_text(const cf_lint_result *r)
 		e.line = f->line;
 		e.column = f->column;
 		e.excerpt = f->excerpt;
+		e.excerpt_column = f->excerpt_column;
 		e.detail = detail;
 		e.hint = (char *)f->suggestion; /* only read */
 		cli_print_error_indented(o, &e, "  ");

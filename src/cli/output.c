@@ -343,29 +343,56 @@ add_text(struct obuf *b, const char *in, const char *color, const char *label,
 	ob_addc(b, '\n');
 }
 
+/*
+ * The excerpt of e's line: the library's, else the line read from an SQL
+ * file, cut around the column as the library cuts its own
+ * (cf_text_excerpt()) and put in *owned for the caller to free; *first
+ * is the line's column of its first character after a cut mark.
+ */
+static const char *
+excerpt_of(const cf_error *e, char **owned, int *first)
+{
+	char *line;
+	size_t len, off = 0;
+	int col = 1;
+
+	*owned = NULL;
+	*first = e->excerpt_column > 1 ? e->excerpt_column : 1;
+	if (e->excerpt)
+		return e->excerpt;
+	if (!is_sql_file(e->file) || !(line = file_line(e->file, e->line)))
+		return NULL;
+	len = strlen(line);
+	/* the column's first byte: columns count characters */
+	for (; off < len && col < e->column; col++)
+		do
+			off++;
+		while (off < len && ((unsigned char)line[off] & 0xC0) == 0x80);
+	*owned = cf_text_excerpt(line, len, off, col, first);
+	free(line);
+	return *owned;
+}
+
 /* Appends "   4 | text" and a caret under the column (columns count
  * characters; tabs are kept so the caret lines up). */
 static void
 add_excerpt(struct obuf *b, const struct colors *c, const cf_error *e,
 	    const char *in)
 {
-	char *raw = NULL;
+	char *owned;
 	const char *text;
 	size_t start, end;
-	int col = 1;
+	int col;
 
-	if (!e->file || e->line <= 0)
+	if (!e->file || e->line <= 0 || !(text = excerpt_of(e, &owned, &col)))
 		return;
-	if (e->excerpt)
-		text = e->excerpt;
-	else if (is_sql_file(e->file))
-		text = raw = file_line(e->file, e->line);
-	else
-		return;
-	if (!text || !*text) {
-		free(raw);
+	if (!*text) {
+		free(owned);
 		return;
 	}
+	/* a cut mark stands before the excerpt's first column */
+	if (col > 1)
+		col--;
 	ob_adds(b, in);
 	ob_adds(b, "  ");
 	ob_adds(b, c->dim);
@@ -377,7 +404,7 @@ add_excerpt(struct obuf *b, const struct colors *c, const cf_error *e,
 	ob_add_escaped(b, text, false);
 	end = b->len;
 	ob_addc(b, '\n');
-	free(raw);
+	free(owned);
 	if (e->column > 0) {
 		add_label(b, in, c->dim, "      |", c->reset);
 		/* under the escaped text, read by index: b->buf moves */

@@ -191,6 +191,42 @@ test_expect_success 'billion laughs: exit 2 at once with a clear message, memory
 	)
 '
 
+test_expect_success 'too many keys or anchors: exit 2 at once, at the key, before libfyaml compares them' '
+	new_project
+	python3 -c "print(\"{\" + \", \".join(\"k%d: 1\" % i for i in range(20000)) + \"}\")" >db/environments/wide.yaml
+	python3 -c "
+for m in range(25):
+    print(\"m%d:\" % m)
+    for k in range(450): print(\"  k%d: 1\" % k)" >db/environments/deep.yaml
+	python3 -c "
+print(\"include_dirs:\")
+for i in range(1001): print(\"  - &a%d db/x\" % i)" >db/environments/anchors.yaml
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate status --env wide
+	expect_rc 2
+	expect_err_contains "too many keys in one mapping"
+	expect_err_contains "db/environments/wide.yaml:1:4392"
+	expect_err_contains "at most 500 keys in one mapping"
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate status --env deep --format json
+	expect_rc 2
+	expect_out_contains "\"code\": \"yaml-too-large\""
+	expect_out_contains "at most 10000 keys"
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate status --env anchors
+	expect_rc 2
+	expect_err_contains "too many anchors"
+	expect_err_contains "db/environments/anchors.yaml:1002:6"
+'
+
+test_expect_success 'a mapping of 500 keys still loads: each unknown key warned, excerpts cut, the password hidden' '
+	new_project "$DB"
+	python3 -c "print(\"{database_url: \\\"postgresql://u:hunter2pw@%s:%s/%s\\\", \" % (\"$PGHOST\".replace(\"/\", \"%2F\"), \"$PGPORT\", \"$DB\") + \", \".join(\"k%d: 1\" % i for i in range(498)) + \"}\")" >db/environments/wide.yaml
+	run_cf migrate status --env wide
+	expect_err_contains "unknown configuration key '\''k497'\''"
+	test "$(grep -c "unknown configuration key" "$TEST_TMP/err")" = 498 &&
+	test "$(wc -c <"$TEST_TMP/err")" -lt 400000 &&
+	expect_err_matches "^ +1 \\| …[^…]*k497: 1}\$" &&
+	expect_err_not_contains hunter2pw
+'
+
 test_expect_success 'control characters in a migration file name never reach the terminal raw' '
 	new_project "$DB"
 	esc=$(printf "\033")

@@ -214,6 +214,51 @@ test_expect_success 'control characters from a hostile migration reach the termi
 	! grep -q "$(printf "\\033")" "$TEST_TMP/out"
 '
 
+# Checks every excerpt of the last run's stdout: the caret stands under
+# the text its finding names (the start of "CREATE INDEX i" or of FRM).
+carets_point_at()
+{
+	python3 - "$TEST_TMP/out" "$1" <<-\PY
+	import sys
+	lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+	n = 0
+	for i, l in enumerate(lines):
+	    bar = l.find(" | ")
+	    if bar < 0 or not l[:bar].strip().isdigit() or i + 1 >= len(lines):
+	        continue
+	    caret = lines[i + 1].index("^") - (bar + 3)
+	    if not l[bar + 3:][caret:].startswith(sys.argv[2]):
+	        sys.exit("caret %d of line %d: %r" % (n, i, l[bar + 3:][caret:caret + 20]))
+	    n += 1
+	print(n)
+	PY
+}
+
+test_expect_success 'a one-line file of 2,000 findings: each excerpt cut around its caret' '
+	new_project
+	python3 -c "import sys; sys.stdout.write(\" \".join(\"CREATE INDEX i%d ON t (a);\" % i for i in range(2000)))" >db/migrations/001_one_line.up.sql
+	run_cf migrate lint --pg-version 16
+	expect_rc 1
+	expect_out_contains "2000 errors"
+	expect_out_contains "001_one_line.up.sql:1:27891"
+	# 160 characters of the line each, not the 52,000 of the whole line
+	test "$(wc -c <"$TEST_TMP/out")" -lt 2000000 &&
+	test "$(carets_point_at "CREATE INDEX i")" = 2000 &&
+	expect_out_matches "^ +1 \\| …a\\); CREATE INDEX i99.* CREATE INDEX i1000 ON t .*…\$" &&
+	expect_out_matches "^ +1 \\| CREATE INDEX i0 ON t \\(a\\); .*…\$"
+'
+
+test_expect_success 'a long line read back by the CLI is cut the same way (static preflight)' '
+	new_project
+	python3 -c "import sys; sys.stdout.write(\" \".join([\"SELECT 1;\"] * 30) + \" SELECT \\u00e9, \\\"\\u00fc\\\" FRM t; \" + \" \".join([\"SELECT 2;\"] * 30) + \"\\n\")" >db/migrations/001_long.up.sql
+	printf "SELECT 1;\n" >db/migrations/001_long.down.sql
+	run_cf migrate preflight --postgres-version 15
+	expect_err_contains "001_long.up.sql:1:319 (statement 31)"
+	expect_err_matches "^ +1 \\| …; SELECT 1; .*FRM t; SELECT 2; .*…\$"
+	cp "$TEST_TMP/err" "$TEST_TMP/out" &&
+	test "$(carets_point_at "t; SELECT 2;")" = 1
+'
+
 test_expect_success 'a missing file is a usage error (exit 2)' '
 	new_project
 	run_cf migrate lint no/such/file.sql

@@ -85,12 +85,11 @@ test_text_line_col(void **state)
 		size_t off;
 		int line, column;
 	} cases[] = {
-		{0, 1, 1},   {1, 1, 2},	 {2, 1, 3}, /* the newline itself */
-		{3, 2, 1},   {5, 2, 2},		    /* after the 2-byte "é" */
-		{6, 2, 3},   {8, 2, 4},	 {9, 2, 5},  {10, 2, 6},
-		{11, 3, 1},  {12, 4, 1}, {16, 4, 2}, /* after the 4-byte emoji */
-		{17, 4, 3},			     /* end of text */
-		{100, 4, 3}, /* past the end: stops at NUL */
+		{0, 1, 1},  {1, 1, 2},	{2, 1, 3}, /* the newline itself */
+		{3, 2, 1},  {5, 2, 2},		   /* after the 2-byte "é" */
+		{6, 2, 3},  {8, 2, 4},	{9, 2, 5},  {10, 2, 6},
+		{11, 3, 1}, {12, 4, 1}, {16, 4, 2}, /* after the 4-byte emoji */
+		{17, 4, 3},			    /* end of text */
 	};
 
 	(void)state;
@@ -102,6 +101,90 @@ test_text_line_col(void **state)
 			fail_msg("offset %zu: %d:%d, want %d:%d", cases[i].off,
 				 line, col, cases[i].line, cases[i].column);
 	}
+}
+
+/* cf_text_line_col() reads text[0..off) only: the text need not end in
+ * a NUL (a buffer from a caller, or a fuzzer). */
+static void
+test_text_line_col_unterminated(void **state)
+{
+	char *text = cf_malloc(6);
+	int line = 0, col = 0;
+
+	(void)state;
+	memcpy(text, "a\nbcd\n", 6);
+	cf_text_line_col(text, 6, &line, &col);
+	assert_int_equal(line, 3);
+	assert_int_equal(col, 1);
+	cf_text_line_col(text, 5, &line, &col);
+	assert_int_equal(line, 2);
+	assert_int_equal(col, 4);
+	free(text);
+}
+
+/* Checks one excerpt: its text and the column of its first character. */
+static void
+check_excerpt(const char *text, size_t off, int column, const char *want,
+	      int want_first)
+{
+	int first = -1;
+	char *got = cf_text_excerpt(text, strlen(text), off, column, &first);
+
+	if (strcmp(got, want) != 0 || first != want_first)
+		fail_msg("offset %zu: \"%s\" from column %d, want \"%s\" "
+			 "from %d",
+			 off, got, first, want, want_first);
+	free(got);
+}
+
+/*
+ * A line of at most 160 characters is its own excerpt; a longer one is cut
+ * to 160 characters around the position (60 before it at least), each cut
+ * marked, and the first column says where the excerpt starts.
+ */
+static void
+test_text_excerpt(void **state)
+{
+	char line[401], want[200];
+	char *text;
+
+	(void)state;
+	check_excerpt("SELECT 1;\nSELECT 2;\r\nx", 12, 3, "SELECT 2;", 1);
+	check_excerpt("SELECT 1;\nSELECT 2;", 0, 1, "SELECT 1;", 1);
+	check_excerpt("ab\n", 3, 1, "", 1); /* the empty last line */
+	/* 400 characters a..z repeated on one line */
+	for (int i = 0; i < 400; i++)
+		line[i] = (char)('a' + i % 26);
+	line[400] = '\0';
+	/* at the start: nothing cut before, 160 characters, then a mark */
+	snprintf(want, sizeof(want), "%.160s\xE2\x80\xA6", line);
+	check_excerpt(line, 0, 1, want, 1);
+	/* in the middle: 60 characters before the position */
+	snprintf(want, sizeof(want), "\xE2\x80\xA6%.160s\xE2\x80\xA6",
+		 line + 140);
+	check_excerpt(line, 200, 201, want, 141);
+	/* near the end: the rest of the line, and more before it */
+	snprintf(want, sizeof(want), "\xE2\x80\xA6%s", line + 240);
+	check_excerpt(line, 390, 391, want, 241);
+	/* exactly 160 characters: whole */
+	line[160] = '\0';
+	check_excerpt(line, 150, 151, line, 1);
+	/* characters, not bytes: 200 two-byte characters, cut at a
+	 * character */
+	text = cf_malloc(401);
+	for (int i = 0; i < 200; i++)
+		memcpy(text + 2 * i, "\xC3\xA9", 2);
+	text[400] = '\0';
+	{
+		int first = 0;
+		char *got = cf_text_excerpt(text, 400, 200, 101, &first);
+
+		assert_int_equal(first, 41);
+		assert_true(cf_utf8_valid(got, strlen(got), NULL));
+		assert_int_equal(strlen(got), 3 + 2 * 160);
+		free(got);
+	}
+	free(text);
 }
 
 static void
@@ -247,14 +330,14 @@ test_fast_paths(void **state)
 
 			assert_int_equal(cf_utf8_char_offset(text, len, n),
 					 naive_char_offset(text, len, n));
+			if (n > len) /* line_col reads text[0..n) */
+				continue;
 			cf_text_line_col(text, n, &l1, &c1);
 			naive_line_col(text, n, &l2, &c2);
 			if (l1 != l2 || c1 != c2)
 				fail_msg(
 					"seed %u offset %zu: %d:%d, want %d:%d",
 					seed, n, l1, c1, l2, c2);
-			if (n > len)
-				continue;
 			want = table_utf8_valid(text, n, &want_bad);
 			got = cf_utf8_valid(text, n, &bad);
 			if (got != want || (!want && bad != want_bad))
@@ -494,6 +577,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_text_line_col),
+		cmocka_unit_test(test_text_line_col_unterminated),
+		cmocka_unit_test(test_text_excerpt),
 		cmocka_unit_test(test_utf8_char_offset),
 		cmocka_unit_test(test_fast_paths),
 		cmocka_unit_test(test_quote),

@@ -22,6 +22,7 @@
 #include "base/base.h"
 #include "history/model.h"
 #include "history/tree_json.h"
+#include "function_uses_check.h"
 
 /* Every block handed out, freed at once (as the arena in script.c). */
 typedef struct blocks {
@@ -204,71 +205,15 @@ packed(const PgQuery__ParseResult *pr, size_t *n)
 	return buf;
 }
 
-/* Names cf_node_function_uses() reported, in order. */
-typedef struct names {
-	char **v;
-	size_t n, alloc;
-} names;
+static uses_check calls_checked;
 
+/* The function uses of every Node of a tree agree with the model. */
 static void
-note_name(void *arg, const char *name)
+check_calls(const void *msg)
 {
-	names *ns = arg;
-
-	CF_GROW(ns->v, ns->alloc, ns->n + 1);
-	ns->v[ns->n++] = cf_strdup(name);
-}
-
-static size_t n_calls_checked;
-
-/*
- * cf_node_function_uses() lists the function uses the model of the same
- * node lists, in order (checked on every Node of a tree whose model
- * provides nothing, which drop_self_uses() would remove).
- */
-static bool
-check_calls(const void *msg, void *arg)
-{
-	const ProtobufCMessage *m = msg;
-
-	(void)arg;
-	if (!m)
-		return false;
-	if (m->descriptor == &pg_query__node__descriptor) {
-		cf_stmt_model *model = cf_stmt_model_from_node(msg);
-		names got = {0};
-		size_t k = 0;
-		bool provides = false;
-
-		for (size_t i = 0; i < model->n; i++)
-			provides |= model->objs[i].action == CF_ACT_PROVIDE;
-		cf_node_function_uses(msg, note_name, &got);
-		for (size_t i = 0; !provides && i < model->n; i++) {
-			const cf_obj *o = &model->objs[i];
-
-			if (o->kind != CF_OBJ_FUNCTION ||
-			    o->action != CF_ACT_USE)
-				continue;
-			if (k >= got.n || strcmp(got.v[k], o->name) != 0)
-				fail_msg("function use %zu: %s, the model "
-					 "says %s",
-					 k, k < got.n ? got.v[k] : "(none)",
-					 o->name);
-			k++;
-		}
-		if (!provides) {
-			assert_int_equal(k, got.n);
-			n_calls_checked++;
-		}
-		for (size_t i = 0; i < got.n; i++)
-			free(got.v[i]);
-		free(got.v);
-		cf_stmt_model_free(model);
-		check_calls(cf_pb_node_member(msg), NULL);
-		return false;
-	}
-	cf_pb_each_child(msg, check_calls, NULL);
-	return false;
+	if (!function_uses_agree(msg, &calls_checked))
+		fail_msg("a function use differs from the model's (%s)",
+			 calls_checked.differs);
 }
 
 /*
@@ -324,7 +269,7 @@ check_whole(const char *path, const char *text)
 			free(p1);
 			free(p2);
 			n_whole += trees != NULL;
-			check_calls(r1->stmts[0]->stmt, NULL);
+			check_calls(r1->stmts[0]->stmt);
 		}
 		cf_stmt_tree_free(s1);
 		cf_stmt_tree_free(s2);
@@ -409,10 +354,10 @@ test_files(void **state)
 		      "text's tree\n",
 		      n_whole, n_whole_files);
 	print_message("# function uses of %zu nodes checked\n",
-		      n_calls_checked);
+		      calls_checked.nodes);
 	assert_true(n_read > 0);
 	assert_true(n_whole > 0);
-	assert_true(n_calls_checked > 0);
+	assert_true(calls_checked.nodes > 0);
 }
 
 /* Texts whose statements' locations must be made relative to each. */

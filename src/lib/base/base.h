@@ -81,7 +81,8 @@ int cf_fail(cf_error **err, cf_error *e);
 /* text.c: UTF-8 and positions */
 /* true when s[0..len) is valid UTF-8; else *bad_offset is the first bad byte */
 bool cf_utf8_valid(const char *s, size_t len, size_t *bad_offset);
-/* 1-based line and column (in characters) of byte offset off in text */
+/* 1-based line and column (in characters) of byte offset off in text; reads
+ * text[0..off) only (no NUL needed) */
 void cf_text_line_col(const char *text, size_t off, int *line, int *column);
 /* byte offset of the n-th character (0-based) from s, clamped to len */
 size_t cf_utf8_char_offset(const char *s, size_t len, size_t nchars);

@@ -77,26 +77,24 @@ cf_utf8_valid(const char *s, size_t len, size_t *bad_offset)
 void
 cf_text_line_col(const char *text, size_t off, int *line, int *column)
 {
-	/* a line at a time (strcspn, not strnlen: libpg_query exports a
-	 * byte-by-byte strnlen that takes libc's place); characters are
-	 * counted on the last line only */
+	/* a line at a time, never past off: text need not end in a NUL, and
+	 * a long line is not scanned beyond the position asked for (one call
+	 * per statement of a one-line file would be quadratic); characters
+	 * are counted on the last line only */
 	size_t i = 0; /* where the current line starts */
 	int l = 1, c = 1;
 
-	while (i < off) {
-		size_t n = strcspn(text + i, "\n"); /* to '\n' or NUL */
+	for (;;) {
+		const char *nl = memchr(text + i, '\n', off - i);
 
-		if (n >= off - i || text[i + n] == '\0') {
-			size_t end = n >= off - i ? off : i + n;
-
-			for (; i < end; i++)
-				if (((unsigned char)text[i] & 0xC0) != 0x80)
-					c++;
+		if (!nl)
 			break;
-		}
 		l++;
-		i += n + 1;
+		i = (size_t)(nl - text) + 1;
 	}
+	for (; i < off; i++)
+		if (((unsigned char)text[i] & 0xC0) != 0x80)
+			c++;
 	*line = l;
 	*column = c;
 }
@@ -123,6 +121,81 @@ cf_utf8_char_offset(const char *s, size_t len, size_t nchars)
 		nchars--;
 	}
 	return i;
+}
+
+/* An excerpt's width in characters, and how many of them may come before
+ * the position when a long line is cut. */
+#define EXCERPT_WIDTH 160
+#define EXCERPT_BEFORE 60
+
+/* Start of the span of at most n characters of off's line before off. */
+static size_t
+excerpt_back(const char *t, size_t off, size_t n, size_t *got)
+{
+	size_t b = off, k = 0;
+
+	while (b > 0 && t[b - 1] != '\n' && k < n) {
+		b--;
+		if (((unsigned char)t[b] & 0xC0) != 0x80)
+			k++;
+	}
+	*got = k;
+	return b;
+}
+
+/* End of the span of at most n characters of off's line from off. */
+static size_t
+excerpt_forward(const char *t, size_t len, size_t off, size_t n, size_t *got)
+{
+	size_t e = off, k = 0;
+
+	for (; e < len && t[e] != '\n' && t[e] != '\r'; e++)
+		if (((unsigned char)t[e] & 0xC0) != 0x80) {
+			if (k == n)
+				break;
+			k++;
+		}
+	*got = k;
+	return e;
+}
+
+char *
+cf_text_excerpt(const char *text, size_t len, size_t off, int column,
+		int *first_column)
+{
+	size_t before, after, b, e;
+	bool cut_front, cut_end;
+	cf_strbuf sb = CF_STRBUF_INIT;
+
+	if (off > len)
+		off = len;
+	b = excerpt_back(text, off, EXCERPT_WIDTH, &before);
+	e = excerpt_forward(text, len, off, EXCERPT_WIDTH, &after);
+	if (before + after > EXCERPT_WIDTH) {
+		/* at least EXCERPT_BEFORE characters before the position,
+		 * more when the line ends soon after it */
+		size_t keep = after < EXCERPT_WIDTH - EXCERPT_BEFORE ?
+				      EXCERPT_WIDTH - after :
+				      EXCERPT_BEFORE;
+
+		if (keep > before)
+			keep = before;
+		b = excerpt_back(text, off, keep, &before);
+		e = excerpt_forward(text, len, off, EXCERPT_WIDTH - before,
+				    &after);
+	}
+	cut_front = b > 0 && text[b - 1] != '\n';
+	cut_end = e < len && text[e] != '\n' && text[e] != '\r';
+	if (cut_front)
+		cf_strbuf_addstr(&sb, "\xE2\x80\xA6");
+	cf_strbuf_add(&sb, text + b, e - b);
+	if (cut_end)
+		cf_strbuf_addstr(&sb, "\xE2\x80\xA6");
+	if (first_column)
+		*first_column = cut_front && column > (int)before ?
+					column - (int)before :
+					1;
+	return cf_strbuf_detach(&sb);
 }
 
 size_t

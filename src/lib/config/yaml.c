@@ -1135,12 +1135,24 @@ yaml_input_release(yaml_input *in)
 #define CF_YAML_ALIAS_BUDGET 10000
 
 /*
+ * Keys in one mapping, keys in the file, anchors in the file, at most:
+ * libfyaml compares each key of a mapping with every other one (twice:
+ * the duplicate check, then the resolution), and each alias is looked up
+ * among the anchors, so a hostile file of 200 kB of keys took 70 s.  An
+ * environment file has a few dozen keys.
+ */
+#define CF_YAML_MAX_MAPPING_KEYS 500
+#define CF_YAML_MAX_KEYS 10000
+#define CF_YAML_MAX_ANCHORS 1000
+
+/*
  * A collection open in the event walk: its size so far, its anchor, and
  * whether it is a mapping whose next node is a key, or the value of a
  * secret key (then so is everything inside).
  */
 typedef struct open_node {
 	size_t size;
+	size_t keys; /* a mapping's keys so far */
 	char *anchor;
 	bool mapping;
 	bool at_key;
@@ -1219,6 +1231,40 @@ alias_budget_error(const char *path, struct fy_token *t)
 	return e;
 }
 
+/* The error for what goes over a limit of the YAML's shape
+ * (CF_YAML_MAX_*), located at m: what, at most how many. */
+static cf_error *
+shape_error(const char *path, const struct fy_mark *m, const char *what,
+	    size_t most)
+{
+	cf_error *e = cf_error_new(CF_ERR_CONFIG, "too many %s", what);
+
+	cf_error_set_where(e, path, m ? m->line + 1 : 0, m ? m->column + 1 : 0);
+	cf_error_set_detail(e, "a configuration file may have at most %zu %s",
+			    most, what);
+	cf_error_set_hint(e, "an environment file needs a few dozen keys and "
+			     "anchors: remove the ones confiture does not "
+			     "read");
+	cf_error_set_code(e, "yaml-too-large");
+	return e;
+}
+
+/* The anchor token of a node's start event, or NULL. */
+static struct fy_token *
+event_anchor(const struct fy_event *ev)
+{
+	switch (ev->type) {
+	case FYET_SCALAR:
+		return ev->scalar.anchor;
+	case FYET_MAPPING_START:
+		return ev->mapping_start.anchor;
+	case FYET_SEQUENCE_START:
+		return ev->sequence_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
 /*
  * Walks the event stream of text before any document is built:
  *   - counts the values each alias would copy (an anchored node's size is
@@ -1240,7 +1286,7 @@ scan_events(const char *path, const char *text, size_t len,
 	size_t depth = 0, stack_alloc = 0;
 	anchor_size *anchors = NULL;
 	size_t n_anchors = 0, anchors_alloc = 0;
-	size_t added = 0;
+	size_t added = 0, keys = 0;
 	cf_error *e = NULL;
 
 	memset(&pcfg, 0, sizeof(pcfg));
@@ -1258,7 +1304,25 @@ scan_events(const char *path, const char *text, size_t len,
 		char *name = NULL;
 		size_t size = 0;
 		bool done = true;
+		bool node = ev->type == FYET_MAPPING_START ||
+			    ev->type == FYET_SEQUENCE_START ||
+			    ev->type == FYET_SCALAR || ev->type == FYET_ALIAS;
 
+		if (node && is_key && ++parent->keys > CF_YAML_MAX_MAPPING_KEYS)
+			e = shape_error(path, fy_event_start_mark(ev),
+					"keys in one mapping",
+					CF_YAML_MAX_MAPPING_KEYS);
+		else if (node && is_key && ++keys > CF_YAML_MAX_KEYS)
+			e = shape_error(path, fy_event_start_mark(ev), "keys",
+					CF_YAML_MAX_KEYS);
+		else if (n_anchors >= CF_YAML_MAX_ANCHORS && event_anchor(ev))
+			e = shape_error(path,
+					fy_token_start_mark(event_anchor(ev)),
+					"anchors", CF_YAML_MAX_ANCHORS);
+		if (e) {
+			fy_parser_event_free(parser, ev);
+			break;
+		}
 		switch (ev->type) {
 		case FYET_MAPPING_START:
 		case FYET_SEQUENCE_START:
@@ -1529,58 +1593,159 @@ redact_line(const char *line)
 }
 
 /*
- * Line `line` (1-based) of text for an excerpt, or NULL: every secret
- * span on it becomes "***", then redact_line() hides URL passwords and
- * values of secret-looking keys it can still see.  Caller frees.
+ * Where the excerpts of one file come from.  A file may draw thousands of
+ * warnings, many on one line (a flow mapping): the file's line starts are
+ * found once, the secret spans sorted and merged once, and a line is
+ * hidden once for all the excerpts it gives, so that the excerpts cost
+ * what the file is long, whatever it holds.
  */
-static char *
-excerpt_line(const char *text, size_t len, int line, const span_list *secrets)
+typedef struct excerpt_source {
+	const char *path, *text;
+	size_t len;
+	size_t *starts; /* of each line */
+	size_t n_lines;
+	size_t (*spans)[2]; /* the secrets: sorted, disjoint */
+	size_t n_spans;
+	int line;      /* the line in hidden; 0: none yet */
+	char *hidden;  /* that line, secrets hidden (NULL: no such line) */
+	size_t *chars; /* byte offset of each character of hidden */
+	size_t n_chars;
+} excerpt_source;
+
+static int
+span_cmp(const void *a, const void *b)
 {
-	cf_strbuf sb = CF_STRBUF_INIT;
-	size_t start = 0;
-	size_t end;
-	char *out;
+	const size_t *x = a, *y = b;
 
-	for (int l = 1; l < line; l++) {
-		const char *nl = memchr(text + start, '\n', len - start);
-
-		if (!nl)
-			return NULL;
-		start = (size_t)(nl - text) + 1;
-	}
-	end = start;
-	while (end < len && text[end] != '\n' && text[end] != '\r')
-		end++;
-	for (size_t i = start; i < end;) {
-		size_t skip = 0;
-
-		for (size_t k = 0; k < secrets->n; k++)
-			if (i >= secrets->at[k][0] && i < secrets->at[k][1] &&
-			    secrets->at[k][1] - i > skip)
-				skip = secrets->at[k][1] - i;
-		if (skip) {
-			cf_strbuf_addstr(&sb, "***");
-			i += skip;
-		} else {
-			cf_strbuf_addch(&sb, text[i++]);
-		}
-	}
-	out = redact_line(cf_strbuf_str(&sb));
-	cf_strbuf_release(&sb);
-	return out;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
-/* Gives e (about path) its excerpt, when it has a line. */
 static void
-set_excerpt(cf_error *e, const char *path, const char *text, size_t len,
-	    const span_list *secrets)
+excerpt_source_init(excerpt_source *src, const char *path, const char *text,
+		    size_t len, const span_list *secrets)
 {
-	if (!e || e->line <= 0 || !e->file || strcmp(e->file, path) != 0)
+	size_t n = 0;
+
+	memset(src, 0, sizeof(*src));
+	src->path = path;
+	src->text = text;
+	src->len = len;
+	src->spans = cf_calloc(secrets->n + 1, sizeof(*src->spans));
+	memcpy(src->spans, secrets->at, secrets->n * sizeof(*src->spans));
+	qsort(src->spans, secrets->n, sizeof(*src->spans), span_cmp);
+	for (size_t i = 0; i < secrets->n; i++)
+		if (n && src->spans[i][0] <= src->spans[n - 1][1]) {
+			if (src->spans[i][1] > src->spans[n - 1][1])
+				src->spans[n - 1][1] = src->spans[i][1];
+		} else {
+			src->spans[n][0] = src->spans[i][0];
+			src->spans[n][1] = src->spans[i][1];
+			n++;
+		}
+	src->n_spans = n;
+}
+
+static void
+excerpt_source_release(excerpt_source *src)
+{
+	free(src->starts);
+	free(src->spans);
+	free(src->hidden);
+	free(src->chars);
+}
+
+/*
+ * Hides line `line` (1-based) into src->hidden (NULL when the file has no
+ * such line): every secret span on it becomes "***", then redact_line()
+ * hides URL passwords and values of secret-looking keys it can still see.
+ */
+static void
+hide_line(excerpt_source *src, int line)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	size_t start, end, lo = 0, hi = src->n_spans, alloc = 0;
+
+	free(src->hidden);
+	free(src->chars);
+	src->hidden = NULL;
+	src->chars = NULL;
+	src->n_chars = 0;
+	src->line = line;
+	if (!src->starts) {
+		size_t alloc_starts = 0;
+
+		CF_GROW(src->starts, alloc_starts, 1);
+		src->starts[src->n_lines++] = 0;
+		for (const char *p = src->text;
+		     (p = memchr(p, '\n', src->len - (size_t)(p - src->text)));
+		     p++) {
+			CF_GROW(src->starts, alloc_starts, src->n_lines + 1);
+			src->starts[src->n_lines++] = (size_t)(p - src->text) +
+						      1;
+		}
+	}
+	if ((size_t)line > src->n_lines)
 		return;
+	start = src->starts[line - 1];
+	end = start;
+	while (end < src->len && src->text[end] != '\n' &&
+	       src->text[end] != '\r')
+		end++;
+	/* the first span that ends after the line starts */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (src->spans[mid][1] <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = start; i < end;) {
+		if (lo < src->n_spans && i >= src->spans[lo][0]) {
+			cf_strbuf_addstr(&sb, "***");
+			i = src->spans[lo++][1];
+			continue;
+		}
+		/* up to the next span, or the line's end */
+		size_t stop = lo < src->n_spans && src->spans[lo][0] < end ?
+				      src->spans[lo][0] :
+				      end;
+
+		cf_strbuf_add(&sb, src->text + i, stop - i);
+		i = stop;
+	}
+	src->hidden = redact_line(cf_strbuf_str(&sb));
+	cf_strbuf_release(&sb);
+	for (size_t i = 0; src->hidden[i]; i++)
+		if (((unsigned char)src->hidden[i] & 0xC0) != 0x80) {
+			CF_GROW(src->chars, alloc, src->n_chars + 1);
+			src->chars[src->n_chars++] = i;
+		}
+}
+
+/* Gives e (about src's file) its excerpt, when it has a line: the hidden
+ * line, cut around e's column when long (cf_text_excerpt()). */
+static void
+set_excerpt(cf_error *e, excerpt_source *src)
+{
+	size_t len, off;
+	int column;
+
+	if (!e || e->line <= 0 || !e->file || strcmp(e->file, src->path) != 0)
+		return;
+	if (e->line != src->line)
+		hide_line(src, e->line);
 	free(e->excerpt);
-	e->excerpt = excerpt_line(text, len, e->line, secrets);
-	if (!e->excerpt) /* never let the CLI read the file again */
+	e->excerpt = NULL;
+	if (!src->hidden) { /* never let the CLI read the file again */
 		e->excerpt = cf_strdup("");
+		return;
+	}
+	len = strlen(src->hidden);
+	column = e->column > 0 ? e->column : 1;
+	off = (size_t)column - 1 < src->n_chars ? src->chars[column - 1] : len;
+	e->excerpt = cf_text_excerpt(src->hidden, len, off, column,
+				     &e->excerpt_column);
 }
 
 static int load_text(loader *ld, const char *text, size_t len, cf_config **out,
@@ -1600,6 +1765,7 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 	loader ld = {
 		path, {NULL, 0, 0}, NULL, NULL, {NULL, NULL, NULL, NULL, 5432},
 		NULL, NULL};
+	excerpt_source src;
 	cf_error *e = NULL;
 	int rc;
 
@@ -1611,14 +1777,15 @@ cf_config_load(const char *path, cf_config **out, cf_error **err)
 	if (read_config_file(path, &text, &len, err) < 0)
 		return -1;
 	rc = load_text(&ld, text, len, out, &e);
+	excerpt_source_init(&src, path, text, len, &ld.secrets);
 	if (rc < 0) {
-		set_excerpt(e, path, text, len, &ld.secrets);
+		set_excerpt(e, &src);
 		cf_fail(err, e);
 	} else {
 		for (size_t i = 0; i < (*out)->warnings.n; i++)
-			set_excerpt((*out)->warnings.items[i], path, text, len,
-				    &ld.secrets);
+			set_excerpt((*out)->warnings.items[i], &src);
 	}
+	excerpt_source_release(&src);
 	free(ld.secrets.at);
 	free(text);
 	return rc;

@@ -43,19 +43,6 @@ in_list(const char *const *list, const char *id)
 	return false;
 }
 
-/* The line of text holding offset off, as a new string. */
-static char *
-line_at(const char *text, size_t len, size_t off)
-{
-	size_t b = off, e = off;
-
-	while (b > 0 && text[b - 1] != '\n')
-		b--;
-	while (e < len && text[e] != '\n' && text[e] != '\r')
-		e++;
-	return cf_strndup(text + b, e - b);
-}
-
 /* Characters (UTF-8 lead bytes) in s[0..n). */
 static int
 char_count(const char *s, size_t n)
@@ -108,7 +95,8 @@ add_finding(lint_driver *d, const cf_lint_rule *rule, const cf_script *script,
 	f->line = p.line;
 	f->column = p.column;
 	f->message = message;
-	f->excerpt = line_at(script->text, script->text_len, p.off);
+	f->excerpt = cf_text_excerpt(script->text, script->text_len, p.off,
+				     p.column, &f->excerpt_column);
 	f->suggestion = suggestion;
 	f->docs = rule->docs;
 	if (sev == CF_LINT_ERROR)
@@ -200,17 +188,20 @@ read_ignore(const cf_script *script, size_t i, lint_ignore *ig,
 	if (i > 0)
 		floor = script->stmts[i - 1].offset +
 			script->stmts[i - 1].length;
-	/* start of the statement's line, then of the line before */
+	/* start of the statement's line, then of the line before; neither
+	 * scan goes back past the statement before (a line the two share
+	 * holds no mark for this one), so a one-line file of many
+	 * statements is not scanned once per statement */
 	b = st->offset;
-	while (b > 0 && t[b - 1] != '\n')
+	while (b > floor && t[b - 1] != '\n')
 		b--;
-	if (b == 0)
+	if (b <= floor)
 		return false;
 	e = b - 1; /* the '\n' ending the line before */
 	b = e;
-	while (b > 0 && t[b - 1] != '\n')
+	while (b > floor && t[b - 1] != '\n')
 		b--;
-	if (b < floor)
+	if (b == floor && floor > 0 && t[floor - 1] != '\n')
 		return false;
 	p = b;
 	while (p < e && is_blank(t[p]))

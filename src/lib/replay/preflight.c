@@ -491,6 +491,7 @@ lint_pending(preflight_run *pr, const cf_lint_options *base)
 			cf_error_set_detail_str(w, detail.buf);
 			cf_error_set_hint_str(w, f->suggestion);
 			w->excerpt = f->excerpt;
+			w->excerpt_column = f->excerpt_column;
 			f->excerpt = NULL;
 			cf_error_list_add(&r->problems, w);
 		}
