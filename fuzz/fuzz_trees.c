@@ -2,14 +2,18 @@
  * fuzz_trees.c — libFuzzer harness, differential: arbitrary bytes as a
  * migration file, read the two ways the library reads one.
  *
- *   A: cf_script_parse_target() (the split), each statement parsed alone;
+ *   A: cf_script_parse_target() (the split, a chunk of a few statements
+ *      at a time as for a large file: cf_split_chunk), each statement
+ *      parsed alone;
  *   B: cf_script_parse_trees() (one parse of the whole text), each
  *      statement's tree taken from it with its locations made relative.
  *
  * Both must give the same statements, the same problems, trees that pack
  * to the same bytes, the function uses the statement model lists, and the
- * same lint findings (cf_lint_scripts() on A, the lint stream on B with
- * its trees, as a static preflight runs it).  Any difference aborts.
+ * same lint findings (cf_lint_scripts() on A; on B the lint stream with
+ * its trees, as a static preflight runs it, each statement parsed again
+ * when linted as for a large file: cf_lint_trees_max).  Any difference
+ * aborts.
  *
  * Not part of the meson build; fuzz/README.md has the build command.
  */
@@ -136,9 +140,11 @@ compare_lint(cf_script *a, cf_script *b, const cf_script_trees *trees)
 		abort();
 	if (cf_lint_stream_begin(&lo, false, &ls, &e) != 0)
 		abort();
+	cf_lint_trees_max = 0;
 	prep = cf_lint_stream_prepare(ls, b, trees);
 	cf_lint_stream_consume(ls, b, prep);
 	cf_lint_stream_release(ls, b, prep);
+	cf_lint_trees_max = 256 * 1024;
 	lb = cf_lint_stream_end(ls);
 	same_lint(la, lb);
 	cf_lint_result_free(la);
@@ -153,7 +159,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf_script_trees *trees = NULL;
 	const char *text = (const char *)data;
 
+	cf_split_chunk = 1 + size % 200;
 	cf_script_parse_target("fuzz.sql", text, size, 15, &a, &pa);
+	cf_split_chunk = 64 * 1024;
 	cf_script_parse_trees("fuzz.sql", text, size, 15, &b, &pb, &trees);
 	if ((a == NULL) != (b == NULL) || pa.n != pb.n)
 		differ("the outcome", 0);

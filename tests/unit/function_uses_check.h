@@ -15,7 +15,7 @@
 #include <string.h>
 
 typedef struct uses_check {
-	size_t nodes;	    /* Nodes compared */
+	size_t nodes;	     /* Nodes compared */
 	const char *differs; /* the first name that differs (borrowed from
 			      * the model or the walk), or "" for a count */
 	bool failed;

@@ -216,6 +216,19 @@ check_calls(const void *msg)
 			 calls_checked.differs);
 }
 
+/* Two parses of one text found the same problems, at the same places. */
+static void
+same_problems(const cf_error_list *pa, const cf_error_list *pb)
+{
+	assert_int_equal(pa->n, pb->n);
+	for (size_t k = 0; k < pa->n; k++) {
+		assert_string_equal(pa->items[k]->message,
+				    pb->items[k]->message);
+		assert_int_equal(pa->items[k]->line, pb->items[k]->line);
+		assert_int_equal(pa->items[k]->column, pb->items[k]->column);
+	}
+}
+
 /*
  * cf_script_parse_trees() gives the script cf_script_parse_target() gives,
  * and each statement's tree taken from the whole text's parse packs to the
@@ -232,12 +245,7 @@ check_whole(const char *path, const char *text)
 	cf_script_parse_target(path, text, len, 15, &a, &pa);
 	cf_script_parse_trees(path, text, len, 15, &b, &pb, &trees);
 	assert_true((a == NULL) == (b == NULL));
-	assert_int_equal(pa.n, pb.n);
-	for (size_t k = 0; k < pa.n; k++) {
-		assert_string_equal(pa.items[k]->message, pb.items[k]->message);
-		assert_int_equal(pa.items[k]->line, pb.items[k]->line);
-		assert_int_equal(pa.items[k]->column, pb.items[k]->column);
-	}
+	same_problems(&pa, &pb);
 	n_whole_files += trees != NULL;
 	for (size_t i = 0; a && i < a->n_stmts; i++) {
 		const cf_statement *x = &a->stmts[i], *y = &b->stmts[i];
@@ -285,6 +293,60 @@ check_whole(const char *path, const char *text)
 	cf_error_list_release(&pb);
 }
 
+static size_t n_chunked;
+
+/*
+ * The split a chunk at a time (cf_split_chunk) gives the statements and
+ * problems of the whole text's split: checked with every statement its
+ * own chunk, where any difference of the two splits shows, and with
+ * chunks of a few statements.
+ */
+static void
+check_chunked_by(const char *path, const char *text, size_t chunk)
+{
+	cf_error_list pa = {0}, pb = {0};
+	cf_script *a = NULL, *b = NULL;
+	size_t len = strlen(text), saved = cf_split_chunk;
+
+	cf_split_chunk = SIZE_MAX;
+	cf_script_parse_target(path, text, len, 15, &a, &pa);
+	cf_split_chunk = chunk;
+	cf_script_parse_target(path, text, len, 15, &b, &pb);
+	cf_split_chunk = saved;
+	assert_true((a == NULL) == (b == NULL));
+	same_problems(&pa, &pb);
+	if (a) {
+		assert_int_equal(a->n_stmts, b->n_stmts);
+		assert_int_equal(a->transactional, b->transactional);
+		n_chunked += a->n_stmts > 1 && chunk == 1;
+	}
+	for (size_t i = 0; a && i < a->n_stmts; i++) {
+		const cf_statement *x = &a->stmts[i], *y = &b->stmts[i];
+
+		if (x->offset != y->offset || x->length != y->length ||
+		    x->line != y->line || x->column != y->column ||
+		    x->transaction_control != y->transaction_control ||
+		    (x->non_transactional == NULL) !=
+			    (y->non_transactional == NULL) ||
+		    x->syntax_error != y->syntax_error ||
+		    (x->model == NULL) != (y->model == NULL))
+			fail_msg("%s: statement %zu differs when split a chunk "
+				 "at a time",
+				 path, i + 1);
+	}
+	cf_script_free(a);
+	cf_script_free(b);
+	cf_error_list_release(&pa);
+	cf_error_list_release(&pb);
+}
+
+static void
+check_chunked(const char *path, const char *text)
+{
+	check_chunked_by(path, text, 1);
+	check_chunked_by(path, text, 300);
+}
+
 /* Every statement of the file alone, then the whole file. */
 static void
 check_file(const char *path)
@@ -310,6 +372,7 @@ check_file(const char *path)
 	}
 	check(text);
 	check_whole(path, text);
+	check_chunked(path, text);
 	pg_query_free_split_result(sr);
 	free(text);
 }
@@ -355,7 +418,11 @@ test_files(void **state)
 		      n_whole, n_whole_files);
 	print_message("# function uses of %zu nodes checked\n",
 		      calls_checked.nodes);
+	print_message("# %zu files of several statements split a statement "
+		      "at a time too\n",
+		      n_chunked);
 	assert_true(n_read > 0);
+	assert_true(n_chunked > 0);
 	assert_true(n_whole > 0);
 	assert_true(calls_checked.nodes > 0);
 }
@@ -388,8 +455,10 @@ test_whole_texts(void **state)
 	cf_script_trees *trees = NULL;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		check_whole("<text>", texts[i]);
+		check_chunked("<text>", texts[i]);
+	}
 	assert_true(n_whole > 0);
 	/* over 64 kB: statement by statement, the same script */
 	while (big.len <= 64 * 1024)
@@ -400,6 +469,7 @@ test_whole_texts(void **state)
 	assert_non_null(script);
 	assert_null(trees);
 	check_whole("<big>", big.buf);
+	check_chunked("<big>", big.buf);
 	cf_script_free(script);
 	cf_error_list_release(&problems);
 	cf_strbuf_release(&big);

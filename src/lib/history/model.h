@@ -112,6 +112,15 @@ int cf_script_parse_trees(const char *path, const char *text, size_t len,
 			  cf_error_list *problems, cf_script_trees **trees);
 void cf_script_trees_free(cf_script_trees *t);
 
+/*
+ * A text longer than this is split by the parser a chunk of about this
+ * many bytes at a time (the split builds the tree of all it splits), with
+ * the statements it gives for the whole text.  64 kB; the tests set it to
+ * 1 (every statement a chunk) to prove the two splits the same.  Not to
+ * be changed while another thread parses.
+ */
+extern size_t cf_split_chunk;
+
 /* migration.c */
 
 /*

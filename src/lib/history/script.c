@@ -1358,19 +1358,86 @@ cf_script_parse_trees(const char *path, const char *text, size_t len,
 			    trees);
 }
 
+size_t cf_split_chunk = 64 * 1024;
+
+/*
+ * The parser's split of text[0..len) a chunk of about cf_split_chunk bytes
+ * at a time, into *out (the caller frees): the split builds the raw tree of
+ * all it splits (23 MB for a 1 MB file of INSERTs), so that a baseline
+ * made of a 10 MB dump would hold a quarter of a GB at once.  The chunks
+ * end at the lexer's statement ends (lexer_split()), where a statement
+ * after a ';' starts for the parser too, so each chunk's locations, moved
+ * by the chunk's start, are the whole text's.  False when a chunk does
+ * not split (a statement the grammar rejects, or the lexer cut where the
+ * grammar does not): the caller then splits the whole text at once.
+ */
+static bool
+split_chunked(const char *src, size_t len, stmt_span **out, size_t *n_out)
+{
+	size_t *ends = NULL, n_ends = lexer_split(src, len, &ends);
+	size_t start = 0, k = 0, n = 0, alloc = 0;
+	stmt_span *spans = NULL;
+	bool ok = true;
+
+	while (ok && k < n_ends) {
+		PgQuerySplitResult sr;
+		size_t end;
+		char *chunk;
+
+		/* whole statements, as many as fit (one at least) */
+		while (k + 1 < n_ends && ends[k + 1] - start <= cf_split_chunk)
+			k++;
+		end = ends[k++];
+		chunk = cf_strndup(src + start, end - start);
+		sr = pg_query_split_with_parser(chunk);
+		ok = sr.error == NULL;
+		for (int i = 0; ok && i < sr.n_stmts; i++) {
+			int32_t loc = sr.stmts[i]->stmt_location;
+			int32_t slen = sr.stmts[i]->stmt_len;
+
+			CF_GROW(spans, alloc, n + 1);
+			spans[n].location = (int32_t)start + loc;
+			/* 0: to the end of the chunk, not of the text */
+			spans[n].len = slen > 0 ? slen :
+						  (int32_t)(end - start) - loc;
+			spans[n].raw = NULL;
+			n++;
+		}
+		pg_query_free_split_result(sr);
+		free(chunk);
+		start = end;
+	}
+	free(ends);
+	if (!ok) {
+		free(spans);
+		spans = NULL;
+		n = 0;
+	}
+	*out = spans;
+	*n_out = n;
+	return ok;
+}
+
 /* The split alone: boundaries from the parser, no tree. */
 static bool
 split_only(cf_script *script, const char *src, int target_major,
 	   const size_t *decisive, size_t n_decisive, cf_error_list *problems)
 {
-	PgQuerySplitResult sr = pg_query_split_with_parser(src);
+	PgQuerySplitResult sr;
+	stmt_span *spans = NULL;
+	size_t n = 0;
 	bool failed = false;
 
+	if (script->text_len > cf_split_chunk && script->text_len < INT32_MAX &&
+	    split_chunked(src, script->text_len, &spans, &n)) {
+		load_split(script, src, spans, n, decisive, n_decisive);
+		free(spans);
+		return false;
+	}
+	sr = pg_query_split_with_parser(src);
 	if (!sr.error) {
-		stmt_span *spans = cf_calloc(
-			sr.n_stmts > 0 ? (size_t)sr.n_stmts : 1,
-			sizeof(*spans));
-
+		spans = cf_calloc(sr.n_stmts > 0 ? (size_t)sr.n_stmts : 1,
+				  sizeof(*spans));
 		for (int i = 0; i < sr.n_stmts; i++) {
 			spans[i].location = sr.stmts[i]->stmt_location;
 			spans[i].len = sr.stmts[i]->stmt_len;

@@ -369,9 +369,10 @@ lint_need_of(const cf_script *script, size_t i)
 typedef struct lint_item {
 	lint_need need;
 	bool built;	    /* its model was built here */
-	cf_stmt_tree *tree; /* NULL: not parsed, or rejected */
+	cf_stmt_tree *tree; /* NULL: not parsed, rejected, or deferred */
 	char *text;	    /* the text the tree refers to */
 	char *error;	    /* the parser's message when rejected */
+	bool deferred;	    /* parsed again when linted (a large script) */
 } lint_item;
 
 /* Lints statement i with its parse (locations relative to its text). */
@@ -480,21 +481,35 @@ count_changes(cf_script *script, const lint_item *items, lint_file_state *state)
  * several threads while earlier ones are linted.  Caller passes the
  * result to lint_script(), then to lint_release().
  */
+size_t cf_lint_trees_max = 256 * 1024;
+
 static lint_item *
 lint_prepare(cf_script *script, const cf_script_trees *trees)
 {
 	lint_item *items = cf_calloc(script->n_stmts ? script->n_stmts : 1,
 				     sizeof(*items));
+	bool defer = script->text_len > cf_lint_trees_max;
 
 	for (size_t i = 0; i < script->n_stmts; i++) {
+		lint_item *it = &items[i];
+
 		if (script->stmts[i].transaction_control)
 			continue;
-		items[i].need = lint_need_of(script, i);
-		items[i].built = !script->stmts[i].model;
-		if (items[i].need == NEED_TREE)
-			items[i].tree = cf_script_stmt_tree(script, trees, i,
-							    &items[i].text,
-							    &items[i].error);
+		it->need = lint_need_of(script, i);
+		it->built = !script->stmts[i].model;
+		if (it->need != NEED_TREE)
+			continue;
+		/* the model comes from this parse: count_changes() reads
+		 * every statement's before the first is linted */
+		it->tree = cf_script_stmt_tree(script, trees, i, &it->text,
+					       &it->error);
+		if (defer && it->tree) {
+			cf_stmt_tree_free(it->tree);
+			free(it->text);
+			it->tree = NULL;
+			it->text = NULL;
+			it->deferred = true;
+		}
 	}
 	return items;
 }
@@ -511,14 +526,23 @@ lint_script(lint_driver *d, cf_script *script, const lint_item *items)
 	d->res->files++;
 	count_changes(script, items, &state);
 	for (size_t i = 0; i < script->n_stmts; i++) {
-		const PgQuery__ParseResult *pr = cf_stmt_tree_result(
-			items[i].tree);
+		lint_item it = items[i];
+		const PgQuery__ParseResult *pr;
 
+		if (it.deferred) /* freed below, on this thread */
+			it.tree = cf_script_stmt_tree(script, NULL, i, &it.text,
+						      &it.error);
+		pr = cf_stmt_tree_result(it.tree);
 		if (!script->stmts[i].transaction_control)
-			lint_statement(d, script, i, &state, &items[i]);
+			lint_statement(d, script, i, &state, &it);
 		if (d->opts->on_tree && pr && pr->n_stmts >= 1)
 			d->opts->on_tree(d->opts->on_tree_arg, script, i,
 					 pr->stmts[0]->stmt);
+		if (it.deferred) {
+			cf_stmt_tree_free(it.tree);
+			free(it.text);
+			free(it.error);
+		}
 	}
 	state_release(&state);
 }
