@@ -1210,21 +1210,40 @@ name_set_add(struct name_set *set, const char *name)
 	set->n++;
 }
 
-/* true when any statement of script provides a relation named name. */
-static bool
-provides_relation(const cf_script *script, const char *name)
+/* Adds to set the relations (and indexes) the statements of script
+ * provide. */
+static void
+add_provided(struct name_set *set, const cf_script *script)
 {
-	for (size_t i = 0; script && i < script->n_stmts; i++) {
-		const cf_stmt_model *m = script->stmts[i].model;
+	for (size_t s = 0; script && s < script->n_stmts; s++) {
+		const cf_stmt_model *m = script->stmts[s].model;
 
 		for (size_t k = 0; m && k < m->n; k++)
 			if (m->objs[k].action == CF_ACT_PROVIDE &&
 			    (m->objs[k].kind == CF_OBJ_RELATION ||
-			     m->objs[k].kind == CF_OBJ_INDEX) &&
-			    strcmp(m->objs[k].name, name) == 0)
-				return true;
+			     m->objs[k].kind == CF_OBJ_INDEX))
+				name_set_add(set, m->objs[k].name);
 	}
-	return false;
+}
+
+/* Whether the relation o uses is missing from the database now. */
+static bool
+relation_missing(PGconn *conn, const cf_obj *o)
+{
+	const char *params[2] = {o->schema ? o->schema : "", o->name};
+	cf_error *e = NULL;
+	PGresult *res = cf_db_query(
+		conn,
+		"SELECT to_regclass(CASE WHEN $1 = '' THEN "
+		"quote_ident($2) ELSE quote_ident($1) || '.' || "
+		"quote_ident($2) END) IS NULL",
+		2, params, &e);
+	bool missing = res && PQntuples(res) == 1 &&
+		       PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	cf_error_free(e);
+	return missing;
 }
 
 /*
@@ -1237,6 +1256,9 @@ static bool
 uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 {
 	cf_script *up = pr->r->migrations[i].migration->up;
+	struct name_set own = {0}, present = {0};
+	char **keys = NULL;
+	size_t n_keys = 0, alloc = 0;
 	bool missing = false;
 
 	if (PQstatus(conn) != CONNECTION_OK ||
@@ -1256,45 +1278,41 @@ uses_missing_relation(preflight_run *pr, PGconn *conn, size_t i)
 			pr->r->migrations[pr->provided_upto].migration->up;
 
 		cf_script_build_models(e);
-		for (size_t s = 0; e && s < e->n_stmts; s++) {
-			const cf_stmt_model *m = e->stmts[s].model;
-
-			for (size_t k = 0; m && k < m->n; k++)
-				if (m->objs[k].action == CF_ACT_PROVIDE &&
-				    (m->objs[k].kind == CF_OBJ_RELATION ||
-				     m->objs[k].kind == CF_OBJ_INDEX))
-					name_set_add(&pr->provided,
-						     m->objs[k].name);
-		}
+		add_provided(&pr->provided, e);
 	}
+	/* what it provides itself, and each relation asked about once (a
+	 * scan of the migration per use, and a query per use, were
+	 * quadratic and 40,000 round trips in one file of 40,000 INSERTs) */
+	add_provided(&own, up);
 	for (size_t s = 0; up && s < up->n_stmts && !missing; s++) {
 		const cf_stmt_model *m = up->stmts[s].model;
 
 		for (size_t k = 0; m && k < m->n && !missing; k++) {
 			const cf_obj *o = &m->objs[k];
-			const char *params[2];
-			PGresult *res;
-			cf_error *e = NULL;
+			char *key;
+
 			if (o->kind != CF_OBJ_RELATION ||
-			    o->action != CF_ACT_USE || m->from_tokens)
-				continue;
-			if (provides_relation(up, o->name) ||
+			    o->action != CF_ACT_USE || m->from_tokens ||
+			    name_set_has(&own, o->name) ||
 			    name_set_has(&pr->provided, o->name))
 				continue;
-			params[0] = o->schema ? o->schema : "";
-			params[1] = o->name;
-			res = cf_db_query(
-				conn,
-				"SELECT to_regclass(CASE WHEN $1 = '' THEN "
-				"quote_ident($2) ELSE quote_ident($1) || '.' || "
-				"quote_ident($2) END) IS NULL",
-				2, params, &e);
-			missing = res && PQntuples(res) == 1 &&
-				  PQgetvalue(res, 0, 0)[0] == 't';
-			PQclear(res);
-			cf_error_free(e);
+			key = cf_asprintf("%s.%s", o->schema ? o->schema : "",
+					  o->name);
+			if (name_set_has(&present, key)) {
+				free(key);
+				continue;
+			}
+			missing = relation_missing(conn, o);
+			CF_GROW(keys, alloc, n_keys + 1);
+			keys[n_keys++] = key;
+			name_set_add(&present, key);
 		}
 	}
+	for (size_t k = 0; k < n_keys; k++)
+		free(keys[k]);
+	free(keys);
+	free(own.slots);
+	free(present.slots);
 	return missing;
 }
 
