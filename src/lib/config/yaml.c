@@ -1631,7 +1631,9 @@ excerpt_source_init(excerpt_source *src, const char *path, const char *text,
 	src->text = text;
 	src->len = len;
 	src->spans = cf_calloc(secrets->n + 1, sizeof(*src->spans));
-	memcpy(src->spans, secrets->at, secrets->n * sizeof(*src->spans));
+	if (secrets->n) /* at is NULL when there is none */
+		memcpy(src->spans, secrets->at,
+		       secrets->n * sizeof(*src->spans));
 	qsort(src->spans, secrets->n, sizeof(*src->spans), span_cmp);
 	for (size_t i = 0; i < secrets->n; i++)
 		if (n && src->spans[i][0] <= src->spans[n - 1][1]) {
