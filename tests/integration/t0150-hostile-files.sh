@@ -227,6 +227,20 @@ test_expect_success 'a mapping of 500 keys still loads: each unknown key warned,
 	expect_err_not_contains hunter2pw
 '
 
+test_expect_success 'a run of 200,000 operator characters: left to the server at once, the rest linted' '
+	new_project
+	python3 -c "print(\"SELECT 1 \" + \"+-\" * 100000 + \" 1;\\n/*\" + \"/*\" * 100000 + \"*/\" * 100001 + \"\\nCREATE INDEX i ON t (a);\")" >db/migrations/001_ops.up.sql
+	printf "SELECT 1;\n" >db/migrations/001_ops.down.sql
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate lint --pg-version 15
+	expect_rc 1
+	expect_out_contains "index-without-concurrently"
+	expect_out_contains "not linted: db/migrations/001_ops.up.sql:1:1: the parser (PostgreSQL 15) cannot read it: more than 1000 operator characters in a row"
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate preflight --postgres-version 15 --format json
+	expect_out_contains "\"code\": \"parse-skipped\""
+	expect_out_contains "\"code\": \"index-without-concurrently\""
+	expect_out_not_contains "\"code\": \"syntax-error\""
+'
+
 test_expect_success 'control characters in a migration file name never reach the terminal raw' '
 	new_project "$DB"
 	esc=$(printf "\033")

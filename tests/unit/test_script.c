@@ -17,6 +17,7 @@
 #include <pg_query.h>
 
 #include "base/base.h"
+#include "history/model.h"
 
 #define MAX_STMTS 4
 
@@ -577,6 +578,65 @@ test_syntax_errors(void **state)
 	}
 }
 
+/*
+ * A run of more than CF_SQL_MAX_OP_RUN operator characters is never given
+ * to libpg_query, whose scanner reads it in quadratic time: its statement
+ * is kept for the server with a warning (never an error, even for the
+ * parser's own major), the others are parsed as usual, and a long run in
+ * a comment before a statement costs nothing.
+ */
+static void
+test_unscannable(void **state)
+{
+	cf_strbuf sb = CF_STRBUF_INIT;
+	cf_error_list problems = CF_ERROR_LIST_INIT;
+	cf_script *s = NULL;
+	const cf_error *e;
+	size_t at = 0;
+	char run[1002];
+
+	(void)state;
+	memset(run, '+', sizeof(run) - 1);
+	run[sizeof(run) - 1] = '\0';
+	assert_true(cf_sql_scannable(run, CF_SQL_MAX_OP_RUN, NULL));
+	assert_false(cf_sql_scannable(run, CF_SQL_MAX_OP_RUN + 1, &at));
+	assert_int_equal(at, 0);
+	/* broken by a space: two runs of 500 */
+	run[500] = ' ';
+	assert_true(cf_sql_scannable(run, sizeof(run) - 1, NULL));
+
+	cf_strbuf_addstr(&sb, "CREATE TABLE t (a int);\nSELECT 1 ");
+	for (int i = 0; i < 50000; i++)
+		cf_strbuf_addstr(&sb, "+-");
+	cf_strbuf_addstr(&sb, " 1;\n/*");
+	for (int i = 0; i < 50000; i++)
+		cf_strbuf_addstr(&sb, "/*");
+	for (int i = 0; i < 50001; i++)
+		cf_strbuf_addstr(&sb, "*/");
+	cf_strbuf_addstr(&sb, "\nDROP TABLE t;\n");
+	assert_int_equal(cf_script_parse_target("m.up.sql", sb.buf, sb.len, 15,
+						&s, &problems),
+			 0);
+	assert_int_equal(s->n_stmts, 3);
+	assert_false(s->stmts[0].syntax_error);
+	assert_true(s->stmts[1].syntax_error);
+	assert_false(s->stmts[2].syntax_error);
+	cf_script_build_models(s);
+	assert_string_equal(s->stmts[0].model->kind, "CreateStmt");
+	assert_string_equal(s->stmts[1].model->kind, "");
+	assert_string_equal(s->stmts[2].model->kind, "DropStmt");
+	assert_int_equal(problems.n, 1);
+	e = find_problem(&problems, "parse-skipped");
+	assert_non_null(e);
+	assert_int_equal(e->severity, CF_SEV_WARNING);
+	assert_int_equal(e->line, 2);
+	assert_int_equal(e->column, 10);
+	assert_int_equal(e->statement_index, 2);
+	cf_script_free(s);
+	cf_error_list_release(&problems);
+	cf_strbuf_release(&sb);
+}
+
 /* ------------------------------------------------------------------------
  * The no-transaction marker
  * ------------------------------------------------------------------------ */
@@ -789,6 +849,7 @@ main(void)
 		cmocka_unit_test(test_transaction_control),
 		cmocka_unit_test(test_wrapper),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_unscannable),
 		cmocka_unit_test(test_marker),
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_position),

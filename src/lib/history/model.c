@@ -1273,18 +1273,41 @@ token_name(const char *s, size_t len)
 	return cf_strbuf_detach(&b);
 }
 
+bool
+cf_sql_scannable(const char *sql, size_t len, size_t *at)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!strchr("+-*/<>=~!@#%^&|`?", sql[i]) || !sql[i]) {
+			run = 0;
+			continue;
+		}
+		if (++run > CF_SQL_MAX_OP_RUN) {
+			if (at)
+				*at = i + 1 - run;
+			return false;
+		}
+	}
+	return true;
+}
+
 cf_stmt_model *
 cf_stmt_model_from_tokens(const char *sql, size_t len)
 {
 	cf_stmt_model *m = cf_new(cf_stmt_model);
-	char *copy = cf_strndup(sql, len);
-	PgQueryScanResult r = pg_query_scan(copy);
+	char *copy;
+	PgQueryScanResult r;
 	PgQuery__ScanResult *sr = NULL;
 	cf_obj_kind pending = CF_OBJ_NAME;
 	bool in_create = false, ddl = false;
 
 	m->kind = "";
 	m->from_tokens = true;
+	if (!cf_sql_scannable(sql, len, NULL)) /* the scanner is the parser's */
+		return m;
+	copy = cf_strndup(sql, len);
+	r = pg_query_scan(copy);
 	if (!r.error)
 		sr = pg_query__scan_result__unpack(
 			NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);

@@ -78,9 +78,22 @@ void cf_node_function_uses(const void *node,
 			   void (*fn)(void *arg, const char *name), void *arg);
 
 /*
+ * Whether PostgreSQL's scanner reads sql[0..len) in time linear in its
+ * length: false when the text holds a run of more than CF_SQL_MAX_OP_RUN
+ * operator characters (+-*\/<>=~!@#%^&|`?), which the scanner reads again
+ * for each operator or comment start it holds (a run of 20,000 took 5 s,
+ * one of 200,000 minutes).  *at (may be NULL) is then the run's offset.
+ * No such text is given to libpg_query: its statements are left to the
+ * server, which judges them when they run.
+ */
+#define CF_SQL_MAX_OP_RUN 1000
+bool cf_sql_scannable(const char *sql, size_t len, size_t *at);
+
+/*
  * Builds a model from the scanner tokens of a statement the parser
  * rejected: CREATE <kind> <name> gives a provided object, every other
- * identifier a use of a name of unknown kind.  Caller frees.
+ * identifier a use of a name of unknown kind; an empty model for a text
+ * the scanner would read quadratically (cf_sql_scannable()).  Caller frees.
  */
 cf_stmt_model *cf_stmt_model_from_tokens(const char *sql, size_t len);
 

@@ -878,6 +878,29 @@ load_tree(cf_script *script, const char *src, size_t base,
 	}
 }
 
+/* The statement's problem when its text is not given to the parser
+ * (cf_sql_scannable()): a warning at the run; the server judges it. */
+static void
+report_unscanned(cf_script *script, size_t off, int index,
+		 cf_error_list *problems)
+{
+	int line, col;
+	cf_error *e = cf_warning_new("not parsed: more than %d operator "
+				     "characters in a row; left to the server",
+				     CF_SQL_MAX_OP_RUN);
+
+	script_line_col(script, NULL, off, &line, &col);
+	cf_error_set_code(e, "parse-skipped");
+	cf_error_set_detail(e, "PostgreSQL's scanner reads such a run again "
+			       "for each operator or comment it holds: time "
+			       "that grows with the square of its length; "
+			       "the statement is neither linted nor analysed");
+	cf_error_set_hint(e, "break the run with spaces, or shorten it");
+	cf_error_set_where(e, script->path, line, col);
+	e->statement_index = index;
+	add_problem(problems, e);
+}
+
 /*
  * Parses text[0..len) (a copy, NUL-terminated) with the parser.  On success
  * returns the unpacked tree, allocated in arena (the caller releases the
@@ -889,12 +912,20 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos,
 	   tree_arena *arena)
 {
 	ProtobufCAllocator alloc = {arena_alloc, arena_free, arena};
-	PgQueryParseResult j = pg_query_parse(text);
+	PgQueryParseResult j;
 	PgQueryProtobufParseResult r;
 	PgQuery__ParseResult *pr = NULL;
 
 	*msg = NULL;
 	*pos = len;
+	if (!cf_sql_scannable(text, len, pos)) {
+		*msg = cf_asprintf("more than %d operator characters in a row "
+				   "(its scanner would take time that grows "
+				   "with the square of their number)",
+				   CF_SQL_MAX_OP_RUN);
+		return NULL;
+	}
+	j = pg_query_parse(text);
 	if (j.error) {
 		*msg = cf_strdup(j.error->message);
 		if (j.error->cursorpos > 0)
@@ -1010,6 +1041,16 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 		if (!make_statement(script, src, loc, ends[i] - loc, &cur, st))
 			continue;
 		copy = cf_strndup(src + st->offset, st->length);
+		if (!cf_sql_scannable(copy, st->length, &pos)) {
+			/* no parse, no scan: an empty model */
+			st->syntax_error = true;
+			st->model = cf_stmt_model_from_tokens(copy, st->length);
+			script->n_stmts++;
+			report_unscanned(script, st->offset + pos,
+					 (int)script->n_stmts, problems);
+			free(copy);
+			continue;
+		}
 		pr = parse_text(copy, st->length, &msg, &pos, &arena);
 		if (pr && pr->n_stmts == 1) {
 			set_model(st, pr->stmts[0]->stmt);
@@ -1576,7 +1617,11 @@ parse_script(const char *path, const char *text, size_t len, int target_major,
 			decisive[n_decisive++] = ts;
 		}
 
-	if (trees && len <= WHOLE_PARSE_MAX)
+	/* a run the scanner would read quadratically: the lexer splits,
+	 * and only the statements without one are parsed */
+	if (!cf_sql_scannable(src, len, NULL))
+		rejected = true;
+	else if (trees && len <= WHOLE_PARSE_MAX)
 		*trees = parse_whole(script, src, decisive, n_decisive,
 				     &rejected);
 	if (rejected) /* the same grammar: the split would fail too */

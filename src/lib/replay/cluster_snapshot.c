@@ -798,12 +798,23 @@ read_pending(cf_cluster_scope *scope)
 	for (size_t i = 0; i < scope->n_pending; i++) {
 		char *sql = cf_strndup(scope->pending[i].sql,
 				       scope->pending[i].len);
-		PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql);
-		PgQuery__ParseResult *pr =
-			r.error ? NULL :
-				  pg_query__parse_result__unpack(
-					  NULL, r.parse_tree.len,
-					  (const uint8_t *)r.parse_tree.data);
+		PgQueryProtobufParseResult r;
+		PgQuery__ParseResult *pr;
+
+		if (!cf_sql_scannable(sql, scope->pending[i].len, NULL)) {
+			/* not parsed (cf_sql_scannable()): every word of
+			 * it counts as a mention */
+			if (scope->text.len <= SCOPE_TEXT_MAX)
+				cf_strbuf_addstr(&scope->text, sql);
+			cf_strbuf_addch(&scope->text, '\n');
+			free(sql);
+			continue;
+		}
+		r = pg_query_parse_protobuf(sql);
+		pr = r.error ? NULL :
+			       pg_query__parse_result__unpack(
+				       NULL, r.parse_tree.len,
+				       (const uint8_t *)r.parse_tree.data);
 
 		for (size_t k = 0; pr && k < pr->n_stmts; k++)
 			collect_strings(scope, pr->stmts[k]->stmt);

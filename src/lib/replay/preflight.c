@@ -691,11 +691,15 @@ statement_node(preflight_run *pr, const cf_script *script,
 	       const cf_statement *st)
 {
 	char *sql = cf_strndup(script->text + st->offset, st->length);
-	PgQueryParseResult r = pg_query_parse(sql);
+	PgQueryParseResult r;
 
 	json_decref(pr->tree);
-	pr->tree = r.error ? NULL : json_loads(r.parse_tree, 0, NULL);
-	pg_query_free_parse_result(r);
+	pr->tree = NULL;
+	if (cf_sql_scannable(sql, st->length, NULL)) {
+		r = pg_query_parse(sql);
+		pr->tree = r.error ? NULL : json_loads(r.parse_tree, 0, NULL);
+		pg_query_free_parse_result(r);
+	}
 	free(sql);
 	return json_object_get(
 		json_array_get(json_object_get(pr->tree, "stmts"), 0), "stmt");

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <pg_query.h>
 
+#include "history/model.h"
 #include "replay/traces.h"
 
 /* One CREATE INDEX CONCURRENTLY or DROP INDEX, from its parse tree. */
@@ -67,11 +68,14 @@ last_name(json_t *list_node)
 static int
 parse_index_stmt(const char *sql, index_stmt *out)
 {
-	PgQueryParseResult r = pg_query_parse(sql);
+	PgQueryParseResult r;
 	json_t *root = NULL, *stmt, *b;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (!cf_sql_scannable(sql, strlen(sql), NULL))
+		return 0;
+	r = pg_query_parse(sql);
 	if (!r.error && r.parse_tree)
 		root = json_loads(r.parse_tree, 0, NULL);
 	pg_query_free_parse_result(r);
