@@ -241,6 +241,18 @@ test_expect_success 'a run of 200,000 operator characters: left to the server at
 	expect_out_not_contains "\"code\": \"syntax-error\""
 '
 
+test_expect_success 'a chain of 100,000 operators: never given to libpg_query, no crash' '
+	new_project
+	python3 -c "print(\"CREATE VIEW v AS SELECT \" + \" - \".join([\"1\"] * 100000) + \" AS x;\\nCREATE INDEX i ON t (a);\")" >db/migrations/001_chain.up.sql
+	printf "SELECT 1;\n" >db/migrations/001_chain.down.sql
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate lint --pg-version 15
+	expect_rc 1
+	expect_out_contains "index-without-concurrently"
+	expect_out_contains "001_chain.up.sql:1:1: the parser (PostgreSQL 15) cannot read it: more than 20000 operators"
+	CF_TEST_WRAPPER=$HANG_GUARD run_cf migrate preflight --postgres-version 15
+	expect_rc 0
+'
+
 test_expect_success 'control characters in a migration file name never reach the terminal raw' '
 	new_project "$DB"
 	esc=$(printf "\033")

@@ -634,6 +634,38 @@ test_unscannable(void **state)
 	assert_int_equal(e->statement_index, 2);
 	cf_script_free(s);
 	cf_error_list_release(&problems);
+
+	/* a chain of 30,000 operators: its tree would be 30,000 deep, which
+	 * libpg_query's writers recurse through; in a literal, nothing */
+	cf_strbuf_reset(&sb);
+	cf_strbuf_addstr(&sb, "CREATE VIEW v AS SELECT 1");
+	for (int i = 0; i < 30000; i++)
+		cf_strbuf_addstr(&sb, " - 1");
+	cf_strbuf_addstr(&sb, " AS x;");
+	assert_true(cf_sql_scannable(sb.buf, sb.len, NULL));
+	assert_false(cf_sql_parsable(sb.buf, sb.len, NULL));
+	assert_int_equal(cf_script_parse_target("m.up.sql", sb.buf, sb.len, 15,
+						&s, &problems),
+			 0);
+	assert_int_equal(s->n_stmts, 1);
+	{
+		char *text = NULL, *msg = NULL;
+		cf_stmt_tree *t = cf_script_stmt_tree(s, NULL, 0, &text, &msg);
+
+		assert_null(t);
+		assert_non_null(msg);
+		assert_non_null(strstr(msg, "more than 20000 operators"));
+		free(text);
+		free(msg);
+	}
+	cf_script_free(s);
+	cf_error_list_release(&problems);
+	cf_strbuf_reset(&sb);
+	cf_strbuf_addstr(&sb, "SELECT '");
+	for (int i = 0; i < 30000; i++)
+		cf_strbuf_addstr(&sb, " - 1");
+	cf_strbuf_addstr(&sb, "';");
+	assert_true(cf_sql_parsable(sb.buf, sb.len, NULL));
 	cf_strbuf_release(&sb);
 }
 

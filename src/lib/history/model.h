@@ -90,6 +90,18 @@ void cf_node_function_uses(const void *node,
 bool cf_sql_scannable(const char *sql, size_t len, size_t *at);
 
 /*
+ * cf_sql_scannable(), and whether the parser's tree of the statement
+ * sql[0..len) stays shallow enough for libpg_query to write it out: false
+ * when it holds more than CF_SQL_MAX_OPERATORS operators outside literals
+ * and comments (a chain of left-associative ones, 1 - 1 - ... - 1, grows
+ * a tree as deep as it is long, which libpg_query's writers recurse
+ * through: 100,000 overflowed the stack).  *at as for cf_sql_scannable()
+ * (the statement's start for too many operators).
+ */
+#define CF_SQL_MAX_OPERATORS 20000
+bool cf_sql_parsable(const char *sql, size_t len, size_t *at);
+
+/*
  * Builds a model from the scanner tokens of a statement the parser
  * rejected: CREATE <kind> <name> gives a provided object, every other
  * identifier a use of a name of unknown kind; an empty model for a text

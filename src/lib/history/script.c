@@ -878,24 +878,60 @@ load_tree(cf_script *script, const char *src, size_t base,
 	}
 }
 
-/* The statement's problem when its text is not given to the parser
- * (cf_sql_scannable()): a warning at the run; the server judges it. */
+bool
+cf_sql_parsable(const char *sql, size_t len, size_t *at)
+{
+	size_t pos = 0, ts, te, operators = 0;
+
+	if (!cf_sql_scannable(sql, len, at))
+		return false;
+	while (next_token(sql, len, &pos, &ts, &te, NULL))
+		if (strchr("+-*/<>=~!@#%^&|`?", sql[ts]) && sql[ts] &&
+		    ++operators > CF_SQL_MAX_OPERATORS) {
+			if (at)
+				*at = 0;
+			return false;
+		}
+	return true;
+}
+
+/* The problem of a statement whose text is not given to the parser
+ * (cf_sql_parsable(): a run of operator characters when run, else too
+ * many operators): a warning at off; the server judges it. */
 static void
-report_unscanned(cf_script *script, size_t off, int index,
-		 cf_error_list *problems)
+report_unparsed(cf_script *script, size_t off, bool run, int index,
+		cf_error_list *problems)
 {
 	int line, col;
-	cf_error *e = cf_warning_new("not parsed: more than %d operator "
-				     "characters in a row; left to the server",
-				     CF_SQL_MAX_OP_RUN);
+	cf_error *e;
 
+	if (run) {
+		e = cf_warning_new("not parsed: more than %d operator "
+				   "characters in a row; left to the server",
+				   CF_SQL_MAX_OP_RUN);
+		cf_error_set_detail(e,
+				    "PostgreSQL's scanner reads such a run "
+				    "again for each operator or comment it "
+				    "holds: time that grows with the square "
+				    "of its length; the statement is neither "
+				    "linted nor analysed");
+		cf_error_set_hint(e,
+				  "break the run with spaces, or shorten it");
+	} else {
+		e = cf_warning_new(
+			"not parsed: more than %d operators; left to "
+			"the server",
+			CF_SQL_MAX_OPERATORS);
+		cf_error_set_detail(e,
+				    "a chain of operators makes a parse "
+				    "tree as deep as it is long, deeper than "
+				    "libpg_query can write out; the statement "
+				    "is neither linted nor analysed");
+		cf_error_set_hint(e, "split the expression, or build it in "
+				     "steps");
+	}
 	script_line_col(script, NULL, off, &line, &col);
 	cf_error_set_code(e, "parse-skipped");
-	cf_error_set_detail(e, "PostgreSQL's scanner reads such a run again "
-			       "for each operator or comment it holds: time "
-			       "that grows with the square of its length; "
-			       "the statement is neither linted nor analysed");
-	cf_error_set_hint(e, "break the run with spaces, or shorten it");
 	cf_error_set_where(e, script->path, line, col);
 	e->statement_index = index;
 	add_problem(problems, e);
@@ -925,6 +961,12 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos,
 				   CF_SQL_MAX_OP_RUN);
 		return NULL;
 	}
+	if (!cf_sql_parsable(text, len, pos)) {
+		*msg = cf_asprintf("more than %d operators (a tree too deep "
+				   "to analyse)",
+				   CF_SQL_MAX_OPERATORS);
+		return NULL;
+	}
 	j = pg_query_parse(text);
 	if (j.error) {
 		*msg = cf_strdup(j.error->message);
@@ -938,6 +980,12 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos,
 	 * pack and unpack; protobuf only when the reader declines */
 	pr = cf_tree_from_json(j.parse_tree, text, cf_sql_zero_bound(text, len),
 			       &alloc);
+	if (!pr && cf_json_deeper_than(j.parse_tree, CF_TREE_MAX_JSON_DEPTH)) {
+		/* no recursive reader takes it (protobuf-c's unpack) */
+		*msg = cf_strdup("nested too deep to analyse");
+		pg_query_free_parse_result(j);
+		return NULL;
+	}
 	pg_query_free_parse_result(j);
 	if (pr)
 		return pr;
@@ -1041,13 +1089,15 @@ split_and_parse(cf_script *script, const char *src, int target_major,
 		if (!make_statement(script, src, loc, ends[i] - loc, &cur, st))
 			continue;
 		copy = cf_strndup(src + st->offset, st->length);
-		if (!cf_sql_scannable(copy, st->length, &pos)) {
+		if (!cf_sql_parsable(copy, st->length, &pos)) {
 			/* no parse, no scan: an empty model */
 			st->syntax_error = true;
 			st->model = cf_stmt_model_from_tokens(copy, st->length);
 			script->n_stmts++;
-			report_unscanned(script, st->offset + pos,
-					 (int)script->n_stmts, problems);
+			report_unparsed(
+				script, st->offset + pos,
+				!cf_sql_scannable(copy, st->length, NULL),
+				(int)script->n_stmts, problems);
 			free(copy);
 			continue;
 		}

@@ -367,7 +367,9 @@ build_fields(void)
  * The decoder
  * ------------------------------------------------------------------------ */
 
-/* Deeper than any tree the parser's own stack check lets through. */
+/* Deeper than the parser's own stack check lets most trees through; a
+ * chain of left-associative operators (1 - 1 - ... - 1) is not checked by
+ * it, and is declined here (see cf_json_deeper_than()). */
 #define MAX_DEPTH 1000
 
 typedef struct reader {
@@ -891,4 +893,28 @@ cf_json_locations_release(cf_json_locations *l)
 	free(l->at);
 	free(l->starts);
 	memset(l, 0, sizeof(*l));
+}
+
+bool
+cf_json_deeper_than(const char *json, int max)
+{
+	int depth = 0;
+	bool in_string = false;
+
+	for (const char *p = json; p && *p; p++) {
+		if (in_string) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_string = false;
+		} else if (*p == '"') {
+			in_string = true;
+		} else if (*p == '{' || *p == '[') {
+			if (++depth > max)
+				return true;
+		} else if (*p == '}' || *p == ']') {
+			depth--;
+		}
+	}
+	return false;
 }

@@ -27,6 +27,17 @@ PgQuery__ParseResult *cf_tree_from_json(const char *json, const char *sql,
 					ProtobufCAllocator *alloc);
 
 /*
+ * Whether json nests objects and arrays more than max deep.  The parser
+ * lets a chain of left-associative operators (1 - 1 - ... - 1) grow a tree
+ * as deep as the text is long, which no recursive reader may take:
+ * protobuf-c's unpack overflowed the stack at 20,000.
+ */
+bool cf_json_deeper_than(const char *json, int max);
+
+/* The deepest tree (in JSON objects and arrays) any reader is given. */
+#define CF_TREE_MAX_JSON_DEPTH 2000
+
+/*
  * Where a tree's locations are (cf_tree_from_json_at()): at[] the address
  * of every location and stmt_location read, in reading order; those of
  * top-level statement k are at[starts[k] .. starts[k + 1]).  Zeroed by the

@@ -31,6 +31,7 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include "history/model.h"
+#include "history/tree_json.h"
 #include "replay/cluster_internal.h"
 
 /* ------------------------------------------------------------------------
@@ -790,6 +791,19 @@ word_char(char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '$';
 }
 
+/* Whether sql's tree is deeper than protobuf-c's unpack can take
+ * (cf_json_deeper_than()); a text the parser rejects is not. */
+static bool
+too_deep(const char *sql)
+{
+	PgQueryParseResult j = pg_query_parse(sql);
+	bool deep = !j.error &&
+		    cf_json_deeper_than(j.parse_tree, CF_TREE_MAX_JSON_DEPTH);
+
+	pg_query_free_parse_result(j);
+	return deep;
+}
+
 /* Parses the statements of cf_cluster_scope_add_text() not read yet and
  * appends their string constants, in replay order. */
 static void
@@ -801,9 +815,11 @@ read_pending(cf_cluster_scope *scope)
 		PgQueryProtobufParseResult r;
 		PgQuery__ParseResult *pr;
 
-		if (!cf_sql_scannable(sql, scope->pending[i].len, NULL)) {
-			/* not parsed (cf_sql_scannable()): every word of
-			 * it counts as a mention */
+		if (!cf_sql_parsable(sql, scope->pending[i].len, NULL) ||
+		    too_deep(sql)) {
+			/* not parsed (cf_sql_parsable(), or a tree no
+			 * recursive reader takes): every word of it counts
+			 * as a mention */
 			if (scope->text.len <= SCOPE_TEXT_MAX)
 				cf_strbuf_addstr(&scope->text, sql);
 			cf_strbuf_addch(&scope->text, '\n');

@@ -695,7 +695,7 @@ statement_node(preflight_run *pr, const cf_script *script,
 
 	json_decref(pr->tree);
 	pr->tree = NULL;
-	if (cf_sql_scannable(sql, st->length, NULL)) {
+	if (cf_sql_parsable(sql, st->length, NULL)) {
 		r = pg_query_parse(sql);
 		pr->tree = r.error ? NULL : json_loads(r.parse_tree, 0, NULL);
 		pg_query_free_parse_result(r);

@@ -73,7 +73,7 @@ parse_index_stmt(const char *sql, index_stmt *out)
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!cf_sql_scannable(sql, strlen(sql), NULL))
+	if (!cf_sql_parsable(sql, strlen(sql), NULL))
 		return 0;
 	r = pg_query_parse(sql);
 	if (!r.error && r.parse_tree)
