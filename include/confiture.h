@@ -303,12 +303,12 @@ void cf_script_position(const cf_script *script, const cf_statement *stmt,
 /*
  * An excerpt for a position: the line of text[0..len) holding byte offset
  * off (column: that offset's 1-based column, in characters).  A line of at
- * most 160 characters is returned whole; a longer one is cut to 160
+ * most 400 characters is returned whole; a longer one is cut to 160
  * characters around off (at least 60 before it), each cut end marked by
  * an ellipsis (U+2026).  *first_column (may be NULL) is the line's column
  * of the excerpt's first character after that mark (1 when the excerpt
  * starts the line), so that a caret can be placed under column.  Reads at
- * most 160 characters either side of off: a long line costs no more per
+ * most 400 characters either side of off: a long line costs no more per
  * position.  Caller frees.
  */
 char *cf_text_excerpt(const char *text, size_t len, size_t off, int column,

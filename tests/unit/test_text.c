@@ -138,50 +138,51 @@ check_excerpt(const char *text, size_t off, int column, const char *want,
 }
 
 /*
- * A line of at most 160 characters is its own excerpt; a longer one is cut
+ * A line of at most 400 characters is its own excerpt; a longer one is cut
  * to 160 characters around the position (60 before it at least), each cut
  * marked, and the first column says where the excerpt starts.
  */
 static void
 test_text_excerpt(void **state)
 {
-	char line[401], want[200];
+	char line[601], want[200];
 	char *text;
 
 	(void)state;
 	check_excerpt("SELECT 1;\nSELECT 2;\r\nx", 12, 3, "SELECT 2;", 1);
 	check_excerpt("SELECT 1;\nSELECT 2;", 0, 1, "SELECT 1;", 1);
 	check_excerpt("ab\n", 3, 1, "", 1); /* the empty last line */
-	/* 400 characters a..z repeated on one line */
-	for (int i = 0; i < 400; i++)
+	/* 600 characters a..z repeated on one line */
+	for (int i = 0; i < 600; i++)
 		line[i] = (char)('a' + i % 26);
-	line[400] = '\0';
+	line[600] = '\0';
 	/* at the start: nothing cut before, 160 characters, then a mark */
 	snprintf(want, sizeof(want), "%.160s\xE2\x80\xA6", line);
 	check_excerpt(line, 0, 1, want, 1);
 	/* in the middle: 60 characters before the position */
 	snprintf(want, sizeof(want), "\xE2\x80\xA6%.160s\xE2\x80\xA6",
-		 line + 140);
-	check_excerpt(line, 200, 201, want, 141);
+		 line + 240);
+	check_excerpt(line, 300, 301, want, 241);
 	/* near the end: the rest of the line, and more before it */
-	snprintf(want, sizeof(want), "\xE2\x80\xA6%s", line + 240);
-	check_excerpt(line, 390, 391, want, 241);
-	/* exactly 160 characters: whole */
-	line[160] = '\0';
-	check_excerpt(line, 150, 151, line, 1);
-	/* characters, not bytes: 200 two-byte characters, cut at a
+	snprintf(want, sizeof(want), "\xE2\x80\xA6%s", line + 440);
+	check_excerpt(line, 590, 591, want, 441);
+	/* 400 characters: whole, wherever the position */
+	line[400] = '\0';
+	check_excerpt(line, 0, 1, line, 1);
+	check_excerpt(line, 399, 400, line, 1);
+	/* characters, not bytes: 500 two-byte characters, cut at a
 	 * character */
-	text = cf_malloc(401);
-	for (int i = 0; i < 200; i++)
+	text = cf_malloc(1001);
+	for (int i = 0; i < 500; i++)
 		memcpy(text + 2 * i, "\xC3\xA9", 2);
-	text[400] = '\0';
+	text[1000] = '\0';
 	{
 		int first = 0;
-		char *got = cf_text_excerpt(text, 400, 200, 101, &first);
+		char *got = cf_text_excerpt(text, 1000, 400, 201, &first);
 
-		assert_int_equal(first, 41);
+		assert_int_equal(first, 141);
 		assert_true(cf_utf8_valid(got, strlen(got), NULL));
-		assert_int_equal(strlen(got), 3 + 2 * 160);
+		assert_int_equal(strlen(got), 3 + 2 * 160 + 3);
 		free(got);
 	}
 	free(text);

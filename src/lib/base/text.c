@@ -123,8 +123,11 @@ cf_utf8_char_offset(const char *s, size_t len, size_t nchars)
 	return i;
 }
 
-/* An excerpt's width in characters, and how many of them may come before
- * the position when a long line is cut. */
+/* A line of at most EXCERPT_WHOLE characters is its own excerpt (real
+ * migrations have lines of 200 and more); a longer one is cut to
+ * EXCERPT_WIDTH characters, EXCERPT_BEFORE of them before the position
+ * at least. */
+#define EXCERPT_WHOLE 400
 #define EXCERPT_WIDTH 160
 #define EXCERPT_BEFORE 60
 
@@ -169,9 +172,11 @@ cf_text_excerpt(const char *text, size_t len, size_t off, int column,
 
 	if (off > len)
 		off = len;
-	b = excerpt_back(text, off, EXCERPT_WIDTH, &before);
-	e = excerpt_forward(text, len, off, EXCERPT_WIDTH, &after);
-	if (before + after > EXCERPT_WIDTH) {
+	b = excerpt_back(text, off, EXCERPT_WHOLE, &before);
+	e = excerpt_forward(text, len, off, EXCERPT_WHOLE, &after);
+	cut_front = b > 0 && text[b - 1] != '\n';
+	cut_end = e < len && text[e] != '\n' && text[e] != '\r';
+	if (cut_front || cut_end || before + after > EXCERPT_WHOLE) {
 		/* at least EXCERPT_BEFORE characters before the position,
 		 * more when the line ends soon after it */
 		size_t keep = after < EXCERPT_WIDTH - EXCERPT_BEFORE ?
