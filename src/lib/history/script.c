@@ -886,7 +886,7 @@ cf_sql_parsable(const char *sql, size_t len, size_t *at)
 	if (!cf_sql_scannable(sql, len, at))
 		return false;
 	while (next_token(sql, len, &pos, &ts, &te, NULL))
-		if (strchr("+-*/<>=~!@#%^&|`?", sql[ts]) && sql[ts] &&
+		if (sql[ts] && strchr("+-*/<>=~!@#%^&|`?", sql[ts]) &&
 		    ++operators > CF_SQL_MAX_OPERATORS) {
 			if (at)
 				*at = 0;
