@@ -15,6 +15,7 @@ bench()
 {
 	BENCH_RUNS=1 BENCH_TABLES=30 BENCH_MIGRATIONS=5 SQUAWK=none \
 		SCALE_SIZES="10 20" SCALE_TABLES=10 SCALE_RUNS=1 SCALE_REPS=1 \
+		SHAPES_RUNS=1 SHAPES_DIV=100 \
 		"$CF_SRC/bench/run" "$BUILD" "$@" >"$TEST_TMP/bench.out" 2>&1
 }
 
@@ -49,6 +50,11 @@ test_expect_success 'every section at smoke size: exit 0 and every ratio line' '
 	done
 	grep -E "^\| preflight, static only \(wall clock\) +\| [0-9.]+ \| [0-9.]+ \|$" "$TEST_TMP/bench.out"
 	grep -E "^\| migrate lint \(wall clock\) +\| [0-9.]+ \| [0-9.]+ \| n/a \|$" "$TEST_TMP/bench.out"
+	# every hostile shape at two sizes, with its growth
+	for shape in one-line-inserts one-line-findings baseline nested-comments operator-chain env-keys; do
+		grep -E "^\| $shape \| [^|]+ \| [0-9]+ \| [0-9.]+ \| [0-9.]+ \| [0-9]+ \| [0-9.]+ \| [0-9.]+ \| ([0-9.]+|n/a) \|$" \
+			"$TEST_TMP/bench.out" || { echo "no row: $shape"; return 1; }
+	done
 	# the history row: up, clone and savepoint ratios
 	grep -E "^\| tiny \| 4 (\| [0-9.]+ \| [0-9.]+ \| [0-9]+\.[0-9]{2} ){3}\|$" "$TEST_TMP/bench.out"
 	grep -F "tiny: clone preflight of the last 2 migrations (--since 003), savepoint preflight replays 1 of them" \

@@ -277,23 +277,6 @@ check_ignore(lint_driver *d, const cf_script *script, size_t i,
 
 /* ---- the driver ---- */
 
-static void
-state_release(lint_file_state *st)
-{
-	for (size_t i = 0; i < st->n_created; i++)
-		free(st->created[i]);
-	free(st->created);
-	for (size_t i = 0; i < st->n_checks; i++) {
-		free(st->checks[i].table);
-		free(st->checks[i].constraint);
-		free(st->checks[i].column);
-	}
-	free(st->checks);
-	for (size_t i = 0; i < st->n_altered; i++)
-		free(st->altered[i].table);
-	free(st->altered);
-}
-
 /* The database's fact about the statement at path:line, or NULL. */
 static const cf_lint_fact *
 find_fact(const cf_lint_options *opts, const char *path, int line)
@@ -544,7 +527,7 @@ lint_script(lint_driver *d, cf_script *script, const lint_item *items)
 			free(it.error);
 		}
 	}
-	state_release(&state);
+	lint_file_state_release(&state);
 }
 
 /*

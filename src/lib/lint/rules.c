@@ -178,14 +178,14 @@ static void CF_PRINTF(4, 5) lint_report(const lint_stmt *s, const char *id,
 	s->report(s, id, loc, cf_strbuf_detach(&sb));
 }
 
+static const lint_slot *index_find(const lint_index *ix, const char *key);
+static void index_add(lint_index *ix, const char *key, size_t at);
+
 /* true when table (unqualified name) was created earlier in the file. */
 static bool
 lint_created(const lint_file_state *st, const char *table)
 {
-	for (size_t i = 0; table && i < st->n_created; i++)
-		if (strcmp(st->created[i], table) == 0)
-			return true;
-	return false;
+	return table && index_find(&st->created, table);
 }
 
 /* ---- small readers of the tree ---- */
@@ -290,6 +290,7 @@ remember_check(lint_file_state *st, const char *table, const char *name,
 	lint_notnull_check *k;
 
 	CF_GROW(st->checks, st->alloc_checks, st->n_checks + 1);
+	index_add(&st->checks_by_table, table, st->n_checks);
 	k = &st->checks[st->n_checks++];
 	k->table = cf_strdup(table);
 	k->constraint = cf_strdup(name && *name ? name : "");
@@ -300,20 +301,22 @@ remember_check(lint_file_state *st, const char *table, const char *name,
 static void
 mark_validated(lint_file_state *st, const char *table, const char *name)
 {
-	for (size_t i = 0; i < st->n_checks; i++)
-		if (strcmp(st->checks[i].table, table) == 0 &&
-		    strcmp(st->checks[i].constraint, name) == 0)
-			st->checks[i].validated = true;
+	const lint_slot *sl = index_find(&st->checks_by_table, table);
+
+	for (size_t i = 0; sl && i < sl->n; i++)
+		if (strcmp(st->checks[sl->at[i]].constraint, name) == 0)
+			st->checks[sl->at[i]].validated = true;
 }
 
 static bool
 has_validated_check(const lint_file_state *st, const char *table,
 		    const char *column)
 {
-	for (size_t i = 0; i < st->n_checks; i++)
-		if (st->checks[i].validated &&
-		    strcmp(st->checks[i].table, table) == 0 &&
-		    strcmp(st->checks[i].column, column) == 0)
+	const lint_slot *sl = index_find(&st->checks_by_table, table);
+
+	for (size_t i = 0; sl && i < sl->n; i++)
+		if (st->checks[sl->at[i]].validated &&
+		    strcmp(st->checks[sl->at[i]].column, column) == 0)
 			return true;
 	return false;
 }
@@ -558,6 +561,7 @@ check_separate(const lint_stmt *s, const PgQuery__AlterTableStmt *a)
 {
 	lint_file_state *st = s->state;
 	const char *table = a->relation->relname;
+	const lint_slot *sl;
 
 	if (!existing(s, a->relation))
 		return;
@@ -566,20 +570,22 @@ check_separate(const lint_stmt *s, const PgQuery__AlterTableStmt *a)
 			    PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ||
 		    !combinable(a->cmds[i]->alter_table_cmd))
 			return;
-	for (size_t i = 0; i < st->n_altered; i++) {
-		if (strcmp(st->altered[i].table, table) != 0)
-			continue;
-		if (!st->altered[i].reported)
+	sl = index_find(&st->altered_by_table, table);
+	if (sl) { /* one place per table */
+		struct lint_altered *earlier = &st->altered[sl->at[0]];
+
+		if (!earlier->reported)
 			lint_report(
 				s, "separate-alters", -1,
 				"another ALTER TABLE \"%s\": each one takes "
 				"the ACCESS EXCLUSIVE lock again (and may "
 				"rewrite the table again)",
 				table);
-		st->altered[i].reported = true;
+		earlier->reported = true;
 		return;
 	}
 	CF_GROW(st->altered, st->alloc_altered, st->n_altered + 1);
+	index_add(&st->altered_by_table, table, st->n_altered);
 	st->altered[st->n_altered].table = cf_strdup(table);
 	st->altered[st->n_altered++].reported = false;
 }
@@ -920,6 +926,30 @@ static void
 index_add(lint_index *ix, const char *key, size_t at)
 {
 	slot_push(index_slot(ix, key, true), at);
+}
+
+/* key's slot, or NULL: a read-only index_slot(). */
+static const lint_slot *
+index_find(const lint_index *ix, const char *key)
+{
+	return ix->cap ? index_slot((lint_index *)ix, key, false) : NULL;
+}
+
+void
+lint_file_state_release(lint_file_state *st)
+{
+	index_release(&st->created);
+	for (size_t i = 0; i < st->n_checks; i++) {
+		free(st->checks[i].table);
+		free(st->checks[i].constraint);
+		free(st->checks[i].column);
+	}
+	free(st->checks);
+	index_release(&st->checks_by_table);
+	for (size_t i = 0; i < st->n_altered; i++)
+		free(st->altered[i].table);
+	free(st->altered);
+	index_release(&st->altered_by_table);
 }
 
 static char *
@@ -1702,10 +1732,7 @@ remember(lint_stmt *s, const Node *n)
 		for (size_t i = 0; i < m->n; i++)
 			if (m->objs[i].kind == CF_OBJ_RELATION &&
 			    m->objs[i].action == CF_ACT_PROVIDE) {
-				CF_GROW(st->created, st->alloc_created,
-					st->n_created + 1);
-				st->created[st->n_created++] = cf_strdup(
-					m->objs[i].name);
+				index_add(&st->created, m->objs[i].name, 0);
 			}
 	cf_stmt_model_free(built);
 	if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT &&
