@@ -65,6 +65,14 @@ static const struct lint_case {
 	 "ALTER TABLE t VALIDATE CONSTRAINT c;\n"
 	 "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
 	 ""},
+	{"set not null after another table's validated check, 16", 16,
+	 "SET lock_timeout = '2s';\n"
+	 "ALTER TABLE u ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
+	 "ALTER TABLE u VALIDATE CONSTRAINT c;\n"
+	 "ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\n"
+	 "ALTER TABLE t VALIDATE CONSTRAINT c;\n"
+	 "ALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+	 "set-not-null"},
 	{"set not null after a check never validated, 16", 16,
 	 "SET lock_timeout = '2s';\n"
 	 "ALTER TABLE t ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\n"
@@ -225,6 +233,11 @@ static const struct lint_case {
 	 "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN b int;\nALTER TABLE t ADD COLUMN c int;\n"
 	 "ALTER TABLE t DROP COLUMN d;",
 	 "separate-alters drop-column-or-table"},
+	{"three alters of one table, two of another: once per table", 16,
+	 "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN b int;\n"
+	 "ALTER TABLE u ADD COLUMN b int;\nALTER TABLE t ADD COLUMN c int;\n"
+	 "ALTER TABLE u ADD COLUMN c int;\nALTER TABLE t ADD COLUMN d int;",
+	 "separate-alters separate-alters"},
 	{"one alter with two subcommands", 16,
 	 "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN b int, ADD COLUMN c int;",
 	 ""},
