@@ -216,6 +216,15 @@ for i in range(1001): print(\"  - &a%d db/x\" % i)" >db/environments/anchors.yam
 	expect_err_contains "db/environments/anchors.yaml:1002:6"
 '
 
+test_expect_success 'nested explicit keys that crash libfyaml on cleanup: exit 2, an error at the place' '
+	new_project
+	printf "? ? ? ?:\t ?/ ? ? ? ? ? ? ? ? ? ? :" >db/environments/keys.yaml
+	run_cf migrate status --env keys
+	expect_rc 2
+	expect_err_contains "invalid YAML: cannot use tab for indentation of block entry"
+	expect_err_contains "db/environments/keys.yaml:1:9"
+'
+
 test_expect_success 'a mapping of 500 keys still loads: each unknown key warned, excerpts cut, the password hidden' '
 	new_project "$DB"
 	python3 -c "print(\"{database_url: \\\"postgresql://u:hunter2pw@%s:%s/%s\\\", \" % (\"$PGHOST\".replace(\"/\", \"%2F\"), \"$PGPORT\", \"$DB\") + \", \".join(\"k%d: 1\" % i for i in range(498)) + \"}\")" >db/environments/wide.yaml

@@ -1266,6 +1266,19 @@ event_anchor(const struct fy_event *ev)
 }
 
 /*
+ * Destroys a parser, unless it stopped on an error: libfyaml 0.7.12 may
+ * free its indentation stack twice then (a 34-byte file of nested "?"
+ * keys crashed it, found by fuzz_config).  That parser's memory is left
+ * to the process: a configuration error ends the command.
+ */
+static void
+parser_destroy(struct fy_parser *parser, struct fy_diag *diag)
+{
+	if (parser && !fy_diag_got_error(diag))
+		fy_parser_destroy(parser);
+}
+
+/*
  * Walks the event stream of text before any document is built:
  *   - counts the values each alias would copy (an anchored node's size is
  *     known when it ends, before any alias to it) and fails when they go
@@ -1398,7 +1411,7 @@ scan_events(const char *path, const char *text, size_t len,
 		}
 		fy_parser_event_free(parser, ev);
 	}
-	fy_parser_destroy(parser);
+	parser_destroy(parser, diag);
 	for (size_t i = 0; i < depth; i++)
 		free(stack[i].anchor);
 	free(stack);
@@ -1458,6 +1471,11 @@ parse_yaml(const char *path, const char *text, size_t len, yaml_input *in,
 	if (in->doc && !fy_diag_got_error(diag))
 		extra = fy_parse_load_document(in->parser);
 	failed = fy_diag_got_error(diag) || !in->doc || extra;
+	if (fy_diag_got_error(diag)) {
+		/* stopped on an error: not destroyed (parser_destroy()) */
+		in->doc = NULL;
+		in->parser = NULL;
+	}
 	fy_diag_unref(diag);
 	if (!failed) {
 		free(cap.message);
