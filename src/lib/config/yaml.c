@@ -1269,7 +1269,9 @@ event_anchor(const struct fy_event *ev)
  * Destroys a parser, unless it stopped on an error: libfyaml 0.7.12 may
  * free its indentation stack twice then (a 34-byte file of nested "?"
  * keys crashed it, found by fuzz_config).  That parser's memory is left
- * to the process: a configuration error ends the command.
+ * to the process: a configuration error ends the command (a long-running
+ * caller loses memory in proportion to each invalid file, a few kB for a
+ * small one).
  */
 static void
 parser_destroy(struct fy_parser *parser, struct fy_diag *diag)
