@@ -1282,6 +1282,12 @@ static const bool op_char[256] = {
 };
 
 bool
+cf_sql_op_char(char c)
+{
+	return op_char[(unsigned char)c];
+}
+
+bool
 cf_sql_scannable(const char *sql, size_t len, size_t *at)
 {
 	size_t run = 0;

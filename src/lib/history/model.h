@@ -88,6 +88,8 @@ void cf_node_function_uses(const void *node,
  */
 #define CF_SQL_MAX_OP_RUN 1000
 bool cf_sql_scannable(const char *sql, size_t len, size_t *at);
+/* Whether c is one of PostgreSQL's operator characters. */
+bool cf_sql_op_char(char c);
 
 /*
  * cf_sql_scannable(), and whether the parser's tree of the statement

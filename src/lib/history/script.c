@@ -886,7 +886,7 @@ cf_sql_parsable(const char *sql, size_t len, size_t *at)
 	if (!cf_sql_scannable(sql, len, at))
 		return false;
 	while (next_token(sql, len, &pos, &ts, &te, NULL))
-		if (sql[ts] && strchr("+-*/<>=~!@#%^&|`?", sql[ts]) &&
+		if (cf_sql_op_char(sql[ts]) &&
 		    ++operators > CF_SQL_MAX_OPERATORS) {
 			if (at)
 				*at = 0;
@@ -954,17 +954,17 @@ parse_text(const char *text, size_t len, char **msg, size_t *pos,
 
 	*msg = NULL;
 	*pos = len;
-	if (!cf_sql_scannable(text, len, pos)) {
-		*msg = cf_asprintf("more than %d operator characters in a row "
-				   "(its scanner would take time that grows "
-				   "with the square of their number)",
-				   CF_SQL_MAX_OP_RUN);
-		return NULL;
-	}
+	/* one scan of the text; a second only when refused, to say why */
 	if (!cf_sql_parsable(text, len, pos)) {
-		*msg = cf_asprintf("more than %d operators (a tree too deep "
-				   "to analyse)",
-				   CF_SQL_MAX_OPERATORS);
+		*msg = !cf_sql_scannable(text, len, NULL) ?
+			       cf_asprintf("more than %d operator characters "
+					   "in a row (its scanner would take "
+					   "time that grows with the square of "
+					   "their number)",
+					   CF_SQL_MAX_OP_RUN) :
+			       cf_asprintf("more than %d operators (a tree "
+					   "too deep to analyse)",
+					   CF_SQL_MAX_OPERATORS);
 		return NULL;
 	}
 	j = pg_query_parse(text);
